@@ -1,0 +1,105 @@
+"""`mlgate schema infer` and `mlgate validate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json
+
+if TYPE_CHECKING:
+    from mlgate.data.validate import ValidationReport
+
+schema_app = typer.Typer(help="Infer and inspect data schemas.", no_args_is_help=True)
+
+
+@schema_app.command("infer")
+@friendly
+def infer(
+    data: Annotated[str, typer.Argument(help="CSV or Parquet file (path or fsspec URL).")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the schema here (else stdout).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Infer a schema from DATA: dtypes, ranges with a margin, categories, missing rates."""
+    from mlgate.data.io import read_polars
+    from mlgate.data.schema import inference_header, infer_schema
+    from mlgate.errors import ConfigError
+
+    if output is not None and output.exists() and not force:
+        raise ConfigError(
+            "refusing to overwrite an existing file", file=output, fix="Pass --force to replace it."
+        )
+    frame = read_polars(data)
+    schema = infer_schema(frame)
+    header = inference_header(data, frame.height, frame.width)
+    if output is None:
+        out.print(escape(schema.to_yaml(header)), end="")
+        return
+    schema.save(output, header)
+    err.print(f"wrote {escape(str(output))}: {len(schema.columns)} columns from {frame.height} rows")
+
+
+def render_report(report: ValidationReport) -> None:
+    """A validation report as a table of violations on stdout."""
+    if report.passed:
+        out.print(f"[green]✓[/] {escape(report.source or 'data')}: {escape(report.summary())}")
+        return
+    out.print(f"[red]✗[/] {escape(report.source or 'data')}: {escape(report.summary())}")
+    table = Table("column", "rule", "problem", "rows (0-based): value", show_lines=False)
+    for v in report.violations:
+        examples = ", ".join(f"{e.row}: {e.value!r}" for e in v.examples)
+        table.add_row(
+            escape(v.column or "(dataset)"), v.rule, escape(v.message), escape(examples)
+        )
+    out.print(table)
+
+
+@friendly
+def validate(
+    data: Annotated[str, typer.Argument(help="CSV or Parquet file (path or fsspec URL).")],
+    schema: Annotated[
+        Path | None,
+        typer.Option("--schema", "-s", help="Schema YAML [default: the config's schema]."),
+    ] = None,
+    config: Annotated[
+        Path, typer.Option("-c", "--config", help="Config whose schema to use.")
+    ] = Path("mlgate.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check DATA against a schema; report every violation. Exit 1 when any rule breaks."""
+    from mlgate.config.loader import load_config
+    from mlgate.data.schema import load_schema
+    from mlgate.data.validate import validate_file
+    from mlgate.errors import ConfigError
+
+    if schema is None:
+        if not config.exists():
+            raise ConfigError(
+                "no schema given and no config to take one from",
+                file=config,
+                fix="Pass --schema schema.yaml (write one with `mlgate schema infer DATA`).",
+            )
+        loaded = load_config(config)
+        if loaded.schema_file is None:
+            raise ConfigError(
+                "the config names no schema", file=config, field="schema", fix="Pass --schema."
+            )
+        schema = Path(loaded.resolve(loaded.schema_file))
+    report = validate_file(data, load_schema(schema))
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        render_report(report)
+    raise typer.Exit(PASSED if report.passed else FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data commands to the root app."""
+    app.add_typer(schema_app, name="schema")
+    app.command("validate")(validate)

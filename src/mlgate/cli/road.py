@@ -1,0 +1,164 @@
+"""`mlgate train`, `evaluate`, `run` and `quickstart`: the road from config to verdict."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mlgate.cli.data import render_report
+from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json, progress
+
+if TYPE_CHECKING:
+    from mlgate.pipeline import RunResult
+
+ConfigOption = Annotated[
+    Path, typer.Option("-c", "--config", help="The pipeline config.", show_default=True)
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="Folder for the outputs [default: .mlgate/runs/NAME/ID]."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")]
+
+
+def _metrics_table(metrics: dict[str, float | None]) -> Table:
+    table = Table("metric", "value")
+    for name, value in metrics.items():
+        table.add_row(name, "n/a" if value is None else f"{value:.4f}")
+    return table
+
+
+def render_run(result: RunResult) -> None:
+    """A run's verdict, metrics, gates and output paths, for people."""
+    for report in result.validation.values():
+        if not report.passed:
+            render_report(report)
+    if result.metrics:
+        out.print(_metrics_table(result.metrics))
+    for cv in result.cross_validation:
+        out.print(f"cross-validation {cv.metric}: {cv.mean:.4f} ± {cv.std:.4f} ({cv.folds} folds)")
+    if result.gates:
+        for check in result.gates.checks:
+            mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+            out.print(f"{mark} gate: {escape(check.reason)}")
+    verdict = "[green]PASSED[/]" if result.passed else f"[red]FAILED[/] at {result.stage}"
+    out.print(f"{escape(result.name)}: {verdict}")
+    for reason in result.reasons if result.stage != "validate" else []:
+        out.print(f"  - {escape(reason)}")
+    out.print(f"outputs: {escape(result.output_dir)}")
+
+
+def _road(config: Path, output: Path | None, as_json: bool, quiet: bool, gates: bool) -> None:
+    from mlgate.config.loader import load_config
+    from mlgate.pipeline import run
+
+    loaded = load_config(config)
+    with progress(not quiet and not as_json) as say:
+        result = run(loaded, output=output, apply_gates=gates, progress=say)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        render_run(result)
+    raise typer.Exit(PASSED if result.passed else FAILED)
+
+
+@friendly
+def train(
+    config: ConfigOption = Path("mlgate.yaml"),
+    output: OutputOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Validate the data, then fit and cross-validate the model; write it with its metrics."""
+    _road(config, output, as_json, quiet, gates=False)
+
+
+@friendly
+def run(
+    config: ConfigOption = Path("mlgate.yaml"),
+    output: OutputOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Validate → train → evaluate → gate. Exit 1 when validation or a gate fails."""
+    _road(config, output, as_json, quiet, gates=True)
+
+
+@friendly
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="A run folder (or its model.skops).")],
+    data: Annotated[str, typer.Argument(help="Labelled CSV or Parquet file.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Score a trained model on labelled DATA."""
+    from mlgate.data.io import read_pandas
+    from mlgate.evaluation.evaluate import evaluate_model
+    from mlgate.registry.bundle import load_bundle
+    from mlgate.training.preprocessing import prepare_features
+    from mlgate.training.train import check_target
+
+    fitted, card = load_bundle(model)
+    frame = read_pandas(data)
+    check_target(frame, card.target, "regression", source=data)
+    missing = [f for f in card.features if f not in frame.columns]
+    if missing:
+        from mlgate.errors import DataError
+
+        raise DataError(f"missing feature column(s): {', '.join(missing)}", source=data)
+    result = evaluate_model(
+        fitted, prepare_features(frame, card.kinds), frame[card.target], card.task
+    )
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    out.print(f"{escape(card.name)} on {escape(data)}: {result.rows} rows")
+    out.print(_metrics_table(result.metrics))
+
+
+@friendly
+def quickstart(
+    folder: Annotated[Path, typer.Argument(help="Where to create the example project.")] = Path(
+        "mlgate-quickstart"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Replace the folder if it exists.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Create an example project (generated credit data, config, schema) and run the road."""
+    from mlgate.config.loader import load_config
+    from mlgate.errors import ConfigError
+    from mlgate.pipeline import run
+    from mlgate.scaffold.example import write_example
+
+    if folder.exists() and any(folder.iterdir()):
+        if not force:
+            raise ConfigError(
+                "the folder exists and is not empty",
+                file=folder,
+                fix="Pass --force to replace it, or name another folder.",
+            )
+        shutil.rmtree(folder)
+    config_path = write_example(folder)
+    out.print(f"created the example project in {escape(str(folder))}/")
+    out.print("  mlgate.yaml, schema.yaml, data/train.csv, data/test.csv, data/drifted.csv")
+    with progress(not quiet) as say:
+        result = run(load_config(config_path), progress=say)
+    render_run(result)
+    out.print(
+        f"\nnext: cd {escape(str(folder))} && mlgate validate data/drifted.csv"
+        "   (data that drifted: see what validation says)"
+    )
+    raise typer.Exit(PASSED if result.passed else FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the road's commands to the root app."""
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("run")(run)
+    app.command("quickstart")(quickstart)

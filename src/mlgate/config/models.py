@@ -1,0 +1,149 @@
+"""The pipeline configuration: what `mlgate.yaml` may say, with its defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+__all__ = [
+    "DataConfig",
+    "EvaluationConfig",
+    "GatesConfig",
+    "ModelConfig",
+    "PipelineConfig",
+    "SplitConfig",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(_Strict):
+    """How to hold out a test set when no test file is given."""
+
+    test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Share of rows held out.")
+    seed: int = Field(42, description="Seed of the shuffle.")
+    stratify: bool = Field(True, description="Keep class shares equal (classification only).")
+
+
+class DataConfig(_Strict):
+    """Where the data is and which column is the target."""
+
+    train: str = Field(description="CSV or Parquet file: a local path or an fsspec URL.")
+    test: str | None = Field(None, description="Held-out test file; or give `split` instead.")
+    split: SplitConfig | None = Field(None, description="Hold out part of `train` as the test set.")
+    target: str = Field(description="Name of the column to predict.")
+    features: list[str] | None = Field(
+        None, description="Columns the model sees; default: every column but target and drop."
+    )
+    drop: list[str] = Field(default_factory=list, description="Columns the model never sees.")
+
+    @model_validator(mode="after")
+    def _one_way_to_test(self) -> DataConfig:
+        if self.test is not None and self.split is not None:
+            raise ValueError("give either `test` (a file) or `split` (a hold-out), not both")
+        return self
+
+    @property
+    def holdout(self) -> SplitConfig:
+        """The split to use when there is no test file."""
+        return self.split or SplitConfig()
+
+
+class ModelConfig(_Strict):
+    """The estimator to train and how its inputs are prepared."""
+
+    estimator: str = Field(
+        description="Import path of a scikit-learn-compatible class, "
+        "e.g. sklearn.ensemble.RandomForestClassifier."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for the estimator."
+    )
+    preprocessing: Literal["auto", "none"] = Field(
+        "auto",
+        description="auto: impute and scale numeric, one-hot categorical columns; none: raw.",
+    )
+    cv_folds: int = Field(
+        5, ge=0, description="Cross-validation folds on the training set; 0 turns it off."
+    )
+
+    @field_validator("estimator")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        module, _, name = value.rpartition(".")
+        if not module or not name or not all(p.isidentifier() for p in value.split(".")):
+            raise ValueError("must be an import path such as sklearn.linear_model.LogisticRegression")
+        return value
+
+    @field_validator("cv_folds")
+    @classmethod
+    def _folds(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("must be 0 (no cross-validation) or at least 2")
+        return value
+
+
+class EvaluationConfig(_Strict):
+    """What to measure beyond the overall metrics."""
+
+    slices: list[str] = Field(
+        default_factory=list, description="Columns whose values each get their own metrics."
+    )
+
+
+class GatesConfig(_Strict):
+    """Absolute bounds a candidate's test metrics must meet."""
+
+    min: dict[str, float] = Field(
+        default_factory=dict, description="Metric floors, e.g. {accuracy: 0.85, f1: 0.78}."
+    )
+    max: dict[str, float] = Field(
+        default_factory=dict, description="Metric ceilings, e.g. {rmse: 12.5, log_loss: 0.4}."
+    )
+
+
+class PipelineConfig(_Strict):
+    """One model's road: data, schema, estimator, evaluation and gates."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="Model name: letters, digits, '.', '_' and '-'.",
+    )
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="auto: classification for string, bool or few integer labels."
+    )
+    seed: int = Field(42, description="Seed for splits, folds and estimators that take one.")
+    data: DataConfig
+    schema_file: str | None = Field(
+        None,
+        alias="schema",
+        description="Schema YAML; without it the schema is inferred and saved with the run.",
+    )
+    model: ModelConfig
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this config was read from, if any."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return self._source.parent if self._source else Path.cwd()
+
+    def resolve(self, location: str) -> str:
+        """A data or schema location, made absolute against the config's folder."""
+        if "://" in location:
+            return location
+        path = Path(location).expanduser()
+        return str(path if path.is_absolute() else self.base_dir / path)

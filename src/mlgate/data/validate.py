@@ -1,0 +1,395 @@
+"""Checking a dataset against its schema, reporting every violation at once.
+
+Row-level rules (ranges, categories, finiteness) run as a lazy pandera schema on
+polars; dataset-level rules (missing rates, duplicates, row count, means) are
+single polars aggregates. Both feed one report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+from mlgate.data.io import read_polars
+from mlgate.data.schema import ColumnSchema, Schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+__all__ = ["Example", "ValidationReport", "Violation", "to_polars", "validate", "validate_file"]
+
+#: How many failing rows a violation shows.
+EXAMPLES = 5
+
+Rule = Literal[
+    "missing_column",
+    "unexpected_column",
+    "dtype",
+    "below_min",
+    "above_max",
+    "not_finite",
+    "unknown_category",
+    "missing_rate",
+    "mean_out_of_range",
+    "duplicates",
+    "row_count",
+]
+
+
+class Example(BaseModel):
+    """One failing row: its 0-based position in the data and the offending value."""
+
+    row: int
+    value: Any
+
+
+class Violation(BaseModel):
+    """One broken rule, with how often it broke and a few rows where it did."""
+
+    column: str | None = Field(description="The column, or None for a dataset-level rule.")
+    rule: Rule
+    message: str
+    count: int | None = Field(None, description="How many rows (or values) break the rule.")
+    observed: Any = None
+    expected: Any = None
+    examples: list[Example] = Field(default_factory=list)
+
+
+class ValidationReport(BaseModel):
+    """The verdict on one dataset: every violation found, not only the first."""
+
+    source: str | None = None
+    rows: int
+    columns: int
+    violations: list[Violation] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def passed(self) -> bool:
+        """True when no rule is broken."""
+        return not self.violations
+
+    def summary(self) -> str:
+        """One line: passed, or how many violations in how many columns."""
+        if self.passed:
+            return f"valid: {self.rows} rows x {self.columns} columns break no rule"
+        columns = {v.column for v in self.violations if v.column}
+        return (
+            f"invalid: {len(self.violations)} violation(s) in {len(columns)} column(s) "
+            f"of {self.rows} rows"
+        )
+
+
+def to_polars(frame: pl.DataFrame | pd.DataFrame) -> pl.DataFrame:
+    """A polars frame for either kind of input; pandas NaN becomes a missing value."""
+    import polars as pl
+
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    return pl.from_pandas(frame, nan_to_null=True)
+
+
+def _is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric()
+
+
+def _type_ok(series: pl.Series, expected: str) -> tuple[bool, pl.Series | None]:
+    """Whether the column holds the expected kind, and if not, a mask of offending values."""
+    import polars as pl
+
+    dtype = series.dtype
+    if dtype == pl.Null or expected == "string":
+        return True, None
+    if expected == "float":
+        if _is_numeric(dtype):
+            return True, None
+        return False, series.cast(pl.Float64, strict=False).is_null() & series.is_not_null()
+    if expected == "int":
+        if dtype.is_integer():
+            return True, None
+        if dtype.is_float():
+            finite = series.is_finite().fill_null(False)
+            bad = finite & (series != series.floor())
+            return not bool(bad.any()), bad
+        return False, series.cast(pl.Int64, strict=False).is_null() & series.is_not_null()
+    if expected == "bool":
+        if dtype == pl.Boolean:
+            return True, None
+        return False, series.is_not_null()
+    if expected == "datetime":
+        return dtype.is_temporal(), None if dtype.is_temporal() else series.is_not_null()
+    return True, None
+
+
+def _examples(
+    frame: pl.DataFrame, column: str, mask: pl.Series | None = None, rows: list[int] | None = None
+) -> list[Example]:
+    import polars as pl
+
+    series = frame.get_column(column)
+    if rows is None:
+        assert mask is not None
+        rows = (
+            pl.DataFrame({"m": mask}).with_row_index().filter(pl.col("m")).head(EXAMPLES)
+        )["index"].to_list()
+    return [Example(row=int(r), value=_plain(series[int(r)])) for r in rows[:EXAMPLES]]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _column_checks(rules: ColumnSchema, series: pl.Series) -> list[tuple[Rule, Any]]:
+    """The pandera checks for one column, each with the rule it enforces."""
+    import pandera.polars as pa
+    import polars as pl
+
+    checks: list[tuple[Rule, Any]] = []
+    numeric = _is_numeric(series.dtype)
+    if numeric and rules.min is not None:
+        checks.append(("below_min", pa.Check.ge(rules.min)))
+    if numeric and rules.max is not None:
+        checks.append(("above_max", pa.Check.le(rules.max)))
+    if series.dtype.is_float() and not rules.allow_inf:
+        finite = pa.Check(lambda data: data.lazyframe.select(~pl.col(data.key).is_infinite()))
+        checks.append(("not_finite", finite))
+    if rules.categories is not None:
+        allowed = rules.categories
+        if not (numeric and all(isinstance(c, int | float) for c in allowed)):
+            allowed = [str(c).lower() if isinstance(c, bool) else str(c) for c in allowed]
+            known = pa.Check(
+                lambda data, allowed=allowed: data.lazyframe.select(
+                    pl.col(data.key).cast(pl.String).is_in(allowed)
+                )
+            )
+        else:
+            known = pa.Check.isin(allowed)
+        checks.append(("unknown_category", known))
+    return checks
+
+
+def _row_rules(frame: pl.DataFrame, schema: Schema, checkable: list[str]) -> list[Violation]:
+    import pandera.polars as pa
+    import polars as pl
+
+    planned = {
+        name: checks
+        for name in checkable
+        if (checks := _column_checks(schema.columns[name], frame.get_column(name)))
+    }
+    columns = {
+        name: pa.Column(checks=[check for _, check in checks], nullable=True, required=True)
+        for name, checks in planned.items()
+    }
+    if not columns:
+        return []
+    try:
+        pa.DataFrameSchema(columns, strict=False).validate(frame, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+    found = (
+        cases.filter(pl.col("index").is_not_null())
+        .group_by("column", "check_number", maintain_order=True)
+        .agg(pl.len().alias("count"), pl.col("index").sort().head(EXAMPLES).alias("rows"))
+    )
+    violations = []
+    for row in found.iter_rows(named=True):
+        name, count = row["column"], row["count"]
+        rule = planned[name][row["check_number"]][0]
+        rules = schema.columns[name]
+        expected: Any = {
+            "below_min": rules.min,
+            "above_max": rules.max,
+            "not_finite": "finite numbers",
+            "unknown_category": rules.categories,
+        }.get(rule)
+        what = {
+            "below_min": f"below min {rules.min}",
+            "above_max": f"above max {rules.max}",
+            "not_finite": "infinite",
+            "unknown_category": "not an allowed category",
+        }[rule]
+        violations.append(
+            Violation(
+                column=name,
+                rule=rule,
+                message=f"{count} value(s) {what}",
+                count=count,
+                expected=expected,
+                examples=_examples(frame, name, rows=row["rows"]),
+            )
+        )
+    return violations
+
+
+def _columns(frame: pl.DataFrame, schema: Schema) -> tuple[list[Violation], list[str]]:
+    """Violations of presence and type, and the columns whose values can be checked."""
+    violations: list[Violation] = []
+    checkable: list[str] = []
+    present = set(frame.columns)
+    for name, rules in schema.columns.items():
+        if name not in present:
+            violations.append(
+                Violation(
+                    column=name,
+                    rule="missing_column",
+                    message="column is missing",
+                    expected="present",
+                )
+            )
+            continue
+        series = frame.get_column(name)
+        ok, bad = (True, None) if rules.dtype is None else _type_ok(series, rules.dtype)
+        if ok:
+            checkable.append(name)
+            continue
+        count = int(bad.sum()) if bad is not None else series.len()
+        violations.append(
+            Violation(
+                column=name,
+                rule="dtype",
+                message=f"expected {rules.dtype}, found {series.dtype}"
+                + (f"; {count} value(s) are not {rules.dtype}" if bad is not None else ""),
+                count=count,
+                observed=str(series.dtype),
+                expected=rules.dtype,
+                examples=_examples(frame, name, mask=bad) if bad is not None else [],
+            )
+        )
+    if not schema.dataset.allow_extra_columns:
+        for name in frame.columns:
+            if name not in schema.columns:
+                violations.append(
+                    Violation(
+                        column=name,
+                        rule="unexpected_column",
+                        message="column is not in the schema",
+                        expected="only the schema's columns (or _global.allow_extra_columns)",
+                    )
+                )
+    return violations, checkable
+
+
+def _dataset_rules(frame: pl.DataFrame, schema: Schema, checkable: list[str]) -> list[Violation]:
+    import polars as pl
+
+    violations: list[Violation] = []
+    rows = frame.height
+    present = [c for c in schema.columns if c in frame.columns]
+    if rows and present:
+        nulls = frame.select(pl.col(present).null_count()).row(0, named=True)
+        for name in present:
+            rules, missing = schema.columns[name], int(nulls[name])
+            rate, limit = missing / rows, schema.columns[name].missing_limit
+            if rate > limit:
+                violations.append(
+                    Violation(
+                        column=name,
+                        rule="missing_rate",
+                        message=f"{rate:.2%} missing ({missing} of {rows}), limit {limit:.2%}"
+                        + ("" if rules.nullable else " (nullable: false)"),
+                        count=missing,
+                        observed=round(rate, 6),
+                        expected=limit,
+                        examples=_examples(frame, name, mask=frame.get_column(name).is_null()),
+                    )
+                )
+    means = [
+        c
+        for c in checkable
+        if (schema.columns[c].mean_min is not None or schema.columns[c].mean_max is not None)
+        and _is_numeric(frame.get_column(c).dtype)
+    ]
+    if means and rows:
+        values = frame.select(pl.col(means).filter(pl.col(means).is_finite()).mean()).row(
+            0, named=True
+        )
+        for name in means:
+            rules, mean = schema.columns[name], values[name]
+            low = rules.mean_min if rules.mean_min is not None else float("-inf")
+            high = rules.mean_max if rules.mean_max is not None else float("inf")
+            if mean is not None and not low <= mean <= high:
+                violations.append(
+                    Violation(
+                        column=name,
+                        rule="mean_out_of_range",
+                        message=f"mean {mean:.6g} outside [{rules.mean_min}, {rules.mean_max}]",
+                        observed=mean,
+                        expected=[rules.mean_min, rules.mean_max],
+                    )
+                )
+    violations.extend(_table_rules(frame, schema))
+    return violations
+
+
+def _table_rules(frame: pl.DataFrame, schema: Schema) -> list[Violation]:
+    import polars as pl
+
+    rules, rows, violations = schema.dataset, frame.height, []
+    low, high = rules.min_rows, rules.max_rows
+    if (low is not None and rows < low) or (high is not None and rows > high):
+        violations.append(
+            Violation(
+                column=None,
+                rule="row_count",
+                message=f"{rows} rows, expected between {low or 0} and "
+                + (str(high) if high is not None else "any number"),
+                observed=rows,
+                expected=[low, high],
+            )
+        )
+    limits = [rules.max_duplicates, rules.max_duplicate_rate]
+    if rows and frame.width and any(limit is not None for limit in limits):
+        duplicates = rows - frame.n_unique()
+        allowed = min(
+            rules.max_duplicates if rules.max_duplicates is not None else rows,
+            int(rules.max_duplicate_rate * rows) if rules.max_duplicate_rate is not None else rows,
+        )
+        if duplicates > allowed:
+            repeated = (
+                frame.select(pl.struct(pl.all()).is_first_distinct().not_().alias("dup"))
+                .with_row_index()
+                .filter(pl.col("dup"))
+                .head(EXAMPLES)
+            )
+            violations.append(
+                Violation(
+                    column=None,
+                    rule="duplicates",
+                    message=f"{duplicates} duplicate row(s), at most {allowed} allowed",
+                    count=duplicates,
+                    observed=duplicates,
+                    expected=allowed,
+                    examples=[Example(row=int(r), value=None) for r in repeated["index"]],
+                )
+            )
+    return violations
+
+
+def validate(
+    frame: pl.DataFrame | pd.DataFrame, schema: Schema, *, source: str | None = None
+) -> ValidationReport:
+    """Check `frame` against every rule of `schema` and report all that break."""
+    import polars as pl
+
+    data = to_polars(frame)
+    floats = [c for c, t in data.schema.items() if t.is_float()]
+    if floats:
+        data = data.with_columns(pl.col(floats).fill_nan(None))
+    violations, checkable = _columns(data, schema)
+    violations += _row_rules(data, schema, checkable)
+    violations += _dataset_rules(data, schema, checkable)
+    return ValidationReport(
+        source=source, rows=data.height, columns=data.width, violations=violations
+    )
+
+
+def validate_file(location: str | Path, schema: Schema) -> ValidationReport:
+    """Read the table at `location` and check it against `schema`."""
+    return validate(read_polars(location), schema, source=str(location))

@@ -1,0 +1,116 @@
+"""The one error tree of mlgate.
+
+Every error a user can cause names the thing, the value received, what is
+allowed, and the fix. The command-line tool turns any of them into a message
+and exit code 2, never a traceback::
+
+    MlgateError
+    ├── ConfigError(ValueError)        a bad mlgate.yaml: file, field path, value, allowed
+    ├── SchemaError(ValueError)        a schema file that cannot be read or is malformed
+    ├── DataError(ValueError)          a dataset that cannot be read or used
+    ├── EstimatorError(ValueError)     an estimator that does not import or rejects its params
+    ├── TrainingError(RuntimeError)    fitting failed on data that passed validation
+    └── ArtifactError(ValueError)      a model artifact that is missing, unsafe or tampered with
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ArtifactError",
+    "ConfigError",
+    "DataError",
+    "EstimatorError",
+    "MlgateError",
+    "SchemaError",
+    "TrainingError",
+]
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class MlgateError(Exception):
+    """Root of every error mlgate raises on purpose."""
+
+
+class ConfigError(MlgateError, ValueError):
+    """A configuration file or value that mlgate cannot use."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: str | Path | None = None,
+        field: str | None = None,
+        value: Any = None,
+        allowed: str | None = None,
+        fix: str | None = None,
+        show_value: bool = True,
+    ) -> None:
+        self.problem = problem
+        self.file = str(file) if file is not None else None
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        self.fix = fix
+        where = ": ".join(part for part in (self.file, field) if part)
+        parts = [f"{where}: {problem}" if where else problem]
+        if show_value and value is not None:
+            parts.append(f"Got {_show(value)}.")
+        if allowed:
+            parts.append(f"Allowed: {allowed}.")
+        if fix:
+            parts.append(fix)
+        super().__init__(" ".join(parts))
+
+
+class SchemaError(MlgateError, ValueError):
+    """A schema file that cannot be read, or a schema entry that makes no sense."""
+
+    def __init__(self, problem: str, *, file: str | Path | None = None, fix: str | None = None):
+        self.problem = problem
+        self.file = str(file) if file is not None else None
+        self.fix = fix
+        message = f"{self.file}: {problem}" if self.file else problem
+        super().__init__(f"{message} {fix}" if fix else message)
+
+
+class DataError(MlgateError, ValueError):
+    """A dataset that cannot be read, or cannot be used for the step asked of it."""
+
+    def __init__(self, problem: str, *, source: str | Path | None = None, fix: str | None = None):
+        self.problem = problem
+        self.source = str(source) if source is not None else None
+        self.fix = fix
+        message = f"{self.source}: {problem}" if self.source else problem
+        super().__init__(f"{message} {fix}" if fix else message)
+
+
+class EstimatorError(MlgateError, ValueError):
+    """An estimator import path that does not resolve, or parameters it rejects."""
+
+    def __init__(self, problem: str, *, estimator: str, fix: str | None = None):
+        self.problem = problem
+        self.estimator = estimator
+        self.fix = fix
+        super().__init__(f"{problem} {fix}" if fix else problem)
+
+
+class TrainingError(MlgateError, RuntimeError):
+    """Fitting or scoring failed on data that passed validation."""
+
+
+class ArtifactError(MlgateError, ValueError):
+    """A model artifact that is missing, of an unsafe type, or altered since it was written."""
+
+    def __init__(self, problem: str, *, path: str | Path | None = None, fix: str | None = None):
+        self.problem = problem
+        self.path = str(path) if path is not None else None
+        self.fix = fix
+        message = f"{self.path}: {problem}" if self.path else problem
+        super().__init__(f"{message} {fix}" if fix else message)

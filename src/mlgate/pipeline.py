@@ -1,0 +1,260 @@
+"""The road in one function: validate → train → evaluate → gate, with every output on disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mlgate.config.loader import config_hash
+from mlgate.config.models import PipelineConfig
+from mlgate.data.fingerprint import fingerprint
+from mlgate.data.io import read_arrow
+from mlgate.data.schema import Schema, inference_header, infer_schema, load_schema
+from mlgate.data.validate import ValidationReport, validate
+from mlgate.errors import DataError
+from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
+from mlgate.gates.absolute import GateResult, check_gate_metrics, gate_absolute
+from mlgate.lineage import Lineage, git_commit, package_versions
+from mlgate.registry.artifacts import ArtifactInfo
+from mlgate.registry.bundle import save_bundle
+from mlgate.training.estimator import resolve_estimator
+from mlgate.training.preprocessing import build_model, feature_kinds, prepare_features
+from mlgate.training.task import Task, infer_task
+from mlgate.training.train import (
+    CrossValidation,
+    check_target,
+    cross_validate,
+    fit,
+    split_holdout,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RunResult", "default_output", "run"]
+
+Progress = Callable[[str], None]
+
+
+class RunResult(BaseModel):
+    """Everything one trip down the road produced, and its verdict."""
+
+    name: str
+    run_id: str
+    output_dir: str
+    passed: bool
+    stage: Literal["validate", "gate", "done"] = Field(
+        description="Where the road stopped: 'validate' or 'gate' on failure, else 'done'."
+    )
+    reasons: list[str] = Field(default_factory=list, description="Why it did not pass.")
+    task: Task | None = None
+    target: str
+    features: list[str] = Field(default_factory=list)
+    validation: dict[str, ValidationReport]
+    cross_validation: list[CrossValidation] = Field(default_factory=list)
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    evaluation: EvaluationResult | None = None
+    gates: GateResult | None = None
+    training_time_s: float | None = None
+    model: ArtifactInfo | None = None
+    lineage: Lineage
+    files: dict[str, str] = Field(default_factory=dict, description="What was written, by role.")
+
+
+def default_output(config: PipelineConfig, run_id: str) -> Path:
+    """Where a run writes when no folder is given: `.mlgate/runs/<name>/<run_id>`."""
+    return config.base_dir / ".mlgate" / "runs" / config.name / run_id
+
+
+def _load(config: PipelineConfig) -> tuple[pd.DataFrame, pd.DataFrame | None, Any, Any]:
+    import polars as pl
+
+    train_arrow = read_arrow(config.resolve(config.data.train))
+    test_arrow = read_arrow(config.resolve(config.data.test)) if config.data.test else None
+    train_pl = pl.from_arrow(train_arrow)
+    test_pl = pl.from_arrow(test_arrow) if test_arrow is not None else None
+    return (
+        train_arrow.to_pandas(),
+        test_arrow.to_pandas() if test_arrow is not None else None,
+        train_pl,
+        test_pl,
+    )
+
+
+def _features(config: PipelineConfig, frame: pd.DataFrame, source: str) -> list[str]:
+    target, drop = config.data.target, set(config.data.drop)
+    if config.data.features is not None:
+        missing = [f for f in config.data.features if f not in frame.columns]
+        if missing:
+            raise DataError(
+                f"data.features names columns that are not in the data: {', '.join(missing)}",
+                source=source,
+                fix=f"Columns there: {', '.join(map(str, frame.columns))}.",
+            )
+        return [f for f in config.data.features if f != target and f not in drop]
+    features = [str(c) for c in frame.columns if c != target and c not in drop]
+    if not features:
+        raise DataError("no feature columns are left besides the target", source=source)
+    return features
+
+
+def _check_usable(frame: pd.DataFrame, features: list[str], source: str) -> None:
+    if frame.empty:
+        raise DataError("the data has a header but no rows", source=source)
+    empty = [f for f in features if frame[f].isna().all()]
+    if empty:
+        raise DataError(
+            f"column(s) with no values at all: {', '.join(empty)}",
+            source=source,
+            fix="Fill them, or list them under data.drop.",
+        )
+
+
+def _schema(config: PipelineConfig, train: Any, out: Path) -> tuple[Schema, Path]:
+    path = out / "schema.yaml"
+    if config.schema_file:
+        schema = load_schema(config.resolve(config.schema_file))
+        schema.save(path, f"Schema used for this run, from {config.schema_file}.")
+    else:
+        schema = infer_schema(train)
+        schema.save(path, inference_header(config.data.train, train.height, train.width))
+    return schema, path
+
+
+def run(
+    config: PipelineConfig,
+    *,
+    output: Path | None = None,
+    apply_gates: bool = True,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Validate, train, evaluate and gate the model `config` describes; write every output."""
+    say = progress or (lambda _message: None)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    out = output or default_output(config, run_id)
+    out.mkdir(parents=True, exist_ok=True)
+    train_source = config.data.train
+    test_source = config.data.test
+
+    say("reading data")
+    train_df, test_df, train_pl, test_pl = _load(config)
+    commit, dirty = git_commit(config.base_dir)
+    lineage = Lineage(
+        train_fingerprint=fingerprint(config.resolve(train_source)),
+        test_fingerprint=fingerprint(config.resolve(test_source)) if test_source else None,
+        config_hash=config_hash(config),
+        git_commit=commit,
+        git_dirty=dirty,
+        seed=config.seed,
+        packages=package_versions(),
+    )
+    base = {"name": config.name, "run_id": run_id, "output_dir": str(out)}
+    base |= {"target": config.data.target, "lineage": lineage}
+
+    say("validating data")
+    schema, schema_path = _schema(config, train_pl, out)
+    reports = {"train": validate(train_pl, schema, source=train_source)}
+    if test_pl is not None:
+        reports["test"] = validate(test_pl, schema, source=test_source)
+    files = {"schema": str(schema_path)}
+    if not all(r.passed for r in reports.values()):
+        reasons = [
+            f"{part} data: {v.column + ': ' if v.column else ''}{v.message}"
+            for part, report in reports.items()
+            for v in report.violations
+        ]
+        result = RunResult(
+            **base, passed=False, stage="validate", reasons=reasons, validation=reports
+        )
+        return _write(result, out, files)
+
+    check_target(train_df, config.data.target, "classification", source=train_source)
+    task: Task = (
+        infer_task(train_df[config.data.target]) if config.task == "auto" else config.task
+    )
+    check_target(train_df, config.data.target, task, source=train_source)
+    if apply_gates:
+        check_gate_metrics(config.gates, task, file=config.source)
+    features = _features(config, train_df, train_source)
+    _check_usable(train_df, features, train_source)
+    if test_df is None:
+        train_df, test_df = split_holdout(train_df, config.data.target, config.data.holdout, task)
+    else:
+        check_target(test_df, config.data.target, task, source=str(test_source))
+        missing = [f for f in features if f not in test_df.columns]
+        if missing:
+            raise DataError(
+                f"test data lacks feature column(s): {', '.join(missing)}", source=test_source
+            )
+    kinds = feature_kinds(train_df, features, schema)
+    estimator = resolve_estimator(config.model, seed=config.seed, file=config.source)
+    model = build_model(estimator, kinds, config.model.preprocessing)
+    X_train = prepare_features(train_df, kinds)
+    y_train = train_df[config.data.target]
+    X_test = prepare_features(test_df, kinds)
+    y_test = test_df[config.data.target]
+
+    folds = []
+    if config.model.cv_folds:
+        folds = cross_validate(
+            model, X_train, y_train, task, folds=config.model.cv_folds, seed=config.seed,
+            progress=say,
+        )
+    say("fitting the model")
+    seconds = fit(model, X_train, y_train)
+    say("evaluating on the test set")
+    slices = test_df[config.evaluation.slices] if config.evaluation.slices else None
+    evaluation = evaluate_model(model, X_test, y_test, task, slices=slices)
+    classes = getattr(model, "classes_", None)
+    card = save_bundle(
+        model,
+        out,
+        {
+            "name": config.name,
+            "task": task,
+            "target": config.data.target,
+            "features": features,
+            "kinds": kinds,
+            "classes": [c.item() if hasattr(c, "item") else c for c in classes]
+            if classes is not None
+            else None,
+        },
+    )
+    gates = gate_absolute(evaluation.metrics, config.gates) if apply_gates else None
+    passed = gates is None or gates.passed
+    result = RunResult(
+        **base,
+        passed=passed,
+        stage="done" if passed else "gate",
+        reasons=[c.reason for c in gates.failures] if gates else [],
+        task=task,
+        features=features,
+        validation=reports,
+        cross_validation=folds,
+        metrics=evaluation.metrics,
+        evaluation=evaluation,
+        gates=gates,
+        training_time_s=seconds,
+        model=card.artifact,
+    )
+    files |= {"model": str(out / card.artifact.path), "card": str(out / "model.json")}
+    return _write(result, out, files)
+
+
+def _write(result: RunResult, out: Path, files: dict[str, str]) -> RunResult:
+    from mlgate.reporting.markdown import run_summary
+
+    metrics_path = out / "metrics.json"
+    run_path = out / "run.json"
+    summary_path = out / "summary.md"
+    files |= {"metrics": str(metrics_path), "run": str(run_path), "summary": str(summary_path)}
+    result.files = files
+    metrics_path.write_text(json.dumps(result.metrics, indent=2, sort_keys=True), encoding="utf-8")
+    run_path.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    summary_path.write_text(run_summary(result), encoding="utf-8")
+    return result

@@ -1,0 +1,72 @@
+"""Model artifacts that are safe to load: skops with trusted types only, sha256 checked."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from mlgate.errors import ArtifactError
+
+__all__ = ["ArtifactInfo", "load_skops", "save_skops", "sha256_file"]
+
+#: Modules whose types may be loaded from a skops file. Anything else is refused by name.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+
+
+class ArtifactInfo(BaseModel):
+    """Where an artifact is, its digest and size."""
+
+    path: str
+    sha256: str
+    size_bytes: int
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_skops(model: Any, path: Path) -> ArtifactInfo:
+    """Write `model` with skops (never pickle) and give back its digest and size."""
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, path)
+    return ArtifactInfo(path=str(path), sha256=sha256_file(path), size_bytes=path.stat().st_size)
+
+
+def load_skops(path: Path, *, sha256: str | None = None) -> Any:
+    """The model in a skops file, after checking its digest and that every type is trusted."""
+    import skops.io as sio
+
+    if not path.is_file():
+        raise ArtifactError("model file not found", path=path)
+    if sha256 is not None and sha256_file(path) != sha256:
+        raise ArtifactError(
+            "the model file's sha256 does not match the one recorded when it was written; "
+            "it was altered or replaced",
+            path=path,
+            fix="Retrain it, or restore the original file.",
+        )
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as e:  # skops raises several kinds on a file that is not its own
+        raise ArtifactError(f"not a readable skops file ({e})", path=path) from e
+    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if refused:
+        raise ArtifactError(
+            f"refusing to load types that are not trusted: {', '.join(sorted(refused))}",
+            path=path,
+            fix="Only scikit-learn, NumPy and SciPy types are loaded from model files.",
+        )
+    try:
+        return sio.load(path, trusted=list(untrusted))
+    except Exception as e:
+        raise ArtifactError(f"cannot load the model ({e})", path=path) from e

@@ -1,0 +1,102 @@
+"""The preprocessing pipeline built from the schema: impute, scale, one-hot."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlgate.data.schema import Schema
+from mlgate.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["build_model", "feature_kinds", "prepare_features"]
+
+#: The value missing categories are imputed with: a category of its own.
+MISSING = "(missing)"
+
+
+def feature_kinds(frame: pd.DataFrame, features: list[str], schema: Schema) -> dict[str, str]:
+    """Each feature's kind, 'numeric' or 'categorical', from the schema or else the data."""
+    import pandas as pd
+
+    kinds: dict[str, str] = {}
+    for name in features:
+        rules = schema.columns.get(name)
+        dtype = rules.dtype if rules else None
+        if dtype == "datetime" or (dtype is None and pd.api.types.is_datetime64_any_dtype(frame[name])):
+            raise DataError(
+                f"feature {name!r} holds dates, which models cannot take as they are",
+                fix=f"Derive numbers from it in your data, or list {name!r} under data.drop.",
+            )
+        if dtype in ("int", "float") or (
+            dtype is None
+            and pd.api.types.is_numeric_dtype(frame[name])
+            and not pd.api.types.is_bool_dtype(frame[name])
+        ):
+            kinds[name] = "numeric"
+        else:
+            kinds[name] = "categorical"
+    return kinds
+
+
+def prepare_features(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    """The feature columns in model order, numeric as float and categories as text."""
+    import numpy as np
+    import pandas as pd
+
+    columns: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        series = frame[name]
+        if kind == "numeric":
+            columns[name] = pd.to_numeric(series, errors="coerce").astype("float64")
+        else:
+            text = series.astype(object).where(series.notna(), np.nan)
+            columns[name] = text.map(lambda v: v if isinstance(v, float) else str(v)).astype(object)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def build_model(estimator: Any, kinds: dict[str, str], preprocessing: str) -> Any:
+    """A scikit-learn Pipeline: the schema's preprocessing, then the estimator."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if preprocessing == "none":
+        return Pipeline([("model", estimator)])
+    numeric = [n for n, k in kinds.items() if k == "numeric"]
+    categorical = [n for n, k in kinds.items() if k == "categorical"]
+    parts: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        parts.append(
+            (
+                "numeric",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                numeric,
+            )
+        )
+    if categorical:
+        parts.append(
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
+                        (
+                            "onehot",
+                            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                        ),
+                    ]
+                ),
+                categorical,
+            )
+        )
+    return Pipeline(
+        [("preprocess", ColumnTransformer(parts, remainder="drop")), ("model", estimator)]
+    )
