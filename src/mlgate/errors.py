@@ -8,7 +8,6 @@ and exit code 2, never a traceback::
     ├── ConfigError(ValueError)        a bad mlgate.yaml: file, field path, value, allowed
     ├── SchemaError(ValueError)        a schema file that cannot be read or is malformed
     ├── DataError(ValueError)          a dataset that cannot be read or used
-    ├── EstimatorError(ValueError)     an estimator that does not import or rejects its params
     ├── TrainingError(RuntimeError)    fitting failed on data that passed validation
     └── ArtifactError(ValueError)      a model artifact that is missing, unsafe or tampered with
 """
@@ -22,7 +21,6 @@ __all__ = [
     "ArtifactError",
     "ConfigError",
     "DataError",
-    "EstimatorError",
     "MlgateError",
     "SchemaError",
     "TrainingError",
@@ -89,16 +87,6 @@ class DataError(MlgateError, ValueError):
         self.fix = fix
         message = f"{self.source}: {problem}" if self.source else problem
         super().__init__(f"{message} {fix}" if fix else message)
-
-
-class EstimatorError(MlgateError, ValueError):
-    """An estimator import path that does not resolve, or parameters it rejects."""
-
-    def __init__(self, problem: str, *, estimator: str, fix: str | None = None):
-        self.problem = problem
-        self.estimator = estimator
-        self.fix = fix
-        super().__init__(f"{problem} {fix}" if fix else problem)
 
 
 class TrainingError(MlgateError, RuntimeError):

@@ -14,7 +14,7 @@ from mlgate.config.loader import config_hash
 from mlgate.config.models import PipelineConfig
 from mlgate.data.fingerprint import fingerprint
 from mlgate.data.io import read_arrow
-from mlgate.data.schema import Schema, inference_header, infer_schema, load_schema
+from mlgate.data.schema import Schema, infer_schema, inference_header, load_schema
 from mlgate.data.validate import ValidationReport, validate
 from mlgate.errors import DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
@@ -153,7 +153,7 @@ def run(
         seed=config.seed,
         packages=package_versions(),
     )
-    base = {"name": config.name, "run_id": run_id, "output_dir": str(out)}
+    base: dict[str, Any] = {"name": config.name, "run_id": run_id, "output_dir": str(out)}
     base |= {"target": config.data.target, "lineage": lineage}
 
     say("validating data")
@@ -174,9 +174,7 @@ def run(
         return _write(result, out, files)
 
     check_target(train_df, config.data.target, "classification", source=train_source)
-    task: Task = (
-        infer_task(train_df[config.data.target]) if config.task == "auto" else config.task
-    )
+    task: Task = infer_task(train_df[config.data.target]) if config.task == "auto" else config.task
     check_target(train_df, config.data.target, task, source=train_source)
     if apply_gates:
         check_gate_metrics(config.gates, task, file=config.source)
@@ -202,7 +200,12 @@ def run(
     folds = []
     if config.model.cv_folds:
         folds = cross_validate(
-            model, X_train, y_train, task, folds=config.model.cv_folds, seed=config.seed,
+            model,
+            X_train,
+            y_train,
+            task,
+            folds=config.model.cv_folds,
+            seed=config.seed,
             progress=say,
         )
     say("fitting the model")

@@ -28,7 +28,7 @@ def infer(
 ) -> None:
     """Infer a schema from DATA: dtypes, ranges with a margin, categories, missing rates."""
     from mlgate.data.io import read_polars
-    from mlgate.data.schema import inference_header, infer_schema
+    from mlgate.data.schema import infer_schema, inference_header
     from mlgate.errors import ConfigError
 
     if output is not None and output.exists() and not force:
@@ -42,7 +42,9 @@ def infer(
         out.print(escape(schema.to_yaml(header)), end="")
         return
     schema.save(output, header)
-    err.print(f"wrote {escape(str(output))}: {len(schema.columns)} columns from {frame.height} rows")
+    err.print(
+        f"wrote {escape(str(output))}: {len(schema.columns)} columns from {frame.height} rows"
+    )
 
 
 def render_report(report: ValidationReport) -> None:
@@ -54,9 +56,7 @@ def render_report(report: ValidationReport) -> None:
     table = Table("column", "rule", "problem", "rows (0-based): value", show_lines=False)
     for v in report.violations:
         examples = ", ".join(f"{e.row}: {e.value!r}" for e in v.examples)
-        table.add_row(
-            escape(v.column or "(dataset)"), v.rule, escape(v.message), escape(examples)
-        )
+        table.add_row(escape(v.column or "(dataset)"), v.rule, escape(v.message), escape(examples))
     out.print(table)
 
 

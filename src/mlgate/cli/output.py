@@ -49,8 +49,10 @@ def print_json(payload: Any) -> None:
 def progress(enabled: bool) -> Iterator[Callable[[str], None]]:
     """A status line on stderr that the library updates through a callback."""
     if not enabled or not err.is_terminal:
-        yield (lambda message: err.print(f"[dim]… {escape(message)}[/]")) if enabled else (
-            lambda message: None
+        yield (
+            (lambda message: err.print(f"[dim]… {escape(message)}[/]"))
+            if enabled
+            else (lambda message: None)
         )
         return
     with err.status("starting") as status:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlgate.cli.data import render_report
-from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json, progress
+from mlgate.cli.output import FAILED, PASSED, friendly, out, print_json, progress
 
 if TYPE_CHECKING:
     from mlgate.pipeline import RunResult
@@ -126,7 +126,9 @@ def quickstart(
     folder: Annotated[Path, typer.Argument(help="Where to create the example project.")] = Path(
         "mlgate-quickstart"
     ),
-    force: Annotated[bool, typer.Option("--force", help="Replace the folder if it exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the folder if it exists.")
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Create an example project (generated credit data, config, schema) and run the road."""

@@ -16,7 +16,13 @@ from pydantic import BaseModel, ValidationError
 from mlgate.config.models import PipelineConfig
 from mlgate.errors import ConfigError
 
-__all__ = ["config_hash", "interpolate_env", "load_config", "read_yaml", "validation_to_config_error"]
+__all__ = [
+    "config_hash",
+    "interpolate_env",
+    "load_config",
+    "read_yaml",
+    "validation_to_config_error",
+]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -91,7 +97,11 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | N
             return None
         annotation = info.annotation
         current = next(
-            (a for a in getattr(annotation, "__args__", (annotation,)) if hasattr(a, "model_fields")),
+            (
+                a
+                for a in getattr(annotation, "__args__", (annotation,))
+                if hasattr(a, "model_fields")
+            ),
             None,
         )
     fields = getattr(current, "model_fields", None)
@@ -122,9 +132,7 @@ def validation_to_config_error(
             problems.append(f"{field}: {message}{value}")
     if len(problems) == 1:
         return ConfigError(problems[0], file=file)
-    return ConfigError(
-        f"{len(problems)} problems:\n  - " + "\n  - ".join(problems), file=file
-    )
+    return ConfigError(f"{len(problems)} problems:\n  - " + "\n  - ".join(problems), file=file)
 
 
 def load_config(path: str | Path) -> PipelineConfig:
@@ -169,4 +177,3 @@ def config_hash(config: PipelineConfig) -> str:
     """A sha256 of the config's content, stable across key order; identifies a training setup."""
     payload = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
-

@@ -76,7 +76,9 @@ class ModelConfig(_Strict):
     def _dotted(cls, value: str) -> str:
         module, _, name = value.rpartition(".")
         if not module or not name or not all(p.isidentifier() for p in value.split(".")):
-            raise ValueError("must be an import path such as sklearn.linear_model.LogisticRegression")
+            raise ValueError(
+                "must be an import path such as sklearn.linear_model.LogisticRegression"
+            )
         return value
 
     @field_validator("cv_folds")

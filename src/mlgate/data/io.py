@@ -77,7 +77,8 @@ def read_arrow(location: str | Path) -> pa.Table:
 
 def read_pandas(location: str | Path) -> pd.DataFrame:
     """The table at `location` as a pandas DataFrame (missing numbers become NaN)."""
-    return read_arrow(location).to_pandas()
+    frame: pd.DataFrame = read_arrow(location).to_pandas()
+    return frame
 
 
 def read_polars(location: str | Path) -> pl.DataFrame:

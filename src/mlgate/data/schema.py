@@ -164,7 +164,8 @@ def _nice(value: float, step: float, direction: Literal["down", "up"]) -> float:
 
 def _round_up(value: float, digits: int) -> float:
     scale = 10**digits
-    return min(1.0, math.ceil(value * scale - 1e-9) / scale)
+    rounded: float = math.ceil(value * scale - 1e-9) / scale
+    return min(1.0, rounded)
 
 
 def _numeric_bounds(series: pl.Series) -> tuple[float, float] | None:

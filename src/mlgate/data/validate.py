@@ -132,9 +132,9 @@ def _examples(
     series = frame.get_column(column)
     if rows is None:
         assert mask is not None
-        rows = (
-            pl.DataFrame({"m": mask}).with_row_index().filter(pl.col("m")).head(EXAMPLES)
-        )["index"].to_list()
+        rows = (pl.DataFrame({"m": mask}).with_row_index().filter(pl.col("m")).head(EXAMPLES))[
+            "index"
+        ].to_list()
     return [Example(row=int(r), value=_plain(series[int(r)])) for r in rows[:EXAMPLES]]
 
 

@@ -56,9 +56,7 @@ def _probabilities(model: Any, X: pd.DataFrame) -> Any:
         return None
 
 
-def score(
-    task: str, y_true: Any, y_pred: Any, proba: Any, classes: Any
-) -> dict[str, float | None]:
+def score(task: str, y_true: Any, y_pred: Any, proba: Any, classes: Any) -> dict[str, float | None]:
     """Every registered metric of `task` that these predictions allow; NaN becomes None."""
     results: dict[str, float | None] = {}
     for name in available_metrics(task):

@@ -68,7 +68,7 @@ def gate_absolute(metrics: dict[str, float | None], gates: GatesConfig) -> GateR
                 checks.append(
                     GateCheck(
                         metric=name,
-                        kind=kind,  # type: ignore[arg-type]
+                        kind=kind,
                         bound=bound,
                         value=None,
                         passed=False,
@@ -82,7 +82,7 @@ def gate_absolute(metrics: dict[str, float | None], gates: GatesConfig) -> GateR
             checks.append(
                 GateCheck(
                     metric=name,
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                     bound=bound,
                     value=value,
                     passed=passed,

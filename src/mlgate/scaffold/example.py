@@ -81,7 +81,7 @@ def credit_data(rows: int, *, seed: int = 0, drift: float = 0.0) -> pd.DataFrame
 
 def write_example(folder: Path, *, rows: int = 2000, seed: int = 7) -> Path:
     """Write the example project (data, schema, config) into `folder`; give the config path."""
-    from mlgate.data.schema import inference_header, infer_schema
+    from mlgate.data.schema import infer_schema, inference_header
     from mlgate.data.validate import to_polars
 
     data = folder / "data"
@@ -93,7 +93,9 @@ def write_example(folder: Path, *, rows: int = 2000, seed: int = 7) -> Path:
     test.to_csv(data / "test.csv", index=False)
     credit_data(rows // 2, seed=seed + 1, drift=0.6).to_csv(data / "drifted.csv", index=False)
     schema = infer_schema(to_polars(train))
-    schema.save(folder / "schema.yaml", inference_header("data/train.csv", len(train), train.shape[1]))
+    schema.save(
+        folder / "schema.yaml", inference_header("data/train.csv", len(train), train.shape[1])
+    )
     config = folder / "mlgate.yaml"
     config.write_text(EXAMPLE_CONFIG, encoding="utf-8")
     return config

@@ -68,9 +68,7 @@ def resolve_estimator(model: ModelConfig, *, seed: int, file: Path | None = None
     try:
         estimator = cls(**params)
     except (TypeError, ValueError) as e:
-        raise ConfigError(
-            f"{name} rejects its params: {e}", file=file, field="model.params"
-        ) from e
+        raise ConfigError(f"{name} rejects its params: {e}", file=file, field="model.params") from e
     validate = getattr(estimator, "_validate_params", None)
     if callable(validate):
         try:

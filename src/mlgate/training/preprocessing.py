@@ -24,7 +24,9 @@ def feature_kinds(frame: pd.DataFrame, features: list[str], schema: Schema) -> d
     for name in features:
         rules = schema.columns.get(name)
         dtype = rules.dtype if rules else None
-        if dtype == "datetime" or (dtype is None and pd.api.types.is_datetime64_any_dtype(frame[name])):
+        if dtype == "datetime" or (
+            dtype is None and pd.api.types.is_datetime64_any_dtype(frame[name])
+        ):
             raise DataError(
                 f"feature {name!r} holds dates, which models cannot take as they are",
                 fix=f"Derive numbers from it in your data, or list {name!r} under data.drop.",

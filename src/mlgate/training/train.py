@@ -77,7 +77,9 @@ def split_holdout(
             frame, test_size=split.test_size, random_state=split.seed, stratify=stratify
         )
     except ValueError as e:
-        raise DataError(f"cannot hold out a test set: {e}", fix="Lower data.split.test_size.") from e
+        raise DataError(
+            f"cannot hold out a test set: {e}", fix="Lower data.split.test_size."
+        ) from e
     return train, test
 
 
