@@ -9,7 +9,8 @@ and exit code 2, never a traceback::
     ├── SchemaError(ValueError)        a schema file that cannot be read or is malformed
     ├── DataError(ValueError)          a dataset that cannot be read or used
     ├── TrainingError(RuntimeError)    fitting failed on data that passed validation
-    └── ArtifactError(ValueError)      a model artifact that is missing, unsafe or tampered with
+    ├── ArtifactError(ValueError)      a model artifact that is missing, unsafe or tampered with
+    └── RegistryError(LookupError)     an unknown model, version or alias; a registry that fails
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "MlgateError",
+    "RegistryError",
     "SchemaError",
     "TrainingError",
 ]
@@ -102,3 +104,12 @@ class ArtifactError(MlgateError, ValueError):
         self.fix = fix
         message = f"{self.path}: {problem}" if self.path else problem
         super().__init__(f"{message} {fix}" if fix else message)
+
+
+class RegistryError(MlgateError, LookupError):
+    """A model, version or alias the registry does not have, or a registry that fails."""
+
+    def __init__(self, problem: str, *, fix: str | None = None):
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem} {fix}" if fix else problem)

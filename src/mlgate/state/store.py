@@ -1,0 +1,131 @@
+"""mlgate's state store: what MLflow does not keep, in any SQLAlchemy database.
+
+SQLite under `.mlgate/` by default; PostgreSQL (or any SQLAlchemy URL) at scale.
+It holds the history of alias moves (promotions and rollbacks) so that a
+rollback knows where to go back to and `mlgate models history` can say who
+moved what, when and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from mlgate.config.settings import redact_url
+from mlgate.errors import ConfigError
+
+__all__ = ["AliasEvent", "StateStore"]
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _AliasEventRow(_Base):
+    __tablename__ = "mlgate_alias_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    alias: Mapped[str] = mapped_column(String(100))
+    from_version: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    to_version: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    action: Mapped[str] = mapped_column(String(50))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AliasEvent(BaseModel):
+    """One move of an alias: from which version to which, by whom, why, when."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    model: str
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    action: str
+    actor: str
+    reason: str
+    at: datetime
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # SQLite hands back naive datetimes; every time here was written in UTC.
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class StateStore:
+    """Access to the state database; tables are created on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = _engine(url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        with Session(self._engine) as session, session.begin():
+            yield session
+
+    def record_alias_move(
+        self,
+        session: Session,
+        *,
+        model: str,
+        alias: str,
+        from_version: str | None,
+        to_version: str | None,
+        action: str,
+        actor: str,
+        reason: str = "",
+    ) -> AliasEvent:
+        """Add one alias move to the history inside `session`'s transaction."""
+        row = _AliasEventRow(
+            model=model,
+            alias=alias,
+            from_version=from_version,
+            to_version=to_version,
+            action=action,
+            actor=actor,
+            reason=reason,
+            at=datetime.now(UTC),
+        )
+        session.add(row)
+        session.flush()
+        return AliasEvent.model_validate(row)
+
+    def alias_history(self, model: str, alias: str | None = None) -> list[AliasEvent]:
+        """Every recorded move of `model`'s aliases (or of one alias), oldest first."""
+        query = select(_AliasEventRow).where(_AliasEventRow.model == model)
+        if alias is not None:
+            query = query.where(_AliasEventRow.alias == alias)
+        with Session(self._engine) as session:
+            rows = session.scalars(query.order_by(_AliasEventRow.id)).all()
+            return [AliasEvent.model_validate(row) for row in rows]
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+        _Base.metadata.create_all(engine)
+    except (SQLAlchemyError, ImportError) as e:
+        raise ConfigError(
+            f"cannot open the state store ({type(e).__name__}: {str(e).splitlines()[0]})",
+            field="MLGATE_STATE_URL",
+            value=redact_url(url),
+            fix="Set MLGATE_STATE_URL to a reachable SQLAlchemy URL, or unset it for SQLite.",
+        ) from e
+    return engine
