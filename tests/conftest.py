@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from mlgate.scaffold.example import write_example
@@ -27,3 +32,86 @@ def write_config(folder: Path, text: str) -> Path:
     path = folder / "mlgate.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --- the road: small datasets and projects for training, evaluation and gate tests ---
+
+
+@pytest.fixture
+def binary_frame() -> pd.DataFrame:
+    """240 rows: two numbers, a count, a colour, and a 'yes'/'no' label the numbers decide."""
+    rng = np.random.default_rng(0)
+    rows = 240
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(0, 1, rows).round(4),
+            "x2": rng.normal(5, 2, rows).round(4),
+            "count": rng.integers(0, 10, rows),
+            "colour": rng.choice(["red", "green", "blue"], rows),
+        }
+    )
+    signal = frame["x1"] + 0.5 * (frame["x2"] - 5) + 0.8 * (frame["colour"] == "red")
+    frame["label"] = np.where(signal + rng.normal(0, 0.5, rows) > 0.3, "yes", "no")
+    return frame
+
+
+@pytest.fixture
+def multiclass_frame() -> pd.DataFrame:
+    """300 rows of two numbers and an integer class 0, 1 or 2 that they decide."""
+    rng = np.random.default_rng(1)
+    rows = 300
+    x1, x2 = rng.normal(0, 1, rows).round(4), rng.normal(0, 1, rows).round(4)
+    label = np.digitize(x1 + 0.5 * x2 + rng.normal(0, 0.3, rows), [-0.5, 0.5])
+    return pd.DataFrame({"x1": x1, "x2": x2, "label": label})
+
+
+@pytest.fixture
+def diabetes_frame() -> pd.DataFrame:
+    """scikit-learn's bundled diabetes data (442 rows, 10 features, target 'progression')."""
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(as_frame=True)
+    frame: pd.DataFrame = bunch.frame.rename(columns={"target": "progression"})
+    return frame
+
+
+FOREST = {
+    "estimator": "sklearn.ensemble.RandomForestClassifier",
+    "params": {"n_estimators": 10},
+    "cv_folds": 0,
+}
+
+
+def make_project(
+    folder: Path,
+    train: pd.DataFrame,
+    *,
+    test: pd.DataFrame | None = None,
+    target: str = "label",
+    model: dict[str, Any] | None = None,
+    **sections: Any,
+) -> Path:
+    """Write train.csv (and test.csv) and an mlgate.yaml using them into `folder`.
+
+    `sections` are further top-level config keys (gates, task, schema, ...); a
+    `data` mapping among them is merged into the data section.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    train.to_csv(folder / "train.csv", index=False)
+    data: dict[str, Any] = {"train": "train.csv", "target": target}
+    if test is not None:
+        test.to_csv(folder / "test.csv", index=False)
+        data["test"] = "test.csv"
+    data |= sections.pop("data", {})
+    config = {"name": "demo", "data": data, "model": model or FOREST} | sections
+    return write_config(folder, yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.fixture
+def new_project(tmp_path: Path) -> Callable[..., Path]:
+    """`make_project` into tmp_path/project (or `folder=`): new_project(frame, gates={...})."""
+
+    def build(train: pd.DataFrame, *, folder: Path | None = None, **options: Any) -> Path:
+        return make_project(folder or tmp_path / "project", train, **options)
+
+    return build

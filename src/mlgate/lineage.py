@@ -34,8 +34,13 @@ def git_commit(folder: Path) -> tuple[str | None, bool | None]:
         )
         if commit.returncode != 0:
             return None, None
+        # mlgate's own outputs (.mlgate/) are not a change to the code that trained the model.
         status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--", ":(top,exclude,glob)**/.mlgate/**"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return None, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from mlgate.data.fingerprint import fingerprint
 from mlgate.data.io import read_arrow
 from mlgate.data.schema import Schema, infer_schema, inference_header, load_schema
 from mlgate.data.validate import ValidationReport, validate
-from mlgate.errors import DataError
+from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
 from mlgate.gates.absolute import GateResult, check_gate_metrics, gate_absolute
 from mlgate.lineage import Lineage, git_commit, package_versions
@@ -24,7 +25,7 @@ from mlgate.registry.artifacts import ArtifactInfo
 from mlgate.registry.bundle import save_bundle
 from mlgate.training.estimator import resolve_estimator
 from mlgate.training.preprocessing import build_model, feature_kinds, prepare_features
-from mlgate.training.task import Task, infer_task
+from mlgate.training.task import Task, estimator_task, infer_task
 from mlgate.training.train import (
     CrossValidation,
     check_target,
@@ -62,6 +63,9 @@ class RunResult(BaseModel):
     gates: GateResult | None = None
     training_time_s: float | None = None
     model: ArtifactInfo | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Warnings raised while fitting and scoring, once each."
+    )
     lineage: Lineage
     files: dict[str, str] = Field(default_factory=dict, description="What was written, by role.")
 
@@ -92,27 +96,69 @@ def _features(config: PipelineConfig, frame: pd.DataFrame, source: str) -> list[
         missing = [f for f in config.data.features if f not in frame.columns]
         if missing:
             raise DataError(
-                f"data.features names columns that are not in the data: {', '.join(missing)}",
+                f"data.features names column(s) that are not in the data: {', '.join(missing)}.",
                 source=source,
                 fix=f"Columns there: {', '.join(map(str, frame.columns))}.",
             )
-        return [f for f in config.data.features if f != target and f not in drop]
-    features = [str(c) for c in frame.columns if c != target and c not in drop]
+        features = [f for f in config.data.features if f != target and f not in drop]
+    else:
+        features = [str(c) for c in frame.columns if c != target and c not in drop]
     if not features:
-        raise DataError("no feature columns are left besides the target", source=source)
+        raise DataError(
+            "no feature columns are left besides the target.",
+            source=source,
+            fix="Check data.features and data.drop.",
+        )
     return features
 
 
-def _check_usable(frame: pd.DataFrame, features: list[str], source: str) -> None:
+def _check_rows(frame: pd.DataFrame, source: str) -> None:
     if frame.empty:
-        raise DataError("the data has a header but no rows", source=source)
+        raise DataError(
+            f"the data has a header ({frame.shape[1]} column(s)) but no rows.",
+            source=source,
+            fix="Point data.train / data.test at a file with labelled rows.",
+        )
+
+
+def _check_usable(frame: pd.DataFrame, features: list[str], source: str) -> None:
     empty = [f for f in features if frame[f].isna().all()]
     if empty:
         raise DataError(
-            f"column(s) with no values at all: {', '.join(empty)}",
+            f"feature column(s) with no values at all, missing in every one of the "
+            f"{len(frame)} rows: {', '.join(empty)}.",
             source=source,
             fix="Fill them, or list them under data.drop.",
         )
+
+
+def _check_slices(config: PipelineConfig, frame: pd.DataFrame, source: str) -> None:
+    missing = [c for c in config.evaluation.slices if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"slice column(s) not in the data of {source}: {', '.join(missing)}.",
+            file=config.source,
+            field="evaluation.slices",
+            allowed=", ".join(map(str, frame.columns)),
+            show_value=False,
+        )
+
+
+def _task(config: PipelineConfig, estimator: Any, target: pd.Series) -> Task:
+    """The task: as configured, else as the estimator declares, else from the labels."""
+    declared = estimator_task(estimator)
+    if config.task == "auto":
+        return declared or infer_task(target)
+    if declared is not None and declared != config.task:
+        kind = "classifier" if declared == "classification" else "regressor"
+        raise ConfigError(
+            f"{config.model.estimator} is a {kind}, but the config says task: {config.task}.",
+            file=config.source,
+            field="task",
+            fix=f"Set task: {declared} (or auto), or choose a "
+            f"{'regressor' if kind == 'classifier' else 'classifier'}.",
+        )
+    return config.task
 
 
 def _schema(config: PipelineConfig, train: Any, out: Path) -> tuple[Schema, Path]:
@@ -126,6 +172,16 @@ def _schema(config: PipelineConfig, train: Any, out: Path) -> tuple[Schema, Path
     return schema, path
 
 
+def _output(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot create the output folder {str(out)!r} ({e.strerror or e}).",
+            fix="Pass -o/--output with a folder you can write to.",
+        ) from e
+
+
 def run(
     config: PipelineConfig,
     *,
@@ -133,16 +189,28 @@ def run(
     apply_gates: bool = True,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Validate, train, evaluate and gate the model `config` describes; write every output."""
+    """Validate, train, evaluate and gate the model `config` describes; write every output.
+
+    Config mistakes (estimator, params, gate names) are refused before any data is
+    read; warnings the estimator raises are kept in the result, not printed.
+    """
     say = progress or (lambda _message: None)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = config.data.target
+    estimator = resolve_estimator(config.model, seed=config.seed, file=config.source)
+    if apply_gates:
+        known = estimator_task(estimator) if config.task == "auto" else config.task
+        check_gate_metrics(config.gates, known, file=config.source)
     out = output or default_output(config, run_id)
-    out.mkdir(parents=True, exist_ok=True)
+    _output(out)
     train_source = config.data.train
     test_source = config.data.test
 
     say("reading data")
     train_df, test_df, train_pl, test_pl = _load(config)
+    _check_rows(train_df, train_source)
+    if test_df is not None and test_source:
+        _check_rows(test_df, test_source)
     commit, dirty = git_commit(config.base_dir)
     lineage = Lineage(
         train_fingerprint=fingerprint(config.resolve(train_source)),
@@ -154,7 +222,7 @@ def run(
         packages=package_versions(),
     )
     base: dict[str, Any] = {"name": config.name, "run_id": run_id, "output_dir": str(out)}
-    base |= {"target": config.data.target, "lineage": lineage}
+    base |= {"target": target, "lineage": lineage}
 
     say("validating data")
     schema, schema_path = _schema(config, train_pl, out)
@@ -173,46 +241,55 @@ def run(
         )
         return _write(result, out, files)
 
-    check_target(train_df, config.data.target, "classification", source=train_source)
-    task: Task = infer_task(train_df[config.data.target]) if config.task == "auto" else config.task
-    check_target(train_df, config.data.target, task, source=train_source)
+    check_target(train_df, target, None, source=train_source)
+    task = _task(config, estimator, train_df[target])
+    check_target(train_df, target, task, source=train_source)
     if apply_gates:
         check_gate_metrics(config.gates, task, file=config.source)
     features = _features(config, train_df, train_source)
     _check_usable(train_df, features, train_source)
     if test_df is None:
-        train_df, test_df = split_holdout(train_df, config.data.target, config.data.holdout, task)
+        train_df, test_df = split_holdout(train_df, target, config.data.holdout, task)
+        evaluated_on = train_source
     else:
-        check_target(test_df, config.data.target, task, source=str(test_source))
+        evaluated_on = str(test_source)
+        check_target(test_df, target, None, source=evaluated_on)
         missing = [f for f in features if f not in test_df.columns]
         if missing:
             raise DataError(
-                f"test data lacks feature column(s): {', '.join(missing)}", source=test_source
+                f"test data lacks feature column(s): {', '.join(missing)}.",
+                source=test_source,
+                fix="Give the test file the same columns as the training file.",
             )
+    _check_slices(config, test_df, evaluated_on)
     kinds = feature_kinds(train_df, features, schema)
-    estimator = resolve_estimator(config.model, seed=config.seed, file=config.source)
     model = build_model(estimator, kinds, config.model.preprocessing)
-    X_train = prepare_features(train_df, kinds)
-    y_train = train_df[config.data.target]
-    X_test = prepare_features(test_df, kinds)
-    y_test = test_df[config.data.target]
+    X_train = prepare_features(train_df, kinds, source=train_source)
+    y_train = train_df[target]
+    X_test = prepare_features(test_df, kinds, source=evaluated_on)
+    y_test = test_df[target]
 
-    folds = []
-    if config.model.cv_folds:
-        folds = cross_validate(
-            model,
-            X_train,
-            y_train,
-            task,
-            folds=config.model.cv_folds,
-            seed=config.seed,
-            progress=say,
-        )
-    say("fitting the model")
-    seconds = fit(model, X_train, y_train)
-    say("evaluating on the test set")
-    slices = test_df[config.evaluation.slices] if config.evaluation.slices else None
-    evaluation = evaluate_model(model, X_test, y_test, task, slices=slices)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        folds = []
+        if config.model.cv_folds:
+            folds = cross_validate(
+                model,
+                X_train,
+                y_train,
+                task,
+                folds=config.model.cv_folds,
+                seed=config.seed,
+                progress=say,
+            )
+        say("fitting the model")
+        seconds = fit(model, X_train, y_train)
+        say("evaluating on the test set")
+        slices = test_df[config.evaluation.slices] if config.evaluation.slices else None
+        try:
+            evaluation = evaluate_model(model, X_test, y_test, task, slices=slices)
+        except DataError as e:
+            raise DataError(e.problem, source=evaluated_on, fix=e.fix) from e
     classes = getattr(model, "classes_", None)
     card = save_bundle(
         model,
@@ -220,7 +297,7 @@ def run(
         {
             "name": config.name,
             "task": task,
-            "target": config.data.target,
+            "target": target,
             "features": features,
             "kinds": kinds,
             "classes": [c.item() if hasattr(c, "item") else c for c in classes]
@@ -244,9 +321,19 @@ def run(
         gates=gates,
         training_time_s=seconds,
         model=card.artifact,
+        warnings=_unique_warnings(caught),
     )
     files |= {"model": str(out / card.artifact.path), "card": str(out / "model.json")}
     return _write(result, out, files)
+
+
+def _unique_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Each distinct warning once, on one line, with its category."""
+    seen: dict[str, None] = {}
+    for item in caught:
+        text = " ".join(str(item.message).split())
+        seen.setdefault(f"{item.category.__name__}: {text}", None)
+    return list(seen)
 
 
 def _write(result: RunResult, out: Path, files: dict[str, str]) -> RunResult:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlgate.cli.data import render_report
-from mlgate.cli.output import FAILED, PASSED, friendly, out, print_json, progress
+from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json, progress
 
 if TYPE_CHECKING:
     from mlgate.pipeline import RunResult
@@ -35,7 +34,9 @@ def _metrics_table(metrics: dict[str, float | None]) -> Table:
 
 
 def render_run(result: RunResult) -> None:
-    """A run's verdict, metrics, gates and output paths, for people."""
+    """A run's verdict, metrics, gates and output paths, for people (warnings on stderr)."""
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     for report in result.validation.values():
         if not report.passed:
             render_report(report)
@@ -98,6 +99,7 @@ def evaluate(
 ) -> None:
     """Score a trained model on labelled DATA."""
     from mlgate.data.io import read_pandas
+    from mlgate.errors import DataError
     from mlgate.evaluation.evaluate import evaluate_model
     from mlgate.registry.bundle import load_bundle
     from mlgate.training.preprocessing import prepare_features
@@ -105,15 +107,21 @@ def evaluate(
 
     fitted, card = load_bundle(model)
     frame = read_pandas(data)
-    check_target(frame, card.target, "regression", source=data)
+    if frame.empty:
+        raise DataError("the data has a header but no rows.", source=data)
+    check_target(frame, card.target, None, source=data)
     missing = [f for f in card.features if f not in frame.columns]
     if missing:
-        from mlgate.errors import DataError
-
-        raise DataError(f"missing feature column(s): {', '.join(missing)}", source=data)
-    result = evaluate_model(
-        fitted, prepare_features(frame, card.kinds), frame[card.target], card.task
-    )
+        raise DataError(
+            f"missing feature column(s) the model was trained on: {', '.join(missing)}.",
+            source=data,
+            fix=f"The model needs: {', '.join(card.features)}.",
+        )
+    features = prepare_features(frame, card.kinds, source=data)
+    try:
+        result = evaluate_model(fitted, features, frame[card.target], card.task)
+    except DataError as e:
+        raise DataError(e.problem, source=data, fix=e.fix) from e
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
@@ -127,7 +135,10 @@ def quickstart(
         "mlgate-quickstart"
     ),
     force: Annotated[
-        bool, typer.Option("--force", help="Replace the folder if it exists.")
+        bool,
+        typer.Option(
+            "--force", help="Write into a non-empty folder, replacing the example's own files."
+        ),
     ] = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -137,14 +148,15 @@ def quickstart(
     from mlgate.pipeline import run
     from mlgate.scaffold.example import write_example
 
-    if folder.exists() and any(folder.iterdir()):
-        if not force:
-            raise ConfigError(
-                "the folder exists and is not empty",
-                file=folder,
-                fix="Pass --force to replace it, or name another folder.",
-            )
-        shutil.rmtree(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError("exists and is not a folder.", file=folder, fix="Name another folder.")
+    # --force overwrites the example's files only; it never deletes what else is there.
+    if folder.exists() and any(folder.iterdir()) and not force:
+        raise ConfigError(
+            "the folder exists and is not empty.",
+            file=folder,
+            fix="Pass --force to write the example's files into it, or name another folder.",
+        )
     config_path = write_example(folder)
     out.print(f"created the example project in {escape(str(folder))}/")
     out.print("  mlgate.yaml, schema.yaml, data/train.csv, data/test.csv, data/drifted.csv")

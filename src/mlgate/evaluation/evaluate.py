@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from mlgate.errors import DataError
 from mlgate.evaluation.metrics import available_metrics, get_metric
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ class EvaluationResult(BaseModel):
     metrics: dict[str, float | None] = Field(description="None where a metric is undefined.")
     slices: list[SliceMetrics] = Field(default_factory=list)
     latency: Latency | None = None
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds, for messages and JSON."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _probabilities(model: Any, X: pd.DataFrame) -> Any:
@@ -96,12 +102,26 @@ def evaluate_model(
     slices: pd.DataFrame | None = None,
     measure_latency: bool = True,
 ) -> EvaluationResult:
-    """Score `model` on (X, y), per slice of each column in `slices` too."""
+    """Score `model` on (X, y), per slice of each column in `slices` too.
+
+    Labels the model never saw in training are refused: no classifier can predict
+    them, and probability metrics are undefined for them.
+    """
     import numpy as np
 
+    classes = getattr(model, "classes_", None)
+    if task == "classification" and classes is not None:
+        known = [_plain(c) for c in classes]
+        unseen = y[~y.isin(known)]
+        if len(unseen):
+            shown = ", ".join(repr(_plain(v)) for v in sorted(unseen.unique(), key=str)[:5])
+            raise DataError(
+                f"the target holds label(s) the model never saw in training: {shown} "
+                f"({len(unseen)} of {len(y)} rows); it knows {', '.join(map(repr, known))}.",
+                fix="Evaluate on data labelled like the training data, or retrain with them.",
+            )
     y_pred = model.predict(X)
     proba = _probabilities(model, X) if task == "classification" else None
-    classes = getattr(model, "classes_", None)
     metrics = score(task, y, y_pred, proba, classes)
     found: list[SliceMetrics] = []
     if slices is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from mlgate.config.models import GatesConfig
 from mlgate.errors import ConfigError
-from mlgate.evaluation.metrics import available_metrics, get_metric
+from mlgate.evaluation.metrics import available_metrics
 
 __all__ = ["GateCheck", "GateResult", "check_gate_metrics", "gate_absolute"]
 
@@ -18,11 +19,15 @@ class GateCheck(BaseModel):
     """One bound on one metric and whether the candidate met it."""
 
     metric: str
-    kind: Literal["min", "max"]
-    bound: float
-    value: float | None
+    kind: Literal["min", "max", "regression", "relative_regression", "slice_regression"]
+    bound: float = Field(description="The floor, ceiling or largest allowed loss.")
+    value: float | None = Field(description="The metric, or the loss against the champion.")
     passed: bool
     reason: str
+    interval: tuple[float, float] | None = Field(
+        None, description="Paired interval of the loss against the champion."
+    )
+    slice: str | None = Field(None, description="column=value, for a slice check.")
 
 
 class GateResult(BaseModel):
@@ -42,24 +47,67 @@ class GateResult(BaseModel):
         return [check for check in self.checks if not check.passed]
 
 
-def check_gate_metrics(gates: GatesConfig, task: str, *, file: Path | None = None) -> None:
-    """Refuse, before any training, gates on metrics that `task` does not have."""
+def _tasks_of(name: str) -> list[str]:
+    return [task for task in ("classification", "regression") if name in available_metrics(task)]
+
+
+def check_gate_metrics(gates: GatesConfig, task: str | None, *, file: Path | None = None) -> None:
+    """Refuse, before any training, gates on metrics that `task` does not have.
+
+    With `task` None (not known yet) only names that no task has are refused.
+    """
     for kind, bounds in (("min", gates.min), ("max", gates.max)):
         for name in bounds:
-            try:
-                get_metric(name, task)
-            except ConfigError as e:
-                raise ConfigError(
-                    f"unknown {task} metric",
-                    file=file,
-                    field=f"gates.{kind}.{name}",
-                    allowed=", ".join(available_metrics(task)),
-                    show_value=False,
-                ) from e
+            owners = _tasks_of(name)
+            if task is None and owners:
+                continue
+            if task is not None and task in owners:
+                continue
+            choices = (
+                available_metrics(task)
+                if task
+                else sorted(
+                    set(available_metrics("classification")) | set(available_metrics("regression"))
+                )
+            )
+            fix: str | None
+            if owners:
+                problem = f"{name} is a {owners[0]} metric, but this is a {task} task."
+                fix = "Gate on one of those, or set task: to match the model."
+            else:
+                problem = f"unknown {task + ' ' if task else ''}metric {name!r}."
+                close = difflib.get_close_matches(name, choices, n=1)
+                fix = f"Did you mean {close[0]}?" if close else None
+            raise ConfigError(
+                problem,
+                file=file,
+                field=f"gates.{kind}.{name}",
+                allowed=", ".join(choices),
+                fix=fix,
+                show_value=False,
+            )
+
+
+def _shown(value: float, bound: float) -> str:
+    """`value` with enough digits that it does not print equal to a bound it missed."""
+    for digits in (4, 6, 8, 10):
+        text = f"{value:.{digits}f}"
+        if float(text) != bound or value == bound:
+            return text
+    return repr(value)
+
+
+def _missing_reason(name: str, metrics: dict[str, float | None]) -> str:
+    if name not in metrics:
+        return (
+            f"{name} was not computed: it needs predicted probabilities, "
+            "and this model has no predict_proba"
+        )
+    return f"{name} is undefined on this test set (e.g. a class the metric needs has no rows there)"
 
 
 def gate_absolute(metrics: dict[str, float | None], gates: GatesConfig) -> GateResult:
-    """Each configured bound checked against the metrics."""
+    """Each configured bound checked against the metrics; every failure keeps its reason."""
     checks: list[GateCheck] = []
     for kind, bounds in (("min", gates.min), ("max", gates.max)):
         for name, bound in bounds.items():
@@ -72,8 +120,7 @@ def gate_absolute(metrics: dict[str, float | None], gates: GatesConfig) -> GateR
                         bound=bound,
                         value=None,
                         passed=False,
-                        reason=f"{name} could not be computed for this model "
-                        "(it needs predicted probabilities or more than one class)",
+                        reason=_missing_reason(name, metrics),
                     )
                 )
                 continue
@@ -86,7 +133,7 @@ def gate_absolute(metrics: dict[str, float | None], gates: GatesConfig) -> GateR
                     bound=bound,
                     value=value,
                     passed=passed,
-                    reason=f"{name} {value:.4f} {sign} {kind} {bound:g}",
+                    reason=f"{name} {_shown(value, bound)} {sign} {kind} {bound:g}",
                 )
             )
     return GateResult(checks=checks)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,30 @@ from mlgate.errors import ArtifactError
 
 __all__ = ["ArtifactInfo", "load_skops", "save_skops", "sha256_file"]
 
-#: Modules whose types may be loaded from a skops file. Anything else is refused by name.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+#: Packages whose *classes* may be loaded from a skops file. Functions are refused even
+#: there (a model file naming `builtins.eval` or `subprocess.call` is an attack), and so is
+#: anything outside these packages, by name.
+TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy")
+#: Plain containers skops may list as untrusted though they run no code.
+TRUSTED_TYPES = frozenset(
+    {"collections.OrderedDict", "collections.defaultdict", "collections.Counter"}
+)
+
+
+def _trusted(name: str) -> bool:
+    """Whether the type `name` (module.Qualified.Name) is a class from a trusted package."""
+    if name in TRUSTED_TYPES:
+        return True
+    module_name, _, attribute = name.rpartition(".")
+    if module_name.split(".")[0] not in TRUSTED_PACKAGES:
+        return False
+    try:
+        found: object = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    for part in attribute.split("."):
+        found = getattr(found, part, None)
+    return inspect.isclass(found)
 
 
 class ArtifactInfo(BaseModel):
@@ -51,20 +75,21 @@ def load_skops(path: Path, *, sha256: str | None = None) -> Any:
     if sha256 is not None and sha256_file(path) != sha256:
         raise ArtifactError(
             "the model file's sha256 does not match the one recorded when it was written; "
-            "it was altered or replaced",
+            "it was altered or replaced.",
             path=path,
             fix="Retrain it, or restore the original file.",
         )
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as e:  # skops raises several kinds on a file that is not its own
-        raise ArtifactError(f"not a readable skops file ({e})", path=path) from e
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        raise ArtifactError(f"not a readable skops file ({e}).", path=path) from e
+    refused = sorted(t for t in untrusted if not _trusted(t))
     if refused:
         raise ArtifactError(
-            f"refusing to load types that are not trusted: {', '.join(sorted(refused))}",
+            f"refusing to load a model file that contains untrusted type(s): {', '.join(refused)}.",
             path=path,
-            fix="Only scikit-learn, NumPy and SciPy types are loaded from model files.",
+            fix="Only scikit-learn, NumPy and SciPy classes are loaded from model files; "
+            "retrain the model from its config.",
         )
     try:
         return sio.load(path, trusted=list(untrusted))

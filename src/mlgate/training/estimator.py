@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 from pathlib import Path
@@ -12,72 +13,129 @@ from mlgate.errors import ConfigError
 
 __all__ = ["resolve_estimator"]
 
+FIELD = "model.estimator"
+
+
+def _suggest(name: str, module: Any) -> str:
+    classes = [n for n, v in vars(module).items() if inspect.isclass(v) and not n.startswith("_")]
+    close = difflib.get_close_matches(name, classes, n=1, cutoff=0.6)
+    if close:
+        return f"Did you mean {close[0]}? Check the class name's spelling and case."
+    return "Check the class name's spelling and case."
+
 
 def _import(path: str, file: Path | None) -> type[Any]:
     module_name, _, class_name = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as e:
+    except Exception as e:  # a module that exists may still fail on import, in any way
+        detail = str(e) if isinstance(e, ImportError) else f"{type(e).__name__}: {e}"
         raise ConfigError(
-            f"cannot import module {module_name!r} ({e})",
+            f"cannot import module {module_name!r} ({detail}).",
             file=file,
-            field="model.estimator",
+            field=FIELD,
             value=path,
             fix="Check the spelling, or install the package that provides it.",
         ) from e
     found = getattr(module, class_name, None)
     if found is None:
         raise ConfigError(
-            f"module {module_name!r} has no attribute {class_name!r}",
+            f"module {module_name!r} has no class {class_name!r}.",
             file=file,
-            field="model.estimator",
+            field=FIELD,
             value=path,
-            fix="Check the class name's spelling and case.",
+            fix=_suggest(class_name, module),
         )
-    if not inspect.isclass(found) or not all(hasattr(found, m) for m in ("fit", "predict")):
+    if not inspect.isclass(found):
         raise ConfigError(
-            "is not a scikit-learn-compatible estimator class (it needs fit and predict)",
+            f"{class_name!r} is a {type(found).__name__}, not an estimator class.",
             file=file,
-            field="model.estimator",
+            field=FIELD,
             value=path,
+            fix="Name a class with fit and predict, "
+            "such as sklearn.ensemble.RandomForestClassifier.",
+        )
+    lacking = [m for m in ("fit", "predict") if not hasattr(found, m)]
+    if lacking:
+        raise ConfigError(
+            f"{class_name} is not a model that predicts: it has no {' or '.join(lacking)} method.",
+            file=file,
+            field=FIELD,
+            value=path,
+            fix="Name a classifier or regressor, such as sklearn.ensemble.RandomForestClassifier; "
+            "preprocessing is built from the schema (model.preprocessing).",
+        )
+    if not hasattr(found, "get_params"):
+        raise ConfigError(
+            f"{class_name} is not scikit-learn-compatible: it has no get_params method, "
+            "so it cannot be cloned for cross-validation.",
+            file=file,
+            field=FIELD,
+            value=path,
+            fix="Wrap it in a class that inherits sklearn.base.BaseEstimator.",
         )
     return found
 
 
+def _accepted_params(cls: type[Any]) -> set[str] | None:
+    """The keyword arguments `cls` takes, or None when it takes any (**kwargs)."""
+    names = getattr(cls, "_get_param_names", None)
+    if callable(names):
+        try:
+            return set(names())
+        except RuntimeError:  # scikit-learn refuses classes whose __init__ takes *args
+            return None
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    return {n for n, p in signature.parameters.items() if p.kind is not p.VAR_POSITIONAL}
+
+
+def _param_field(message: str, params: dict[str, Any]) -> str:
+    for key in params:
+        if f"'{key}' parameter" in message:
+            return f"model.params.{key}"
+    return "model.params"
+
+
 def resolve_estimator(model: ModelConfig, *, seed: int, file: Path | None = None) -> Any:
-    """A new, unfitted estimator built from the config, its params checked before any fit."""
+    """A new, unfitted estimator built from the config, its params checked before any fit.
+
+    `random_state` is set to `seed` when the estimator takes one and the config
+    does not give it, so the same config trains the same model.
+    """
     cls = _import(model.estimator, file)
     name = cls.__name__
-    try:
-        accepted = set(cls().get_params(deep=False))
-    except Exception:  # an estimator without defaults: let the constructor judge
-        accepted = None
+    accepted = _accepted_params(cls)
     if accepted is not None:
         for key in model.params:
             if key not in accepted:
                 raise ConfigError(
-                    f"{name} has no parameter {key!r}",
+                    f"{name} has no parameter {key!r}.",
                     file=file,
                     field=f"model.params.{key}",
-                    allowed=", ".join(sorted(accepted)),
+                    allowed=", ".join(sorted(accepted)) or "none",
                     show_value=False,
                 )
     params = dict(model.params)
-    if accepted and "random_state" in accepted and "random_state" not in params:
+    if accepted is not None and "random_state" in accepted and "random_state" not in params:
         params["random_state"] = seed
     try:
         estimator = cls(**params)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"{name} rejects its params: {e}", file=file, field="model.params") from e
+        raise ConfigError(
+            f"{name} rejects its params: {e}", file=file, field=_param_field(str(e), params)
+        ) from e
+    # scikit-learn checks params at fit; asking now refuses them before any data is read.
+    # Estimators outside scikit-learn inherit the method without the constraints it reads.
     validate = getattr(estimator, "_validate_params", None)
-    if callable(validate):
+    if callable(validate) and hasattr(estimator, "_parameter_constraints"):
         try:
             validate()
         except (TypeError, ValueError) as e:
             message = str(e)
-            field = "model.params"
-            for key in params:
-                if f"'{key}' parameter" in message:
-                    field = f"model.params.{key}"
-            raise ConfigError(message, file=file, field=field) from e
+            raise ConfigError(message, file=file, field=_param_field(message, params)) from e
     return estimator

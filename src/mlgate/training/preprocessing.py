@@ -42,19 +42,40 @@ def feature_kinds(frame: pd.DataFrame, features: list[str], schema: Schema) -> d
     return kinds
 
 
-def prepare_features(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
-    """The feature columns in model order, numeric as float and categories as text."""
+def prepare_features(
+    frame: pd.DataFrame, kinds: dict[str, str], *, source: str | None = None
+) -> pd.DataFrame:
+    """The feature columns in model order, numeric as float and categories as text.
+
+    A value in a numeric column that is not a number is refused, never silently
+    turned into a missing value.
+    """
     import numpy as np
     import pandas as pd
 
     columns: dict[str, Any] = {}
+    bad: list[str] = []
     for name, kind in kinds.items():
         series = frame[name]
         if kind == "numeric":
-            columns[name] = pd.to_numeric(series, errors="coerce").astype("float64")
+            numbers = pd.to_numeric(series, errors="coerce").astype("float64")
+            wrong = numbers.isna() & series.notna()
+            if wrong.any():
+                examples = ", ".join(repr(v) for v in series[wrong].unique()[:3])
+                bad.append(f"{name!r} ({int(wrong.sum())} value(s), e.g. {examples})")
+            columns[name] = numbers
         else:
+            # Missing stays NaN (the imputer's marker); every other value, a float too, is text.
             text = series.astype(object).where(series.notna(), np.nan)
-            columns[name] = text.map(lambda v: v if isinstance(v, float) else str(v)).astype(object)
+            columns[name] = text.map(
+                lambda v: v if isinstance(v, float) and v != v else str(v)
+            ).astype(object)
+    if bad:
+        raise DataError(
+            f"numeric feature column(s) hold values that are not numbers: {'; '.join(bad)}.",
+            source=source,
+            fix="Fix those values, or declare the column `dtype: string` in the schema.",
+        )
     return pd.DataFrame(columns, index=frame.index)
 
 

@@ -31,29 +31,61 @@ class CrossValidation(BaseModel):
     std: float
 
 
-def check_target(frame: pd.DataFrame, target: str, task: Task, *, source: str) -> None:
-    """Refuse a target that is absent, empty, or has a single class."""
+def check_target(frame: pd.DataFrame, target: str, task: Task | None, *, source: str) -> None:
+    """Refuse a target that is absent, empty or partly missing; for `task`, one it cannot learn.
+
+    With `task` None only the checks every task shares run (used before the task is known).
+    """
+    import pandas as pd
+
     if target not in frame.columns:
         raise DataError(
-            f"target column {target!r} is not in the data",
+            f"target column {target!r} is not in the data.",
             source=source,
             fix=f"Set data.target to one of: {', '.join(map(str, frame.columns))}.",
         )
     values = frame[target]
     if values.isna().all():
-        raise DataError(f"target column {target!r} has no values", source=source)
+        raise DataError(
+            f"target column {target!r} has no values.",
+            source=source,
+            fix="Label the rows, or set data.target to the column that holds the labels.",
+        )
     if values.isna().any():
         raise DataError(
-            f"target column {target!r} is missing in {int(values.isna().sum())} row(s)",
+            f"target column {target!r} is missing in {int(values.isna().sum())} of "
+            f"{len(values)} row(s).",
             source=source,
             fix="Remove or label those rows.",
         )
-    if task == "classification" and values.nunique() < 2:
+    if task == "regression" and (
+        not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+    ):
         raise DataError(
-            f"target column {target!r} has a single class ({values.iloc[0]!r}); "
-            "a classifier needs at least two",
+            f"target column {target!r} holds "
+            f"{'true/false' if pd.api.types.is_bool_dtype(values) else 'text'} values "
+            f"(e.g. {values.iloc[0]!r}), which a regressor cannot learn.",
             source=source,
+            fix="Use a classifier (or task: classification), "
+            "or set data.target to a numeric column.",
         )
+    if task == "classification":
+        if values.nunique() < 2:
+            raise DataError(
+                f"target column {target!r} has a single class ({values.iloc[0]!r}) in all "
+                f"{len(values)} rows; a classifier needs at least two.",
+                source=source,
+                fix="Add rows of another class, or check that data.target names the label.",
+            )
+        numeric = pd.api.types.is_float_dtype(values)
+        if numeric and not bool((values == values.round()).all()):
+            example = next(v for v in values if v != round(v))
+            raise DataError(
+                f"target column {target!r} holds continuous values (e.g. {example!r}), "
+                "which a classifier cannot learn.",
+                source=source,
+                fix="Set task: regression and use a regressor.",
+            )
 
 
 def split_holdout(
@@ -139,6 +171,10 @@ def fit(model: Any, X: pd.DataFrame, y: pd.Series) -> float:
     start = time.perf_counter()
     try:
         model.fit(X, y)
-    except (ValueError, TypeError) as e:
-        raise TrainingError(f"the estimator failed to fit: {e}") from e
+    except Exception as e:  # whatever the configured estimator raises is a failed fit
+        final = model.steps[-1][1] if hasattr(model, "steps") else model
+        detail = " ".join(str(e).split()) or type(e).__name__
+        raise TrainingError(
+            f"{type(final).__name__} failed to fit on {len(X)} rows: {detail}"
+        ) from e
     return time.perf_counter() - start

@@ -1,0 +1,190 @@
+"""Resolving `model.estimator` and `model.params`: real imports, real scikit-learn checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+from mlgate.config.models import ModelConfig
+from mlgate.errors import ConfigError
+from mlgate.training.estimator import resolve_estimator
+
+CONFIG = Path("/project/mlgate.yaml")
+FOREST_PARAMS = (
+    "bootstrap, ccp_alpha, class_weight, criterion, max_depth, max_features, max_leaf_nodes, "
+    "max_samples, min_impurity_decrease, min_samples_leaf, min_samples_split, "
+    "min_weight_fraction_leaf, monotonic_cst, n_estimators, n_jobs, oob_score, random_state, "
+    "verbose, warm_start"
+)
+
+
+def resolve(estimator: str, **params: object) -> object:
+    return resolve_estimator(ModelConfig(estimator=estimator, params=params), seed=7, file=CONFIG)
+
+
+def exact(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
+def test_resolves_a_class_by_import_path_with_its_params() -> None:
+    found = resolve("sklearn.ensemble.RandomForestClassifier", n_estimators=3, max_depth=2)
+    assert isinstance(found, RandomForestClassifier)
+    assert (found.n_estimators, found.max_depth) == (3, 2)
+
+
+def test_the_seed_becomes_random_state_unless_the_config_gives_one() -> None:
+    seeded = resolve("sklearn.linear_model.LogisticRegression", max_iter=50)
+    assert isinstance(seeded, LogisticRegression)
+    assert (seeded.random_state, seeded.max_iter) == (7, 50)
+    assert resolve("sklearn.linear_model.LogisticRegression", random_state=3).random_state == 3  # type: ignore[attr-defined]
+
+
+def test_an_estimator_without_random_state_is_not_given_one() -> None:
+    found = resolve("sklearn.neighbors.KNeighborsClassifier", n_neighbors=3)
+    assert "random_state" not in found.get_params()  # type: ignore[attr-defined]
+
+
+def test_a_module_that_does_not_exist() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.estimator: cannot import module 'nosuch.models' "
+            "(No module named 'nosuch'). Got 'nosuch.models.Model'. "
+            "Check the spelling, or install the package that provides it."
+        ),
+    ) as caught:
+        resolve("nosuch.models.Model")
+    assert (caught.value.field, caught.value.file) == ("model.estimator", str(CONFIG))
+
+
+def test_a_module_that_fails_while_importing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_models.py").write_text("raise RuntimeError('no GPU found')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.estimator: cannot import module 'broken_models' "
+            "(RuntimeError: no GPU found). Got 'broken_models.Model'. "
+            "Check the spelling, or install the package that provides it."
+        ),
+    ):
+        resolve("broken_models.Model")
+
+
+def test_a_missing_class_suggests_the_closest_name() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.estimator: module 'sklearn.ensemble' has no class "
+            "'RandomForestClassifer'. Got 'sklearn.ensemble.RandomForestClassifer'. "
+            "Did you mean RandomForestClassifier? Check the class name's spelling and case."
+        ),
+    ):
+        resolve("sklearn.ensemble.RandomForestClassifer")
+
+
+def test_a_function_is_not_an_estimator() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.estimator: 'accuracy_score' is a function, not an "
+            "estimator class. Got 'sklearn.metrics.accuracy_score'. Name a class with fit and "
+            "predict, such as sklearn.ensemble.RandomForestClassifier."
+        ),
+    ):
+        resolve("sklearn.metrics.accuracy_score")
+
+
+def test_a_transformer_is_not_a_model() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.estimator: StandardScaler is not a model that predicts: "
+            "it has no predict method. Got 'sklearn.preprocessing.StandardScaler'. Name a "
+            "classifier or regressor, such as sklearn.ensemble.RandomForestClassifier; "
+            "preprocessing is built from the schema (model.preprocessing)."
+        ),
+    ):
+        resolve("sklearn.preprocessing.StandardScaler")
+
+
+def test_a_class_that_cannot_be_cloned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "plain_models.py").write_text(
+        "class Plain:\n"
+        "    def fit(self, X, y):\n        return self\n"
+        "    def predict(self, X):\n        return X\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.estimator: Plain is not scikit-learn-compatible: it has "
+            "no get_params method, so it cannot be cloned for cross-validation. "
+            "Got 'plain_models.Plain'. Wrap it in a class that inherits sklearn.base.BaseEstimator."
+        ),
+    ):
+        resolve("plain_models.Plain")
+
+
+def test_an_unknown_param_lists_the_allowed_ones() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.params.n_estimator: RandomForestClassifier has no "
+            f"parameter 'n_estimator'. Allowed: {FOREST_PARAMS}."
+        ),
+    ) as caught:
+        resolve("sklearn.ensemble.RandomForestClassifier", n_estimator=5)
+    assert caught.value.field == "model.params.n_estimator"
+
+
+def test_a_value_scikit_learn_rejects_gives_its_own_message() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.params.n_estimators: The 'n_estimators' parameter of "
+            "RandomForestClassifier must be an int in the range [1, inf). Got 0 instead."
+        ),
+    ) as caught:
+        resolve("sklearn.ensemble.RandomForestClassifier", n_estimators=0)
+    assert caught.value.field == "model.params.n_estimators"
+    assert caught.value.file == str(CONFIG)
+
+
+def test_a_rejected_string_option_names_its_field() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"^/project/mlgate\.yaml: model\.params\.criterion: "
+        r"The 'criterion' parameter of RandomForestClassifier must be a str "
+        r"among .*\. Got 'entropic' instead\.$",
+    ):
+        resolve("sklearn.ensemble.RandomForestClassifier", criterion="entropic")
+
+
+def test_a_constructor_that_refuses_its_params(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "picky_models.py").write_text(
+        "from sklearn.base import BaseEstimator\n"
+        "class Picky(BaseEstimator):\n"
+        "    def __init__(self, depth=1):\n"
+        "        if depth < 0:\n"
+        "            raise ValueError('depth must be >= 0')\n"
+        "        self.depth = depth\n"
+        "    def fit(self, X, y):\n        return self\n"
+        "    def predict(self, X):\n        return X\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.params: Picky rejects its params: depth must be >= 0"
+        ),
+    ):
+        resolve("picky_models.Picky", depth=-1)

@@ -1,0 +1,93 @@
+"""The preprocessing pipeline built from the schema: kinds, feature preparation, the Pipeline."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from mlgate.data.schema import ColumnSchema, Schema
+from mlgate.errors import DataError
+from mlgate.training.preprocessing import build_model, feature_kinds, prepare_features
+
+
+def test_kinds_come_from_the_schema_first_then_the_data() -> None:
+    frame = pd.DataFrame(
+        {"zip": [1001, 1002], "age": [30, 40], "flag": [True, False], "city": ["a", "b"]}
+    )
+    schema = Schema(columns={"zip": ColumnSchema(dtype="string")})
+    kinds = feature_kinds(frame, ["zip", "age", "flag", "city"], schema)
+    assert kinds == {
+        "zip": "categorical",
+        "age": "numeric",
+        "flag": "categorical",
+        "city": "categorical",
+    }
+
+
+def test_dates_are_refused_with_a_fix() -> None:
+    frame = pd.DataFrame({"when": pd.to_datetime(["2024-01-01", "2024-02-01"])})
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "feature 'when' holds dates, which models cannot take as they are "
+            "Derive numbers from it in your data, or list 'when' under data.drop."
+        ),
+    ):
+        feature_kinds(frame, ["when"], Schema(columns={}))
+
+
+def test_prepare_features_orders_and_types_the_columns() -> None:
+    frame = pd.DataFrame(
+        {"label": [1, 0, 1], "n": [1, None, 3], "c": [1.5, None, 2.0], "b": [True, False, None]}
+    )
+    prepared = prepare_features(frame, {"c": "categorical", "n": "numeric", "b": "categorical"})
+    assert list(prepared.columns) == ["c", "n", "b"]
+    assert prepared["n"].dtype == np.float64
+    assert prepared["c"].iloc[0] == "1.5"
+    assert np.isnan(prepared["c"].iloc[1])
+    assert prepared["b"].tolist()[:2] == ["True", "False"]
+
+
+def test_text_in_a_numeric_column_is_refused_not_made_missing() -> None:
+    frame = pd.DataFrame({"n": ["1.0", "oops", "3", None, "n/a"], "m": [1, 2, 3, 4, 5]})
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "data.csv: numeric feature column(s) hold values that are not numbers: "
+            "'n' (2 value(s), e.g. 'oops', 'n/a'). "
+            "Fix those values, or declare the column `dtype: string` in the schema."
+        ),
+    ):
+        prepare_features(frame, {"n": "numeric", "m": "numeric"}, source="data.csv")
+
+
+def test_the_pipeline_imputes_scales_and_one_hot_encodes() -> None:
+    kinds = {"n": "numeric", "c": "categorical"}
+    X = prepare_features(
+        pd.DataFrame({"n": [1.0, None, 3.0, 4.0], "c": ["a", None, "b", "a"]}), kinds
+    )
+    y = np.array([0, 1, 0, 1])
+    model = build_model(LogisticRegression(), kinds, "auto")
+    assert isinstance(model, Pipeline)
+    assert isinstance(model.steps[0][1], ColumnTransformer)
+    model.fit(X, y)
+    encoded = model[:-1].transform(X)
+    assert encoded.shape == (4, 1 + 3)  # n, then a / b / (missing)
+    names = list(model[:-1].get_feature_names_out())
+    assert names[:3] == ["numeric__n", "categorical__c_a", "categorical__c_b"]
+    assert len(names) == 4  # missing c is a category of its own
+    assert encoded[1, 1:].tolist() == [0.0, 0.0, 1.0]
+    assert encoded[1, 0] == pytest.approx(encoded[2, 0])  # missing n became the median, 3
+    unseen = pd.DataFrame({"n": [2.0], "c": ["never seen"]})
+    assert model.predict(unseen).shape == (1,)
+
+
+def test_preprocessing_none_passes_features_straight_to_the_estimator() -> None:
+    model = build_model(LogisticRegression(), {"n": "numeric"}, "none")
+    assert [name for name, _ in model.steps] == ["model"]
