@@ -50,7 +50,7 @@ def test_prepare_features_orders_and_types_the_columns() -> None:
     assert list(prepared.columns) == ["c", "n", "b"]
     assert prepared["n"].dtype == np.float64
     assert prepared["c"].iloc[0] == "1.5"
-    assert np.isnan(prepared["c"].iloc[1])
+    assert prepared["c"].iloc[1] == "(missing)"  # a category of its own, for ONNX
     assert prepared["b"].tolist()[:2] == ["True", "False"]
 
 
@@ -80,9 +80,14 @@ def test_the_pipeline_imputes_scales_and_one_hot_encodes() -> None:
     encoded = model[:-1].transform(X)
     assert encoded.shape == (4, 1 + 3)  # n, then a / b / (missing)
     names = list(model[:-1].get_feature_names_out())
-    assert names[:3] == ["numeric__n", "categorical__c_a", "categorical__c_b"]
-    assert len(names) == 4  # missing c is a category of its own
-    assert encoded[1, 1:].tolist() == [0.0, 0.0, 1.0]
+    # a missing c is the category "(missing)", sorted first by the encoder
+    assert names == [
+        "numeric__n",
+        "categorical__c_(missing)",
+        "categorical__c_a",
+        "categorical__c_b",
+    ]
+    assert encoded[1, 1:].tolist() == [1.0, 0.0, 0.0]
     assert encoded[1, 0] == pytest.approx(encoded[2, 0])  # missing n became the median, 3
     unseen = pd.DataFrame({"n": [2.0], "c": ["never seen"]})
     assert model.predict(unseen).shape == (1,)

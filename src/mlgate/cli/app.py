@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlgate._version import __version__
-from mlgate.cli import data, road
+from mlgate.cli import compare, data, models, road
 
 app = typer.Typer(
     name="mlgate",
@@ -40,6 +40,8 @@ def root(
 
 data.register(app)
 road.register(app)
+compare.register(app)
+models.register(app)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,9 +17,12 @@ __all__ = [
     "SplitConfig",
 ]
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A number where text is expected (`name: 2024`, a column called `1`) is meant as text.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class SplitConfig(_Strict):
@@ -98,7 +102,7 @@ class EvaluationConfig(_Strict):
 
 
 class GatesConfig(_Strict):
-    """Absolute bounds a candidate's test metrics must meet."""
+    """What a candidate must meet: absolute bounds, and no regression against the champion."""
 
     min: dict[str, float] = Field(
         default_factory=dict, description="Metric floors, e.g. {accuracy: 0.85, f1: 0.78}."
@@ -106,15 +110,42 @@ class GatesConfig(_Strict):
     max: dict[str, float] = Field(
         default_factory=dict, description="Metric ceilings, e.g. {rmse: 12.5, log_loss: 0.4}."
     )
+    max_regression: dict[str, float] = Field(
+        default_factory=dict,
+        description="Largest allowed loss against the champion, in the metric's units, "
+        "e.g. {accuracy: 0.02}.",
+    )
+    max_relative_regression: dict[str, float] = Field(
+        default_factory=dict,
+        description="Largest allowed loss against the champion as a share of its value, "
+        "e.g. {f1: 0.05} for 5%.",
+    )
+    slice_max_regression: float | None = Field(
+        None,
+        ge=0.0,
+        description="Largest allowed loss, on every slice of evaluation.slices, of each "
+        "metric under max_regression.",
+    )
+    rule: Literal["point", "non_inferiority", "significant_regression"] = Field(
+        "point",
+        description="How a regression is judged: point (the observed difference against "
+        "the margin), non_inferiority (the interval's worse end against the margin), or "
+        "significant_regression (fail only when the interval shows a loss beyond the margin).",
+    )
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1.0, description="Confidence of the paired bootstrap intervals."
+    )
+
+    @property
+    def compares(self) -> bool:
+        """Whether any rule needs a champion to compare with."""
+        return bool(self.max_regression or self.max_relative_regression)
 
 
 class PipelineConfig(_Strict):
     """One model's road: data, schema, estimator, evaluation and gates."""
 
-    name: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
-        description="Model name: letters, digits, '.', '_' and '-'.",
-    )
+    name: str = Field(description="Model name: letters, digits, '.', '_' and '-'.")
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="auto: classification for string, bool or few integer labels."
     )
@@ -129,9 +160,20 @@ class PipelineConfig(_Strict):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True
+    )
 
     _source: Path | None = PrivateAttr(None)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(
+                "must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return value
 
     @property
     def source(self) -> Path | None:

@@ -50,7 +50,6 @@ def prepare_features(
     A value in a numeric column that is not a number is refused, never silently
     turned into a missing value.
     """
-    import numpy as np
     import pandas as pd
 
     columns: dict[str, Any] = {}
@@ -65,11 +64,10 @@ def prepare_features(
                 bad.append(f"{name!r} ({int(wrong.sum())} value(s), e.g. {examples})")
             columns[name] = numbers
         else:
-            # Missing stays NaN (the imputer's marker); every other value, a float too, is text.
-            text = series.astype(object).where(series.notna(), np.nan)
-            columns[name] = text.map(
-                lambda v: v if isinstance(v, float) and v != v else str(v)
-            ).astype(object)
+            # Missing categories become a category of their own here rather than in an
+            # imputer, which keeps the fitted pipeline convertible to ONNX.
+            text = series.astype(object).where(series.notna(), MISSING)
+            columns[name] = text.map(str).astype(object)
     if bad:
         raise DataError(
             f"numeric feature column(s) hold values that are not numbers: {'; '.join(bad)}.",
@@ -108,15 +106,7 @@ def build_model(estimator: Any, kinds: dict[str, str], preprocessing: str) -> An
         parts.append(
             (
                 "categorical",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
-                        (
-                            "onehot",
-                            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                        ),
-                    ]
-                ),
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
                 categorical,
             )
         )

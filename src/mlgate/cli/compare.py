@@ -1,0 +1,145 @@
+"""`mlgate compare` and `mlgate gate`: champion against candidate, and the verdict on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mlgate.cli.output import FAILED, PASSED, friendly, out, print_json
+
+if TYPE_CHECKING:
+    from mlgate.gates.compare import Comparison
+
+RuleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rule", help="point, non_inferiority or significant_regression [default: the config's]."
+    ),
+]
+
+
+def render_comparison(comparison: Comparison) -> None:
+    """The comparison table and verdict, for people."""
+    table = Table("metric", "baseline", "candidate", "change", "interval")
+    for name, m in comparison.metrics.items():
+        interval = (
+            f"{m.ci_low:+.4f} … {m.ci_high:+.4f}"
+            if m.ci_low is not None and m.ci_high is not None
+            else "-"
+        )
+        table.add_row(
+            name,
+            "-" if m.baseline is None else f"{m.baseline:.4f}",
+            "-" if m.candidate is None else f"{m.candidate:.4f}",
+            "-" if m.difference is None else f"{m.difference:+.4f}",
+            interval,
+        )
+    out.print(table)
+    if comparison.mcnemar:
+        t = comparison.mcnemar
+        out.print(
+            f"McNemar exact: baseline-only right {t.baseline_only}, candidate-only right "
+            f"{t.candidate_only}, p = {t.p_value:.4f}"
+        )
+    if comparison.verdict is not None:
+        for check in comparison.verdict.checks:
+            mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+            out.print(f"{mark} {escape(check.reason)}")
+        out.print("[green]PASSED[/]" if comparison.verdict.passed else "[red]FAILED[/]")
+
+
+@friendly
+def compare(
+    baseline: Annotated[
+        str, typer.Option("--baseline", help="Run folder, models:/NAME/VERSION or NAME@ALIAS.")
+    ],
+    candidate: Annotated[
+        str, typer.Option("--candidate", help="Run folder, models:/NAME/VERSION or NAME@ALIAS.")
+    ],
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", help="Labelled rows to compare on [default: the candidate's test set]."
+        ),
+    ] = None,
+    config: Annotated[
+        Path, typer.Option("-c", "--config", help="Project config: its gates give the verdict.")
+    ] = Path("mlgate.yaml"),
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write comparison.json here.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write the Markdown report here.")
+    ] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
+    rule: RuleOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Score two models on the same rows: differences, paired intervals, McNemar, verdict."""
+    from mlgate.comparison import compare_refs
+
+    comparison = compare_refs(baseline, candidate, data=data, config=config, rule=rule)
+    if output:
+        output.write_text(comparison.model_dump_json(indent=2), encoding="utf-8")
+    if markdown:
+        from mlgate.reporting.comparison import comparison_markdown
+
+        markdown.write_text(comparison_markdown(comparison), encoding="utf-8")
+    if html:
+        from mlgate.reporting.html import comparison_html
+
+        html.write_text(comparison_html(comparison), encoding="utf-8")
+    if as_json:
+        print_json(comparison.model_dump(mode="json"))
+    else:
+        render_comparison(comparison)
+    verdict = comparison.verdict
+    raise typer.Exit(PASSED if verdict is None or verdict.passed else FAILED)
+
+
+@friendly
+def gate(
+    comparison_file: Annotated[Path, typer.Argument(help="A comparison.json from mlgate compare.")],
+    min_accuracy: Annotated[
+        float | None, typer.Option("--min-accuracy", help="Floor on the candidate's accuracy.")
+    ] = None,
+    max_regression: Annotated[
+        float | None,
+        typer.Option("--max-regression", help="Largest allowed accuracy loss vs the baseline."),
+    ] = None,
+    rule: RuleOption = None,
+    config: Annotated[
+        Path, typer.Option("-c", "--config", help="Use this config's gates when no flag is given.")
+    ] = Path("mlgate.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Judge a comparison file against thresholds. Exit 0 passed, 1 failed."""
+    from mlgate.comparison import gate_comparison_file
+
+    result = gate_comparison_file(
+        comparison_file,
+        min_accuracy=min_accuracy,
+        max_regression=max_regression,
+        rule=rule,
+        config=config,
+    )
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        for check in result.checks:
+            mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+            out.print(f"{mark} {escape(check.reason)}")
+        if not result.checks:
+            out.print("no thresholds given: nothing to fail (pass --min-accuracy/--max-regression)")
+        out.print("[green]PASSED[/]" if result.passed else "[red]FAILED[/]")
+    raise typer.Exit(PASSED if result.passed else FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `mlgate compare` and `mlgate gate` to the root app."""
+    app.command("compare")(compare)
+    app.command("gate")(gate)

@@ -1,0 +1,175 @@
+"""`mlgate models`: the registry's versions and aliases, and every move of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mlgate.cli.output import friendly, out, print_json
+
+if TYPE_CHECKING:
+    from mlgate.registry.catalog import Catalog
+
+models_app = typer.Typer(
+    help="Registered models: list, show, promote, roll back, history.", no_args_is_help=True
+)
+
+ProjectOption = Annotated[
+    Path,
+    typer.Option(
+        "-c",
+        "--config",
+        help="The project's mlgate.yaml; its folder holds the embedded registry.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, nothing else.")]
+ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; kept in the history.")]
+
+
+def open_catalog(config: Path) -> Catalog:
+    """The catalog of the project `config` belongs to (or of the current folder)."""
+    from mlgate.registry.catalog import Catalog
+
+    base = config.resolve().parent if config.exists() else Path.cwd()
+    return Catalog.open(base)
+
+
+@models_app.command("list")
+@friendly
+def list_models(config: ProjectOption = Path("mlgate.yaml"), as_json: JsonOption = False) -> None:
+    """Every registered model with its champion and challenger."""
+    found = open_catalog(config).models()
+    if as_json:
+        print_json([m.model_dump(mode="json") for m in found])
+        return
+    if not found:
+        out.print("no models registered yet: `mlgate run` registers every trained version")
+        return
+    table = Table("model", "versions", "latest", "champion", "challenger")
+    for m in found:
+        table.add_row(
+            escape(m.name), str(m.versions), m.latest or "-", m.champion or "-", m.challenger or "-"
+        )
+    out.print(table)
+
+
+@models_app.command("show")
+@friendly
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@ALIAS or NAME/VERSION.")],
+    config: ProjectOption = Path("mlgate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """A model's versions, or one version's verdict, metrics and lineage."""
+    catalog = open_catalog(config)
+    if "@" not in ref and "/" not in ref.removeprefix("models:/"):
+        versions = catalog.versions(ref.removeprefix("models:/")) if ref else []
+        if not versions:
+            catalog.history(ref)  # raises the unknown-model error with the known names
+        if as_json:
+            print_json([v.model_dump(mode="json") for v in versions])
+            return
+        table = Table("version", "aliases", "verdict", "accuracy/rmse", "created")
+        for v in versions:
+            main = v.metrics.get("accuracy", v.metrics.get("rmse"))
+            table.add_row(
+                v.version,
+                ", ".join(v.aliases) or "-",
+                "passed" if v.passed else "failed",
+                "-" if main is None else f"{main:.4f}",
+                v.created.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+        out.print(table)
+        return
+    ref = ref if ref.startswith("models:/") else f"models:/{ref}"
+    info = catalog.resolve(ref)
+    if as_json:
+        print_json(info.model_dump(mode="json"))
+        return
+    out.print(f"[bold]{escape(info.name)}[/] version {info.version}")
+    out.print(f"  aliases: {', '.join(info.aliases) or '-'}")
+    out.print(f"  verdict: {'passed' if info.passed else 'FAILED'}")
+    for reason in info.reasons:
+        out.print(f"    - {escape(reason)}")
+    out.print(f"  model sha256: {info.sha256}")
+    out.print(f"  source: {escape(info.source)}")
+    for key in ("git_commit", "config_hash", "train_fingerprint", "test_fingerprint"):
+        if f"mlgate.{key}" in info.tags:
+            out.print(f"  {key}: {escape(info.tags[f'mlgate.{key}'])}")
+    if info.metrics:
+        table = Table("metric", "value")
+        for name, value in sorted(info.metrics.items()):
+            table.add_row(name, f"{value:.4f}")
+        out.print(table)
+
+
+@models_app.command("promote")
+@friendly
+def promote(
+    name: Annotated[str, typer.Argument(help="The registered model.")],
+    version: Annotated[str, typer.Argument(help="The version to make champion.")],
+    reason: ReasonOption = "promoted by hand",
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even a version that failed its gates.")
+    ] = False,
+    config: ProjectOption = Path("mlgate.yaml"),
+) -> None:
+    """Make VERSION the champion (recorded in the history)."""
+    event = open_catalog(config).promote(name, version, reason=reason, force=force)
+    out.print(
+        f"{escape(name)}: champion {event.from_version or '-'} → {event.to_version} "
+        f"(by {escape(event.actor)})"
+    )
+
+
+@models_app.command("rollback")
+@friendly
+def rollback(
+    name: Annotated[str, typer.Argument(help="The registered model.")],
+    reason: ReasonOption = "rolled back by hand",
+    config: ProjectOption = Path("mlgate.yaml"),
+) -> None:
+    """Point the champion back at the version that held it before."""
+    event = open_catalog(config).rollback(name, reason=reason)
+    out.print(
+        f"{escape(name)}: champion {event.from_version} → {event.to_version} "
+        f"(rolled back by {escape(event.actor)})"
+    )
+
+
+@models_app.command("history")
+@friendly
+def history(
+    name: Annotated[str, typer.Argument(help="The registered model.")],
+    config: ProjectOption = Path("mlgate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Every alias move: when, which alias, from which version to which, by whom, why."""
+    events = open_catalog(config).history(name)
+    if as_json:
+        print_json([e.model_dump(mode="json") for e in events])
+        return
+    if not events:
+        out.print(f"{escape(name)}: no alias has moved yet")
+        return
+    table = Table("when (UTC)", "alias", "from", "to", "action", "by", "why")
+    for e in events:
+        table.add_row(
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.alias,
+            e.from_version or "-",
+            e.to_version or "-",
+            e.action,
+            escape(e.actor),
+            escape(e.reason),
+        )
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `mlgate models` to the root app."""
+    app.add_typer(models_app, name="models")

@@ -1,0 +1,65 @@
+"""Model references: a run folder, `models:/NAME/VERSION` or `models:/NAME@ALIAS`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import ArtifactError
+from mlgate.registry.bundle import ModelCard, load_bundle
+from mlgate.registry.catalog import Catalog, VersionInfo
+
+__all__ = ["LoadedModel", "is_registry_ref", "load_ref"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified, loaded model with its card and where it came from."""
+
+    ref: str
+    model: Any
+    card: ModelCard
+    folder: Path
+    version: VersionInfo | None = None
+
+    @property
+    def training_time_s(self) -> float | None:
+        """Seconds the final fit took, from the run record when there is one."""
+        record = self.folder / "run.json"
+        if not record.exists():
+            return None
+        value = json.loads(record.read_text(encoding="utf-8")).get("training_time_s")
+        return None if value is None else float(value)
+
+    @property
+    def size_mb(self) -> float:
+        """Size of the model file in megabytes."""
+        return self.card.artifact.size_bytes / 1e6
+
+
+def is_registry_ref(ref: str) -> bool:
+    """Whether `ref` names a registered version rather than a folder."""
+    return ref.startswith("models:/") or ("@" in ref and not Path(ref).exists())
+
+
+def load_ref(ref: str, *, base_dir: Path, catalog: Catalog | None = None) -> LoadedModel:
+    """Load the model `ref` names, checking the registry's sha256 as well as the card's."""
+    if not is_registry_ref(ref):
+        model, card = load_bundle(ref)
+        folder = Path(ref) if Path(ref).is_dir() else Path(ref).parent
+        return LoadedModel(ref=ref, model=model, card=card, folder=folder)
+    catalog = catalog or Catalog.open(base_dir)
+    info = catalog.resolve(ref)
+    folder = catalog.local_path(info)
+    recorded = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    if info.sha256 and info.sha256 != recorded.get("artifact", {}).get("sha256"):
+        raise ArtifactError(
+            f"the model card's sha256 differs from the one the registry recorded for "
+            f"{info.name} version {info.version}; the files were altered",
+            path=folder,
+            fix="Register the model again from a trusted run.",
+        )
+    model, card = load_bundle(folder)
+    return LoadedModel(ref=ref, model=model, card=card, folder=folder, version=info)
