@@ -14,13 +14,11 @@ from mlgate.errors import ConfigError, DataError
 from mlgate.gates.absolute import GateResult
 from mlgate.gates.compare import Comparison, compare_models
 from mlgate.gates.decide import decide
+from mlgate.registry.bundle import TEST_SET
 from mlgate.registry.catalog import Catalog
 from mlgate.registry.refs import is_registry_ref, load_ref
 
-__all__ = ["TEST_SET", "compare_refs", "gate_comparison_file", "with_rule"]
-
-#: The held-out rows each run saves beside its model, compared on by default.
-TEST_SET = "test.parquet"
+__all__ = ["compare_refs", "gate_comparison_file", "with_rule"]
 
 
 def with_rule(gates: GatesConfig, rule: str | None) -> GatesConfig:

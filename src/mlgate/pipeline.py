@@ -20,9 +20,13 @@ from mlgate.data.validate import ValidationReport, validate
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
 from mlgate.gates.absolute import GateResult, check_gate_metrics, gate_absolute
+from mlgate.gates.compare import Comparison
 from mlgate.lineage import Lineage, git_commit, package_versions
 from mlgate.registry.artifacts import ArtifactInfo
-from mlgate.registry.bundle import save_bundle
+from mlgate.registry.bundle import TEST_SET, save_bundle
+from mlgate.registry.catalog import Catalog
+from mlgate.registry.onnx import export_onnx
+from mlgate.release import Registration, compare_with_champion, register_run
 from mlgate.training.estimator import resolve_estimator
 from mlgate.training.preprocessing import build_model, feature_kinds, prepare_features
 from mlgate.training.task import Task, estimator_task, infer_task
@@ -68,6 +72,12 @@ class RunResult(BaseModel):
     )
     lineage: Lineage
     files: dict[str, str] = Field(default_factory=dict, description="What was written, by role.")
+    comparison: Comparison | None = Field(
+        None, description="The candidate against the champion, when there is one."
+    )
+    registration: Registration | None = Field(
+        None, description="Where the version landed in the registry, when registered."
+    )
 
 
 def default_output(config: PipelineConfig, run_id: str) -> Path:
@@ -187,10 +197,13 @@ def run(
     *,
     output: Path | None = None,
     apply_gates: bool = True,
+    register: bool = False,
     progress: Progress | None = None,
 ) -> RunResult:
     """Validate, train, evaluate and gate the model `config` describes; write every output.
 
+    With `register`, the gates include those against the registered champion, and
+    the version is registered with its verdict (see `mlgate.release`).
     Config mistakes (estimator, params, gate names) are refused before any data is
     read; warnings the estimator raises are kept in the result, not printed.
     """
@@ -291,6 +304,9 @@ def run(
         except DataError as e:
             raise DataError(e.problem, source=evaluated_on, fix=e.fix) from e
     classes = getattr(model, "classes_", None)
+    say("exporting to ONNX")
+    exported = export_onnx(model, kinds, task, X_test, out / "model.onnx")
+    test_df.to_parquet(out / TEST_SET, index=False)
     card = save_bundle(
         model,
         out,
@@ -303,9 +319,19 @@ def run(
             "classes": [c.item() if hasattr(c, "item") else c for c in classes]
             if classes is not None
             else None,
+            "onnx": exported.artifact,
+            "onnx_note": exported.reason,
         },
     )
-    gates = gate_absolute(evaluation.metrics, config.gates) if apply_gates else None
+    catalog = Catalog.open(config.base_dir) if register else None
+    comparison = None
+    if catalog is not None and apply_gates:
+        say("comparing with the champion")
+        comparison = compare_with_champion(config, catalog, out, test_df)
+    if comparison is not None and comparison.verdict is not None:
+        gates: GateResult | None = comparison.verdict
+    else:
+        gates = gate_absolute(evaluation.metrics, config.gates) if apply_gates else None
     passed = gates is None or gates.passed
     result = RunResult(
         **base,
@@ -322,9 +348,29 @@ def run(
         training_time_s=seconds,
         model=card.artifact,
         warnings=_unique_warnings(caught),
+        comparison=comparison,
     )
     files |= {"model": str(out / card.artifact.path), "card": str(out / "model.json")}
-    return _write(result, out, files)
+    files |= {"test_set": str(out / TEST_SET)}
+    if exported.artifact is not None:
+        files["onnx"] = str(out / exported.artifact.path)
+    if comparison is not None:
+        files |= _write_comparison(comparison, out)
+    _write(result, out, files)
+    if catalog is not None:
+        say("registering the version")
+        result.registration = register_run(config, result, catalog)
+        _write(result, out, files)
+    return result
+
+
+def _write_comparison(comparison: Comparison, out: Path) -> dict[str, str]:
+    from mlgate.reporting.comparison import comparison_markdown
+
+    as_json, as_markdown = out / "comparison.json", out / "comparison.md"
+    as_json.write_text(comparison.model_dump_json(indent=2), encoding="utf-8")
+    as_markdown.write_text(comparison_markdown(comparison), encoding="utf-8")
+    return {"comparison": str(as_json), "comparison_report": str(as_markdown)}
 
 
 def _unique_warnings(caught: list[warnings.WarningMessage]) -> list[str]:

@@ -22,8 +22,8 @@ RuleOption = Annotated[
 ]
 
 
-def render_comparison(comparison: Comparison) -> None:
-    """The comparison table and verdict, for people."""
+def render_comparison(comparison: Comparison, *, verdict: bool = True) -> None:
+    """The comparison table (and its verdict), for people."""
     table = Table("metric", "baseline", "candidate", "change", "interval")
     for name, m in comparison.metrics.items():
         interval = (
@@ -45,7 +45,7 @@ def render_comparison(comparison: Comparison) -> None:
             f"McNemar exact: baseline-only right {t.baseline_only}, candidate-only right "
             f"{t.candidate_only}, p = {t.p_value:.4f}"
         )
-    if comparison.verdict is not None:
+    if verdict and comparison.verdict is not None:
         for check in comparison.verdict.checks:
             mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
             out.print(f"{mark} {escape(check.reason)}")

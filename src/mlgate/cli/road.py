@@ -52,16 +52,33 @@ def render_run(result: RunResult) -> None:
     out.print(f"{escape(result.name)}: {verdict}")
     for reason in result.reasons if result.stage != "validate" else []:
         out.print(f"  - {escape(reason)}")
+    if result.comparison is not None:
+        from mlgate.cli.compare import render_comparison
+
+        out.print(f"against the champion ({escape(result.comparison.baseline_ref)}):")
+        render_comparison(result.comparison, verdict=False)
+    registered = result.registration
+    if registered is not None:
+        where = f" as {registered.alias}" if registered.alias else " (no alias: it failed)"
+        out.print(f"registered {escape(registered.uri)}{where}")
     out.print(f"outputs: {escape(result.output_dir)}")
 
 
-def _road(config: Path, output: Path | None, as_json: bool, quiet: bool, gates: bool) -> None:
+def _road(
+    config: Path,
+    output: Path | None,
+    as_json: bool,
+    quiet: bool,
+    *,
+    gates: bool,
+    register: bool = False,
+) -> None:
     from mlgate.config.loader import load_config
     from mlgate.pipeline import run
 
     loaded = load_config(config)
     with progress(not quiet and not as_json) as say:
-        result = run(loaded, output=output, apply_gates=gates, progress=say)
+        result = run(loaded, output=output, apply_gates=gates, register=register, progress=say)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
@@ -86,9 +103,17 @@ def run(
     output: OutputOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    no_register: Annotated[
+        bool, typer.Option("--no-register", help="Do not register the version.")
+    ] = False,
 ) -> None:
-    """Validate → train → evaluate → gate. Exit 1 when validation or a gate fails."""
-    _road(config, output, as_json, quiet, gates=True)
+    """Validate → train → evaluate → gate (against the champion too) → register.
+
+    The first version to pass becomes champion; later ones that pass become
+    challenger. Exit 1 when validation or a gate fails (the version is still
+    registered, marked failed).
+    """
+    _road(config, output, as_json, quiet, gates=True, register=not no_register)
 
 
 @friendly
@@ -161,7 +186,7 @@ def quickstart(
     out.print(f"created the example project in {escape(str(folder))}/")
     out.print("  mlgate.yaml, schema.yaml, data/train.csv, data/test.csv, data/drifted.csv")
     with progress(not quiet) as say:
-        result = run(load_config(config_path), progress=say)
+        result = run(load_config(config_path), register=True, progress=say)
     render_run(result)
     out.print(
         f"\nnext: cd {escape(str(folder))} && mlgate validate data/drifted.csv"

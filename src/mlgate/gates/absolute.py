@@ -56,20 +56,26 @@ def check_gate_metrics(gates: GatesConfig, task: str | None, *, file: Path | Non
 
     With `task` None (not known yet) only names that no task has are refused.
     """
-    for kind, bounds in (("min", gates.min), ("max", gates.max)):
+    named = (
+        ("min", gates.min),
+        ("max", gates.max),
+        ("max_regression", gates.max_regression),
+        ("max_relative_regression", gates.max_relative_regression),
+    )
+    for kind, bounds in named:
         for name in bounds:
             owners = _tasks_of(name)
             if task is None and owners:
                 continue
             if task is not None and task in owners:
                 continue
-            choices = (
-                available_metrics(task)
-                if task
-                else sorted(
-                    set(available_metrics("classification")) | set(available_metrics("regression"))
-                )
-            )
+            if task:
+                choices = available_metrics(task)
+                allowed = ", ".join(choices)
+            else:
+                per_task = {t: available_metrics(t) for t in ("classification", "regression")}
+                choices = [name for names in per_task.values() for name in names]
+                allowed = "; ".join(f"{t}: {', '.join(n)}" for t, n in per_task.items())
             fix: str | None
             if owners:
                 problem = f"{name} is a {owners[0]} metric, but this is a {task} task."
@@ -82,7 +88,7 @@ def check_gate_metrics(gates: GatesConfig, task: str | None, *, file: Path | Non
                 problem,
                 file=file,
                 field=f"gates.{kind}.{name}",
-                allowed=", ".join(choices),
+                allowed=allowed,
                 fix=fix,
                 show_value=False,
             )

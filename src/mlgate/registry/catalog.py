@@ -143,12 +143,17 @@ class Catalog:
 
     def versions(self, name: str) -> list[VersionInfo]:
         """Every version of `name`, oldest first."""
-        found = self._call(
-            lambda: self.client.search_model_versions(
-                f"name = '{_escape(name)}'", max_results=10000
-            )
-        )
-        return sorted((self._info(v) for v in found), key=lambda v: int(v.version))
+        query = f"name = '{_escape(name)}'"
+        found = self._call(lambda: self.client.search_model_versions(query, max_results=10000))
+        # Searches leave aliases out; the registered model knows where each points.
+        model = self._call(lambda: self.client.get_registered_model(name)) if found else None
+        pointing: dict[str, list[str]] = {}
+        for alias, version in (getattr(model, "aliases", None) or {}).items():
+            pointing.setdefault(str(version), []).append(alias)
+        infos = [self._info(v) for v in found]
+        for info in infos:
+            info.aliases = sorted(set(info.aliases) | set(pointing.get(info.version, [])))
+        return sorted(infos, key=lambda v: int(v.version))
 
     def version(self, name: str, version: str) -> VersionInfo:
         """One version, or a RegistryError listing the versions there are."""
@@ -263,7 +268,7 @@ class Catalog:
                 name,
                 f"{run.info.artifact_uri}/model",
                 run_id=run_id,
-                tags=verdict,
+                tags=tags | verdict,
                 description="passed its gates" if passed else "FAILED: " + "; ".join(reasons),
             )
         )

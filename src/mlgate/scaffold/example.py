@@ -29,6 +29,7 @@ evaluation:
   slices: [employment]
 gates:
   min: {accuracy: 0.80, f1: 0.78, roc_auc: 0.85}
+  max_regression: {accuracy: 0.02}   # against the registered champion, on the same rows
 """
 
 
