@@ -63,13 +63,21 @@ def _probabilities(model: Any, X: pd.DataFrame) -> Any:
 
 
 def score(task: str, y_true: Any, y_pred: Any, proba: Any, classes: Any) -> dict[str, float | None]:
-    """Every registered metric of `task` that these predictions allow; NaN becomes None."""
+    """Every registered metric of `task` that these predictions allow; NaN becomes None.
+
+    scikit-learn's warnings about degenerate inputs (a slice holding one class, a
+    class never predicted) are silenced: the values say it, as None or as 0.
+    """
+    import warnings
+
     results: dict[str, float | None] = {}
     for name in available_metrics(task):
         metric = get_metric(name, task)
         if metric.needs_proba and proba is None:
             continue
-        value = metric.score(y_true, y_pred, proba, classes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # UndefinedMetricWarning is one too
+            value = metric.score(y_true, y_pred, proba, classes)
         results[name] = None if math.isnan(value) else value
     return results
 

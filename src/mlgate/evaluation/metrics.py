@@ -43,7 +43,7 @@ def get_metric(name: str, task: str) -> Metric:
     found = _REGISTRY.get(f"{task}:{name}")
     if found is None:
         raise ConfigError(
-            f"unknown {task} metric {name!r}",
+            f"unknown {task} metric {name!r}.",
             allowed=", ".join(available_metrics(task)),
             show_value=False,
         )

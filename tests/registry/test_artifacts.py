@@ -1,0 +1,92 @@
+"""Model files that are safe to load: skops only, sha256 checked, untrusted types refused."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from mlgate.errors import ArtifactError
+from mlgate.registry.artifacts import load_skops, save_skops, sha256_file
+
+
+def exact(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
+@pytest.fixture
+def forest() -> RandomForestClassifier:
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
+    return RandomForestClassifier(n_estimators=3, random_state=0).fit(X, ["a", "b", "a", "b"])
+
+
+def test_a_saved_model_loads_back_and_predicts_the_same(
+    forest: RandomForestClassifier, tmp_path: Path
+) -> None:
+    path = tmp_path / "deep" / "model.skops"
+    info = save_skops(forest, path)
+    assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() == sha256_file(path)
+    assert info.size_bytes == path.stat().st_size
+    loaded = load_skops(path, sha256=info.sha256)
+    X = np.array([[0.1, 0.8], [0.7, 0.2]])
+    assert list(loaded.predict(X)) == list(forest.predict(X))
+
+
+def test_a_tampered_file_is_refused(forest: RandomForestClassifier, tmp_path: Path) -> None:
+    path = tmp_path / "model.skops"
+    info = save_skops(forest, path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        ArtifactError,
+        match=exact(
+            f"{path}: the model file's sha256 does not match the one recorded when it was "
+            "written; it was altered or replaced. Retrain it, or restore the original file."
+        ),
+    ):
+        load_skops(path, sha256=info.sha256)
+
+
+@pytest.mark.parametrize(
+    ("function", "name"), [(subprocess.call, "subprocess.call"), (eval, "builtins.eval")]
+)
+def test_a_file_with_an_untrusted_type_is_refused_by_name(
+    tmp_path: Path, function: object, name: str
+) -> None:
+    path = tmp_path / "model.skops"
+    sio.dump(Pipeline([("step", FunctionTransformer(func=function))]), path)
+    with pytest.raises(
+        ArtifactError,
+        match=exact(
+            f"{path}: refusing to load a model file that contains untrusted type(s): {name}. "
+            "Only scikit-learn, NumPy and SciPy classes are loaded from model files; "
+            "retrain the model from its config."
+        ),
+    ) as caught:
+        load_skops(path, sha256=sha256_file(path))
+    assert caught.value.path == str(path)
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match=exact(f"{tmp_path / 'x.skops'}: model file not found")):
+        load_skops(tmp_path / "x.skops")
+
+
+def test_a_file_that_is_not_skops(tmp_path: Path) -> None:
+    path = tmp_path / "model.skops"
+    path.write_bytes(b"\x80\x04pickle, not skops")
+    with pytest.raises(
+        ArtifactError,
+        match=rf"^{re.escape(str(path))}: not a readable skops "
+        r"file \(.+\)\.$",
+    ):
+        load_skops(path)

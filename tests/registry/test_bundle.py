@@ -1,0 +1,107 @@
+"""A run folder's model: the skops file plus its card, loaded back only when untouched."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+from mlgate.errors import ArtifactError
+from mlgate.registry.bundle import load_bundle, save_bundle
+from mlgate.training.preprocessing import build_model, prepare_features
+
+KINDS = {"x1": "numeric", "x2": "numeric", "colour": "categorical"}
+
+
+def exact(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
+@pytest.fixture
+def saved(binary_frame: pd.DataFrame, tmp_path: Path) -> tuple[object, pd.DataFrame, Path]:
+    X = prepare_features(binary_frame, KINDS)
+    model = build_model(RandomForestClassifier(n_estimators=4, random_state=0), KINDS, "auto")
+    model.fit(X, binary_frame["label"])
+    card = {
+        "name": "demo",
+        "task": "classification",
+        "target": "label",
+        "features": list(KINDS),
+        "kinds": KINDS,
+        "classes": ["no", "yes"],
+    }
+    save_bundle(model, tmp_path / "run", card)
+    return model, X, tmp_path / "run"
+
+
+def test_a_bundle_loads_back_and_predicts_the_same_labels(
+    saved: tuple[object, pd.DataFrame, Path],
+) -> None:
+    model, X, folder = saved
+    loaded, card = load_bundle(folder)
+    assert np.array_equal(loaded.predict(X), model.predict(X))  # type: ignore[attr-defined]
+    assert (card.name, card.task, card.classes, card.kinds) == (
+        "demo",
+        "classification",
+        ["no", "yes"],
+        KINDS,
+    )
+    assert card.artifact.path == "model.skops"
+    assert card.artifact.size_bytes == (folder / "model.skops").stat().st_size
+    again, _ = load_bundle(folder / "model.skops")
+    assert np.array_equal(again.predict(X), model.predict(X))
+
+
+def test_a_model_changed_after_writing_is_refused(
+    saved: tuple[object, pd.DataFrame, Path],
+) -> None:
+    _, _, folder = saved
+    with (folder / "model.skops").open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(
+        ArtifactError,
+        match=exact(
+            f"{folder / 'model.skops'}: the model file's sha256 does not match the one recorded "
+            "when it was written; it was altered or replaced. "
+            "Retrain it, or restore the original file."
+        ),
+    ):
+        load_bundle(folder)
+
+
+def test_a_folder_without_a_card(tmp_path: Path) -> None:
+    with pytest.raises(
+        ArtifactError,
+        match=exact(
+            f"{tmp_path}: no model.json here, so this is not a model mlgate trained. "
+            "Pass the output folder of `mlgate train` or `mlgate run`."
+        ),
+    ):
+        load_bundle(tmp_path)
+
+
+def test_a_folder_that_does_not_exist(tmp_path: Path) -> None:
+    with pytest.raises(
+        ArtifactError, match=exact(f"{tmp_path / 'nope'}: no such model folder or file")
+    ):
+        load_bundle(tmp_path / "nope")
+
+
+def test_a_damaged_card(saved: tuple[object, pd.DataFrame, Path]) -> None:
+    _, _, folder = saved
+    card = json.loads((folder / "model.json").read_text())
+    del card["artifact"]
+    (folder / "model.json").write_text(json.dumps(card))
+    with pytest.raises(
+        ArtifactError,
+        match=exact(
+            f"{folder / 'model.json'}: the model card is damaged (artifact: Field required). "
+            "Retrain the model; mlgate writes the card beside the model file."
+        ),
+    ):
+        load_bundle(folder)

@@ -1,0 +1,336 @@
+"""The road in one function: every output on disk, lineage, determinism, and where it stops."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mlgate.config.loader import config_hash, load_config
+from mlgate.data.schema import load_schema
+from mlgate.errors import ConfigError, DataError
+from mlgate.pipeline import run
+from mlgate.registry.bundle import load_bundle
+from mlgate.training.preprocessing import prepare_features
+
+NewProject = Callable[..., Path]
+
+
+def exact(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
+def git(folder: Path, *args: str) -> str:
+    done = subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.strip()
+
+
+def loose_schema(folder: Path, frame: pd.DataFrame) -> str:
+    """A schema that only names each column, so test rows outside train's ranges validate."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "schema.yaml").write_text(yaml.safe_dump({"columns": {key: {} for key in frame}}))
+    return "schema.yaml"
+
+
+def test_a_run_writes_every_output(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    config = load_config(new_project(binary_frame, evaluation={"slices": ["colour"]}))
+    out = tmp_path / "out"
+    result = run(config, output=out)
+    assert result.passed
+    assert result.stage == "done"
+    assert result.task == "classification"
+    written = {p.name for p in out.iterdir()}
+    assert written >= {
+        "metrics.json",
+        "model.json",
+        "model.skops",
+        "run.json",
+        "schema.yaml",
+        "summary.md",
+    }
+    assert json.loads((out / "metrics.json").read_text()) == result.metrics
+    assert json.loads((out / "run.json").read_text())["metrics"] == result.metrics
+    assert {s.value for s in result.evaluation.slices} == {"red", "green", "blue"}  # type: ignore[union-attr]
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("# demo: PASSED\n")
+    assert f"| accuracy | {result.metrics['accuracy']:.4f} |" in summary
+
+
+def test_the_saved_model_predicts_what_was_evaluated(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    test = binary_frame.iloc[200:]
+    schema = loose_schema(tmp_path / "project", binary_frame)
+    config = load_config(new_project(binary_frame.iloc[:200], test=test, schema=schema))
+    result = run(config, output=tmp_path / "out")
+    assert result.passed, result.reasons
+    model, card = load_bundle(tmp_path / "out")
+    assert card.classes == ["no", "yes"]
+    assert card.features == ["x1", "x2", "count", "colour"]
+    predicted = model.predict(prepare_features(test, card.kinds))
+    assert set(predicted) <= {"no", "yes"}
+    assert result.metrics["accuracy"] == pytest.approx(np.mean(predicted == test["label"]))
+
+
+def test_multiclass_with_integer_labels(
+    new_project: NewProject, multiclass_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    result = run(load_config(new_project(multiclass_frame)), output=tmp_path / "out")
+    card = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert card["classes"] == [0, 1, 2]
+    assert result.metrics["accuracy"] > 0.7  # type: ignore[operator]
+    assert result.metrics["roc_auc"] is not None
+
+
+def test_regression_on_the_diabetes_data(
+    new_project: NewProject, diabetes_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 0.5}, "cv_folds": 3}
+    path = new_project(
+        diabetes_frame, target="progression", model=model, gates={"min": {"r2": 0.3}}
+    )
+    result = run(load_config(path), output=tmp_path / "out")
+    assert result.task == "regression"
+    assert list(result.metrics) == ["rmse", "mae", "r2"]
+    assert result.passed, result.reasons
+    assert 40 < result.metrics["rmse"] < 70  # type: ignore[operator]
+    assert [cv.metric for cv in result.cross_validation] == ["rmse", "r2"]
+
+
+def test_the_same_config_and_data_give_identical_metrics(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = {
+        "estimator": "sklearn.ensemble.RandomForestClassifier",
+        "params": {"n_estimators": 8},
+        "cv_folds": 3,
+    }
+    config = load_config(new_project(binary_frame, model=model))
+    run(config, output=tmp_path / "a")
+    run(config, output=tmp_path / "b")
+    first = (tmp_path / "a" / "metrics.json").read_bytes()
+    assert first == (tmp_path / "b" / "metrics.json").read_bytes()
+    runs = [json.loads((tmp_path / n / "run.json").read_text()) for n in "ab"]
+    assert runs[0]["cross_validation"] == runs[1]["cross_validation"]
+
+
+def test_run_json_records_the_lineage(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = new_project(binary_frame, test=binary_frame.iloc[:40], seed=11)
+    folder = path.parent
+    git(folder, "init", "-q")
+    git(folder, "add", ".")
+    git(folder, "commit", "-q", "-m", "data and config")
+    head = git(folder, "rev-parse", "HEAD")
+    config = load_config(path)
+    run(config)  # writes under .mlgate/, which must not count as a change to the repository
+    result = run(config)
+    saved = json.loads(Path(result.files["run"]).read_text())
+    lineage = saved["lineage"]
+    assert lineage["git_commit"] == head
+    assert lineage["git_dirty"] is False
+    train_bytes = (folder / "train.csv").read_bytes()
+    assert lineage["train_fingerprint"] == f"sha256:{hashlib.sha256(train_bytes).hexdigest()}"
+    test_bytes = (folder / "test.csv").read_bytes()
+    assert lineage["test_fingerprint"] == f"sha256:{hashlib.sha256(test_bytes).hexdigest()}"
+    assert lineage["config_hash"] == config_hash(config)
+    assert lineage["seed"] == 11
+    assert lineage["packages"]["scikit-learn"] == metadata.version("scikit-learn")
+    assert lineage["packages"]["skops"] == metadata.version("skops")
+    assert saved["training_time_s"] > 0
+    model_file = Path(result.files["model"])
+    assert saved["model"]["size_bytes"] == model_file.stat().st_size
+    assert saved["model"]["sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
+    assert Path(result.output_dir).parent == folder / ".mlgate" / "runs" / "demo"
+
+    (folder / "train.csv").write_bytes(train_bytes + b"")
+    (folder / "notes.txt").write_text("changed")
+    assert run(config).lineage.git_dirty is True
+
+
+def test_outside_a_git_repository_there_is_no_commit(
+    new_project: NewProject,
+    binary_frame: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    result = run(load_config(new_project(binary_frame)), output=tmp_path / "out")
+    assert (result.lineage.git_commit, result.lineage.git_dirty) == (None, None)
+
+
+def test_without_a_schema_one_is_inferred_and_saved(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    run(load_config(new_project(binary_frame)), output=tmp_path / "out")
+    schema = load_schema(tmp_path / "out" / "schema.yaml")
+    assert list(schema.columns) == ["x1", "x2", "count", "colour", "label"]
+    assert schema.columns["colour"].categories == ["blue", "green", "red"]
+    assert "inferred" in (tmp_path / "out" / "schema.yaml").read_text().splitlines()[0]
+
+
+def test_validation_violations_stop_the_road_before_training(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    schema = {
+        "columns": {
+            "x1": {"dtype": "float", "min": -1.0, "max": 1.0},
+            "x2": {"dtype": "float"},
+            "count": {"dtype": "int"},
+            "colour": {"dtype": "string", "categories": ["red", "green"]},
+            "label": {"dtype": "string"},
+        }
+    }
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "schema.yaml").write_text(yaml.safe_dump(schema))
+    result = run(
+        load_config(new_project(binary_frame, schema="schema.yaml")), output=tmp_path / "out"
+    )
+    assert not result.passed
+    assert result.stage == "validate"
+    assert result.metrics == {}
+    assert not (tmp_path / "out" / "model.skops").exists()
+    rules = {(v.column, v.rule) for v in result.validation["train"].violations}
+    assert rules == {("x1", "below_min"), ("x1", "above_max"), ("colour", "unknown_category")}
+    assert any(r.startswith("train data: colour: ") for r in result.reasons)
+    assert (tmp_path / "out" / "summary.md").read_text().startswith("# demo: FAILED at validate")
+
+
+def test_a_failed_gate_keeps_the_model_and_lists_every_reason(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    gates = {"min": {"accuracy": 0.999, "f1": 0.5}, "max": {"log_loss": 0.0001}}
+    result = run(load_config(new_project(binary_frame, gates=gates)), output=tmp_path / "out")
+    assert not result.passed
+    assert result.stage == "gate"
+    assert [c.metric for c in result.gates.failures] == ["accuracy", "log_loss"]  # type: ignore[union-attr]
+    accuracy, log_loss = result.metrics["accuracy"], result.metrics["log_loss"]
+    assert result.reasons == [
+        f"accuracy {accuracy:.4f} < min 0.999",
+        f"log_loss {log_loss:.4f} > max 0.0001",
+    ]
+    assert (tmp_path / "out" / "model.skops").exists()
+
+
+def test_apply_gates_false_trains_without_judging(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = new_project(binary_frame, gates={"min": {"accuracy": 0.999}})
+    result = run(load_config(path), output=tmp_path / "out", apply_gates=False)
+    assert result.passed
+    assert result.gates is None
+
+
+def test_a_gate_on_an_unknown_metric_stops_before_training(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = new_project(binary_frame, gates={"min": {"acuracy": 0.9}})
+    with pytest.raises(
+        ConfigError,
+        match=r"^.*: gates\.min\.acuracy: unknown classification "
+        r"metric 'acuracy'\. Allowed: accuracy, .*\. Did you mean accuracy\?$",
+    ):
+        run(load_config(path), output=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_gate_on_a_metric_the_model_cannot_give_fails_with_the_reason(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = {"estimator": "sklearn.svm.LinearSVC", "cv_folds": 0}
+    path = new_project(binary_frame, model=model, gates={"min": {"roc_auc": 0.5}})
+    result = run(load_config(path), output=tmp_path / "out")
+    assert not result.passed
+    assert result.reasons == [
+        "roc_auc was not computed: it needs predicted probabilities, "
+        "and this model has no predict_proba"
+    ]
+
+
+def test_estimator_warnings_are_kept_in_the_result(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 1},
+        "cv_folds": 2,
+    }
+    result = run(load_config(new_project(binary_frame, model=model)), output=tmp_path / "out")
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("ConvergenceWarning: lbfgs failed to converge")
+
+
+def test_a_config_error_comes_before_any_data_is_read(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = new_project(
+        binary_frame,
+        model={
+            "estimator": "sklearn.ensemble.RandomForestClassifier",
+            "params": {"n_estimators": 0},
+        },
+    )
+    (path.parent / "train.csv").write_text("")  # would be a DataError if it were read
+    with pytest.raises(ConfigError, match=r"model\.params\.n_estimators"):
+        run(load_config(path), output=tmp_path / "out")
+
+
+def test_labels_in_the_test_file_the_model_never_saw(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    test = binary_frame.iloc[200:].copy()
+    test.loc[test.index[:3], "label"] = "maybe"
+    schema = loose_schema(tmp_path / "project", binary_frame)
+    path = new_project(binary_frame.iloc[:200], test=test, schema=schema)
+    with pytest.raises(
+        DataError,
+        match=exact(
+            "test.csv: the target holds label(s) the model never saw in training: 'maybe' "
+            "(3 of 40 rows); it knows 'no', 'yes'. "
+            "Evaluate on data labelled like the training data, or retrain with them."
+        ),
+    ):
+        run(load_config(path), output=tmp_path / "out", apply_gates=False)
+
+
+def test_a_slice_column_that_is_not_in_the_data(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = new_project(binary_frame, evaluation={"slices": ["region"]})
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            f"{path}: evaluation.slices: slice column(s) not in the data of train.csv: region. "
+            "Allowed: x1, x2, count, colour, label."
+        ),
+    ):
+        run(load_config(path), output=tmp_path / "out")
