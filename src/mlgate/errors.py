@@ -10,7 +10,8 @@ and exit code 2, never a traceback::
     ├── DataError(ValueError)          a dataset that cannot be read or used
     ├── TrainingError(RuntimeError)    fitting failed on data that passed validation
     ├── ArtifactError(ValueError)      a model artifact that is missing, unsafe or tampered with
-    └── RegistryError(LookupError)     an unknown model, version or alias; a registry that fails
+    ├── RegistryError(LookupError)     an unknown model, version or alias; a registry that fails
+    └── GitHubError(RuntimeError)      a GitHub API call that failed: status, repository, fix
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "ArtifactError",
     "ConfigError",
     "DataError",
+    "GitHubError",
     "MlgateError",
     "RegistryError",
     "SchemaError",
@@ -113,3 +115,33 @@ class RegistryError(MlgateError, LookupError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem} {fix}" if fix else problem)
+
+
+class GitHubError(MlgateError, RuntimeError):
+    """A GitHub API call that failed: what was asked, the HTTP status, and the fix.
+
+    The message is built from these fields only; the client removes its token
+    from any text GitHub sends back before that text becomes `problem`.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        repository: str | None = None,
+        pr: int | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.repository = repository
+        self.pr = pr
+        self.status = status
+        self.retry_after = retry_after
+        self.fix = fix
+        where = "GitHub"
+        if repository:
+            where += f" {repository}" + (f"#{pr}" if pr is not None else "")
+        message = f"{where}: {problem}" + (f" (HTTP {status})" if status is not None else "") + "."
+        super().__init__(f"{message} {fix}" if fix else message)

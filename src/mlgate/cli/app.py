@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlgate._version import __version__
-from mlgate.cli import compare, data, models, road
+from mlgate.cli import compare, data, models, report, road
 
 app = typer.Typer(
     name="mlgate",
@@ -42,6 +42,7 @@ data.register(app)
 road.register(app)
 compare.register(app)
 models.register(app)
+report.register(app)
 
 
 def main() -> None:
