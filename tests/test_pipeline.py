@@ -18,7 +18,7 @@ import yaml
 from mlgate.config.loader import config_hash, load_config
 from mlgate.data.schema import load_schema
 from mlgate.errors import ConfigError, DataError
-from mlgate.pipeline import run
+from mlgate.pipeline import evaluate_saved, run
 from mlgate.registry.bundle import load_bundle
 from mlgate.training.preprocessing import prepare_features
 
@@ -334,3 +334,55 @@ def test_a_slice_column_that_is_not_in_the_data(
         ),
     ):
         run(load_config(path), output=tmp_path / "out")
+
+
+def test_without_a_schema_a_typo_in_a_column_of_numbers_is_refused(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = binary_frame.astype({"x2": object})
+    frame.loc[[4, 9], "x2"] = ["oops", "12,5"]
+    path = new_project(frame)
+    with pytest.raises(
+        DataError,
+        match=exact(
+            "train.csv: column(s) of numbers with a few values that are not numbers, which "
+            "would make them categories: 'x2' (2 of 240 values, e.g. 'oops', '12,5'). "
+            "Fix or blank those values; or, if the column is text, give the config a schema "
+            "(`mlgate schema infer`) that says dtype: string."
+        ),
+    ):
+        run(load_config(path), output=tmp_path / "out")
+
+
+def test_warnings_are_in_the_summary(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 1},
+        "cv_folds": 0,
+    }
+    run(load_config(new_project(binary_frame, model=model)), output=tmp_path / "out")
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "## Warnings\n\n- ConvergenceWarning: lbfgs failed to converge" in summary
+
+
+def test_evaluate_saved_scores_a_run_folder_on_a_file(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = new_project(binary_frame)
+    result = run(load_config(path), output=tmp_path / "out")
+    card, scored = evaluate_saved(tmp_path / "out", path.parent / "train.csv")
+    assert card.name == "demo"
+    assert scored.rows == 240
+    assert scored.metrics["accuracy"] >= result.metrics["accuracy"]  # type: ignore[operator]
+    empty = tmp_path / "empty.csv"
+    binary_frame.iloc[:0].to_csv(empty, index=False)
+    with pytest.raises(
+        DataError,
+        match=exact(
+            f"{empty}: the data has a header (5 column(s)) but no rows. "
+            "Pass a file with labelled rows."
+        ),
+    ):
+        evaluate_saved(tmp_path / "out", empty)

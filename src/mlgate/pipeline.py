@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from mlgate.config.loader import config_hash
 from mlgate.config.models import PipelineConfig
 from mlgate.data.fingerprint import fingerprint
-from mlgate.data.io import read_arrow
+from mlgate.data.io import read_arrow, read_pandas
 from mlgate.data.schema import Schema, infer_schema, inference_header, load_schema
 from mlgate.data.validate import ValidationReport, validate
 from mlgate.errors import ConfigError, DataError
@@ -23,7 +23,7 @@ from mlgate.gates.absolute import GateResult, check_gate_metrics, gate_absolute
 from mlgate.gates.compare import Comparison
 from mlgate.lineage import Lineage, git_commit, package_versions
 from mlgate.registry.artifacts import ArtifactInfo
-from mlgate.registry.bundle import TEST_SET, save_bundle
+from mlgate.registry.bundle import TEST_SET, ModelCard, load_bundle, save_bundle
 from mlgate.registry.catalog import Catalog
 from mlgate.registry.onnx import export_onnx
 from mlgate.release import Registration, compare_with_champion, register_run
@@ -41,7 +41,7 @@ from mlgate.training.train import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunResult", "default_output", "run"]
+__all__ = ["RunResult", "default_output", "evaluate_saved", "run"]
 
 Progress = Callable[[str], None]
 
@@ -122,12 +122,16 @@ def _features(config: PipelineConfig, frame: pd.DataFrame, source: str) -> list[
     return features
 
 
-def _check_rows(frame: pd.DataFrame, source: str) -> None:
+def _check_rows(
+    frame: pd.DataFrame,
+    source: str,
+    fix: str = "Point data.train / data.test at a file with labelled rows.",
+) -> None:
     if frame.empty:
         raise DataError(
             f"the data has a header ({frame.shape[1]} column(s)) but no rows.",
             source=source,
-            fix="Point data.train / data.test at a file with labelled rows.",
+            fix=fix,
         )
 
 
@@ -139,6 +143,39 @@ def _check_usable(frame: pd.DataFrame, features: list[str], source: str) -> None
             f"{len(frame)} rows: {', '.join(empty)}.",
             source=source,
             fix="Fill them, or list them under data.drop.",
+        )
+
+
+#: Share of a text column's values that must be numbers for the rest to look like typos.
+MOSTLY_NUMBERS = 0.9
+
+
+def _check_text_among_numbers(frame: pd.DataFrame, features: list[str], source: str) -> None:
+    """Refuse text columns that are numbers but for a few values (no schema says otherwise).
+
+    Without a schema, one typo such as 'oops' in a column of numbers makes the
+    inferred dtype text, and the model would one-hot encode every distinct number.
+    """
+    import pandas as pd
+
+    found = []
+    for name in features:
+        series = frame[name]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        values = series.dropna()
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = values[numbers.isna()]
+        if len(values) and 0 < len(bad) <= (1 - MOSTLY_NUMBERS) * len(values):
+            shown = ", ".join(repr(v) for v in bad.unique()[:3])
+            found.append(f"{name!r} ({len(bad)} of {len(values)} values, e.g. {shown})")
+    if found:
+        raise DataError(
+            "column(s) of numbers with a few values that are not numbers, which would make "
+            f"them categories: {'; '.join(found)}.",
+            source=source,
+            fix="Fix or blank those values; or, if the column is text, give the config a schema "
+            "(`mlgate schema infer`) that says dtype: string.",
         )
 
 
@@ -261,6 +298,8 @@ def run(
         check_gate_metrics(config.gates, task, file=config.source)
     features = _features(config, train_df, train_source)
     _check_usable(train_df, features, train_source)
+    if config.schema_file is None:
+        _check_text_among_numbers(train_df, features, train_source)
     if test_df is None:
         train_df, test_df = split_holdout(train_df, target, config.data.holdout, task)
         evaluated_on = train_source
@@ -371,6 +410,39 @@ def _write_comparison(comparison: Comparison, out: Path) -> dict[str, str]:
     as_json.write_text(comparison.model_dump_json(indent=2), encoding="utf-8")
     as_markdown.write_text(comparison_markdown(comparison), encoding="utf-8")
     return {"comparison": str(as_json), "comparison_report": str(as_markdown)}
+
+
+def evaluate_saved(model: str | Path, data: str | Path) -> tuple[ModelCard, EvaluationResult]:
+    """A saved model's card and its scores on labelled `data`, after checking that data fits."""
+    import pandas as pd
+
+    source = str(data)
+    fitted, card = load_bundle(model)
+    frame = read_pandas(data)
+    _check_rows(frame, source, fix="Pass a file with labelled rows.")
+    # Only what scoring needs: a test set may hold a single class, but never text for rmse.
+    check_target(frame, card.target, None, source=source)
+    target = frame[card.target]
+    if card.task == "regression" and not pd.api.types.is_numeric_dtype(target):
+        raise DataError(
+            f"target column {card.target!r} holds text (e.g. {target.iloc[0]!r}), but the model "
+            "is a regressor that predicts numbers.",
+            source=source,
+            fix="Evaluate on data whose target column holds numbers.",
+        )
+    missing = [f for f in card.features if f not in frame.columns]
+    if missing:
+        raise DataError(
+            f"missing feature column(s) the model was trained on: {', '.join(missing)}.",
+            source=source,
+            fix=f"The model needs: {', '.join(card.features)}.",
+        )
+    features = prepare_features(frame, card.kinds, source=source)
+    try:
+        result = evaluate_model(fitted, features, target, card.task)
+    except DataError as e:
+        raise DataError(e.problem, source=source, fix=e.fix) from e
+    return card, result
 
 
 def _unique_warnings(caught: list[warnings.WarningMessage]) -> list[str]:

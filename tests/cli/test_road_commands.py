@@ -392,3 +392,28 @@ def test_error_lines_do_not_leak_rich_markup(
     config = new_project(binary_frame, target="[bold]x")
     message = one_error(invoke(runner, "run", "--no-register", "-c", config, "-q"))
     assert re.search(r"target column '\[bold\]x' is not in the data", message)
+
+
+def test_an_output_folder_that_cannot_be_made(
+    runner: CliRunner, new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    config = new_project(binary_frame)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("")
+    message = one_error(invoke(runner, "train", "-c", config, "-q", "-o", blocker / "out"))
+    assert message.startswith(f"cannot create the output folder '{blocker / 'out'}' (")
+    assert message.endswith("). Pass -o/--output with a folder you can write to.")
+
+
+def test_evaluate_refuses_text_targets_for_a_regressor(
+    runner: CliRunner, new_project: NewProject, diabetes_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = {"estimator": "sklearn.linear_model.Ridge", "cv_folds": 0}
+    config = new_project(diabetes_frame, target="progression", model=model)
+    assert invoke(runner, "train", "-c", config, "-q", "-o", tmp_path / "out").exit_code == 0
+    labelled = tmp_path / "labelled.csv"
+    diabetes_frame.assign(progression="high").to_csv(labelled, index=False)
+    assert one_error(invoke(runner, "evaluate", tmp_path / "out", labelled)) == (
+        f"{labelled}: target column 'progression' holds text (e.g. 'high'), but the model is "
+        "a regressor that predicts numbers. Evaluate on data whose target column holds numbers."
+    )

@@ -123,30 +123,9 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a trained model on labelled DATA."""
-    from mlgate.data.io import read_pandas
-    from mlgate.errors import DataError
-    from mlgate.evaluation.evaluate import evaluate_model
-    from mlgate.registry.bundle import load_bundle
-    from mlgate.training.preprocessing import prepare_features
-    from mlgate.training.train import check_target
+    from mlgate.pipeline import evaluate_saved
 
-    fitted, card = load_bundle(model)
-    frame = read_pandas(data)
-    if frame.empty:
-        raise DataError("the data has a header but no rows.", source=data)
-    check_target(frame, card.target, None, source=data)
-    missing = [f for f in card.features if f not in frame.columns]
-    if missing:
-        raise DataError(
-            f"missing feature column(s) the model was trained on: {', '.join(missing)}.",
-            source=data,
-            fix=f"The model needs: {', '.join(card.features)}.",
-        )
-    features = prepare_features(frame, card.kinds, source=data)
-    try:
-        result = evaluate_model(fitted, features, frame[card.target], card.task)
-    except DataError as e:
-        raise DataError(e.problem, source=data, fix=e.fix) from e
+    card, result = evaluate_saved(model, data)
     if as_json:
         print_json(result.model_dump(mode="json"))
         return

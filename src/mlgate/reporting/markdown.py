@@ -28,6 +28,10 @@ def run_summary(result: RunResult) -> str:
         lines += ["## Why it did not pass", ""]
         lines += [f"- {reason}" for reason in result.reasons]
         lines.append("")
+    if result.warnings:
+        lines += ["## Warnings", ""]
+        lines += [f"- {warning}" for warning in result.warnings]
+        lines.append("")
     lines += ["## Data", "", "| part | rows | columns | violations |", "|---|---|---|---|"]
     for part, report in result.validation.items():
         lines.append(f"| {part} | {report.rows} | {report.columns} | {len(report.violations)} |")
