@@ -239,7 +239,7 @@ def compare_models(
                         (base[0][mask], None if base[1] is None else base[1][mask]),
                         (cand[0][mask], None if cand[1] is None else cand[1][mask]),
                         labels,
-                        resamples=max(resamples // 4, 200),
+                        resamples=min(resamples, max(resamples // 4, 200)),
                         confidence=confidence,
                         seed=seed,
                     ),

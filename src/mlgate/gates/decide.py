@@ -120,8 +120,8 @@ def _check(
         if interval
         else ""
     )
-    # Past this width no rule separates an equal model from one 2 margins worse well
-    # (benchmarks/decision_quality.py: about 1 in 5 verdicts wrong at twice the margin).
+    # Past this width no rule tells an equal model from one 2 margins worse well
+    # (benchmarks/decision_quality.py: 15-36% of the point rule's verdicts wrong).
     half = (interval[1] - interval[0]) / 2 if interval else 0.0
     note = (
         f"; too few rows to judge reliably (interval ±{half:.4f}, wider than the margin)"
