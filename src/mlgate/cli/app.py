@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlgate._version import __version__
-from mlgate.cli import compare, data, models, report, road
+from mlgate.cli import compare, data, models, report, road, serve
 
 app = typer.Typer(
     name="mlgate",
@@ -43,6 +43,7 @@ road.register(app)
 compare.register(app)
 models.register(app)
 report.register(app)
+serve.register(app)
 
 
 def main() -> None:

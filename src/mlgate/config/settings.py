@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "load_settings", "redact_url"]
@@ -29,6 +29,24 @@ class Settings(BaseSettings):
     actor: str | None = Field(
         None, description="Who is acting, recorded with alias moves; default: the OS user."
     )
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token of the gateway's admin API; unset turns the API off."
+    )
+    log_path: str | None = Field(
+        None,
+        description="Where the gateway writes prediction and feedback logs (path or fsspec "
+        "URL); default: .mlgate/logs.",
+    )
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Largest request body the gateway reads."
+    )
+    max_batch_rows: int = Field(10_000, gt=0, description="Most rows per prediction request.")
+    poll_interval: float = Field(
+        0.5, gt=0, description="Seconds between the gateway's checks of the rollout state."
+    )
+    challenger_fallback: bool = Field(
+        True, description="Answer with the champion when the challenger fails."
+    )
 
     def registry(self, base_dir: Path) -> str:
         """The registry URI to use for a project in `base_dir`."""
@@ -41,6 +59,10 @@ class Settings(BaseSettings):
         if self.registry_uri:
             return None
         return (base_dir / HOME / "artifacts").resolve().as_uri()
+
+    def logs(self, base_dir: Path) -> str:
+        """Where prediction and feedback logs go for a project in `base_dir`."""
+        return self.log_path or str((base_dir / HOME / "logs").resolve())
 
     def state(self, base_dir: Path) -> str:
         """The state store URL to use for a project in `base_dir`."""
@@ -66,16 +88,24 @@ def load_settings() -> Settings:
 
 
 def redact_url(url: str) -> str:
-    """`url` with any password replaced by ***, safe to show in messages and logs."""
-    from urllib.parse import urlsplit, urlunsplit
+    """`url` with any password replaced by ***, safe to show in messages and logs.
 
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+    Works on the text, not on a parsed URL, so that a URL too broken to parse (a
+    port that is not a number, no scheme, a password with an unescaped '/' or '@')
+    still has its password hidden.
+    """
+    import re
+
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    user, colon, _password = rest[:at].partition(":") if at > 0 else ("", "", "")
+    if colon and "/" not in user:
+        rest = f"{user}:***{rest[at:]}"
+    rest = re.sub(
+        r"(?i)([?&;](?:password|passwd|pwd|secret|token|api_key|access_key|secret_key)=)[^&;#]*",
+        r"\1***",
+        rest,
+    )
+    return f"{scheme}{sep}{rest}"

@@ -17,19 +17,16 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mlgate.config.settings import redact_url
 from mlgate.errors import ConfigError
+from mlgate.state.base import Base
 
 __all__ = ["AliasEvent", "StateStore"]
 
 
-class _Base(DeclarativeBase):
-    pass
-
-
-class _AliasEventRow(_Base):
+class _AliasEventRow(Base):
     __tablename__ = "mlgate_alias_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -116,16 +113,31 @@ class StateStore:
 
 
 def _engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, pool_pre_ping=True)
-        _Base.metadata.create_all(engine)
-    except (SQLAlchemyError, ImportError) as e:
+        Base.metadata.create_all(engine)
+    # ValueError: a URL SQLAlchemy half-parses, such as a port that is not a number
+    except (SQLAlchemyError, ImportError, ValueError, OSError) as e:
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ConfigError(
-            f"cannot open the state store ({type(e).__name__}: {str(e).splitlines()[0]})",
+            f"cannot open the state store ({type(e).__name__}: {_scrub(detail, url)})",
             field="MLGATE_STATE_URL",
             value=redact_url(url),
-            fix="Set MLGATE_STATE_URL to a reachable SQLAlchemy URL, or unset it for SQLite.",
+            fix="Set MLGATE_STATE_URL to a reachable SQLAlchemy URL (PostgreSQL: "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB), or unset it for SQLite.",
         ) from e
     return engine
+
+
+def _scrub(text: str, url: str) -> str:
+    """`text` with `url`'s password hidden, should a driver quote it back."""
+    text = text.replace(url, redact_url(url))
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password
+    except Exception:  # a URL too broken to parse has no password to find here
+        password = None
+    return text.replace(str(password), "***") if password else text

@@ -1,0 +1,39 @@
+"""`mlgate serve`: the gateway for the config's model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlgate.cli.output import err, friendly
+
+
+@friendly
+def serve(
+    config: Annotated[Path, typer.Option("-c", "--config", help="The pipeline config.")] = Path(
+        "mlgate.yaml"
+    ),
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to bind.")] = 8080,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Serve the champion (and the challenger in a rollout) over HTTP.
+
+    Protocols: Open Inference (KServe V2) at /v2, MLflow scoring at /invocations,
+    plain JSON at /predict; /feedback for labels, /metrics for Prometheus, /admin
+    with a bearer token (MLGATE_ADMIN_TOKEN).
+    """
+    from mlgate.serving.server import run_server
+
+    err.print(f"mlgate gateway on http://{host}:{port} ({workers} worker(s)); Ctrl-C stops it")
+    run_server(config, host=host, port=port, workers=workers, log_level=log_level)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `mlgate serve` to the root app."""
+    app.command("serve")(serve)

@@ -1,0 +1,312 @@
+"""The gateway's core, free of any web framework: which versions serve, and how.
+
+It loads the champion (and the challenger in a rollout) from the registry,
+watches the state store for changes to the split or the aliases, loads new
+versions before swapping them in (so no request is dropped), routes each
+request with the rollout strategy, and logs every prediction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mlgate.config.models import PipelineConfig
+from mlgate.config.settings import Settings
+from mlgate.errors import RegistryError
+from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
+from mlgate.registry.refs import load_ref
+from mlgate.rollout.strategies import assign
+from mlgate.serving.inputs import Batch
+from mlgate.serving.metrics import GatewayMetrics
+from mlgate.serving.runtime import Prediction, ServedModel
+from mlgate.state.predlog import SegmentWriter
+from mlgate.state.rollout import RolloutState, get_rollout, revision
+
+__all__ = ["Gateway", "Routing", "Served"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The versions being served and the split between them: swapped whole, never edited."""
+
+    champion: ServedModel
+    challenger: ServedModel | None
+    rollout: RolloutState
+    revision: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Served:
+    """A request's answer and who gave it."""
+
+    prediction: Prediction
+    model: ServedModel
+    role: str
+    request_id: str
+    shadow: Callable[[], Awaitable[None]] | None = None
+
+
+class Gateway:
+    """Serves one config's model from the registry through the rollout strategy."""
+
+    def __init__(self, config: PipelineConfig, settings: Settings, catalog: Catalog) -> None:
+        self.name = config.name
+        self.base_dir = config.base_dir
+        self.settings = settings
+        self.catalog = catalog
+        self.metrics = GatewayMetrics()
+        logs = settings.logs(config.base_dir)
+        self.predictions = SegmentWriter(logs, "predictions")
+        self.feedback = SegmentWriter(logs, "feedback")
+        self._cache: dict[str, ServedModel] = {}
+        self._routing: Routing | None = None
+        self._random = random.Random()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # loading ---------------------------------------------------------------
+
+    @property
+    def routing(self) -> Routing:
+        """The current routing; `load()` must have run."""
+        if self._routing is None:
+            raise RuntimeError("the gateway has not loaded its models yet")
+        return self._routing
+
+    def _served(self, version: str) -> ServedModel:
+        found = self._cache.get(version)
+        if found is None:
+            loaded = load_ref(
+                f"models:/{self.name}/{version}", base_dir=self.base_dir, catalog=self.catalog
+            )
+            found = ServedModel.load(loaded)
+            self._cache[version] = found
+        return found
+
+    def load(self) -> Routing:
+        """Read the aliases and the split, load what is new, then swap it in."""
+        seen = revision(self.catalog.state, self.name)
+        rollout = get_rollout(self.catalog.state, self.name)
+        champion = self.catalog.alias(self.name, CHAMPION)
+        if champion is None:
+            raise RegistryError(
+                f"model {self.name!r} has no champion to serve",
+                fix="Run `mlgate run` until a version passes its gates, or "
+                f"`mlgate models promote {self.name} VERSION`.",
+            )
+        challenger = self.catalog.alias(self.name, CHALLENGER)
+        routing = Routing(
+            champion=self._served(champion.version),
+            challenger=self._served(challenger.version) if challenger else None,
+            rollout=rollout,
+            revision=seen,
+        )
+        keep = {routing.champion.version} | (
+            {routing.challenger.version} if routing.challenger else set()
+        )
+        if self._routing is not None:
+            keep.add(self._routing.champion.version)  # instant switch back after a promotion
+        self._cache = {v: m for v, m in self._cache.items() if v in keep}
+        self._routing = routing
+        weight = rollout.weight if routing.challenger else 0.0
+        self.metrics.weight.labels(self.name, rollout.strategy).set(weight)
+        return routing
+
+    def refresh(self) -> bool:
+        """Reload when the state store says something changed; True when it did."""
+        if self._routing is not None and revision(self.catalog.state, self.name) == (
+            self._routing.revision
+        ):
+            return False
+        self.load()
+        return True
+
+    async def watch(self) -> None:
+        """Poll the state store forever; a failed poll is logged and retried."""
+        while True:
+            await asyncio.sleep(self.settings.poll_interval)
+            try:
+                changed = await asyncio.to_thread(self.refresh)
+                if changed:
+                    log.info("routing changed: %s", self.describe())
+            except Exception:
+                log.exception("could not refresh the routing; serving what is loaded")
+
+    def start(self) -> None:
+        """Start the log writers."""
+        self.predictions.start()
+        self.feedback.start()
+
+    def close(self) -> None:
+        """Write every buffered log record; called on graceful shutdown."""
+        self.predictions.close()
+        self.feedback.close()
+
+    def describe(self) -> dict[str, Any]:
+        """What is served now, for status endpoints."""
+        r = self.routing
+        return {
+            "model": self.name,
+            "champion": r.champion.version,
+            "challenger": r.challenger.version if r.challenger else None,
+            "strategy": r.rollout.strategy if r.challenger else "none",
+            "weight": r.rollout.weight if r.challenger else 0.0,
+            "revision": r.rollout.revision,
+            "fast_path": {
+                "champion": r.champion.fast,
+                "challenger": r.challenger.fast if r.challenger else None,
+            },
+        }
+
+    # serving ---------------------------------------------------------------
+
+    async def _predict(self, model: ServedModel, batch: Batch) -> Prediction:
+        if model.fast:
+            return model.predict(batch.columns)
+        return await asyncio.to_thread(model.predict, batch.columns)
+
+    async def serve(
+        self, batch: Batch, *, route: str, key: str | None, request_id: str | None
+    ) -> Served:
+        """Answer one request with the version the strategy picks; log it."""
+        started = time.perf_counter()
+        routing = self.routing
+        rollout = routing.rollout
+        challenger = routing.challenger
+        chosen = assign(
+            rollout.strategy,
+            rollout.weight,
+            key,
+            self._random.random,
+            salt=self.name,
+            has_challenger=challenger is not None,
+        )
+        request_id = request_id or uuid.uuid4().hex
+        model = challenger if chosen.primary == CHALLENGER and challenger else routing.champion
+        role: str = chosen.primary
+        error = None
+        try:
+            prediction = await self._predict(model, batch)
+        except Exception as e:
+            if model is routing.champion or not self.settings.challenger_fallback:
+                raise
+            log.warning("challenger %s failed; the champion answers: %s", model.version, e)
+            self.metrics.fallbacks.labels(self.name, model.version).inc()
+            error = f"{type(e).__name__}: {e}"
+            self._log(batch, model, "challenger", route, key, request_id, rollout, None, 0, error)
+            model, role = routing.champion, CHAMPION
+            prediction = await self._predict(model, batch)
+        elapsed = time.perf_counter() - started
+        metrics = self.metrics
+        metrics.requests.labels(self.name, model.version, role, route).inc()
+        metrics.latency.labels(self.name, model.version, route).observe(elapsed)
+        if model.card.task == "classification":
+            metrics.count_labels(self.name, model.version, prediction.labels)
+        self._log(batch, model, role, route, key, request_id, rollout, prediction, elapsed, None)
+        shadow = None
+        if chosen.shadow and challenger is not None:
+            shadow = self._shadow(challenger, batch, route, key, request_id, rollout)
+        return Served(prediction, model, role, request_id, shadow)
+
+    def _shadow(
+        self,
+        challenger: ServedModel,
+        batch: Batch,
+        route: str,
+        key: str | None,
+        request_id: str,
+        rollout: RolloutState,
+    ) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            started = time.perf_counter()
+            try:
+                prediction = await self._predict(challenger, batch)
+            except Exception as e:  # a shadow's failure never reaches users
+                self.metrics.shadow.labels(self.name, challenger.version, "error").inc()
+                error = f"{type(e).__name__}: {e}"
+                self._log(
+                    batch, challenger, "shadow", route, key, request_id, rollout, None, 0, error
+                )
+                return
+            elapsed = time.perf_counter() - started
+            self.metrics.shadow.labels(self.name, challenger.version, "ok").inc()
+            self._log(
+                batch,
+                challenger,
+                "shadow",
+                route,
+                key,
+                request_id,
+                rollout,
+                prediction,
+                elapsed,
+                None,
+            )
+
+        return run
+
+    def _log(
+        self,
+        batch: Batch,
+        model: ServedModel,
+        role: str,
+        route: str,
+        key: str | None,
+        request_id: str,
+        rollout: RolloutState,
+        prediction: Prediction | None,
+        elapsed: float,
+        error: str | None,
+    ) -> None:
+        now = datetime.now(UTC)
+        labels = prediction.labels if prediction else [None] * batch.rows
+        probabilities = prediction.probabilities if prediction else None
+        regression = model.card.task == "regression"
+        records = []
+        for i, features in enumerate(batch.records()):
+            label = labels[i]
+            if probabilities is not None:
+                score: float | None = float(probabilities[i].max())
+            elif regression and label is not None:
+                score = float(label)
+            else:
+                score = None
+            records.append(
+                {
+                    "time": now,
+                    "request_id": request_id,
+                    "row": i,
+                    "model": self.name,
+                    "version": model.version,
+                    "role": role,
+                    "served": role != "shadow" and error is None,
+                    "strategy": rollout.strategy,
+                    "weight": float(rollout.weight),
+                    "key": key,
+                    "route": route,
+                    "latency_ms": elapsed * 1e3,
+                    "prediction": None if label is None else str(label),
+                    "score": score,
+                    "error": error,
+                    "features": features,
+                }
+            )
+        self.predictions.append(records)
+
+    def record_feedback(self, items: list[tuple[str, int, Any]]) -> int:
+        """Queue ground-truth labels as (request_id, row, label); how many were taken."""
+        now = datetime.now(UTC)
+        self.feedback.append(
+            {"time": now, "request_id": r, "row": row, "label": str(label), "model": self.name}
+            for r, row, label in items
+        )
+        return len(items)

@@ -1,0 +1,375 @@
+"""Request bodies into feature columns, checked against the served version's schema.
+
+Every refusal is an `InputError` with an HTTP status and a message that says
+what was wrong and where (which row, which feature); the app turns it into a
+JSON 4xx response. Nothing here trusts the shape of the JSON it is given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlgate.serving.runtime import ServedModel
+from mlgate.training.preprocessing import MISSING
+
+__all__ = ["Batch", "InputError", "from_columns", "from_records", "from_rows", "parse_v2"]
+
+Array = np.ndarray[Any, Any]
+_NUMBER = (int, float)
+
+
+class InputError(Exception):
+    """A request the gateway refuses, with the status and where the problem is."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 422,
+        code: str = "invalid_input",
+        row: int | None = None,
+        feature: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.row = row
+        self.feature = feature
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body: `error` is the message (KServe's form), `detail` the rest."""
+        detail: dict[str, Any] = {"code": self.code}
+        if self.row is not None:
+            detail["row"] = self.row
+        if self.feature is not None:
+            detail["feature"] = self.feature
+        return {"error": self.message, "detail": detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Checked feature columns for `rows` rows, in the model's feature order."""
+
+    columns: dict[str, Array]
+    rows: int
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dicts (for the prediction log); missing numbers become None."""
+        names = list(self.columns)
+        lists = [self.columns[n].tolist() for n in names]
+        out = []
+        for i in range(self.rows):
+            row = {}
+            for name, values in zip(names, lists, strict=True):
+                value = values[i]
+                row[name] = None if isinstance(value, float) and value != value else value
+            out.append(row)
+        return out
+
+
+def _numeric(model: ServedModel, name: str, values: list[Any]) -> Array:
+    rules = model.schema.columns.get(name) if model.schema else None
+    allow_inf = bool(rules and rules.allow_inf)
+    nullable = rules.nullable if rules else True
+    out = np.empty(len(values), dtype=np.float64)
+    for i, value in enumerate(values):
+        if value is None:
+            if not nullable:
+                raise InputError(
+                    f"feature {name!r} is missing in row {i}, and the schema says it may not be",
+                    row=i,
+                    feature=name,
+                    code="missing_value",
+                )
+            out[i] = math.nan
+            continue
+        if type(value) is bool or not isinstance(value, _NUMBER):
+            if isinstance(value, str):
+                try:
+                    value = float(value)
+                except ValueError:
+                    value = None
+            if value is None or isinstance(value, bool) or not isinstance(value, _NUMBER):
+                raise InputError(
+                    f"feature {name!r} in row {i} must be a number, got {_show(values[i])}",
+                    row=i,
+                    feature=name,
+                    code="not_a_number",
+                )
+        number = float(value)
+        if math.isnan(number):
+            if not nullable:
+                raise InputError(
+                    f"feature {name!r} in row {i} is NaN, and the schema says it may not be",
+                    row=i,
+                    feature=name,
+                    code="missing_value",
+                )
+        elif math.isinf(number) and not allow_inf:
+            raise InputError(
+                f"feature {name!r} in row {i} is infinite; only finite numbers are accepted",
+                row=i,
+                feature=name,
+                code="not_finite",
+            )
+        out[i] = number
+    return out
+
+
+def _categorical(name: str, values: list[Any]) -> Array:
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        if value is None:
+            out[i] = MISSING
+        elif isinstance(value, str | int | float | bool):
+            out[i] = str(value)
+        else:
+            raise InputError(
+                f"feature {name!r} in row {i} must be a text or number category, "
+                f"got {_show(value)}",
+                row=i,
+                feature=name,
+                code="not_a_category",
+            )
+    return out
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> Batch:
+    """A batch from one list of values per feature name."""
+    features = model.features
+    missing = [f for f in features if f not in columns]
+    unknown = [c for c in columns if c not in model.card.kinds]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing feature(s): {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown feature(s): {', '.join(map(str, unknown))}")
+        raise InputError(
+            f"{'; '.join(parts)}. The model takes: {', '.join(features)}",
+            code="wrong_features",
+            feature=(missing or unknown)[0],
+        )
+    rows = -1
+    for name in features:
+        values = columns[name]
+        if not isinstance(values, list):
+            raise InputError(
+                f"feature {name!r} must be a list of values, got {type(values).__name__}",
+                feature=name,
+                code="bad_shape",
+            )
+        if rows == -1:
+            rows = len(values)
+        elif len(values) != rows:
+            raise InputError(
+                f"feature {name!r} has {len(values)} value(s) but the others have {rows}",
+                feature=name,
+                code="bad_shape",
+            )
+    _check_rows(rows, limit)
+    built = {
+        name: _numeric(model, name, columns[name])
+        if name in model.numeric
+        else _categorical(name, columns[name])
+        for name in features
+    }
+    return Batch(built, rows)
+
+
+def _check_rows(rows: int, limit: int) -> None:
+    if rows <= 0:
+        raise InputError("the request has no rows", code="empty")
+    if rows > limit:
+        raise InputError(
+            f"the request has {rows} rows; at most {limit} are accepted per request",
+            status=413,
+            code="too_many_rows",
+        )
+
+
+def from_rows(model: ServedModel, rows: Any, *, limit: int) -> Batch:
+    """A batch from rows given as lists in feature order, or as records."""
+    if not isinstance(rows, list):
+        raise InputError(
+            f"expected a list of rows, got {type(rows).__name__}", status=400, code="bad_body"
+        )
+    if rows and all(isinstance(r, dict) for r in rows):
+        return from_records(model, rows, limit=limit)
+    features = model.features
+    _check_rows(len(rows), limit)
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise InputError(
+                f"row {i} must be a list of {len(features)} values in the order "
+                f"{', '.join(features)}, or an object of feature: value",
+                row=i,
+                code="bad_shape",
+            )
+        if len(row) != len(features):
+            raise InputError(
+                f"row {i} has {len(row)} value(s); the model takes {len(features)}: "
+                f"{', '.join(features)}",
+                row=i,
+                code="wrong_features",
+            )
+    return from_columns(
+        model, {name: [r[j] for r in rows] for j, name in enumerate(features)}, limit=limit
+    )
+
+
+def from_records(model: ServedModel, records: Any, *, limit: int) -> Batch:
+    """A batch from a list of {feature: value} objects."""
+    if not isinstance(records, list):
+        raise InputError(
+            f"expected a list of records, got {type(records).__name__}",
+            status=400,
+            code="bad_body",
+        )
+    _check_rows(len(records), limit)
+    features = model.features
+    known = model.card.kinds
+    columns: dict[str, list[Any]] = {name: [] for name in features}
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InputError(
+                f"row {i} must be an object of feature: value", row=i, code="bad_shape"
+            )
+        missing = [f for f in features if f not in record]
+        unknown = [k for k in record if k not in known]
+        if missing or unknown:
+            parts = []
+            if missing:
+                parts.append(f"lacks {', '.join(missing)}")
+            if unknown:
+                parts.append(f"has unknown {', '.join(map(str, unknown))}")
+            raise InputError(
+                f"row {i} {' and '.join(parts)}. The model takes: {', '.join(features)}",
+                row=i,
+                feature=(missing or unknown)[0],
+                code="wrong_features",
+            )
+        for name in features:
+            columns[name].append(record[name])
+    return from_columns(model, columns, limit=limit)
+
+
+_V2_TYPES = {
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+}
+
+
+def _flatten(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        raise InputError("a tensor's data must be a list", status=400, code="bad_tensor")
+    if not any(isinstance(item, list) for item in data):
+        return data
+    flat: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
+    return flat
+
+
+def _tensor(spec: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
+    if not isinstance(spec, dict):
+        raise InputError(f"inputs[{index}] must be an object", status=400, code="bad_tensor")
+    name, shape, datatype, data = (spec.get(k) for k in ("name", "shape", "datatype", "data"))
+    if not isinstance(name, str):
+        raise InputError(f"inputs[{index}].name must be a string", status=400, code="bad_tensor")
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise InputError(
+            f"inputs[{index}] ({name}): shape must be a list of non-negative integers",
+            status=400,
+            code="bad_tensor",
+        )
+    if datatype not in _V2_TYPES:
+        raise InputError(
+            f"inputs[{index}] ({name}): unknown datatype {_show(datatype)}; one of "
+            f"{', '.join(sorted(_V2_TYPES))}",
+            status=400,
+            code="bad_tensor",
+        )
+    values = _flatten(data)
+    expected = math.prod(shape)
+    if len(values) != expected:
+        raise InputError(
+            f"inputs[{index}] ({name}): shape {shape} needs {expected} value(s), "
+            f"data has {len(values)}",
+            status=400,
+            code="bad_tensor",
+        )
+    return name, shape, datatype, values
+
+
+def parse_v2(model: ServedModel, body: Any, *, limit: int) -> Batch:
+    """A batch from an Open Inference Protocol (KServe V2) request.
+
+    Either one [rows, features] tensor in the model's feature order, or one
+    [rows] (or [rows, 1]) tensor per feature, named after it.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise InputError(
+            'expected {"inputs": [{"name", "shape", "datatype", "data"}, ...]}',
+            status=400,
+            code="bad_body",
+        )
+    tensors = [_tensor(spec, i) for i, spec in enumerate(body["inputs"])]
+    if not tensors:
+        raise InputError("inputs is empty", status=400, code="bad_body")
+    features = model.features
+    if len(tensors) == 1 and tensors[0][0] not in model.card.kinds:
+        name, shape, _, values = tensors[0]
+        if len(shape) != 2 or shape[1] != len(features):
+            raise InputError(
+                f"a single input tensor ({name}) must have shape [rows, {len(features)}] "
+                f"with the features in order: {', '.join(features)}; got {shape}",
+                code="wrong_features",
+            )
+        rows = shape[0]
+        _check_rows(rows, limit)
+        width = len(features)
+        columns = {f: values[j::width] for j, f in enumerate(features)}
+        return from_columns(model, columns, limit=limit)
+    columns = {}
+    for name, shape, _, values in tensors:
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise InputError(
+                f"input {name!r} must have shape [rows] or [rows, 1], got {shape}",
+                feature=name,
+                code="bad_shape",
+            )
+        columns[name] = values
+    return from_columns(model, columns, limit=limit)

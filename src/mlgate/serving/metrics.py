@@ -1,0 +1,98 @@
+"""Prometheus metrics of the gateway: requests, errors, latency, classes, rollout weight.
+
+Each app gets its own registry, so several apps in one process (tests) do not
+collide. With PROMETHEUS_MULTIPROC_DIR set (several workers), `/metrics`
+aggregates every worker's files instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+__all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class GatewayMetrics:
+    """The gateway's counters, histograms and gauges."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "mlgate_requests",
+            "Prediction requests answered, by version, role and route.",
+            ["model", "version", "role", "route"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "mlgate_request_errors",
+            "Requests refused or failed, by route and error code.",
+            ["model", "route", "code"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "mlgate_request_latency_seconds",
+            "Time from request to response, by version and route.",
+            ["model", "version", "route"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.predicted = Counter(
+            "mlgate_predicted_class",
+            "Predicted classes (classifiers), by version.",
+            ["model", "version", "label"],
+            registry=r,
+        )
+        self.weight = Gauge(
+            "mlgate_rollout_weight",
+            "Percent of traffic sent to the challenger.",
+            ["model", "strategy"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.shadow = Counter(
+            "mlgate_shadow_predictions",
+            "Copies of requests the challenger answered off the response path, by outcome.",
+            ["model", "version", "outcome"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "mlgate_challenger_fallbacks",
+            "Requests the champion answered because the challenger failed.",
+            ["model", "version"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition of every metric (all workers' in multiprocess mode)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+            return generate_latest(combined)
+        return generate_latest(self.registry)
+
+    def count_labels(self, model: str, version: str, labels: list[Any]) -> None:
+        """Count predicted classes without one call per row for big batches."""
+        if len(labels) == 1:
+            self.predicted.labels(model, version, str(labels[0])).inc()
+            return
+        counts: dict[str, int] = {}
+        for label in labels:
+            key = str(label)
+            counts[key] = counts.get(key, 0) + 1
+        for key, count in counts.items():
+            self.predicted.labels(model, version, key).inc(count)

@@ -1,0 +1,122 @@
+"""A loaded version, ready to predict: ONNX Runtime when it has an export, else scikit-learn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlgate.data.schema import Schema, load_schema
+from mlgate.errors import ArtifactError
+from mlgate.registry.artifacts import sha256_file
+from mlgate.registry.bundle import ModelCard
+from mlgate.registry.refs import LoadedModel
+
+__all__ = ["Prediction", "ServedModel"]
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Outputs for a batch: labels (or values) and, for classifiers, probabilities."""
+
+    labels: list[Any]
+    probabilities: Array | None
+
+
+@dataclass
+class ServedModel:
+    """One registered version as the gateway serves it."""
+
+    name: str
+    version: str
+    card: ModelCard
+    schema: Schema | None
+    model: Any
+    session: Any = None
+    numeric: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def load(cls, loaded: LoadedModel, *, onnx: bool = True) -> ServedModel:
+        """Wrap a verified model; open its ONNX export (sha256 checked) when there is one."""
+        card = loaded.card
+        schema_path = loaded.folder / "schema.yaml"
+        schema = load_schema(schema_path) if schema_path.exists() else None
+        session = None
+        if onnx and card.onnx is not None:
+            session = _open_onnx(loaded.folder / card.onnx.path, card.onnx.sha256)
+        version = loaded.version.version if loaded.version else loaded.folder.name
+        return cls(
+            name=card.name,
+            version=version,
+            card=card,
+            schema=schema,
+            model=loaded.model,
+            session=session,
+            numeric=frozenset(n for n, k in card.kinds.items() if k == "numeric"),
+        )
+
+    @property
+    def fast(self) -> bool:
+        """Whether predictions run on ONNX Runtime (microseconds, safe on the event loop)."""
+        return self.session is not None
+
+    @property
+    def features(self) -> list[str]:
+        """Input features in model order."""
+        return self.card.features
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """Class labels in probability-column order, for classifiers."""
+        return self.card.classes
+
+    def predict(self, columns: dict[str, Array]) -> Prediction:
+        """Predict a batch given one array per feature (numeric float64, categorical str)."""
+        if self.session is not None:
+            feed = {
+                name: (values.astype(np.float32) if name in self.numeric else values).reshape(-1, 1)
+                for name, values in columns.items()
+            }
+            outputs = self.session.run(None, feed)
+            labels = outputs[0].reshape(-1)
+            probabilities = outputs[1] if len(outputs) > 1 else None
+            if self.card.task == "regression":
+                return Prediction(labels.astype(np.float64).tolist(), None)
+            return Prediction(
+                labels.tolist(),
+                None if probabilities is None else np.asarray(probabilities, dtype=np.float64),
+            )
+        import pandas as pd
+
+        frame = pd.DataFrame({name: columns[name] for name in self.features})
+        labels = self.model.predict(frame)
+        probabilities = None
+        if self.card.task == "classification" and hasattr(self.model, "predict_proba"):
+            try:
+                probabilities = np.asarray(self.model.predict_proba(frame), dtype=np.float64)
+            except (AttributeError, NotImplementedError):
+                probabilities = None
+        return Prediction(np.asarray(labels).tolist(), probabilities)
+
+
+def _open_onnx(path: Path, sha256: str) -> Any:
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise ArtifactError("the ONNX file named in model.json is missing", path=path)
+    data = path.read_bytes()
+    if sha256_file(path) != sha256:
+        raise ArtifactError(
+            "the ONNX file's sha256 does not match the one recorded when it was written",
+            path=path,
+            fix="Register the model again from a trusted run.",
+        )
+    options = ort.SessionOptions()
+    # One thread per session: ONNX Runtime's default pool spins cores even when idle.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])

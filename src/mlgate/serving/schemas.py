@@ -1,0 +1,106 @@
+"""OpenAPI request-body schemas for routes that parse their bodies by hand (for speed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FEEDBACK", "INVOCATIONS", "PREDICT", "ROLLOUT", "V2_INFER", "body"]
+
+_VALUE: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]}
+_ROW: dict[str, Any] = {
+    "anyOf": [
+        {"type": "array", "items": _VALUE},
+        {"type": "object", "additionalProperties": _VALUE},
+    ]
+}
+
+V2_INFER: dict[str, Any] = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "id": {"type": "string"},
+        "parameters": {"type": "object"},
+        "inputs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "shape", "datatype", "data"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "shape": {"type": "array", "items": {"type": "integer"}},
+                    "datatype": {
+                        "type": "string",
+                        "enum": ["BOOL", "INT32", "INT64", "FP32", "FP64", "BYTES"],
+                    },
+                    "data": {"type": "array"},
+                    "parameters": {"type": "object"},
+                },
+            },
+        },
+        "outputs": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+INVOCATIONS: dict[str, Any] = {
+    "type": "object",
+    "description": "MLflow's scoring protocol: exactly one of these keys.",
+    "properties": {
+        "dataframe_split": {
+            "type": "object",
+            "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "data": {"type": "array", "items": {"type": "array", "items": _VALUE}},
+                "index": {"type": "array"},
+            },
+        },
+        "dataframe_records": {"type": "array", "items": {"type": "object"}},
+        "instances": {"anyOf": [{"type": "array", "items": _ROW}, {"type": "object"}]},
+        "inputs": {"anyOf": [{"type": "array", "items": _ROW}, {"type": "object"}]},
+        "params": {"type": "object"},
+    },
+}
+
+PREDICT: dict[str, Any] = {
+    "type": "object",
+    "required": ["instances"],
+    "properties": {"instances": {"type": "array", "items": _ROW}},
+}
+
+FEEDBACK: dict[str, Any] = {
+    "type": "object",
+    "required": ["feedback"],
+    "properties": {
+        "feedback": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["request_id", "label"],
+                "properties": {
+                    "request_id": {"type": "string"},
+                    "row": {"type": "integer", "minimum": 0},
+                    "label": {"anyOf": [{"type": "string"}, {"type": "number"}]},
+                },
+            },
+        }
+    },
+}
+
+ROLLOUT: dict[str, Any] = {
+    "type": "object",
+    "required": ["strategy"],
+    "properties": {
+        "strategy": {"type": "string", "enum": ["none", "blue-green", "canary", "shadow", "ab"]},
+        "weight": {"type": "number", "minimum": 0, "maximum": 100},
+        "note": {"type": "string"},
+    },
+}
+
+
+def body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The `openapi_extra` that documents a JSON request body."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }

@@ -1,0 +1,134 @@
+"""The prediction log: append-only Parquet segments, written off the request path.
+
+Records go into an in-memory buffer; a background thread writes them out as a
+new Parquet segment every `interval` seconds (or sooner when the buffer is
+full), and `close()` writes whatever is left, so a graceful shutdown loses
+nothing. Segments live under `<root>/<kind>/date=YYYY-MM-DD/`, on local disk or
+any fsspec URL, and are read back with DuckDB.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["SegmentWriter", "read_log"]
+
+log = logging.getLogger(__name__)
+
+
+class SegmentWriter:
+    """A buffered writer of Parquet segments for one kind of record."""
+
+    def __init__(
+        self, root: str, kind: str, *, interval: float = 1.0, max_rows: int = 50_000
+    ) -> None:
+        self.root = root.rstrip("/")
+        self.kind = kind
+        self.interval = interval
+        self.max_rows = max_rows
+        self._buffer: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+        self.failures = 0
+
+    def start(self) -> SegmentWriter:
+        """Start the background flusher (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name=f"mlgate-{self.kind}-writer", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        """Queue records; never blocks on I/O."""
+        with self._lock:
+            self._buffer.extend(records)
+            full = len(self._buffer) >= self.max_rows
+        if full:
+            self._wake.set()
+
+    def flush(self) -> int:
+        """Write everything buffered now as one segment; the number of records written."""
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if not batch:
+            return 0
+        try:
+            self._write(batch)
+        except Exception:  # keep serving; put the records back to try again
+            log.exception("writing a %s segment failed; will retry", self.kind)
+            self.failures += 1
+            with self._lock:
+                self._buffer[:0] = batch
+            return 0
+        self.written += len(batch)
+        return len(batch)
+
+    def close(self) -> None:
+        """Stop the flusher and write what is left."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        import fsspec
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(batch)
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        name = f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+        folder = f"{self.root}/{self.kind}/date={day}"
+        fs, path = fsspec.core.url_to_fs(folder)
+        fs.makedirs(path, exist_ok=True)
+        final = f"{path}/{name}"
+        temporary = f"{path}/.{name}.tmp"
+        with fs.open(temporary, "wb") as handle:
+            pq.write_table(table, handle)
+        fs.mv(temporary, final)  # readers never see half a segment
+
+
+def read_log(root: str, kind: str, sql: str = "SELECT * FROM log") -> Any:
+    """Run `sql` over every segment of `kind` under `root` (the table is called `log`).
+
+    Returns a pandas DataFrame; an empty one when nothing has been written yet.
+    """
+    import duckdb
+    import fsspec
+    import pandas as pd
+
+    fs, path = fsspec.core.url_to_fs(f"{root.rstrip('/')}/{kind}")
+    files = list(fs.glob(f"{path}/date=*/*.parquet")) if fs.exists(path) else []
+    if not files:
+        return pd.DataFrame()
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    uris = [f if protocol in ("file", "local") else f"{protocol}://{f}" for f in files]
+    connection = duckdb.connect()
+    try:
+        if protocol not in ("file", "local"):
+            connection.register_filesystem(fs)
+        relation = connection.read_parquet(uris, union_by_name=True)
+        connection.register("log", relation)
+        return connection.execute(sql).fetchdf()
+    finally:
+        connection.close()

@@ -1,0 +1,128 @@
+"""Rollout state in the state store: which strategy and weight the gateways apply.
+
+Every change bumps `revision`; gateways poll it (one indexed read) together with
+the newest alias move, and reload when either changes. Several gateway
+processes on one database therefore agree on the split.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import DateTime, Float, Integer, String, Text, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mlgate.errors import ConfigError
+from mlgate.state.base import Base
+from mlgate.state.store import StateStore, _AliasEventRow
+
+__all__ = ["STRATEGIES", "RolloutState", "Strategy", "get_rollout", "revision", "set_rollout"]
+
+Strategy = Literal["none", "blue-green", "canary", "shadow", "ab"]
+STRATEGIES: tuple[str, ...] = ("none", "blue-green", "canary", "shadow", "ab")
+
+
+class _RolloutRow(Base):
+    __tablename__ = "mlgate_rollouts"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(20), default="none")
+    weight: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(20), default="idle")
+    plan: Mapped[str] = mapped_column(Text, default="{}")
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class RolloutState(BaseModel):
+    """How a model's traffic is split between champion and challenger right now."""
+
+    model: str
+    strategy: Strategy = "none"
+    weight: float = Field(0.0, ge=0.0, le=100.0, description="Percent of traffic to challenger.")
+    status: str = "idle"
+    plan: dict[str, Any] = Field(default_factory=dict)
+    revision: int = 0
+    updated_at: datetime | None = None
+    updated_by: str = ""
+    note: str = ""
+
+    @field_validator("updated_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _state(row: _RolloutRow) -> RolloutState:
+    return RolloutState(
+        model=row.model,
+        strategy=row.strategy,
+        weight=row.weight,
+        status=row.status,
+        plan=json.loads(row.plan or "{}"),
+        revision=row.revision,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+        note=row.note,
+    )
+
+
+def get_rollout(store: StateStore, model: str) -> RolloutState:
+    """The model's rollout state; a model never rolled out serves its champion only."""
+    with store.session() as session:
+        row = session.get(_RolloutRow, model)
+        return _state(row) if row is not None else RolloutState(model=model)
+
+
+def set_rollout(
+    store: StateStore,
+    model: str,
+    *,
+    strategy: str,
+    weight: float,
+    actor: str,
+    note: str = "",
+    status: str | None = None,
+    plan: dict[str, Any] | None = None,
+) -> RolloutState:
+    """Change the split (one transaction) and bump the revision gateways watch."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(
+            "unknown strategy", field="strategy", value=strategy, allowed=", ".join(STRATEGIES)
+        )
+    if not 0.0 <= weight <= 100.0:
+        raise ConfigError(
+            "weight must be a percentage", field="weight", value=weight, allowed="0 to 100"
+        )
+    with store.session() as session:
+        row = session.get(_RolloutRow, model, with_for_update=True)
+        if row is None:
+            row = _RolloutRow(model=model, revision=0, plan="{}", status="idle")
+            session.add(row)
+        row.strategy = strategy
+        row.weight = float(weight)
+        row.revision = (row.revision or 0) + 1
+        row.updated_at = datetime.now(UTC)
+        row.updated_by = actor
+        row.note = note
+        if status is not None:
+            row.status = status
+        if plan is not None:
+            row.plan = json.dumps(plan)
+        session.flush()
+        return _state(row)
+
+
+def revision(store: StateStore, model: str) -> tuple[int, int]:
+    """(rollout revision, newest alias move id): when either changes, reload."""
+    with store.session() as session:
+        rollout = session.scalar(select(_RolloutRow.revision).where(_RolloutRow.model == model))
+        moved = session.scalar(
+            select(func.max(_AliasEventRow.id)).where(_AliasEventRow.model == model)
+        )
+        return int(rollout or 0), int(moved or 0)
