@@ -301,7 +301,9 @@ def run(
     if config.schema_file is None:
         _check_text_among_numbers(train_df, features, train_source)
     if test_df is None:
-        train_df, test_df = split_holdout(train_df, target, config.data.holdout, task)
+        train_df, test_df = split_holdout(
+            train_df, target, config.data.holdout, task, source=train_source
+        )
         evaluated_on = train_source
     else:
         evaluated_on = str(test_source)

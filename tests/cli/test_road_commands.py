@@ -163,14 +163,28 @@ def test_a_feature_column_with_no_values(
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("train.parquet", b"PAR1 this is not really parquet", "PARQUET"),
+        ("train.csv", b"x1,label\n1.0,yes\n2.0,no,extra\n", "CSV"),
+        ("train.csv", bytes(range(256)) * 8, "CSV"),
+    ],
+    ids=["damaged-parquet", "ragged-csv", "binary-csv"],
+)
 def test_an_unreadable_file(
-    runner: CliRunner, new_project: NewProject, binary_frame: pd.DataFrame
+    runner: CliRunner,
+    new_project: NewProject,
+    binary_frame: pd.DataFrame,
+    name: str,
+    content: bytes,
+    kind: str,
 ) -> None:
-    config = new_project(binary_frame, data={"train": "train.parquet"})
-    (config.parent / "train.parquet").write_bytes(b"PAR1 this is not really parquet")
+    config = new_project(binary_frame, data={"train": name})
+    (config.parent / name).write_bytes(content)
     message = one_error(invoke(runner, "run", "--no-register", "-c", config, "-q"))
-    assert message.startswith(f"{config.parent / 'train.parquet'}: cannot read it as PARQUET: ")
-    assert message.endswith("Check that the file is PARQUET and not damaged.")
+    assert message.startswith(f"{config.parent / name}: cannot read it as {kind}: ")
+    assert message.endswith(f"Check that the file is {kind} and not damaged.")
 
 
 # --- validation: exit 1 listing every violation, nothing trained ----------------------------

@@ -17,6 +17,10 @@ from mlgate.training.preprocessing import build_model, prepare_features
 KINDS = {"x1": "numeric", "x2": "numeric", "count": "numeric", "colour": "categorical"}
 
 
+def exact(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
 def trained(frame: pd.DataFrame, estimator: object) -> tuple[object, pd.DataFrame, pd.Series]:
     model = build_model(estimator, KINDS, "auto")
     X = prepare_features(frame, KINDS)
@@ -74,7 +78,7 @@ def test_labels_the_model_never_saw_are_refused(binary_frame: pd.DataFrame) -> N
     y.iloc[:2] = "maybe"
     with pytest.raises(
         DataError,
-        match=re.escape(
+        match=exact(
             "the target holds label(s) the model never saw in training: 'maybe' (2 of 80 rows); "
             "it knows 'no', 'yes'. "
             "Evaluate on data labelled like the training data, or retrain with them."

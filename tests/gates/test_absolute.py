@@ -20,6 +20,10 @@ CLASSIFICATION = (
 )
 
 
+def exact(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
 def test_every_bound_met_passes() -> None:
     gates = GatesConfig(min={"accuracy": 0.8, "f1": 0.75}, max={"log_loss": 0.5})
     result = gate_absolute({"accuracy": 0.9, "f1": 0.75, "log_loss": 0.3}, gates)
@@ -77,7 +81,7 @@ def test_a_gate_on_an_unknown_metric_lists_the_metrics() -> None:
     gates = GatesConfig(min={"accuracy": 0.8, "acuracy": 0.9})
     with pytest.raises(
         ConfigError,
-        match=re.escape(
+        match=exact(
             "/project/mlgate.yaml: gates.min.acuracy: unknown classification metric 'acuracy'. "
             f"Allowed: {CLASSIFICATION}. Did you mean accuracy?"
         ),
@@ -89,7 +93,7 @@ def test_a_gate_on_an_unknown_metric_lists_the_metrics() -> None:
 def test_a_gate_on_the_other_task_s_metric() -> None:
     with pytest.raises(
         ConfigError,
-        match=re.escape(
+        match=exact(
             "/project/mlgate.yaml: gates.max.rmse: rmse is a regression metric, but this is a "
             f"classification task. Allowed: {CLASSIFICATION}. "
             "Gate on one of those, or set task: to match the model."

@@ -112,11 +112,11 @@ def test_a_class_of_one_row_cannot_be_stratified() -> None:
     with pytest.raises(
         DataError,
         match=exact(
-            "class 'b' of 'label' has a single row, too few to stratify the split "
-            "Add rows of that class, or set data.split.stratify: false."
+            "train.csv: class 'b' of target 'label' has a single row, too few to hold out a "
+            "stratified test set. Add rows of that class, or set data.split.stratify: false."
         ),
     ):
-        split_holdout(frame, "label", SplitConfig(), "classification")
+        split_holdout(frame, "label", SplitConfig(), "classification", source="train.csv")
 
 
 def test_cross_validation_is_repeatable_for_a_seed(binary_frame: pd.DataFrame) -> None:
@@ -143,7 +143,7 @@ def test_cross_validation_refuses_more_folds_than_the_smallest_class() -> None:
     with pytest.raises(
         DataError,
         match=exact(
-            "the smallest class has 2 row(s), fewer than model.cv_folds=5 "
+            "the smallest class has 2 row(s), fewer than model.cv_folds=5. "
             "Set model.cv_folds to at most 2 (or 0 to skip)."
         ),
     ):

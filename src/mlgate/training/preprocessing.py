@@ -28,7 +28,7 @@ def feature_kinds(frame: pd.DataFrame, features: list[str], schema: Schema) -> d
             dtype is None and pd.api.types.is_datetime64_any_dtype(frame[name])
         ):
             raise DataError(
-                f"feature {name!r} holds dates, which models cannot take as they are",
+                f"feature {name!r} holds dates, which models cannot take as they are.",
                 fix=f"Derive numbers from it in your data, or list {name!r} under data.drop.",
             )
         if dtype in ("int", "float") or (

@@ -89,7 +89,7 @@ def check_target(frame: pd.DataFrame, target: str, task: Task | None, *, source:
 
 
 def split_holdout(
-    frame: pd.DataFrame, target: str, split: SplitConfig, task: Task
+    frame: pd.DataFrame, target: str, split: SplitConfig, task: Task, *, source: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and test parts of `frame`, stratified by class when asked and possible."""
     from sklearn.model_selection import train_test_split
@@ -99,8 +99,9 @@ def split_holdout(
         counts = frame[target].value_counts()
         if counts.min() < 2:
             raise DataError(
-                f"class {counts.idxmin()!r} of {target!r} has a single row, "
-                "too few to stratify the split",
+                f"class {counts.idxmin()!r} of target {target!r} has a single row, "
+                "too few to hold out a stratified test set.",
+                source=source,
                 fix="Add rows of that class, or set data.split.stratify: false.",
             )
         stratify = frame[target]
@@ -110,7 +111,9 @@ def split_holdout(
         )
     except ValueError as e:
         raise DataError(
-            f"cannot hold out a test set: {e}", fix="Lower data.split.test_size."
+            f"cannot hold out a test set of {split.test_size:g} of {len(frame)} rows: {e}",
+            source=source,
+            fix="Change data.split.test_size, or give data.test a file.",
         ) from e
     return train, test
 
@@ -135,7 +138,7 @@ def cross_validate(
         smallest = int(y.value_counts().min())
         if smallest < folds:
             raise DataError(
-                f"the smallest class has {smallest} row(s), fewer than model.cv_folds={folds}",
+                f"the smallest class has {smallest} row(s), fewer than model.cv_folds={folds}.",
                 fix=f"Set model.cv_folds to at most {max(smallest, 2)} (or 0 to skip).",
             )
         splitter: Any = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
