@@ -99,14 +99,36 @@ def test_the_saved_model_predicts_what_was_evaluated(
     assert result.metrics["accuracy"] == pytest.approx(np.mean(predicted == test["label"]))
 
 
-def test_multiclass_with_integer_labels(
-    new_project: NewProject, multiclass_frame: pd.DataFrame, tmp_path: Path
+@pytest.mark.parametrize(
+    ("frame_name", "labels", "classes"),
+    [
+        ("multiclass_frame", None, [0, 1, 2]),
+        ("multiclass_frame", {0: "low", 1: "mid", 2: "high"}, ["high", "low", "mid"]),
+        ("binary_frame", None, ["no", "yes"]),
+        ("binary_frame", {"no": 0, "yes": 1}, [0, 1]),
+        ("binary_frame", {"no": False, "yes": True}, [False, True]),
+    ],
+    ids=["multiclass-int", "multiclass-str", "binary-str", "binary-int", "binary-bool"],
+)
+def test_classification_with_each_kind_of_label(
+    new_project: NewProject,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    frame_name: str,
+    labels: dict[object, object] | None,
+    classes: list[object],
 ) -> None:
-    result = run(load_config(new_project(multiclass_frame)), output=tmp_path / "out")
+    frame = request.getfixturevalue(frame_name)
+    if labels is not None:
+        frame = frame.assign(label=frame["label"].map(labels))
+    result = run(load_config(new_project(frame)), output=tmp_path / "out")
+    assert result.task == "classification"
     card = json.loads((tmp_path / "out" / "model.json").read_text())
-    assert card["classes"] == [0, 1, 2]
+    assert card["classes"] == classes
     assert result.metrics["accuracy"] > 0.7  # type: ignore[operator]
     assert result.metrics["roc_auc"] is not None
+    model, _ = load_bundle(tmp_path / "out")
+    assert list(model.classes_) == classes
 
 
 def test_regression_on_the_diabetes_data(
