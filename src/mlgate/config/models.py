@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from mlgate.config.rollout import RolloutConfig
+
 __all__ = [
     "DataConfig",
     "EvaluationConfig",
@@ -159,6 +161,7 @@ class PipelineConfig(_Strict):
     model: ModelConfig
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True

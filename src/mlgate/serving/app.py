@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from starlette.background import BackgroundTask
 
 from mlgate._version import __version__
 from mlgate.errors import MlgateError
+from mlgate.rollout.controller import Controller
 from mlgate.serving import schemas
 from mlgate.serving.gateway import Gateway, Served
 from mlgate.serving.inputs import Batch, InputError, from_columns, from_records, from_rows, parse_v2
@@ -104,16 +106,26 @@ def create_app(gateway: Gateway) -> FastAPI:
     limit, rows = settings.max_body_bytes, settings.max_batch_rows
     name = gateway.name
 
+    controller = Controller(gateway.config, gateway.catalog, settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         gateway.start()
         watcher = asyncio.create_task(gateway.watch())
+        stop = threading.Event()
+        ticking = threading.Thread(
+            target=controller.run, args=(stop,), name="mlgate-rollout", daemon=True
+        )
+        ticking.start()
         try:
             yield
         finally:
+            stop.set()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await asyncio.to_thread(ticking.join, 10)
+            await asyncio.to_thread(controller.close)
             await asyncio.to_thread(gateway.close)
 
     app = FastAPI(
@@ -324,7 +336,44 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.get("/admin/rollout", tags=["admin"])
     async def rollout_state(request: Request) -> Response:
         _admin(request)
-        return _json(gateway.describe())
+        status = await asyncio.to_thread(controller.status)
+        return _json({"serving": gateway.describe(), "rollout": status})
+
+    @app.post("/admin/rollout/start", tags=["admin"], openapi_extra=schemas.body(schemas.START))
+    async def start_rollout(request: Request) -> Response:
+        actor = _admin(request)
+        body = await _read_json(request, limit) if request.headers.get("content-length") else {}
+        if not isinstance(body, dict):
+            raise InputError(
+                'expected {"strategy": ..., "steps": [...]}', status=400, code="bad_body"
+            )
+        strategy, steps = body.get("strategy"), body.get("steps")
+        if strategy is not None and not isinstance(strategy, str):
+            raise InputError("strategy must be a string", code="bad_strategy")
+        if steps is not None and (
+            not isinstance(steps, list)
+            or not all(isinstance(w, int | float) and not isinstance(w, bool) for w in steps)
+        ):
+            raise InputError("steps must be a list of percentages", code="bad_steps")
+        state = await asyncio.to_thread(
+            controller.start, strategy=strategy, steps=steps, actor=actor
+        )
+        await asyncio.to_thread(gateway.refresh)
+        return _json({"rollout": state.model_dump(mode="json"), "serving": gateway.describe()})
+
+    @app.post("/admin/rollout/promote", tags=["admin"])
+    async def finish_rollout(request: Request) -> Response:
+        actor = _admin(request)
+        state = await asyncio.to_thread(controller.promote, actor=actor)
+        await asyncio.to_thread(gateway.refresh)
+        return _json({"rollout": state.model_dump(mode="json"), "serving": gateway.describe()})
+
+    @app.post("/admin/rollout/abort", tags=["admin"])
+    async def abort_rollout(request: Request) -> Response:
+        actor = _admin(request)
+        state = await asyncio.to_thread(controller.abort, actor=actor)
+        await asyncio.to_thread(gateway.refresh)
+        return _json({"rollout": state.model_dump(mode="json"), "serving": gateway.describe()})
 
     @app.post("/admin/rollout", tags=["admin"], openapi_extra=schemas.body(schemas.ROLLOUT))
     async def set_split(request: Request) -> Response:

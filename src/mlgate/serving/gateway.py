@@ -60,6 +60,7 @@ class Gateway:
     """Serves one config's model from the registry through the rollout strategy."""
 
     def __init__(self, config: PipelineConfig, settings: Settings, catalog: Catalog) -> None:
+        self.config = config
         self.name = config.name
         self.base_dir = config.base_dir
         self.settings = settings
@@ -212,14 +213,20 @@ class Gateway:
         if model.card.task == "classification":
             metrics.count_labels(self.name, model.version, prediction.labels)
         self._log(batch, model, role, route, key, request_id, rollout, prediction, elapsed, None)
-        shadow = None
+        after = None
         if chosen.shadow and challenger is not None:
-            shadow = self._shadow(challenger, batch, route, key, request_id, rollout)
-        return Served(prediction, model, role, request_id, shadow)
+            after = self._copy(challenger, "shadow", batch, route, key, request_id, rollout)
+        elif role == CHALLENGER:
+            # The champion's answer, off the path, so a canary's agreement is measurable.
+            after = self._copy(
+                routing.champion, "reference", batch, route, key, request_id, rollout
+            )
+        return Served(prediction, model, role, request_id, after)
 
-    def _shadow(
+    def _copy(
         self,
-        challenger: ServedModel,
+        other: ServedModel,
+        role: str,
         batch: Batch,
         route: str,
         key: str | None,
@@ -229,27 +236,18 @@ class Gateway:
         async def run() -> None:
             started = time.perf_counter()
             try:
-                prediction = await self._predict(challenger, batch)
-            except Exception as e:  # a shadow's failure never reaches users
-                self.metrics.shadow.labels(self.name, challenger.version, "error").inc()
+                prediction = await self._predict(other, batch)
+            except Exception as e:  # an off-path answer's failure never reaches users
+                if role == "shadow":
+                    self.metrics.shadow.labels(self.name, other.version, "error").inc()
                 error = f"{type(e).__name__}: {e}"
-                self._log(
-                    batch, challenger, "shadow", route, key, request_id, rollout, None, 0, error
-                )
+                self._log(batch, other, role, route, key, request_id, rollout, None, 0, error)
                 return
             elapsed = time.perf_counter() - started
-            self.metrics.shadow.labels(self.name, challenger.version, "ok").inc()
+            if role == "shadow":
+                self.metrics.shadow.labels(self.name, other.version, "ok").inc()
             self._log(
-                batch,
-                challenger,
-                "shadow",
-                route,
-                key,
-                request_id,
-                rollout,
-                prediction,
-                elapsed,
-                None,
+                batch, other, role, route, key, request_id, rollout, prediction, elapsed, None
             )
 
         return run
@@ -288,7 +286,7 @@ class Gateway:
                     "model": self.name,
                     "version": model.version,
                     "role": role,
-                    "served": role != "shadow" and error is None,
+                    "served": role in (CHAMPION, CHALLENGER) and error is None,
                     "strategy": rollout.strategy,
                     "weight": float(rollout.weight),
                     "key": key,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FEEDBACK", "INVOCATIONS", "PREDICT", "ROLLOUT", "V2_INFER", "body"]
+__all__ = ["FEEDBACK", "INVOCATIONS", "PREDICT", "ROLLOUT", "START", "V2_INFER", "body"]
 
 _VALUE: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]}
 _ROW: dict[str, Any] = {
@@ -92,6 +92,14 @@ ROLLOUT: dict[str, Any] = {
         "strategy": {"type": "string", "enum": ["none", "blue-green", "canary", "shadow", "ab"]},
         "weight": {"type": "number", "minimum": 0, "maximum": 100},
         "note": {"type": "string"},
+    },
+}
+
+START: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "strategy": {"type": "string", "enum": ["blue-green", "canary", "shadow", "ab"]},
+        "steps": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 100}},
     },
 }
 

@@ -132,3 +132,47 @@ def read_log(root: str, kind: str, sql: str = "SELECT * FROM log") -> Any:
         return connection.execute(sql).fetchdf()
     finally:
         connection.close()
+
+
+def query_logs(
+    root: str, sql: str, params: list[Any] | dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """Run `sql` with views `predictions` and `feedback` over every segment under `root`.
+
+    A view with no segments yet is an empty table with the columns queries need,
+    so a query works from the first second of a rollout.
+    """
+    import duckdb
+    import fsspec
+
+    connection = duckdb.connect()
+    try:
+        for kind, empty in _EMPTY.items():
+            fs, path = fsspec.core.url_to_fs(f"{root.rstrip('/')}/{kind}")
+            files = list(fs.glob(f"{path}/date=*/*.parquet")) if fs.exists(path) else []
+            protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+            if files:
+                if protocol not in ("file", "local"):
+                    connection.register_filesystem(fs)
+                    files = [f"{protocol}://{f}" for f in files]
+                relation = connection.read_parquet(files, union_by_name=True)
+                connection.register(kind, relation)
+            else:
+                connection.execute(f"CREATE VIEW {kind} AS SELECT * FROM ({empty}) WHERE false")
+        return connection.execute(sql, params or []).fetchall()
+    finally:
+        connection.close()
+
+
+_EMPTY = {
+    "predictions": (
+        "SELECT TIMESTAMPTZ '2000-01-01' AS time, '' AS request_id, 0 AS row, '' AS model, "
+        "'' AS version, '' AS role, true AS served, '' AS strategy, 0.0 AS weight, "
+        "'' AS key, '' AS route, 0.0 AS latency_ms, '' AS prediction, 0.0 AS score, "
+        "'' AS error"
+    ),
+    "feedback": (
+        "SELECT TIMESTAMPTZ '2000-01-01' AS time, '' AS request_id, 0 AS row, '' AS label, "
+        "'' AS model"
+    ),
+}

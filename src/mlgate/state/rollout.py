@@ -19,7 +19,19 @@ from mlgate.errors import ConfigError
 from mlgate.state.base import Base
 from mlgate.state.store import StateStore, _AliasEventRow
 
-__all__ = ["STRATEGIES", "RolloutState", "Strategy", "get_rollout", "revision", "set_rollout"]
+__all__ = [
+    "STRATEGIES",
+    "RolloutEvent",
+    "RolloutState",
+    "Strategy",
+    "acquire_lease",
+    "get_rollout",
+    "record_event",
+    "release_lease",
+    "revision",
+    "rollout_events",
+    "set_rollout",
+]
 
 Strategy = Literal["none", "blue-green", "canary", "shadow", "ab"]
 STRATEGIES: tuple[str, ...] = ("none", "blue-green", "canary", "shadow", "ab")
@@ -126,3 +138,133 @@ def revision(store: StateStore, model: str) -> tuple[int, int]:
             select(func.max(_AliasEventRow.id)).where(_AliasEventRow.model == model)
         )
         return int(rollout or 0), int(moved or 0)
+
+
+class _RolloutEventRow(Base):
+    __tablename__ = "mlgate_rollout_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(30))
+    strategy: Mapped[str] = mapped_column(String(20))
+    weight: Mapped[float] = mapped_column(Float)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    figures: Mapped[str] = mapped_column(Text, default="{}")
+    actor: Mapped[str] = mapped_column(String(200), default="")
+
+
+class RolloutEvent(BaseModel):
+    """One thing that happened in a rollout, with the figures behind it."""
+
+    id: int
+    model: str
+    at: datetime
+    kind: str
+    strategy: str
+    weight: float
+    step: int
+    message: str
+    figures: dict[str, Any] = Field(default_factory=dict)
+    actor: str = ""
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def record_event(
+    store: StateStore,
+    model: str,
+    *,
+    kind: str,
+    strategy: str,
+    weight: float,
+    step: int = 0,
+    message: str = "",
+    figures: dict[str, Any] | None = None,
+    actor: str = "",
+) -> RolloutEvent:
+    """Append one rollout event."""
+    with store.session() as session:
+        row = _RolloutEventRow(
+            model=model,
+            at=datetime.now(UTC),
+            kind=kind,
+            strategy=strategy,
+            weight=float(weight),
+            step=step,
+            message=message,
+            figures=json.dumps(figures or {}, default=str),
+            actor=actor,
+        )
+        session.add(row)
+        session.flush()
+        return _event(row)
+
+
+def _event(row: _RolloutEventRow) -> RolloutEvent:
+    return RolloutEvent(
+        id=row.id,
+        model=row.model,
+        at=row.at,
+        kind=row.kind,
+        strategy=row.strategy,
+        weight=row.weight,
+        step=row.step,
+        message=row.message,
+        figures=json.loads(row.figures or "{}"),
+        actor=row.actor,
+    )
+
+
+def rollout_events(store: StateStore, model: str, *, limit: int = 100) -> list[RolloutEvent]:
+    """The newest `limit` events of the model's rollouts, oldest first."""
+    with store.session() as session:
+        rows = session.scalars(
+            select(_RolloutEventRow)
+            .where(_RolloutEventRow.model == model)
+            .order_by(_RolloutEventRow.id.desc())
+            .limit(limit)
+        ).all()
+        return [_event(row) for row in reversed(rows)]
+
+
+class _LeaseRow(Base):
+    __tablename__ = "mlgate_leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+def acquire_lease(store: StateStore, name: str, holder: str, ttl: float) -> bool:
+    """Take or renew the lease `name` for `ttl` seconds; False while another holds it."""
+    import time
+
+    from sqlalchemy.exc import IntegrityError
+
+    now = time.time()
+    try:
+        with store.session() as session:
+            row = session.get(_LeaseRow, name, with_for_update=True)
+            if row is None:
+                session.add(_LeaseRow(name=name, holder=holder, expires_at=now + ttl))
+                return True
+            if row.holder != holder and row.expires_at > now:
+                return False
+            row.holder = holder
+            row.expires_at = now + ttl
+            return True
+    except IntegrityError:  # another process inserted it first
+        return False
+
+
+def release_lease(store: StateStore, name: str, holder: str) -> None:
+    """Give the lease up early if `holder` has it."""
+    with store.session() as session:
+        row = session.get(_LeaseRow, name, with_for_update=True)
+        if row is not None and row.holder == holder:
+            row.expires_at = 0.0

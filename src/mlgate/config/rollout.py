@@ -1,0 +1,140 @@
+"""The `rollout:` section: how a challenger reaches users, and when it must leave."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["AnalysisConfig", "RolloutConfig", "parse_duration"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds in `value`: a number of seconds, or text such as 500ms, 60s, 5m, 1h, 1d."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 30s, 5m or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("must be a duration such as 30s, 5m or 1h")
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError("must be a positive duration")
+    return seconds
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnalysisConfig(_Strict):
+    """What the controller checks at every interval, on live traffic since the last step."""
+
+    max_error_rate: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="The challenger's error rate, and its excess over the champion's, "
+        "may not pass this.",
+    )
+    max_p99_latency_ratio: float = Field(
+        1.5, gt=0.0, description="Challenger p99 latency over champion p99 latency."
+    )
+    min_agreement: float = Field(
+        0.90,
+        ge=0.0,
+        le=1.0,
+        description="Share of rows where the challenger predicts what the champion does "
+        "(canary and shadow).",
+    )
+    min_live_accuracy_delta: float = Field(
+        -0.02,
+        description="Challenger live accuracy minus the champion's, once feedback labels arrive.",
+    )
+    min_requests: int = Field(
+        200, ge=1, description="No verdict on fewer challenger requests than this."
+    )
+    min_labels: int = Field(
+        100, ge=1, description="Fewest labelled rows per version before live accuracy counts."
+    )
+
+
+class RolloutConfig(_Strict):
+    """How a challenger is rolled out: strategy, steps, analysis and limits."""
+
+    strategy: Literal["blue-green", "canary", "shadow", "ab"] = Field(
+        "canary", description="blue-green, canary, shadow or ab."
+    )
+    steps: list[float] = Field(
+        default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
+        description="Canary weights in percent, in order; the last must be 100.",
+    )
+    interval: float = Field(60.0, description="Time between analyses, e.g. 60s or 5m.")
+    duration: float | None = Field(
+        None,
+        description="Shadow and ab: the longest the experiment runs before a verdict "
+        "(default: 10 intervals).",
+    )
+    sample_size: int | None = Field(
+        None,
+        ge=1,
+        description="Shadow and ab: stop once each version has this many labelled rows.",
+    )
+    weight: float = Field(
+        50.0, gt=0.0, lt=100.0, description="ab: percent of keys sent to the challenger."
+    )
+    alpha: float = Field(
+        0.05,
+        gt=0.0,
+        lt=0.5,
+        description="ab: the chance, at most, of promoting a challenger worse than the margin.",
+    )
+    margin: float = Field(
+        0.02,
+        ge=0.0,
+        description="ab: how much worse (in live accuracy) a challenger may be and still "
+        "count as good enough.",
+    )
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    failure_limit: int = Field(
+        2, ge=1, description="Consecutive failed analyses before the controller rolls back."
+    )
+    webhook: str | None = Field(
+        None,
+        description="URL notified (Slack-compatible JSON) of every step; default: "
+        "MLGATE_WEBHOOK_URL.",
+    )
+
+    @field_validator("interval", "duration", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("needs at least one weight")
+        if any(not 0.0 < w <= 100.0 for w in value):
+            raise ValueError("weights must be in (0, 100]")
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError("weights must increase")
+        return value
+
+    @model_validator(mode="after")
+    def _ends_at_full(self) -> RolloutConfig:
+        if self.strategy == "canary" and self.steps[-1] != 100.0:
+            raise ValueError("a canary's last step must be 100 (all traffic)")
+        return self
+
+    @property
+    def max_duration(self) -> float:
+        """Seconds a shadow or A/B experiment may run before a verdict is forced."""
+        return self.duration if self.duration is not None else 10 * self.interval

@@ -1,0 +1,115 @@
+"""The live analysis of a rollout: what the prediction log and feedback say since a time.
+
+Roles in the log: `champion` and `challenger` answered users; `shadow` is the
+challenger's copy in shadow mode; `reference` is the champion's answer computed
+off the path for a request the challenger served (so agreement is measurable
+in a canary too).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from mlgate.state.predlog import query_logs
+
+__all__ = ["Analysis", "VersionFigures", "analyse"]
+
+
+class VersionFigures(BaseModel):
+    """One version's live figures over the analysis window."""
+
+    version: str | None = None
+    requests: int = 0
+    errors: int = 0
+    error_rate: float = 0.0
+    p99_latency_ms: float | None = None
+    labelled: int = Field(0, description="Rows with a feedback label.")
+    correct: int = 0
+    accuracy: float | None = None
+
+
+class Analysis(BaseModel):
+    """Champion and challenger side by side, as the controller sees them."""
+
+    since: datetime
+    champion: VersionFigures
+    challenger: VersionFigures
+    compared_rows: int = Field(0, description="Rows both versions predicted.")
+    agreement: float | None = None
+
+
+_PER_ROLE = """
+WITH p AS (
+    SELECT * FROM predictions WHERE model = $model AND time >= $since
+)
+SELECT
+    CASE WHEN role IN ('champion', 'reference') THEN 'champion' ELSE 'challenger' END AS side,
+    max(version) AS version,
+    count(DISTINCT request_id) FILTER (WHERE role <> 'reference') AS requests,
+    count(DISTINCT request_id) FILTER (WHERE error IS NOT NULL) AS errors,
+    quantile_cont(latency_ms, 0.99) FILTER (WHERE row = 0 AND error IS NULL) AS p99
+FROM p
+GROUP BY side
+"""
+
+_AGREEMENT = """
+WITH p AS (
+    SELECT request_id, row, role, prediction FROM predictions
+    WHERE model = $model AND time >= $since AND error IS NULL
+)
+SELECT count(*), avg(CASE WHEN c.prediction = b.prediction THEN 1.0 ELSE 0.0 END)
+FROM p AS c JOIN p AS b USING (request_id, row)
+WHERE c.role IN ('challenger', 'shadow') AND b.role IN ('champion', 'reference')
+"""
+
+_ACCURACY = """
+WITH p AS (
+    SELECT request_id, row, role, prediction FROM predictions
+    WHERE model = $model AND time >= $since AND error IS NULL AND role <> 'reference'
+),
+f AS (
+    SELECT request_id, row, arg_max(label, time) AS label FROM feedback
+    WHERE model = $model GROUP BY request_id, row
+)
+SELECT
+    CASE WHEN p.role = 'champion' THEN 'champion' ELSE 'challenger' END AS side,
+    count(*),
+    sum(CASE WHEN p.prediction = f.label THEN 1 ELSE 0 END)
+FROM p JOIN f USING (request_id, row)
+GROUP BY side
+"""
+
+
+def analyse(log_root: str, model: str, since: datetime) -> Analysis:
+    """The figures of both versions from `since` until now."""
+    params: dict[str, Any] = {"model": model, "since": since}
+    sides = {"champion": VersionFigures(), "challenger": VersionFigures()}
+    for side, version, requests, errors, p99 in _run(log_root, _PER_ROLE, params):
+        figures = sides[side]
+        figures.version = version
+        figures.requests = int(requests or 0)
+        figures.errors = int(errors or 0)
+        attempts = max(figures.requests, 1)
+        figures.error_rate = figures.errors / attempts if figures.requests else 0.0
+        figures.p99_latency_ms = None if p99 is None else float(p99)
+    for side, labelled, correct in _run(log_root, _ACCURACY, params):
+        figures = sides[side]
+        figures.labelled = int(labelled or 0)
+        figures.correct = int(correct or 0)
+        figures.accuracy = figures.correct / figures.labelled if figures.labelled else None
+    rows = _run(log_root, _AGREEMENT, params)
+    compared, agreement = (rows[0] if rows else (0, None)) or (0, None)
+    return Analysis(
+        since=since,
+        champion=sides["champion"],
+        challenger=sides["challenger"],
+        compared_rows=int(compared or 0),
+        agreement=None if not compared else float(agreement),
+    )
+
+
+def _run(root: str, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return query_logs(root, sql, params)

@@ -1,0 +1,305 @@
+"""The rollout controller: analyse live traffic every interval, then act on the verdict.
+
+It runs inside `mlgate serve` (every gateway process has one; a lease in the
+state store lets only one act) or alone as `mlgate rollout watch`. Everything
+it knows lives in the state store, so a restarted process resumes the rollout
+at the same step and weight. Every analysis and every action is an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from mlgate.config.models import PipelineConfig
+from mlgate.config.rollout import RolloutConfig
+from mlgate.config.settings import Settings
+from mlgate.errors import RegistryError
+from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
+from mlgate.reporting.notify import Notifier
+from mlgate.rollout.analysis import analyse
+from mlgate.rollout.decide import Verdict, judge
+from mlgate.state.rollout import (
+    RolloutEvent,
+    RolloutState,
+    acquire_lease,
+    get_rollout,
+    record_event,
+    rollout_events,
+    set_rollout,
+)
+
+__all__ = ["Controller", "RolloutError"]
+
+log = logging.getLogger(__name__)
+
+
+class RolloutError(RegistryError):
+    """A rollout command that cannot be carried out in the current state."""
+
+
+def _now() -> float:
+    return time.time()
+
+
+class Controller:
+    """Starts, advances, promotes and rolls back one model's rollouts."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        catalog: Catalog,
+        settings: Settings,
+        *,
+        notifier: Notifier | None = None,
+        holder: str | None = None,
+    ) -> None:
+        self.name = config.name
+        self.plan_config = config.rollout
+        self.catalog = catalog
+        self.store = catalog.state
+        self.log_root = settings.logs(config.base_dir)
+        url = config.rollout.webhook or os.environ.get("MLGATE_WEBHOOK_URL")
+        self.notifier = notifier or Notifier(url)
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = f"rollout:{self.name}"
+
+    # commands ----------------------------------------------------------------
+
+    def start(
+        self,
+        *,
+        strategy: str | None = None,
+        steps: list[float] | None = None,
+        actor: str = "mlgate",
+    ) -> RolloutState:
+        """Begin rolling the challenger out with the configured (or given) plan."""
+        current = get_rollout(self.store, self.name)
+        if current.status == "running":
+            raise RolloutError(
+                f"a {current.strategy} rollout of {self.name!r} is already running",
+                fix="Finish it first: mlgate rollout promote, or mlgate rollout abort.",
+            )
+        challenger = self.catalog.alias(self.name, CHALLENGER)
+        champion = self.catalog.alias(self.name, CHAMPION)
+        if challenger is None or champion is None:
+            raise RolloutError(
+                f"model {self.name!r} has no {'challenger' if champion else 'champion'} "
+                "to roll out",
+                fix="`mlgate run` registers a version that passes its gates as challenger.",
+            )
+        overrides: dict[str, Any] = {}
+        if strategy is not None:
+            overrides["strategy"] = strategy
+        if steps is not None:
+            overrides["steps"] = steps
+        plan = RolloutConfig.model_validate(self.plan_config.model_dump() | overrides)
+        weight = _weight(plan, 0)
+        now = _now()
+        state = set_rollout(
+            self.store,
+            self.name,
+            strategy=plan.strategy,
+            weight=weight,
+            actor=actor,
+            status="running",
+            note=f"{plan.strategy} of version {challenger.version} against {champion.version}",
+            plan={
+                "config": plan.model_dump(mode="json"),
+                "step": 0,
+                "failures": 0,
+                "started_at": now,
+                "step_started_at": now,
+                "last_analysis_at": now,
+                "champion": champion.version,
+                "challenger": challenger.version,
+            },
+        )
+        self._event(state, "start", f"started: {state.note}", {}, actor)
+        return state
+
+    def promote(self, *, actor: str, reason: str = "promoted by hand") -> RolloutState:
+        """Finish now: the challenger becomes champion."""
+        state = self._running()
+        return self._finish(state, "promote", reason, {}, actor)
+
+    def abort(self, *, actor: str, reason: str = "aborted by hand") -> RolloutState:
+        """Roll back now: all traffic to the champion; the challenger loses its alias."""
+        state = self._running()
+        return self._finish(state, "rollback", reason, {}, actor)
+
+    def status(self) -> dict[str, Any]:
+        """The state, the plan, the last events and what happens next."""
+        state = get_rollout(self.store, self.name)
+        events = rollout_events(self.store, self.name, limit=20)
+        plan = state.plan
+        upcoming = None
+        if state.status == "running" and plan:
+            config = RolloutConfig.model_validate(plan["config"])
+            due = plan["last_analysis_at"] + config.interval
+            upcoming = {
+                "analysis_at": datetime.fromtimestamp(due, UTC).isoformat(),
+                "in_seconds": max(0.0, due - _now()),
+                "step": plan["step"],
+                "of_steps": len(config.steps) if config.strategy == "canary" else 1,
+            }
+        return {
+            "state": state.model_dump(mode="json"),
+            "next": upcoming,
+            "events": [e.model_dump(mode="json") for e in events],
+        }
+
+    # the loop ----------------------------------------------------------------
+
+    def tick(self) -> Verdict | None:
+        """Analyse and act if this process holds the lease and an analysis is due."""
+        state = get_rollout(self.store, self.name)
+        if state.status != "running" or not state.plan:
+            return None
+        plan = dict(state.plan)
+        config = RolloutConfig.model_validate(plan["config"])
+        now = _now()
+        if now - plan["last_analysis_at"] < config.interval:
+            return None
+        if not acquire_lease(self.store, self.lease, self.holder, ttl=max(3 * config.interval, 15)):
+            return None
+        since = datetime.fromtimestamp(plan["step_started_at"], UTC)
+        analysis = analyse(self.log_root, self.name, since)
+        verdict = judge(
+            analysis,
+            config,
+            step=plan["step"],
+            failures=plan["failures"],
+            elapsed=now - plan["started_at"],
+        )
+        figures = {
+            "analysis": analysis.model_dump(mode="json"),
+            "verdict": verdict.model_dump(mode="json"),
+        }
+        self._event(
+            state,
+            "analysis",
+            f"{verdict.action}: {'; '.join(verdict.reasons)}",
+            figures,
+            "controller",
+        )
+        if verdict.action in ("promote", "rollback"):
+            self._finish(state, verdict.action, "; ".join(verdict.reasons), figures, "controller")
+            return verdict
+        plan["last_analysis_at"] = now
+        plan["failures"] = verdict.failures
+        weight = state.weight
+        if verdict.action == "advance":
+            plan["step"] += 1
+            plan["step_started_at"] = now
+            weight = _weight(config, plan["step"])
+        updated = set_rollout(
+            self.store,
+            self.name,
+            strategy=state.strategy,
+            weight=weight,
+            actor="controller",
+            status="running",
+            plan=plan,
+            note=state.note,
+        )
+        if verdict.action == "advance":
+            self._event(updated, "step", f"advanced to {weight:g}%", figures, "controller")
+        return verdict
+
+    def run(self, stop: threading.Event, *, every: float = 1.0) -> None:
+        """Tick until `stop` is set; errors are logged, notified and retried."""
+        while not stop.wait(every):
+            try:
+                self.tick()
+            except Exception as e:
+                log.exception("rollout controller error")
+                self.notifier.notify(
+                    "controller_error",
+                    f"mlgate: the rollout controller of {self.name} failed: {type(e).__name__}",
+                    model=self.name,
+                )
+
+    def close(self) -> None:
+        """Deliver pending notifications."""
+        self.notifier.close()
+
+    # helpers -----------------------------------------------------------------
+
+    def _running(self) -> RolloutState:
+        state = get_rollout(self.store, self.name)
+        if state.status != "running":
+            raise RolloutError(
+                f"no rollout of {self.name!r} is running (status: {state.status})",
+                fix="Start one with mlgate rollout start.",
+            )
+        return state
+
+    def _finish(
+        self, state: RolloutState, action: str, reason: str, figures: dict[str, Any], actor: str
+    ) -> RolloutState:
+        challenger = state.plan.get("challenger")
+        if action == "promote":
+            if challenger is not None:
+                self.catalog.promote(self.name, str(challenger), reason=reason, force=True)
+            status, kind, text = "promoted", "promote", f"promoted version {challenger}"
+        else:
+            current = self.catalog.alias(self.name, CHALLENGER)
+            if current is not None and current.version == str(challenger):
+                self.catalog.move_alias(
+                    self.name, CHALLENGER, None, action="rollback", reason=reason
+                )
+            status, kind, text = "rolled_back", "rollback", f"rolled back version {challenger}"
+        finished = set_rollout(
+            self.store,
+            self.name,
+            strategy="none",
+            weight=0.0,
+            actor=actor,
+            status=status,
+            plan=state.plan,
+            note=f"{text}: {reason}",
+        )
+        self._event(finished, kind, f"{text}: {reason}", figures, actor)
+        return finished
+
+    def _event(
+        self, state: RolloutState, kind: str, message: str, figures: dict[str, Any], actor: str
+    ) -> RolloutEvent:
+        event = record_event(
+            self.store,
+            self.name,
+            kind=kind,
+            strategy=state.strategy,
+            weight=state.weight,
+            step=int(state.plan.get("step", 0)) if state.plan else 0,
+            message=message,
+            figures=figures,
+            actor=actor,
+        )
+        if kind != "analysis" or not message.startswith("hold"):
+            self.notifier.notify(
+                f"rollout_{kind}",
+                f"mlgate {self.name}: {message}",
+                model=self.name,
+                strategy=state.strategy,
+                weight=state.weight,
+                step=event.step,
+            )
+        return event
+
+
+def _weight(plan: RolloutConfig, step: int) -> float:
+    if plan.strategy == "canary":
+        return plan.steps[min(step, len(plan.steps) - 1)]
+    if plan.strategy == "blue-green":
+        return 100.0
+    if plan.strategy == "ab":
+        return plan.weight
+    return 0.0

@@ -1,0 +1,226 @@
+"""The controller's judgement: one analysis in, one action out. Pure, so it is testable.
+
+Canary and blue-green advance a step when every check passes, hold while
+there is too little data, and roll back after `failure_limit` failed analyses
+in a row. Shadow and A/B run until their evidence is clear or their time is
+up. A/B judges live accuracy with the mixture SPRT, whose interval stays valid
+however often it is looked at, so a challenger worse than the margin is
+promoted with probability at most alpha.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from mlgate.config.rollout import RolloutConfig
+from mlgate.rollout.analysis import Analysis
+from mlgate.stats.sequential import SequentialResult, msprt
+
+__all__ = ["Check", "Verdict", "judge"]
+
+Action = Literal["hold", "advance", "promote", "rollback"]
+
+
+class Check(BaseModel):
+    """One threshold on the live figures and whether it held."""
+
+    name: str
+    passed: bool
+    value: float | None
+    bound: float
+    reason: str
+
+
+class Verdict(BaseModel):
+    """What the controller does after one analysis, and why."""
+
+    action: Action
+    reasons: list[str]
+    checks: list[Check] = Field(default_factory=list)
+    failures: int = Field(description="Consecutive failed analyses, this one included.")
+    sequential: SequentialResult | None = None
+
+
+def _checks(analysis: Analysis, config: RolloutConfig) -> list[Check]:
+    a = config.analysis
+    champion, challenger = analysis.champion, analysis.challenger
+    checks = [
+        Check(
+            name="error_rate",
+            passed=challenger.error_rate <= a.max_error_rate
+            and challenger.error_rate - champion.error_rate <= a.max_error_rate,
+            value=challenger.error_rate,
+            bound=a.max_error_rate,
+            reason=f"challenger error rate {challenger.error_rate:.2%} "
+            f"(champion {champion.error_rate:.2%}), limit {a.max_error_rate:.2%}",
+        )
+    ]
+    if challenger.p99_latency_ms is not None and champion.p99_latency_ms:
+        ratio = challenger.p99_latency_ms / champion.p99_latency_ms
+        checks.append(
+            Check(
+                name="p99_latency_ratio",
+                passed=ratio <= a.max_p99_latency_ratio,
+                value=ratio,
+                bound=a.max_p99_latency_ratio,
+                reason=f"p99 latency {challenger.p99_latency_ms:.2f} ms vs champion "
+                f"{champion.p99_latency_ms:.2f} ms: ratio {ratio:.2f}, limit "
+                f"{a.max_p99_latency_ratio:g}",
+            )
+        )
+    if analysis.agreement is not None and config.strategy in ("canary", "shadow"):
+        checks.append(
+            Check(
+                name="agreement",
+                passed=analysis.agreement >= a.min_agreement,
+                value=analysis.agreement,
+                bound=a.min_agreement,
+                reason=f"agreement with the champion {analysis.agreement:.2%} on "
+                f"{analysis.compared_rows} rows, minimum {a.min_agreement:.0%}",
+            )
+        )
+    if (
+        config.strategy != "ab"
+        and champion.accuracy is not None
+        and challenger.accuracy is not None
+        and min(champion.labelled, challenger.labelled) >= a.min_labels
+    ):
+        delta = challenger.accuracy - champion.accuracy
+        checks.append(
+            Check(
+                name="live_accuracy_delta",
+                passed=delta >= a.min_live_accuracy_delta,
+                value=delta,
+                bound=a.min_live_accuracy_delta,
+                reason=f"live accuracy {challenger.accuracy:.3f} vs champion "
+                f"{champion.accuracy:.3f} ({delta:+.3f}), minimum {a.min_live_accuracy_delta:+g}",
+            )
+        )
+    return checks
+
+
+def judge(
+    analysis: Analysis,
+    config: RolloutConfig,
+    *,
+    step: int,
+    failures: int,
+    elapsed: float,
+) -> Verdict:
+    """The action after one analysis at step `step` (0-based), `elapsed` seconds in."""
+    challenger = analysis.challenger
+    enough = challenger.requests >= config.analysis.min_requests
+    checks = _checks(analysis, config) if challenger.requests else []
+    failed = [c for c in checks if not c.passed]
+    # Failures count even on little data: a challenger failing every request need not wait.
+    if failed and (enough or challenger.errors >= config.analysis.min_requests // 10 + 1):
+        failures += 1
+        reasons = [c.reason for c in failed]
+        if failures >= config.failure_limit:
+            return Verdict(action="rollback", reasons=reasons, checks=checks, failures=failures)
+        return Verdict(action="hold", reasons=reasons, checks=checks, failures=failures)
+    if not enough:
+        return Verdict(
+            action="hold",
+            reasons=[
+                f"{challenger.requests} challenger request(s) so far; a verdict needs "
+                f"{config.analysis.min_requests}"
+            ],
+            checks=checks,
+            failures=failures,
+        )
+    if config.strategy == "ab":
+        return _judge_ab(analysis, config, checks, elapsed)
+    if config.strategy == "shadow":
+        return _judge_shadow(analysis, config, checks, elapsed)
+    last = len(config.steps) - 1 if config.strategy == "canary" else 0
+    passed = [c.reason for c in checks]
+    if step >= last:
+        return Verdict(
+            action="promote", reasons=passed or ["every check passed"], checks=checks, failures=0
+        )
+    return Verdict(
+        action="advance", reasons=passed or ["every check passed"], checks=checks, failures=0
+    )
+
+
+def _judge_shadow(
+    analysis: Analysis, config: RolloutConfig, checks: list[Check], elapsed: float
+) -> Verdict:
+    labelled = min(analysis.champion.labelled, analysis.challenger.labelled)
+    if config.sample_size is not None and labelled >= config.sample_size:
+        return Verdict(
+            action="promote", reasons=[c.reason for c in checks], checks=checks, failures=0
+        )
+    if elapsed >= config.max_duration:
+        return Verdict(
+            action="promote",
+            reasons=[f"shadowed for {elapsed:.0f} s with every check passing"]
+            + [c.reason for c in checks],
+            checks=checks,
+            failures=0,
+        )
+    return Verdict(
+        action="hold",
+        reasons=[f"shadowing: {elapsed:.0f} of {config.max_duration:.0f} s, every check passing"],
+        checks=checks,
+        failures=0,
+    )
+
+
+def _judge_ab(
+    analysis: Analysis, config: RolloutConfig, checks: list[Check], elapsed: float
+) -> Verdict:
+    champion, challenger = analysis.champion, analysis.challenger
+    result = msprt(
+        champion.correct,
+        champion.labelled,
+        challenger.correct,
+        challenger.labelled,
+        alpha=config.alpha,
+    )
+    shown = (
+        f"live accuracy difference {result.difference:+.3f}, always-valid "
+        f"{1 - config.alpha:.0%} interval {result.low:+.3f} to {result.high:+.3f} "
+        f"({challenger.labelled} vs {champion.labelled} labelled rows)"
+    )
+    if result.high < -config.margin:
+        return Verdict(
+            action="rollback",
+            reasons=[f"the challenger is worse by more than {config.margin:g}: {shown}"],
+            checks=checks,
+            failures=1,
+            sequential=result,
+        )
+    if (
+        result.low > -config.margin
+        and min(champion.labelled, challenger.labelled) >= config.analysis.min_labels
+    ):
+        return Verdict(
+            action="promote",
+            reasons=[f"the challenger is not worse than {config.margin:g}: {shown}"],
+            checks=checks,
+            failures=0,
+            sequential=result,
+        )
+    enough = (
+        config.sample_size is not None
+        and min(champion.labelled, challenger.labelled) >= config.sample_size
+    )
+    if elapsed >= config.max_duration or enough:
+        return Verdict(
+            action="rollback",
+            reasons=[f"no clear answer by the end of the experiment: {shown}"],
+            checks=checks,
+            failures=1,
+            sequential=result,
+        )
+    return Verdict(
+        action="hold",
+        reasons=[f"still measuring: {shown}"],
+        checks=checks,
+        failures=0,
+        sequential=result,
+    )
