@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlgate._version import __version__
-from mlgate.cli import compare, data, models, report, road, serve
+from mlgate.cli import compare, data, models, report, road, rollout, serve
 
 app = typer.Typer(
     name="mlgate",
@@ -44,6 +44,7 @@ compare.register(app)
 models.register(app)
 report.register(app)
 serve.register(app)
+rollout.register(app)
 
 
 def main() -> None:

@@ -72,6 +72,7 @@ def _road(
     *,
     gates: bool,
     register: bool = False,
+    deploy: bool = False,
 ) -> None:
     from mlgate.config.loader import load_config
     from mlgate.pipeline import run
@@ -79,10 +80,29 @@ def _road(
     loaded = load_config(config)
     with progress(not quiet and not as_json) as say:
         result = run(loaded, output=output, apply_gates=gates, register=register, progress=say)
+    rollout = None
+    registered = result.registration
+    if deploy and result.passed and registered is not None and registered.alias == "challenger":
+        from mlgate.cli.rollout import open_controller
+        from mlgate.config.settings import load_settings
+
+        controller = open_controller(config)
+        rollout = controller.start(actor=load_settings().who())
+        controller.close()
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(
+            result.model_dump(mode="json")
+            | {"rollout": rollout.model_dump(mode="json") if rollout else None}
+        )
     else:
         render_run(result)
+        if rollout is not None:
+            out.print(
+                f"rollout started: {rollout.strategy} at {rollout.weight:g}% "
+                "(a running gateway advances it; see mlgate rollout status)"
+            )
+        elif deploy and result.passed:
+            out.print("nothing to roll out: this version is the champion already")
     raise typer.Exit(PASSED if result.passed else FAILED)
 
 
@@ -106,6 +126,10 @@ def run(
     no_register: Annotated[
         bool, typer.Option("--no-register", help="Do not register the version.")
     ] = False,
+    deploy: Annotated[
+        bool,
+        typer.Option("--deploy", help="Start the config's rollout when the version passes."),
+    ] = False,
 ) -> None:
     """Validate → train → evaluate → gate (against the champion too) → register.
 
@@ -113,7 +137,11 @@ def run(
     challenger. Exit 1 when validation or a gate fails (the version is still
     registered, marked failed).
     """
-    _road(config, output, as_json, quiet, gates=True, register=not no_register)
+    if deploy and no_register:
+        from mlgate.errors import ConfigError
+
+        raise ConfigError("--deploy needs the version registered; drop --no-register")
+    _road(config, output, as_json, quiet, gates=True, register=not no_register, deploy=deploy)
 
 
 @friendly

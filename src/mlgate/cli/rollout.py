@@ -1,0 +1,155 @@
+"""`mlgate rollout`: start, watch, inspect, finish or abort a challenger's rollout."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mlgate.cli.output import err, friendly, out, print_json
+
+if TYPE_CHECKING:
+    from mlgate.rollout.controller import Controller
+
+rollout_app = typer.Typer(
+    help="Roll a challenger out: canary, blue-green, shadow or A/B.", no_args_is_help=True
+)
+
+ConfigOption = Annotated[Path, typer.Option("-c", "--config", help="The pipeline config.")]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", "-r", help="Why; kept in the events.")
+]
+
+
+def open_controller(config: Path) -> Controller:
+    """The controller of the config's model."""
+    from mlgate.config.loader import load_config
+    from mlgate.config.settings import load_settings
+    from mlgate.registry.catalog import Catalog
+    from mlgate.rollout.controller import Controller
+
+    loaded = load_config(config)
+    settings = load_settings()
+    return Controller(loaded, Catalog.open(loaded.base_dir, settings), settings)
+
+
+def _steps(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    from mlgate.errors import ConfigError
+
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as e:
+        raise ConfigError(
+            "steps must be percentages separated by commas", field="--steps", value=text
+        ) from e
+
+
+@rollout_app.command("start")
+@friendly
+def start(
+    config: ConfigOption = Path("mlgate.yaml"),
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="blue-green, canary, shadow or ab.")
+    ] = None,
+    steps: Annotated[
+        str | None, typer.Option("--steps", help="Canary weights, e.g. 5,25,50,100.")
+    ] = None,
+) -> None:
+    """Start rolling the challenger out with the config's plan (or these options)."""
+    from mlgate.config.settings import load_settings
+
+    controller = open_controller(config)
+    state = controller.start(strategy=strategy, steps=_steps(steps), actor=load_settings().who())
+    out.print(
+        f"{escape(controller.name)}: {state.strategy} rollout started at {state.weight:g}% "
+        f"({escape(state.note)})"
+    )
+    out.print("a running `mlgate serve` (or `mlgate rollout watch`) advances it by itself")
+    controller.close()
+
+
+@rollout_app.command("status")
+@friendly
+def status(
+    config: ConfigOption = Path("mlgate.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, nothing else.")] = False,
+) -> None:
+    """The current step and weight, the last analyses, and the next action."""
+    found = open_controller(config).status()
+    if as_json:
+        print_json(found)
+        return
+    state = found["state"]
+    out.print(
+        f"[bold]{escape(state['model'])}[/]: {state['status']}, strategy {state['strategy']}, "
+        f"weight {state['weight']:g}%"
+    )
+    upcoming = found["next"]
+    if upcoming:
+        out.print(
+            f"step {upcoming['step'] + 1} of {upcoming['of_steps']}; next analysis in "
+            f"{upcoming['in_seconds']:.0f} s"
+        )
+    if found["events"]:
+        table = Table("when (UTC)", "event", "weight", "what")
+        for event in found["events"][-10:]:
+            table.add_row(
+                event["at"][:19].replace("T", " "),
+                event["kind"],
+                f"{event['weight']:g}%",
+                escape(event["message"][:160]),
+            )
+        out.print(table)
+
+
+@rollout_app.command("promote")
+@friendly
+def promote(config: ConfigOption = Path("mlgate.yaml"), reason: ReasonOption = None) -> None:
+    """Finish the rollout now: the challenger becomes champion."""
+    from mlgate.config.settings import load_settings
+
+    controller = open_controller(config)
+    state = controller.promote(actor=load_settings().who(), reason=reason or "promoted by hand")
+    out.print(f"{escape(controller.name)}: {escape(state.note)}")
+    controller.close()
+
+
+@rollout_app.command("abort")
+@friendly
+def abort(config: ConfigOption = Path("mlgate.yaml"), reason: ReasonOption = None) -> None:
+    """Roll back now: all traffic returns to the champion."""
+    from mlgate.config.settings import load_settings
+
+    controller = open_controller(config)
+    state = controller.abort(actor=load_settings().who(), reason=reason or "aborted by hand")
+    out.print(f"{escape(controller.name)}: {escape(state.note)}")
+    controller.close()
+
+
+@rollout_app.command("watch")
+@friendly
+def watch(
+    config: ConfigOption = Path("mlgate.yaml"),
+    every: Annotated[float, typer.Option("--every", min=0.1, help="Seconds between checks.")] = 1.0,
+) -> None:
+    """Run the controller alone (when no gateway runs it); Ctrl-C stops."""
+    controller = open_controller(config)
+    err.print(f"watching the rollout of {escape(controller.name)}; Ctrl-C stops")
+    stop = threading.Event()
+    try:
+        controller.run(stop, every=every)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        controller.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add `mlgate rollout` to the root app."""
+    app.add_typer(rollout_app, name="rollout")
