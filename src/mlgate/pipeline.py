@@ -17,6 +17,7 @@ from mlgate.data.fingerprint import fingerprint
 from mlgate.data.io import read_arrow, read_pandas
 from mlgate.data.schema import Schema, infer_schema, inference_header, load_schema
 from mlgate.data.validate import ValidationReport, validate
+from mlgate.drift.profile import PROFILE, build_profile
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
 from mlgate.gates.absolute import GateResult, check_gate_metrics, gate_absolute
@@ -348,6 +349,14 @@ def run(
     say("exporting to ONNX")
     exported = export_onnx(model, kinds, task, X_test, out / "model.onnx")
     test_df.to_parquet(out / TEST_SET, index=False)
+    say("profiling the reference data for drift")
+    build_profile(
+        train_df,
+        kinds,
+        predictions=model.predict(X_test),
+        prediction_kind="numeric" if task == "regression" else "categorical",
+        labels=y_test.to_numpy(),
+    ).save(out / PROFILE)
     card = save_bundle(
         model,
         out,

@@ -1,0 +1,84 @@
+"""The `monitor:` section: drift tests, the lines that call for retraining, and the loop."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mlgate.config.rollout import parse_duration
+
+__all__ = ["DriftConfig", "MonitorConfig", "RetrainConfig"]
+
+
+Verdict = Literal["drift", "degraded"]
+_VERDICTS: tuple[Verdict, ...] = ("drift", "degraded")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DriftConfig(_Strict):
+    """How drift is tested per column and judged for the dataset."""
+
+    share: float = Field(
+        0.3, gt=0.0, le=1.0, description="Share of drifted columns that makes the dataset drift."
+    )
+    alpha: float = Field(
+        0.05,
+        gt=0.0,
+        lt=1.0,
+        description="False discovery rate for p-value tests (Benjamini–Hochberg).",
+    )
+    large_sample: int = Field(
+        10_000,
+        ge=10,
+        description="From this many rows on both sides, effect sizes replace p-value tests.",
+    )
+    tests: dict[str, str] = Field(
+        default_factory=dict, description="Per-column test override, e.g. {income: psi}."
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Per-column threshold override for effect sizes."
+    )
+    correction: Literal["bh", "none"] = Field(
+        "bh", description="Multiple-testing correction across columns: bh or none."
+    )
+
+
+class RetrainConfig(_Strict):
+    """What a retraining triggered by the monitor trains on."""
+
+    include_recent: bool = Field(
+        True, description="Add the window's labelled traffic to the configured training data."
+    )
+    max_recent_rows: int | None = Field(
+        None, ge=1, description="Most recent labelled rows to add (newest first)."
+    )
+
+
+class MonitorConfig(_Strict):
+    """The monitoring cycle: window, thresholds, retraining and deployment."""
+
+    window: float = Field(86_400.0, description="How far back each cycle looks, e.g. 1h or 1d.")
+    every: float = Field(3_600.0, description="Time between cycles with --every unset.")
+    min_samples: int = Field(
+        500, ge=1, description="No verdict on fewer served rows in the window than this."
+    )
+    accuracy_floor: float | None = Field(
+        None, ge=0.0, le=1.0, description="Live accuracy below this is 'degraded'."
+    )
+    min_labels: int = Field(100, ge=1, description="Fewest labelled rows for live accuracy.")
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    retrain_on: list[Verdict] = Field(
+        default_factory=lambda: list(_VERDICTS),
+        description="Which verdicts trigger retraining ([] to only report).",
+    )
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    deploy: bool = Field(False, description="Start a rollout when the retrained model passes.")
+
+    @field_validator("window", "every", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float:
+        return parse_duration(value)

@@ -1,0 +1,35 @@
+"""Drift: the stat-test registry, reference profiles and the detector."""
+
+from mlgate.drift.detector import ColumnDrift, DriftReport, benjamini_hochberg, detect, detect_files
+from mlgate.drift.profile import PROFILE, ColumnProfile, Profile, build_profile, sample_of
+from mlgate.drift.stattests import (
+    CategoricalSample,
+    NumericSample,
+    StatTest,
+    TestOutcome,
+    available_tests,
+    get_test,
+    ks_statistic,
+    register_test,
+)
+
+__all__ = [
+    "PROFILE",
+    "CategoricalSample",
+    "ColumnDrift",
+    "ColumnProfile",
+    "DriftReport",
+    "NumericSample",
+    "Profile",
+    "StatTest",
+    "TestOutcome",
+    "available_tests",
+    "benjamini_hochberg",
+    "build_profile",
+    "detect",
+    "detect_files",
+    "get_test",
+    "ks_statistic",
+    "register_test",
+    "sample_of",
+]

@@ -1,0 +1,125 @@
+"""Reference profiles: what drift is measured against, without the raw training data.
+
+A numeric column keeps its count, missing count, mean, standard deviation and
+2,001 evenly spaced order statistics (a quantile sketch: its CDF is within
+1/2,000 of the data's everywhere); a categorical column keeps its counts. A
+profile is a few hundred kilobytes however big the training data was, and is
+stored with every registered version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mlgate.drift.stattests import CategoricalSample, NumericSample
+
+__all__ = ["PROFILE", "ColumnProfile", "Profile", "build_profile", "sample_of"]
+
+#: The profile's file name in a model's folder.
+PROFILE = "profile.json"
+#: Order statistics kept per numeric column.
+SKETCH = 2001
+
+
+class ColumnProfile(BaseModel):
+    """One column's summary."""
+
+    kind: Literal["numeric", "categorical"]
+    count: int = Field(description="Non-missing values.")
+    missing: int = 0
+    mean: float | None = None
+    std: float | None = None
+    quantiles: list[float] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class Profile(BaseModel):
+    """Every feature's summary, plus the model's outputs and the labels when known."""
+
+    rows: int
+    columns: dict[str, ColumnProfile]
+    prediction: ColumnProfile | None = None
+    label: ColumnProfile | None = None
+
+    def save(self, path: Path) -> Path:
+        """Write the profile as JSON."""
+        path.write_text(self.model_dump_json(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Profile:
+        """Read a profile written by `save`."""
+        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _numeric(values: Any) -> ColumnProfile:
+    data = np.asarray(values, dtype=np.float64)
+    finite = np.sort(data[np.isfinite(data)])
+    missing = int(data.size - finite.size)
+    if finite.size == 0:
+        return ColumnProfile(kind="numeric", count=0, missing=missing)
+    positions = np.linspace(0, finite.size - 1, min(SKETCH, finite.size))
+    return ColumnProfile(
+        kind="numeric",
+        count=int(finite.size),
+        missing=missing,
+        mean=float(finite.mean()),
+        std=float(finite.std()),
+        quantiles=np.interp(positions, np.arange(finite.size), finite).tolist(),
+    )
+
+
+def _categorical(values: Any) -> ColumnProfile:
+    import pandas as pd
+
+    series = pd.Series(values)
+    counts = series.dropna().astype(str).value_counts()
+    return ColumnProfile(
+        kind="categorical",
+        count=int(counts.sum()),
+        missing=int(series.isna().sum()),
+        counts={str(k): int(v) for k, v in counts.items()},
+    )
+
+
+def column_profile(values: Any, kind: str) -> ColumnProfile:
+    """The summary of one column of `kind` numeric or categorical."""
+    return _numeric(values) if kind == "numeric" else _categorical(values)
+
+
+def build_profile(
+    frame: Any,
+    kinds: dict[str, str],
+    *,
+    predictions: Any = None,
+    prediction_kind: str = "categorical",
+    labels: Any = None,
+) -> Profile:
+    """The profile of a pandas frame's features, and of predictions and labels if given."""
+    return Profile(
+        rows=len(frame),
+        columns={
+            name: column_profile(frame[name].to_numpy(), kind) for name, kind in kinds.items()
+        },
+        prediction=None
+        if predictions is None
+        else column_profile(np.asarray(predictions), prediction_kind),
+        label=None if labels is None else column_profile(np.asarray(labels), prediction_kind),
+    )
+
+
+def sample_of(column: ColumnProfile) -> NumericSample | CategoricalSample:
+    """The profile of one column as a sample the drift tests take."""
+    if column.kind == "categorical":
+        return CategoricalSample(dict(column.counts))
+    return NumericSample(
+        sorted=np.asarray(column.quantiles, dtype=np.float64),
+        count=column.count,
+        mean=column.mean if column.mean is not None else float("nan"),
+        std=column.std if column.std is not None else float("nan"),
+    )
