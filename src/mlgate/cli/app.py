@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlgate._version import __version__
-from mlgate.cli import compare, data, models, report, road, rollout, serve
+from mlgate.cli import compare, data, models, monitor, report, road, rollout, serve
 
 app = typer.Typer(
     name="mlgate",
@@ -45,6 +45,7 @@ models.register(app)
 report.register(app)
 serve.register(app)
 rollout.register(app)
+monitor.register(app)
 
 
 def main() -> None:

@@ -1,6 +1,14 @@
 """Drift: the stat-test registry, reference profiles and the detector."""
 
-from mlgate.drift.detector import ColumnDrift, DriftReport, benjamini_hochberg, detect, detect_files
+from mlgate.drift.detector import (
+    ColumnDrift,
+    DriftReport,
+    benjamini_hochberg,
+    compare_column,
+    detect,
+    detect_files,
+    sample_values,
+)
 from mlgate.drift.profile import PROFILE, ColumnProfile, Profile, build_profile, sample_of
 from mlgate.drift.stattests import (
     CategoricalSample,
@@ -26,10 +34,12 @@ __all__ = [
     "available_tests",
     "benjamini_hochberg",
     "build_profile",
+    "compare_column",
     "detect",
     "detect_files",
     "get_test",
     "ks_statistic",
     "register_test",
     "sample_of",
+    "sample_values",
 ]

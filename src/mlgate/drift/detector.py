@@ -19,7 +19,15 @@ from mlgate.drift.stattests import (
 )
 from mlgate.errors import DataError
 
-__all__ = ["ColumnDrift", "DriftReport", "benjamini_hochberg", "detect", "detect_files"]
+__all__ = [
+    "ColumnDrift",
+    "DriftReport",
+    "benjamini_hochberg",
+    "compare_column",
+    "detect",
+    "detect_files",
+    "sample_values",
+]
 
 Sample = NumericSample | CategoricalSample
 
@@ -87,9 +95,10 @@ def _choose(column: str, kind: str, smaller: int, config: DriftConfig) -> str:
     return "jensen_shannon" if large else "chi2"
 
 
-def _compare(
+def compare_column(
     column: str, kind: str, reference: Sample, current: Sample, config: DriftConfig
 ) -> ColumnDrift:
+    """One column's drift verdict, before any correction across columns."""
     name = _choose(column, kind, min(reference.count, current.count), config)
     test = get_test(name)
     if test.kind != kind:
@@ -135,7 +144,8 @@ def _correct(columns: list[ColumnDrift], config: DriftConfig) -> None:
         c.drifted = p < c.threshold
 
 
-def _sample(values: Any, kind: str) -> Sample:
+def sample_values(values: Any, kind: str) -> Sample:
+    """A column's values as the sample its kind of test takes."""
     if kind == "numeric":
         return NumericSample.of(np.asarray(values, dtype=np.float64))
     import pandas as pd
@@ -176,14 +186,16 @@ def detect(
     if missing:
         raise DataError(f"the current data lacks column(s) {', '.join(missing)}")
 
-    def reference_sample(column: str, kind: str) -> Sample:
+    def referencesample_values(column: str, kind: str) -> Sample:
         if isinstance(reference, Profile):
             return sample_of(reference.columns[column])
-        return _sample(reference[column].to_numpy(), kind)
+        return sample_values(reference[column].to_numpy(), kind)
 
     def compare(column: str, kind: str) -> ColumnDrift:
-        current_sample = _sample(current[column].to_numpy(), kind)
-        return _compare(column, kind, reference_sample(column, kind), current_sample, config)
+        current_sample = sample_values(current[column].to_numpy(), kind)
+        return compare_column(
+            column, kind, referencesample_values(column, kind), current_sample, config
+        )
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # numpy sorts release the GIL
         futures = [pool.submit(compare, c, k) for c, k in kinds.items()]
@@ -200,8 +212,12 @@ def detect(
         if pair is not None:
             ref_values, cur_values = pair
             kind = _kind(ref_values)
-            outcome = _compare(
-                field, kind, _sample(ref_values, kind), _sample(cur_values, kind), config
+            outcome = compare_column(
+                field,
+                kind,
+                sample_values(ref_values, kind),
+                sample_values(cur_values, kind),
+                config,
             )
             setattr(report, field, outcome)
     return report
@@ -253,10 +269,10 @@ def detect_files(
             ref = NumericSample.of(ref_col.to_numpy(zero_copy_only=False))
             cur = NumericSample.of(cur_col.to_numpy(zero_copy_only=False))
             del ref_col, cur_col
-            return _compare(column, kind, ref, cur, config)
+            return compare_column(column, kind, ref, cur, config)
         ref_counts = ref_col.value_counts().to_pylist()
         cur_counts = cur_col.value_counts().to_pylist()
-        return _compare(
+        return compare_column(
             column,
             kind,
             CategoricalSample(

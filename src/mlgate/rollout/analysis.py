@@ -112,4 +112,5 @@ def analyse(log_root: str, model: str, since: datetime) -> Analysis:
 
 
 def _run(root: str, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    return query_logs(root, sql, params)
+    rows: list[tuple[Any, ...]] = query_logs(root, sql, params)
+    return rows

@@ -111,36 +111,60 @@ class SegmentWriter:
 def read_log(root: str, kind: str, sql: str = "SELECT * FROM log") -> Any:
     """Run `sql` over every segment of `kind` under `root` (the table is called `log`).
 
-    Returns a pandas DataFrame; an empty one when nothing has been written yet.
+    The other kinds written under `root` are tables too, named after their kind, so
+    labels join to predictions in one query::
+
+        read_log(root, "predictions", "SELECT l.request_id, l.prediction, f.label "
+                 "FROM log l JOIN feedback f USING (request_id, row)")
+
+    Returns a pandas DataFrame; an empty one when nothing of `kind` has been written yet.
     """
     import duckdb
-    import fsspec
     import pandas as pd
 
-    fs, path = fsspec.core.url_to_fs(f"{root.rstrip('/')}/{kind}")
-    files = list(fs.glob(f"{path}/date=*/*.parquet")) if fs.exists(path) else []
-    if not files:
+    tables = {name: _segments(root, name) for name in {kind, *_EMPTY}}
+    if not tables[kind][1]:
         return pd.DataFrame()
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    uris = [f if protocol in ("file", "local") else f"{protocol}://{f}" for f in files]
     connection = duckdb.connect()
     try:
-        if protocol not in ("file", "local"):
-            connection.register_filesystem(fs)
-        relation = connection.read_parquet(uris, union_by_name=True)
-        connection.register("log", relation)
+        registered: set[str] = set()
+        for name, (fs, uris) in tables.items():
+            if not uris:
+                continue
+            if fs is not None and str(fs.protocol) not in registered:
+                connection.register_filesystem(fs)
+                registered.add(str(fs.protocol))
+            relation = connection.read_parquet(uris, union_by_name=True)
+            connection.register("log" if name == kind else name, relation)
         return connection.execute(sql).fetchdf()
     finally:
         connection.close()
 
 
+def _segments(root: str, kind: str) -> tuple[Any, list[str]]:
+    """(the filesystem DuckDB must be given, or None for local files; the segment URIs)."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(f"{root.rstrip('/')}/{kind}")
+    files = list(fs.glob(f"{path}/date=*/*.parquet")) if fs.exists(path) else []
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if protocol in ("file", "local"):
+        return None, files
+    return fs, [f"{protocol}://{f}" for f in files]
+
+
 def query_logs(
-    root: str, sql: str, params: list[Any] | dict[str, Any] | None = None
-) -> list[tuple[Any, ...]]:
+    root: str,
+    sql: str,
+    params: list[Any] | dict[str, Any] | None = None,
+    *,
+    as_frame: bool = False,
+) -> Any:
     """Run `sql` with views `predictions` and `feedback` over every segment under `root`.
 
     A view with no segments yet is an empty table with the columns queries need,
-    so a query works from the first second of a rollout.
+    so a query works from the first second of a rollout. Rows come back as
+    tuples, or as a pandas DataFrame with `as_frame`.
     """
     import duckdb
     import fsspec
@@ -159,7 +183,8 @@ def query_logs(
                 connection.register(kind, relation)
             else:
                 connection.execute(f"CREATE VIEW {kind} AS SELECT * FROM ({empty}) WHERE false")
-        return connection.execute(sql, params or []).fetchall()
+        result = connection.execute(sql, params or [])
+        return result.fetchdf() if as_frame else result.fetchall()
     finally:
         connection.close()
 
@@ -169,7 +194,7 @@ _EMPTY = {
         "SELECT TIMESTAMPTZ '2000-01-01' AS time, '' AS request_id, 0 AS row, '' AS model, "
         "'' AS version, '' AS role, true AS served, '' AS strategy, 0.0 AS weight, "
         "'' AS key, '' AS route, 0.0 AS latency_ms, '' AS prediction, 0.0 AS score, "
-        "'' AS error"
+        "'' AS error, CAST(NULL AS STRUCT(_ VARCHAR)) AS features"
     ),
     "feedback": (
         "SELECT TIMESTAMPTZ '2000-01-01' AS time, '' AS request_id, 0 AS row, '' AS label, "

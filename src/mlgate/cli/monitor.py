@@ -1,0 +1,162 @@
+"""`mlgate drift` and `mlgate monitor`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json, progress
+
+if TYPE_CHECKING:
+    from mlgate.drift.detector import DriftReport
+    from mlgate.monitor.cycle import CycleResult
+
+
+def render_drift(report: DriftReport) -> None:
+    """The drift table and the dataset verdict, for people."""
+    table = Table("column", "test", "statistic", "p (adjusted)", "drifted", "unseen")
+    for c in sorted(report.columns, key=lambda c: (not c.drifted, c.column)) + [
+        x for x in (report.prediction, report.label) if x is not None
+    ]:
+        table.add_row(
+            escape(c.column),
+            c.test,
+            f"{c.statistic:.4f}",
+            "-" if c.p_adjusted is None else f"{c.p_adjusted:.3g}",
+            "[red]yes[/]" if c.drifted else "no",
+            escape(", ".join(c.unseen[:5])),
+        )
+    out.print(table)
+    verdict = "[red]dataset drift[/]" if report.dataset_drift else "[green]no dataset drift[/]"
+    out.print(
+        f"{verdict}: {len(report.drifted)} of {len(report.columns)} columns "
+        f"({report.share:.0%}; the line is {report.threshold:.0%})"
+    )
+
+
+@friendly
+def drift(
+    reference: Annotated[
+        str,
+        typer.Argument(help="Data file, profile.json, run folder, or models:/NAME@ALIAS."),
+    ],
+    current: Annotated[str, typer.Argument(help="Current data: CSV or Parquet.")],
+    config: Annotated[
+        Path, typer.Option("-c", "--config", help="Config whose monitor.drift settings apply.")
+    ] = Path("mlgate.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Write an HTML report.")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write a Markdown report.")
+    ] = None,
+    fail_on_drift: Annotated[
+        bool, typer.Option("--fail-on-drift", help="Exit 1 when the dataset drifted.")
+    ] = False,
+) -> None:
+    """Test every column of CURRENT for drift from REFERENCE."""
+    from mlgate.config.loader import load_config
+    from mlgate.monitor.check import check_drift
+
+    settings = None
+    base = Path.cwd()
+    if config.exists():
+        loaded = load_config(config)
+        settings, base = loaded.monitor.drift, loaded.base_dir
+    report = check_drift(reference, current, config=settings, base_dir=base)
+    if markdown:
+        from mlgate.reporting.drift import drift_markdown
+
+        markdown.write_text(drift_markdown(report), encoding="utf-8")
+    if html:
+        from mlgate.monitor.check import plot_samples
+        from mlgate.reporting.drift import drift_html
+
+        samples = plot_samples(report, reference, current, base_dir=base)
+        html.write_text(drift_html(report, samples), encoding="utf-8")
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        render_drift(report)
+    raise typer.Exit(FAILED if fail_on_drift and report.dataset_drift else PASSED)
+
+
+def render_cycle(result: CycleResult) -> None:
+    """One monitoring cycle's verdict, for people."""
+    colour = {"healthy": "green", "insufficient": "yellow"}.get(result.status, "red")
+    accuracy = "-" if result.live_accuracy is None else f"{result.live_accuracy:.3f}"
+    out.print(
+        f"[{colour}]{result.status}[/] — champion {result.champion}, {result.rows} served rows, "
+        f"{result.labelled} labelled, live accuracy {accuracy}"
+    )
+    for reason in result.reasons + result.notes:
+        out.print(f"  - {escape(reason)}")
+    if result.drift is not None and result.drift.drifted:
+        render_drift(result.drift)
+    if result.retrained:
+        outcome = "passed" if result.retrain_passed else "did not pass"
+        out.print(
+            f"retrained: version {result.retrain_version} {outcome} its gates"
+            + (f" and is {result.retrain_alias}" if result.retrain_alias else "")
+        )
+    if result.rollout_started:
+        out.print("rollout started for the retrained challenger")
+
+
+@friendly
+def monitor(
+    config: Annotated[Path, typer.Option("-c", "--config", help="The pipeline config.")] = Path(
+        "mlgate.yaml"
+    ),
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Time between cycles, e.g. 10m [default: monitor.every]."),
+    ] = None,
+    no_retrain: Annotated[
+        bool, typer.Option("--no-retrain", help="Only report; never retrain.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each cycle as JSON.")] = False,
+    cycles: Annotated[
+        int | None, typer.Option("--cycles", min=1, help="Stop after this many cycles.")
+    ] = None,
+) -> None:
+    """Watch live traffic for drift and degraded accuracy; retrain through the gates.
+
+    With --once the exit code says the verdict: 0 healthy (or too little data), 1 drift
+    or degraded.
+    """
+    from mlgate.config.loader import load_config
+    from mlgate.config.rollout import parse_duration
+    from mlgate.errors import ConfigError
+    from mlgate.monitor.cycle import run_cycle
+
+    loaded = load_config(config)
+    try:
+        pause = parse_duration(every) if every is not None else loaded.monitor.every
+    except ValueError as e:
+        raise ConfigError(str(e), field="--every", value=every) from e
+    done = 0
+    while True:
+        with progress(not as_json) as say:
+            result = run_cycle(loaded, retrain=not no_retrain, progress=say)
+        if as_json:
+            print_json(result.model_dump(mode="json"))
+        else:
+            render_cycle(result)
+        done += 1
+        if once or (cycles is not None and done >= cycles):
+            bad = result.status in ("drift", "degraded")
+            raise typer.Exit(FAILED if once and bad else PASSED)
+        err.print(f"next cycle in {pause:.0f} s; Ctrl-C stops")
+        time.sleep(pause)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `mlgate drift` and `mlgate monitor` to the root app."""
+    app.command("drift")(drift)
+    app.command("monitor")(monitor)

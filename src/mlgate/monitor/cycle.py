@@ -1,0 +1,264 @@
+"""The monitoring cycle: live traffic against the champion's profile; retrain when asked.
+
+One cycle reads the window's served rows and feedback from the logs, tests
+drift against the champion's reference profile, measures live accuracy, and
+decides healthy, drift or degraded. When the verdict calls for it, it retrains
+through the same road (validate, train, evaluate, gate against the champion,
+register): the new version can only become a challenger, never the champion,
+and with `monitor.deploy` a rollout starts. Each cycle is an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mlgate.config.models import PipelineConfig
+from mlgate.config.settings import Settings, load_settings
+from mlgate.drift.detector import DriftReport, compare_column, detect, sample_values
+from mlgate.drift.profile import PROFILE, Profile, sample_of
+from mlgate.errors import DataError, RegistryError
+from mlgate.registry.catalog import CHAMPION, Catalog
+from mlgate.reporting.notify import Notifier
+from mlgate.state.predlog import query_logs
+from mlgate.state.rollout import record_event
+
+__all__ = ["CycleResult", "recent_traffic", "run_cycle"]
+
+log = logging.getLogger(__name__)
+
+Status = Literal["healthy", "drift", "degraded", "insufficient"]
+
+_TRAFFIC = """
+SELECT p.request_id, p.row, p.prediction, p.time, f.label, unnest(p.features)
+FROM predictions AS p
+LEFT JOIN (
+    SELECT request_id, row, arg_max(label, time) AS label FROM feedback
+    WHERE model = $model GROUP BY request_id, row
+) AS f USING (request_id, row)
+WHERE p.model = $model AND p.time >= $since AND p.served AND p.role IN ('champion', 'challenger')
+"""
+
+
+class CycleResult(BaseModel):
+    """One cycle's figures, verdict and what it did about it."""
+
+    model: str
+    at: datetime
+    window_start: datetime
+    status: Status
+    reasons: list[str]
+    rows: int
+    labelled: int
+    live_accuracy: float | None = None
+    champion: str | None = None
+    drift: DriftReport | None = None
+    retrained: bool = False
+    retrain_passed: bool | None = None
+    retrain_version: str | None = None
+    retrain_alias: str | None = None
+    rollout_started: bool = False
+    notes: list[str] = Field(default_factory=list)
+
+
+def recent_traffic(log_root: str, model: str, since: datetime) -> Any:
+    """The served rows since `since`: features, prediction and the latest label (or NaN)."""
+    return query_logs(log_root, _TRAFFIC, {"model": model, "since": since}, as_frame=True)
+
+
+def _live_accuracy(traffic: Any, task: str) -> tuple[int, float | None]:
+    if traffic.empty or "label" not in traffic:
+        return 0, None
+    labelled = traffic[traffic["label"].notna()]
+    if labelled.empty or task != "classification":
+        return len(labelled), None
+    hits = labelled["prediction"].astype(str) == labelled["label"].astype(str)
+    return len(labelled), float(hits.mean())
+
+
+def run_cycle(
+    config: PipelineConfig,
+    *,
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+    retrain: bool = True,
+    now: datetime | None = None,
+    progress: Any = None,
+) -> CycleResult:
+    """One monitoring cycle for the config's model."""
+    settings = settings or load_settings()
+    catalog = catalog or Catalog.open(config.base_dir, settings)
+    monitor = config.monitor
+    now = now or datetime.now(UTC)
+    since = now - timedelta(seconds=monitor.window)
+    champion = catalog.alias(config.name, CHAMPION)
+    if champion is None:
+        raise RegistryError(
+            f"model {config.name!r} has no champion to monitor",
+            fix="Run `mlgate run` until a version passes its gates.",
+        )
+    folder = catalog.local_path(champion)
+    profile_path = folder / PROFILE
+    if not profile_path.exists():
+        raise DataError(
+            f"version {champion.version} has no reference profile",
+            source=str(folder),
+            fix="Retrain it with this mlgate (profiles are saved with every run).",
+        )
+    profile = Profile.load(profile_path)
+    log_root = settings.logs(config.base_dir)
+    traffic = recent_traffic(log_root, config.name, since)
+    labelled, accuracy = _live_accuracy(traffic, str(champion.tags.get("mlgate.task", "")))
+    result = CycleResult(
+        model=config.name,
+        at=now,
+        window_start=since,
+        status="healthy",
+        reasons=[],
+        rows=len(traffic),
+        labelled=labelled,
+        live_accuracy=accuracy if labelled >= monitor.min_labels else None,
+        champion=champion.version,
+    )
+    if len(traffic) < monitor.min_samples:
+        result.status = "insufficient"
+        result.reasons.append(
+            f"{len(traffic)} served row(s) in the window; a verdict needs {monitor.min_samples}"
+        )
+        return _finish(config, catalog, result)
+    features = [c for c in profile.columns if c in traffic.columns]
+    kinds: dict[str, str] = {c: profile.columns[c].kind for c in features}
+    report = detect(profile, traffic[features], config=monitor.drift, kinds=kinds)
+    if profile.prediction is not None:
+        kind = profile.prediction.kind
+        report.prediction = compare_column(
+            "prediction",
+            kind,
+            sample_of(profile.prediction),
+            sample_values(traffic["prediction"].to_numpy(), kind),
+            monitor.drift,
+        )
+    result.drift = report
+    if report.dataset_drift:
+        result.status = "drift"
+        result.reasons.append(
+            f"{len(report.drifted)} of {len(report.columns)} features drifted "
+            f"({', '.join(c.column for c in report.drifted)})"
+        )
+    floor = monitor.accuracy_floor
+    if floor is not None and result.live_accuracy is not None and result.live_accuracy < floor:
+        result.status = "degraded"
+        result.reasons.append(
+            f"live accuracy {result.live_accuracy:.3f} on {labelled} labelled rows is below "
+            f"the floor {floor:g}"
+        )
+    if not result.reasons:
+        result.reasons.append(
+            f"{len(report.drifted)} of {len(report.columns)} features drifted; below the "
+            f"{report.threshold:.0%} line"
+        )
+    if retrain and result.status in monitor.retrain_on:
+        _retrain(config, catalog, settings, traffic, result, progress)
+    return _finish(config, catalog, result)
+
+
+def _retrain(
+    config: PipelineConfig,
+    catalog: Catalog,
+    settings: Settings,
+    traffic: Any,
+    result: CycleResult,
+    progress: Any,
+) -> None:
+    import pandas as pd
+
+    from mlgate.data.io import read_pandas
+    from mlgate.pipeline import run
+
+    train = read_pandas(config.resolve(config.data.train))
+    frames = [train]
+    target = config.data.target
+    if config.monitor.retrain.include_recent:
+        recent = traffic[traffic["label"].notna()].sort_values("time", ascending=False)
+        if config.monitor.retrain.max_recent_rows:
+            recent = recent.head(config.monitor.retrain.max_recent_rows)
+        rows = recent[[c for c in train.columns if c in recent.columns and c != target]].copy()
+        rows[target] = _as_target(recent["label"], train[target])
+        frames.append(rows)
+        result.notes.append(
+            f"retraining on {len(train)} configured + {len(rows)} recent labelled rows"
+        )
+    combined = pd.concat(frames, ignore_index=True)
+    stamp = result.at.strftime("%Y%m%dT%H%M%SZ")
+    folder = config.base_dir / ".mlgate" / "retrain" / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "train.parquet"
+    combined.to_parquet(path, index=False)
+    data = config.data.model_copy(
+        update={"train": str(path), "test": None, "split": config.data.holdout}
+    )
+    retrain_config = config.model_copy(update={"data": data})
+    retrain_config._source = config.source
+    outcome = run(retrain_config, register=True, progress=progress)
+    result.retrained = True
+    result.retrain_passed = outcome.passed
+    if outcome.registration is not None:
+        result.retrain_version = outcome.registration.version
+        result.retrain_alias = outcome.registration.alias
+    if not outcome.passed:
+        result.notes.append(
+            "the retrained model did not pass its gates: " + "; ".join(outcome.reasons)
+        )
+        return
+    if config.monitor.deploy and result.retrain_alias == "challenger":
+        from mlgate.rollout.controller import Controller
+
+        controller = Controller(config, catalog, settings)
+        controller.start(actor="monitor")
+        controller.close()
+        result.rollout_started = True
+
+
+def _as_target(labels: Any, target: Any) -> Any:
+    """Feedback labels (logged as text) in the training target's type."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(target):
+        return labels.astype(str).str.lower().isin(["true", "1"])
+    if pd.api.types.is_numeric_dtype(target):
+        numbers = pd.to_numeric(labels, errors="coerce")
+        return numbers.astype(target.dtype) if numbers.notna().all() else numbers
+    return labels.astype(str)
+
+
+def _finish(config: PipelineConfig, catalog: Catalog, result: CycleResult) -> CycleResult:
+    figures = result.model_dump(mode="json", exclude={"drift"})
+    if result.drift is not None:
+        figures["drifted"] = [c.column for c in result.drift.drifted]
+        figures["share"] = result.drift.share
+    record_event(
+        catalog.state,
+        config.name,
+        kind="monitor",
+        strategy="none",
+        weight=0.0,
+        message=f"{result.status}: {'; '.join(result.reasons)}",
+        figures=figures,
+        actor="monitor",
+    )
+    if result.status in ("drift", "degraded") or result.retrained:
+        notifier = Notifier(config.rollout.webhook or os.environ.get("MLGATE_WEBHOOK_URL"))
+        notifier.notify(
+            f"monitor_{result.status}",
+            f"mlgate {config.name}: {result.status}: {'; '.join(result.reasons)}"
+            + (f" (retrained: version {result.retrain_version})" if result.retrained else ""),
+            model=config.name,
+            status=result.status,
+            live_accuracy=result.live_accuracy,
+        )
+        notifier.close()
+    return result
