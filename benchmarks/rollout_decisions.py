@@ -1,0 +1,447 @@
+"""Decision quality of live rollouts: wrong promotions and wrong rollbacks, measured.
+
+What the figures say (benchmarks/results/rollout_decisions.json, 20000 rollouts a
+cell). mlgate's A/B default meets the requirement with room to spare: it promotes a
+challenger worse by the margin in 0.5-0.6% of rollouts and one worse by twice the
+margin in at most 0.02%, at every traffic level, against alpha = 5%; nothing in
+`decide.py` or `sequential.py` needed changing. Its price is caution: to stay
+valid at every look, the always-valid interval reaches about 3.1 standard errors
+either side at 3000 rows per arm (a fixed one-sided bound needs 1.645), and an
+experiment without a clear answer rolls back, so it rolls back 93%, 76% and 20% of
+*equal* challengers at 1000, 3000 and 10000 labelled rows per arm, and 60% of
+challengers better by the margin at 1000; below 10000 rows a challenger worse by
+twice the margin keeps its half of the traffic to the end (median 10 intervals).
+With a margin of 0.02, plan for about 10000 labelled rows per arm (`duration`,
+`sample_size`). The chapter's t-test, repeated or once at the end, promotes 32-48%
+of challengers worse by the margin at 1000-3000 rows per arm (the end rule is a
+point rule at the boundary) and 10-11% of those worse by twice the margin at 1000;
+it meets alpha only at 10000 rows. The `sketch` row is not mlgate's rule: spending
+alpha/2 on the always-valid interval and alpha/2 on one fixed-horizon
+non-inferiority z-test at the planned end keeps wrong promotions at 2.5-2.9% (at
+most alpha by a union bound) and rolls back 41% of equal challengers at 3000 rows
+per arm instead of 76% (2% instead of 20% at 10000); it is left as a proposal,
+since it changes what the controller does at the end of an experiment. Side runs
+showed that tuning the mixture's tau (0.02-0.05) or a one-sided mixture moves the
+equal-challenger rollbacks at 3000 rows per arm only to 65-77%.
+
+The canary's live-accuracy check cannot meet alpha, and more traffic does not help:
+it is a point rule (challenger minus champion accuracy >= -margin on the step's
+window), so a challenger worse by exactly the margin passes each step about half
+the time, and one retry per step (`failure_limit` 2) over the three checked steps
+leaves 20-24% of them promoted at every traffic level; worse by twice the margin is
+still promoted 6% of the time at the smallest traffic. The last step (100%) leaves
+the champion no labelled traffic, so it promotes on errors and latency alone. Use
+A/B (the sequential test) when live accuracy decides a promotion; a canary guards
+errors, latency and agreement, and its accuracy check only catches gross losses.
+
+How the figures are made. Every simulated rollout has a *known* true live accuracy:
+the champion's is 0.85 and the challenger's is 0.85 + shift * margin for shift in
+(+1, 0, -1, -2) and margin 0.02. Every labelled request is one Bernoulli outcome.
+The controller analyses after every interval; an A/B test sends half of the
+traffic to each version, and L labelled rows reach each arm per interval (L = 100,
+300 or 1000, so the default 10-interval experiment ends with 1000, 3000 or 10000
+labelled rows per arm); half of the requests get a label, so each arm serves 2L
+requests per interval, above `min_requests`. Nobody errs and latencies are equal,
+so only live accuracy can decide. The rules:
+
+- `mlgate ab`: `mlgate.rollout.decide.judge` with `RolloutConfig(strategy="ab")`
+  and its defaults (alpha 0.05, margin 0.02, duration 10 intervals), called after
+  every interval on the cumulative counts, `failures` and `elapsed` carried the way
+  `Controller.tick` carries them, stopping at promote or rollback.
+- `t-test, every interval`: the chapter's rule. `scipy.stats.ttest_ind` on the 0/1
+  outcomes at every interval; promote as soon as p < 0.05 with the challenger
+  ahead, roll back as soon as p < 0.05 with it behind; at the end promote if the
+  challenger's observed difference is not below -margin, else roll back.
+- `t-test, once at the end`: the same rule judged only at the last interval (the
+  fixed-horizon test the t-test is made for), for reference.
+- `mlgate canary`: `judge` with `RolloutConfig(strategy="canary")` over the default
+  steps 5/25/50/100 % with `min_live_accuracy_delta = -margin`. The same total
+  traffic (4L requests per interval, half labelled) is split by the step's weight;
+  the window restarts at every step, as in the controller. Agreement is left out
+  (it would fail equal models at random), so only the accuracy threshold judges.
+- `sketch: ab split alpha`: a what-if built on `mlgate.stats.sequential.msprt`
+  (see above and `split_alpha_ab`).
+
+Monte-Carlo standard error of a rate: 0.15% near 5%, 0.05% near 0.5%, 0.35% at most
+(each cell in the JSON carries its own). The full run takes about 110 CPU seconds.
+
+    python benchmarks/rollout_decisions.py               # full run, writes results
+    python benchmarks/rollout_decisions.py --sims 500    # a quicker look, no file written
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from mlgate.config.rollout import AnalysisConfig, RolloutConfig
+from mlgate.rollout.analysis import Analysis, VersionFigures
+from mlgate.rollout.decide import judge
+from mlgate.stats.sequential import msprt
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "rollout_decisions.json"
+
+SEED = 20261203
+CHAMPION_ACCURACY = 0.85
+MARGIN = 0.02
+#: The challenger's true accuracy minus the champion's, in margins.
+SHIFTS = (1, 0, -1, -2)
+#: Labelled rows per arm per interval in an A/B test.
+LABELLED = (100, 300, 1000)
+#: Share of requests that get a feedback label.
+LABEL_SHARE = 0.5
+SIMS = 20_000
+ALPHA = 0.05
+INTERVAL = 60.0
+#: A canary always ends (every step either advances or fails twice); this is a guard.
+CANARY_MAX_INTERVALS = 200
+LATENCY_MS = 12.0
+SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+
+AB = RolloutConfig(strategy="ab", alpha=ALPHA, margin=MARGIN, interval=INTERVAL)
+CANARY = RolloutConfig(
+    strategy="canary",
+    margin=MARGIN,
+    interval=INTERVAL,
+    analysis=AnalysisConfig(min_live_accuracy_delta=-MARGIN),
+)
+#: Analyses in an A/B experiment: `judge` forces a verdict once elapsed >= max_duration.
+INTERVALS = math.ceil(AB.max_duration / INTERVAL)
+
+RULES = (
+    "mlgate ab",
+    "t-test, every interval",
+    "t-test, once at the end",
+    "mlgate canary",
+    "sketch: ab split alpha",
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One rule in one true situation: traffic level and true difference (in margins)."""
+
+    rule: str
+    labelled: int
+    shift: int
+
+
+@dataclass
+class Outcome:
+    """What one rule decided over `sims` simulated rollouts of one cell."""
+
+    rule: str
+    labelled: int
+    shift: int
+    true_difference: float
+    sims: int
+    promotes: int
+    rollbacks: int
+    median_intervals: float
+
+
+def figures(labelled: int, correct: int, requests: int) -> VersionFigures:
+    """One version's live figures: no errors, the common latency, the given counts."""
+    return VersionFigures(
+        version="x",
+        requests=requests,
+        errors=0,
+        error_rate=0.0,
+        p99_latency_ms=LATENCY_MS if requests else None,
+        labelled=labelled,
+        correct=correct,
+        accuracy=correct / labelled if labelled else None,
+    )
+
+
+def requests_for(labelled: int) -> int:
+    """Requests that carried `labelled` labelled rows."""
+    return round(labelled / LABEL_SHARE)
+
+
+def draw_ab(cell: Cell, sims: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Cumulative correct rows of champion and challenger after each interval, (sims, k).
+
+    The seed leaves the rule out, so every A/B rule judges the very same rollouts.
+    """
+    rng = np.random.default_rng([SEED, cell.labelled, cell.shift + 10])
+    challenger_accuracy = CHAMPION_ACCURACY + cell.shift * MARGIN
+    champion = rng.binomial(cell.labelled, CHAMPION_ACCURACY, size=(sims, INTERVALS))
+    challenger = rng.binomial(cell.labelled, challenger_accuracy, size=(sims, INTERVALS))
+    return champion.cumsum(axis=1), challenger.cumsum(axis=1)
+
+
+def ttest_p(
+    champion_correct: np.ndarray[Any, Any], challenger_correct: np.ndarray[Any, Any], n: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """`ttest_ind`'s two-sided p-value on 0/1 outcomes, from the counts; and the difference.
+
+    The mean of n 0/1 outcomes is the share p, their sample standard deviation
+    sqrt(n p (1 - p) / (n - 1)); `ttest_ind_from_stats` on these is `ttest_ind` on
+    the rows (checked in `check_ttest`), without materialising millions of rows.
+    """
+    p_a, p_b = champion_correct / n, challenger_correct / n
+    sd_a = np.sqrt(n * p_a * (1 - p_a) / (n - 1))
+    sd_b = np.sqrt(n * p_b * (1 - p_b) / (n - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = stats.ttest_ind_from_stats(p_b, sd_b, n, p_a, sd_a, n)
+    return np.nan_to_num(np.asarray(result.pvalue), nan=1.0), p_b - p_a
+
+
+def check_ttest() -> None:
+    """Fail unless the count-based p-value is `ttest_ind`'s on the 0/1 rows."""
+    rng = np.random.default_rng(SEED)
+    for n in (100, 3000):
+        a = (rng.random(n) < CHAMPION_ACCURACY).astype(float)
+        b = (rng.random(n) < CHAMPION_ACCURACY - MARGIN).astype(float)
+        expected = stats.ttest_ind(b, a).pvalue
+        got, _ = ttest_p(np.array([a.sum()]), np.array([b.sum()]), n)
+        if not math.isclose(float(got[0]), float(expected), rel_tol=1e-9):
+            raise RuntimeError(f"t-test from counts {got[0]} != ttest_ind {expected}")
+
+
+def ttest_rule(cell: Cell, sims: int, *, every: bool) -> tuple[list[str], list[int]]:
+    """The chapter's rule on every simulated rollout: actions and intervals used."""
+    champion, challenger = draw_ab(cell, sims)
+    actions = np.full(sims, "", dtype=object)
+    when = np.zeros(sims, dtype=int)
+    looks = range(1, INTERVALS + 1) if every else range(INTERVALS, INTERVALS + 1)
+    for k in looks:
+        p, difference = ttest_p(champion[:, k - 1], challenger[:, k - 1], cell.labelled * k)
+        open_ = actions == ""
+        significant = p < ALPHA
+        if k == INTERVALS:
+            promote = np.where(significant, difference > 0, difference >= -MARGIN)
+        else:
+            promote = significant & (difference > 0)
+        rollback = (significant & (difference < 0)) | ((k == INTERVALS) & ~promote)
+        actions[open_ & promote] = "promote"
+        actions[open_ & rollback & ~promote] = "rollback"
+        when[open_ & (promote | rollback)] = k
+    return list(actions), list(when)
+
+
+def mlgate_ab(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
+    """`judge` after every interval on every simulated A/B rollout, as the controller runs it."""
+    champion, challenger = draw_ab(cell, sims)
+    actions: list[str] = []
+    when: list[int] = []
+    for i in range(sims):
+        failures, action, k = 0, "hold", 0
+        while action not in ("promote", "rollback"):
+            k += 1
+            labelled = cell.labelled * k
+            analysis = Analysis(
+                since=SINCE,
+                champion=figures(labelled, int(champion[i, k - 1]), requests_for(labelled)),
+                challenger=figures(labelled, int(challenger[i, k - 1]), requests_for(labelled)),
+            )
+            verdict = judge(analysis, AB, step=0, failures=failures, elapsed=k * INTERVAL)
+            action, failures = verdict.action, verdict.failures
+        actions.append(action)
+        when.append(k)
+    return actions, when
+
+
+def mlgate_canary(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
+    """`judge` after every interval on every simulated canary, the window restarting per step."""
+    rng = np.random.default_rng([SEED, cell.labelled, cell.shift + 10, 1])
+    challenger_accuracy = CHAMPION_ACCURACY + cell.shift * MARGIN
+    total = requests_for(2 * cell.labelled)
+    actions: list[str] = []
+    when: list[int] = []
+    for _ in range(sims):
+        step, failures, action, k = 0, 0, "hold", 0
+        counts = [0, 0, 0, 0]  # champion labelled, correct; challenger labelled, correct
+        while action not in ("promote", "rollback") and k < CANARY_MAX_INTERVALS:
+            k += 1
+            weight = CANARY.steps[step] / 100
+            to_challenger = round(total * LABEL_SHARE * weight)
+            to_champion = round(total * LABEL_SHARE) - to_challenger
+            counts[0] += to_champion
+            counts[1] += int(rng.binomial(to_champion, CHAMPION_ACCURACY))
+            counts[2] += to_challenger
+            counts[3] += int(rng.binomial(to_challenger, challenger_accuracy))
+            analysis = Analysis(
+                since=SINCE,
+                champion=figures(counts[0], counts[1], requests_for(counts[0])),
+                challenger=figures(counts[2], counts[3], requests_for(counts[2])),
+            )
+            verdict = judge(analysis, CANARY, step=step, failures=failures, elapsed=k * INTERVAL)
+            action, failures = verdict.action, verdict.failures
+            if action == "advance":
+                step += 1
+                counts = [0, 0, 0, 0]
+        actions.append(action)
+        when.append(k)
+    return actions, when
+
+
+def split_alpha_ab(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
+    """A what-if, not mlgate's rule: the always-valid interval at alpha/2 at every look,
+    then one fixed-horizon non-inferiority z-test at alpha/2 at the last look.
+
+    A worse-than-margin challenger is promoted only if the sequence misses (at most
+    alpha/2) or the final test does (at most alpha/2): at most alpha in all.
+    """
+    champion, challenger = draw_ab(cell, sims)
+    z = float(stats.norm.ppf(1 - ALPHA / 2))
+    actions: list[str] = []
+    when: list[int] = []
+    for i in range(sims):
+        action, k = "hold", 0
+        while action == "hold":
+            k += 1
+            n = cell.labelled * k
+            a, b = int(champion[i, k - 1]), int(challenger[i, k - 1])
+            result = msprt(a, n, b, n, alpha=ALPHA / 2)
+            if result.high < -MARGIN:
+                action = "rollback"
+            elif result.low > -MARGIN and n >= AB.analysis.min_labels:
+                action = "promote"
+            elif k == INTERVALS:
+                p_a, p_b = a / n, b / n
+                se_ = math.sqrt((p_a * (1 - p_a) + p_b * (1 - p_b)) / n)
+                action = "promote" if result.difference - z * se_ > -MARGIN else "rollback"
+        actions.append(action)
+        when.append(k)
+    return actions, when
+
+
+SIMULATE: dict[str, Callable[[Cell, int], tuple[list[str], list[int]]]] = {
+    "mlgate ab": mlgate_ab,
+    "t-test, every interval": lambda cell, sims: ttest_rule(cell, sims, every=True),
+    "t-test, once at the end": lambda cell, sims: ttest_rule(cell, sims, every=False),
+    "mlgate canary": mlgate_canary,
+    "sketch: ab split alpha": split_alpha_ab,
+}
+
+
+def simulate(cell: Cell, sims: int) -> Outcome:
+    """Run `sims` rollouts of `cell` under its rule and count the verdicts."""
+    actions, when = SIMULATE[cell.rule](cell, sims)
+    return Outcome(
+        rule=cell.rule,
+        labelled=cell.labelled,
+        shift=cell.shift,
+        true_difference=round(cell.shift * MARGIN, 10),
+        sims=sims,
+        promotes=actions.count("promote"),
+        rollbacks=actions.count("rollback"),
+        median_intervals=float(np.median(when)),
+    )
+
+
+def _run(args: tuple[Cell, int]) -> Outcome:
+    return simulate(*args)
+
+
+def se(rate: float, sims: int) -> float:
+    """Monte-Carlo standard error of a rate estimated from `sims` draws."""
+    return math.sqrt(max(rate * (1 - rate), 1 / sims) / sims)
+
+
+def table(outcomes: list[Outcome], sims: int) -> str:
+    """The results as Markdown: one row per rule and traffic level."""
+    by = {(o.rule, o.labelled, o.shift): o for o in outcomes}
+    lines = [
+        f"{sims} simulated rollouts per cell; champion accuracy {CHAMPION_ACCURACY}, "
+        f"margin m = {MARGIN}, alpha {ALPHA}, {INTERVALS} intervals for A/B. Monte-Carlo "
+        f"standard error of a rate: {math.sqrt(0.05 * 0.95 / sims):.2%} near 5%, "
+        f"{math.sqrt(0.25 / sims):.2%} at most. Traffic: labelled rows per arm per "
+        "interval in A/B (the canary gets the same total, split by its step weight). "
+        "Intervals: median intervals to a decision for true difference +m / 0 / -m / -2m.",
+        "",
+        "| rule | labelled/arm/interval | promotes worse by m | promotes worse by 2m "
+        "| rolls back equal | rolls back better by m | intervals (+m / 0 / -m / -2m) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        for labelled in LABELLED:
+            better, equal, worse, worse2 = (by[(rule, labelled, s)] for s in SHIFTS)
+            median = " / ".join(f"{o.median_intervals:g}" for o in (better, equal, worse, worse2))
+            lines.append(
+                f"| {rule} | {labelled} | {worse.promotes / worse.sims:.2%} "
+                f"| {worse2.promotes / worse2.sims:.2%} | {equal.rollbacks / equal.sims:.1%} "
+                f"| {better.rollbacks / better.sims:.1%} | {median} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sims", type=int, default=SIMS, help="rollouts per cell")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    check_ttest()
+    # The slow cells first, so the pool ends together.
+    cells = [Cell(r, n, s) for r in RULES for n in reversed(LABELLED) for s in SHIFTS]
+    cells.sort(key=lambda c: c.rule.startswith("t-test"))
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        outcomes = list(pool.map(_run, [(c, args.sims) for c in cells]))
+    seconds = time.perf_counter() - start
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = used.ru_utime + used.ru_stime
+    print(table(outcomes, args.sims))
+    print(f"\n{len(cells)} cells in {seconds:.0f} s ({cpu:.0f} CPU s) on {args.workers} worker(s)")
+    if args.sims != SIMS:
+        return
+    RESULTS.parent.mkdir(exist_ok=True)
+    summary = {
+        "description": "Share of simulated rollouts each rule promotes and rolls back, by "
+        "traffic and true live accuracy difference (challenger - champion).",
+        "settings": {
+            "champion_accuracy": CHAMPION_ACCURACY,
+            "margin": MARGIN,
+            "alpha": ALPHA,
+            "ab_intervals": INTERVALS,
+            "label_share": LABEL_SHARE,
+            "canary_steps": CANARY.steps,
+            "canary_min_live_accuracy_delta": CANARY.analysis.min_live_accuracy_delta,
+            "min_labels": AB.analysis.min_labels,
+            "min_requests": AB.analysis.min_requests,
+            "sims_per_cell": args.sims,
+            "seed": SEED,
+            "monte_carlo_se_at_5pct": math.sqrt(0.05 * 0.95 / args.sims),
+        },
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "cells": [
+            {
+                "rule": o.rule,
+                "labelled_per_arm_per_interval": o.labelled,
+                "true_difference": o.true_difference,
+                "sims": o.sims,
+                "promote_rate": o.promotes / o.sims,
+                "promote_rate_se": se(o.promotes / o.sims, o.sims),
+                "rollback_rate": o.rollbacks / o.sims,
+                "rollback_rate_se": se(o.rollbacks / o.sims, o.sims),
+                "median_intervals": o.median_intervals,
+            }
+            for o in sorted(outcomes, key=lambda o: (RULES.index(o.rule), o.labelled, -o.shift))
+        ],
+        "table": table(outcomes, args.sims),
+    }
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
