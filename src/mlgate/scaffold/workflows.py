@@ -1,0 +1,181 @@
+"""GitHub Actions workflows for an mlgate project: CI, scheduled training, PR check, deploy.
+
+Actions are pinned to a major version, each workflow asks for the least
+permissions it needs, and secrets are read only from `secrets.*`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlgate.config.models import PipelineConfig
+
+__all__ = ["WORKFLOWS", "render_workflows", "write_workflows"]
+
+_SETUP = """\
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{python}"
+          cache: pip
+      - name: Install
+        run: pip install -r requirements.txt
+"""
+
+_REGISTRY_ENV = """\
+    env:
+      MLGATE_REGISTRY_URI: ${{{{ secrets.MLGATE_REGISTRY_URI }}}}
+      MLGATE_STATE_URL: ${{{{ secrets.MLGATE_STATE_URL }}}}
+      MLGATE_WEBHOOK_URL: ${{{{ secrets.MLGATE_WEBHOOK_URL }}}}
+"""
+
+CI = """\
+name: ci
+on:
+  push:
+    branches: [main]
+  pull_request:
+permissions:
+  contents: read
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    steps:
+{setup}\
+      - name: Validate the training data
+        run: mlgate validate {train} -c {config}
+      - name: Tests
+        run: python -m pytest -q
+"""
+
+TRAIN = """\
+name: train
+on:
+  schedule:
+    - cron: "17 3 * * 1"
+  workflow_dispatch:
+permissions:
+  contents: read
+jobs:
+  train:
+    runs-on: ubuntu-latest
+    timeout-minutes: 60
+{registry}\
+    steps:
+{setup}\
+      - name: Validate, train, evaluate, gate, register
+        run: mlgate run -c {config} --json > run.json
+      - name: Keep the run
+        if: always()
+        uses: actions/upload-artifact@v4
+        with:
+          name: mlgate-run
+          path: |
+            run.json
+            .mlgate/runs/
+          retention-days: 30
+"""
+
+PR_CHECK = """\
+name: pr-model-check
+on:
+  pull_request:
+permissions:
+  contents: read
+  pull-requests: write
+jobs:
+  model-check:
+    runs-on: ubuntu-latest
+    timeout-minutes: 60
+{registry}\
+    steps:
+{setup}\
+      - name: Train the pull request's model
+        run: mlgate run -c {config} --no-register -o candidate
+      - name: Compare with the champion
+        id: compare
+        run: >-
+          mlgate compare -c {config}
+          --baseline models:/{name}@champion --candidate candidate
+          -o comparison.json --markdown report.md --html report.html
+      - name: Comment on the pull request
+        if: always() && hashFiles('report.md') != ''
+        env:
+          GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
+        run: mlgate report comment --file report.md --label model-check
+      - name: Keep the reports
+        if: always()
+        uses: actions/upload-artifact@v4
+        with:
+          name: model-check
+          path: |
+            comparison.json
+            report.md
+            report.html
+      - name: Fail on a regression
+        run: mlgate gate comparison.json -c {config}
+"""
+
+DEPLOY = """\
+name: deploy
+on:
+  push:
+    branches: [main]
+  workflow_dispatch:
+permissions:
+  contents: read
+concurrency:
+  group: deploy-{name}
+  cancel-in-progress: false
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    timeout-minutes: 60
+{registry}\
+    steps:
+{setup}\
+      - name: Train, gate, register and start the rollout
+        run: mlgate run -c {config} --deploy
+      - name: Rollout status
+        if: always()
+        run: mlgate rollout status -c {config}
+"""
+
+WORKFLOWS = {"ci.yml": CI, "train.yml": TRAIN, "pr-model-check.yml": PR_CHECK, "deploy.yml": DEPLOY}
+
+
+def render_workflows(
+    config: PipelineConfig, *, config_path: str = "mlgate.yaml", python: str = "3.11"
+) -> dict[str, str]:
+    """Each workflow's file name and text for the project `config` describes."""
+    values = {
+        "name": config.name,
+        "config": config_path,
+        "train": config.data.train,
+        "python": python,
+    }
+    setup = _SETUP.format(**values)
+    registry = _REGISTRY_ENV.format()
+    return {
+        file: template.format(setup=setup, registry=registry, **values)
+        for file, template in WORKFLOWS.items()
+    }
+
+
+def write_workflows(
+    config: PipelineConfig,
+    folder: Path,
+    *,
+    config_path: str = "mlgate.yaml",
+    python: str = "3.11",
+) -> list[Path]:
+    """Write (or refresh) the workflows into `folder`/.github/workflows; the paths written."""
+    target = folder / ".github" / "workflows"
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file, text in render_workflows(config, config_path=config_path, python=python).items():
+        path = target / file
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
