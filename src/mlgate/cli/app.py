@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from mlgate._version import __version__
-from mlgate.cli import compare, data, models, monitor, report, road, rollout, scaffold, serve
+from mlgate.cli import (
+    compare,
+    data,
+    models,
+    monitor,
+    reference,
+    report,
+    road,
+    rollout,
+    scaffold,
+    serve,
+)
 
 app = typer.Typer(
     name="mlgate",
@@ -47,6 +58,7 @@ serve.register(app)
 rollout.register(app)
 monitor.register(app)
 scaffold.register(app)
+reference.register(app)
 
 
 def main() -> None:
