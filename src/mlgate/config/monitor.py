@@ -53,6 +53,16 @@ class RetrainConfig(_Strict):
     include_recent: bool = Field(
         True, description="Add the window's labelled traffic to the configured training data."
     )
+    include_configured: bool = Field(
+        True,
+        description="Keep the configured training data (false: learn from recent traffic only, "
+        "for when what drives the label has changed).",
+    )
+    evaluate_on: Literal["recent", "configured"] = Field(
+        "recent",
+        description="Test set of the retrained model: a hold-out of the recent labelled "
+        "traffic (where it will serve), or the configured test data.",
+    )
     max_recent_rows: int | None = Field(
         None, ge=1, description="Most recent labelled rows to add (newest first)."
     )

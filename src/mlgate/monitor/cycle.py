@@ -179,28 +179,43 @@ def _retrain(
     from mlgate.data.io import read_pandas
     from mlgate.pipeline import run
 
-    train = read_pandas(config.resolve(config.data.train))
-    frames = [train]
+    retrain = config.monitor.retrain
+    configured = read_pandas(config.resolve(config.data.train))
     target = config.data.target
-    if config.monitor.retrain.include_recent:
-        recent = traffic[traffic["label"].notna()].sort_values("time", ascending=False)
-        if config.monitor.retrain.max_recent_rows:
-            recent = recent.head(config.monitor.retrain.max_recent_rows)
-        rows = recent[[c for c in train.columns if c in recent.columns and c != target]].copy()
-        rows[target] = _as_target(recent["label"], train[target])
-        frames.append(rows)
-        result.notes.append(
-            f"retraining on {len(train)} configured + {len(rows)} recent labelled rows"
-        )
-    combined = pd.concat(frames, ignore_index=True)
+    recent = traffic[traffic["label"].notna()].sort_values("time", ascending=False)
+    if retrain.max_recent_rows:
+        recent = recent.head(retrain.max_recent_rows)
+    rows = recent[[c for c in configured.columns if c in recent.columns and c != target]].copy()
+    rows[target] = _as_target(recent["label"], configured[target])
+    rows = rows.reset_index(drop=True)
+    test = None
+    if retrain.evaluate_on == "recent" and len(rows) >= 20:
+        holdout = rows.sample(frac=config.data.holdout.test_size, random_state=config.seed)
+        test, rows = holdout, rows.drop(holdout.index)
+    frames = ([configured] if retrain.include_configured else []) + (
+        [rows] if retrain.include_recent else []
+    )
+    if not frames or sum(len(f) for f in frames) == 0:
+        result.notes.append("nothing to retrain on: no configured data and no labelled traffic")
+        return
+    combined: Any = pd.concat(frames, ignore_index=True)
+    result.notes.append(
+        f"retraining on {len(combined)} rows ("
+        + (f"{len(configured)} configured, " if retrain.include_configured else "")
+        + f"{len(rows) if retrain.include_recent else 0} recent labelled)"
+        + (f"; testing on {len(test)} held-out recent rows" if test is not None else "")
+    )
     stamp = result.at.strftime("%Y%m%dT%H%M%SZ")
     folder = config.base_dir / ".mlgate" / "retrain" / stamp
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "train.parquet"
-    combined.to_parquet(path, index=False)
-    data = config.data.model_copy(
-        update={"train": str(path), "test": None, "split": config.data.holdout}
-    )
+    combined.to_parquet(folder / "train.parquet", index=False)
+    update: dict[str, Any] = {"train": str(folder / "train.parquet")}
+    if test is not None:
+        test.to_parquet(folder / "test.parquet", index=False)
+        update |= {"test": str(folder / "test.parquet"), "split": None}
+    elif config.data.test is not None:
+        update["test"] = config.resolve(config.data.test)
+    data = config.data.model_copy(update=update)
     retrain_config = config.model_copy(update={"data": data})
     retrain_config._source = config.source
     outcome = run(retrain_config, register=True, progress=progress)

@@ -36,8 +36,10 @@ gates:
 def credit_data(rows: int, *, seed: int = 0, drift: float = 0.0) -> pd.DataFrame:
     """Loan applicants and whether they defaulted; `drift` in [0, 1] shifts the inputs.
 
-    The label depends on the features through a fixed rule, so a model trained
-    at drift 0 loses accuracy as drift grows, the way deployed models decay.
+    Drift moves the inputs and also changes what drives defaults (region starts
+    to matter, credit score less), so a model trained at drift 0 loses accuracy
+    as drift grows, the way deployed models decay, and retraining on recent
+    labelled data wins it back.
     """
     import numpy as np
     import pandas as pd
@@ -56,12 +58,14 @@ def credit_data(rows: int, *, seed: int = 0, drift: float = 0.0) -> pd.DataFrame
     )
     region = rng.choice(["north", "south", "east", "west"], rows)
     signal = (
-        -0.012 * (credit_score - 680)
+        -0.012 * (1 - 0.8 * drift) * (credit_score - 680)
         + 4.0 * (debt_ratio - 0.3)
         - 0.9 * (np.log(income) - 10.8)
         + 1.6 * (employment == "unemployed")
         + 0.4 * (employment == "self-employed")
         - 0.01 * (age - 41)
+        # What drives defaults changes too (concept drift): region starts to matter.
+        + drift * (2.2 * (region == "east") - 2.0 * (region == "west"))
     )
     noise = rng.logistic(0, 0.35, rows)
     default = (signal + noise > 0.45).astype("int64")
