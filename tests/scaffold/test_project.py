@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -112,33 +111,6 @@ def test_workflows_pin_majors_ask_least_privilege_and_read_secrets_only_from_sec
                 assert "secrets." not in step.get("run", ""), f"{path.name}: secret in a command"
         for env in re.findall(r"\$\{\{ ([^}]*secrets[^}]*) \}\}", text):
             assert re.fullmatch(r"secrets\.[A-Z_]+", env), f"{path.name}: {env}"
-
-
-def test_a_scaffolded_project_runs_its_own_tests_and_the_road(tmp_path: Path) -> None:
-    folder = tmp_path / "team"
-    result = CliRunner().invoke(app, ["init", str(folder)])
-    assert result.exit_code == 0, result.output
-    env = os.environ | {"MLGATE_ACTOR": "test"}
-    road = subprocess.run(
-        [sys.executable, "-m", "mlgate", "run", "-q"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert road.returncode == 0, road.stdout + road.stderr
-    assert "registered models:/credit-risk/1 as champion" in road.stdout
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "6 passed" in tests.stdout
 
 
 def test_bare_init_writes_a_config_to_fill_in(tmp_path: Path) -> None:
