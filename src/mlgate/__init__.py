@@ -4,6 +4,8 @@ The road, one gate at a time: validate the data → train from a config →
 evaluate → gate. Heavy libraries load only when a step runs.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from mlgate._version import __version__
 from mlgate.config import PipelineConfig, load_config
 from mlgate.data import Schema, ValidationReport, infer_schema, load_schema, validate
@@ -15,9 +17,20 @@ from mlgate.errors import (
     SchemaError,
     TrainingError,
 )
-from mlgate.evaluation import EvaluationResult
-from mlgate.gates import GateResult
-from mlgate.pipeline import RunResult, run
+
+if TYPE_CHECKING:
+    from mlgate.evaluation import EvaluationResult
+    from mlgate.gates import GateResult
+    from mlgate.pipeline import RunResult, run
+
+#: Names whose modules load on first use. The road's modules bring numpy, SQLAlchemy
+#: and the registry (about 0.7 s), which `mlgate validate` and `mlgate --help` never use.
+_LAZY = {
+    "EvaluationResult": "mlgate.evaluation",
+    "GateResult": "mlgate.gates",
+    "RunResult": "mlgate.pipeline",
+    "run": "mlgate.pipeline",
+}
 
 __all__ = [
     "ArtifactError",
@@ -39,3 +52,17 @@ __all__ = [
     "run",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mlgate' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

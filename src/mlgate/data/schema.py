@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlgate._version import __version__
+from mlgate.data.duplicates import repeated_rows
 from mlgate.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -239,7 +240,7 @@ def infer_schema(frame: pl.DataFrame) -> Schema:
     """A schema that `frame` satisfies and that fresh samples of the same data satisfy too."""
     columns = {name: infer_column(frame.get_column(name)) for name in frame.columns}
     rows = frame.height
-    duplicates = rows - frame.n_unique() if rows and frame.width else 0
+    duplicates = repeated_rows(frame).len()
     dataset = DatasetRules(min_rows=1)
     if duplicates == 0:
         dataset.max_duplicates = 0
