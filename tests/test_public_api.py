@@ -14,10 +14,16 @@ PACKAGES = [
     "mlgate",
     "mlgate.config",
     "mlgate.data",
+    "mlgate.drift",
     "mlgate.evaluation",
     "mlgate.gates",
+    "mlgate.monitor",
     "mlgate.registry",
     "mlgate.reporting",
+    "mlgate.rollout",
+    "mlgate.serving",
+    "mlgate.state",
+    "mlgate.stats",
     "mlgate.training",
 ]
 
