@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 def render_drift(report: DriftReport) -> None:
     """The drift table and the dataset verdict, for people."""
     table = Table("column", "test", "statistic", "p (adjusted)", "drifted", "unseen")
-    for c in sorted(report.columns, key=lambda c: (not c.drifted, c.column)) + [
-        x for x in (report.prediction, report.label) if x is not None
-    ]:
+    rows = [(c.column, c) for c in sorted(report.columns, key=lambda c: (not c.drifted, c.column))]
+    for role, extra in (("prediction", report.prediction), ("label", report.label)):
+        if extra is not None:
+            rows.append((role if extra.column == role else f"{extra.column} ({role})", extra))
+    for shown, c in rows:
         table.add_row(
-            escape(c.column),
+            escape(shown),
             c.test,
             f"{c.statistic:.4f}",
             "-" if c.p_adjusted is None else f"{c.p_adjusted:.3g}",
@@ -47,8 +49,14 @@ def drift(
     ],
     current: Annotated[str, typer.Argument(help="Current data: CSV or Parquet.")],
     config: Annotated[
-        Path, typer.Option("-c", "--config", help="Config whose monitor.drift settings apply.")
-    ] = Path("mlgate.yaml"),
+        Path | None,
+        typer.Option(
+            "-c",
+            "--config",
+            help="Config whose monitor.drift settings and data.target apply "
+            "[default: ./mlgate.yaml if there is one].",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="Write an HTML report.")] = None,
     markdown: Annotated[
@@ -62,12 +70,17 @@ def drift(
     from mlgate.config.loader import load_config
     from mlgate.monitor.check import check_drift
 
-    settings = None
-    base = Path.cwd()
-    if config.exists():
-        loaded = load_config(config)
-        settings, base = loaded.monitor.drift, loaded.base_dir
-    report = check_drift(reference, current, config=settings, base_dir=base)
+    settings, target, base = None, None, Path.cwd()
+    task: Literal["auto", "classification", "regression"] = "auto"
+    if config is None and Path("mlgate.yaml").is_file():
+        config = Path("mlgate.yaml")
+    if config is not None:
+        loaded = load_config(config)  # a config asked for but missing is an error
+        settings, target, task = loaded.monitor.drift, loaded.data.target, loaded.task
+        base = loaded.base_dir
+    report = check_drift(
+        reference, current, config=settings, base_dir=base, target=target, task=task
+    )
     if markdown:
         from mlgate.reporting.drift import drift_markdown
 

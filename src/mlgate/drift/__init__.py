@@ -19,6 +19,7 @@ from mlgate.drift.stattests import (
     get_test,
     ks_statistic,
     register_test,
+    wasserstein_distance,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "register_test",
     "sample_of",
     "sample_values",
+    "wasserstein_distance",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from threading import Lock
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,12 @@ from mlgate.drift.profile import Profile, sample_of
 from mlgate.drift.stattests import (
     CategoricalSample,
     NumericSample,
+    StatTest,
     TestOutcome,
+    available_tests,
     get_test,
 )
-from mlgate.errors import DataError
+from mlgate.errors import ConfigError, DataError
 
 __all__ = [
     "ColumnDrift",
@@ -95,19 +98,35 @@ def _choose(column: str, kind: str, smaller: int, config: DriftConfig) -> str:
     return "jensen_shannon" if large else "chi2"
 
 
+def _test_for(column: str, kind: str, smaller: int, config: DriftConfig) -> StatTest:
+    """The test for `column`, checked to exist and to fit the column's kind."""
+    name = _choose(column, kind, smaller, config)
+    field = f"monitor.drift.tests.{column}"
+    try:
+        test = get_test(name)
+    except ConfigError as e:
+        raise ConfigError(
+            e.problem, field=field, allowed=e.allowed, fix=e.fix, show_value=False
+        ) from e
+    if test.kind != kind:
+        raise ConfigError(
+            f"drift test {name!r} is for {test.kind} columns, but {column!r} is {kind}.",
+            field=field,
+            allowed=", ".join(t for t in available_tests() if get_test(t).kind == kind),
+            fix="Choose a test of the column's kind.",
+            show_value=False,
+        )
+    return test
+
+
 def compare_column(
     column: str, kind: str, reference: Sample, current: Sample, config: DriftConfig
 ) -> ColumnDrift:
     """One column's drift verdict, before any correction across columns."""
-    name = _choose(column, kind, min(reference.count, current.count), config)
-    test = get_test(name)
-    if test.kind != kind:
-        raise DataError(
-            f"drift test {name!r} is for {test.kind} columns, but {column!r} is {kind}",
-            fix="Choose a test of the right kind under monitor.drift.tests.",
-        )
-    threshold = config.thresholds.get(
-        column, config.alpha if test.uses_p_value else test.default_threshold
+    test = _test_for(column, kind, min(reference.count, current.count), config)
+    # A p-value test's line is the false discovery rate; `thresholds` are for effect sizes.
+    threshold = (
+        config.alpha if test.uses_p_value else config.thresholds.get(column, test.default_threshold)
     )
     outcome: TestOutcome = test.run(reference, current, threshold)
     unseen: list[str] = []
@@ -119,7 +138,7 @@ def compare_column(
     return ColumnDrift(
         column=column,
         kind=kind,
-        test=name,
+        test=test.name,
         statistic=outcome.statistic,
         p_value=outcome.p_value,
         threshold=threshold,
@@ -144,14 +163,30 @@ def _correct(columns: list[ColumnDrift], config: DriftConfig) -> None:
         c.drifted = p < c.threshold
 
 
-def sample_values(values: Any, kind: str) -> Sample:
+def _numbers(values: Any, column: str | None) -> Any:
+    """`values` as float64, missing values (None, NA, NaN) as NaN; text is a DataError."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        import pandas as pd
+
+        series = pd.Series(values)
+        numbers = pd.to_numeric(series, errors="coerce")
+        text = series[series.notna() & numbers.isna()]
+        if len(text):
+            where = f"column {column!r}" if column else "a numeric column"
+            raise DataError(
+                f"{where} holds text such as {text.iloc[0]!r} where numbers were expected.",
+                fix="Compare data whose columns hold the same kind of values.",
+            ) from None
+        return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def sample_values(values: Any, kind: str, *, column: str | None = None) -> Sample:
     """A column's values as the sample its kind of test takes."""
     if kind == "numeric":
-        return NumericSample.of(np.asarray(values, dtype=np.float64))
-    import pandas as pd
-
-    counts = pd.Series(values).dropna().astype(str).value_counts()
-    return CategoricalSample({str(k): int(v) for k, v in counts.items()})
+        return NumericSample.of(_numbers(values, column))
+    return CategoricalSample.of(values)
 
 
 def _kind(values: Any) -> str:
@@ -180,22 +215,39 @@ def detect(
     config = config or DriftConfig()
     if isinstance(reference, Profile):
         kinds = kinds or {name: c.kind for name, c in reference.columns.items()}
+        absent = [c for c in kinds if c not in reference.columns]
+        if absent:
+            raise DataError(
+                f"the reference profile has no column(s) {', '.join(map(repr, absent))}.",
+                fix="Compare only columns the model was trained on.",
+            )
+        changed = [c for c, k in kinds.items() if reference.columns[c].kind != k]
+        if changed:
+            raise DataError(
+                f"column(s) {', '.join(map(repr, changed))} have another kind in the reference "
+                "profile than asked for.",
+                fix="Leave out `kinds` to use the profile's.",
+            )
     else:
         kinds = kinds or {str(c): _kind(reference[c]) for c in reference.columns}
+        absent = [c for c in kinds if c not in reference.columns]
+        if absent:
+            raise DataError(f"the reference data lacks column(s) {', '.join(map(repr, absent))}.")
     missing = [c for c in kinds if c not in current.columns]
     if missing:
-        raise DataError(f"the current data lacks column(s) {', '.join(missing)}")
+        raise DataError(
+            f"the current data lacks column(s) {', '.join(map(repr, missing))}.",
+            fix="Compare data with the reference's columns.",
+        )
 
-    def referencesample_values(column: str, kind: str) -> Sample:
+    def reference_sample(column: str, kind: str) -> Sample:
         if isinstance(reference, Profile):
             return sample_of(reference.columns[column])
-        return sample_values(reference[column].to_numpy(), kind)
+        return sample_values(reference[column].to_numpy(), kind, column=column)
 
     def compare(column: str, kind: str) -> ColumnDrift:
-        current_sample = sample_values(current[column].to_numpy(), kind)
-        return compare_column(
-            column, kind, referencesample_values(column, kind), current_sample, config
-        )
+        current_sample = sample_values(current[column].to_numpy(), kind, column=column)
+        return compare_column(column, kind, reference_sample(column, kind), current_sample, config)
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # numpy sorts release the GIL
         futures = [pool.submit(compare, c, k) for c, k in kinds.items()]
@@ -207,20 +259,38 @@ def detect(
         threshold=config.share,
     )
     for field, pair in (("prediction", predictions), ("label", labels)):
-        if pair is None and isinstance(reference, Profile):
-            continue
         if pair is not None:
             ref_values, cur_values = pair
             kind = _kind(ref_values)
             outcome = compare_column(
                 field,
                 kind,
-                sample_values(ref_values, kind),
-                sample_values(cur_values, kind),
+                sample_values(ref_values, kind, column=field),
+                sample_values(cur_values, kind, column=field),
                 config,
             )
             setattr(report, field, outcome)
     return report
+
+
+def _arrow_kind(column: str, reference: Any, current: Any) -> str:
+    """'numeric' or 'categorical' for an Arrow column, the same on both sides or a DataError."""
+    import pyarrow as pa
+
+    def kind(data_type: Any) -> str | None:
+        if pa.types.is_null(data_type):
+            return None  # all missing: takes the other side's kind
+        numeric = pa.types.is_integer(data_type) or pa.types.is_floating(data_type)
+        return "numeric" if numeric else "categorical"
+
+    ref, cur = kind(reference.type), kind(current.type)
+    if ref is not None and cur is not None and ref != cur:
+        raise DataError(
+            f"column {column!r} is {ref} ({reference.type}) in the reference but {cur} "
+            f"({current.type}) in the current data.",
+            fix="Compare data whose columns hold the same kind of values.",
+        )
+    return ref or cur or "numeric"
 
 
 def detect_files(
@@ -233,56 +303,72 @@ def detect_files(
     """Drift between two Parquet or CSV files, one column at a time to bound memory.
 
     Parquet is read column by column, so a 10,000,000-row file needs memory for
-    one column of each side, not the whole table.
+    one column of each side, not the whole table. A CSV file is parsed once.
     """
     from mlgate.data.io import read_arrow, table_format
 
     config = config or DriftConfig()
+    csv_tables: dict[str, Any] = {}
+    lock = Lock()
+
+    def csv_table(location: str) -> Any:
+        with lock:
+            if location not in csv_tables:
+                csv_tables[location] = read_arrow(location)
+            return csv_tables[location]
 
     def columns_of(location: str) -> list[str]:
         if table_format(location) == "parquet":
             import pyarrow.parquet as pq
 
-            return list(pq.ParquetFile(location).schema_arrow.names)
-        return list(read_arrow(location).column_names)
+            try:
+                return list(pq.ParquetFile(location).schema_arrow.names)
+            except (OSError, ValueError):
+                read_arrow(location)  # raises the DataError that says why (missing, damaged)
+                raise
+        return list(csv_table(location).column_names)
 
     ref_cols, cur_cols = columns_of(str(reference)), columns_of(str(current))
-    names = columns or [c for c in ref_cols if c in cur_cols]
-    missing = [c for c in names if c not in ref_cols or c not in cur_cols]
-    if missing:
-        raise DataError(f"column(s) not in both files: {', '.join(missing)}")
+    if columns is None:
+        names = [c for c in ref_cols if c in cur_cols]
+        if not names:
+            raise DataError(
+                "the two datasets share no column.",
+                source=f"{reference} and {current}",
+                fix="Compare data with the same columns.",
+            )
+    else:
+        names = list(columns)
+    lacks = [
+        f"{side} lacks {', '.join(map(repr, absent))}"
+        for side, found in (("the reference", ref_cols), ("the current data", cur_cols))
+        if (absent := [c for c in names if c not in found])
+    ]
+    if lacks:
+        raise DataError(f"column(s) not in both files: {'; '.join(lacks)}.")
 
     def load(location: str, column: str) -> Any:
         if table_format(location) == "parquet":
             import pyarrow.parquet as pq
 
             return pq.read_table(location, columns=[column]).column(0)
-        return read_arrow(location).column(column)
+        return csv_table(location).column(column)
+
+    def counts(data: Any) -> CategoricalSample:
+        found = data.value_counts().to_pylist()
+        return CategoricalSample(
+            {str(d["values"]): int(d["counts"]) for d in found if d["values"] is not None}
+        )
 
     def one(column: str) -> ColumnDrift:
-        import pyarrow as pa
-
         ref_col, cur_col = load(str(reference), column), load(str(current), column)
-        numeric = pa.types.is_integer(ref_col.type) or pa.types.is_floating(ref_col.type)
-        kind = "numeric" if numeric else "categorical"
-        if numeric:
-            ref = NumericSample.of(ref_col.to_numpy(zero_copy_only=False))
-            cur = NumericSample.of(cur_col.to_numpy(zero_copy_only=False))
+        kind = _arrow_kind(column, ref_col, cur_col)
+        if kind == "numeric":
+            ref = NumericSample.of(_numbers(ref_col.to_numpy(zero_copy_only=False), column))
+            cur = NumericSample.of(_numbers(cur_col.to_numpy(zero_copy_only=False), column))
             del ref_col, cur_col
             return compare_column(column, kind, ref, cur, config)
-        ref_counts = ref_col.value_counts().to_pylist()
-        cur_counts = cur_col.value_counts().to_pylist()
-        return compare_column(
-            column,
-            kind,
-            CategoricalSample(
-                {str(d["values"]): int(d["counts"]) for d in ref_counts if d["values"] is not None}
-            ),
-            CategoricalSample(
-                {str(d["values"]): int(d["counts"]) for d in cur_counts if d["values"] is not None}
-            ),
-            config,
-        )
+        return compare_column(column, kind, counts(ref_col), counts(cur_col), config)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         found = list(pool.map(one, names))

@@ -1,10 +1,12 @@
 """Reference profiles: what drift is measured against, without the raw training data.
 
 A numeric column keeps its count, missing count, mean, standard deviation and
-2,001 evenly spaced order statistics (a quantile sketch: its CDF is within
-1/2,000 of the data's everywhere); a categorical column keeps its counts. A
-profile is a few hundred kilobytes however big the training data was, and is
-stored with every registered version.
+2,001 evenly spaced order statistics (a quantile sketch; the tests read it as
+the piecewise-linear CDF through those points, within 1/2,000 of the data's
+everywhere); a categorical column keeps its counts. A profile is about 40 KB
+per numeric column however big the training data was (770 KB for 20 numeric
+and 2 categorical columns of a million rows), and is stored with every
+registered version.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from mlgate.drift.stattests import CategoricalSample, NumericSample
+from mlgate.errors import DataError
 
 __all__ = ["PROFILE", "ColumnProfile", "Profile", "build_profile", "sample_of"]
 
@@ -53,12 +56,30 @@ class Profile(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> Profile:
-        """Read a profile written by `save`."""
-        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        """Read a profile written by `save`, or a DataError saying why it is not one."""
+        fix = "Pass a profile.json that mlgate wrote (each run folder has one)."
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as e:
+            raise DataError("file not found.", source=path, fix="Check the path.") from e
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(f"cannot read it ({type(e).__name__}).", source=path, fix=fix) from e
+        try:
+            return cls.model_validate(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise DataError(f"not JSON ({e.msg}, line {e.lineno}).", source=path, fix=fix) from e
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "the top level"
+            raise DataError(
+                f"not a drift profile ({where}: {first['msg']}).", source=path, fix=fix
+            ) from e
 
 
 def _numeric(values: Any) -> ColumnProfile:
-    data = np.asarray(values, dtype=np.float64)
+    import pandas as pd
+
+    data = pd.Series(values).to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.sort(data[np.isfinite(data)])
     missing = int(data.size - finite.size)
     if finite.size == 0:
@@ -78,12 +99,12 @@ def _categorical(values: Any) -> ColumnProfile:
     import pandas as pd
 
     series = pd.Series(values)
-    counts = series.dropna().astype(str).value_counts()
+    sample = CategoricalSample.of(series)
     return ColumnProfile(
         kind="categorical",
-        count=int(counts.sum()),
+        count=sample.count,
         missing=int(series.isna().sum()),
-        counts={str(k): int(v) for k, v in counts.items()},
+        counts=sample.counts,
     )
 
 

@@ -1,14 +1,28 @@
-"""`mlgate drift`: a reference (data, profile, run folder or registered model) against data."""
+"""`mlgate drift`: a reference (data, profile, run folder or registered model) against data.
+
+When the config names a target and both sides have it, the target is compared
+as label drift (`DriftReport.label`), not as one of the features: a shift in
+what is being predicted is another question than a shift in the inputs, and it
+should not count towards the share of drifted features.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mlgate.config.monitor import DriftConfig
-from mlgate.data.io import read_pandas, table_format
-from mlgate.drift.detector import DriftReport, detect, detect_files, sample_values
+from mlgate.data.io import read_arrow, read_pandas, table_format
+from mlgate.drift.detector import (
+    ColumnDrift,
+    DriftReport,
+    compare_column,
+    detect,
+    detect_files,
+    sample_values,
+)
 from mlgate.drift.profile import PROFILE, Profile, sample_of
+from mlgate.drift.stattests import CategoricalSample, NumericSample
 from mlgate.errors import DataError
 from mlgate.registry.catalog import Catalog
 from mlgate.registry.refs import is_registry_ref
@@ -18,6 +32,8 @@ __all__ = ["PLOT_ROWS", "check_drift", "plot_samples"]
 #: Rows per column drawn in HTML plots (plots of millions of points say nothing more).
 PLOT_ROWS = 200_000
 
+TaskName = Literal["auto", "classification", "regression"]
+
 
 def _profile_at(reference: str, base_dir: Path) -> Profile | None:
     if is_registry_ref(reference):
@@ -26,16 +42,136 @@ def _profile_at(reference: str, base_dir: Path) -> Profile | None:
         path = folder / PROFILE
     else:
         given = Path(reference)
-        path = given / PROFILE if given.is_dir() else given
-        if not (given.is_dir() or given.suffix == ".json"):
+        if given.suffix == ".json" and not given.is_dir():
+            return Profile.load(given)
+        if not given.is_dir():
             return None
+        path = given / PROFILE
     if not path.exists():
         raise DataError(
-            "no reference profile here",
+            "no reference profile here.",
             source=str(path),
             fix="Pass a data file, a profile.json, or a run folder trained by mlgate 0.1+.",
         )
     return Profile.load(path)
+
+
+def _label_kind(task: TaskName, reference: Any) -> str:
+    """'categorical' for class labels, 'numeric' for a regression target."""
+    if task == "auto":
+        import pandas as pd
+
+        from mlgate.training.task import infer_task
+
+        task = infer_task(pd.Series(reference))
+    return "categorical" if task == "classification" else "numeric"
+
+
+def _label(
+    target: str, reference: Any, current: Any, kind: str, config: DriftConfig
+) -> ColumnDrift:
+    """The target's drift: `reference` is a sample (from a profile) or the column's values."""
+    return compare_column(
+        target,
+        kind,
+        reference
+        if isinstance(reference, NumericSample | CategoricalSample)
+        else sample_values(reference, kind, column=target),
+        sample_values(current, kind, column=target),
+        config,
+    )
+
+
+def _features(
+    ref_cols: list[str], cur_cols: list[str], columns: list[str] | None, target: str | None
+) -> list[str]:
+    """The feature columns to compare: those asked for, else the shared ones; not the target."""
+    names = [c for c in columns or [c for c in ref_cols if c in cur_cols] if c != target]
+    if not names:
+        besides = f" besides the target {target!r}" if target in ref_cols else ""
+        raise DataError(
+            f"the two datasets share no column{besides}.",
+            fix="Compare data with the same columns.",
+        )
+    lacks = [
+        f"{side} lacks {', '.join(map(repr, absent))}"
+        for side, found in (("the reference", ref_cols), ("the current data", cur_cols))
+        if (absent := [c for c in names if c not in found])
+    ]
+    if lacks:
+        raise DataError(f"column(s) not in both datasets: {'; '.join(lacks)}.")
+    return names
+
+
+def _against_profile(
+    profile: Profile,
+    current: str,
+    config: DriftConfig,
+    columns: list[str] | None,
+    target: str | None,
+) -> DriftReport:
+    frame = read_pandas(current)
+    kinds: dict[str, str] = {
+        c: p.kind
+        for c, p in profile.columns.items()
+        if (columns is None or c in columns) and c != target
+    }
+    report = detect(profile, frame, config=config, kinds=kinds)
+    if target is not None and target in frame.columns and profile.label is not None:
+        report.label = _label(
+            target, sample_of(profile.label), frame[target].to_numpy(), profile.label.kind, config
+        )
+    return report
+
+
+def _parquet_files(
+    reference: str,
+    current: str,
+    config: DriftConfig,
+    columns: list[str] | None,
+    target: str | None,
+    task: TaskName,
+) -> DriftReport:
+    """Two Parquet files, read a column at a time."""
+    import pyarrow.parquet as pq
+
+    def names(location: str) -> list[str]:
+        try:
+            return list(pq.ParquetFile(location).schema_arrow.names)
+        except (OSError, ValueError):
+            read_arrow(location)  # raises the DataError that says why (missing, damaged)
+            raise
+
+    def column(location: str, name: str) -> Any:
+        return pq.read_table(location, columns=[name]).column(0).to_pandas().to_numpy()
+
+    ref_cols, cur_cols = names(reference), names(current)
+    report = detect_files(
+        reference, current, config=config, columns=_features(ref_cols, cur_cols, columns, target)
+    )
+    if target is not None and target in ref_cols and target in cur_cols:
+        ref_target = column(reference, target)
+        kind = _label_kind(task, ref_target)
+        report.label = _label(target, ref_target, column(current, target), kind, config)
+    return report
+
+
+def _data_files(
+    reference: str,
+    current: str,
+    config: DriftConfig,
+    columns: list[str] | None,
+    target: str | None,
+    task: TaskName,
+) -> DriftReport:
+    ref, cur = read_pandas(reference), read_pandas(current)
+    ref_cols, cur_cols = [str(c) for c in ref.columns], [str(c) for c in cur.columns]
+    names = _features(ref_cols, cur_cols, columns, target)
+    report = detect(ref[names], cur[names], config=config)
+    if target is not None and target in ref_cols and target in cur_cols:
+        kind = _label_kind(task, ref[target])
+        report.label = _label(target, ref[target].to_numpy(), cur[target].to_numpy(), kind, config)
+    return report
 
 
 def check_drift(
@@ -45,27 +181,23 @@ def check_drift(
     config: DriftConfig | None = None,
     base_dir: Path | None = None,
     columns: list[str] | None = None,
+    target: str | None = None,
+    task: TaskName = "auto",
 ) -> DriftReport:
-    """Drift of the data in `current` against `reference`."""
+    """Drift of the data in `current` against `reference`.
+
+    `target` (the config's `data.target`) is compared as label drift when both
+    sides have it, against a profile's labels or the reference data's column;
+    `task` says whether it holds class labels or numbers ("auto": from the data).
+    """
     config = config or DriftConfig()
-    base_dir = base_dir or Path.cwd()
-    profile = _profile_at(reference, base_dir)
+    profile = _profile_at(reference, base_dir or Path.cwd())
     if profile is not None:
-        frame = read_pandas(current)
-        kinds: dict[str, str] = {
-            c: p.kind for c, p in profile.columns.items() if columns is None or c in columns
-        }
-        report = detect(profile, frame, config=config, kinds=kinds)
+        report = _against_profile(profile, current, config, columns, target)
     elif table_format(reference) == "parquet" and table_format(current) == "parquet":
-        report = detect_files(reference, current, config=config, columns=columns)
+        report = _parquet_files(reference, current, config, columns, target, task)
     else:
-        ref, cur = read_pandas(reference), read_pandas(current)
-        names = columns or [str(c) for c in ref.columns if c in cur.columns]
-        if not names:
-            raise DataError(
-                "the two datasets share no column", fix="Compare data with the same columns."
-            )
-        report = detect(ref[names], cur[names], config=config)
+        report = _data_files(reference, current, config, columns, target, task)
     report.reference, report.current = reference, current
     return report
 
@@ -73,18 +205,28 @@ def check_drift(
 def plot_samples(
     report: DriftReport, reference: str, current: str, *, base_dir: Path | None = None
 ) -> dict[str, tuple[Any, Any]]:
-    """Per-column samples of both sides for the HTML report's plots (at most PLOT_ROWS)."""
+    """Per-column samples of both sides for the HTML report's plots (at most PLOT_ROWS).
+
+    The label, when the report has one, is drawn too, under its column's name.
+    """
     profile = _profile_at(reference, base_dir or Path.cwd())
     cur = read_pandas(current)
     ref = None if profile is not None else read_pandas(reference)
     found: dict[str, tuple[Any, Any]] = {}
-    for column in report.columns:
+    for column in report.columns + ([report.label] if report.label is not None else []):
         name = column.column
+        if name not in cur.columns:
+            continue
+        ref_sample: Any
         if profile is not None:
-            ref_sample: Any = sample_of(profile.columns[name])
-        else:
-            assert ref is not None
+            summary = profile.label if column is report.label else profile.columns.get(name)
+            if summary is None:
+                continue
+            ref_sample = sample_of(summary)
+        elif ref is not None and name in ref.columns:
             ref_sample = sample_values(ref[name].to_numpy()[:PLOT_ROWS], column.kind)
+        else:
+            continue
         cur_sample = sample_values(cur[name].to_numpy()[:PLOT_ROWS], column.kind)
         found[name] = (ref_sample, cur_sample)
     return found

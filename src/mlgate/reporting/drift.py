@@ -22,20 +22,31 @@ _TESTS = {
 }
 
 
+_SYMBOLS = {"ks": "D", "chi2": "χ²"}
+
+
 def _value(column: ColumnDrift) -> str:
     if column.p_value is not None:
         adjusted = column.p_adjusted if column.p_adjusted is not None else column.p_value
-        return (
-            f"D={column.statistic:.4f}, p={adjusted:.3g}"
-            if column.test == "ks"
-            else (f"χ²={column.statistic:.1f}, p={adjusted:.3g}")
-        )
+        symbol = _SYMBOLS.get(column.test, "statistic")
+        digits = 1 if column.test == "chi2" else 4
+        return f"{symbol}={column.statistic:.{digits}f}, p={adjusted:.3g}"
     return f"{column.statistic:.4f} (threshold {column.threshold:g})"
 
 
-def _rows(report: DriftReport) -> list[ColumnDrift]:
-    extra = [c for c in (report.prediction, report.label) if c is not None]
-    return sorted(report.columns, key=lambda c: (not c.drifted, c.column)) + extra
+def _rows(report: DriftReport) -> list[tuple[str, ColumnDrift]]:
+    """(name as shown, column): features with drift first, then the prediction and label."""
+    rows = [(c.column, c) for c in sorted(report.columns, key=lambda c: (not c.drifted, c.column))]
+    for role, extra in (("prediction", report.prediction), ("label", report.label)):
+        if extra is not None:
+            shown = role if extra.column == role else f"{extra.column} ({role})"
+            rows.append((shown, extra))
+    return rows
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def drift_markdown(report: DriftReport, *, title: str = "Data drift") -> str:
@@ -50,22 +61,31 @@ def drift_markdown(report: DriftReport, *, title: str = "Data drift") -> str:
         "| Column | Test | Statistic | Drifted | Reference mean | Current mean | Unseen |",
         "|---|---|---|---|---|---|---|",
     ]
-    for c in _rows(report):
+    for shown, c in _rows(report):
         means = ["" if m is None else f"{m:.4g}" for m in (c.reference_mean, c.current_mean)]
         unseen = ", ".join(c.unseen[:10]) + (" …" if len(c.unseen) > 10 else "")
         lines.append(
-            f"| {c.column} | {_TESTS.get(c.test, c.test)} | {_value(c)} | "
-            f"{'**yes**' if c.drifted else 'no'} | {means[0]} | {means[1]} | {unseen} |"
+            f"| {_cell(shown)} | {_cell(_TESTS.get(c.test, c.test))} | {_value(c)} | "
+            f"{'**yes**' if c.drifted else 'no'} | {means[0]} | {means[1]} | {_cell(unseen)} |"
         )
     lines += [
         "",
         "p-values are Benjamini–Hochberg adjusted across columns; large samples use effect "
         "sizes with thresholds instead, since at large N every p-value is tiny.",
     ]
+    if report.prediction is not None or report.label is not None:
+        lines[-1] = lines[-1].replace(
+            "across columns;", "across the feature columns (predictions and labels stand apart);"
+        )
     return "\n".join(lines) + "\n"
 
 
-def _plot(column: ColumnDrift, reference: Any, current: Any) -> str:
+def _plain(text: str) -> str:
+    """Text matplotlib draws as it is (a pair of $ would start mathtext)."""
+    return text.replace("$", r"\$")
+
+
+def _plot(shown: str, column: ColumnDrift, reference: Any, current: Any) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,7 +103,7 @@ def _plot(column: ColumnDrift, reference: Any, current: Any) -> str:
             x - 0.2, [reference.counts.get(k, 0) / total_r for k in keys], 0.4, label="reference"
         )
         ax.bar(x + 0.2, [current.counts.get(k, 0) / total_c for k in keys], 0.4, label="current")
-        ax.set_xticks(x, keys, rotation=30, ha="right")
+        ax.set_xticks(x, [_plain(k) for k in keys], rotation=30, ha="right")
         ax.set_ylabel("share")
     else:
         for sample, label in ((reference, "reference"), (current, "current")):
@@ -93,7 +113,7 @@ def _plot(column: ColumnDrift, reference: Any, current: Any) -> str:
                 step = max(1, data.size // 2000)
                 ax.plot(data[::step], levels[::step], label=label)
         ax.set_ylabel("cumulative share")
-    ax.set_title(f"{column.column}: {'drift' if column.drifted else 'no drift'}")
+    ax.set_title(f"{_plain(shown)}: {'drift' if column.drifted else 'no drift'}")
     ax.legend()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
@@ -109,17 +129,17 @@ def drift_html(
     """A standalone HTML page: the verdict table and, given samples, one plot per column."""
     e = html.escape
     rows = "".join(
-        f"<tr class={'drift' if c.drifted else 'ok'}><td>{e(c.column)}</td>"
+        f"<tr class={'drift' if c.drifted else 'ok'}><td>{e(shown)}</td>"
         f"<td>{e(_TESTS.get(c.test, c.test))}</td><td>{e(_value(c))}</td>"
         f"<td>{'yes' if c.drifted else 'no'}</td><td>{e(', '.join(c.unseen[:10]))}</td></tr>"
-        for c in _rows(report)
+        for shown, c in _rows(report)
     )
     plots = ""
-    for column in _rows(report):
+    for shown, column in _rows(report):
         pair = (samples or {}).get(column.column)
         if pair is not None:
-            data = _plot(column, *pair)
-            plots += f'<img alt="{e(column.column)}" src="data:image/png;base64,{data}">'
+            data = _plot(shown, column, *pair)
+            plots += f'<img alt="{e(shown)}" src="data:image/png;base64,{data}">'
     verdict = "Dataset drift" if report.dataset_drift else "No dataset drift"
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>mlgate drift</title>"
