@@ -31,12 +31,20 @@ def infer(
     from mlgate.data.schema import infer_schema, inference_header
     from mlgate.errors import ConfigError
 
+    if output is not None and output.is_dir():
+        raise ConfigError(
+            "is a folder; --output names the schema file to write.",
+            file=output,
+            fix=f"Pass a file name, e.g. -o {output / 'schema.yaml'}.",
+        )
     if output is not None and output.exists() and not force:
         raise ConfigError(
-            "refusing to overwrite an existing file", file=output, fix="Pass --force to replace it."
+            "refusing to overwrite an existing file.",
+            file=output,
+            fix="Pass --force to replace it.",
         )
     frame = read_polars(data)
-    schema = infer_schema(frame)
+    schema = infer_schema(frame, source=data)
     header = inference_header(data, frame.height, frame.width)
     if output is None:
         out.print(escape(schema.to_yaml(header)), end="")
@@ -81,14 +89,14 @@ def validate(
     if schema is None:
         if not config.exists():
             raise ConfigError(
-                "no schema given and no config to take one from",
+                "no --schema given, and no config file to take one from.",
                 file=config,
                 fix="Pass --schema schema.yaml (write one with `mlgate schema infer DATA`).",
             )
         loaded = load_config(config)
         if loaded.schema_file is None:
             raise ConfigError(
-                "the config names no schema", file=config, field="schema", fix="Pass --schema."
+                "the config names no schema.", file=config, field="schema", fix="Pass --schema."
             )
         schema = Path(loaded.resolve(loaded.schema_file))
     report = validate_file(data, load_schema(schema))

