@@ -196,8 +196,9 @@ def quickstart(
         result = run(load_config(config_path), register=True, progress=say)
     render_run(result)
     out.print(
-        f"\nnext: cd {escape(str(folder))} && mlgate validate data/drifted.csv"
-        "   (data that drifted: see what validation says)"
+        f"\nnext: cd {escape(str(folder))} && mlgate drift models:/credit-risk@champion "
+        "data/drifted.csv\n      (data that drifted, against the champion's reference profile), "
+        "then mlgate serve"
     )
     raise typer.Exit(PASSED if result.passed else FAILED)
 
