@@ -30,7 +30,7 @@ def with_rule(gates: GatesConfig, rule: str | None) -> GatesConfig:
     except ValidationError as e:
         allowed = GatesConfig.model_fields["rule"].annotation
         raise ConfigError(
-            "unknown decision rule", field="--rule", value=rule, allowed=str(allowed)
+            "unknown decision rule.", field="--rule", value=rule, allowed=str(allowed)
         ) from e
 
 
@@ -53,14 +53,14 @@ def compare_refs(
     """Load two models by reference and compare them on the same labelled rows."""
     base_dir, project = _project(config)
     needs_catalog = is_registry_ref(baseline) or is_registry_ref(candidate)
-    catalog = Catalog.open(base_dir) if needs_catalog else None
+    catalog = Catalog.open(base_dir, create=False) if needs_catalog else None
     base = load_ref(baseline, base_dir=base_dir, catalog=catalog)
     cand = load_ref(candidate, base_dir=base_dir, catalog=catalog)
     if data is None:
         saved = cand.folder / TEST_SET
         if not saved.exists():
             raise DataError(
-                f"the candidate {candidate} has no saved test set",
+                f"the candidate {candidate} has no saved test set.",
                 fix="Pass --data with labelled rows to compare on.",
             )
         frame, source = read_pandas(saved), f"{candidate} test set"
@@ -87,13 +87,13 @@ def gate_comparison_file(
     """The verdict on a saved comparison: the flags' thresholds, else the config's gates."""
     if not path.is_file():
         raise ConfigError(
-            "comparison file not found", file=path, fix="Write one: mlgate compare -o"
+            "comparison file not found.", file=path, fix="Write one with mlgate compare -o."
         )
     try:
         comparison = Comparison.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, ValidationError) as e:
         raise ConfigError(
-            "not a comparison file written by `mlgate compare -o`",
+            "not a comparison file written by `mlgate compare -o`.",
             file=path,
             fix="Pass the comparison.json that mlgate compare wrote.",
         ) from e

@@ -41,7 +41,7 @@ def compare_with_champion(
     config: PipelineConfig, catalog: Catalog, out: Path, test: pd.DataFrame
 ) -> Comparison | None:
     """The candidate in `out` against the current champion on the candidate's test rows."""
-    champion = catalog.alias(config.name, CHAMPION) if _has_model(catalog, config.name) else None
+    champion = catalog.alias(config.name, CHAMPION) if catalog.has_model(config.name) else None
     if champion is None:
         return None
     ref = f"models:/{config.name}/{champion.version}"
@@ -60,10 +60,6 @@ def compare_with_champion(
     comparison.baseline_ref = f"{ref} (champion)"
     comparison.verdict = decide(comparison, config.gates)
     return comparison
-
-
-def _has_model(catalog: Catalog, name: str) -> bool:
-    return any(m.name == name for m in catalog.models())
 
 
 def register_run(config: PipelineConfig, result: RunResult, catalog: Catalog) -> Registration:

@@ -52,6 +52,22 @@ def render_comparison(comparison: Comparison, *, verdict: bool = True) -> None:
         out.print("[green]PASSED[/]" if comparison.verdict.passed else "[red]FAILED[/]")
 
 
+def _write(path: Path, text: str, option: str) -> None:
+    """Write a report, making its folder; a path that cannot be written is a usage error."""
+    from mlgate.errors import ConfigError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write the report ({e.strerror or e}).",
+            file=path,
+            field=option,
+            fix="Pass a path in a folder you can write to.",
+        ) from e
+
+
 @friendly
 def compare(
     baseline: Annotated[
@@ -84,15 +100,15 @@ def compare(
 
     comparison = compare_refs(baseline, candidate, data=data, config=config, rule=rule)
     if output:
-        output.write_text(comparison.model_dump_json(indent=2), encoding="utf-8")
+        _write(output, comparison.model_dump_json(indent=2), "-o/--output")
     if markdown:
         from mlgate.reporting.comparison import comparison_markdown
 
-        markdown.write_text(comparison_markdown(comparison), encoding="utf-8")
+        _write(markdown, comparison_markdown(comparison), "--markdown")
     if html:
         from mlgate.reporting.html import comparison_html
 
-        html.write_text(comparison_html(comparison), encoding="utf-8")
+        _write(html, comparison_html(comparison), "--html")
     if as_json:
         print_json(comparison.model_dump(mode="json"))
     else:

@@ -35,7 +35,7 @@ def open_catalog(config: Path) -> Catalog:
     from mlgate.registry.catalog import Catalog
 
     base = config.resolve().parent if config.exists() else Path.cwd()
-    return Catalog.open(base)
+    return Catalog.open(base, create=False)
 
 
 @models_app.command("list")
@@ -67,9 +67,10 @@ def show(
     """A model's versions, or one version's verdict, metrics and lineage."""
     catalog = open_catalog(config)
     if "@" not in ref and "/" not in ref.removeprefix("models:/"):
-        versions = catalog.versions(ref.removeprefix("models:/")) if ref else []
+        name = ref.removeprefix("models:/")
+        versions = catalog.versions(name) if name else []
         if not versions:
-            catalog.history(ref)  # raises the unknown-model error with the known names
+            catalog.history(name)  # raises the unknown-model error with the known names
         if as_json:
             print_json([v.model_dump(mode="json") for v in versions])
             return
@@ -98,7 +99,7 @@ def show(
     out.print(f"  model sha256: {info.sha256}")
     out.print(f"  source: {escape(info.source)}")
     for key in ("git_commit", "config_hash", "train_fingerprint", "test_fingerprint"):
-        if f"mlgate.{key}" in info.tags:
+        if info.tags.get(f"mlgate.{key}"):
             out.print(f"  {key}: {escape(info.tags[f'mlgate.{key}'])}")
     if info.metrics:
         table = Table("metric", "value")
@@ -120,6 +121,11 @@ def promote(
 ) -> None:
     """Make VERSION the champion (recorded in the history)."""
     event = open_catalog(config).promote(name, version, reason=reason, force=force)
+    if event is None:
+        out.print(
+            f"{escape(name)}: version {escape(version)} is already the champion; nothing moved"
+        )
+        return
     out.print(
         f"{escape(name)}: champion {event.from_version or '-'} → {event.to_version} "
         f"(by {escape(event.actor)})"

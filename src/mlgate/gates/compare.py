@@ -112,7 +112,7 @@ class _Scored:
         missing = [f for f in loaded.card.features if f not in frame.columns]
         if missing:
             raise DataError(
-                f"the data lacks feature column(s) of {loaded.ref}: {', '.join(missing)}",
+                f"the data lacks feature column(s) of {loaded.ref}: {', '.join(missing)}.",
                 source=source,
             )
         X = prepare_features(frame, loaded.card.kinds)
@@ -132,23 +132,42 @@ def _check_pair(
     if b.task != c.task:
         raise DataError(
             f"cannot compare a {b.task} model ({baseline.ref}) with a {c.task} model "
-            f"({candidate.ref})"
+            f"({candidate.ref})."
         )
     if b.target != c.target:
         raise DataError(
             f"the models predict different targets: {b.target!r} ({baseline.ref}) and "
-            f"{c.target!r} ({candidate.ref})"
+            f"{c.target!r} ({candidate.ref})."
         )
     if b.task == "classification" and sorted(map(str, b.classes or [])) != sorted(
         map(str, c.classes or [])
     ):
         raise DataError(
             f"the models know different label sets: {b.classes} ({baseline.ref}) and "
-            f"{c.classes} ({candidate.ref})",
+            f"{c.classes} ({candidate.ref}).",
             fix="Compare models trained on the same labels.",
         )
     if c.target not in frame.columns:
-        raise DataError(f"the data has no target column {c.target!r}", source=source)
+        raise DataError(f"the data has no target column {c.target!r}.", source=source)
+    truth = frame[c.target]
+    if truth.isna().any():
+        raise DataError(
+            f"the target column {c.target!r} is missing in {int(truth.isna().sum())} of "
+            f"{len(truth)} row(s).",
+            source=source,
+            fix="Compare on labelled rows only.",
+        )
+    if c.task == "classification" and c.classes is not None:
+        unseen = truth[~truth.isin(c.classes)]
+        if len(unseen):
+            shown = ", ".join(repr(v) for v in sorted(unseen.unique(), key=str)[:5])
+            raise DataError(
+                f"the target holds label(s) neither model was trained on: {shown} "
+                f"({len(unseen)} of {len(truth)} rows); they know "
+                f"{', '.join(map(repr, c.classes))}.",
+                source=source,
+                fix="Compare on data labelled like the training data.",
+            )
 
 
 def _compare_metrics(
@@ -205,7 +224,7 @@ def compare_models(
 
     _check_pair(baseline, candidate, frame, source)
     if frame.empty:
-        raise DataError("the comparison data has no rows", source=source)
+        raise DataError("the comparison data has no rows.", source=source)
     task = candidate.card.task
     y = frame[candidate.card.target].to_numpy()
     labels = np.asarray(candidate.card.classes) if candidate.card.classes else None
@@ -222,7 +241,7 @@ def compare_models(
     found: list[SliceComparison] = []
     for column in slices or []:
         if column not in frame.columns:
-            raise DataError(f"slice column {column!r} is not in the data", source=source)
+            raise DataError(f"slice column {column!r} is not in the data.", source=source)
         values = frame[column].astype(object).where(frame[column].notna(), "(missing)")
         for value in sorted(values.unique(), key=str):
             mask = (values == value).to_numpy()

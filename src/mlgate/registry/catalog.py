@@ -3,13 +3,14 @@
 Each registered version is an MLflow run holding the verified bundle
 (model.skops, model.onnx where it converts, model.json, schema.yaml, the test
 set, metrics and summary) and a model version pointing at it, tagged with the
-gate verdict and lineage. The version is created only after every artifact is
-logged, so a crash mid-registration leaves no version without its files.
+gate verdict, lineage and the sha256 of model.skops and of model.json (which in
+turn records model.onnx's). The version is created only after every artifact is
+logged and found in the registry's store, so a crash mid-registration leaves no
+version without its files.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from mlgate.config.settings import HOME, Settings, load_settings, redact_url
 from mlgate.errors import ArtifactError, RegistryError
+from mlgate.registry._record import check_bundle, fit_reasons, read_reasons
 from mlgate.state.store import AliasEvent, StateStore
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ __all__ = ["CHALLENGER", "CHAMPION", "Catalog", "ModelSummary", "VersionInfo", "
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 _TAG = "mlgate."
+#: Room for the failure reasons in the version's description.
+_DESCRIPTION_LIMIT = 1000
 
 
 class VersionInfo(BaseModel):
@@ -43,6 +47,9 @@ class VersionInfo(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     metrics: dict[str, float] = Field(default_factory=dict)
     sha256: str | None = Field(None, description="Digest of model.skops, kept in the registry.")
+    card_sha256: str | None = Field(
+        None, description="Digest of model.json (which records model.onnx's), kept in the registry."
+    )
     created: datetime
     tags: dict[str, str] = Field(default_factory=dict)
 
@@ -69,7 +76,7 @@ def parse_ref(ref: str) -> tuple[str, str | None, str | None]:
         if name and version.isdigit():
             return name, version, None
     raise RegistryError(
-        f"cannot read the model reference {ref!r}",
+        f"cannot read the model reference {ref!r}.",
         fix="Write models:/NAME/VERSION, models:/NAME@ALIAS (or NAME@ALIAS), or a run folder.",
     )
 
@@ -99,10 +106,22 @@ class Catalog:
         self._client: MlflowClient | None = None
 
     @classmethod
-    def open(cls, base_dir: Path, settings: Settings | None = None) -> Catalog:
-        """The catalog for a project folder, embedded under `.mlgate/` unless settings say so."""
+    def open(
+        cls, base_dir: Path, settings: Settings | None = None, *, create: bool = True
+    ) -> Catalog:
+        """The catalog for a project folder, embedded under `.mlgate/` unless settings say so.
+
+        With `create=False` a project without an embedded registry is an error rather
+        than a new, empty registry: reading commands run in the wrong folder say so.
+        """
         settings = settings or load_settings()
         home = base_dir / HOME
+        if not create and not settings.registry_uri and not (home / "mlflow.db").exists():
+            raise RegistryError(
+                f"no model registry in {base_dir.resolve()}: there is no {HOME}/mlflow.db.",
+                fix="Run `mlgate run` in the project first, pass -c with the project's "
+                "mlgate.yaml, or set MLGATE_REGISTRY_URI.",
+            )
         home.mkdir(parents=True, exist_ok=True)
         return cls(
             settings.registry(base_dir),
@@ -157,22 +176,50 @@ class Catalog:
 
     def version(self, name: str, version: str) -> VersionInfo:
         """One version, or a RegistryError listing the versions there are."""
+        from mlflow.exceptions import MlflowException
+
         self._require_model(name)
         try:
-            return self._info(self.client.get_model_version(name, str(version)))
-        except Exception as e:
-            known = ", ".join(v.version for v in self.versions(name)) or "none"
+            found = self.client.get_model_version(name, str(version))
+        except MlflowException as e:
+            if not _missing(e):
+                raise self._refused(e) from e
+            known = ", ".join(v.version for v in self.versions(name)) or "none yet"
             raise RegistryError(
-                f"model {name!r} has no version {version!r}", fix=f"Versions: {known}."
+                f"model {name!r} has no version {version!r}.", fix=f"Versions: {known}."
             ) from e
+        return self._info(found)
 
     def alias(self, name: str, alias: str) -> VersionInfo | None:
         """The version `alias` points at, or None when it points nowhere."""
+        from mlflow.exceptions import MlflowException
+
         self._require_model(name)
         try:
-            return self._info(self.client.get_model_version_by_alias(name, alias))
-        except Exception:
-            return None
+            found = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException as e:
+            if _missing(e):
+                return None
+            raise self._refused(e) from e
+        return self._info(found)
+
+    def aliases(self, name: str) -> dict[str, str]:
+        """Where each alias of `name` points: alias → version."""
+        self._require_model(name)
+        model = self._call(lambda: self.client.get_registered_model(name))
+        return {str(a): str(v) for a, v in sorted((getattr(model, "aliases", None) or {}).items())}
+
+    def has_model(self, name: str) -> bool:
+        """Whether `name` is registered (with or without versions)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException as e:
+            if _missing(e):
+                return False
+            raise self._refused(e) from e
+        return True
 
     def resolve(self, ref: str) -> VersionInfo:
         """The version a `models:/` reference names."""
@@ -182,10 +229,11 @@ class Catalog:
         assert alias is not None  # parse_ref gives a version or an alias
         found = self.alias(name, alias)
         if found is None:
+            known = ", ".join(f"{a} → {v}" for a, v in self.aliases(name).items())
             raise RegistryError(
-                f"model {name!r} has no version with alias {alias!r}",
-                fix=f"See `mlgate models show {name}`; aliases are set by `mlgate run` "
-                "and `mlgate models promote`.",
+                f"model {name!r} has no version with alias {alias!r}.",
+                fix=(f"Aliases: {known}." if known else "It has no aliases yet.")
+                + " Aliases are set by `mlgate run` and `mlgate models promote`.",
             )
         return found
 
@@ -198,21 +246,20 @@ class Catalog:
         else:
             import mlflow.artifacts
 
-            target = self.cache / info.name / info.version
-            if not (target / "model.json").exists():
+            # Keyed by run as well: version numbers restart in a new registry.
+            target = self.cache / info.name / f"{info.version}-{info.run_id or 'norun'}"
+            nested = target / Path(info.source.rstrip("/")).name
+            if not (nested / "model.json").exists():
                 target.mkdir(parents=True, exist_ok=True)
                 self._call(
                     lambda: mlflow.artifacts.download_artifacts(
                         artifact_uri=info.source, dst_path=str(target), tracking_uri=self.uri
                     )
                 )
-                nested = target / Path(info.source.rstrip("/")).name
-                path = nested if (nested / "model.json").exists() else target
-            else:
-                path = target
+            path = nested
         if not (path / "model.json").exists():
             raise ArtifactError(
-                "the registered version's files are missing", path=path, fix="Register it again."
+                "the registered version's files are missing.", path=path, fix="Register it again."
             )
         return path
 
@@ -236,15 +283,22 @@ class Catalog:
         sha256: str,
         run_name: str,
     ) -> VersionInfo:
-        """Log the bundle as an MLflow run and register it as a new version of `name`."""
+        """Log the bundle as an MLflow run and register it as a new version of `name`.
+
+        The bundle is checked first (its model file must still have digest `sha256`
+        when one is given), and its files are found in the registry's store before
+        the version is made.
+        """
         from mlflow.entities import Metric, Param, RunStatus
 
+        model_sha256, card_sha256, required = check_bundle(bundle, sha256)
         client = self.client
         experiment = self._experiment(name)
         verdict = {
             f"{_TAG}passed": str(passed).lower(),
-            f"{_TAG}reasons": json.dumps(reasons)[:5000],
-            f"{_TAG}sha256": sha256,
+            f"{_TAG}reasons": fit_reasons(reasons),
+            f"{_TAG}sha256": model_sha256,
+            f"{_TAG}card_sha256": card_sha256,
         }
         run = self._call(
             lambda: client.create_run(experiment, run_name=run_name, tags=tags | verdict)
@@ -258,18 +312,33 @@ class Catalog:
                 params=[Param(k, str(v)[:6000]) for k, v in params.items()],
             )
             client.log_artifacts(run_id, str(bundle), "model")
+            logged = {Path(f.path).name for f in client.list_artifacts(run_id, "model")}
+            lost = [f for f in required if Path(f).name not in logged]
+            if lost:
+                raise RegistryError(f"{', '.join(lost)} did not reach the registry's store")
             client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
         except Exception as e:
-            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
-            raise RegistryError(f"could not log the model's files to the registry ({e})") from e
+            try:
+                client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+            except Exception:  # the store that just failed may refuse this too
+                logging.getLogger(__name__).warning("could not mark run %s failed", run_id)
+            raise RegistryError(
+                f"could not log the model's files to the registry ({e}), so no version "
+                "was registered.",
+                fix="Check that the registry's artifact store is reachable and writable, "
+                "then run again.",
+            ) from e
         self._ensure_model(name)
+        description = "passed its gates" if passed else "FAILED: " + "; ".join(reasons)
+        if len(description) > _DESCRIPTION_LIMIT:
+            description = description[: _DESCRIPTION_LIMIT - 1] + "…"
         version = self._call(
             lambda: client.create_model_version(
                 name,
                 f"{run.info.artifact_uri}/model",
                 run_id=run_id,
                 tags=tags | verdict,
-                description="passed its gates" if passed else "FAILED: " + "; ".join(reasons),
+                description=description,
             )
         )
         return self._info(version)
@@ -297,13 +366,22 @@ class Catalog:
                 self._call(lambda: self.client.set_registered_model_alias(name, alias, version))
         return event
 
-    def promote(self, name: str, version: str, *, reason: str, force: bool = False) -> AliasEvent:
-        """Make `version` the champion; a version that failed its gates needs `force`."""
+    def promote(
+        self, name: str, version: str, *, reason: str, force: bool = False
+    ) -> AliasEvent | None:
+        """Make `version` the champion; a version that failed its gates needs `force`.
+
+        None when it already is the champion: nothing moves and nothing is recorded,
+        so a rollback never "returns" to the version it is on.
+        """
         info = self.version(name, version)
+        current = self.alias(name, CHAMPION)
+        if current is not None and current.version == info.version:
+            return None
         if info.passed is False and not force:
             raise RegistryError(
-                f"version {version} of {name!r} failed its gates "
-                f"({'; '.join(info.reasons) or 'see mlgate models show'})",
+                f"version {info.version} of {name!r} failed its gates: "
+                f"{'; '.join(info.reasons) or 'see mlgate models show'}.",
                 fix="Pass --force to promote it anyway.",
             )
         event = self.move_alias(name, CHAMPION, info.version, action="promote", reason=reason)
@@ -316,9 +394,14 @@ class Catalog:
         """Point the champion back at the version it pointed to before the current one."""
         current = self.alias(name, CHAMPION)
         if current is None:
-            raise RegistryError(f"model {name!r} has no champion to roll back")
+            raise RegistryError(
+                f"model {name!r} has no champion to roll back.",
+                fix=f"Promote a version: mlgate models promote {name} VERSION.",
+            )
         earlier: list[str] = []  # champions before the current one; a rollback pops one
         for event in self.state.alias_history(name, CHAMPION):
+            if event.from_version == event.to_version:
+                continue  # nothing moved
             if event.action == "rollback":
                 if earlier:
                     earlier.pop()
@@ -328,7 +411,7 @@ class Catalog:
         if previous is None:
             raise RegistryError(
                 f"no champion of {name!r} came before version {current.version}, "
-                "so there is nothing to roll back to",
+                "so there is nothing to roll back to.",
                 fix=f"Promote a version instead: mlgate models promote {name} VERSION.",
             )
         return self.move_alias(name, CHAMPION, previous, action="rollback", reason=reason)
@@ -355,21 +438,24 @@ class Catalog:
             self.client.create_registered_model(name)
         except MlflowException as e:
             if "RESOURCE_ALREADY_EXISTS" not in str(e.error_code):
-                raise RegistryError(f"cannot create the registered model {name!r} ({e})") from e
+                raise RegistryError(f"cannot create the registered model {name!r} ({e}).") from e
 
     def _require_model(self, name: str) -> None:
-        from mlflow.exceptions import MlflowException
+        if self.has_model(name):
+            return
+        registered = self._call(lambda: self.client.search_registered_models(max_results=1000))
+        known = ", ".join(sorted(m.name for m in registered))
+        raise RegistryError(
+            f"no registered model named {name!r}.",
+            fix=f"Registered: {known}."
+            if known
+            else "Nothing is registered yet: run `mlgate run`.",
+        )
 
-        try:
-            self.client.get_registered_model(name)
-        except MlflowException as e:
-            known = ", ".join(sorted(m.name for m in self.client.search_registered_models()))
-            raise RegistryError(
-                f"no registered model named {name!r}",
-                fix=f"Registered: {known}."
-                if known
-                else "Nothing is registered yet: run `mlgate run`.",
-            ) from e
+    def _refused(self, e: Any) -> RegistryError:
+        return RegistryError(
+            f"the registry at {redact_url(self.uri)} refused: {str(e.message).rstrip('.')}."
+        )
 
     def _call(self, fn: Any) -> Any:
         from mlflow.exceptions import MlflowException
@@ -377,9 +463,7 @@ class Catalog:
         try:
             return fn()
         except MlflowException as e:
-            raise RegistryError(
-                f"the registry at {redact_url(self.uri)} refused: {e.message}"
-            ) from e
+            raise self._refused(e) from e
 
     def _info(self, version: Any) -> VersionInfo:
         tags = dict(version.tags or {})
@@ -396,10 +480,11 @@ class Catalog:
             run_id=version.run_id,
             source=version.source,
             passed=None if passed is None else passed == "true",
-            reasons=json.loads(tags.get(f"{_TAG}reasons", "[]")),
+            reasons=read_reasons(tags.get(f"{_TAG}reasons")),
             aliases=list(version.aliases or []),
             metrics=metrics,
-            sha256=tags.get(f"{_TAG}sha256"),
+            sha256=tags.get(f"{_TAG}sha256") or None,
+            card_sha256=tags.get(f"{_TAG}card_sha256") or None,
             created=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
             tags=tags,
         )
@@ -407,6 +492,14 @@ class Catalog:
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _missing(e: Any) -> bool:
+    """Whether an MlflowException says the thing asked for does not exist."""
+    return str(getattr(e, "error_code", "")) in (
+        "RESOURCE_DOES_NOT_EXIST",
+        "INVALID_PARAMETER_VALUE",
+    )
 
 
 def _escape(name: str) -> str:

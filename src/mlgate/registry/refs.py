@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import ArtifactError
-from mlgate.registry.bundle import ModelCard, load_bundle
+from mlgate.registry.artifacts import sha256_file
+from mlgate.registry.bundle import CARD_FILE, ModelCard, load_bundle
 from mlgate.registry.catalog import Catalog, VersionInfo
 
 __all__ = ["LoadedModel", "is_registry_ref", "load_ref"]
@@ -45,19 +46,46 @@ def is_registry_ref(ref: str) -> bool:
 
 
 def load_ref(ref: str, *, base_dir: Path, catalog: Catalog | None = None) -> LoadedModel:
-    """Load the model `ref` names, checking the registry's sha256 as well as the card's."""
+    """Load the model `ref` names; a registered one only if it matches the registry's digests.
+
+    The registry keeps the sha256 of model.skops and of model.json (which records
+    model.onnx's), so rewriting a file *and* the digest in its card is caught too.
+    """
     if not is_registry_ref(ref):
         model, card = load_bundle(ref)
         folder = Path(ref) if Path(ref).is_dir() else Path(ref).parent
         return LoadedModel(ref=ref, model=model, card=card, folder=folder)
-    catalog = catalog or Catalog.open(base_dir)
+    catalog = catalog or Catalog.open(base_dir, create=False)
     info = catalog.resolve(ref)
     folder = catalog.local_path(info)
-    recorded = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    if info.sha256 and info.sha256 != recorded.get("artifact", {}).get("sha256"):
+    where = f"{info.name} version {info.version}"
+    if not info.sha256:
+        raise ArtifactError(
+            f"{where} has no sha256 recorded in the registry, so mlgate cannot verify it "
+            "and will not load it.",
+            path=folder,
+            fix="Register models with `mlgate run`, which records the digests.",
+        )
+    if info.card_sha256 and sha256_file(folder / CARD_FILE) != info.card_sha256:
+        raise ArtifactError(
+            f"{CARD_FILE} of {where} differs from the one registered (its sha256 does not "
+            "match the registry's); the files were altered.",
+            path=folder,
+            fix="Register the model again from a trusted run.",
+        )
+    try:
+        recorded = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+        card_digest = recorded["artifact"]["sha256"]
+    except (ValueError, OSError, KeyError, TypeError) as e:
+        raise ArtifactError(
+            f"the model card of {where} is missing or damaged ({e}).",
+            path=folder,
+            fix="Register the model again from a trusted run.",
+        ) from e
+    if info.sha256 != card_digest:
         raise ArtifactError(
             f"the model card's sha256 differs from the one the registry recorded for "
-            f"{info.name} version {info.version}; the files were altered",
+            f"{where}; the files were altered.",
             path=folder,
             fix="Register the model again from a trusted run.",
         )

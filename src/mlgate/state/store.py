@@ -58,8 +58,9 @@ class AliasEvent(BaseModel):
     @field_validator("at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        # SQLite hands back naive datetimes; every time here was written in UTC.
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        # SQLite hands back naive datetimes, PostgreSQL ones in the session's time zone;
+        # every time here was written in UTC.
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class StateStore:
@@ -68,6 +69,10 @@ class StateStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = _engine(url)
+
+    def close(self) -> None:
+        """Close the pooled connections (a server otherwise sees them until exit)."""
+        self._engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -122,7 +127,7 @@ def _engine(url: str) -> Engine:
     except (SQLAlchemyError, ImportError, ValueError, OSError) as e:
         detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ConfigError(
-            f"cannot open the state store ({type(e).__name__}: {_scrub(detail, url)})",
+            f"cannot open the state store ({type(e).__name__}: {_scrub(detail, url)}).",
             field="MLGATE_STATE_URL",
             value=redact_url(url),
             fix="Set MLGATE_STATE_URL to a reachable SQLAlchemy URL (PostgreSQL: "

@@ -1,0 +1,310 @@
+"""`mlgate run` registering versions, and `mlgate models` reading and moving them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from mlgate.cli import app
+
+ENV = ("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLGATE_STATE_URL", "MLGATE_ACTOR")
+FOREST = {
+    "estimator": "sklearn.ensemble.RandomForestClassifier",
+    "params": {"n_estimators": 10},
+    "cv_folds": 0,
+}
+DUMMY = {"estimator": "sklearn.dummy.DummyClassifier", "cv_folds": 0}
+
+
+def invoke(*args: str | Path, actor: str | None = None) -> Result:
+    env = {"MLGATE_ACTOR": actor} if actor else None
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+def one_error(result: Result) -> str:
+    """The single `error:` line a failed command printed, checked to be all it printed."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0].removeprefix("error: ")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A project after three `mlgate run`s: good (v1), clearly worse (v2), as good (v3)."""
+
+    config: Path
+    runs: tuple[Result, Result, Result]
+
+    @property
+    def project(self) -> Path:
+        return self.config.parent
+
+
+def write_config(folder: Path, model: dict[str, object]) -> Path:
+    config = {
+        "name": "demo",
+        "data": {"train": "train.csv", "test": "test.csv", "target": "label"},
+        "schema": "schema.yaml",
+        "model": model,
+        "gates": {"max_regression": {"accuracy": 0.02}},
+    }
+    path = folder / "mlgate.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[Scenario]:
+    project = tmp_path_factory.mktemp("models") / "project"
+    (project / ".mlgate").mkdir(parents=True)
+    shutil.copyfile(mlflow_template, project / ".mlgate" / "mlflow.db")
+    rng = np.random.default_rng(0)
+    rows = 240
+    frame = pd.DataFrame(
+        {"x1": rng.normal(0, 1, rows).round(4), "colour": rng.choice(["red", "blue"], rows)}
+    )
+    signal = frame["x1"] + 0.8 * (frame["colour"] == "red")
+    frame["label"] = np.where(signal + rng.normal(0, 0.3, rows) > 0.3, "yes", "no")
+    frame.iloc[:160].to_csv(project / "train.csv", index=False)
+    frame.iloc[160:].to_csv(project / "test.csv", index=False)
+    schema = {"columns": {name: {} for name in frame}}
+    (project / "schema.yaml").write_text(yaml.safe_dump(schema), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as env:
+        for name in ENV:
+            env.delenv(name, raising=False)
+        runs = []
+        for model in (FOREST, DUMMY, FOREST):
+            config = write_config(project, model)
+            runs.append(invoke("run", "-c", config, "-q", actor="ci"))
+        yield Scenario(config, (runs[0], runs[1], runs[2]))
+
+
+@pytest.fixture(autouse=True)
+def _no_registry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def copy(scenario: Scenario, tmp_path: Path) -> Path:
+    """A copy of the scenario's project to move aliases in; returns its mlgate.yaml."""
+    shutil.copytree(scenario.project, tmp_path / "project")
+    return tmp_path / "project" / "mlgate.yaml"
+
+
+def as_json(*args: str | Path) -> object:
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# --- mlgate run registers every version ----------------------------------------------------
+
+
+def test_a_good_first_version_is_registered_as_champion(scenario: Scenario) -> None:
+    first = scenario.runs[0]
+    assert first.exit_code == 0, first.output
+    assert "demo: PASSED\n" in first.stdout
+    assert "registered models:/demo/1 as champion\n" in first.stdout
+
+
+def test_a_clearly_worse_version_fails_and_says_metric_loss_and_margin(scenario: Scenario) -> None:
+    worse = scenario.runs[1]
+    assert worse.exit_code == 1, worse.output
+    assert "demo: FAILED at gate\n" in worse.stdout
+    found = re.search(
+        r"✗ gate: accuracy: loss against the champion \+(0\.\d{4}) .*observed loss "
+        r"\+(0\.\d{4}) beyond the allowed 0\.02",
+        worse.stdout,
+    )
+    assert found is not None, worse.stdout
+    assert float(found[1]) > 0.1
+    assert found[1] == found[2]
+    assert "against the champion (models:/demo/1 (champion)):" in worse.stdout
+    assert "registered models:/demo/2 (no alias: it failed)\n" in worse.stdout
+
+
+def test_an_equally_good_version_becomes_challenger(scenario: Scenario) -> None:
+    third = scenario.runs[2]
+    assert third.exit_code == 0, third.output
+    assert "registered models:/demo/3 as challenger\n" in third.stdout
+
+
+# --- reading the registry ------------------------------------------------------------------
+
+
+def test_models_list(scenario: Scenario) -> None:
+    assert as_json("models", "list", "-c", scenario.config) == [
+        {"name": "demo", "versions": 3, "latest": "3", "champion": "1", "challenger": "3"}
+    ]
+    human = invoke("models", "list", "-c", scenario.config)
+    assert human.exit_code == 0, human.output
+    assert re.search(r"│ demo\s+│ 3\s+│ 3\s+│ 1\s+│ 3\s+│", human.stdout), human.stdout
+
+
+def test_models_show_lists_versions_with_verdicts_and_aliases(scenario: Scenario) -> None:
+    versions = as_json("models", "show", "demo", "-c", scenario.config)
+    assert isinstance(versions, list)
+    assert [(v["version"], v["passed"], v["aliases"]) for v in versions] == [
+        ("1", True, ["champion"]),
+        ("2", False, []),
+        ("3", True, ["challenger"]),
+    ]
+    human = invoke("models", "show", "models:/demo", "-c", scenario.config)
+    assert human.exit_code == 0, human.output
+    assert re.search(r"│ 2\s+│ -\s+│ failed\s+│ 0\.\d{4}", human.stdout), human.stdout
+
+
+def test_models_show_one_version_by_alias_and_by_number(scenario: Scenario) -> None:
+    champion = invoke("models", "show", "demo@champion", "-c", scenario.config)
+    assert champion.exit_code == 0, champion.output
+    assert champion.stdout.startswith("demo version 1\n  aliases: champion\n  verdict: passed\n")
+    assert "config_hash: " in champion.stdout
+    failed = invoke("models", "show", "demo/2", "-c", scenario.config)
+    assert failed.exit_code == 0, failed.output
+    assert failed.stdout.startswith(
+        "demo version 2\n  aliases: -\n  verdict: FAILED\n"
+        "    - accuracy: loss against the champion +"
+    )
+    info = as_json("models", "show", "models:/demo/2", "-c", scenario.config)
+    assert isinstance(info, dict)
+    assert (info["name"], info["version"], info["passed"], info["aliases"]) == (
+        "demo",
+        "2",
+        False,
+        [],
+    )
+    assert info["tags"]["mlgate.passed"] == "false"
+    assert info["reasons"][0].startswith("accuracy: loss against the champion")
+    assert set(info["metrics"]) >= {"accuracy", "f1", "training_time_s", "model_size_mb"}
+    same = as_json("models", "show", "models:/demo@challenger", "-c", scenario.config)
+    assert isinstance(same, dict)
+    assert same["version"] == "3"
+
+
+def test_models_history_after_the_runs(scenario: Scenario) -> None:
+    events = as_json("models", "history", "demo", "-c", scenario.config)
+    assert isinstance(events, list)
+    assert [
+        (e["alias"], e["from_version"], e["to_version"], e["action"], e["actor"], e["reason"])
+        for e in events
+    ] == [
+        ("champion", None, "1", "register", "ci", "first version to pass its gates"),
+        ("challenger", None, "3", "register", "ci", "passed its gates against the champion"),
+    ]
+
+
+# --- promote and roll back -----------------------------------------------------------------
+
+
+def test_promote_and_rollback_record_every_move(copy: Path) -> None:
+    refused = one_error(invoke("models", "promote", "demo", "2", "-c", copy, actor="alice"))
+    assert refused.startswith("version 2 of 'demo' failed its gates: accuracy: loss against")
+    assert refused.endswith(" Pass --force to promote it anyway.")
+
+    moved = invoke("models", "promote", "demo", "3", "-r", "ship it", "-c", copy, actor="alice")
+    assert moved.exit_code == 0, moved.output
+    assert moved.stdout == "demo: champion 1 → 3 (by alice)\n"
+    again = invoke("models", "promote", "demo", "3", "-c", copy, actor="alice")
+    assert again.stdout == "demo: version 3 is already the champion; nothing moved\n"
+    forced = invoke(
+        "models", "promote", "demo", "2", "--force", "-r", "hotfix", "-c", copy, actor="bob"
+    )
+    assert forced.stdout == "demo: champion 3 → 2 (by bob)\n"
+
+    back = invoke("models", "rollback", "demo", "-r", "errors up", "-c", copy, actor="carol")
+    assert back.stdout == "demo: champion 2 → 3 (rolled back by carol)\n"
+    back = invoke("models", "rollback", "demo", "-c", copy, actor="carol")
+    assert back.stdout == "demo: champion 3 → 1 (rolled back by carol)\n"
+    assert one_error(invoke("models", "rollback", "demo", "-c", copy)) == (
+        "no champion of 'demo' came before version 1, so there is nothing to roll back to. "
+        "Promote a version instead: mlgate models promote demo VERSION."
+    )
+    events = as_json("models", "history", "demo", "-c", copy)
+    assert isinstance(events, list)
+    assert [
+        (e["alias"], e["from_version"], e["to_version"], e["action"], e["actor"], e["reason"])
+        for e in events
+    ] == [
+        ("champion", None, "1", "register", "ci", "first version to pass its gates"),
+        ("challenger", None, "3", "register", "ci", "passed its gates against the champion"),
+        ("champion", "1", "3", "promote", "alice", "ship it"),
+        ("challenger", "3", None, "promote", "alice", "became champion"),
+        ("champion", "3", "2", "promote", "bob", "hotfix"),
+        ("champion", "2", "3", "rollback", "carol", "errors up"),
+        ("champion", "3", "1", "rollback", "carol", "rolled back by hand"),
+    ]
+    times = [e["at"] for e in events]
+    assert times == sorted(times)
+    human = invoke("models", "history", "demo", "-c", copy)
+    assert human.exit_code == 0, human.output
+    assert human.stdout.count("rollback") == 2
+
+
+def test_rollback_with_no_earlier_champion(copy: Path) -> None:
+    assert one_error(invoke("models", "rollback", "demo", "-c", copy)) == (
+        "no champion of 'demo' came before version 1, so there is nothing to roll back to. "
+        "Promote a version instead: mlgate models promote demo VERSION."
+    )
+
+
+# --- mistakes: one clear line, exit 2 ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "nope"), "no registered model named 'nope'. Registered: demo."),
+        (("show", "models:/nope"), "no registered model named 'nope'. Registered: demo."),
+        (("show", "nope@champion"), "no registered model named 'nope'. Registered: demo."),
+        (("history", "nope"), "no registered model named 'nope'. Registered: demo."),
+        (("promote", "nope", "1"), "no registered model named 'nope'. Registered: demo."),
+        (("rollback", "nope"), "no registered model named 'nope'. Registered: demo."),
+        (("show", "demo/9"), "model 'demo' has no version '9'. Versions: 1, 2, 3."),
+        (("promote", "demo", "abc"), "model 'demo' has no version 'abc'. Versions: 1, 2, 3."),
+        (
+            ("show", "demo@staging"),
+            "model 'demo' has no version with alias 'staging'. Aliases: challenger → 3, "
+            "champion → 1. Aliases are set by `mlgate run` and `mlgate models promote`.",
+        ),
+        (
+            ("show", "models:/demo/abc"),
+            "cannot read the model reference 'models:/demo/abc'. Write models:/NAME/VERSION, "
+            "models:/NAME@ALIAS (or NAME@ALIAS), or a run folder.",
+        ),
+        (
+            ("show", "models:/x/"),
+            "cannot read the model reference 'models:/x/'. Write models:/NAME/VERSION, "
+            "models:/NAME@ALIAS (or NAME@ALIAS), or a run folder.",
+        ),
+    ],
+)
+def test_unknown_names_and_malformed_references(
+    scenario: Scenario, args: tuple[str, ...], message: str
+) -> None:
+    assert one_error(invoke("models", *args, "-c", scenario.config)) == message
+
+
+def test_a_folder_without_a_registry_is_not_given_one(tmp_path: Path) -> None:
+    config = tmp_path / "mlgate.yaml"
+    config.write_text("name: other\n", encoding="utf-8")
+    assert one_error(invoke("models", "list", "-c", config)) == (
+        f"no model registry in {tmp_path.resolve()}: there is no .mlgate/mlflow.db. Run "
+        "`mlgate run` in the project first, pass -c with the project's mlgate.yaml, or set "
+        "MLGATE_REGISTRY_URI."
+    )
+    assert list(tmp_path.iterdir()) == [config]

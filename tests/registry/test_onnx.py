@@ -1,0 +1,219 @@
+"""ONNX export: kept only when ONNX Runtime predicts what scikit-learn does, and said why not."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from mlgate.config.loader import load_config
+from mlgate.pipeline import run
+from mlgate.registry.artifacts import sha256_file
+from mlgate.registry.onnx import export_onnx, onnx_feed
+from mlgate.training.preprocessing import build_model, prepare_features
+
+KINDS = {"x1": "numeric", "x2": "numeric", "colour": "categorical", "size": "categorical"}
+
+
+class MajorityOfTheFirstLabels(ClassifierMixin, BaseEstimator):
+    """A classifier skl2onnx has never heard of."""
+
+    def fit(self, X: Any, y: Any) -> MajorityOfTheFirstLabels:
+        self.classes_ = np.unique(y)
+        self.label_ = pd.Series(y[:10]).mode()[0]
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return np.full(len(X), self.label_)
+
+
+@pytest.fixture
+def rows() -> pd.DataFrame:
+    """300 rows, numbers and categories, about a tenth missing in each feature column."""
+    rng = np.random.default_rng(7)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(0, 1, n).round(3),
+            "x2": rng.normal(5, 2, n).round(3),
+            "colour": rng.choice(["red", "green", "blue"], n).astype(object),
+            "size": rng.choice(["S", "M", "L"], n).astype(object),
+        }
+    )
+    signal = frame["x1"] + 0.5 * (frame["x2"] - 5) + 0.8 * (frame["colour"] == "red")
+    frame["label"] = np.where(signal + rng.normal(0, 0.3, n) > 0.3, "yes", "no")
+    for column in KINDS:
+        frame.loc[rng.random(n) < 0.1, column] = None
+    return frame
+
+
+def onnx_labels(path: Path, X: pd.DataFrame) -> np.ndarray[Any, Any]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, onnx_feed(X, KINDS))[0]).reshape(-1)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [RandomForestClassifier(n_estimators=8, random_state=0), LogisticRegression()],
+    ids=["forest", "logistic"],
+)
+def test_classifiers_with_missing_numbers_and_categories_export_and_agree(
+    rows: pd.DataFrame, estimator: Any, tmp_path: Path
+) -> None:
+    train, test = rows.iloc[:200], rows.iloc[200:]
+    assert test[list(KINDS)].isna().any().all()
+    model = build_model(estimator, KINDS, "auto")
+    model.fit(prepare_features(train, KINDS), train["label"])
+    X_test = prepare_features(test, KINDS)
+    exported = export_onnx(model, KINDS, "classification", X_test, tmp_path / "model.onnx")
+    assert exported.artifact is not None, exported.reason
+    assert exported.reason == "predictions equal to scikit-learn's on every test row"
+    assert exported.rows_checked == 100
+    assert exported.max_probability_difference is not None
+    assert exported.max_probability_difference < 1e-4
+    assert exported.artifact.sha256 == sha256_file(tmp_path / "model.onnx")
+    assert exported.artifact.size_bytes == (tmp_path / "model.onnx").stat().st_size
+    assert list(onnx_labels(tmp_path / "model.onnx", X_test)) == list(model.predict(X_test))
+
+
+def test_a_model_without_preprocessing_exports_with_one_input_per_column(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    numeric = {"x1": "numeric", "x2": "numeric"}
+    data = rows.dropna(subset=list(numeric))
+    model = build_model(RandomForestClassifier(n_estimators=8, random_state=0), numeric, "none")
+    X = prepare_features(data, numeric)
+    model.fit(X, data["label"])
+    exported = export_onnx(model, numeric, "classification", X, tmp_path / "model.onnx")
+    assert exported.artifact is not None, exported.reason
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["x1", "x2"]
+    labels = session.run(None, onnx_feed(X, numeric))[0].reshape(-1)
+    assert list(labels) == list(model.predict(X))
+
+
+def test_labels_may_differ_only_where_two_classes_tie(tmp_path: Path) -> None:
+    """A forest of 20 trees split 10/10 on a row: ONNX's float32 sums break that tie
+    by rounding, scikit-learn by class order. Either label is the model's answer."""
+    rng = np.random.default_rng(0)
+    names = ["a", "b", "c", "d"]
+    frame = pd.DataFrame(rng.normal(0, 1, (600, 4)), columns=names)
+    frame["label"] = np.where(frame["a"] + frame["b"] + rng.normal(0, 0.5, 600) > 0, "yes", "no")
+    kinds = dict.fromkeys(names, "numeric")
+    model = build_model(RandomForestClassifier(n_estimators=20, random_state=0), kinds, "auto")
+    model.fit(prepare_features(frame.iloc[:300], kinds), frame["label"].iloc[:300])
+    X = prepare_features(frame.iloc[300:], kinds)
+    exported = export_onnx(model, kinds, "classification", X, tmp_path / "model.onnx")
+    assert exported.artifact is not None
+    assert exported.reason == (
+        "predictions equal to scikit-learn's on every test row but 1 where two classes tie "
+        "(equal probabilities: the label is either)"
+    )
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    labels = session.run(None, onnx_feed(X, kinds))[0].reshape(-1)
+    differ = labels != model.predict(X)
+    assert differ.sum() == 1
+    assert list(model.predict_proba(X)[differ][0]) == [0.5, 0.5]
+
+
+def test_a_linear_regressor_exports_within_the_tolerance(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = build_model(Ridge(), KINDS, "auto")
+    X = prepare_features(rows, KINDS)
+    model.fit(X, rows["x2"].fillna(5) * 3 + 10)
+    exported = export_onnx(model, KINDS, "regression", X, tmp_path / "model.onnx")
+    assert exported.artifact is not None, exported.reason
+    assert np.allclose(onnx_labels(tmp_path / "model.onnx", X), model.predict(X), rtol=1e-4)
+
+
+def test_an_export_that_predicts_otherwise_is_not_kept(rows: pd.DataFrame, tmp_path: Path) -> None:
+    """ONNX computes in float32: here scaled inputs land on the other side of a split."""
+    model = build_model(RandomForestRegressor(n_estimators=5, random_state=0), KINDS, "auto")
+    X = prepare_features(rows, KINDS)
+    model.fit(X, rows["x2"].fillna(5) * 3)
+    exported = export_onnx(model, KINDS, "regression", X, tmp_path / "model.onnx")
+    assert exported.artifact is None
+    assert re.fullmatch(
+        r"ONNX outputs differ by up to \d\.\d\de-0\d \(relative\), over the 0\.0001 allowed",
+        exported.reason,
+    ), exported.reason
+    assert exported.rows_checked == 300
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_an_estimator_without_a_converter_is_kept_without_onnx(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = build_model(MajorityOfTheFirstLabels(), KINDS, "auto")
+    model.fit(prepare_features(rows, KINDS), rows["label"])
+    exported = export_onnx(
+        model, KINDS, "classification", prepare_features(rows, KINDS), tmp_path / "model.onnx"
+    )
+    assert exported.artifact is None
+    assert exported.reason == (
+        "not convertible: Unable to find a shape calculator for type "
+        f"'{MajorityOfTheFirstLabels!r}'."
+    )
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_without_rows_to_check_there_is_no_export(rows: pd.DataFrame, tmp_path: Path) -> None:
+    model = build_model(LogisticRegression(), KINDS, "auto")
+    model.fit(prepare_features(rows, KINDS), rows["label"])
+    exported = export_onnx(
+        model, KINDS, "classification", prepare_features(rows.iloc[:0], KINDS), tmp_path / "m"
+    )
+    assert (exported.artifact, exported.reason) == (
+        None,
+        "not exported: no rows to check the export's predictions on",
+    )
+    assert not (tmp_path / "m").exists()
+
+
+# --- through the road: the card records the export, or why there is none ----------------
+
+
+def test_a_run_records_the_onnx_digest_in_the_card(
+    rows: pd.DataFrame, new_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = new_project(rows.iloc[:200], test=rows.iloc[200:])
+    result = run(load_config(config), output=tmp_path / "out", apply_gates=False)
+    card = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
+    assert card["onnx"] == {
+        "path": "model.onnx",
+        "sha256": sha256_file(tmp_path / "out" / "model.onnx"),
+        "size_bytes": (tmp_path / "out" / "model.onnx").stat().st_size,
+    }
+    assert card["onnx_note"] == "predictions equal to scikit-learn's on every test row"
+    assert result.files["onnx"] == str(tmp_path / "out" / "model.onnx")
+
+
+def test_a_run_of_a_model_without_a_converter_says_why_in_the_card(
+    rows: pd.DataFrame, new_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = new_project(
+        rows.iloc[:200],
+        test=rows.iloc[200:],
+        model={"estimator": "sklearn.dummy.DummyClassifier", "cv_folds": 0},
+    )
+    result = run(load_config(config), output=tmp_path / "out", apply_gates=False)
+    card = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
+    assert card["onnx"] is None
+    assert card["onnx_note"] == (
+        "not convertible: Unable to find a shape calculator for type "
+        "'<class 'sklearn.dummy.DummyClassifier'>'."
+    )
+    assert not (tmp_path / "out" / "model.onnx").exists()
+    assert "onnx" not in result.files
+    assert (tmp_path / "out" / "model.skops").exists()  # the model itself is kept

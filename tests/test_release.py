@@ -1,0 +1,170 @@
+"""After a run: the gate against the champion, the registered version, the aliases it earns."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlgate.config.loader import load_config
+from mlgate.errors import ArtifactError
+from mlgate.pipeline import RunResult, run
+from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
+
+DUMMY = {"estimator": "sklearn.dummy.DummyClassifier", "cv_folds": 0}
+FOREST = {
+    "estimator": "sklearn.ensemble.RandomForestClassifier",
+    "params": {"n_estimators": 10},
+    "cv_folds": 0,
+}
+GATES = {"max_regression": {"accuracy": 0.02}}
+
+
+@pytest.fixture
+def road(
+    tmp_path: Path,
+    binary_frame: pd.DataFrame,
+    new_project: Callable[..., Path],
+    registry_for: Callable[[Path], Path],
+) -> Callable[..., RunResult]:
+    """`road(model=..., gates=...)`: one registered run of the project on the same data."""
+    registry_for(tmp_path / "project")
+    train, test = binary_frame.iloc[:160], binary_frame.iloc[160:]
+    # a schema that only names the columns: test rows may fall outside train's ranges
+    schema = {"columns": {name: {} for name in binary_frame}}
+    (tmp_path / "project" / "schema.yaml").write_text(yaml.safe_dump(schema), encoding="utf-8")
+
+    def go(model: dict[str, Any] | None = None, gates: dict[str, Any] | None = None) -> RunResult:
+        config = new_project(
+            train, test=test, model=model or FOREST, gates=gates or GATES, schema="schema.yaml"
+        )
+        return run(load_config(config), register=True)
+
+    return go
+
+
+def catalog_of(result: RunResult) -> Catalog:
+    return Catalog.open(Path(result.output_dir).parents[3])
+
+
+def test_the_first_version_to_pass_becomes_champion(road: Callable[..., RunResult]) -> None:
+    result = road()
+    assert result.passed
+    assert result.comparison is None  # nothing to compare with yet
+    registration = result.registration
+    assert registration is not None
+    assert registration.model_dump() | {"registry": "-"} == {
+        "name": "demo",
+        "version": "1",
+        "uri": "models:/demo/1",
+        "alias": CHAMPION,
+        "registry": "-",
+    }
+    assert registration.registry.startswith("sqlite:///")
+    assert registration.registry.endswith("project/.mlgate/mlflow.db")
+    catalog = catalog_of(result)
+    info = catalog.version("demo", "1")
+    assert info.aliases == [CHAMPION]
+    assert info.passed is True
+    assert info.sha256 == result.model.sha256  # type: ignore[union-attr]
+    assert info.tags["mlgate.stage"] == "done"
+    assert info.tags["mlgate.run_id"] == result.run_id
+    assert info.tags["mlgate.config_hash"] == result.lineage.config_hash
+    assert info.tags["mlgate.train_fingerprint"] == result.lineage.train_fingerprint
+    assert "scikit-learn=" in info.tags["mlgate.packages"]
+    assert info.metrics["accuracy"] == result.metrics["accuracy"]
+    assert info.metrics["model_size_mb"] == result.model.size_bytes / 1e6  # type: ignore[union-attr]
+    assert info.metrics["training_time_s"] > 0
+    folder = catalog.local_path(info)
+    assert {"model.skops", "model.json", "test.parquet", "schema.yaml", "run.json"} <= {
+        p.name for p in folder.iterdir()
+    }
+    [event] = catalog.history("demo")
+    assert (event.alias, event.from_version, event.to_version, event.action) == (
+        CHAMPION,
+        None,
+        "1",
+        "register",
+    )
+    saved = json.loads((Path(result.output_dir) / "run.json").read_text(encoding="utf-8"))
+    assert saved["registration"]["uri"] == "models:/demo/1"
+
+
+def test_a_worse_version_is_registered_failed_without_an_alias(
+    road: Callable[..., RunResult],
+) -> None:
+    champion = road()
+    worse = road(model=DUMMY)
+    assert not worse.passed
+    assert worse.stage == "gate"
+    assert worse.comparison is not None
+    assert worse.comparison.baseline_ref == "models:/demo/1 (champion)"
+    assert worse.comparison.test_samples == 80  # the candidate's own test rows
+    loss = champion.metrics["accuracy"] - worse.metrics["accuracy"]  # type: ignore[operator]
+    [reason] = worse.reasons
+    assert reason.startswith(f"accuracy: loss against the champion {loss:+.4f}")
+    assert f"observed loss {loss:+.4f} beyond the allowed 0.02" in reason
+    registration = worse.registration
+    assert registration is not None
+    assert (registration.version, registration.alias) == ("2", None)
+    catalog = catalog_of(worse)
+    info = catalog.version("demo", "2")
+    assert (info.passed, info.reasons, info.aliases) == (False, [reason], [])
+    assert info.tags["mlgate.passed"] == "false"
+    assert info.tags["mlgate.stage"] == "gate"
+    assert catalog.alias("demo", CHAMPION).version == "1"  # type: ignore[union-attr]
+    assert len(catalog.history("demo")) == 1  # the failed version moved nothing
+    assert (Path(worse.output_dir) / "comparison.json").exists()
+
+
+def test_an_equal_version_becomes_challenger_and_replaces_the_last(
+    road: Callable[..., RunResult],
+) -> None:
+    road()
+    second, third = road(), road()
+    assert second.passed
+    assert third.passed
+    assert second.comparison is not None
+    assert second.comparison.metrics["accuracy"].difference == 0
+    assert (second.registration.version, second.registration.alias) == ("2", CHALLENGER)  # type: ignore[union-attr]
+    assert (third.registration.version, third.registration.alias) == ("3", CHALLENGER)  # type: ignore[union-attr]
+    catalog = catalog_of(third)
+    assert catalog.aliases("demo") == {CHALLENGER: "3", CHAMPION: "1"}
+    assert [(e.alias, e.from_version, e.to_version) for e in catalog.history("demo")] == [
+        (CHAMPION, None, "1"),
+        (CHALLENGER, None, "2"),
+        (CHALLENGER, "2", "3"),
+    ]
+
+
+def test_when_the_first_version_fails_the_next_that_passes_is_champion(
+    road: Callable[..., RunResult],
+) -> None:
+    failed = road(model=DUMMY, gates={"min": {"accuracy": 0.8}})
+    assert not failed.passed
+    assert failed.registration.alias is None  # type: ignore[union-attr]
+    passed = road()
+    assert passed.comparison is None  # still no champion to compare with
+    assert (passed.registration.version, passed.registration.alias) == ("2", CHAMPION)  # type: ignore[union-attr]
+
+
+def test_a_tampered_champion_stops_the_next_run_before_registering(
+    road: Callable[..., RunResult],
+) -> None:
+    first = road()
+    catalog = catalog_of(first)
+    model = catalog.local_path(catalog.version("demo", "1")) / "model.skops"
+    model.write_bytes(model.read_bytes()[:-10])
+    with pytest.raises(
+        ArtifactError,
+        match=rf"^{re.escape(str(model))}: the model file's sha256 does not match the one "
+        r"recorded when it was written; it was altered or replaced\.",
+    ):
+        road()
+    assert [v.version for v in catalog.versions("demo")] == ["1"]
