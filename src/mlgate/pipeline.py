@@ -20,7 +20,7 @@ from mlgate.data.validate import ValidationReport, validate
 from mlgate.drift.profile import PROFILE, build_profile
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
-from mlgate.gates.absolute import GateResult, check_gate_metrics, gate_absolute
+from mlgate.gates.absolute import GateCheck, GateResult, check_gate_metrics, gate_absolute
 from mlgate.gates.compare import Comparison
 from mlgate.lineage import Lineage, git_commit, package_versions
 from mlgate.registry.artifacts import ArtifactInfo
@@ -375,13 +375,28 @@ def run(
     )
     catalog = Catalog.open(config.base_dir) if register else None
     comparison = None
+    incomparable = None
     if catalog is not None and apply_gates:
         say("comparing with the champion")
-        comparison = compare_with_champion(config, catalog, out, test_df)
+        try:
+            comparison = compare_with_champion(config, catalog, out, test_df)
+        except DataError as e:
+            # A new label set or target cannot be compared row by row: register the
+            # version as failed with the reason, so a person can review and promote it.
+            incomparable = GateCheck(
+                metric="champion",
+                kind="regression",
+                bound=0.0,
+                value=None,
+                passed=False,
+                reason=f"cannot compare with the champion: {e.problem}",
+            )
     if comparison is not None and comparison.verdict is not None:
         gates: GateResult | None = comparison.verdict
     else:
         gates = gate_absolute(evaluation.metrics, config.gates) if apply_gates else None
+    if gates is not None and incomparable is not None:
+        gates = GateResult(checks=[*gates.checks, incomparable])
     passed = gates is None or gates.passed
     result = RunResult(
         **base,
