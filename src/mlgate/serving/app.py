@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
+import math
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from mlgate._version import __version__
@@ -25,9 +28,17 @@ from mlgate.errors import MlgateError
 from mlgate.rollout.controller import Controller
 from mlgate.serving import schemas
 from mlgate.serving.gateway import Gateway, Served
-from mlgate.serving.inputs import Batch, InputError, from_columns, from_records, from_rows, parse_v2
+from mlgate.serving.inputs import (
+    Batch,
+    InputError,
+    from_columns,
+    from_records,
+    from_rows,
+    parse_v2,
+    show_value,
+)
 from mlgate.serving.metrics import CONTENT_TYPE_LATEST
-from mlgate.state.rollout import set_rollout
+from mlgate.state.rollout import STRATEGIES, set_rollout
 
 __all__ = ["create_app"]
 
@@ -37,26 +48,33 @@ _JSON = "application/json"
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
-        status_code=status,
-        media_type=_JSON,
-        headers=headers,
-    )
+    try:
+        content = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:  # text orjson will not write (a lone surrogate echoed in a message)
+        content = json.dumps(payload, default=_plain).encode()
+    return Response(content, status_code=status, media_type=_JSON, headers=headers)
 
 
-async def _read_json(request: Request, limit: int) -> Any:
+def _plain(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+async def _read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
+    """The request's JSON body, read up to `limit` bytes; `empty` (if given) for no body."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
             size = int(declared)
         except ValueError:
             raise InputError(
-                "Content-Length is not a number", status=400, code="bad_header"
+                f"the Content-Length header is not a number: {declared[:40]!r}",
+                status=400,
+                code="bad_header",
             ) from None
         if size > limit:
             raise InputError(
-                f"the body is {size} bytes; at most {limit} are accepted",
+                f"the body is {size} bytes; at most {limit} are accepted "
+                "(MLGATE_MAX_BODY_BYTES): send fewer rows per request",
                 status=413,
                 code="too_large",
             )
@@ -66,16 +84,51 @@ async def _read_json(request: Request, limit: int) -> Any:
         received += len(chunk)
         if received > limit:
             raise InputError(
-                f"the body is over {limit} bytes, the most accepted", status=413, code="too_large"
+                f"the body is over {limit} bytes, the most accepted (MLGATE_MAX_BODY_BYTES): "
+                "send fewer rows per request",
+                status=413,
+                code="too_large",
             )
         chunks.append(chunk)
     raw = b"".join(chunks)
-    if not raw:
+    if not raw.strip():
+        if empty is not None:
+            return empty
         raise InputError("the request has no body; send JSON", status=400, code="bad_body")
+    return _loads(raw)
+
+
+def _loads(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        raise InputError(f"the body is not valid JSON: {e}", status=400, code="bad_json") from e
+        if "infinity" not in str(e):
+            raise InputError(f"the body is not valid JSON: {e}", status=400, code="bad_json") from e
+        first = e
+    # A number too large for a double (1e999): read it as infinity, so that the input
+    # checks can say which row and feature hold it. Only refused bodies come here.
+    try:
+        parsed = json.loads(raw, parse_constant=_no_constant, parse_int=_integer)
+        orjson.dumps(parsed)  # refuses what orjson.loads would have: lone surrogates
+    except (ValueError, TypeError, RecursionError):
+        raise InputError(
+            f"the body is not valid JSON: {first}", status=400, code="bad_json"
+        ) from first
+    return parsed
+
+
+def _no_constant(word: str) -> Any:
+    raise ValueError(f"{word} is not JSON")
+
+
+def _integer(text: str) -> int | float:
+    # As orjson does: integers past 64 bits become floats (and far past, infinity).
+    return int(text) if len(text) <= 19 else float(text)
+
+
+def _route(request: Request) -> str:
+    """The matched route's name, a bounded metric label (the raw path is not)."""
+    return str(getattr(request.scope.get("route"), "name", None) or "unmatched")
 
 
 def _request_id(request: Request) -> str | None:
@@ -137,23 +190,31 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.exception_handler(InputError)
     async def _refused(request: Request, error: InputError) -> Response:
-        gateway.metrics.errors.labels(name, request.url.path, error.code).inc()
+        gateway.metrics.errors.labels(name, _route(request), error.code).inc()
         return _json(error.body(), status=error.status)
 
     @app.exception_handler(MlgateError)
     async def _mlgate(request: Request, error: MlgateError) -> Response:
-        return _json({"error": str(error), "detail": {"code": type(error).__name__}}, 409)
+        # Registry and rollout refusals: the request was fine, the state forbids it.
+        code = type(error).__name__
+        gateway.metrics.errors.labels(name, _route(request), code).inc()
+        problem = getattr(error, "problem", None) or str(error)
+        detail: dict[str, Any] = {"code": code}
+        if getattr(error, "fix", None):
+            detail["fix"] = error.fix  # type: ignore[attr-defined]
+        return _json({"error": problem, "detail": detail}, 422 if code == "ConfigError" else 409)
 
     @app.exception_handler(Exception)
     async def _crashed(request: Request, error: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
-        gateway.metrics.errors.labels(name, request.url.path, "internal").inc()
+        gateway.metrics.errors.labels(name, _route(request), "internal").inc()
         return _json({"error": "internal error; see the gateway's log"}, status=500)
 
     def _model(model_name: str) -> None:
         if model_name != name:
+            shown = model_name if len(model_name) <= 100 else model_name[:97] + "..."
             raise InputError(
-                f"unknown model {model_name!r}; this gateway serves {name!r}",
+                f"unknown model {shown!r}; this gateway serves {name!r}",
                 status=404,
                 code="unknown_model",
             )
@@ -216,12 +277,18 @@ def create_app(gateway: Gateway) -> FastAPI:
         return _json({"name": name, "ready": True})
 
     @app.post(
-        "/v2/models/{model_name}/infer", tags=["v2"], openapi_extra=schemas.body(schemas.V2_INFER)
+        "/v2/models/{model_name}/infer",
+        tags=["v2"],
+        name="v2",
+        openapi_extra=schemas.body(schemas.V2_INFER),
     )
     async def infer(model_name: str, request: Request) -> Response:
         _model(model_name)
         body = await _read_json(request, limit)
-        batch = parse_v2(gateway.routing.champion, body, limit=rows)
+        champion = gateway.routing.champion
+        batch = parse_v2(champion, body, limit=rows)
+        given_id = _v2_id(body)
+        wanted = _v2_outputs(champion, body)
         served = await _serve(request, batch, "v2")
         prediction, model = served.prediction, served.model
         outputs: list[dict[str, Any]] = [
@@ -242,14 +309,12 @@ def create_app(gateway: Gateway) -> FastAPI:
                     "data": probabilities.reshape(-1),
                 }
             )
-        requested = body.get("outputs")
-        if isinstance(requested, list) and requested:
-            wanted = {o.get("name") for o in requested if isinstance(o, dict)}
-            outputs = [o for o in outputs if o["name"] in wanted] or outputs
+        if wanted:
+            outputs = [o for o in outputs if o["name"] in wanted]
         payload = {
             "model_name": name,
             "model_version": model.version,
-            "id": str(body.get("id", served.request_id)),
+            "id": served.request_id if given_id is None else given_id,
             "parameters": {"request_id": served.request_id, "role": served.role},
             "outputs": outputs,
         }
@@ -276,7 +341,13 @@ def create_app(gateway: Gateway) -> FastAPI:
         body = await _read_json(request, limit)
         batch = _mlflow_batch(gateway, body, rows)
         served = await _serve(request, batch, "invocations")
-        return _respond({"predictions": served.prediction.labels}, served)
+        payload = {
+            "predictions": served.prediction.labels,
+            "model": name,
+            "version": served.model.version,
+            "request_id": served.request_id,
+        }
+        return _respond(payload, served)
 
     # Plain JSON ---------------------------------------------------------------
 
@@ -342,7 +413,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.post("/admin/rollout/start", tags=["admin"], openapi_extra=schemas.body(schemas.START))
     async def start_rollout(request: Request) -> Response:
         actor = _admin(request)
-        body = await _read_json(request, limit) if request.headers.get("content-length") else {}
+        body = await _read_json(request, limit, empty={})
         if not isinstance(body, dict):
             raise InputError(
                 'expected {"strategy": ..., "steps": [...]}', status=400, code="bad_body"
@@ -355,9 +426,12 @@ def create_app(gateway: Gateway) -> FastAPI:
             or not all(isinstance(w, int | float) and not isinstance(w, bool) for w in steps)
         ):
             raise InputError("steps must be a list of percentages", code="bad_steps")
-        state = await asyncio.to_thread(
-            controller.start, strategy=strategy, steps=steps, actor=actor
-        )
+        try:
+            state = await asyncio.to_thread(
+                controller.start, strategy=strategy, steps=steps, actor=actor
+            )
+        except ValidationError as e:  # the plan the body makes of the config's
+            raise _invalid_plan(e) from e
         await asyncio.to_thread(gateway.refresh)
         return _json({"rollout": state.model_dump(mode="json"), "serving": gateway.describe()})
 
@@ -383,15 +457,29 @@ def create_app(gateway: Gateway) -> FastAPI:
             raise InputError(
                 'expected {"strategy": "...", "weight": 0-100}', status=400, code="bad_body"
             )
+        strategy = body["strategy"]
+        if strategy not in STRATEGIES:
+            raise InputError(
+                f"strategy must be one of {', '.join(STRATEGIES)}; got {show_value(strategy)}",
+                code="bad_strategy",
+            )
         weight = body.get("weight", 0.0)
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise InputError("weight must be a number from 0 to 100", code="bad_weight")
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not 0.0 <= weight <= 100.0
+        ):
+            raise InputError(
+                f"weight must be a number from 0 to 100 (percent to the challenger); "
+                f"got {show_value(weight)}",
+                code="bad_weight",
+            )
         note = body.get("note", "")
         state = await asyncio.to_thread(
             set_rollout,
             gateway.catalog.state,
             name,
-            strategy=body["strategy"],
+            strategy=strategy,
             weight=float(weight),
             actor=actor,
             note=str(note)[:500],
@@ -411,7 +499,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             challenger.version,
             reason="promoted through the admin API",
         )
-        await asyncio.to_thread(_reset, gateway)
+        await asyncio.to_thread(_reset, gateway, "promoted")
         return _json(gateway.describe())
 
     @app.post("/admin/rollback", tags=["admin"])
@@ -420,15 +508,66 @@ def create_app(gateway: Gateway) -> FastAPI:
         await asyncio.to_thread(
             gateway.catalog.rollback, name, reason="rolled back through the admin API"
         )
-        await asyncio.to_thread(_reset, gateway)
+        await asyncio.to_thread(_reset, gateway, "rolled_back")
         return _json(gateway.describe())
 
     return app
 
 
-def _reset(gateway: Gateway) -> None:
-    set_rollout(gateway.catalog.state, gateway.name, strategy="none", weight=0.0, actor="admin API")
+def _reset(gateway: Gateway, status: str) -> None:
+    """All traffic to the (new) champion; a running rollout ends with `status`."""
+    set_rollout(
+        gateway.catalog.state,
+        gateway.name,
+        strategy="none",
+        weight=0.0,
+        actor="admin API",
+        status=status,
+    )
     gateway.refresh()
+
+
+def _invalid_plan(error: ValidationError) -> InputError:
+    problems = "; ".join(
+        f"{'.'.join(map(str, item['loc'])) or 'plan'}: {item['msg']}" for item in error.errors()
+    )
+    return InputError(f"the rollout plan is not valid: {problems}", code="bad_plan")
+
+
+def _v2_id(body: dict[str, Any]) -> str | None:
+    given = body.get("id")
+    if given is not None and not isinstance(given, str):
+        raise InputError(
+            f"id must be a string, got {show_value(given)}", status=400, code="bad_body"
+        )
+    return given
+
+
+def _v2_outputs(model: Any, body: dict[str, Any]) -> set[str]:
+    """The output names a V2 request asks for; empty for all of them."""
+    requested = body.get("outputs")
+    if requested is None:
+        return set()
+    names = ["label"] + (["probabilities"] if model.card.task == "classification" else [])
+    if not isinstance(requested, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
+    ):
+        raise InputError(
+            'outputs must be a list of {"name": ...} objects; this model gives: '
+            + ", ".join(names),
+            status=400,
+            code="bad_body",
+        )
+    wanted = {o["name"] for o in requested}
+    unknown = sorted(wanted - set(names))
+    if unknown:
+        raise InputError(
+            f"unknown output(s): {', '.join(map(repr, unknown))}; this model gives: "
+            + ", ".join(names),
+            status=400,
+            code="unknown_output",
+        )
+    return wanted
 
 
 def _label_type(model: Any) -> str:
@@ -482,7 +621,12 @@ def _mlflow_batch(gateway: Gateway, body: Any, rows: int) -> Batch:
 
 
 def _feedback_items(body: Any, limit: int) -> list[tuple[str, int, Any]]:
-    entries = body.get("feedback") if isinstance(body, dict) else body
+    # {"feedback": [...]}, a bare list of labels, or one label object on its own
+    entries = (
+        body.get("feedback", body if "request_id" in body else None)
+        if isinstance(body, dict)
+        else body
+    )
     if isinstance(entries, dict):
         entries = [entries]
     if not isinstance(entries, list) or not entries:
@@ -492,23 +636,46 @@ def _feedback_items(body: Any, limit: int) -> list[tuple[str, int, Any]]:
             code="bad_body",
         )
     if len(entries) > limit:
-        raise InputError(f"at most {limit} labels per request", status=413, code="too_many_rows")
+        raise InputError(
+            f"the request has {len(entries)} labels; at most {limit} are accepted per request "
+            "(MLGATE_MAX_BATCH_ROWS): split it into smaller requests",
+            status=413,
+            code="too_many_rows",
+        )
     items = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise InputError(f"feedback[{i}] must be an object", row=i, code="bad_feedback")
+            raise InputError(
+                f'feedback[{i}] must be an object {{"request_id": ..., "label": ...}}',
+                row=i,
+                code="bad_feedback",
+            )
         request_id, label, row = entry.get("request_id"), entry.get("label"), entry.get("row", 0)
-        if not isinstance(request_id, str) or not request_id or len(request_id) > 128:
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= 128:
             raise InputError(
-                f"feedback[{i}].request_id must be a non-empty string", row=i, code="bad_feedback"
+                f"feedback[{i}].request_id must be the request id a prediction answered with "
+                f"(x-request-id, 1 to 128 characters); got {show_value(request_id)}",
+                row=i,
+                code="bad_feedback",
             )
-        if isinstance(label, bool) or not isinstance(label, str | int | float) or label != label:
+        if (
+            isinstance(label, bool)
+            or not isinstance(label, str | int | float)
+            or (isinstance(label, float) and not math.isfinite(label))
+            or (isinstance(label, str) and not 0 < len(label) <= 1000)
+        ):
             raise InputError(
-                f"feedback[{i}].label must be a string or a number", row=i, code="bad_feedback"
+                f"feedback[{i}].label must be the true label, a string or a finite number; "
+                f"got {show_value(label)}",
+                row=i,
+                code="bad_feedback",
             )
-        if isinstance(row, bool) or not isinstance(row, int) or row < 0:
+        if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < limit:
             raise InputError(
-                f"feedback[{i}].row must be a non-negative integer", row=i, code="bad_feedback"
+                f"feedback[{i}].row must be the row's position in its request, an integer "
+                f"from 0 to {limit - 1}; got {show_value(row)}",
+                row=i,
+                code="bad_feedback",
             )
         items.append((request_id, row, label))
     return items

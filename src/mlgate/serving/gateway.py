@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -72,6 +73,7 @@ class Gateway:
         self._cache: dict[str, ServedModel] = {}
         self._routing: Routing | None = None
         self._random = random.Random()
+        self._loading = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # loading ---------------------------------------------------------------
@@ -95,6 +97,10 @@ class Gateway:
 
     def load(self) -> Routing:
         """Read the aliases and the split, load what is new, then swap it in."""
+        with self._loading:  # the watcher and the admin API may both reload
+            return self._load()
+
+    def _load(self) -> Routing:
         seen = revision(self.catalog.state, self.name)
         rollout = get_rollout(self.catalog.state, self.name)
         champion = self.catalog.alias(self.name, CHAMPION)
@@ -118,18 +124,21 @@ class Gateway:
             keep.add(self._routing.champion.version)  # instant switch back after a promotion
         self._cache = {v: m for v, m in self._cache.items() if v in keep}
         self._routing = routing
-        weight = rollout.weight if routing.challenger else 0.0
-        self.metrics.weight.labels(self.name, rollout.strategy).set(weight)
+        if routing.challenger:
+            self.metrics.set_rollout(self.name, rollout.strategy, rollout.weight)
+        else:
+            self.metrics.set_rollout(self.name, "none", 0.0)
         return routing
 
     def refresh(self) -> bool:
         """Reload when the state store says something changed; True when it did."""
-        if self._routing is not None and revision(self.catalog.state, self.name) == (
-            self._routing.revision
-        ):
-            return False
-        self.load()
-        return True
+        with self._loading:
+            if self._routing is not None and revision(self.catalog.state, self.name) == (
+                self._routing.revision
+            ):
+                return False
+            self._load()
+            return True
 
     async def watch(self) -> None:
         """Poll the state store forever; a failed poll is logged and retried."""

@@ -8,18 +8,33 @@ JSON 4xx response. Nothing here trusts the shape of the JSON it is given.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from mlgate.serving.runtime import ServedModel
 from mlgate.training.preprocessing import MISSING
 
-__all__ = ["Batch", "InputError", "from_columns", "from_records", "from_rows", "parse_v2"]
+__all__ = [
+    "Batch",
+    "InputError",
+    "from_columns",
+    "from_records",
+    "from_rows",
+    "parse_v2",
+    "show_value",
+]
 
 Array = np.ndarray[Any, Any]
 _NUMBER = (int, float)
+#: Numbers as text (V2 BYTES tensors carry them so): JSON's number syntax, or nan/inf words.
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.I)
+#: The largest magnitude a feature may have: ONNX Runtime computes in 32-bit floats, and a
+#: larger number would silently become infinite there.
+LARGEST = float(np.finfo(np.float32).max)
 
 
 class InputError(Exception):
@@ -81,41 +96,53 @@ def _numeric(model: ServedModel, name: str, values: list[Any]) -> Array:
         if value is None:
             if not nullable:
                 raise InputError(
-                    f"feature {name!r} is missing in row {i}, and the schema says it may not be",
+                    f"feature {name!r} in row {i} is null, but the schema says it may not be "
+                    "missing (nullable: false); send a number",
                     row=i,
                     feature=name,
                     code="missing_value",
                 )
             out[i] = math.nan
             continue
-        if type(value) is bool or not isinstance(value, _NUMBER):
-            if isinstance(value, str):
-                try:
-                    value = float(value)
-                except ValueError:
-                    value = None
-            if value is None or isinstance(value, bool) or not isinstance(value, _NUMBER):
+        if type(value) is not float and type(value) is not int:
+            if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+                value = float(value)
+            elif type(value) is bool or not isinstance(value, _NUMBER):
                 raise InputError(
-                    f"feature {name!r} in row {i} must be a number, got {_show(values[i])}",
+                    f"feature {name!r} in row {i} must be a number, got {show_value(value)}",
                     row=i,
                     feature=name,
                     code="not_a_number",
                 )
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too long for a float
+            number = math.inf if value > 0 else -math.inf
         if math.isnan(number):
             if not nullable:
                 raise InputError(
-                    f"feature {name!r} in row {i} is NaN, and the schema says it may not be",
+                    f"feature {name!r} in row {i} is NaN, but the schema says it may not be "
+                    "missing (nullable: false); send a number",
                     row=i,
                     feature=name,
                     code="missing_value",
                 )
-        elif math.isinf(number) and not allow_inf:
+        elif math.isinf(number):
+            if not allow_inf:
+                raise InputError(
+                    f"feature {name!r} in row {i} is infinite, or too large to be a finite "
+                    f"number; send a number between -{LARGEST:.3g} and {LARGEST:.3g}",
+                    row=i,
+                    feature=name,
+                    code="not_finite",
+                )
+        elif abs(number) > LARGEST:
             raise InputError(
-                f"feature {name!r} in row {i} is infinite; only finite numbers are accepted",
+                f"feature {name!r} in row {i} is {number:.3g}, out of range; send a number "
+                f"between -{LARGEST:.3g} and {LARGEST:.3g}",
                 row=i,
                 feature=name,
-                code="not_finite",
+                code="out_of_range",
             )
         out[i] = number
     return out
@@ -131,7 +158,7 @@ def _categorical(name: str, values: list[Any]) -> Array:
         else:
             raise InputError(
                 f"feature {name!r} in row {i} must be a text or number category, "
-                f"got {_show(value)}",
+                f"got {show_value(value)}",
                 row=i,
                 feature=name,
                 code="not_a_category",
@@ -139,9 +166,31 @@ def _categorical(name: str, values: list[Any]) -> Array:
     return out
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
+def show_value(value: Any) -> str:
+    """`value` as the client wrote it (JSON), cut short."""
+    if isinstance(value, float) and not math.isfinite(value):
+        text = repr(value)
+    else:
+        try:
+            text = orjson.dumps(value).decode()
+        except TypeError:
+            text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind(value: Any) -> str:
+    """What JSON calls `value`'s type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else type(value).__name__
 
 
 def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> Batch:
@@ -165,7 +214,7 @@ def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> 
         values = columns[name]
         if not isinstance(values, list):
             raise InputError(
-                f"feature {name!r} must be a list of values, got {type(values).__name__}",
+                f"feature {name!r} must be a list of values, got {_kind(values)}",
                 feature=name,
                 code="bad_shape",
             )
@@ -189,10 +238,11 @@ def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> 
 
 def _check_rows(rows: int, limit: int) -> None:
     if rows <= 0:
-        raise InputError("the request has no rows", code="empty")
+        raise InputError("the request has no rows; send at least one", code="empty")
     if rows > limit:
         raise InputError(
-            f"the request has {rows} rows; at most {limit} are accepted per request",
+            f"the request has {rows} rows; at most {limit} are accepted per request "
+            "(MLGATE_MAX_BATCH_ROWS): split it into smaller requests",
             status=413,
             code="too_many_rows",
         )
@@ -201,9 +251,7 @@ def _check_rows(rows: int, limit: int) -> None:
 def from_rows(model: ServedModel, rows: Any, *, limit: int) -> Batch:
     """A batch from rows given as lists in feature order, or as records."""
     if not isinstance(rows, list):
-        raise InputError(
-            f"expected a list of rows, got {type(rows).__name__}", status=400, code="bad_body"
-        )
+        raise InputError(f"expected a list of rows, got {_kind(rows)}", status=400, code="bad_body")
     if rows and all(isinstance(r, dict) for r in rows):
         return from_records(model, rows, limit=limit)
     features = model.features
@@ -212,7 +260,7 @@ def from_rows(model: ServedModel, rows: Any, *, limit: int) -> Batch:
         if not isinstance(row, list):
             raise InputError(
                 f"row {i} must be a list of {len(features)} values in the order "
-                f"{', '.join(features)}, or an object of feature: value",
+                f"{', '.join(features)}, or an object of feature: value; got {_kind(row)}",
                 row=i,
                 code="bad_shape",
             )
@@ -232,7 +280,7 @@ def from_records(model: ServedModel, records: Any, *, limit: int) -> Batch:
     """A batch from a list of {feature: value} objects."""
     if not isinstance(records, list):
         raise InputError(
-            f"expected a list of records, got {type(records).__name__}",
+            f"expected a list of records, got {_kind(records)}",
             status=400,
             code="bad_body",
         )
@@ -243,18 +291,20 @@ def from_records(model: ServedModel, records: Any, *, limit: int) -> Batch:
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise InputError(
-                f"row {i} must be an object of feature: value", row=i, code="bad_shape"
+                f"row {i} must be an object of feature: value, got {_kind(record)}",
+                row=i,
+                code="bad_shape",
             )
         missing = [f for f in features if f not in record]
         unknown = [k for k in record if k not in known]
         if missing or unknown:
             parts = []
             if missing:
-                parts.append(f"lacks {', '.join(missing)}")
+                parts.append(f"missing feature(s): {', '.join(missing)}")
             if unknown:
-                parts.append(f"has unknown {', '.join(map(str, unknown))}")
+                parts.append(f"unknown feature(s): {', '.join(map(str, unknown))}")
             raise InputError(
-                f"row {i} {' and '.join(parts)}. The model takes: {', '.join(features)}",
+                f"row {i}: {'; '.join(parts)}. The model takes: {', '.join(features)}",
                 row=i,
                 feature=(missing or unknown)[0],
                 code="wrong_features",
@@ -317,7 +367,7 @@ def _tensor(spec: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
         )
     if datatype not in _V2_TYPES:
         raise InputError(
-            f"inputs[{index}] ({name}): unknown datatype {_show(datatype)}; one of "
+            f"inputs[{index}] ({name}): unknown datatype {show_value(datatype)}; one of "
             f"{', '.join(sorted(_V2_TYPES))}",
             status=400,
             code="bad_tensor",
@@ -370,6 +420,12 @@ def parse_v2(model: ServedModel, body: Any, *, limit: int) -> Batch:
                 f"input {name!r} must have shape [rows] or [rows, 1], got {shape}",
                 feature=name,
                 code="bad_shape",
+            )
+        if name in columns:
+            raise InputError(
+                f"input {name!r} is given more than once; send one tensor per feature",
+                feature=name,
+                code="wrong_features",
             )
         columns[name] = values
     return from_columns(model, columns, limit=limit)

@@ -19,6 +19,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from mlgate.state.rollout import STRATEGIES
+
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -55,12 +57,21 @@ class GatewayMetrics:
             ["model", "version", "label"],
             registry=r,
         )
+        # Labelled by model only: a strategy label would leave the last weight of a finished
+        # rollout behind as a series of its own. The strategy is a 0/1 gauge beside it.
         self.weight = Gauge(
             "mlgate_rollout_weight",
             "Percent of traffic sent to the challenger.",
+            ["model"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.strategy = Gauge(
+            "mlgate_rollout_strategy",
+            "1 for the rollout strategy in force, 0 for the others.",
             ["model", "strategy"],
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="mostrecent",
         )
         self.shadow = Counter(
             "mlgate_shadow_predictions",
@@ -84,6 +95,12 @@ class GatewayMetrics:
             multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
             return generate_latest(combined)
         return generate_latest(self.registry)
+
+    def set_rollout(self, model: str, strategy: str, weight: float) -> None:
+        """Show the split in force: the challenger's weight and the strategy."""
+        self.weight.labels(model).set(weight)
+        for name in STRATEGIES:
+            self.strategy.labels(model, name).set(1.0 if name == strategy else 0.0)
 
     def count_labels(self, model: str, version: str, labels: list[Any]) -> None:
         """Count predicted classes without one call per row for big batches."""

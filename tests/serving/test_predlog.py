@@ -1,0 +1,265 @@
+"""The prediction log and feedback: every served request is on disk after shutdown."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from mlgate.state.predlog import SegmentWriter, read_log
+
+pytestmark = pytest.mark.anyio
+
+MODEL = "credit-risk"
+
+
+@pytest.fixture(scope="module")
+def gateway(kit: Any, module_project: Any) -> Any:
+    """One gateway for the refusals, which change nothing."""
+    return kit.make_gateway(module_project)
+
+
+async def _send_all(s: Any, registered: Any) -> dict[str, slice]:
+    """One request per protocol and a few single rows; {request id: rows of test.csv}."""
+    sent: dict[str, slice] = {}
+    client = s.client
+    requests = [
+        ("predict-lists", "/predict", {"instances": registered.lists(slice(0, 30))}, slice(0, 30)),
+        (
+            "predict-records",
+            "/predict",
+            {"instances": registered.records(slice(30, 60))},
+            slice(30, 60),
+        ),
+        (
+            "mlflow-split",
+            "/invocations",
+            {
+                "dataframe_split": {
+                    "columns": registered.features,
+                    "data": registered.lists(slice(60, 90)),
+                }
+            },
+            slice(60, 90),
+        ),
+        (
+            "v2",
+            f"/v2/models/{MODEL}/infer",
+            {
+                "inputs": [
+                    {
+                        "name": "input",
+                        "shape": [30, 6],
+                        "datatype": "BYTES",
+                        "data": registered.lists(slice(90, 120)),
+                    }
+                ]
+            },
+            slice(90, 120),
+        ),
+    ]
+    for i in range(10):
+        rows = slice(i, i + 1)
+        requests.append((f"single-{i}", "/predict", {"instances": registered.records(rows)}, rows))
+    for request_id, path, body, rows in requests:
+        response = await client.post(path, json=body, headers={"x-request-id": request_id})
+        assert response.status_code == 200, response.text
+        assert response.headers["x-request-id"] == request_id
+        sent[request_id] = rows
+    return sent
+
+
+async def test_every_served_request_is_in_the_log_after_shutdown(
+    serve: Any, project: Any, registered: Any
+) -> None:
+    async with serve() as s:
+        sent = await _send_all(s, registered)
+        writer = s.gateway.predictions
+    assert writer.failures == 0
+    assert writer.written == sum(r.stop - r.start for r in sent.values()) == 130
+
+    log = read_log(
+        project.logs,
+        "predictions",
+        "SELECT request_id, row, model, version, role, served, route, latency_ms, "
+        "prediction, score, features, time FROM log ORDER BY request_id, row",
+    )
+    assert set(log["request_id"]) == set(sent)
+    assert len(log) == 130
+    assert set(log["model"]) == {MODEL}
+    assert set(log["version"]) == {"1"}
+    assert set(log["role"]) == {"champion"}
+    assert log["served"].all()
+    assert set(log["route"]) == {"predict", "invocations", "v2"}
+    assert (log["latency_ms"] > 0).all()
+    assert log["score"].between(0.5, 1.0).all()
+    for request_id, rows in sent.items():
+        mine = log[log["request_id"] == request_id]
+        assert mine["row"].tolist() == list(range(rows.stop - rows.start))
+        assert mine["prediction"].tolist() == [str(v) for v in registered.labels["1"][rows]]
+        for features, sent_row in zip(mine["features"], registered.records(rows), strict=True):
+            for name, value in sent_row.items():
+                got = features[name]
+                if value is None:
+                    assert got is None or (isinstance(got, float) and math.isnan(got))
+                elif isinstance(value, str):
+                    assert got == value
+                else:
+                    assert got == pytest.approx(value)
+
+
+async def test_feedback_joins_predictions_by_request_id(
+    serve: Any, project: Any, registered: Any
+) -> None:
+    truth = registered.test["default"].tolist()
+    async with serve() as s:
+        sent = await _send_all(s, registered)
+        labels = [
+            {"request_id": request_id, "row": i, "label": truth[rows.start + i]}
+            for request_id, rows in sent.items()
+            if not request_id.startswith("single")
+            for i in range(rows.stop - rows.start)
+        ]
+        accepted = await s.client.post("/feedback", json={"feedback": labels})
+        one = await s.client.post(
+            "/feedback", json={"request_id": "single-0", "label": str(truth[0])}
+        )
+        bare = await s.client.post(
+            "/feedback", json=[{"request_id": "single-1", "label": truth[1], "row": 0}]
+        )
+    assert accepted.json() == {"accepted": 120}
+    assert one.json() == bare.json() == {"accepted": 1}
+
+    joined = read_log(
+        project.logs,
+        "predictions",
+        "SELECT l.request_id, l.row, l.prediction, f.label FROM log l "
+        "JOIN feedback f USING (request_id, row) ORDER BY l.request_id, l.row",
+    )
+    assert len(joined) == 122
+    accuracy = read_log(
+        project.logs,
+        "predictions",
+        "SELECT avg(CASE WHEN l.prediction = f.label THEN 1.0 ELSE 0.0 END) AS accuracy "
+        "FROM log l JOIN feedback f USING (request_id, row)",
+    )["accuracy"][0]
+    expected = [p == t for p, t in zip(registered.labels["1"], truth, strict=True)]
+    assert accuracy == pytest.approx((sum(expected) + sum(expected[:2])) / 122)
+    feedback = read_log(project.logs, "feedback")
+    assert set(feedback.columns) >= {"time", "request_id", "row", "label", "model"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (
+            {"labels": []},
+            400,
+            'expected {"feedback": [{"request_id": "...", "label": ...}, ...]}',
+        ),
+        (
+            {"feedback": []},
+            400,
+            'expected {"feedback": [{"request_id": "...", "label": ...}, ...]}',
+        ),
+        (
+            {"feedback": ["r1:1"]},
+            422,
+            'feedback[0] must be an object {"request_id": ..., "label": ...}',
+        ),
+        (
+            {"feedback": [{"label": 1}]},
+            422,
+            "feedback[0].request_id must be the request id a prediction answered with "
+            "(x-request-id, 1 to 128 characters); got null",
+        ),
+        (
+            {"feedback": [{"request_id": "r" * 129, "label": 1}]},
+            422,
+            "feedback[0].request_id must be the request id a prediction answered with "
+            f'(x-request-id, 1 to 128 characters); got "{"r" * 56}...',
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": 1}, {"request_id": "r2"}]},
+            422,
+            "feedback[1].label must be the true label, a string or a finite number; got null",
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": True}]},
+            422,
+            "feedback[0].label must be the true label, a string or a finite number; got true",
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": [1]}]},
+            422,
+            "feedback[0].label must be the true label, a string or a finite number; got [1]",
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": 1, "row": -1}]},
+            422,
+            "feedback[0].row must be the row's position in its request, an integer from 0 "
+            "to 9999; got -1",
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": 1, "row": 18446744073709551615}]},
+            422,
+            "feedback[0].row must be the row's position in its request, an integer from 0 "
+            "to 9999; got 18446744073709551615",
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": 1, "row": "0"}]},
+            422,
+            "feedback[0].row must be the row's position in its request, an integer from 0 "
+            'to 9999; got "0"',
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": 1}] * 10_001},
+            413,
+            "the request has 10001 labels; at most 10000 are accepted per request "
+            "(MLGATE_MAX_BATCH_ROWS): split it into smaller requests",
+        ),
+    ],
+)
+async def test_bad_feedback_is_refused(
+    kit: Any, gateway: Any, body: Any, status: int, error: str
+) -> None:
+    async with kit.running(gateway, lifespan=False) as s:
+        response = await s.client.post("/feedback", json=body)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert gateway.feedback.written == 0
+    assert not gateway.feedback._buffer
+
+
+async def test_an_infinite_label_is_refused(kit: Any, gateway: Any) -> None:
+    async with kit.running(gateway, lifespan=False) as s:
+        response = await s.client.post(
+            "/feedback",
+            content=b'{"feedback": [{"request_id": "r1", "label": 1e999}]}',
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 422
+    assert response.json()["error"] == (
+        "feedback[0].label must be the true label, a string or a finite number; got inf"
+    )
+
+
+def test_a_failed_write_is_retried_not_lost(tmp_path: Any) -> None:
+    # The first write fails (the log folder is a file); the records wait for the next.
+    blocked = tmp_path / "logs"
+    blocked.write_text("not a folder", encoding="utf-8")
+    writer = SegmentWriter(str(blocked), "predictions")
+    writer.append([{"request_id": "a", "row": 0}, {"request_id": "b", "row": 0}])
+    assert writer.flush() == 0
+    assert writer.failures == 1
+    blocked.unlink()
+    writer.append([{"request_id": "c", "row": 0}])
+    writer.close()
+    assert writer.written == 3
+    log = read_log(str(blocked), "predictions", "SELECT request_id FROM log ORDER BY 1")
+    assert log["request_id"].tolist() == ["a", "b", "c"]
+
+
+def test_reading_a_log_never_written_gives_an_empty_frame(tmp_path: Any) -> None:
+    assert read_log(str(tmp_path / "nothing"), "predictions").empty
