@@ -94,7 +94,7 @@ def status(
     if upcoming:
         out.print(
             f"step {upcoming['step'] + 1} of {upcoming['of_steps']}; next analysis in "
-            f"{upcoming['in_seconds']:.0f} s"
+            f"{upcoming['in_seconds']:.0f} s: {escape(upcoming['action'])}"
         )
     if found["events"]:
         table = Table("when (UTC)", "event", "weight", "what")

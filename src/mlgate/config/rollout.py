@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = ["AnalysisConfig", "RolloutConfig", "parse_duration"]
 
@@ -25,6 +26,8 @@ def parse_duration(value: Any) -> float:
         if not match:
             raise ValueError("must be a duration such as 30s, 5m or 1h")
         seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not math.isfinite(seconds):  # .nan and .inf in YAML
+        raise ValueError("must be a duration such as 30s, 5m or 1h")
     if seconds <= 0:
         raise ValueError("must be a positive duration")
     return seconds
@@ -111,30 +114,37 @@ class RolloutConfig(_Strict):
         description="URL notified (Slack-compatible JSON) of every step; default: "
         "MLGATE_WEBHOOK_URL.",
     )
+    lease: float | None = Field(
+        None,
+        description="How long one gateway's controller keeps the right to act without "
+        "renewing it; another takes over after that (default: 3 intervals, at least 15s).",
+    )
 
-    @field_validator("interval", "duration", mode="before")
+    @field_validator("interval", "duration", "lease", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> Any:
         return None if value is None else parse_duration(value)
 
     @field_validator("steps")
     @classmethod
-    def _steps(cls, value: list[float]) -> list[float]:
+    def _steps(cls, value: list[float], info: ValidationInfo) -> list[float]:
         if not value:
             raise ValueError("needs at least one weight")
         if any(not 0.0 < w <= 100.0 for w in value):
             raise ValueError("weights must be in (0, 100]")
         if any(b <= a for a, b in itertools.pairwise(value)):
             raise ValueError("weights must increase")
-        return value
-
-    @model_validator(mode="after")
-    def _ends_at_full(self) -> RolloutConfig:
-        if self.strategy == "canary" and self.steps[-1] != 100.0:
+        # Here rather than on the model, so that the error names `rollout.steps`.
+        if info.data.get("strategy") == "canary" and value[-1] != 100.0:
             raise ValueError("a canary's last step must be 100 (all traffic)")
-        return self
+        return value
 
     @property
     def max_duration(self) -> float:
         """Seconds a shadow or A/B experiment may run before a verdict is forced."""
         return self.duration if self.duration is not None else 10 * self.interval
+
+    @property
+    def lease_ttl(self) -> float:
+        """Seconds a controller's lease lasts: room for two missed analyses."""
+        return self.lease if self.lease is not None else max(3 * self.interval, 15.0)

@@ -49,6 +49,7 @@ SELECT
     CASE WHEN role IN ('champion', 'reference') THEN 'champion' ELSE 'challenger' END AS side,
     max(version) AS version,
     count(DISTINCT request_id) FILTER (WHERE role <> 'reference') AS requests,
+    count(DISTINCT request_id) AS attempts,
     count(DISTINCT request_id) FILTER (WHERE error IS NOT NULL) AS errors,
     quantile_cont(latency_ms, 0.99) FILTER (WHERE row = 0 AND error IS NULL) AS p99
 FROM p
@@ -87,13 +88,14 @@ def analyse(log_root: str, model: str, since: datetime) -> Analysis:
     """The figures of both versions from `since` until now."""
     params: dict[str, Any] = {"model": model, "since": since}
     sides = {"champion": VersionFigures(), "challenger": VersionFigures()}
-    for side, version, requests, errors, p99 in _run(log_root, _PER_ROLE, params):
+    for side, version, requests, attempts, errors, p99 in _run(log_root, _PER_ROLE, params):
         figures = sides[side]
         figures.version = version
         figures.requests = int(requests or 0)
         figures.errors = int(errors or 0)
-        attempts = max(figures.requests, 1)
-        figures.error_rate = figures.errors / attempts if figures.requests else 0.0
+        # The champion's attempts include its reference answers to requests the
+        # challenger served: their failures count against it, so they count below too.
+        figures.error_rate = figures.errors / int(attempts) if attempts else 0.0
         figures.p99_latency_ms = None if p99 is None else float(p99)
     for side, labelled, correct in _run(log_root, _ACCURACY, params):
         figures = sides[side]

@@ -17,10 +17,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from mlgate.config.loader import validation_problems
 from mlgate.config.models import PipelineConfig
 from mlgate.config.rollout import RolloutConfig
 from mlgate.config.settings import Settings
-from mlgate.errors import RegistryError
+from mlgate.errors import ConfigError, RegistryError
 from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
 from mlgate.reporting.notify import Notifier
 from mlgate.rollout.analysis import analyse
@@ -31,6 +34,7 @@ from mlgate.state.rollout import (
     acquire_lease,
     get_rollout,
     record_event,
+    release_lease,
     rollout_events,
     set_rollout,
 )
@@ -69,6 +73,7 @@ class Controller:
         self.notifier = notifier or Notifier(url)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = f"rollout:{self.name}"
+        self._failing = False
 
     # commands ----------------------------------------------------------------
 
@@ -81,7 +86,7 @@ class Controller:
     ) -> RolloutState:
         """Begin rolling the challenger out with the configured (or given) plan."""
         current = get_rollout(self.store, self.name)
-        if current.status == "running":
+        if current.status == "running" and self._settle(current, actor) is None:
             raise RolloutError(
                 f"a {current.strategy} rollout of {self.name!r} is already running",
                 fix="Finish it first: mlgate rollout promote, or mlgate rollout abort.",
@@ -99,7 +104,15 @@ class Controller:
             overrides["strategy"] = strategy
         if steps is not None:
             overrides["steps"] = steps
-        plan = RolloutConfig.model_validate(self.plan_config.model_dump() | overrides)
+        try:
+            plan = RolloutConfig.model_validate(self.plan_config.model_dump() | overrides)
+        except ValidationError as e:
+            problems = "; ".join(validation_problems(e, RolloutConfig))
+            raise ConfigError(
+                f"the rollout plan is not valid: {problems}.",
+                fix="Steps are percentages that increase, and a canary's end at 100 "
+                "(e.g. 5,25,50,100); strategies are blue-green, canary, shadow and ab.",
+            ) from e
         weight = _weight(plan, 0)
         now = _now()
         state = set_rollout(
@@ -148,6 +161,7 @@ class Controller:
                 "in_seconds": max(0.0, due - _now()),
                 "step": plan["step"],
                 "of_steps": len(config.steps) if config.strategy == "canary" else 1,
+                "action": _next_action(config, plan),
             }
         return {
             "state": state.model_dump(mode="json"),
@@ -162,12 +176,21 @@ class Controller:
         state = get_rollout(self.store, self.name)
         if state.status != "running" or not state.plan:
             return None
+        config = RolloutConfig.model_validate(state.plan["config"])
+        if _now() - state.plan["last_analysis_at"] < config.interval:
+            return None
+        if not acquire_lease(self.store, self.lease, self.holder, ttl=config.lease_ttl):
+            return None
+        # Read again under the lease: the previous holder may have acted since.
+        state = get_rollout(self.store, self.name)
+        if state.status != "running" or not state.plan:
+            return None
         plan = dict(state.plan)
         config = RolloutConfig.model_validate(plan["config"])
         now = _now()
         if now - plan["last_analysis_at"] < config.interval:
             return None
-        if not acquire_lease(self.store, self.lease, self.holder, ttl=max(3 * config.interval, 15)):
+        if self._settle(state, "controller") is not None:
             return None
         since = datetime.fromtimestamp(plan["step_started_at"], UTC)
         analysis = analyse(self.log_root, self.name, since)
@@ -214,20 +237,30 @@ class Controller:
         return verdict
 
     def run(self, stop: threading.Event, *, every: float = 1.0) -> None:
-        """Tick until `stop` is set; errors are logged, notified and retried."""
+        """Tick until `stop` is set; errors are logged and retried, and notified once a streak."""
         while not stop.wait(every):
             try:
                 self.tick()
             except Exception as e:
+                if self._failing:  # a store that is down fails every second: one traceback
+                    log.warning("rollout controller still failing: %s", type(e).__name__)
+                    continue
+                self._failing = True
                 log.exception("rollout controller error")
                 self.notifier.notify(
                     "controller_error",
                     f"mlgate: the rollout controller of {self.name} failed: {type(e).__name__}",
                     model=self.name,
                 )
+            else:
+                self._failing = False
 
     def close(self) -> None:
-        """Deliver pending notifications."""
+        """Give up the lease (another gateway need not wait it out) and deliver notifications."""
+        try:
+            release_lease(self.store, self.lease, self.holder)
+        except Exception:  # shutting down with the store unreachable: the lease expires
+            log.warning("could not release the rollout lease %s", self.lease)
         self.notifier.close()
 
     # helpers -----------------------------------------------------------------
@@ -240,6 +273,39 @@ class Controller:
                 fix="Start one with mlgate rollout start.",
             )
         return state
+
+    def _settle(self, state: RolloutState, actor: str) -> RolloutState | None:
+        """End a running rollout whose challenger was moved outside it; None if it was not.
+
+        `mlgate models promote`, the admin API or a newer `mlgate run` can move the
+        aliases while a rollout runs; the rollout then judges a version no longer
+        served, and would promote it later. It ends instead, saying what happened.
+        """
+        wanted = str(state.plan.get("challenger"))
+        challenger = self.catalog.alias(self.name, CHALLENGER)
+        if challenger is not None and challenger.version == wanted:
+            return None
+        champion = self.catalog.alias(self.name, CHAMPION)
+        if champion is not None and champion.version == wanted:
+            status, text = "promoted", f"version {wanted} became champion outside the rollout"
+        elif challenger is None:
+            status, text = "rolled_back", f"version {wanted} lost its challenger alias"
+        else:
+            status = "superseded"
+            text = f"version {challenger.version} replaced version {wanted} as challenger"
+        finished = set_rollout(
+            self.store,
+            self.name,
+            strategy="none",
+            weight=0.0,
+            actor=actor,
+            status=status,
+            plan=state.plan,
+            note=f"ended: {text}",
+        )
+        kind = {"promoted": "promote", "rolled_back": "rollback"}.get(status, status)
+        self._event(finished, kind, f"ended: {text}", {}, actor)
+        return finished
 
     def _finish(
         self, state: RolloutState, action: str, reason: str, figures: dict[str, Any], actor: str
@@ -293,6 +359,26 @@ class Controller:
                 step=event.step,
             )
         return event
+
+
+def _next_action(config: RolloutConfig, plan: dict[str, Any]) -> str:
+    """What the next analysis does if the live figures hold, in words."""
+    left = config.failure_limit - int(plan.get("failures", 0))
+    fails = f"; rolls back after {left} more failed analys{'is' if left == 1 else 'es'}"
+    if config.strategy == "canary" and plan["step"] < len(config.steps) - 1:
+        return f"advance to {config.steps[plan['step'] + 1]:g}% if every check passes{fails}"
+    if config.strategy in ("canary", "blue-green"):
+        return f"promote if every check passes{fails}"
+    ends = datetime.fromtimestamp(plan["started_at"] + config.max_duration, UTC)
+    until = f"by {ends.isoformat(timespec='seconds')}"
+    if config.sample_size is not None:
+        until += f" or at {config.sample_size} labelled rows per version"
+    if config.strategy == "shadow":
+        return f"promote {until} if every check passes{fails}"
+    return (
+        f"promote once the challenger is shown no worse than {config.margin:g} in live "
+        f"accuracy; roll back if it is shown worse, or with no clear answer {until}"
+    )
 
 
 def _weight(plan: RolloutConfig, step: int) -> float:

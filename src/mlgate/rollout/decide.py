@@ -43,14 +43,19 @@ class Verdict(BaseModel):
     sequential: SequentialResult | None = None
 
 
+def _at_most(value: float, bound: float) -> bool:
+    """value <= bound, where a value shown equal to its bound is (0.78 - 0.80 is -0.0200...02)."""
+    return value <= bound + 1e-9
+
+
 def _checks(analysis: Analysis, config: RolloutConfig) -> list[Check]:
     a = config.analysis
     champion, challenger = analysis.champion, analysis.challenger
     checks = [
         Check(
             name="error_rate",
-            passed=challenger.error_rate <= a.max_error_rate
-            and challenger.error_rate - champion.error_rate <= a.max_error_rate,
+            passed=_at_most(challenger.error_rate, a.max_error_rate)
+            and _at_most(challenger.error_rate - champion.error_rate, a.max_error_rate),
             value=challenger.error_rate,
             bound=a.max_error_rate,
             reason=f"challenger error rate {challenger.error_rate:.2%} "
@@ -62,7 +67,7 @@ def _checks(analysis: Analysis, config: RolloutConfig) -> list[Check]:
         checks.append(
             Check(
                 name="p99_latency_ratio",
-                passed=ratio <= a.max_p99_latency_ratio,
+                passed=_at_most(ratio, a.max_p99_latency_ratio),
                 value=ratio,
                 bound=a.max_p99_latency_ratio,
                 reason=f"p99 latency {challenger.p99_latency_ms:.2f} ms vs champion "
@@ -74,7 +79,7 @@ def _checks(analysis: Analysis, config: RolloutConfig) -> list[Check]:
         checks.append(
             Check(
                 name="agreement",
-                passed=analysis.agreement >= a.min_agreement,
+                passed=_at_most(a.min_agreement, analysis.agreement),
                 value=analysis.agreement,
                 bound=a.min_agreement,
                 reason=f"agreement with the champion {analysis.agreement:.2%} on "
@@ -91,7 +96,7 @@ def _checks(analysis: Analysis, config: RolloutConfig) -> list[Check]:
         checks.append(
             Check(
                 name="live_accuracy_delta",
-                passed=delta >= a.min_live_accuracy_delta,
+                passed=_at_most(a.min_live_accuracy_delta, delta),
                 value=delta,
                 bound=a.min_live_accuracy_delta,
                 reason=f"live accuracy {challenger.accuracy:.3f} vs champion "
@@ -121,6 +126,18 @@ def judge(
         if failures >= config.failure_limit:
             return Verdict(action="rollback", reasons=reasons, checks=checks, failures=failures)
         return Verdict(action="hold", reasons=reasons, checks=checks, failures=failures)
+    if not enough and config.strategy in ("shadow", "ab") and elapsed >= config.max_duration:
+        # An experiment must end: too little traffic by its deadline is no evidence to promote.
+        return Verdict(
+            action="rollback",
+            reasons=[
+                f"the experiment ran {elapsed:.0f} s (limit {config.max_duration:.0f} s) and saw "
+                f"{challenger.requests} challenger request(s); a verdict needs "
+                f"{config.analysis.min_requests}"
+            ],
+            checks=checks,
+            failures=failures,
+        )
     if not enough:
         return Verdict(
             action="hold",

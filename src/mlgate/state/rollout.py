@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import DateTime, Float, Integer, String, Text, func, select
+from sqlalchemy import DateTime, Float, Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mlgate.errors import ConfigError
@@ -241,7 +241,12 @@ class _LeaseRow(Base):
 
 
 def acquire_lease(store: StateStore, name: str, holder: str, ttl: float) -> bool:
-    """Take or renew the lease `name` for `ttl` seconds; False while another holds it."""
+    """Take or renew the lease `name` for `ttl` seconds; False while another holds it.
+
+    One conditional UPDATE (or an INSERT for a lease never taken), so that two
+    processes that both find the lease free cannot both take it: SQLite takes no
+    lock on a read and PostgreSQL may see the same row before either writes.
+    """
     import time
 
     from sqlalchemy.exc import IntegrityError
@@ -249,14 +254,20 @@ def acquire_lease(store: StateStore, name: str, holder: str, ttl: float) -> bool
     now = time.time()
     try:
         with store.session() as session:
-            row = session.get(_LeaseRow, name, with_for_update=True)
-            if row is None:
-                session.add(_LeaseRow(name=name, holder=holder, expires_at=now + ttl))
+            taken = session.execute(
+                update(_LeaseRow)
+                .where(
+                    _LeaseRow.name == name,
+                    or_(_LeaseRow.holder == holder, _LeaseRow.expires_at <= now),
+                )
+                .values(holder=holder, expires_at=now + ttl)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(taken, "rowcount", 0) == 1:
                 return True
-            if row.holder != holder and row.expires_at > now:
-                return False
-            row.holder = holder
-            row.expires_at = now + ttl
+            if session.get(_LeaseRow, name) is not None:
+                return False  # held by another, and not expired
+            session.add(_LeaseRow(name=name, holder=holder, expires_at=now + ttl))
             return True
     except IntegrityError:  # another process inserted it first
         return False

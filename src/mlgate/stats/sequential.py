@@ -44,14 +44,27 @@ def msprt(
     `tau` is the spread of the mixing prior on the difference: the size of the
     differences the test is most sensitive to (0.05 = five points of accuracy).
     """
-    if baseline_n <= 0 or candidate_n <= 0:
+    for what, successes, n in (
+        ("baseline", baseline_successes, baseline_n),
+        ("candidate", candidate_successes, candidate_n),
+    ):
+        if n < 0 or not 0 <= successes <= max(n, 0):
+            raise ValueError(
+                f"{what}_successes must be between 0 and {what}_n, and {what}_n at least 0; "
+                f"got {successes} of {n}"
+            )
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1 (exclusive); got {alpha}")
+    if not tau > 0.0:
+        raise ValueError(f"tau must be positive; got {tau}")
+    if baseline_n == 0 or candidate_n == 0:
         return SequentialResult(
             difference=0.0,
             low=-1.0,
             high=1.0,
             p_value=1.0,
-            baseline_n=max(baseline_n, 0),
-            candidate_n=max(candidate_n, 0),
+            baseline_n=baseline_n,
+            candidate_n=candidate_n,
             alpha=alpha,
         )
     p_a = baseline_successes / baseline_n

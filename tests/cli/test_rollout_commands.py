@@ -1,0 +1,241 @@
+"""`mlgate rollout start/status/promote/abort` and `mlgate run --deploy`, through CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from mlgate.cli import app
+from mlgate.config.settings import Settings
+from mlgate.registry.catalog import Catalog
+from mlgate.state.rollout import get_rollout, rollout_events
+from rollout.support import NAME, clean_environment, copy_project, registered_template
+
+
+def invoke(runner: CliRunner, *args: str | Path) -> Result:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_error(result: Result) -> str:
+    """The single `error:` line a failed command printed, checked to be all it printed."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0].removeprefix("error: ")
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return registered_template(tmp_path_factory)
+
+
+@pytest.fixture
+def project(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the project with champion 1 and challenger 2; its mlgate.yaml."""
+    clean_environment(monkeypatch)
+    monkeypatch.setenv("MLGATE_ACTOR", "tester")
+    return copy_project(template, tmp_path / "project")
+
+
+@pytest.fixture
+def champion_only(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the project as it was before the challenger was registered."""
+    clean_environment(monkeypatch)
+    monkeypatch.setenv("MLGATE_ACTOR", "tester")
+    return copy_project(template, tmp_path / "project", champion_only=True)
+
+
+def catalog(config: Path) -> Catalog:
+    return Catalog.open(config.parent, Settings())
+
+
+def test_start_with_strategy_and_steps(runner: CliRunner, project: Path) -> None:
+    result = invoke(
+        runner, "rollout", "start", "-c", project, "--strategy", "canary", "--steps", "10,100"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "credit-risk: canary rollout started at 10% (canary of version 2 against 1)",
+        "a running `mlgate serve` (or `mlgate rollout watch`) advances it by itself",
+    ]
+    state = get_rollout(catalog(project).state, NAME)
+    assert (state.status, state.weight, state.plan["config"]["steps"]) == (
+        "running",
+        10.0,
+        [10.0, 100.0],
+    )
+    assert rollout_events(catalog(project).state, NAME)[0].actor == "tester"
+
+
+def test_status_shows_step_weight_next_action_and_events(runner: CliRunner, project: Path) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project, "--steps", "10,100").exit_code == 0
+    result = invoke(runner, "rollout", "status", "-c", project)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "credit-risk: running, strategy canary, weight 10%"
+    assert lines[1].startswith("step 1 of 2; next analysis in ")
+    assert lines[1].endswith(
+        " s: advance to 100% if every check passes; rolls back after 2 more failed analyses"
+    )
+    table = "\n".join(lines[2:])
+    assert "event" in table
+    assert "start" in table
+    assert "started: canary" in table
+
+
+def test_status_json(runner: CliRunner, project: Path) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project, "--steps", "10,100").exit_code == 0
+    result = invoke(runner, "rollout", "status", "-c", project, "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["state"]["status"] == "running"
+    assert found["state"]["weight"] == 10.0
+    assert found["next"]["step"] == 0
+    assert found["next"]["of_steps"] == 2
+    assert found["next"]["action"].startswith("advance to 100% if every check passes")
+    assert [e["kind"] for e in found["events"]] == ["start"]
+
+
+def test_status_of_a_model_never_rolled_out(runner: CliRunner, project: Path) -> None:
+    result = invoke(runner, "rollout", "status", "-c", project, "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert (found["state"]["status"], found["next"], found["events"]) == ("idle", None, [])
+
+
+def test_promote(runner: CliRunner, project: Path) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project).exit_code == 0
+    result = invoke(runner, "rollout", "promote", "-c", project)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "credit-risk: promoted version 2: promoted by hand\n"
+    assert catalog(project).aliases(NAME) == {"champion": "2"}
+    assert get_rollout(catalog(project).state, NAME).status == "promoted"
+
+
+def test_abort_with_a_reason(runner: CliRunner, project: Path) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project).exit_code == 0
+    result = invoke(runner, "rollout", "abort", "-c", project, "--reason", "p99 doubled")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "credit-risk: rolled back version 2: p99 doubled\n"
+    assert catalog(project).aliases(NAME) == {"champion": "1"}
+    events = rollout_events(catalog(project).state, NAME)
+    assert [(e.kind, e.actor) for e in events] == [("start", "tester"), ("rollback", "tester")]
+
+
+# --- errors: exit 2 and one line ---------------------------------------------------------
+
+
+def test_start_without_a_challenger(runner: CliRunner, champion_only: Path) -> None:
+    assert one_error(invoke(runner, "rollout", "start", "-c", champion_only)) == (
+        "model 'credit-risk' has no challenger to roll out "
+        "`mlgate run` registers a version that passes its gates as challenger."
+    )
+
+
+def test_start_twice(runner: CliRunner, project: Path) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project).exit_code == 0
+    assert one_error(invoke(runner, "rollout", "start", "-c", project)) == (
+        "a canary rollout of 'credit-risk' is already running "
+        "Finish it first: mlgate rollout promote, or mlgate rollout abort."
+    )
+
+
+@pytest.mark.parametrize("command", ["promote", "abort"])
+def test_nothing_running(runner: CliRunner, project: Path, command: str) -> None:
+    assert one_error(invoke(runner, "rollout", command, "-c", project)) == (
+        "no rollout of 'credit-risk' is running (status: idle) Start one with mlgate rollout start."
+    )
+
+
+HINT = (
+    "Steps are percentages that increase, and a canary's end at 100 (e.g. 5,25,50,100); "
+    "strategies are blue-green, canary, shadow and ab."
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            ["--steps", "10,abc"],
+            "--steps: steps must be percentages separated by commas Got '10,abc'.",
+        ),
+        (
+            ["--steps", "50,10,100"],
+            f"the rollout plan is not valid: steps: weights must increase (got [50.0, 10.0, "
+            f"100.0]). {HINT}",
+        ),
+        (
+            ["--steps", "10,50"],
+            "the rollout plan is not valid: steps: a canary's last step must be 100 (all "
+            f"traffic) (got [10.0, 50.0]). {HINT}",
+        ),
+        (
+            ["--steps", "0,100"],
+            f"the rollout plan is not valid: steps: weights must be in (0, 100] (got [0.0, "
+            f"100.0]). {HINT}",
+        ),
+        (
+            ["--strategy", "big-bang"],
+            "the rollout plan is not valid: strategy: must be one of 'blue-green', 'canary', "
+            f"'shadow' or 'ab' (got 'big-bang'). {HINT}",
+        ),
+    ],
+)
+def test_bad_plans(runner: CliRunner, project: Path, options: list[str], expected: str) -> None:
+    assert one_error(invoke(runner, "rollout", "start", "-c", project, *options)) == expected
+    assert get_rollout(catalog(project).state, NAME).status == "idle"
+
+
+# --- mlgate run --deploy ----------------------------------------------------------------
+
+
+def test_run_deploy_starts_the_rollout_of_a_new_challenger(
+    runner: CliRunner, champion_only: Path
+) -> None:
+    result = invoke(runner, "run", "--deploy", "-q", "-c", champion_only)
+    assert result.exit_code == 0, result.output
+    assert "registered models:/credit-risk/2 as challenger" in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "rollout started: canary at 10% (a running gateway advances it; see mlgate rollout status)"
+    )
+    state = get_rollout(catalog(champion_only).state, NAME)
+    assert (state.status, state.strategy, state.weight) == ("running", "canary", 10.0)
+    assert (state.plan["champion"], state.plan["challenger"]) == ("1", "2")
+
+
+def test_run_deploy_json(runner: CliRunner, champion_only: Path) -> None:
+    result = invoke(runner, "run", "--deploy", "--json", "-c", champion_only)
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["registration"]["alias"] == "challenger"
+    assert found["rollout"]["status"] == "running"
+    assert found["rollout"]["plan"]["challenger"] == "2"
+
+
+def test_run_deploy_replaces_the_rollout_of_an_older_challenger(
+    runner: CliRunner, project: Path
+) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project).exit_code == 0
+    result = invoke(runner, "run", "--deploy", "-q", "-c", project)
+    assert result.exit_code == 0, result.output
+    state = get_rollout(catalog(project).state, NAME)
+    assert (state.status, state.plan["challenger"]) == ("running", "3")
+    kinds = [(e.kind, e.message) for e in rollout_events(catalog(project).state, NAME)]
+    assert kinds == [
+        ("start", "started: canary of version 2 against 1"),
+        ("superseded", "ended: version 3 replaced version 2 as challenger"),
+        ("start", "started: canary of version 3 against 1"),
+    ]
+
+
+def test_run_deploy_without_register_is_refused(runner: CliRunner, project: Path) -> None:
+    assert one_error(invoke(runner, "run", "--deploy", "--no-register", "-c", project)) == (
+        "--deploy needs the version registered; drop --no-register"
+    )

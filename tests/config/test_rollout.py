@@ -1,0 +1,144 @@
+"""The `rollout:` section: durations, canary steps, and errors that name `rollout.<field>`."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlgate.config.loader import load_config
+from mlgate.config.rollout import RolloutConfig, parse_duration
+from mlgate.errors import ConfigError
+
+
+def config_with(folder: Path, rollout: Any) -> Path:
+    """A minimal valid mlgate.yaml in `folder` with this `rollout:` section."""
+    (folder / "train.csv").write_text("x,y\n1,0\n2,1\n", encoding="utf-8")
+    path = folder / "mlgate.yaml"
+    doc = {
+        "name": "m",
+        "data": {"train": "train.csv", "target": "y"},
+        "model": {"estimator": "sklearn.linear_model.LogisticRegression"},
+        "rollout": rollout,
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"),
+    [
+        (90, 90.0),
+        (2.5, 2.5),
+        ("60s", 60.0),
+        ("5m", 300.0),
+        ("1.5m", 90.0),
+        ("500ms", 0.5),
+        ("2h", 7200.0),
+        ("1d", 86400.0),
+        (" 45 ", 45.0),
+        ("10 s", 10.0),
+    ],
+)
+def test_durations_read_as_seconds(given: Any, seconds: float) -> None:
+    assert parse_duration(given) == seconds
+    assert RolloutConfig(interval=given).interval == seconds
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("soon", "must be a duration such as 30s, 5m or 1h"),
+        ("5 minutes", "must be a duration such as 30s, 5m or 1h"),
+        ("-5s", "must be a duration such as 30s, 5m or 1h"),
+        (True, "must be a duration such as 30s, 5m or 1h"),
+        (math.nan, "must be a duration such as 30s, 5m or 1h"),
+        (math.inf, "must be a duration such as 30s, 5m or 1h"),
+        (0, "must be a positive duration"),
+        ("0s", "must be a positive duration"),
+        (-3, "must be a positive duration"),
+    ],
+)
+def test_bad_durations_are_refused(given: Any, problem: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{re.escape(problem)}$"):
+        parse_duration(given)
+
+
+def test_defaults_make_a_canary_that_ends_at_full_traffic() -> None:
+    config = RolloutConfig()
+    assert config.strategy == "canary"
+    assert config.steps == [5.0, 25.0, 50.0, 100.0]
+    assert config.interval == 60.0
+    assert config.max_duration == 600.0  # ten intervals
+    assert config.lease_ttl == 180.0  # three intervals
+    assert RolloutConfig(interval="1s").lease_ttl == 15.0  # never less than 15 s
+    assert RolloutConfig(interval="1s", lease="2s").lease_ttl == 2.0
+    assert RolloutConfig(interval="1m", duration="1h").max_duration == 3600.0
+
+
+def test_a_config_file_reads_durations_and_steps(tmp_path: Path) -> None:
+    path = config_with(
+        tmp_path,
+        {"strategy": "canary", "steps": [5, 50, 100], "interval": "5m", "duration": 90},
+    )
+    rollout = load_config(path).rollout
+    assert (rollout.steps, rollout.interval, rollout.duration) == ([5.0, 50.0, 100.0], 300.0, 90.0)
+
+
+def test_steps_need_not_end_at_100_outside_a_canary(tmp_path: Path) -> None:
+    path = config_with(tmp_path, {"strategy": "shadow", "steps": [10, 50]})
+    assert load_config(path).rollout.steps == [10.0, 50.0]
+
+
+@pytest.mark.parametrize(
+    ("rollout", "expected"),
+    [
+        (
+            {"interval": "soon"},
+            "rollout.interval: must be a duration such as 30s, 5m or 1h (got 'soon')",
+        ),
+        ({"duration": 0}, "rollout.duration: must be a positive duration (got 0)"),
+        ({"steps": [50, 10, 100]}, "rollout.steps: weights must increase (got [50, 10, 100])"),
+        ({"steps": [10, 10, 100]}, "rollout.steps: weights must increase (got [10, 10, 100])"),
+        (
+            {"steps": [10, 50]},
+            "rollout.steps: a canary's last step must be 100 (all traffic) (got [10, 50])",
+        ),
+        ({"steps": [0, 100]}, "rollout.steps: weights must be in (0, 100] (got [0, 100])"),
+        ({"steps": [50, 150]}, "rollout.steps: weights must be in (0, 100] (got [50, 150])"),
+        ({"steps": []}, "rollout.steps: needs at least one weight (got [])"),
+        (
+            {"strategy": "big-bang"},
+            "rollout.strategy: must be one of 'blue-green', 'canary', 'shadow' or 'ab' "
+            "(got 'big-bang')",
+        ),
+        ({"weight": 100}, "rollout.weight: must be less than 100 (got 100)"),
+        ({"failure_limit": 0}, "rollout.failure_limit: must be greater than or equal to 1 (got 0)"),
+        (
+            {"stepz": [10, 100]},
+            "rollout.stepz: unknown key (did you mean 'steps'? allowed: alpha, analysis, "
+            "duration, failure_limit, interval, lease, margin, sample_size, steps, strategy, "
+            "webhook, weight)",
+        ),
+        (
+            {"analysis": {"max_eror_rate": 0.1}},
+            "rollout.analysis.max_eror_rate: unknown key (did you mean 'max_error_rate'? "
+            "allowed: max_error_rate, max_p99_latency_ratio, min_agreement, min_labels, "
+            "min_live_accuracy_delta, min_requests)",
+        ),
+        (
+            {"analysis": {"min_agreement": 1.5}},
+            "rollout.analysis.min_agreement: must be less than or equal to 1 (got 1.5)",
+        ),
+    ],
+)
+def test_config_errors_name_the_rollout_field(
+    tmp_path: Path, rollout: dict[str, Any], expected: str
+) -> None:
+    path = config_with(tmp_path, rollout)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(f'{path}: {expected}')}$"):
+        load_config(path)

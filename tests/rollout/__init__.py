@@ -1,0 +1,1 @@
+"""Rollout tests (a package: tests/gates has a test_decide.py of its own)."""

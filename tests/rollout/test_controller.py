@@ -1,0 +1,479 @@
+"""The controller on a real registry and state store, fed synthetic prediction logs.
+
+Time is the controller's own clock (`_now`), moved by the tests; the logs are
+written with the same clock, so nothing waits for an interval to pass. Leases
+use the real clock, as they do between processes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlgate.config.loader import load_config
+from mlgate.config.settings import Settings
+from mlgate.errors import ConfigError
+from mlgate.registry.catalog import CHALLENGER as CHALLENGER_ALIAS
+from mlgate.registry.catalog import Catalog
+from mlgate.reporting.notify import Notifier
+from mlgate.rollout import controller as controller_module
+from mlgate.rollout.controller import Controller, RolloutError
+from mlgate.state.rollout import acquire_lease, get_rollout, rollout_events
+
+from .support import (
+    CHALLENGER,
+    CHAMPION,
+    NAME,
+    canary_traffic,
+    race_for_an_expired_lease,
+    set_rollout,
+    utc,
+    write,
+)
+
+
+class Clock:
+    """The controller's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Recorder(Notifier):
+    """A notifier that keeps what it is asked to send."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.messages: list[tuple[str, str, dict[str, Any]]] = []
+
+    def notify(self, event: str, text: str, **details: Any) -> None:
+        self.messages.append((event, text, details))
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    found = Clock()
+    monkeypatch.setattr(controller_module, "_now", found)
+    return found
+
+
+def open_controller(
+    config: Path, *, holder: str = "a", notifier: Notifier | None = None
+) -> Controller:
+    loaded = load_config(config)
+    settings = Settings()
+    catalog = Catalog.open(loaded.base_dir, settings)
+    return Controller(loaded, catalog, settings, notifier=notifier or Recorder(), holder=holder)
+
+
+def logs(config: Path) -> Path:
+    return config.parent / ".mlgate" / "logs"
+
+
+def serve_traffic(config: Path, clock: Clock, n: int = 40, **options: Any) -> None:
+    """`n` requests logged a moment after the clock's now (half to the challenger)."""
+    clock.advance(0.5)
+    write(
+        logs(config),
+        "predictions",
+        canary_traffic(n, at=utc(clock.now), prefix=f"t{clock.now}", **options),
+    )
+
+
+def kinds(controller: Controller) -> list[str]:
+    return [e.kind for e in rollout_events(controller.store, NAME)]
+
+
+# --- start ------------------------------------------------------------------------------
+
+
+def test_start_needs_a_challenger(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .support import clean_environment, copy_project
+
+    clean_environment(monkeypatch)
+    config = copy_project(template, tmp_path / "only", champion_only=True)
+    with pytest.raises(
+        RolloutError,
+        match=r"^model 'credit-risk' has no challenger to roll out `mlgate run` registers a "
+        r"version that passes its gates as challenger\.$",
+    ):
+        open_controller(config).start()
+    assert get_rollout(open_controller(config).store, NAME).status == "idle"
+
+
+def test_start_records_the_plan_and_refuses_a_second_start(project: Path, clock: Clock) -> None:
+    controller = open_controller(project)
+    state = controller.start(actor="ops")
+    assert (state.strategy, state.weight, state.status) == ("canary", 10.0, "running")
+    assert state.plan["champion"] == CHAMPION
+    assert state.plan["challenger"] == CHALLENGER
+    assert state.plan["step"] == 0
+    assert state.plan["config"]["steps"] == [10.0, 50.0, 100.0]
+    assert state.note == "canary of version 2 against 1"
+    (event,) = rollout_events(controller.store, NAME)
+    assert (event.kind, event.actor, event.weight) == ("start", "ops", 10.0)
+    with pytest.raises(
+        RolloutError,
+        match=r"^a canary rollout of 'credit-risk' is already running Finish it first: "
+        r"mlgate rollout promote, or mlgate rollout abort\.$",
+    ):
+        controller.start()
+    assert kinds(controller) == ["start"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "weight"), [("blue-green", 100.0), ("shadow", 0.0), ("ab", 50.0)]
+)
+def test_start_with_another_strategy(project: Path, strategy: str, weight: float) -> None:
+    state = open_controller(project).start(strategy=strategy)
+    assert (state.strategy, state.weight) == (strategy, weight)
+
+
+def test_start_with_steps_that_do_not_make_a_plan(project: Path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"^the rollout plan is not valid: steps: weights must increase "
+        r"\(got \[50, 10, 100\]\)\. Steps are percentages",
+    ):
+        open_controller(project).start(steps=[50, 10, 100])
+    assert get_rollout(open_controller(project).store, NAME).status == "idle"
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+
+def test_tick_does_nothing_before_the_interval(project: Path, clock: Clock) -> None:
+    controller = open_controller(project)
+    controller.start()
+    serve_traffic(project, clock)
+    clock.advance(0.4)  # 0.9 s after the start: the interval is 1 s
+    assert controller.tick() is None
+    assert kinds(controller) == ["start"]
+
+
+def test_tick_does_nothing_without_a_rollout(project: Path, clock: Clock) -> None:
+    clock.advance(100)
+    assert open_controller(project).tick() is None
+
+
+def test_tick_does_nothing_without_the_lease(project: Path, clock: Clock) -> None:
+    controller = open_controller(project, holder="a")
+    controller.start()
+    assert acquire_lease(controller.store, controller.lease, "someone-else", ttl=60)
+    serve_traffic(project, clock)
+    clock.advance(5)
+    assert controller.tick() is None
+    assert kinds(controller) == ["start"]
+
+
+def test_canary_advances_through_its_steps_then_promotes(project: Path, clock: Clock) -> None:
+    recorder = Recorder()
+    controller = open_controller(project, notifier=recorder)
+    controller.start()
+    weights = []
+    for _ in range(3):
+        serve_traffic(project, clock)
+        clock.advance(1)
+        verdict = controller.tick()
+        assert verdict is not None
+        weights.append((verdict.action, get_rollout(controller.store, NAME).weight))
+    assert weights == [("advance", 50.0), ("advance", 100.0), ("promote", 0.0)]
+
+    events = rollout_events(controller.store, NAME)
+    assert [(e.kind, e.weight, e.step) for e in events] == [
+        ("start", 10.0, 0),
+        ("analysis", 10.0, 0),
+        ("step", 50.0, 1),
+        ("analysis", 50.0, 1),
+        ("step", 100.0, 2),
+        ("analysis", 100.0, 2),
+        ("promote", 0.0, 2),
+    ]
+    step = events[2]
+    assert step.message == "advanced to 50%"
+    seen = step.figures["analysis"]
+    assert (seen["challenger"]["requests"], seen["challenger"]["version"]) == (20, CHALLENGER)
+    assert seen["champion"]["requests"] == 20
+    assert seen["agreement"] == 1.0
+    assert step.figures["verdict"]["action"] == "advance"
+    assert {c["name"] for c in step.figures["verdict"]["checks"]} == {
+        "error_rate",
+        "p99_latency_ratio",
+        "agreement",
+    }
+
+    state = get_rollout(controller.store, NAME)
+    assert (state.status, state.strategy, state.weight) == ("promoted", "none", 0.0)
+    catalog = controller.catalog
+    assert catalog.aliases(NAME) == {"champion": CHALLENGER}
+    moves = [(m.alias, m.from_version, m.to_version, m.action) for m in catalog.history(NAME)]
+    assert moves[-2:] == [
+        ("champion", CHAMPION, CHALLENGER, "promote"),
+        ("challenger", CHALLENGER, None, "promote"),
+    ]
+    assert [m[0] for m in recorder.messages] == [
+        "rollout_start",
+        "rollout_analysis",
+        "rollout_step",
+        "rollout_analysis",
+        "rollout_step",
+        "rollout_analysis",
+        "rollout_promote",
+    ]
+    assert (
+        recorder.messages[-1][1]
+        == f"mlgate {NAME}: promoted version 2: " + events[-1].message.split(": ", 1)[1]
+    )
+
+
+def test_failing_canary_rolls_back_after_the_failure_limit(project: Path, clock: Clock) -> None:
+    recorder = Recorder()
+    controller = open_controller(project, notifier=recorder)
+    controller.start()
+    serve_traffic(project, clock, errors=10)
+    clock.advance(1)
+    first = controller.tick()
+    assert first is not None
+    assert (first.action, first.failures) == ("hold", 1)
+    state = get_rollout(controller.store, NAME)
+    assert (state.status, state.weight, state.plan["failures"]) == ("running", 10.0, 1)
+
+    serve_traffic(project, clock, errors=10)
+    clock.advance(1)
+    second = controller.tick()
+    assert second is not None
+    assert second.action == "rollback"
+    state = get_rollout(controller.store, NAME)
+    assert (state.status, state.strategy, state.weight) == ("rolled_back", "none", 0.0)
+    assert state.note.startswith("rolled back version 2: challenger error rate 50.00%")
+    assert controller.catalog.aliases(NAME) == {"champion": CHAMPION}
+    assert kinds(controller) == ["start", "analysis", "analysis", "rollback"]
+    # Holds are recorded but not notified; the rollback is.
+    assert [m[0] for m in recorder.messages] == [
+        "rollout_start",
+        "rollout_analysis",
+        "rollout_rollback",
+    ]
+
+
+def test_abort_by_hand(project: Path) -> None:
+    controller = open_controller(project)
+    controller.start()
+    state = controller.abort(actor="ops", reason="customers complain")
+    assert (state.status, state.strategy, state.weight) == ("rolled_back", "none", 0.0)
+    assert state.note == "rolled back version 2: customers complain"
+    assert controller.catalog.aliases(NAME) == {"champion": CHAMPION}
+    assert rollout_events(controller.store, NAME)[-1].actor == "ops"
+
+
+def test_promote_by_hand(project: Path) -> None:
+    controller = open_controller(project)
+    controller.start()
+    state = controller.promote(actor="ops")
+    assert (state.status, state.note) == ("promoted", "promoted version 2: promoted by hand")
+    assert controller.catalog.aliases(NAME) == {"champion": CHALLENGER}
+
+
+@pytest.mark.parametrize("command", ["promote", "abort"])
+def test_promote_and_abort_need_a_running_rollout(project: Path, command: str) -> None:
+    with pytest.raises(
+        RolloutError,
+        match=r"^no rollout of 'credit-risk' is running \(status: idle\) "
+        r"Start one with mlgate rollout start\.$",
+    ):
+        getattr(open_controller(project), command)(actor="ops")
+
+
+def test_status_shows_the_next_action(project: Path, clock: Clock) -> None:
+    controller = open_controller(project)
+    assert controller.status()["next"] is None
+    controller.start()
+    clock.advance(0.25)
+    upcoming = controller.status()["next"]
+    assert upcoming["step"] == 0
+    assert upcoming["of_steps"] == 3
+    assert upcoming["in_seconds"] == pytest.approx(0.75)
+    assert upcoming["action"] == (
+        "advance to 50% if every check passes; rolls back after 2 more failed analyses"
+    )
+    serve_traffic(project, clock, errors=10)
+    clock.advance(1)
+    controller.tick()
+    assert controller.status()["next"]["action"] == (
+        "advance to 50% if every check passes; rolls back after 1 more failed analysis"
+    )
+    controller.abort(actor="ops")
+    found = controller.status()
+    assert found["next"] is None
+    assert found["state"]["status"] == "rolled_back"
+    assert [e["kind"] for e in found["events"]] == ["start", "analysis", "rollback"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "action"),
+    [
+        ("blue-green", "promote if every check passes; rolls back after 2 more failed analyses"),
+        ("shadow", "promote by "),
+        ("ab", "promote once the challenger is shown no worse than 0.02 in live accuracy"),
+    ],
+)
+def test_status_next_action_per_strategy(project: Path, strategy: str, action: str) -> None:
+    controller = open_controller(project)
+    controller.start(strategy=strategy)
+    assert controller.status()["next"]["action"].startswith(action)
+
+
+def test_blue_green_switches_at_once_and_promotes_after_one_analysis(
+    project: Path, clock: Clock
+) -> None:
+    controller = open_controller(project)
+    assert controller.start(strategy="blue-green").weight == 100.0
+    serve_traffic(project, clock, challenger_share=1.0)
+    clock.advance(1)
+    verdict = controller.tick()
+    assert verdict is not None
+    assert verdict.action == "promote"
+    assert controller.catalog.aliases(NAME) == {"champion": CHALLENGER}
+
+
+# --- aliases moved outside the rollout ---------------------------------------------------
+
+
+def test_a_challenger_removed_by_hand_ends_the_rollout(project: Path, clock: Clock) -> None:
+    controller = open_controller(project)
+    controller.start()
+    controller.catalog.move_alias(NAME, CHALLENGER_ALIAS, None, action="rollback", reason="x")
+    clock.advance(1)
+    assert controller.tick() is None
+    state = get_rollout(controller.store, NAME)
+    assert (state.status, state.strategy) == ("rolled_back", "none")
+    assert state.note == "ended: version 2 lost its challenger alias"
+
+
+def test_a_challenger_promoted_by_hand_ends_the_rollout(project: Path, clock: Clock) -> None:
+    controller = open_controller(project)
+    controller.start()
+    controller.catalog.promote(NAME, CHALLENGER, reason="by hand")
+    clock.advance(1)
+    assert controller.tick() is None
+    state = get_rollout(controller.store, NAME)
+    assert (state.status, state.note) == (
+        "promoted",
+        "ended: version 2 became champion outside the rollout",
+    )
+    assert kinds(controller) == ["start", "promote"]
+
+
+# --- the lease: one controller acts ------------------------------------------------------
+
+
+def test_two_controllers_due_at_once_act_once(project: Path, clock: Clock) -> None:
+    first, second = open_controller(project, holder="a"), open_controller(project, holder="b")
+    first.start()
+    serve_traffic(project, clock)
+    clock.advance(1)
+    barrier = threading.Barrier(2)
+    verdicts: dict[str, Any] = {}
+
+    def tick(name: str, controller: Controller) -> None:
+        barrier.wait(timeout=10)
+        verdicts[name] = controller.tick()
+
+    threads = [threading.Thread(target=tick, args=(n, c)) for n, c in (("a", first), ("b", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(v is None for v in verdicts.values()) == [False, True]
+    assert kinds(first) == ["start", "analysis", "step"]
+    assert get_rollout(first.store, NAME).weight == 50.0
+
+
+def test_another_controller_takes_over_when_the_holder_stops(project: Path, clock: Clock) -> None:
+    set_rollout(project, lease="1s")
+    first, second = open_controller(project, holder="a"), open_controller(project, holder="b")
+    first.start()
+    serve_traffic(project, clock)
+    clock.advance(1)
+    assert first.tick() is not None  # a takes the lease and advances to 50%
+    serve_traffic(project, clock)
+    clock.advance(1)
+    assert second.tick() is None  # a's lease runs for another second
+    assert get_rollout(first.store, NAME).weight == 50.0
+    time.sleep(1.2)  # a stops renewing: its lease runs out
+    verdict = second.tick()
+    assert verdict is not None
+    assert verdict.action == "advance"
+    assert get_rollout(first.store, NAME).weight == 100.0
+    serve_traffic(project, clock)
+    clock.advance(1)
+    assert first.tick() is None  # b holds it now
+    assert [e.actor for e in rollout_events(first.store, NAME) if e.kind == "step"] == [
+        "controller",
+        "controller",
+    ]
+
+
+def test_close_gives_the_lease_up(project: Path, clock: Clock) -> None:
+    first, second = open_controller(project, holder="a"), open_controller(project, holder="b")
+    first.start()
+    serve_traffic(project, clock)
+    clock.advance(1)
+    assert first.tick() is not None
+    assert not acquire_lease(second.store, second.lease, "b", ttl=60)
+    first.close()
+    assert acquire_lease(second.store, second.lease, "b", ttl=60)
+
+
+def test_run_notifies_once_per_streak_of_errors(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder()
+    controller = open_controller(project, notifier=recorder)
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        if len(calls) >= 5:
+            stop.set()
+        raise RuntimeError("the store is down")
+
+    monkeypatch.setattr(controller, "tick", broken)
+    stop = threading.Event()
+    runner = threading.Thread(target=controller.run, args=(stop,), kwargs={"every": 0.01})
+    runner.start()
+    runner.join(timeout=30)
+    assert not runner.is_alive()
+    assert len(calls) == 5
+    assert [m[0] for m in recorder.messages] == ["controller_error"]
+    assert recorder.messages[0][1] == (
+        "mlgate: the rollout controller of credit-risk failed: RuntimeError"
+    )
+
+
+def test_the_plan_is_read_from_the_store_not_the_config(project: Path, clock: Clock) -> None:
+    controller = open_controller(project)
+    controller.start()
+    set_rollout(project, steps=[20, 100])  # a config edited mid-rollout changes nothing
+    serve_traffic(project, clock)
+    clock.advance(1)
+    open_controller(project).tick()
+    assert get_rollout(controller.store, NAME).weight == 50.0
+
+
+def test_an_expired_lease_goes_to_exactly_one_of_many(project: Path) -> None:
+    store = open_controller(project).store
+    for round_ in range(3):
+        assert len(race_for_an_expired_lease(store, f"race-{round_}")) == 1
