@@ -459,8 +459,10 @@ def test_a_registry_elsewhere_downloads_each_version_once_into_the_cache(
 ) -> None:
     shared = tmp_path / "shared.db"
     shutil.copyfile(mlflow_template, shared)
-    monkeypatch.chdir(tmp_path)  # MLflow puts artifacts of a database URI under ./mlruns
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLGATE_REGISTRY_URI", f"sqlite:///{shared}")
+    # A store addressed by a relative location, as a shared server's would be: not file://.
+    monkeypatch.setenv("MLGATE_ARTIFACT_ROOT", "mlruns")
     project = tmp_path / "project"
     catalog = Catalog.open(project, create=False)
     assert catalog.uri == f"sqlite:///{shared}"

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     actor: str | None = Field(
         None, description="Who is acting, recorded with alias moves; default: the OS user."
     )
+    artifact_location: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MLGATE_ARTIFACT_ROOT"),
+        description="Where registered artifacts go (path or URL); default: the tracking "
+        "server's choice, or .mlgate/artifacts for a database URI.",
+    )
     admin_token: SecretStr | None = Field(
         None, description="Bearer token of the gateway's admin API; unset turns the API off."
     )
@@ -55,8 +61,17 @@ class Settings(BaseSettings):
         return f"sqlite:///{(base_dir / HOME / 'mlflow.db').resolve()}"
 
     def artifact_root(self, base_dir: Path) -> str | None:
-        """Where the embedded registry keeps artifacts; None lets a remote server decide."""
-        if self.registry_uri:
+        """Where new experiments keep artifacts; None lets a tracking server decide.
+
+        A database URI has no server to decide, and MLflow would fall back to
+        ./mlruns in whatever folder the command runs in, so it gets the
+        project's own folder unless MLGATE_ARTIFACT_ROOT says otherwise.
+        """
+        if self.artifact_location:
+            return self.artifact_location
+        if self.registry_uri and self.registry_uri.split(":", 1)[0].startswith(
+            ("http", "databricks")
+        ):
             return None
         return (base_dir / HOME / "artifacts").resolve().as_uri()
 
