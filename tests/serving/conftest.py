@@ -232,11 +232,12 @@ class Kit:
     make_gateway: Callable[..., Gateway]
     running: Callable[..., contextlib.AbstractAsyncContextManager[Running]]
     in_thread: Callable[..., contextlib.AbstractContextManager[str]]
+    copy_project: Callable[[Registered, Path], Project]
 
 
 @pytest.fixture(scope="session")
 def kit() -> Kit:
-    return Kit(make_gateway, running, in_thread)
+    return Kit(make_gateway, running, in_thread, copy_project)
 
 
 @pytest.fixture(scope="module")

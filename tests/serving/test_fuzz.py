@@ -200,9 +200,11 @@ def _valid_bodies(registered: Any) -> list[tuple[str, Any]]:
 
 @pytest.fixture(scope="module")
 def near(
-    kit: Any, module_project: Any, registered: Any
+    kit: Any, module_project: Any, registered: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Any, list[tuple[str, Any]]]]:
-    gateway = kit.make_gateway(module_project, admin_token=TOKEN, max_batch_rows=50)
+    # A project of its own: the schemathesis cases above may have promoted the challenger.
+    project = kit.copy_project(registered, tmp_path_factory.mktemp("near") / "project")
+    gateway = kit.make_gateway(project, admin_token=TOKEN, max_batch_rows=50)
     with kit.in_thread(gateway) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client, _valid_bodies(registered)
 
