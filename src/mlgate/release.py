@@ -119,6 +119,7 @@ def register_run(config: PipelineConfig, result: RunResult, catalog: Catalog) ->
             alias = CHALLENGER
     from mlgate.config.settings import redact_url
 
+    _notify(config, result, info.version, alias)
     return Registration(
         name=config.name,
         version=info.version,
@@ -126,3 +127,24 @@ def register_run(config: PipelineConfig, result: RunResult, catalog: Catalog) ->
         alias=alias,
         registry=redact_url(catalog.uri),
     )
+
+
+def _notify(config: PipelineConfig, result: RunResult, version: str, alias: str | None) -> None:
+    """Tell the webhook about a failed gate, or a new champion or challenger."""
+    import os
+
+    from mlgate.reporting.notify import Notifier
+
+    notifier = Notifier(config.rollout.webhook or os.environ.get("MLGATE_WEBHOOK_URL"))
+    if not notifier.enabled:
+        return
+    if result.passed:
+        text = f"mlgate {config.name}: version {version} passed its gates and is {alias}"
+        event = "gate_passed"
+    else:
+        text = f"mlgate {config.name}: version {version} FAILED its gates: " + "; ".join(
+            result.reasons
+        )
+        event = "gate_failed"
+    notifier.notify(event, text, model=config.name, version=version, alias=alias)
+    notifier.close()
