@@ -28,9 +28,11 @@ def with_rule(gates: GatesConfig, rule: str | None) -> GatesConfig:
     try:
         return GatesConfig.model_validate(gates.model_dump() | {"rule": rule})
     except ValidationError as e:
-        allowed = GatesConfig.model_fields["rule"].annotation
+        from typing import get_args
+
+        allowed = ", ".join(get_args(GatesConfig.model_fields["rule"].annotation))
         raise ConfigError(
-            "unknown decision rule.", field="--rule", value=rule, allowed=str(allowed)
+            "unknown decision rule.", field="--rule", value=rule, allowed=allowed
         ) from e
 
 

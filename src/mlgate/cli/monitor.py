@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from mlgate.monitor.cycle import CycleResult
 
 
+#: Fewest current rows a drift test is run on: fewer say nothing either way.
+MIN_ROWS = 30
+
+
 def render_drift(report: DriftReport) -> None:
     """The drift table and the dataset verdict, for people."""
     table = Table("column", "test", "statistic", "p (adjusted)", "drifted", "unseen")
@@ -81,6 +85,18 @@ def drift(
     report = check_drift(
         reference, current, config=settings, base_dir=base, target=target, task=task
     )
+    smallest = max((c.current_rows for c in report.columns), default=0)
+    if smallest < MIN_ROWS:
+        from mlgate.errors import DataError
+
+        raise DataError(
+            f"only {smallest} usable row(s) to test; drift needs at least {MIN_ROWS}",
+            source=current,
+            fix="Compare a larger sample of recent data.",
+        )
+    for path in (markdown, html):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
     if markdown:
         from mlgate.reporting.drift import drift_markdown
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlgate.cli.output import err, friendly
+from mlgate.cli.output import friendly
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
 @friendly
@@ -19,8 +29,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to bind.")] = 8080,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
     log_level: Annotated[
-        str, typer.Option("--log-level", help="debug, info, warning or error.")
-    ] = "info",
+        LogLevel, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = LogLevel.info,
 ) -> None:
     """Serve the champion (and the challenger in a rollout) over HTTP.
 
@@ -28,10 +38,18 @@ def serve(
     plain JSON at /predict; /feedback for labels, /metrics for Prometheus, /admin
     with a bearer token (MLGATE_ADMIN_TOKEN).
     """
+    from mlgate.errors import ConfigError
     from mlgate.serving.server import run_server
 
-    err.print(f"mlgate gateway on http://{host}:{port} ({workers} worker(s)); Ctrl-C stops it")
-    run_server(config, host=host, port=port, workers=workers, log_level=log_level)
+    try:
+        run_server(config, host=host, port=port, workers=workers, log_level=log_level.value)
+    except OSError as e:  # the address: in use, not this machine's, or not an address at all
+        reason = e.strerror or str(e)
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {reason}",
+            field="--host/--port",
+            fix="Choose a free port (--port) on an address of this machine (--host).",
+        ) from e
 
 
 def register(app: typer.Typer) -> None:

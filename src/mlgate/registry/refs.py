@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,12 @@ class LoadedModel:
 
 
 def is_registry_ref(ref: str) -> bool:
-    """Whether `ref` names a registered version rather than a folder."""
-    return ref.startswith("models:/") or ("@" in ref and not Path(ref).exists())
+    """Whether `ref` names a registered version (models:/…, NAME@ALIAS, NAME/VERSION)."""
+    if ref.startswith("models:/"):
+        return True
+    if Path(ref).exists():
+        return False
+    return "@" in ref or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/\d+", ref) is not None
 
 
 def load_ref(ref: str, *, base_dir: Path, catalog: Catalog | None = None) -> LoadedModel:
