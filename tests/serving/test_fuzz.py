@@ -205,7 +205,13 @@ def near(
     # A project of its own: the schemathesis cases above may have promoted the challenger.
     project = kit.copy_project(registered, tmp_path_factory.mktemp("near") / "project")
     gateway = kit.make_gateway(project, admin_token=TOKEN, max_batch_rows=50)
-    with kit.in_thread(gateway) as url, httpx.Client(base_url=url, timeout=30) as client:
+    # A new connection per request: on a loaded machine a kept-alive connection can be
+    # closed by the server's idle timeout just as the next request goes out on it.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with (
+        kit.in_thread(gateway) as url,
+        httpx.Client(base_url=url, timeout=30, limits=limits) as client,
+    ):
         yield client, _valid_bodies(registered)
 
 
