@@ -345,13 +345,17 @@ def test_parquet_files_are_read_a_column_at_a_time_and_agree_with_frames(
     tmp_path: Path, two_files: tuple[pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[tuple[str, list[str] | None]] = []
-    read_table = pq.read_table
 
-    def spy(source: Any, *args: Any, columns: list[str] | None = None, **kwargs: Any) -> Any:
-        reads.append((Path(str(source)).name, columns))
-        return read_table(source, *args, columns=columns, **kwargs)
+    class Spy(pq.ParquetFile):  # type: ignore[misc]
+        def __init__(self, source: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(source, *args, **kwargs)
+            self.name = Path(str(source)).name
 
-    monkeypatch.setattr(pq, "read_table", spy)
+        def read(self, columns: list[str] | None = None, **kwargs: Any) -> Any:
+            reads.append((self.name, columns))
+            return super().read(columns=columns, **kwargs)
+
+    monkeypatch.setattr(pq, "ParquetFile", Spy)
     found = detect_files(tmp_path / "reference.parquet", tmp_path / "current.parquet")
     monkeypatch.undo()
     reference, current = two_files

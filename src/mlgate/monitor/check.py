@@ -24,8 +24,6 @@ from mlgate.drift.detector import (
 from mlgate.drift.profile import PROFILE, Profile, sample_of
 from mlgate.drift.stattests import CategoricalSample, NumericSample
 from mlgate.errors import DataError
-from mlgate.registry.catalog import Catalog
-from mlgate.registry.refs import is_registry_ref
 
 __all__ = ["PLOT_ROWS", "check_drift", "plot_samples"]
 
@@ -35,8 +33,19 @@ PLOT_ROWS = 200_000
 TaskName = Literal["auto", "classification", "regression"]
 
 
+def _is_registry_ref(reference: str) -> bool:
+    """`is_registry_ref`, without loading the registry (SQLAlchemy, ~0.5 s) for a plain path."""
+    if not (reference.startswith("models:/") or "@" in reference):
+        return False
+    from mlgate.registry.refs import is_registry_ref
+
+    return is_registry_ref(reference)
+
+
 def _profile_at(reference: str, base_dir: Path) -> Profile | None:
-    if is_registry_ref(reference):
+    if _is_registry_ref(reference):
+        from mlgate.registry.catalog import Catalog
+
         catalog = Catalog.open(base_dir)
         folder = catalog.local_path(catalog.resolve(reference))
         path = folder / PROFILE
@@ -143,7 +152,7 @@ def _parquet_files(
             raise
 
     def column(location: str, name: str) -> Any:
-        return pq.read_table(location, columns=[name]).column(0).to_pandas().to_numpy()
+        return pq.ParquetFile(location).read(columns=[name]).column(0).to_pandas().to_numpy()
 
     ref_cols, cur_cols = names(reference), names(current)
     report = detect_files(
