@@ -5,11 +5,13 @@ app's own /openapi.json and calls the app in-process (ASGI); each case goes
 once without credentials and once with the admin token, so the admin routes
 are fuzzed past their lock too. Then near-valid requests (a valid one with one
 thing changed) reach the checks deeper down, over HTTP.
+Set FUZZ_EXAMPLES (default 20 per operation) to search longer.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,7 +101,7 @@ def test_no_route_answers_5xx(api: Any, method: str, path: str, mode: str) -> No
 
     @given(case=strategy)
     @settings(
-        max_examples=20,
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20")),
         deadline=None,
         derandomize=True,
         database=None,
@@ -224,7 +226,7 @@ def test_near_valid_requests_never_answer_5xx(near: Any, which: int) -> None:
 
     @given(body=_mutated(valid))
     @settings(
-        max_examples=60,
+        max_examples=3 * int(os.environ.get("FUZZ_EXAMPLES", "20")),
         deadline=None,
         derandomize=True,
         database=None,

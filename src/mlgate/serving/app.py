@@ -27,6 +27,7 @@ from mlgate._version import __version__
 from mlgate.errors import MlgateError
 from mlgate.rollout.controller import Controller
 from mlgate.serving import schemas
+from mlgate.serving.fastpath import FastPath, FastRoute, GatewayApp
 from mlgate.serving.gateway import Gateway, Served
 from mlgate.serving.inputs import (
     Batch,
@@ -61,7 +62,15 @@ def _plain(value: Any) -> Any:
 
 async def _read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
     """The request's JSON body, read up to `limit` bytes; `empty` (if given) for no body."""
-    declared = request.headers.get("content-length")
+    return await _json_body(
+        request.headers.get("content-length"), request.stream(), limit, empty=empty
+    )
+
+
+async def _json_body(
+    declared: str | None, chunks: AsyncIterator[bytes], limit: int, *, empty: Any = None
+) -> Any:
+    """A JSON body from its chunks and declared length (FastAPI's routes and the fast path)."""
     if declared is not None:
         try:
             size = int(declared)
@@ -78,9 +87,9 @@ async def _read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
                 status=413,
                 code="too_large",
             )
-    chunks = []
+    parts = []
     received = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         received += len(chunk)
         if received > limit:
             raise InputError(
@@ -89,8 +98,8 @@ async def _read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
                 status=413,
                 code="too_large",
             )
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+        parts.append(chunk)
+    raw = parts[0] if len(parts) == 1 else b"".join(parts)
     if not raw.strip():
         if empty is not None:
             return empty
@@ -131,8 +140,13 @@ def _route(request: Request) -> str:
     return str(getattr(request.scope.get("route"), "name", None) or "unmatched")
 
 
-def _request_id(request: Request) -> str | None:
-    given = request.headers.get("x-request-id")
+def _caller(request: Request) -> tuple[str | None, str | None]:
+    """The request's routing key and x-request-id header, as the fast path reads them."""
+    return request.headers.get("x-mlgate-key"), request.headers.get("x-request-id")
+
+
+def _request_id(given: str | None) -> str | None:
+    """A client's x-request-id, when it is fit to log and echo back."""
     if given and len(given) <= 128 and given.isprintable():
         return given
     return None
@@ -181,34 +195,48 @@ def create_app(gateway: Gateway) -> FastAPI:
             await asyncio.to_thread(controller.close)
             await asyncio.to_thread(gateway.close)
 
-    app = FastAPI(
+    app = GatewayApp(
         title="mlgate gateway",
         version=__version__,
         summary=f"Serves model {name!r}: champion and challenger, one protocol or another.",
         lifespan=lifespan,
     )
 
+    def _failed(error: Exception, route: str, path: str) -> tuple[Response, bool]:
+        """The one error-to-response mapping, and whether the error is a crash to re-raise."""
+        if isinstance(error, InputError):
+            gateway.metrics.errors.labels(name, route, error.code).inc()
+            return _json(error.body(), status=error.status), False
+        if isinstance(error, MlgateError):
+            # Registry and rollout refusals: the request was fine, the state forbids it.
+            code = type(error).__name__
+            gateway.metrics.errors.labels(name, route, code).inc()
+            problem = getattr(error, "problem", None) or str(error)
+            detail: dict[str, Any] = {"code": code}
+            if getattr(error, "fix", None):
+                detail["fix"] = error.fix  # type: ignore[attr-defined]
+            status = 422 if code == "ConfigError" else 409
+            return _json({"error": problem, "detail": detail}, status), False
+        log.exception("unexpected error on %s", path)
+        gateway.metrics.errors.labels(name, route, "internal").inc()
+        return _json({"error": "internal error; see the gateway's log"}, status=500), True
+
     @app.exception_handler(InputError)
     async def _refused(request: Request, error: InputError) -> Response:
-        gateway.metrics.errors.labels(name, _route(request), error.code).inc()
-        return _json(error.body(), status=error.status)
+        return _failed(error, _route(request), request.url.path)[0]
 
     @app.exception_handler(MlgateError)
     async def _mlgate(request: Request, error: MlgateError) -> Response:
-        # Registry and rollout refusals: the request was fine, the state forbids it.
-        code = type(error).__name__
-        gateway.metrics.errors.labels(name, _route(request), code).inc()
-        problem = getattr(error, "problem", None) or str(error)
-        detail: dict[str, Any] = {"code": code}
-        if getattr(error, "fix", None):
-            detail["fix"] = error.fix  # type: ignore[attr-defined]
-        return _json({"error": problem, "detail": detail}, 422 if code == "ConfigError" else 409)
+        return _failed(error, _route(request), request.url.path)[0]
 
     @app.exception_handler(Exception)
     async def _crashed(request: Request, error: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
-        gateway.metrics.errors.labels(name, _route(request), "internal").inc()
-        return _json({"error": "internal error; see the gateway's log"}, status=500)
+        return _failed(error, _route(request), request.url.path)[0]
+
+    async def _read(declared: str | None, chunks: AsyncIterator[bytes]) -> Any:
+        return await _json_body(declared, chunks, limit)
+
+    fast = FastPath(_read, _failed)
 
     def _model(model_name: str) -> None:
         if model_name != name:
@@ -219,13 +247,8 @@ def create_app(gateway: Gateway) -> FastAPI:
                 code="unknown_model",
             )
 
-    async def _serve(request: Request, batch: Batch, route: str) -> Served:
-        return await gateway.serve(
-            batch,
-            route=route,
-            key=request.headers.get("x-mlgate-key"),
-            request_id=_request_id(request),
-        )
+    async def _serve(batch: Batch, route: str, key: str | None, given: str | None) -> Served:
+        return await gateway.serve(batch, route=route, key=key, request_id=_request_id(given))
 
     # Open Inference Protocol (KServe V2) ------------------------------------
 
@@ -285,11 +308,14 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def infer(model_name: str, request: Request) -> Response:
         _model(model_name)
         body = await _read_json(request, limit)
+        return await _infer(body, *_caller(request))
+
+    async def _infer(body: Any, key: str | None, given: str | None) -> Response:
         champion = gateway.routing.champion
         batch = parse_v2(champion, body, limit=rows)
         given_id = _v2_id(body)
         wanted = _v2_outputs(champion, body)
-        served = await _serve(request, batch, "v2")
+        served = await _serve(batch, "v2", key, given)
         prediction, model = served.prediction, served.model
         outputs: list[dict[str, Any]] = [
             {
@@ -339,8 +365,11 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.post("/invocations", tags=["mlflow"], openapi_extra=schemas.body(schemas.INVOCATIONS))
     async def invocations(request: Request) -> Response:
         body = await _read_json(request, limit)
+        return await _invocations(body, *_caller(request))
+
+    async def _invocations(body: Any, key: str | None, given: str | None) -> Response:
         batch = _mlflow_batch(gateway, body, rows)
-        served = await _serve(request, batch, "invocations")
+        served = await _serve(batch, "invocations", key, given)
         payload = {
             "predictions": served.prediction.labels,
             "model": name,
@@ -354,6 +383,9 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.post("/predict", tags=["simple"], openapi_extra=schemas.body(schemas.PREDICT))
     async def predict(request: Request) -> Response:
         body = await _read_json(request, limit)
+        return await _predict(body, *_caller(request))
+
+    async def _predict(body: Any, key: str | None, given: str | None) -> Response:
         if not isinstance(body, dict) or "instances" not in body:
             raise InputError(
                 'expected {"instances": [[...], ...]} or {"instances": [{...}, ...]}',
@@ -361,7 +393,7 @@ def create_app(gateway: Gateway) -> FastAPI:
                 code="bad_body",
             )
         batch = from_rows(gateway.routing.champion, body["instances"], limit=rows)
-        served = await _serve(request, batch, "predict")
+        served = await _serve(batch, "predict", key, given)
         payload: dict[str, Any] = {
             "predictions": served.prediction.labels,
             "model": name,
@@ -372,6 +404,13 @@ def create_app(gateway: Gateway) -> FastAPI:
             payload["probabilities"] = served.prediction.probabilities
             payload["classes"] = served.model.classes
         return _respond(payload, served)
+
+    # The same handlers, reached without FastAPI's per-request work (see `fastpath`); the
+    # names are the routes' own, which label their errors in the metrics.
+    fast.add("/v2/models/{model_name}/infer", FastRoute("v2", _infer, _model))
+    fast.add("/invocations", FastRoute("invocations", _invocations))
+    fast.add("/predict", FastRoute("predict", _predict))
+    app.fast_path = fast
 
     @app.post("/feedback", tags=["simple"], openapi_extra=schemas.body(schemas.FEEDBACK))
     async def feedback(request: Request) -> Response:
@@ -581,10 +620,12 @@ def _label_type(model: Any) -> str:
     return "BYTES"
 
 
+_MLFLOW_KEYS = frozenset({"dataframe_split", "dataframe_records", "instances", "inputs"})
+
+
 def _mlflow_batch(gateway: Gateway, body: Any, rows: int) -> Batch:
     model = gateway.routing.champion
-    keys = ("dataframe_split", "dataframe_records", "instances", "inputs")
-    if not isinstance(body, dict) or sum(k in body for k in keys) != 1:
+    if not isinstance(body, dict) or len(_MLFLOW_KEYS.intersection(body)) != 1:
         raise InputError(
             "expected exactly one of dataframe_split, dataframe_records, instances or inputs",
             status=400,
@@ -607,8 +648,14 @@ def _mlflow_batch(gateway: Gateway, body: Any, rows: int) -> Batch:
                 status=400,
                 code="bad_body",
             )
-        if len(set(map(str, columns))) != len(columns):
+        names = list(map(str, columns))
+        if len(set(names)) != len(names):
             raise InputError("dataframe_split.columns has duplicates", code="wrong_features")
+        if data and model.feature_set.issuperset(names) and len(names) == len(model.features):
+            # Exactly the model's features: the rows transposed are its columns (any other
+            # set of names goes through the records, whose errors name the row).
+            columns_of = map(list, zip(*data, strict=True))
+            return from_columns(model, dict(zip(names, columns_of, strict=True)), limit=rows)
         return from_records(
             model, [dict(zip(map(str, columns), r, strict=True)) for r in data], limit=rows
         )

@@ -9,11 +9,13 @@ request with the rollout strategy, and logs every prediction.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
 import logging
+import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from mlgate.registry.refs import load_ref
 from mlgate.rollout.strategies import assign
 from mlgate.serving.inputs import Batch
 from mlgate.serving.metrics import GatewayMetrics
+from mlgate.serving.records import entry, table
 from mlgate.serving.runtime import Prediction, ServedModel
 from mlgate.state.predlog import SegmentWriter
 from mlgate.state.rollout import RolloutState, get_rollout, revision
@@ -34,6 +37,37 @@ from mlgate.state.rollout import RolloutState, get_rollout, revision
 __all__ = ["Gateway", "Routing", "Served"]
 
 log = logging.getLogger(__name__)
+
+# The version and variant bits of a UUID4 (RFC 9562), set on 128 random bits.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+class _RequestIds:
+    """Request ids as `uuid.uuid4().hex` looks, without a system call per id.
+
+    os.urandom is a system call, and a slow one in sandboxed containers (hundreds
+    of microseconds under gVisor): a keyed BLAKE2b of a counter is as unguessable
+    without the key, which comes from os.urandom once per process.
+    """
+
+    def __init__(self) -> None:
+        self.rekey()
+
+    def rekey(self) -> None:
+        self._key = os.urandom(32)
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        digest = hashlib.blake2b(
+            next(self._count).to_bytes(8, "big"), key=self._key, digest_size=16
+        ).digest()
+        return f"{int.from_bytes(digest) & _UUID4_CLEAR | _UUID4_SET:032x}"
+
+
+#: A new request id: 32 hex digits of a random UUID4.
+new_request_id = _RequestIds()
+os.register_at_fork(after_in_child=new_request_id.rekey)  # a forked worker: its own ids
 
 
 @dataclass(frozen=True)
@@ -68,7 +102,8 @@ class Gateway:
         self.catalog = catalog
         self.metrics = GatewayMetrics()
         logs = settings.logs(config.base_dir)
-        self.predictions = SegmentWriter(logs, "predictions")
+        # Entries, not records: the writer thread builds the rows (`records.table`).
+        self.predictions = SegmentWriter(logs, "predictions", build=table)
         self.feedback = SegmentWriter(logs, "feedback")
         self._cache: dict[str, ServedModel] = {}
         self._routing: Routing | None = None
@@ -200,12 +235,15 @@ class Gateway:
             salt=self.name,
             has_challenger=challenger is not None,
         )
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or new_request_id()
         model = challenger if chosen.primary == CHALLENGER and challenger else routing.champion
         role: str = chosen.primary
         error = None
         try:
-            prediction = await self._predict(model, batch)
+            if model.fast:  # as `_predict` does, without a coroutine per request
+                prediction = model.predict(batch.columns)
+            else:
+                prediction = await self._predict(model, batch)
         except Exception as e:
             if model is routing.champion or not self.settings.challenger_fallback:
                 raise
@@ -216,11 +254,14 @@ class Gateway:
             model, role = routing.champion, CHAMPION
             prediction = await self._predict(model, batch)
         elapsed = time.perf_counter() - started
-        metrics = self.metrics
-        metrics.requests.labels(self.name, model.version, role, route).inc()
-        metrics.latency.labels(self.name, model.version, route).observe(elapsed)
-        if model.card.task == "classification":
-            metrics.count_labels(self.name, model.version, prediction.labels)
+        self.metrics.answered(
+            self.name,
+            model.version,
+            role,
+            route,
+            elapsed,
+            prediction.labels if model.card.task == "classification" else None,
+        )
         self._log(batch, model, role, route, key, request_id, rollout, prediction, elapsed, None)
         after = None
         if chosen.shadow and challenger is not None:
@@ -274,40 +315,26 @@ class Gateway:
         elapsed: float,
         error: str | None,
     ) -> None:
-        now = datetime.now(UTC)
-        labels = prediction.labels if prediction else [None] * batch.rows
-        probabilities = prediction.probabilities if prediction else None
-        regression = model.card.task == "regression"
-        records = []
-        for i, features in enumerate(batch.records()):
-            label = labels[i]
-            if probabilities is not None:
-                score: float | None = float(probabilities[i].max())
-            elif regression and label is not None:
-                score = float(label)
-            else:
-                score = None
-            records.append(
-                {
-                    "time": now,
-                    "request_id": request_id,
-                    "row": i,
-                    "model": self.name,
-                    "version": model.version,
-                    "role": role,
-                    "served": role in (CHAMPION, CHALLENGER) and error is None,
-                    "strategy": rollout.strategy,
-                    "weight": float(rollout.weight),
-                    "key": key,
-                    "route": route,
-                    "latency_ms": elapsed * 1e3,
-                    "prediction": None if label is None else str(label),
-                    "score": score,
-                    "error": error,
-                    "features": features,
-                }
-            )
-        self.predictions.append(records)
+        # A tuple now; the rows (time, ids, prediction, score, features...) are built in
+        # the writer thread, one table per segment (see `records.table`).
+        logged = entry(
+            time.time_ns(),
+            request_id,
+            self.name,
+            model.version,
+            role,
+            role in (CHAMPION, CHALLENGER) and error is None,
+            rollout.strategy,
+            float(rollout.weight),
+            key,
+            route,
+            elapsed * 1e3,
+            prediction,
+            model.card.task == "regression",
+            error,
+            batch,
+        )
+        self.predictions.add(logged, batch.rows)
 
     def record_feedback(self, items: list[tuple[str, int, Any]]) -> int:
         """Queue ground-truth labels as (request_id, row, label); how many were taken."""

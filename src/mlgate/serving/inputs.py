@@ -7,6 +7,7 @@ JSON 4xx response. Nothing here trusts the shape of the JSON it is given.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from mlgate.serving.runtime import ServedModel
+from mlgate.serving.runtime import Columns, ServedModel
 from mlgate.training.preprocessing import MISSING
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
 
 Array = np.ndarray[Any, Any]
 _NUMBER = (int, float)
+_PLAIN = frozenset({int, float})
+_LIST = frozenset({list})
 #: Numbers as text (V2 BYTES tensors carry them so): JSON's number syntax, or nan/inf words.
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.I)
 #: The largest magnitude a feature may have: ONNX Runtime computes in 32-bit floats, and a
@@ -196,6 +199,35 @@ def _kind(value: Any) -> str:
 def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> Batch:
     """A batch from one list of values per feature name."""
     features = model.features
+    if columns.keys() != model.feature_set:  # else nothing is missing or unknown
+        _check_names(model, columns)
+    given = [columns[name] for name in features]
+    lengths = set(map(len, given)) if _LIST.issuperset(map(type, given)) else set()
+    rows = lengths.pop() if len(lengths) == 1 else _check_shapes(features, given)
+    _check_rows(rows, limit)
+    numeric = model.numeric_order
+    everything = len(numeric) == len(features)  # numeric_order keeps the features' order
+    block = _plain_numbers(given if everything else [columns[name] for name in numeric])
+    if block is not None:  # every number is fine: no per-value checks needed
+        if everything:
+            return Batch(Columns(zip(features, block, strict=True), block, numeric), rows)
+        at = {name: j for j, name in enumerate(numeric)}
+        mixed = (
+            (name, block[at[name]] if name in at else _categorical(name, columns[name]))
+            for name in features
+        )
+        return Batch(Columns(mixed, block, numeric), rows)
+    built = {
+        name: _numeric(model, name, columns[name])
+        if name in model.numeric
+        else _categorical(name, columns[name])
+        for name in features
+    }
+    return Batch(built, rows)
+
+
+def _check_names(model: ServedModel, columns: dict[str, Any]) -> None:
+    features = model.features
     missing = [f for f in features if f not in columns]
     unknown = [c for c in columns if c not in model.card.kinds]
     if missing or unknown:
@@ -209,9 +241,12 @@ def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> 
             code="wrong_features",
             feature=(missing or unknown)[0],
         )
+
+
+def _check_shapes(features: list[str], given: list[Any]) -> int:
+    """The number of rows, when every feature has a list of as many values."""
     rows = -1
-    for name in features:
-        values = columns[name]
+    for name, values in zip(features, given, strict=True):
         if not isinstance(values, list):
             raise InputError(
                 f"feature {name!r} must be a list of values, got {_kind(values)}",
@@ -226,14 +261,25 @@ def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> 
                 feature=name,
                 code="bad_shape",
             )
-    _check_rows(rows, limit)
-    built = {
-        name: _numeric(model, name, columns[name])
-        if name in model.numeric
-        else _categorical(name, columns[name])
-        for name in features
-    }
-    return Batch(built, rows)
+    return rows
+
+
+def _plain_numbers(lists: list[list[Any]]) -> Array | None:
+    """Numeric features as one float64 [feature, row] block, when every value is a
+    plain int or float that `_numeric` would take as it is (finite, within float32's
+    range); None otherwise, and `_numeric` checks them one by one (and says what is wrong).
+    """
+    if not lists:
+        return None
+    if not _PLAIN.issuperset(map(type, itertools.chain.from_iterable(lists))):
+        return None  # null, text, booleans...
+    try:
+        block = np.array(lists, dtype=np.float64)
+    except (OverflowError, ValueError):  # an integer too large for a float
+        return None
+    if not (np.abs(block) <= LARGEST).all():  # NaN, infinite or out of range
+        return None
+    return block
 
 
 def _check_rows(rows: int, limit: int) -> None:
@@ -271,9 +317,9 @@ def from_rows(model: ServedModel, rows: Any, *, limit: int) -> Batch:
                 row=i,
                 code="wrong_features",
             )
-    return from_columns(
-        model, {name: [r[j] for r in rows] for j, name in enumerate(features)}, limit=limit
-    )
+    # Every row is a list of len(features) values: transpose them into columns.
+    columns = map(list, zip(*rows, strict=True))
+    return from_columns(model, dict(zip(features, columns, strict=True)), limit=limit)
 
 
 def from_records(model: ServedModel, records: Any, *, limit: int) -> Batch:
@@ -365,7 +411,7 @@ def _tensor(spec: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
             status=400,
             code="bad_tensor",
         )
-    if datatype not in _V2_TYPES:
+    if not isinstance(datatype, str) or datatype not in _V2_TYPES:
         raise InputError(
             f"inputs[{index}] ({name}): unknown datatype {show_value(datatype)}; one of "
             f"{', '.join(sorted(_V2_TYPES))}",

@@ -23,6 +23,8 @@ from mlgate.state.rollout import STRATEGIES
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
 
+#: Most predicted-class children kept at hand (classes are few; this only bounds memory).
+_MAX_CACHED = 10_000
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -32,6 +34,10 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # labels() validates and looks its child up under a lock on every call: the
+        # hot path keeps the children it has used (a few per version) instead.
+        self._answered: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self._classes: dict[tuple[str, str, str], Any] = {}
         self.requests = Counter(
             "mlgate_requests",
             "Prediction requests answered, by version, role and route.",
@@ -102,14 +108,46 @@ class GatewayMetrics:
         for name in STRATEGIES:
             self.strategy.labels(model, name).set(1.0 if name == strategy else 0.0)
 
+    def answered(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        route: str,
+        seconds: float,
+        classes: list[Any] | None,
+    ) -> None:
+        """Count one answered request and its latency; `classes`: the labels a classifier gave."""
+        key = (model, version, role, route)
+        children = self._answered.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(model, version, role, route),
+                self.latency.labels(model, version, route),
+            )
+            self._answered[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if classes is not None:
+            self.count_labels(model, version, classes)
+
+    def _predicted(self, model: str, version: str, label: str) -> Any:
+        key = (model, version, label)
+        child = self._classes.get(key)
+        if child is None:
+            child = self.predicted.labels(model, version, label)
+            if len(self._classes) < _MAX_CACHED:
+                self._classes[key] = child
+        return child
+
     def count_labels(self, model: str, version: str, labels: list[Any]) -> None:
         """Count predicted classes without one call per row for big batches."""
         if len(labels) == 1:
-            self.predicted.labels(model, version, str(labels[0])).inc()
+            self._predicted(model, version, str(labels[0])).inc()
             return
         counts: dict[str, int] = {}
         for label in labels:
             key = str(label)
             counts[key] = counts.get(key, 0) + 1
         for key, count in counts.items():
-            self.predicted.labels(model, version, key).inc(count)
+            self._predicted(model, version, key).inc(count)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,27 @@ from mlgate.registry.artifacts import sha256_file
 from mlgate.registry.bundle import ModelCard
 from mlgate.registry.refs import LoadedModel
 
-__all__ = ["Prediction", "ServedModel"]
+__all__ = ["Columns", "Prediction", "ServedModel"]
 
 Array = np.ndarray[Any, Any]
+
+
+class Columns(dict[str, Array]):
+    """Feature columns whose numeric ones are also one float64 [feature, row] array.
+
+    The input checks make these (`inputs.from_columns`): each numeric column is a row
+    of `block`, in `numeric` order. ONNX Runtime's inputs are then converted in one
+    go, and the prediction log stacks one block per request instead of each column.
+    """
+
+    __slots__ = ("block", "numeric")
+
+    def __init__(
+        self, columns: Iterable[tuple[str, Array]], block: Array, numeric: tuple[str, ...]
+    ) -> None:
+        super().__init__(columns)
+        self.block = block
+        self.numeric = numeric
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +89,16 @@ class ServedModel:
         """Input features in model order."""
         return self.card.features
 
+    @cached_property
+    def numeric_order(self) -> tuple[str, ...]:
+        """The numeric features, in model order."""
+        return tuple(name for name in self.card.features if name in self.numeric)
+
+    @cached_property
+    def feature_set(self) -> frozenset[str]:
+        """The input features, for quick membership checks."""
+        return frozenset(self.card.features)
+
     @property
     def classes(self) -> list[Any] | None:
         """Class labels in probability-column order, for classifiers."""
@@ -77,10 +107,19 @@ class ServedModel:
     def predict(self, columns: dict[str, Array]) -> Prediction:
         """Predict a batch given one array per feature (numeric float64, categorical str)."""
         if self.session is not None:
-            feed = {
-                name: (values.astype(np.float32) if name in self.numeric else values).reshape(-1, 1)
-                for name, values in columns.items()
-            }
+            if isinstance(columns, Columns) and columns.numeric == self.numeric_order:
+                numeric: tuple[str, ...] | list[str] = columns.numeric
+                block = columns.block.astype(np.float32)
+            else:
+                numeric = [name for name in columns if name in self.numeric]
+                block = np.array([columns[name] for name in numeric], dtype=np.float32)
+            feed: dict[str, Array] = {}
+            if numeric:  # one conversion for every numeric column, then a [rows, 1] view
+                feed.update(zip(numeric, block.reshape(len(numeric), -1, 1), strict=True))
+            if len(feed) < len(columns):
+                for name, values in columns.items():
+                    if name not in self.numeric:
+                        feed[name] = values.reshape(-1, 1)
             outputs = self.session.run(None, feed)
             labels = outputs[0].reshape(-1)
             probabilities = outputs[1] if len(outputs) > 1 else None

@@ -3,7 +3,9 @@
 Records go into an in-memory buffer; a background thread writes them out as a
 new Parquet segment every `interval` seconds (or sooner when the buffer is
 full), and `close()` writes whatever is left, so a graceful shutdown loses
-nothing. Segments live under `<root>/<kind>/date=YYYY-MM-DD/`, on local disk or
+nothing. A writer given a `build` function buffers cheap entries instead of
+records and turns them into a table in the background thread, so the request
+path only queues a tuple. Segments live under `<root>/<kind>/date=YYYY-MM-DD/`, on local disk or
 any fsspec URL, and are read back with DuckDB.
 """
 
@@ -14,7 +16,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,18 +24,33 @@ __all__ = ["SegmentWriter", "read_log"]
 
 log = logging.getLogger(__name__)
 
+#: Turns buffered entries into a pyarrow Table, in the writer thread.
+Build = Callable[[list[Any]], Any]
+
 
 class SegmentWriter:
-    """A buffered writer of Parquet segments for one kind of record."""
+    """A buffered writer of Parquet segments for one kind of record.
+
+    Without `build`, the buffer holds dict records (`append`). With `build`, it
+    holds whatever `add` is given, and `build(entries)` makes the segment's table.
+    """
 
     def __init__(
-        self, root: str, kind: str, *, interval: float = 1.0, max_rows: int = 50_000
+        self,
+        root: str,
+        kind: str,
+        *,
+        interval: float = 1.0,
+        max_rows: int = 50_000,
+        build: Build | None = None,
     ) -> None:
         self.root = root.rstrip("/")
         self.kind = kind
         self.interval = interval
         self.max_rows = max_rows
-        self._buffer: list[dict[str, Any]] = []
+        self.build = build
+        self._buffer: list[Any] = []
+        self._rows = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -44,6 +61,11 @@ class SegmentWriter:
     def start(self) -> SegmentWriter:
         """Start the background flusher (idempotent)."""
         if self._thread is None:
+            # Imported here, not at the first flush: importing pyarrow holds the GIL for
+            # a good while, which would stall the requests being served then.
+            import fsspec  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+
             self._thread = threading.Thread(
                 target=self._loop, name=f"mlgate-{self.kind}-writer", daemon=True
             )
@@ -53,8 +75,19 @@ class SegmentWriter:
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         """Queue records; never blocks on I/O."""
         with self._lock:
+            before = len(self._buffer)
             self._buffer.extend(records)
-            full = len(self._buffer) >= self.max_rows
+            self._rows += len(self._buffer) - before
+            full = self._rows >= self.max_rows
+        if full:
+            self._wake.set()
+
+    def add(self, entry: Any, rows: int = 1) -> None:
+        """Queue one entry that `build` turns into `rows` records later; never blocks on I/O."""
+        with self._lock:
+            self._buffer.append(entry)
+            self._rows += rows
+            full = self._rows >= self.max_rows
         if full:
             self._wake.set()
 
@@ -62,18 +95,20 @@ class SegmentWriter:
         """Write everything buffered now as one segment; the number of records written."""
         with self._lock:
             batch, self._buffer = self._buffer, []
+            rows, self._rows = self._rows, 0
         if not batch:
             return 0
         try:
-            self._write(batch)
+            written = self._write(batch)
         except Exception:  # keep serving; put the records back to try again
             log.exception("writing a %s segment failed; will retry", self.kind)
             self.failures += 1
             with self._lock:
                 self._buffer[:0] = batch
+                self._rows += rows
             return 0
-        self.written += len(batch)
-        return len(batch)
+        self.written += written
+        return written
 
     def close(self) -> None:
         """Stop the flusher and write what is left."""
@@ -90,12 +125,14 @@ class SegmentWriter:
             self._wake.clear()
             self.flush()
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _write(self, batch: list[Any]) -> int:
         import fsspec
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist(batch)
+        table = pa.Table.from_pylist(batch) if self.build is None else self.build(batch)
+        if table.num_rows == 0:
+            return 0
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         name = f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
         folder = f"{self.root}/{self.kind}/date={day}"
@@ -106,6 +143,7 @@ class SegmentWriter:
         with fs.open(temporary, "wb") as handle:
             pq.write_table(table, handle)
         fs.mv(temporary, final)  # readers never see half a segment
+        return int(table.num_rows)
 
 
 def read_log(root: str, kind: str, sql: str = "SELECT * FROM log") -> Any:

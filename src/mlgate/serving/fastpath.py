@@ -1,0 +1,153 @@
+"""A direct ASGI path to the prediction routes, beside FastAPI's routing.
+
+For a one-row prediction, FastAPI's own work per request (its middleware, matching
+the path against every route in turn, solving dependencies, telemetry hooks)
+costs about as much as mlgate's checking, routing, predicting and logging
+together. POST requests to the prediction routes therefore go straight to their
+handlers; every other request, and these routes' OpenAPI document, stay with
+FastAPI. The handlers are the functions the FastAPI routes call too, and their
+errors go through the app's one error mapping, so both paths answer alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["FastPath", "FastRoute", "GatewayApp"]
+
+#: (body, routing key, request id) -> the response.
+Answer = Callable[[Any, "str | None", "str | None"], Awaitable[Response]]
+#: (declared Content-Length, the body's chunks) -> the parsed JSON body.
+Reader = Callable[["str | None", AsyncIterator[bytes]], Awaitable[Any]]
+#: (error, route name, path) -> (the response, whether to raise the error again after it).
+Failed = Callable[[Exception, str, str], "tuple[Response, bool]"]
+
+
+@dataclass(frozen=True)
+class FastRoute:
+    """A prediction route: its name (the metric label FastAPI's route has) and handler."""
+
+    name: str
+    answer: Answer
+    #: For a templated path: checks the path parameter before the body is read.
+    check: Callable[[str], None] | None = None
+
+
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body's chunks, as Starlette's `Request.stream()` gives them."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+
+
+class FastPath:
+    """Exact paths and `prefix{param}suffix` templates answered without FastAPI's routing."""
+
+    def __init__(self, read: Reader, failed: Failed) -> None:
+        self.read = read
+        self.failed = failed
+        self._exact: dict[str, FastRoute] = {}
+        self._templates: list[tuple[str, str, FastRoute]] = []
+
+    def add(self, path: str, route: FastRoute) -> None:
+        """Answer POST `path` with `route`; a `{param}` in it matches one path segment."""
+        prefix, brace, rest = path.partition("{")
+        if not brace:
+            self._exact[path] = route
+            return
+        _, _, suffix = rest.partition("}")
+        if route.check is None:
+            raise ValueError(f"{path}: a templated route needs a check of its parameter")
+        self._templates.append((prefix, suffix, route))
+
+    def match(self, scope: Scope) -> tuple[FastRoute, str | None] | None:
+        """The route and path parameter for `scope`, or None to leave it to FastAPI."""
+        if scope["method"] != "POST" or scope.get("root_path"):
+            return None
+        path: str = scope["path"]
+        found = self._exact.get(path)
+        if found is not None:
+            return found, None
+        for prefix, suffix, route in self._templates:
+            if path.startswith(prefix) and path.endswith(suffix):
+                param = path[len(prefix) : len(path) - len(suffix)]
+                if param and "/" not in param:  # Starlette's {param}: one segment
+                    return route, param
+        return None
+
+    async def handle(
+        self, scope: Scope, receive: Receive, send: Send, route: FastRoute, param: str | None
+    ) -> None:
+        """Answer one request, with errors handled the way the app's handlers do."""
+        key = request_id = declared = None
+        for name, value in scope["headers"]:  # the first of each, as Headers.get
+            if name == b"content-length":
+                declared = value.decode("latin-1") if declared is None else declared
+            elif name == b"x-mlgate-key":
+                key = value.decode("latin-1") if key is None else key
+            elif name == b"x-request-id":
+                request_id = value.decode("latin-1") if request_id is None else request_id
+        try:
+            if route.check is not None and param is not None:
+                route.check(param)
+            body = await self.read(declared, _chunks(receive))
+            response = await route.answer(body, key, request_id)
+        except Exception as error:
+            response, again = self.failed(error, route.name, scope["path"])
+            await response(scope, receive, send)
+            if again:  # as Starlette's ServerErrorMiddleware: the server logs it too
+                raise
+            return
+        try:
+            await response(scope, receive, send)
+        except Exception as error:  # sending, or a background task: too late to answer
+            self.failed(error, route.name, scope["path"])
+            raise
+
+
+class GatewayApp(FastAPI):
+    """FastAPI, with the prediction routes answered by `fast_path` first.
+
+    FastAPI routes everything when the app has middleware of its own, or when its
+    OpenTelemetry support is on (a tracer, meter or logger provider configured):
+    those must see every request.
+    """
+
+    fast_path: FastPath | None = None
+    _observed: bool | None = None
+
+    def _traced(self) -> bool:
+        """Whether FastAPI's own OpenTelemetry is on; asked once, at the first request."""
+        if self._observed is None:
+            native = getattr(self, "_native_telemetry", None)
+            self._observed = bool(native is not None and native.enabled())
+        return self._observed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_path
+        if (
+            fast is not None
+            and scope["type"] == "http"
+            and not self.user_middleware
+            and not self._traced()
+        ):
+            found = fast.match(scope)
+            if found is not None:
+                scope["app"] = self
+                await fast.handle(scope, receive, send, *found)
+                return
+        await super().__call__(scope, receive, send)
