@@ -31,6 +31,15 @@ __all__ = [
 ]
 
 
+def _sentences(*parts: str | None) -> str:
+    """The parts that are there, each but the last ended with a full stop, joined."""
+    present = [p.strip() for p in parts if p and p.strip()]
+    return " ".join(
+        p if i == len(present) - 1 or p.endswith((".", "!", "?", ":")) else p + "."
+        for i, p in enumerate(present)
+    )
+
+
 def _show(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -68,7 +77,7 @@ class ConfigError(MlgateError, ValueError):
             parts.append(f"Allowed: {allowed}.")
         if fix:
             parts.append(fix)
-        super().__init__(" ".join(parts))
+        super().__init__(_sentences(*parts))
 
 
 class SchemaError(MlgateError, ValueError):
@@ -79,7 +88,7 @@ class SchemaError(MlgateError, ValueError):
         self.file = str(file) if file is not None else None
         self.fix = fix
         message = f"{self.file}: {problem}" if self.file else problem
-        super().__init__(f"{message} {fix}" if fix else message)
+        super().__init__(_sentences(message, fix))
 
 
 class DataError(MlgateError, ValueError):
@@ -90,7 +99,7 @@ class DataError(MlgateError, ValueError):
         self.source = str(source) if source is not None else None
         self.fix = fix
         message = f"{self.source}: {problem}" if self.source else problem
-        super().__init__(f"{message} {fix}" if fix else message)
+        super().__init__(_sentences(message, fix))
 
 
 class TrainingError(MlgateError, RuntimeError):
@@ -105,7 +114,7 @@ class ArtifactError(MlgateError, ValueError):
         self.path = str(path) if path is not None else None
         self.fix = fix
         message = f"{self.path}: {problem}" if self.path else problem
-        super().__init__(f"{message} {fix}" if fix else message)
+        super().__init__(_sentences(message, fix))
 
 
 class RegistryError(MlgateError, LookupError):
@@ -114,7 +123,7 @@ class RegistryError(MlgateError, LookupError):
     def __init__(self, problem: str, *, fix: str | None = None):
         self.problem = problem
         self.fix = fix
-        super().__init__(f"{problem} {fix}" if fix else problem)
+        super().__init__(_sentences(problem, fix))
 
 
 class GitHubError(MlgateError, RuntimeError):
@@ -144,4 +153,4 @@ class GitHubError(MlgateError, RuntimeError):
         if repository:
             where += f" {repository}" + (f"#{pr}" if pr is not None else "")
         message = f"{where}: {problem}" + (f" (HTTP {status})" if status is not None else "") + "."
-        super().__init__(f"{message} {fix}" if fix else message)
+        super().__init__(_sentences(message, fix))

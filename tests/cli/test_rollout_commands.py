@@ -133,7 +133,7 @@ def test_abort_with_a_reason(runner: CliRunner, project: Path) -> None:
 
 def test_start_without_a_challenger(runner: CliRunner, champion_only: Path) -> None:
     assert one_error(invoke(runner, "rollout", "start", "-c", champion_only)) == (
-        "model 'credit-risk' has no challenger to roll out "
+        "model 'credit-risk' has no challenger to roll out. "
         "`mlgate run` registers a version that passes its gates as challenger."
     )
 
@@ -141,7 +141,7 @@ def test_start_without_a_challenger(runner: CliRunner, champion_only: Path) -> N
 def test_start_twice(runner: CliRunner, project: Path) -> None:
     assert invoke(runner, "rollout", "start", "-c", project).exit_code == 0
     assert one_error(invoke(runner, "rollout", "start", "-c", project)) == (
-        "a canary rollout of 'credit-risk' is already running "
+        "a canary rollout of 'credit-risk' is already running. "
         "Finish it first: mlgate rollout promote, or mlgate rollout abort."
     )
 
@@ -149,7 +149,8 @@ def test_start_twice(runner: CliRunner, project: Path) -> None:
 @pytest.mark.parametrize("command", ["promote", "abort"])
 def test_nothing_running(runner: CliRunner, project: Path, command: str) -> None:
     assert one_error(invoke(runner, "rollout", command, "-c", project)) == (
-        "no rollout of 'credit-risk' is running (status: idle) Start one with mlgate rollout start."
+        "no rollout of 'credit-risk' is running (status: idle). "
+        "Start one with mlgate rollout start."
     )
 
 
@@ -164,7 +165,7 @@ HINT = (
     [
         (
             ["--steps", "10,abc"],
-            "--steps: steps must be percentages separated by commas Got '10,abc'.",
+            "--steps: steps must be percentages separated by commas. Got '10,abc'.",
         ),
         (
             ["--steps", "50,10,100"],

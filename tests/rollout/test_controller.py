@@ -23,6 +23,7 @@ from mlgate.reporting.notify import Notifier
 from mlgate.rollout import controller as controller_module
 from mlgate.rollout.controller import Controller, RolloutError
 from mlgate.state.rollout import acquire_lease, get_rollout, rollout_events
+from mlgate.state.rollout import set_rollout as store_split
 
 from .support import (
     CHALLENGER,
@@ -106,7 +107,7 @@ def test_start_needs_a_challenger(
     config = copy_project(template, tmp_path / "only", champion_only=True)
     with pytest.raises(
         RolloutError,
-        match=r"^model 'credit-risk' has no challenger to roll out `mlgate run` registers a "
+        match=r"^model 'credit-risk' has no challenger to roll out\. `mlgate run` registers a "
         r"version that passes its gates as challenger\.$",
     ):
         open_controller(config).start()
@@ -126,11 +127,51 @@ def test_start_records_the_plan_and_refuses_a_second_start(project: Path, clock:
     assert (event.kind, event.actor, event.weight) == ("start", "ops", 10.0)
     with pytest.raises(
         RolloutError,
-        match=r"^a canary rollout of 'credit-risk' is already running Finish it first: "
+        match=r"^a canary rollout of 'credit-risk' is already running\. Finish it first: "
         r"mlgate rollout promote, or mlgate rollout abort\.$",
     ):
         controller.start()
     assert kinds(controller) == ["start"]
+
+
+def _race_to_start(controllers: list[Controller]) -> tuple[list[str], list[str]]:
+    """Every controller starts at the same moment; (holders that won, refusals)."""
+    barrier = threading.Barrier(len(controllers))
+    won: list[str] = []
+    refused: list[str] = []
+
+    def start(controller: Controller) -> None:
+        barrier.wait(timeout=10)
+        try:
+            controller.start(actor=controller.holder)
+        except RolloutError as e:
+            refused.append(str(e))
+        else:
+            won.append(controller.holder)
+
+    threads = [threading.Thread(target=start, args=(c,)) for c in controllers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return won, refused
+
+
+def test_two_starts_at_once_make_one_rollout(project: Path) -> None:
+    for attempt in range(5):  # a race needs a few tries to be a race; each must hold
+        controllers = [open_controller(project, holder=f"h{i}") for i in range(4)]
+        won, refused = _race_to_start(controllers)
+        assert len(won) == 1, (won, refused)
+        assert len(refused) == 3
+        assert all(
+            "is already running" in text or "changed while this start was being made" in text
+            for text in refused
+        ), refused
+        assert kinds(controllers[0]) == ["start"] * (attempt + 1)
+        assert get_rollout(controllers[0].store, NAME).updated_by == won[0]
+        store_split(  # back to idle, the challenger still registered, for the next race
+            controllers[0].store, NAME, strategy="none", weight=0.0, actor="t", status="idle"
+        )
 
 
 @pytest.mark.parametrize(
@@ -290,7 +331,7 @@ def test_promote_by_hand(project: Path) -> None:
 def test_promote_and_abort_need_a_running_rollout(project: Path, command: str) -> None:
     with pytest.raises(
         RolloutError,
-        match=r"^no rollout of 'credit-risk' is running \(status: idle\) "
+        match=r"^no rollout of 'credit-risk' is running \(status: idle\)\. "
         r"Start one with mlgate rollout start\.$",
     ):
         getattr(open_controller(project), command)(actor="ops")

@@ -244,7 +244,7 @@ def test_shadow_without_enough_traffic_by_its_end_rolls_back() -> None:
     ]
 
 
-# --- A/B: the always-valid interval against the margin -----------------------------------
+# --- A/B: the always-valid interval (alpha/2) at every look, one fixed test (alpha/2) at the end
 
 AB = config(strategy="ab", duration="1h", margin=0.02)
 
@@ -260,7 +260,7 @@ def ab(champion: tuple[int, int], challenger: tuple[int, int]) -> Analysis:
 
 def test_ab_promotes_when_the_interval_low_end_is_above_minus_margin() -> None:
     seen = ab((4000, 5000), (4100, 5000))
-    interval = msprt(4000, 5000, 4100, 5000, alpha=AB.alpha)
+    interval = msprt(4000, 5000, 4100, 5000, alpha=AB.alpha / 2)
     assert interval.low > -AB.margin
     found = verdict(seen, AB, elapsed=60)
     assert found.action == "promote"
@@ -270,7 +270,7 @@ def test_ab_promotes_when_the_interval_low_end_is_above_minus_margin() -> None:
 
 def test_ab_rolls_back_when_the_interval_high_end_is_below_minus_margin() -> None:
     seen = ab((4000, 5000), (3500, 5000))
-    assert msprt(4000, 5000, 3500, 5000).high < -AB.margin
+    assert msprt(4000, 5000, 3500, 5000, alpha=AB.alpha / 2).high < -AB.margin
     found = verdict(seen, AB, elapsed=60)
     assert found.action == "rollback"
     assert found.reasons[0].startswith("the challenger is worse by more than 0.02: ")
@@ -278,19 +278,34 @@ def test_ab_rolls_back_when_the_interval_high_end_is_below_minus_margin() -> Non
 
 def test_ab_holds_while_the_interval_straddles_minus_margin() -> None:
     seen = ab((400, 500), (400, 500))
-    interval = msprt(400, 500, 400, 500)
+    interval = msprt(400, 500, 400, 500, alpha=AB.alpha / 2)
     assert interval.low < -AB.margin < interval.high
     found = verdict(seen, AB, elapsed=60)
     assert found.action == "hold"
     assert found.reasons[0].startswith("still measuring: live accuracy difference +0.000")
 
 
-def test_ab_rolls_back_at_the_end_without_a_clear_answer() -> None:
+def test_ab_at_the_end_rolls_back_unless_a_fixed_test_shows_non_inferiority() -> None:
+    # 500 rows a side: the one-sided 97.5% bound is 0 - 1.96 * 0.0253 = -0.050 < -0.02.
     found = verdict(ab((400, 500), (400, 500)), AB, elapsed=3600)
     assert found.action == "rollback"
-    assert found.reasons[0].startswith("no clear answer by the end of the experiment: ")
+    assert found.reasons[0].startswith(
+        "the challenger may be worse by more than 0.02: at the end, the one-sided 97.5% "
+        "lower bound of the difference is -0.050; live accuracy difference +0.000"
+    )
     sized = config(strategy="ab", duration="1h", sample_size=500)
     assert verdict(ab((400, 500), (400, 500)), sized, elapsed=60).action == "rollback"
+    # 5000 rows a side: the always-valid interval still straddles -0.02 (-0.027), so the
+    # experiment holds until its end, where the fixed test's bound (-0.016) clears it.
+    equal = ab((4000, 5000), (4000, 5000))
+    assert msprt(4000, 5000, 4000, 5000, alpha=AB.alpha / 2).low < -AB.margin
+    assert verdict(equal, AB, elapsed=60).action == "hold"
+    found = verdict(equal, AB, elapsed=3600)
+    assert found.action == "promote"
+    assert (
+        "at the end, the one-sided 97.5% lower bound of the difference is -0.016"
+        in (found.reasons[0])
+    )
 
 
 def test_ab_needs_min_labels_before_promoting() -> None:

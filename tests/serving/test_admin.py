@@ -108,6 +108,7 @@ async def test_get_and_set_the_split(serve: Any, project: Any, registered: Any) 
         "strategy": "none",
         "weight": 0.0,
         "revision": 0,
+        "faults": None,
         "fast_path": {"champion": True, "challenger": True},
     }
     assert changed.status_code == 200, changed.text

@@ -31,6 +31,14 @@ def serve(
     log_level: Annotated[
         LogLevel, typer.Option("--log-level", help="debug, info, warning or error.")
     ] = LogLevel.info,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Inject a fault into the challenger to rehearse a rollback: errors=0.3, "
+            "slow=10 or flip=0.4 (repeatable; as MLGATE_FAULTS).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the champion (and the challenger in a rollout) over HTTP.
 
@@ -38,8 +46,21 @@ def serve(
     plain JSON at /predict; /feedback for labels, /metrics for Prometheus, /admin
     with a bearer token (MLGATE_ADMIN_TOKEN).
     """
+    import os
+
     from mlgate.errors import ConfigError
+    from mlgate.serving.faults import Faults
     from mlgate.serving.server import run_server
+
+    if fault:
+        text = ",".join(fault)
+        try:
+            Faults.parse(text)
+        except ValueError as e:
+            raise ConfigError(
+                str(e), field="--fault", fix="For example: --fault errors=0.3 --fault slow=10."
+            ) from None
+        os.environ["MLGATE_FAULTS"] = text  # the workers read their settings from it
 
     try:
         run_server(config, host=host, port=port, workers=workers, log_level=log_level.value)

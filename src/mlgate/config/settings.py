@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "load_settings", "redact_url"]
@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     challenger_fallback: bool = Field(
         True, description="Answer with the champion when the challenger fails."
     )
+    faults: str | None = Field(
+        None,
+        description="Faults injected into the challenger, to rehearse a rollback: "
+        "errors=0.3 (share of its predictions that fail), slow=10 (times slower), "
+        "flip=0.4 (share of rows answered wrong); comma-separated. Never the champion.",
+    )
+
+    @field_validator("faults")
+    @classmethod
+    def _faults(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            from mlgate.serving.faults import Faults
+
+            Faults.parse(value)  # raises ValueError with what is wrong
+            return value
+        return None
 
     def registry(self, base_dir: Path) -> str:
         """The registry URI to use for a project in `base_dir`."""
@@ -98,8 +114,23 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Settings read from the environment now."""
-    return Settings()
+    """Settings read from the environment now; a bad variable is a ConfigError naming it."""
+    from mlgate.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        variable = field if field.isupper() else f"MLGATE_{field.upper()}"
+        problem = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(
+            f"{problem[:1].lower()}{problem[1:]}",
+            field=f"environment variable {variable}",
+            value=first.get("input"),
+            show_value="TOKEN" not in variable,
+            fix=f"Set {variable} to a valid value, or unset it for the default.",
+        ) from None
 
 
 def redact_url(url: str) -> str:

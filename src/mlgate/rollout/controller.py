@@ -29,6 +29,7 @@ from mlgate.reporting.notify import Notifier
 from mlgate.rollout.analysis import analyse
 from mlgate.rollout.decide import Verdict, judge
 from mlgate.state.rollout import (
+    RevisionConflict,
     RolloutEvent,
     RolloutState,
     acquire_lease,
@@ -86,11 +87,13 @@ class Controller:
     ) -> RolloutState:
         """Begin rolling the challenger out with the configured (or given) plan."""
         current = get_rollout(self.store, self.name)
-        if current.status == "running" and self._settle(current, actor) is None:
-            raise RolloutError(
-                f"a {current.strategy} rollout of {self.name!r} is already running",
-                fix="Finish it first: mlgate rollout promote, or mlgate rollout abort.",
-            )
+        if current.status == "running":
+            if self._settle(current, actor) is None:
+                raise RolloutError(
+                    f"a {current.strategy} rollout of {self.name!r} is already running",
+                    fix="Finish it first: mlgate rollout promote, or mlgate rollout abort.",
+                )
+            current = get_rollout(self.store, self.name)  # settled just now
         challenger = self.catalog.alias(self.name, CHALLENGER)
         champion = self.catalog.alias(self.name, CHAMPION)
         if challenger is None or champion is None:
@@ -115,25 +118,34 @@ class Controller:
             ) from e
         weight = _weight(plan, 0)
         now = _now()
-        state = set_rollout(
-            self.store,
-            self.name,
-            strategy=plan.strategy,
-            weight=weight,
-            actor=actor,
-            status="running",
-            note=f"{plan.strategy} of version {challenger.version} against {champion.version}",
-            plan={
-                "config": plan.model_dump(mode="json"),
-                "step": 0,
-                "failures": 0,
-                "started_at": now,
-                "step_started_at": now,
-                "last_analysis_at": now,
-                "champion": champion.version,
-                "challenger": challenger.version,
-            },
-        )
+        try:
+            state = set_rollout(
+                self.store,
+                self.name,
+                strategy=plan.strategy,
+                weight=weight,
+                actor=actor,
+                status="running",
+                note=f"{plan.strategy} of version {challenger.version} against {champion.version}",
+                plan={
+                    "config": plan.model_dump(mode="json"),
+                    "step": 0,
+                    "failures": 0,
+                    "started_at": now,
+                    "step_started_at": now,
+                    "last_analysis_at": now,
+                    "champion": champion.version,
+                    "challenger": challenger.version,
+                },
+                # Two starts at once: the state both read is changed by one of them only.
+                expect_revision=current.revision,
+            )
+        except RevisionConflict:
+            raise RolloutError(
+                f"the rollout of {self.name!r} changed while this start was being made "
+                "(another start, promote or abort at the same moment)",
+                fix="See what runs now with `mlgate rollout status`, then start again if needed.",
+            ) from None
         self._event(state, "start", f"started: {state.note}", {}, actor)
         return state
 

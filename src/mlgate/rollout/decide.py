@@ -4,18 +4,21 @@ Canary and blue-green advance a step when every check passes, hold while
 there is too little data, and roll back after `failure_limit` failed analyses
 in a row. Shadow and A/B run until their evidence is clear or their time is
 up. A/B judges live accuracy with the mixture SPRT, whose interval stays valid
-however often it is looked at, so a challenger worse than the margin is
-promoted with probability at most alpha.
+however often it is looked at, at alpha/2, and with one fixed-horizon test at
+alpha/2 at the planned end, so a challenger worse than the margin is promoted
+with probability at most alpha.
 """
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from mlgate.config.rollout import RolloutConfig
-from mlgate.rollout.analysis import Analysis
+from mlgate.rollout.analysis import Analysis, VersionFigures
 from mlgate.stats.sequential import SequentialResult, msprt
 
 __all__ = ["Check", "Verdict", "judge"]
@@ -187,20 +190,40 @@ def _judge_shadow(
     )
 
 
+def _final_bound(
+    champion_correct: int, champion_labelled: int, challenger: VersionFigures, alpha: float
+) -> float:
+    """One-sided lower confidence bound of challenger - champion accuracy (normal approx.)."""
+    if not champion_labelled or not challenger.labelled:
+        return -1.0
+    a = champion_correct / champion_labelled
+    b = challenger.correct / challenger.labelled
+    se = math.sqrt(a * (1 - a) / champion_labelled + b * (1 - b) / challenger.labelled)
+    return b - a - NormalDist().inv_cdf(1 - alpha) * se
+
+
 def _judge_ab(
     analysis: Analysis, config: RolloutConfig, checks: list[Check], elapsed: float
 ) -> Verdict:
+    """Alpha split in two: half on an always-valid interval looked at after every
+    interval (stop early when the answer is clear), half on one fixed-horizon
+    non-inferiority test at the planned end. A challenger worse than the margin is
+    promoted only if one of the two errs: at most alpha in all (union bound).
+    Spending all of alpha on the sequence instead leaves it so wide that most equal
+    challengers end with no clear answer and are rolled back
+    (benchmarks/rollout_decisions.py)."""
     champion, challenger = analysis.champion, analysis.challenger
+    half = config.alpha / 2
     result = msprt(
         champion.correct,
         champion.labelled,
         challenger.correct,
         challenger.labelled,
-        alpha=config.alpha,
+        alpha=half,
     )
     shown = (
         f"live accuracy difference {result.difference:+.3f}, always-valid "
-        f"{1 - config.alpha:.0%} interval {result.low:+.3f} to {result.high:+.3f} "
+        f"{1 - half:.1%} interval {result.low:+.3f} to {result.high:+.3f} "
         f"({challenger.labelled} vs {champion.labelled} labelled rows)"
     )
     if result.high < -config.margin:
@@ -227,9 +250,24 @@ def _judge_ab(
         and min(champion.labelled, challenger.labelled) >= config.sample_size
     )
     if elapsed >= config.max_duration or enough:
+        bound = _final_bound(champion.correct, champion.labelled, challenger, half)
+        final = (
+            f"at the end, the one-sided {1 - half:.1%} lower bound of the difference is "
+            f"{bound:+.3f}"
+        )
+        if bound > -config.margin and challenger.labelled and champion.labelled:
+            return Verdict(
+                action="promote",
+                reasons=[f"the challenger is not worse than {config.margin:g}: {final}; {shown}"],
+                checks=checks,
+                failures=0,
+                sequential=result,
+            )
         return Verdict(
             action="rollback",
-            reasons=[f"no clear answer by the end of the experiment: {shown}"],
+            reasons=[
+                f"the challenger may be worse by more than {config.margin:g}: {final}; {shown}"
+            ],
             checks=checks,
             failures=1,
             sequential=result,

@@ -27,6 +27,7 @@ from mlgate.errors import RegistryError
 from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
 from mlgate.registry.refs import load_ref
 from mlgate.rollout.strategies import assign
+from mlgate.serving.faults import Faults
 from mlgate.serving.inputs import Batch
 from mlgate.serving.metrics import GatewayMetrics
 from mlgate.serving.records import entry, table
@@ -110,6 +111,9 @@ class Gateway:
         self._random = random.Random()
         self._loading = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.faults = Faults.parse(settings.faults or "")
+        if self.faults.active:
+            log.warning("fault injection is on (MLGATE_FAULTS): %s", self.faults.describe())
 
     # loading ---------------------------------------------------------------
 
@@ -148,7 +152,7 @@ class Gateway:
         challenger = self.catalog.alias(self.name, CHALLENGER)
         routing = Routing(
             champion=self._served(champion.version),
-            challenger=self._served(challenger.version) if challenger else None,
+            challenger=self.faults.wrap(self._served(challenger.version)) if challenger else None,
             rollout=rollout,
             revision=seen,
         )
@@ -206,6 +210,7 @@ class Gateway:
             "strategy": r.rollout.strategy if r.challenger else "none",
             "weight": r.rollout.weight if r.challenger else 0.0,
             "revision": r.rollout.revision,
+            "faults": self.faults.describe() if self.faults.active else None,
             "fast_path": {
                 "champion": r.champion.fast,
                 "challenger": r.challenger.fast if r.challenger else None,

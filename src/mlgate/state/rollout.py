@@ -21,6 +21,7 @@ from mlgate.state.store import StateStore, _AliasEventRow
 
 __all__ = [
     "STRATEGIES",
+    "RevisionConflict",
     "RolloutEvent",
     "RolloutState",
     "Strategy",
@@ -91,6 +92,10 @@ def get_rollout(store: StateStore, model: str) -> RolloutState:
         return _state(row) if row is not None else RolloutState(model=model)
 
 
+class RevisionConflict(Exception):
+    """The rollout state changed after it was read: someone else acted first."""
+
+
 def set_rollout(
     store: StateStore,
     model: str,
@@ -101,8 +106,14 @@ def set_rollout(
     note: str = "",
     status: str | None = None,
     plan: dict[str, Any] | None = None,
+    expect_revision: int | None = None,
 ) -> RolloutState:
-    """Change the split (one transaction) and bump the revision gateways watch."""
+    """Change the split (one transaction) and bump the revision gateways watch.
+
+    With `expect_revision`, only if the state is still at that revision: one
+    conditional UPDATE (or the first INSERT), so of two callers that read the same
+    state exactly one wins; the other gets RevisionConflict and nothing changes.
+    """
     if strategy not in STRATEGIES:
         raise ConfigError(
             "unknown strategy", field="strategy", value=strategy, allowed=", ".join(STRATEGIES)
@@ -111,6 +122,8 @@ def set_rollout(
         raise ConfigError(
             "weight must be a percentage", field="weight", value=weight, allowed="0 to 100"
         )
+    if expect_revision is not None:
+        return _set_if(store, model, expect_revision, strategy, weight, actor, note, status, plan)
     with store.session() as session:
         row = session.get(_RolloutRow, model, with_for_update=True)
         if row is None:
@@ -128,6 +141,51 @@ def set_rollout(
             row.plan = json.dumps(plan)
         session.flush()
         return _state(row)
+
+
+def _set_if(
+    store: StateStore,
+    model: str,
+    expected: int,
+    strategy: str,
+    weight: float,
+    actor: str,
+    note: str,
+    status: str | None,
+    plan: dict[str, Any] | None,
+) -> RolloutState:
+    from sqlalchemy.exc import IntegrityError
+
+    values: dict[str, Any] = {
+        "strategy": strategy,
+        "weight": float(weight),
+        "revision": expected + 1,
+        "updated_at": datetime.now(UTC),
+        "updated_by": actor,
+        "note": note,
+    }
+    if status is not None:
+        values["status"] = status
+    if plan is not None:
+        values["plan"] = json.dumps(plan)
+    try:
+        with store.session() as session:
+            changed = session.execute(
+                update(_RolloutRow)
+                .where(_RolloutRow.model == model, _RolloutRow.revision == expected)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(changed, "rowcount", 0) != 1:
+                if expected != 0 or session.get(_RolloutRow, model) is not None:
+                    raise RevisionConflict(model)
+                session.add(_RolloutRow(model=model, **values))
+                session.flush()
+            row = session.get(_RolloutRow, model, populate_existing=True)
+            assert row is not None
+            return _state(row)
+    except IntegrityError:  # another caller inserted the first row at the same time
+        raise RevisionConflict(model) from None
 
 
 def revision(store: StateStore, model: str) -> tuple[int, int]:

@@ -1,0 +1,123 @@
+"""Faults injected into the challenger on purpose, to rehearse a rollback.
+
+A rollout is only as good as its rollback, and the way to know a rollback works
+is to watch one happen: with `MLGATE_FAULTS` (or `mlgate serve --fault`) the
+gateway makes the challenger fail, slow down or answer wrongly, and the
+controller must take it out while users keep getting the champion's answers.
+The champion is never touched: faults follow the challenger role, not a version,
+so a promoted version serves clean.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from mlgate.serving.runtime import Prediction, ServedModel
+
+__all__ = ["Faults", "FaultyModel", "InjectedFault"]
+
+_KINDS = {
+    "errors": "the share of the challenger's predictions that fail, 0-1",
+    "slow": "how many times slower the challenger's predictions are, >= 1",
+    "flip": "the share of rows the challenger answers wrongly, 0-1",
+}
+
+
+class InjectedFault(RuntimeError):
+    """A challenger prediction failed because a fault was injected (MLGATE_FAULTS)."""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What to do to the challenger's predictions."""
+
+    errors: float = 0.0
+    slow: float = 1.0
+    flip: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> Faults:
+        """`errors=0.3,slow=10,flip=0.4` (any of them); ValueError says what is wrong."""
+        values: dict[str, float] = {}
+        for part in text.replace(";", ",").split(","):
+            if not part.strip():
+                continue
+            name, equals, number = (p.strip() for p in part.partition("="))
+            if name not in _KINDS or not equals:
+                raise ValueError(
+                    f"unknown fault {part.strip()!r}; use name=value with name one of "
+                    + "; ".join(f"{k} ({v})" for k, v in _KINDS.items())
+                )
+            try:
+                value = float(number)
+            except ValueError:
+                raise ValueError(f"fault {name}: {number!r} is not a number") from None
+            low, high = (1.0, math.inf) if name == "slow" else (0.0, 1.0)
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ValueError(f"fault {name}={number}: must be {_KINDS[name].split(', ')[-1]}")
+            values[name] = value
+        return cls(**values)
+
+    @property
+    def active(self) -> bool:
+        return self.errors > 0 or self.slow > 1 or self.flip > 0
+
+    def describe(self) -> str:
+        parts = []
+        if self.errors:
+            parts.append(f"fails {self.errors:.0%} of predictions")
+        if self.slow > 1:
+            parts.append(f"is {self.slow:g}x slower")
+        if self.flip:
+            parts.append(f"answers {self.flip:.0%} of rows wrongly")
+        return "the challenger " + ", ".join(parts) if parts else "none"
+
+    def wrap(self, model: ServedModel) -> ServedModel:
+        """`model` with these faults, or `model` itself when there are none."""
+        if not self.active:
+            return model
+        own = {f.name: getattr(model, f.name) for f in fields(ServedModel)}
+        return FaultyModel(**own, faults=self)
+
+
+@dataclass
+class FaultyModel(ServedModel):
+    """A served model whose predictions fail, slow down or go wrong as its faults say."""
+
+    faults: Faults = field(default_factory=Faults)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def predict(self, columns: dict[str, Any]) -> Prediction:
+        started = time.perf_counter()
+        if self.faults.errors and self.rng.random() < self.faults.errors:
+            raise InjectedFault(f"injected fault: {self.faults.describe()} (MLGATE_FAULTS)")
+        prediction = ServedModel.predict(self, columns)
+        if self.faults.flip:
+            prediction = self._flip(prediction)
+        if self.faults.slow > 1:
+            time.sleep((self.faults.slow - 1) * (time.perf_counter() - started))
+        return prediction
+
+    def _flip(self, prediction: Prediction) -> Prediction:
+        labels = list(prediction.labels)
+        probabilities = prediction.probabilities
+        classes = self.classes
+        if probabilities is not None:
+            probabilities = probabilities.copy()
+        for row, label in enumerate(labels):
+            if self.rng.random() >= self.faults.flip:
+                continue
+            if classes and len(classes) > 1 and label in classes:
+                # the next class, its probabilities rolled along
+                labels[row] = classes[(classes.index(label) + 1) % len(classes)]
+                if probabilities is not None:
+                    probabilities[row] = np.roll(probabilities[row], 1)
+            elif isinstance(label, int | float):
+                labels[row] = label + abs(label) + 1.0
+        return Prediction(labels, probabilities)

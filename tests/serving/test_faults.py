@@ -1,0 +1,141 @@
+"""Fault injection: the challenger fails, slows down or answers wrongly on purpose; never the
+champion, and never in a way users see (they get the champion's answer)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlgate.config.settings import load_settings
+from mlgate.errors import ConfigError
+from mlgate.serving.faults import Faults, FaultyModel, InjectedFault
+from mlgate.serving.inputs import from_rows
+from mlgate.state.predlog import read_log
+from mlgate.state.rollout import set_rollout
+
+MODEL = "credit-risk"
+
+
+def test_faults_parse_every_kind_and_refuse_what_they_do_not_know() -> None:
+    assert Faults.parse("errors=0.3, slow=10;flip=0.4") == Faults(0.3, 10.0, 0.4)
+    assert Faults.parse("") == Faults()
+    assert not Faults.parse(" ").active
+    assert Faults.parse("slow=1").active is False
+    bad = {
+        "boom": "unknown fault 'boom'",
+        "errors": "unknown fault 'errors'",
+        "errors=lots": "'lots' is not a number",
+        "errors=1.5": "must be 0-1",
+        "flip=-0.1": "must be 0-1",
+        "slow=0.5": "must be >= 1",
+        "slow=inf": "must be >= 1",
+        "errors=nan": "must be 0-1",
+    }
+    for text, message in bad.items():
+        with pytest.raises(ValueError, match=message):
+            Faults.parse(text)
+
+
+def test_a_bad_variable_is_one_message_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLGATE_FAULTS", "errors=2")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "environment variable MLGATE_FAULTS: fault errors=2: must be 0-1. Got 'errors=2'. "
+        "Set MLGATE_FAULTS to a valid value, or unset it for the default."
+    )
+    monkeypatch.delenv("MLGATE_FAULTS")
+    monkeypatch.setenv("MLGATE_MAX_BATCH_ROWS", "many")
+    with pytest.raises(ConfigError, match="MLGATE_MAX_BATCH_ROWS: input should be a valid"):
+        load_settings()
+
+
+@pytest.fixture(scope="module")
+def served(kit: Any, module_project: Any) -> Any:
+    return kit.make_gateway(module_project).routing
+
+
+def _faulty(model: Any, **faults: float) -> FaultyModel:
+    wrapped = Faults(**faults).wrap(model)
+    assert isinstance(wrapped, FaultyModel)
+    wrapped.rng.seed(7)
+    return wrapped
+
+
+def test_errors_fail_about_their_share_and_say_they_were_injected(
+    served: Any, registered: Any
+) -> None:
+    model = _faulty(served.challenger, errors=0.3)
+    batch = from_rows(model, registered.lists(slice(0, 1)), limit=10)
+    messages = []
+    for _ in range(2000):
+        try:
+            model.predict(batch.columns)
+        except InjectedFault as e:
+            messages.append(str(e))
+    assert 0.27 < len(messages) / 2000 < 0.33
+    assert set(messages) == {
+        "injected fault: the challenger fails 30% of predictions (MLGATE_FAULTS)"
+    }
+
+
+def test_flip_answers_its_share_of_rows_with_another_class(served: Any, registered: Any) -> None:
+    clean = served.challenger
+    model = _faulty(clean, flip=0.4)
+    batch = from_rows(model, registered.lists(), limit=10_000)
+    honest, flipped = clean.predict(batch.columns), model.predict(batch.columns)
+    changed = np.array(honest.labels) != np.array(flipped.labels)
+    assert 0.33 < changed.mean() < 0.47
+    # The probabilities follow the label, so the answer stays consistent with itself.
+    chosen = np.array(clean.classes)[flipped.probabilities.argmax(axis=1)]
+    assert (chosen == np.array(flipped.labels)).mean() > 0.99
+
+
+def test_slow_takes_that_many_times_as_long(served: Any, registered: Any) -> None:
+    clean = served.challenger
+    model = _faulty(clean, slow=10)
+    batch = from_rows(clean, registered.lists(), limit=10_000)
+
+    def best(m: Any) -> float:
+        times = []
+        for _ in range(15):
+            started = time.perf_counter()
+            m.predict(batch.columns)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    assert best(model) > 5 * best(clean)
+
+
+def test_faults_are_wrapped_around_the_challenger_only(kit: Any, project: Any) -> None:
+    gateway = kit.make_gateway(project, faults="errors=1")
+    assert isinstance(gateway.routing.challenger, FaultyModel)
+    assert not isinstance(gateway.routing.champion, FaultyModel)
+    assert gateway.describe()["faults"] == "the challenger fails 100% of predictions"
+    assert kit.make_gateway(project).describe()["faults"] is None
+
+
+@pytest.mark.anyio
+async def test_a_challenger_failing_every_request_never_reaches_a_user(
+    kit: Any, project: Any, registered: Any
+) -> None:
+    set_rollout(project.catalog().state, MODEL, strategy="canary", weight=100.0, actor="test")
+    rows = registered.lists(slice(0, 3))
+    async with kit.running(kit.make_gateway(project, faults="errors=1")) as s:
+        responses = [await s.client.post("/predict", json={"instances": rows}) for _ in range(5)]
+    for response in responses:
+        assert response.status_code == 200
+        assert response.json()["predictions"] == registered.labels["1"][:3]
+    log = read_log(
+        project.logs,
+        "predictions",
+        "SELECT role, served, error IS NOT NULL AS failed, count(*) AS n FROM log "
+        "GROUP BY ALL ORDER BY role",
+    )
+    assert log.to_dict("records") == [
+        {"role": "challenger", "served": False, "failed": True, "n": 15},
+        {"role": "champion", "served": True, "failed": False, "n": 15},
+    ]
