@@ -1,28 +1,21 @@
 """Decision quality of live rollouts: wrong promotions and wrong rollbacks, measured.
 
 What the figures say (benchmarks/results/rollout_decisions.json, 20000 rollouts a
-cell). mlgate's A/B default meets the requirement with room to spare: it promotes a
-challenger worse by the margin in 0.5-0.6% of rollouts and one worse by twice the
-margin in at most 0.02%, at every traffic level, against alpha = 5%; nothing in
-`decide.py` or `sequential.py` needed changing. Its price is caution: to stay
-valid at every look, the always-valid interval reaches about 3.1 standard errors
-either side at 3000 rows per arm (a fixed one-sided bound needs 1.645), and an
-experiment without a clear answer rolls back, so it rolls back 93%, 76% and 20% of
-*equal* challengers at 1000, 3000 and 10000 labelled rows per arm, and 60% of
-challengers better by the margin at 1000; below 10000 rows a challenger worse by
-twice the margin keeps its half of the traffic to the end (median 10 intervals).
-With a margin of 0.02, plan for about 10000 labelled rows per arm (`duration`,
-`sample_size`). The chapter's t-test, repeated or once at the end, promotes 32-48%
-of challengers worse by the margin at 1000-3000 rows per arm (the end rule is a
-point rule at the boundary) and 10-11% of those worse by twice the margin at 1000;
-it meets alpha only at 10000 rows. The `sketch` row is not mlgate's rule: spending
-alpha/2 on the always-valid interval and alpha/2 on one fixed-horizon
-non-inferiority z-test at the planned end keeps wrong promotions at 2.5-2.9% (at
-most alpha by a union bound) and rolls back 41% of equal challengers at 3000 rows
-per arm instead of 76% (2% instead of 20% at 10000); it is left as a proposal,
-since it changes what the controller does at the end of an experiment. Side runs
-showed that tuning the mixture's tau (0.02-0.05) or a one-sided mixture moves the
-equal-challenger rollbacks at 3000 rows per arm only to 65-77%.
+cell). mlgate's A/B meets the requirement: it promotes a challenger worse by the
+margin in 2.5-2.9% of rollouts and one worse by twice the margin in at most 0.07%,
+at every traffic level, against alpha = 5%. It spends alpha/2 on the always-valid
+interval, looked at after every interval (stopping early when the answer is
+clear), and alpha/2 on one fixed-horizon non-inferiority z-test at the planned end
+(duration or sample_size): a worse challenger is promoted only if one of the two
+errs, at most alpha by a union bound. The earlier rule, all of alpha on the
+sequence and a rollback whenever it had not cleared the margin by the end, kept
+wrong promotions at 0.5-0.6% but rolled back 93%, 76% and 20% of *equal*
+challengers at 1000, 3000 and 10000 labelled rows per arm; the split rolls back
+75%, 41% and 2%. With a margin of 0.02, plan for several thousand labelled rows
+per arm (`duration`, `sample_size`). The chapter's t-test, repeated or once at the
+end, promotes 32-48% of challengers worse by the margin at 1000-3000 rows per arm
+(the end rule is a point rule at the boundary) and 10-11% of those worse by twice
+the margin at 1000; it meets alpha only at 10000 rows.
 
 The canary's live-accuracy check cannot meet alpha, and more traffic does not help:
 it is a point rule (challenger minus champion accuracy >= -margin on the step's
