@@ -47,6 +47,9 @@ ROUTES = [
     ("GET", "/v2/models/{model_name}"),
     ("GET", "/v2/models/{model_name}/ready"),
     ("POST", "/v2/models/{model_name}/infer"),
+    ("GET", "/v2/models/{model_name}/versions/{version}"),
+    ("GET", "/v2/models/{model_name}/versions/{version}/ready"),
+    ("POST", "/v2/models/{model_name}/versions/{version}/infer"),
     ("GET", "/ping"),
     ("GET", "/health"),
     ("GET", "/version"),
@@ -66,6 +69,7 @@ ROUTES = [
 
 WITH_BODY = {
     ("POST", "/v2/models/{model_name}/infer"),
+    ("POST", "/v2/models/{model_name}/versions/{version}/infer"),
     ("POST", "/invocations"),
     ("POST", "/predict"),
     ("POST", "/feedback"),

@@ -251,6 +251,18 @@ def _talk_like_triton(httpclient: Any, url: str, registered: Any) -> None:
         expected = np.asarray(registered.labels["1"])[keep].tolist()
         assert result.as_numpy("label").tolist() == expected
         assert result.as_numpy("probabilities") is None
+
+        # A named version: exactly that one answers, whatever the split (none here).
+        label = [httpclient.InferRequestedOutput("label", binary_data=False)]
+        for version in ("1", "2"):
+            assert client.is_model_ready(MODEL, model_version=version)
+            pinned = client.get_model_metadata(MODEL, model_version=version)
+            assert pinned["versions"] == [version]
+            result = client.infer(MODEL, [tensor], outputs=label, model_version=version)
+            assert result.as_numpy("label").tolist() == registered.labels[version]
+            assert result.get_response()["model_version"] == version
+        with pytest.raises(Exception, match="version '9' of 'credit-risk' is not served here"):
+            client.infer(MODEL, [tensor], outputs=label, model_version="9")
     finally:
         client.close()
 
@@ -298,6 +310,64 @@ async def test_mlflow_invocations(serve: Any, registered: Any, form: str) -> Non
     assert body["version"] == response.headers["x-mlgate-version"] == "1"
     assert body["model"] == MODEL
     assert body["request_id"] == response.headers["x-request-id"]
+
+
+async def test_mlflow_invocations_as_csv(serve: Any, registered: Any) -> None:
+    """What an MLflow client sends for a DataFrame as text/csv (missing values empty)."""
+    features = registered.test.drop(columns=["default"])
+    assert features.isna().any().any(), "the test set should have missing values to send"
+    text = features.to_csv(index=False)
+    async with serve() as s:
+        for content_type in ("text/csv", "text/csv; charset=utf-8"):
+            response = await s.client.post(
+                "/invocations", content=text.encode(), headers={"content-type": content_type}
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["predictions"] == registered.labels["1"]
+        # The same route, fast path off: FastAPI's routing reads CSV alike.
+        s.app.fast_path = None
+        again = await s.client.post(
+            "/invocations", content=text.encode(), headers={"content-type": "text/csv"}
+        )
+        assert again.json()["predictions"] == registered.labels["1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "message"),
+    [
+        (b"", 400, "the CSV body is empty; send a header of feature names, then rows"),
+        (b"\xff\xfe", 400, "the CSV body is not UTF-8 text (byte 0)"),
+        (b'age,"income\n1,2', 400, "the CSV body cannot be read: unexpected end of data"),
+        (b"age,age\n1,2\n", 422, "the CSV header names a column twice"),
+        (b"age,income\n1\n", 422, "CSV row 0 has 1 value(s) but the header names 2"),
+    ],
+)
+async def test_mlflow_csv_refusals(serve: Any, text: bytes, status: int, message: str) -> None:
+    async with serve() as s:
+        response = await s.client.post(
+            "/invocations", content=text, headers={"content-type": "text/csv"}
+        )
+    assert response.status_code == status
+    assert response.json()["error"] == message
+
+
+async def test_mlflow_csv_checks_values_like_json(serve: Any, registered: Any) -> None:
+    features = registered.test.drop(columns=["default"]).head(3).copy()
+    features["age"] = features["age"].astype(object)
+    features.loc[1, "age"] = "old"
+    async with serve() as s:
+        response = await s.client.post(
+            "/invocations",
+            content=features.to_csv(index=False).encode(),
+            headers={"content-type": "text/csv"},
+        )
+        missing = await s.client.post(
+            "/invocations", content=b"age\n40\n", headers={"content-type": "text/csv"}
+        )
+    assert response.status_code == 422
+    assert response.json()["error"] == "feature 'age' in row 1 must be a number, got \"old\""
+    assert missing.status_code == 422
+    assert missing.json()["error"].startswith("missing feature(s): income")
 
 
 async def test_mlflow_health_routes(serve: Any) -> None:

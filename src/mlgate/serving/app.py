@@ -31,10 +31,13 @@ from mlgate.serving.fastpath import FastPath, FastRoute, GatewayApp
 from mlgate.serving.gateway import Gateway, Served
 from mlgate.serving.inputs import (
     Batch,
+    CsvText,
     InputError,
     from_columns,
+    from_csv,
     from_records,
     from_rows,
+    is_csv,
     parse_v2,
     show_value,
 )
@@ -60,17 +63,30 @@ def _plain(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
-async def _read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
-    """The request's JSON body, read up to `limit` bytes; `empty` (if given) for no body."""
+async def _read_json(request: Request, limit: int, *, empty: Any = None, csv: bool = False) -> Any:
+    """The request's JSON body, read up to `limit` bytes; `empty` (if given) for no body.
+
+    With `csv`, a body sent as text/csv comes back as `CsvText`, unparsed.
+    """
     return await _json_body(
-        request.headers.get("content-length"), request.stream(), limit, empty=empty
+        request.headers.get("content-length"),
+        request.stream(),
+        limit,
+        empty=empty,
+        csv=csv and is_csv(request.headers.get("content-type")),
     )
 
 
 async def _json_body(
-    declared: str | None, chunks: AsyncIterator[bytes], limit: int, *, empty: Any = None
+    declared: str | None,
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    *,
+    empty: Any = None,
+    csv: bool = False,
 ) -> Any:
-    """A JSON body from its chunks and declared length (FastAPI's routes and the fast path)."""
+    """A JSON body from its chunks and declared length (FastAPI's routes and the fast path);
+    with `csv`, the body's bytes as `CsvText`."""
     if declared is not None:
         try:
             size = int(declared)
@@ -100,6 +116,8 @@ async def _json_body(
             )
         parts.append(chunk)
     raw = parts[0] if len(parts) == 1 else b"".join(parts)
+    if csv:
+        return CsvText(raw)
     if not raw.strip():
         if empty is not None:
             return empty
@@ -233,8 +251,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def _crashed(request: Request, error: Exception) -> Response:
         return _failed(error, _route(request), request.url.path)[0]
 
-    async def _read(declared: str | None, chunks: AsyncIterator[bytes]) -> Any:
-        return await _json_body(declared, chunks, limit)
+    async def _read(declared: str | None, kind: str | None, chunks: AsyncIterator[bytes]) -> Any:
+        return await _json_body(declared, chunks, limit, csv=is_csv(kind))
 
     fast = FastPath(_read, _failed)
 
@@ -264,12 +282,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def server_metadata() -> Response:
         return _json({"name": "mlgate", "version": __version__, "extensions": []})
 
-    @app.get("/v2/models/{model_name}", tags=["v2"])
-    async def model_metadata(model_name: str) -> Response:
-        _model(model_name)
-        routing = gateway.routing
-        champion = routing.champion
-        versions = [champion.version] + ([routing.challenger.version] if routing.challenger else [])
+    def _metadata(champion: Any) -> dict[str, Any]:
         inputs = [
             {
                 "name": feature,
@@ -282,15 +295,22 @@ def create_app(gateway: Gateway) -> FastAPI:
         if champion.card.task == "classification":
             classes = len(champion.classes or [])
             outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, classes]})
+        return {
+            "name": name,
+            "platform": "mlgate",
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": {"task": champion.card.task, "classes": champion.classes},
+        }
+
+    @app.get("/v2/models/{model_name}", tags=["v2"])
+    async def model_metadata(model_name: str) -> Response:
+        _model(model_name)
+        routing = gateway.routing
+        champion = routing.champion
+        versions = [champion.version] + ([routing.challenger.version] if routing.challenger else [])
         return _json(
-            {
-                "name": name,
-                "versions": versions,
-                "platform": "mlgate",
-                "inputs": inputs,
-                "outputs": outputs,
-                "parameters": {"task": champion.card.task, "classes": champion.classes},
-            },
+            _metadata(champion) | {"versions": versions},
             headers={"x-mlgate-version": champion.version},
         )
 
@@ -310,12 +330,61 @@ def create_app(gateway: Gateway) -> FastAPI:
         body = await _read_json(request, limit)
         return await _infer(body, *_caller(request))
 
-    async def _infer(body: Any, key: str | None, given: str | None) -> Response:
-        champion = gateway.routing.champion
+    def _version(model_name: str, version: str) -> tuple[Any, str]:
+        _model(model_name)
+        found = gateway.loaded(version)
+        if found is None:
+            routing = gateway.routing
+            served = [routing.champion.version] + (
+                [routing.challenger.version] if routing.challenger else []
+            )
+            shown = version if len(version) <= 40 else version[:37] + "..."
+            raise InputError(
+                f"version {shown!r} of {name!r} is not served here; served: "
+                f"{', '.join(served)} (or leave the version out to be routed)",
+                status=404,
+                code="unknown_version",
+            )
+        return found
+
+    @app.get("/v2/models/{model_name}/versions/{version}", tags=["v2"])
+    async def version_metadata(model_name: str, version: str) -> Response:
+        model, role = _version(model_name, version)
+        return _json(
+            _metadata(model) | {"versions": [model.version]},
+            headers={"x-mlgate-version": model.version, "x-mlgate-role": role},
+        )
+
+    @app.get("/v2/models/{model_name}/versions/{version}/ready", tags=["v2"])
+    async def version_ready(model_name: str, version: str) -> Response:
+        model, _ = _version(model_name, version)
+        return _json({"name": name, "version": model.version, "ready": True})
+
+    @app.post(
+        "/v2/models/{model_name}/versions/{version}/infer",
+        tags=["v2"],
+        name="v2_version",
+        openapi_extra=schemas.body(schemas.V2_INFER),
+    )
+    async def infer_version(model_name: str, version: str, request: Request) -> Response:
+        """Infer with exactly this version (the champion or the challenger): no split."""
+        model, role = _version(model_name, version)
+        body = await _read_json(request, limit)
+        return await _infer(body, *_caller(request), pinned=(model, role))
+
+    async def _infer(
+        body: Any, key: str | None, given: str | None, pinned: tuple[Any, str] | None = None
+    ) -> Response:
+        champion = gateway.routing.champion if pinned is None else pinned[0]
         batch = parse_v2(champion, body, limit=rows)
         given_id = _v2_id(body)
         wanted = _v2_outputs(champion, body)
-        served = await _serve(batch, "v2", key, given)
+        if pinned is None:
+            served = await _serve(batch, "v2", key, given)
+        else:
+            served = await gateway.serve_version(
+                batch, *pinned, route="v2", key=key, request_id=_request_id(given)
+            )
         prediction, model = served.prediction, served.model
         outputs: list[dict[str, Any]] = [
             {
@@ -362,9 +431,11 @@ def create_app(gateway: Gateway) -> FastAPI:
             {"mlgate": __version__, "model": name, "version": gateway.routing.champion.version}
         )
 
-    @app.post("/invocations", tags=["mlflow"], openapi_extra=schemas.body(schemas.INVOCATIONS))
+    @app.post(
+        "/invocations", tags=["mlflow"], openapi_extra=schemas.body(schemas.INVOCATIONS, csv=True)
+    )
     async def invocations(request: Request) -> Response:
-        body = await _read_json(request, limit)
+        body = await _read_json(request, limit, csv=True)
         return await _invocations(body, *_caller(request))
 
     async def _invocations(body: Any, key: str | None, given: str | None) -> Response:
@@ -625,6 +696,8 @@ _MLFLOW_KEYS = frozenset({"dataframe_split", "dataframe_records", "instances", "
 
 def _mlflow_batch(gateway: Gateway, body: Any, rows: int) -> Batch:
     model = gateway.routing.champion
+    if isinstance(body, CsvText):
+        return from_csv(model, body.raw, limit=rows)
     if not isinstance(body, dict) or len(_MLFLOW_KEYS.intersection(body)) != 1:
         raise InputError(
             "expected exactly one of dataframe_split, dataframe_records, instances or inputs",

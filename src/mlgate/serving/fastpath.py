@@ -24,8 +24,8 @@ __all__ = ["FastPath", "FastRoute", "GatewayApp"]
 
 #: (body, routing key, request id) -> the response.
 Answer = Callable[[Any, "str | None", "str | None"], Awaitable[Response]]
-#: (declared Content-Length, the body's chunks) -> the parsed JSON body.
-Reader = Callable[["str | None", AsyncIterator[bytes]], Awaitable[Any]]
+#: (declared Content-Length, Content-Type, the body's chunks) -> the parsed body.
+Reader = Callable[["str | None", "str | None", AsyncIterator[bytes]], Awaitable[Any]]
 #: (error, route name, path) -> (the response, whether to raise the error again after it).
 Failed = Callable[[Exception, str, str], "tuple[Response, bool]"]
 
@@ -93,10 +93,12 @@ class FastPath:
         self, scope: Scope, receive: Receive, send: Send, route: FastRoute, param: str | None
     ) -> None:
         """Answer one request, with errors handled the way the app's handlers do."""
-        key = request_id = declared = None
+        key = request_id = declared = kind = None
         for name, value in scope["headers"]:  # the first of each, as Headers.get
             if name == b"content-length":
                 declared = value.decode("latin-1") if declared is None else declared
+            elif name == b"content-type":
+                kind = value.decode("latin-1") if kind is None else kind
             elif name == b"x-mlgate-key":
                 key = value.decode("latin-1") if key is None else key
             elif name == b"x-request-id":
@@ -104,7 +106,7 @@ class FastPath:
         try:
             if route.check is not None and param is not None:
                 route.check(param)
-            body = await self.read(declared, _chunks(receive))
+            body = await self.read(declared, kind, _chunks(receive))
             response = await route.answer(body, key, request_id)
         except Exception as error:
             response, again = self.failed(error, route.name, scope["path"])

@@ -224,6 +224,37 @@ class Gateway:
             return model.predict(batch.columns)
         return await asyncio.to_thread(model.predict, batch.columns)
 
+    def loaded(self, version: str) -> tuple[ServedModel, str] | None:
+        """The version, if it is served now, and its role; None for any other version."""
+        routing = self.routing
+        if version == routing.champion.version:
+            return routing.champion, CHAMPION
+        if routing.challenger is not None and version == routing.challenger.version:
+            return routing.challenger, CHALLENGER
+        return None
+
+    async def serve_version(
+        self,
+        batch: Batch,
+        model: ServedModel,
+        role: str,
+        *,
+        route: str,
+        key: str | None,
+        request_id: str | None,
+    ) -> Served:
+        """Answer with exactly `model` (a request that named its version): no split, no
+        fallback, no off-path copies; logged as served by its role."""
+        started = time.perf_counter()
+        request_id = request_id or new_request_id()
+        rollout = self.routing.rollout
+        prediction = await self._predict(model, batch)
+        elapsed = time.perf_counter() - started
+        labels = prediction.labels if model.card.task == "classification" else None
+        self.metrics.answered(self.name, model.version, role, route, elapsed, labels)
+        self._log(batch, model, role, route, key, request_id, rollout, prediction, elapsed, None)
+        return Served(prediction, model, role, request_id)
+
     async def serve(
         self, batch: Batch, *, route: str, key: str | None, request_id: str | None
     ) -> Served:

@@ -21,10 +21,13 @@ from mlgate.training.preprocessing import MISSING
 
 __all__ = [
     "Batch",
+    "CsvText",
     "InputError",
     "from_columns",
+    "from_csv",
     "from_records",
     "from_rows",
+    "is_csv",
     "parse_v2",
     "show_value",
 ]
@@ -194,6 +197,62 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+@dataclass(frozen=True)
+class CsvText:
+    """A request body sent as text/csv, not parsed yet."""
+
+    raw: bytes
+
+
+def is_csv(content_type: str | None) -> bool:
+    """Whether a Content-Type header says CSV (text/csv, with or without parameters)."""
+    return content_type is not None and content_type.split(";", 1)[0].strip().lower() in (
+        "text/csv",
+        "application/csv",
+    )
+
+
+def from_csv(model: ServedModel, raw: bytes, *, limit: int) -> Batch:
+    """A batch from CSV text as pandas writes it: a header of feature names, then rows;
+    an empty field is a missing value. Row numbers in errors count data rows from 0."""
+    import csv
+    import io
+
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"the CSV body is not UTF-8 text (byte {e.start})", status=400, code="bad_csv"
+        ) from None
+    try:
+        table = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as e:
+        raise InputError(f"the CSV body cannot be read: {e}", status=400, code="bad_csv") from None
+    table = [row for row in table if row]  # blank lines
+    if not table:
+        raise InputError(
+            "the CSV body is empty; send a header of feature names, then rows",
+            status=400,
+            code="bad_csv",
+        )
+    header, rows = table[0], table[1:]
+    if len(set(header)) != len(header):
+        raise InputError("the CSV header names a column twice", code="wrong_features")
+    _check_rows(len(rows), limit)
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise InputError(
+                f"CSV row {i} has {len(row)} value(s) but the header names {len(header)}",
+                row=i,
+                code="bad_csv",
+            )
+    columns = {
+        name: [value if value != "" else None for value in values]
+        for name, values in zip(header, zip(*rows, strict=True), strict=True)
+    }
+    return from_columns(model, columns, limit=limit)
 
 
 def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> Batch:

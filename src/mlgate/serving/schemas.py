@@ -104,11 +104,15 @@ START: dict[str, Any] = {
 }
 
 
-def body(schema: dict[str, Any]) -> dict[str, Any]:
-    """The `openapi_extra` that documents a JSON request body."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schema}},
+def body(schema: dict[str, Any], *, csv: bool = False) -> dict[str, Any]:
+    """The `openapi_extra` that documents a JSON request body (or, with `csv`, CSV too)."""
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if csv:
+        content["text/csv"] = {
+            "schema": {
+                "type": "string",
+                "description": "A header of feature names, then one line per row "
+                "(pandas' DataFrame.to_csv(index=False)); an empty field is missing.",
+            }
         }
-    }
+    return {"requestBody": {"required": True, "content": content}}
