@@ -412,7 +412,16 @@ def run(
         gates=gates,
         training_time_s=seconds,
         model=card.artifact,
-        warnings=_unique_warnings(caught),
+        warnings=_unique_warnings(caught)
+        + (
+            [
+                f"no ONNX export ({exported.reason}): the gateway will serve this version "
+                "with scikit-learn, far slower than the ONNX fast path, and a rollout "
+                "compares its latency with the champion's"
+            ]
+            if exported.artifact is None and exported.reason
+            else []
+        ),
         comparison=comparison,
     )
     files |= {"model": str(out / card.artifact.path), "card": str(out / "model.json")}

@@ -255,6 +255,32 @@ def test_promote_and_rollback_record_every_move(copy: Path) -> None:
     assert human.stdout.count("rollback") == 2
 
 
+def test_a_version_can_be_made_challenger_again(copy: Path) -> None:
+    # The registry as it stands: champion 1, challenger 3, version 2 failed its gates.
+    assert invoke("models", "challenger", "demo", "3", "-c", copy).stdout == (
+        "demo: version 3 is already the challenger; nothing moved\n"
+    )
+    assert one_error(invoke("models", "challenger", "demo", "1", "-c", copy)) == (
+        "version 1 of 'demo' is the champion; a challenger must be another version. "
+        "Pick another version: mlgate models list demo."
+    )
+    refused = one_error(invoke("models", "challenger", "demo", "2", "-c", copy))
+    assert refused.endswith(" Pass --force to make it the challenger anyway.")
+    moved = invoke("models", "challenger", "demo", "2", "--force", "-c", copy, actor="dan")
+    assert moved.stdout == (
+        "demo: challenger 3 → 2 (by dan); start a rollout with mlgate rollout start\n"
+    )
+    events = as_json("models", "history", "demo", "-c", copy)
+    assert isinstance(events, list)
+    last = events[-1]
+    assert (last["alias"], last["from_version"], last["to_version"], last["action"]) == (
+        "challenger",
+        "3",
+        "2",
+        "nominate",
+    )
+
+
 def test_rollback_with_no_earlier_champion(copy: Path) -> None:
     assert one_error(invoke("models", "rollback", "demo", "-c", copy)) == (
         "no champion of 'demo' came before version 1, so there is nothing to roll back to. "

@@ -166,6 +166,24 @@ def test_p99_latency_ratio(challenger_ms: float, passed: bool) -> None:
     assert latency.value == pytest.approx(challenger_ms / 10.0)
 
 
+@pytest.mark.parametrize(
+    ("champion_ms", "challenger_ms", "passed"),
+    [(0.62, 1.09, True), (0.62, 1.62, True), (0.62, 1.63, False), (0.94, 5.56, False)],
+)
+def test_sub_millisecond_jitter_is_within_the_latency_slack(
+    champion_ms: float, challenger_ms: float, passed: bool
+) -> None:
+    found = verdict(analysis(figures(p99=challenger_ms), figures(version="1", p99=champion_ms)))
+    assert check(found, "p99_latency_ratio") is passed
+    (latency,) = [c for c in found.checks if c.name == "p99_latency_ratio"]
+    assert latency.reason.endswith("(within the 1 ms slack)") is passed
+    strict = verdict(
+        analysis(figures(p99=challenger_ms), figures(version="1", p99=champion_ms)),
+        config(analysis={"latency_slack_ms": 0.0}),
+    )
+    assert check(strict, "p99_latency_ratio") is False
+
+
 def test_no_latency_check_without_a_champion_latency() -> None:
     found = verdict(analysis(figures(p99=50.0), figures(version="1", p99=None)))
     assert "p99_latency_ratio" not in [c.name for c in found.checks]

@@ -223,3 +223,38 @@ async def test_a_bad_rollout_plan_is_422(serve: Any, project: Any) -> None:
         assert refused.status_code == 422, refused.text
         assert f"{field}: " in refused.json()["error"]
     assert _state(project) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/admin/promote", "promote"), ("/admin/rollback", "rollback")]
+)
+async def test_promote_or_rollback_during_a_rollout_ends_it_on_record(
+    serve: Any, project: Any, path: str, kind: str
+) -> None:
+    from mlgate.state.rollout import rollout_events
+
+    async with serve(admin_token=TOKEN) as s:
+        started = await s.client.post("/admin/rollout/start", headers=AUTH)
+        assert started.status_code == 200, started.text
+        ended = await s.client.post(path, headers=AUTH)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["champion"] == ("2" if kind == "promote" else "1")
+    assert ended.json()["challenger"] is None
+    state = get_rollout(project.catalog().state, MODEL)
+    assert state.status == ("promoted" if kind == "promote" else "rolled_back")
+    events = rollout_events(project.catalog().state, MODEL)
+    assert [e.kind for e in events] == ["start", kind]
+    assert events[-1].actor == "admin API"
+
+
+async def test_an_empty_bearer_never_opens_the_admin_api(kit: Any, project: Any) -> None:
+    from pydantic import ValidationError
+
+    from mlgate.config.settings import Settings
+
+    with pytest.raises(ValidationError, match="is set but empty"):
+        Settings(admin_token="  ")
+    async with kit.running(kit.make_gateway(project, admin_token=TOKEN), lifespan=False) as s:
+        for header in ("Bearer ", "Bearer", "bearer  ", ""):
+            response = await s.client.get("/admin/rollout", headers={"authorization": header})
+            assert response.status_code == 401, header

@@ -25,14 +25,16 @@ def test_faults_parse_every_kind_and_refuse_what_they_do_not_know() -> None:
     assert not Faults.parse(" ").active
     assert Faults.parse("slow=1").active is False
     bad = {
-        "boom": "unknown fault 'boom'",
-        "errors": "unknown fault 'errors'",
-        "errors=lots": "'lots' is not a number",
-        "errors=1.5": "must be 0-1",
-        "flip=-0.1": "must be 0-1",
-        "slow=0.5": "must be >= 1",
-        "slow=inf": "must be >= 1",
-        "errors=nan": "must be 0-1",
+        "boom": "unknown fault 'boom'; use name=value with name one of errors",
+        "errors": "fault errors needs a value: errors=N, the share of the challenger's",
+        "errors=": "fault errors needs a value",
+        "errors=lots": "'lots' is not a number; errors is the share",
+        "errors=1.5": "fault errors=1.5 is out of range: errors is the share .* from 0 to 1",
+        "flip=-0.1": "out of range: flip is the share of rows .* from 0 to 1",
+        "slow=0.5": "out of range: slow is .* a finite 1 or more",
+        "slow=inf": "out of range: slow is .* a finite 1 or more",
+        "errors=nan": "out of range",
+        "errors=0.1,errors=0.2": "fault errors is given twice",
     }
     for text, message in bad.items():
         with pytest.raises(ValueError, match=message):
@@ -44,13 +46,18 @@ def test_a_bad_variable_is_one_message_naming_it(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value) == (
-        "environment variable MLGATE_FAULTS: fault errors=2: must be 0-1. Got 'errors=2'. "
-        "Set MLGATE_FAULTS to a valid value, or unset it for the default."
+        "environment variable MLGATE_FAULTS: fault errors=2 is out of range: errors is the "
+        "share of the challenger's predictions that fail, from 0 to 1. Got 'errors=2'."
     )
     monkeypatch.delenv("MLGATE_FAULTS")
     monkeypatch.setenv("MLGATE_MAX_BATCH_ROWS", "many")
-    with pytest.raises(ConfigError, match="MLGATE_MAX_BATCH_ROWS: input should be a valid"):
+    with pytest.raises(ConfigError) as caught:
         load_settings()
+    assert str(caught.value) == (
+        "environment variable MLGATE_MAX_BATCH_ROWS: input should be a valid integer, unable "
+        "to parse string as an integer. Got 'many'. MLGATE_MAX_BATCH_ROWS sets the most rows "
+        "per prediction request. Fix the value, or unset it for the default."
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +84,7 @@ def test_errors_fail_about_their_share_and_say_they_were_injected(
         except InjectedFault as e:
             messages.append(str(e))
     assert 0.27 < len(messages) / 2000 < 0.33
-    assert set(messages) == {
-        "injected fault: the challenger fails 30% of predictions (MLGATE_FAULTS)"
-    }
+    assert set(messages) == {"injected fault: the challenger fails 30% of predictions"}
 
 
 def test_flip_answers_its_share_of_rows_with_another_class(served: Any, registered: Any) -> None:

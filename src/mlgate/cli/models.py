@@ -132,6 +132,30 @@ def promote(
     )
 
 
+@models_app.command("challenger")
+@friendly
+def challenger(
+    name: Annotated[str, typer.Argument(help="The registered model.")],
+    version: Annotated[str, typer.Argument(help="The version to make challenger.")],
+    reason: ReasonOption = "made challenger by hand",
+    force: Annotated[
+        bool, typer.Option("--force", help="Even a version that failed its gates.")
+    ] = False,
+    config: ProjectOption = Path("mlgate.yaml"),
+) -> None:
+    """Make VERSION the challenger, e.g. again after a rollback (recorded in the history)."""
+    event = open_catalog(config).nominate(name, version, reason=reason, force=force)
+    if event is None:
+        out.print(
+            f"{escape(name)}: version {escape(version)} is already the challenger; nothing moved"
+        )
+        return
+    out.print(
+        f"{escape(name)}: challenger {event.from_version or '-'} → {event.to_version} "
+        f"(by {escape(event.actor)}); start a rollout with mlgate rollout start"
+    )
+
+
 @models_app.command("rollback")
 @friendly
 def rollback(

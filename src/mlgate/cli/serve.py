@@ -60,6 +60,11 @@ def serve(
             raise ConfigError(
                 str(e), field="--fault", fix="For example: --fault errors=0.3 --fault slow=10."
             ) from None
+        before = os.environ.get("MLGATE_FAULTS")
+        if before and before != text:
+            from mlgate.cli.output import err
+
+            err.print(f"--fault {text} replaces MLGATE_FAULTS={before}", markup=False)
         os.environ["MLGATE_FAULTS"] = text  # the workers read their settings from it
 
     try:

@@ -50,6 +50,12 @@ class AnalysisConfig(_Strict):
     max_p99_latency_ratio: float = Field(
         1.5, gt=0.0, description="Challenger p99 latency over champion p99 latency."
     )
+    latency_slack_ms: float = Field(
+        1.0,
+        ge=0.0,
+        description="A challenger p99 within this many milliseconds of the champion's "
+        "passes whatever the ratio: sub-millisecond jitter is not a regression.",
+    )
     min_agreement: float = Field(
         0.90,
         ge=0.0,

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
         "flip=0.4 (share of rows answered wrong); comma-separated. Never the champion.",
     )
 
+    @field_validator("admin_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            # An empty value (a secret that expanded to nothing) must not mean "no password".
+            raise ValueError(
+                "is set but empty; set a token to turn the admin API on, or unset the "
+                "variable to keep it off."
+            )
+        return value
+
     @field_validator("faults")
     @classmethod
     def _faults(cls, value: str | None) -> str | None:
@@ -124,13 +135,32 @@ def load_settings() -> Settings:
         field = str(first["loc"][0]) if first["loc"] else ""
         variable = field if field.isupper() else f"MLGATE_{field.upper()}"
         problem = str(first["msg"]).removeprefix("Value error, ")
+        fix = None
+        if first["type"] != "value_error":  # mlgate's own checks say what to do themselves
+            described = _description(field)
+            fix = (
+                f"{variable} sets the {described[:1].lower()}{described[1:]} Fix the value, "
+                "or unset it for the default."
+            )
         raise ConfigError(
             f"{problem[:1].lower()}{problem[1:]}",
             field=f"environment variable {variable}",
             value=first.get("input"),
             show_value="TOKEN" not in variable,
-            fix=f"Set {variable} to a valid value, or unset it for the default.",
+            fix=fix,
         ) from None
+
+
+def _description(field: str) -> str:
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names = {name.upper(), f"MLGATE_{name.upper()}"} | set(
+            getattr(alias, "choices", [alias] if isinstance(alias, str) else [])
+        )
+        if field in names or field == name:
+            text = (info.description or "").strip()
+            return text if text.endswith(".") else f"{text}."
+    return "See docs/config.md."
 
 
 def redact_url(url: str) -> str:

@@ -12,6 +12,7 @@ version without its files.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,9 +82,21 @@ def parse_ref(ref: str) -> tuple[str, str | None, str | None]:
     )
 
 
+#: MLflow's own HTTP defaults retry a tracking server that does not answer for about four
+#: minutes (7 retries, backoff factor 2, 120 s timeout) before a command can say so. A
+#: command line tool should say so in seconds; any value the user sets is kept.
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
+
 def _quiet_mlflow() -> None:
     for name in ("mlflow", "alembic", "mlflow.store.db.utils"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for variable, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(variable, value)
 
 
 class Catalog:
@@ -390,6 +403,30 @@ class Catalog:
             self.move_alias(name, CHALLENGER, None, action="promote", reason="became champion")
         return event
 
+    def nominate(
+        self, name: str, version: str, *, reason: str, force: bool = False
+    ) -> AliasEvent | None:
+        """Make `version` the challenger again (after a rollback, or to try an older one);
+        a version that failed its gates needs `force`. None when it already is."""
+        info = self.version(name, version)
+        champion = self.alias(name, CHAMPION)
+        if champion is not None and champion.version == info.version:
+            raise RegistryError(
+                f"version {info.version} of {name!r} is the champion; a challenger must be "
+                "another version.",
+                fix=f"Pick another version: mlgate models list {name}.",
+            )
+        current = self.alias(name, CHALLENGER)
+        if current is not None and current.version == info.version:
+            return None
+        if info.passed is False and not force:
+            raise RegistryError(
+                f"version {info.version} of {name!r} failed its gates: "
+                f"{'; '.join(info.reasons) or 'see mlgate models show'}.",
+                fix="Pass --force to make it the challenger anyway.",
+            )
+        return self.move_alias(name, CHALLENGER, info.version, action="nominate", reason=reason)
+
     def rollback(self, name: str, *, reason: str) -> AliasEvent:
         """Point the champion back at the version it pointed to before the current one."""
         current = self.alias(name, CHAMPION)
@@ -453,8 +490,19 @@ class Catalog:
         )
 
     def _refused(self, e: Any) -> RegistryError:
+        message = redact_url(str(e.message).rstrip("."))
+        unreachable = any(
+            word in message for word in ("Max retries exceeded", "Connection refused", "timed out")
+        )
         return RegistryError(
-            f"the registry at {redact_url(self.uri)} refused: {str(e.message).rstrip('.')}."
+            f"the registry at {redact_url(self.uri)} "
+            + ("cannot be reached" if unreachable else "refused")
+            + f": {message[:500]}.",
+            fix="Check that the tracking server runs and the URI is right "
+            "(MLGATE_REGISTRY_URI or MLFLOW_TRACKING_URI), or unset both to use the "
+            "project's own registry under .mlgate/."
+            if unreachable
+            else None,
         )
 
     def _call(self, fn: Any) -> Any:

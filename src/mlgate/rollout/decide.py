@@ -67,15 +67,17 @@ def _checks(analysis: Analysis, config: RolloutConfig) -> list[Check]:
     ]
     if challenger.p99_latency_ms is not None and champion.p99_latency_ms:
         ratio = challenger.p99_latency_ms / champion.p99_latency_ms
+        within = _at_most(challenger.p99_latency_ms - champion.p99_latency_ms, a.latency_slack_ms)
         checks.append(
             Check(
                 name="p99_latency_ratio",
-                passed=_at_most(ratio, a.max_p99_latency_ratio),
+                passed=_at_most(ratio, a.max_p99_latency_ratio) or within,
                 value=ratio,
                 bound=a.max_p99_latency_ratio,
                 reason=f"p99 latency {challenger.p99_latency_ms:.2f} ms vs champion "
                 f"{champion.p99_latency_ms:.2f} ms: ratio {ratio:.2f}, limit "
-                f"{a.max_p99_latency_ratio:g}",
+                f"{a.max_p99_latency_ratio:g}"
+                + (f" (within the {a.latency_slack_ms:g} ms slack)" if within else ""),
             )
         )
     if analysis.agreement is not None and config.strategy in ("canary", "shadow"):

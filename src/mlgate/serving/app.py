@@ -42,7 +42,7 @@ from mlgate.serving.inputs import (
     show_value,
 )
 from mlgate.serving.metrics import CONTENT_TYPE_LATEST
-from mlgate.state.rollout import STRATEGIES, set_rollout
+from mlgate.state.rollout import STRATEGIES, get_rollout, set_rollout
 
 __all__ = ["create_app"]
 
@@ -505,8 +505,14 @@ def create_app(gateway: Gateway) -> FastAPI:
             )
         given = request.headers.get("authorization", "")
         scheme, _, value = given.partition(" ")
-        expected = token.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), expected):
+        expected = token.get_secret_value().strip().encode()
+        presented = value.strip().encode()
+        if (
+            scheme.lower() != "bearer"
+            or not expected
+            or not presented
+            or not hmac.compare_digest(presented, expected)
+        ):
             raise InputError(
                 "admin endpoints need Authorization: Bearer <MLGATE_ADMIN_TOKEN>",
                 status=401,
@@ -599,7 +605,14 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.post("/admin/promote", tags=["admin"])
     async def promote(request: Request) -> Response:
-        _admin(request)
+        actor = _admin(request)
+        if (await asyncio.to_thread(get_rollout, gateway.catalog.state, name)).status == "running":
+            # The rollout ends as `rollout promote` ends it: recorded, notified.
+            await asyncio.to_thread(
+                controller.promote, actor=actor, reason="promoted through the admin API"
+            )
+            await asyncio.to_thread(gateway.refresh)
+            return _json(gateway.describe())
         challenger = gateway.routing.challenger
         if challenger is None:
             raise InputError("there is no challenger to promote", status=409, code="no_challenger")
@@ -614,7 +627,14 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.post("/admin/rollback", tags=["admin"])
     async def rollback(request: Request) -> Response:
-        _admin(request)
+        actor = _admin(request)
+        if (await asyncio.to_thread(get_rollout, gateway.catalog.state, name)).status == "running":
+            # During a rollout, rolling back means the challenger out, as `rollout abort`.
+            await asyncio.to_thread(
+                controller.abort, actor=actor, reason="rolled back through the admin API"
+            )
+            await asyncio.to_thread(gateway.refresh)
+            return _json(gateway.describe())
         await asyncio.to_thread(
             gateway.catalog.rollback, name, reason="rolled back through the admin API"
         )

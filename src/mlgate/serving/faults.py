@@ -23,9 +23,9 @@ from mlgate.serving.runtime import Prediction, ServedModel
 __all__ = ["Faults", "FaultyModel", "InjectedFault"]
 
 _KINDS = {
-    "errors": "the share of the challenger's predictions that fail, 0-1",
-    "slow": "how many times slower the challenger's predictions are, >= 1",
-    "flip": "the share of rows the challenger answers wrongly, 0-1",
+    "errors": "the share of the challenger's predictions that fail, from 0 to 1",
+    "slow": "how many times its own time the challenger's predictions take, a finite 1 or more",
+    "flip": "the share of rows the challenger answers wrongly, from 0 to 1",
 }
 
 
@@ -46,21 +46,29 @@ class Faults:
         """`errors=0.3,slow=10,flip=0.4` (any of them); ValueError says what is wrong."""
         values: dict[str, float] = {}
         for part in text.replace(";", ",").split(","):
-            if not part.strip():
+            part = part.strip()
+            if not part:
                 continue
             name, equals, number = (p.strip() for p in part.partition("="))
-            if name not in _KINDS or not equals:
+            if name not in _KINDS:
                 raise ValueError(
-                    f"unknown fault {part.strip()!r}; use name=value with name one of "
+                    f"unknown fault {part!r}; use name=value with name one of "
                     + "; ".join(f"{k} ({v})" for k, v in _KINDS.items())
+                    + ". For example: errors=0.3"
                 )
+            if not equals or not number:
+                raise ValueError(f"fault {name} needs a value: {name}=N, {_KINDS[name]}")
             try:
                 value = float(number)
             except ValueError:
-                raise ValueError(f"fault {name}: {number!r} is not a number") from None
+                raise ValueError(
+                    f"fault {name}: {number!r} is not a number; {name} is {_KINDS[name]}"
+                ) from None
             low, high = (1.0, math.inf) if name == "slow" else (0.0, 1.0)
             if not (math.isfinite(value) and low <= value <= high):
-                raise ValueError(f"fault {name}={number}: must be {_KINDS[name].split(', ')[-1]}")
+                raise ValueError(f"fault {name}={number} is out of range: {name} is {_KINDS[name]}")
+            if name in values and values[name] != value:
+                raise ValueError(f"fault {name} is given twice ({values[name]:g} and {value:g})")
             values[name] = value
         return cls(**values)
 
@@ -73,7 +81,7 @@ class Faults:
         if self.errors:
             parts.append(f"fails {self.errors:.0%} of predictions")
         if self.slow > 1:
-            parts.append(f"is {self.slow:g}x slower")
+            parts.append(f"takes {self.slow:g}x its own time")
         if self.flip:
             parts.append(f"answers {self.flip:.0%} of rows wrongly")
         return "the challenger " + ", ".join(parts) if parts else "none"
@@ -96,7 +104,7 @@ class FaultyModel(ServedModel):
     def predict(self, columns: dict[str, Any]) -> Prediction:
         started = time.perf_counter()
         if self.faults.errors and self.rng.random() < self.faults.errors:
-            raise InjectedFault(f"injected fault: {self.faults.describe()} (MLGATE_FAULTS)")
+            raise InjectedFault(f"injected fault: {self.faults.describe()}")
         prediction = ServedModel.predict(self, columns)
         if self.faults.flip:
             prediction = self._flip(prediction)

@@ -27,7 +27,7 @@ from mlgate.errors import RegistryError
 from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
 from mlgate.registry.refs import load_ref
 from mlgate.rollout.strategies import assign
-from mlgate.serving.faults import Faults
+from mlgate.serving.faults import Faults, InjectedFault
 from mlgate.serving.inputs import Batch
 from mlgate.serving.metrics import GatewayMetrics
 from mlgate.serving.records import entry, table
@@ -113,7 +113,10 @@ class Gateway:
         self._tasks: set[asyncio.Task[None]] = set()
         self.faults = Faults.parse(settings.faults or "")
         if self.faults.active:
-            log.warning("fault injection is on (MLGATE_FAULTS): %s", self.faults.describe())
+            log.warning(
+                "fault injection is on: %s (to rehearse a rollback; the champion is untouched)",
+                self.faults.describe(),
+            )
 
     # loading ---------------------------------------------------------------
 
@@ -283,7 +286,9 @@ class Gateway:
         except Exception as e:
             if model is routing.champion or not self.settings.challenger_fallback:
                 raise
-            log.warning("challenger %s failed; the champion answers: %s", model.version, e)
+            # An injected fault is expected by whoever injected it: not a warning per request.
+            level = logging.DEBUG if isinstance(e, InjectedFault) else logging.WARNING
+            log.log(level, "challenger %s failed; the champion answers: %s", model.version, e)
             self.metrics.fallbacks.labels(self.name, model.version).inc()
             error = f"{type(e).__name__}: {e}"
             self._log(batch, model, "challenger", route, key, request_id, rollout, None, 0, error)
