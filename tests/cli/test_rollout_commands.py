@@ -187,11 +187,37 @@ HINT = (
             "the rollout plan is not valid: strategy: must be one of 'blue-green', 'canary', "
             f"'shadow' or 'ab' (got 'big-bang'). {HINT}",
         ),
+        (
+            ["--steps", "10,,100"],
+            "--steps: steps must be percentages separated by commas. Got '10,,100'.",
+        ),
+        (
+            ["--strategy", "shadow", "--steps", "10,100"],
+            "--steps: steps apply to a canary; a shadow rollout has none. Drop --steps, or use "
+            "--strategy canary. Shadow and A/B run for rollout.duration (or until "
+            "rollout.sample_size); blue-green switches at once.",
+        ),
     ],
 )
 def test_bad_plans(runner: CliRunner, project: Path, options: list[str], expected: str) -> None:
     assert one_error(invoke(runner, "rollout", "start", "-c", project, *options)) == expected
     assert get_rollout(catalog(project).state, NAME).status == "idle"
+
+
+def test_a_bad_plan_is_named_before_a_missing_challenger(
+    runner: CliRunner, champion_only: Path
+) -> None:
+    assert one_error(
+        invoke(runner, "rollout", "start", "-c", champion_only, "--steps", "50,10,100")
+    ).startswith("the rollout plan is not valid: steps: weights must increase")
+
+
+def test_rollouts_need_no_data_files(runner: CliRunner, project: Path) -> None:
+    import shutil
+
+    shutil.rmtree(project.parent / "data")  # serving and rolling out use what is registered
+    assert invoke(runner, "rollout", "start", "-c", project).exit_code == 0
+    assert invoke(runner, "rollout", "status", "-c", project).exit_code == 0
 
 
 # --- mlgate run --deploy ----------------------------------------------------------------
@@ -240,3 +266,52 @@ def test_run_deploy_without_register_is_refused(runner: CliRunner, project: Path
     assert one_error(invoke(runner, "run", "--deploy", "--no-register", "-c", project)) == (
         "--deploy needs the version registered; drop --no-register"
     )
+
+
+def test_models_history_shows_the_rollout_events(runner: CliRunner, project: Path) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project).exit_code == 0
+    assert invoke(runner, "rollout", "abort", "-c", project).exit_code == 0
+    shown = invoke(runner, "models", "history", NAME, "--rollouts", "--json", "-c", project)
+    assert shown.exit_code == 0, shown.output
+    events = json.loads(shown.stdout)
+    assert [(e["kind"], e["actor"]) for e in events] == [
+        ("start", "tester"),
+        ("rollback", "tester"),
+    ]
+    human = invoke(runner, "models", "history", NAME, "--rollouts", "-c", project)
+    assert human.exit_code == 0, human.output
+    assert "start" in human.stdout
+    assert "rollback" in human.stdout
+
+
+def test_watch_prints_each_analysis_until_interrupted(runner: CliRunner, project: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    assert invoke(runner, "rollout", "start", "-c", project).exit_code == 0
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", "rollout", "watch", "-c", str(project), "--every", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            kinds = [e.kind for e in rollout_events(catalog(project).state, NAME)]
+            if kinds.count("analysis") >= 2:
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)  # one more look by the watcher
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        stdout, stderr = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, stderr
+    assert "watching the rollout of credit-risk; Ctrl-C stops" in stderr
+    analyses = [line for line in stdout.splitlines() if " analysis (canary 10%): hold: " in line]
+    assert len(analyses) >= 2, stdout
+    assert "0 challenger request(s) so far; a verdict needs 20" in analyses[0]

@@ -104,3 +104,14 @@ def test_two_workers_answer_and_metrics_add_up_across_them(
     assert pids == writers, "each worker flushed its own log on the way out"
     log = read_log(project.logs, "predictions", "SELECT count(DISTINCT request_id) AS n FROM log")
     assert log["n"][0] == sent
+
+
+def test_serving_needs_no_data_files(project: Any) -> None:
+    """A gateway serves what is registered: the training and test files may be elsewhere."""
+    import shutil
+
+    from mlgate.serving.server import build_gateway
+
+    shutil.rmtree(project.base_dir / "data")
+    gateway = build_gateway(project.config)
+    assert gateway.describe()["champion"] == "1"

@@ -177,9 +177,38 @@ def history(
     name: Annotated[str, typer.Argument(help="The registered model.")],
     config: ProjectOption = Path("mlgate.yaml"),
     as_json: JsonOption = False,
+    rollouts: Annotated[
+        bool, typer.Option("--rollouts", help="The rollout events instead of alias moves.")
+    ] = False,
 ) -> None:
-    """Every alias move: when, which alias, from which version to which, by whom, why."""
-    events = open_catalog(config).history(name)
+    """Every alias move (when, which alias, from which version to which, by whom, why) and,
+    with --rollouts, every rollout event (start, steps, analyses with their figures, the end).
+    """
+    catalog = open_catalog(config)
+    events = catalog.history(name)
+    if rollouts:
+        from mlgate.state.rollout import rollout_events
+
+        steps = rollout_events(catalog.state, name, limit=1000)
+        if as_json:
+            print_json([e.model_dump(mode="json") for e in steps])
+            return
+        if not steps:
+            out.print(f"{escape(name)}: no rollout yet")
+            return
+        table = Table("when (UTC)", "event", "strategy", "weight", "step", "by", "what")
+        for r in steps:
+            table.add_row(
+                r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                r.kind,
+                r.strategy,
+                f"{r.weight:g}%",
+                str(r.step),
+                escape(r.actor),
+                escape(r.message),
+            )
+        out.print(table)
+        return
     if as_json:
         print_json([e.model_dump(mode="json") for e in events])
         return

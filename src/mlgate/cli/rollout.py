@@ -32,7 +32,7 @@ def open_controller(config: Path) -> Controller:
     from mlgate.registry.catalog import Catalog
     from mlgate.rollout.controller import Controller
 
-    loaded = load_config(config)
+    loaded = load_config(config, data_files=False)
     settings = load_settings()
     return Controller(loaded, Catalog.open(loaded.base_dir, settings), settings)
 
@@ -42,8 +42,11 @@ def _steps(text: str | None) -> list[float] | None:
         return None
     from mlgate.errors import ConfigError
 
+    parts = [part.strip() for part in text.split(",")]
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        if "" in parts:
+            raise ValueError("an empty step")
+        return [float(part) for part in parts]
     except ValueError as e:
         raise ConfigError(
             "steps must be percentages separated by commas", field="--steps", value=text
@@ -138,15 +141,36 @@ def watch(
     config: ConfigOption = Path("mlgate.yaml"),
     every: Annotated[float, typer.Option("--every", min=0.1, help="Seconds between checks.")] = 1.0,
 ) -> None:
-    """Run the controller alone (when no gateway runs it); Ctrl-C stops."""
+    """Run the controller alone (when no gateway runs it), printing each rollout event as it
+    happens (its analyses, steps and end, whoever acts); Ctrl-C stops."""
+    import time
+
+    from mlgate.state.rollout import rollout_events
+
     controller = open_controller(config)
     err.print(f"watching the rollout of {escape(controller.name)}; Ctrl-C stops")
     stop = threading.Event()
+    acting = threading.Thread(
+        target=controller.run, args=(stop,), kwargs={"every": every}, daemon=True
+    )
+    newest = rollout_events(controller.store, controller.name, limit=1)
+    seen = newest[-1].id if newest else 0
+    acting.start()
     try:
-        controller.run(stop, every=every)
+        while acting.is_alive():
+            time.sleep(every)
+            for event in rollout_events(controller.store, controller.name, limit=50):
+                if event.id > seen:
+                    seen = event.id
+                    out.print(
+                        f"{event.at:%H:%M:%S} {event.kind} ({event.strategy} "
+                        f"{event.weight:g}%): {escape(event.message)}"
+                    )
     except KeyboardInterrupt:
-        stop.set()
+        pass
     finally:
+        stop.set()
+        acting.join(timeout=30)
         controller.close()
 
 

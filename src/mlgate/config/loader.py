@@ -300,8 +300,12 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", ":", ")")) else text + "."
 
 
-def load_config(path: str | Path) -> PipelineConfig:
-    """The pipeline config in `path`, validated, with environment variables filled in."""
+def load_config(path: str | Path, *, data_files: bool = True) -> PipelineConfig:
+    """The pipeline config in `path`, validated, with environment variables filled in.
+
+    `data_files`: check that the local data and schema files exist (commands that only
+    serve or roll out registered versions need none of them).
+    """
     path = Path(path).expanduser().resolve()
     raw = read_yaml(path)
     if raw is None:
@@ -323,7 +327,8 @@ def load_config(path: str | Path) -> PipelineConfig:
     except ValidationError as e:
         raise validation_to_config_error(e, PipelineConfig, file=path, raw=raw) from e
     config._source = path
-    _check_files(config, path)
+    if data_files:  # serving and rollouts use what is registered, not the data on disk
+        _check_files(config, path)
     return config
 
 

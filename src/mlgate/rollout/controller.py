@@ -86,6 +86,27 @@ class Controller:
         actor: str = "mlgate",
     ) -> RolloutState:
         """Begin rolling the challenger out with the configured (or given) plan."""
+        overrides: dict[str, Any] = {}
+        if strategy is not None:
+            overrides["strategy"] = strategy
+        if steps is not None:
+            overrides["steps"] = steps
+        try:
+            plan = RolloutConfig.model_validate(self.plan_config.model_dump() | overrides)
+        except ValidationError as e:
+            problems = "; ".join(validation_problems(e, RolloutConfig))
+            raise ConfigError(
+                f"the rollout plan is not valid: {problems}.",
+                fix="Steps are percentages that increase, and a canary's end at 100 "
+                "(e.g. 5,25,50,100); strategies are blue-green, canary, shadow and ab.",
+            ) from e
+        if steps is not None and plan.strategy != "canary":
+            raise ConfigError(
+                f"steps apply to a canary; a {plan.strategy} rollout has none",
+                field="--steps",
+                fix="Drop --steps, or use --strategy canary. Shadow and A/B run for "
+                "rollout.duration (or until rollout.sample_size); blue-green switches at once.",
+            )
         current = get_rollout(self.store, self.name)
         if current.status == "running":
             if self._settle(current, actor) is None:
@@ -102,20 +123,6 @@ class Controller:
                 "to roll out",
                 fix="`mlgate run` registers a version that passes its gates as challenger.",
             )
-        overrides: dict[str, Any] = {}
-        if strategy is not None:
-            overrides["strategy"] = strategy
-        if steps is not None:
-            overrides["steps"] = steps
-        try:
-            plan = RolloutConfig.model_validate(self.plan_config.model_dump() | overrides)
-        except ValidationError as e:
-            problems = "; ".join(validation_problems(e, RolloutConfig))
-            raise ConfigError(
-                f"the rollout plan is not valid: {problems}.",
-                fix="Steps are percentages that increase, and a canary's end at 100 "
-                "(e.g. 5,25,50,100); strategies are blue-green, canary, shadow and ab.",
-            ) from e
         weight = _weight(plan, 0)
         now = _now()
         try:

@@ -30,7 +30,7 @@ _CONFIG_ENV = "MLGATE_SERVE_CONFIG"
 
 def build_gateway(config_path: Path, settings: Settings | None = None) -> Gateway:
     """A gateway for the config's model with its champion (and challenger) loaded."""
-    config = load_config(config_path)
+    config = load_config(config_path, data_files=False)
     settings = settings or load_settings()
     gateway = Gateway(config, settings, Catalog.open(config.base_dir, settings))
     gateway.load()
