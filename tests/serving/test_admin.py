@@ -145,6 +145,11 @@ async def test_get_and_set_the_split(serve: Any, project: Any, registered: Any) 
         ),
         ({"weight": 10}, 400, 'expected {"strategy": "...", "weight": 0-100}'),
         (["canary", 10], 400, 'expected {"strategy": "...", "weight": 0-100}'),
+        (
+            {"strategy": "canary", "wieght": 10},
+            422,
+            "unknown key(s) 'wieght'; this route takes strategy, weight, note",
+        ),
     ],
 )
 async def test_a_bad_split_is_refused_and_changes_nothing(
@@ -258,3 +263,12 @@ async def test_an_empty_bearer_never_opens_the_admin_api(kit: Any, project: Any)
         for header in ("Bearer ", "Bearer", "bearer  ", ""):
             response = await s.client.get("/admin/rollout", headers={"authorization": header})
             assert response.status_code == 401, header
+
+
+async def test_a_start_with_an_unknown_key_is_refused(kit: Any, locked: Any) -> None:
+    async with kit.running(locked, lifespan=False) as s:
+        response = await s.client.post(
+            "/admin/rollout/start", json={"strategy": "canary", "step": [10, 100]}, headers=AUTH
+        )
+    assert response.status_code == 422
+    assert response.json()["error"] == ("unknown key(s) 'step'; this route takes strategy, steps")

@@ -534,6 +534,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             raise InputError(
                 'expected {"strategy": ..., "steps": [...]}', status=400, code="bad_body"
             )
+        _known_keys(body, ("strategy", "steps"))
         strategy, steps = body.get("strategy"), body.get("steps")
         if strategy is not None and not isinstance(strategy, str):
             raise InputError("strategy must be a string", code="bad_strategy")
@@ -573,6 +574,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             raise InputError(
                 'expected {"strategy": "...", "weight": 0-100}', status=400, code="bad_body"
             )
+        _known_keys(body, ("strategy", "weight", "note"))
         strategy = body["strategy"]
         if strategy not in STRATEGIES:
             raise InputError(
@@ -642,6 +644,17 @@ def create_app(gateway: Gateway) -> FastAPI:
         return _json(gateway.describe())
 
     return app
+
+
+def _known_keys(body: dict[str, Any], known: tuple[str, ...]) -> None:
+    """Refuse a body with keys the route does not take (a typo must not pass unnoticed)."""
+    unknown = [str(k) for k in body if k not in known]
+    if unknown:
+        shown = ", ".join(repr(k[:40]) for k in unknown[:5])
+        raise InputError(
+            f"unknown key(s) {shown}; this route takes {', '.join(known)}",
+            code="unknown_key",
+        )
 
 
 def _reset(gateway: Gateway, status: str) -> None:
