@@ -262,7 +262,7 @@ def test_a_version_can_be_made_challenger_again(copy: Path) -> None:
     )
     assert one_error(invoke("models", "challenger", "demo", "1", "-c", copy)) == (
         "version 1 of 'demo' is the champion; a challenger must be another version. "
-        "Pick another version: mlgate models list demo."
+        "Pick another version: mlgate models show demo."
     )
     refused = one_error(invoke("models", "challenger", "demo", "2", "-c", copy))
     assert refused.endswith(" Pass --force to make it the challenger anyway.")

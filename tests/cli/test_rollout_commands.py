@@ -134,7 +134,8 @@ def test_abort_with_a_reason(runner: CliRunner, project: Path) -> None:
 def test_start_without_a_challenger(runner: CliRunner, champion_only: Path) -> None:
     assert one_error(invoke(runner, "rollout", "start", "-c", champion_only)) == (
         "model 'credit-risk' has no challenger to roll out. "
-        "`mlgate run` registers a version that passes its gates as challenger."
+        "`mlgate run` registers a version that passes its gates as challenger; "
+        "`mlgate models challenger credit-risk VERSION` makes an earlier one challenger again."
     )
 
 
@@ -155,7 +156,7 @@ def test_nothing_running(runner: CliRunner, project: Path, command: str) -> None
 
 
 HINT = (
-    "Steps are percentages that increase, and a canary's end at 100 (e.g. 5,25,50,100); "
+    "Steps are percentages that increase, and a canary's steps end at 100 (e.g. 5,25,50,100); "
     "strategies are blue-green, canary, shadow and ab."
 )
 

@@ -108,7 +108,8 @@ def test_start_needs_a_challenger(
     with pytest.raises(
         RolloutError,
         match=r"^model 'credit-risk' has no challenger to roll out\. `mlgate run` registers a "
-        r"version that passes its gates as challenger\.$",
+        r"version that passes its gates as challenger; `mlgate models challenger credit-risk "
+        r"VERSION` makes an earlier one challenger again\.$",
     ):
         open_controller(config).start()
     assert get_rollout(open_controller(config).store, NAME).status == "idle"

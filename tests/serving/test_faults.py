@@ -31,8 +31,9 @@ def test_faults_parse_every_kind_and_refuse_what_they_do_not_know() -> None:
         "errors=lots": "'lots' is not a number; errors is the share",
         "errors=1.5": "fault errors=1.5 is out of range: errors is the share .* from 0 to 1",
         "flip=-0.1": "out of range: flip is the share of rows .* from 0 to 1",
-        "slow=0.5": "out of range: slow is .* a finite 1 or more",
-        "slow=inf": "out of range: slow is .* a finite 1 or more",
+        "slow=0.5": "out of range: slow is .* from 1 to 1000",
+        "slow=inf": "out of range: slow is .* from 1 to 1000",
+        "slow=1e9": "out of range: slow is .* from 1 to 1000",
         "errors=nan": "out of range",
         "errors=0.1,errors=0.2": "fault errors is given twice",
     }
@@ -55,8 +56,8 @@ def test_a_bad_variable_is_one_message_naming_it(monkeypatch: pytest.MonkeyPatch
         load_settings()
     assert str(caught.value) == (
         "environment variable MLGATE_MAX_BATCH_ROWS: input should be a valid integer, unable "
-        "to parse string as an integer. Got 'many'. MLGATE_MAX_BATCH_ROWS sets the most rows "
-        "per prediction request. Fix the value, or unset it for the default."
+        "to parse string as an integer. Got 'many'. MLGATE_MAX_BATCH_ROWS: Most rows per "
+        "prediction request. Fix the value, or unset it for the default."
     )
 
 
@@ -144,3 +145,65 @@ async def test_a_challenger_failing_every_request_never_reaches_a_user(
         {"role": "challenger", "served": False, "failed": True, "n": 15},
         {"role": "champion", "served": True, "failed": False, "n": 15},
     ]
+
+
+def test_a_slowed_challenger_runs_off_the_event_loop(kit: Any, project: Any) -> None:
+    slowed = kit.make_gateway(project, faults="slow=10").routing.challenger
+    assert slowed.session is not None
+    assert slowed.fast is False  # its sleep holds up its own requests, not the champion's
+    failing = kit.make_gateway(project, faults="errors=0.5").routing.challenger
+    assert failing.fast is True
+
+
+@pytest.mark.anyio
+async def test_a_request_naming_a_failing_version_gets_a_503_and_the_failure_is_logged(
+    kit: Any, project: Any, registered: Any
+) -> None:
+    body = {
+        "inputs": [
+            {"name": f, "shape": [2], "datatype": "BYTES", "data": values}
+            for f, values in registered.columns(slice(0, 2)).items()
+        ]
+    }
+    async with kit.running(kit.make_gateway(project, faults="errors=1")) as s:
+        failed = await s.client.post(f"/v2/models/{MODEL}/versions/2/infer", json=body)
+        champion = await s.client.post(f"/v2/models/{MODEL}/versions/1/infer", json=body)
+    assert failed.status_code == 503
+    assert failed.json()["error"] == (
+        "version 2 failed to predict: InjectedFault: injected fault: the challenger fails "
+        "100% of predictions; leave the version out of the path to be answered by the "
+        "champion when the challenger fails"
+    )
+    assert champion.status_code == 200
+    log = read_log(
+        project.logs,
+        "predictions",
+        "SELECT role, version, served, error IS NOT NULL AS failed, count(*) AS n FROM log "
+        "GROUP BY ALL ORDER BY role",
+    )
+    assert log.to_dict("records") == [
+        {"role": "challenger", "version": "2", "served": False, "failed": True, "n": 2},
+        {"role": "champion", "version": "1", "served": True, "failed": False, "n": 2},
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_split_needs_a_challenger(kit: Any, project: Any) -> None:
+    catalog = project.catalog()
+    catalog.move_alias(MODEL, "challenger", None, action="test", reason="test")
+    token = {"authorization": "Bearer t0ken"}
+    async with kit.running(kit.make_gateway(project, admin_token="t0ken"), lifespan=False) as s:
+        response = await s.client.post(
+            "/admin/rollout", json={"strategy": "canary", "weight": 30}, headers=token
+        )
+    assert response.status_code == 409
+    assert response.json()["error"].startswith("there is no challenger to split traffic with")
+
+
+def test_an_unwritable_log_path_is_refused_at_start(project: Any) -> None:
+    from mlgate.serving.server import build_gateway
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLGATE_LOG_PATH", "/proc/no-such-folder")
+        with pytest.raises(ConfigError, match="cannot write the predictions log at /proc/no"):
+            build_gateway(project.config)

@@ -509,3 +509,18 @@ async def test_refusals_are_counted_and_change_nothing(kit: Any, gateway: Any) -
     # Labelled by route, not by the path a client made up: the series stay bounded.
     assert 'code="unknown_model",model="credit-risk",route="v2"' in metrics
     assert "nope" not in metrics
+
+
+def test_a_missing_category_the_schema_forbids_is_refused(kit: Any, module_project: Any) -> None:
+    from mlgate.serving.inputs import InputError, from_rows
+
+    model = kit.make_gateway(module_project).routing.champion
+    rules = model.schema.columns["employment"]
+    assert rules.nullable is False
+    with pytest.raises(InputError) as caught:
+        from_rows(model, [[41, 52000, 0.31, 690, None, "north"]], limit=10)
+    assert caught.value.status == 422
+    assert str(caught.value) == (
+        "feature 'employment' in row 0 is missing, but the schema says it may not be "
+        "(nullable: false); send a category"
+    )

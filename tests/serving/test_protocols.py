@@ -338,7 +338,20 @@ async def test_mlflow_invocations_as_csv(serve: Any, registered: Any) -> None:
         (b"", 400, "the CSV body is empty; send a header of feature names, then rows"),
         (b"\xff\xfe", 400, "the CSV body is not UTF-8 text (byte 0)"),
         (b'age,"income\n1,2', 400, "the CSV body cannot be read: unexpected end of data"),
-        (b"age,age\n1,2\n", 422, "the CSV header names a column twice"),
+        (b"age,age\n1,2\n", 422, "the CSV header names 'age' more than once"),
+        (
+            b"22,52200.0\n",
+            400,
+            "the CSV's first line is read as the header of feature names, and it names none "
+            "of the model's features; send a header (age, income, debt_ratio, credit_score, "
+            "employment, region), then one line per row",
+        ),
+        (
+            b"age,income\n",
+            400,
+            "the CSV has a header but no row after it; send a header (age, income, "
+            "debt_ratio, credit_score, employment, region), then one line per row",
+        ),
         (b"age,income\n1\n", 422, "CSV row 0 has 1 value(s) but the header names 2"),
     ],
 )

@@ -139,7 +139,9 @@ def abort(config: ConfigOption = Path("mlgate.yaml"), reason: ReasonOption = Non
 @friendly
 def watch(
     config: ConfigOption = Path("mlgate.yaml"),
-    every: Annotated[float, typer.Option("--every", min=0.1, help="Seconds between checks.")] = 1.0,
+    every: Annotated[
+        float, typer.Option("--every", min=0.1, max=3600, help="Seconds between checks.")
+    ] = 1.0,
 ) -> None:
     """Run the controller alone (when no gateway runs it), printing each rollout event as it
     happens (its analyses, steps and end, whoever acts); Ctrl-C stops."""

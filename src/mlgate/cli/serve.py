@@ -57,9 +57,8 @@ def serve(
         try:
             Faults.parse(text)
         except ValueError as e:
-            raise ConfigError(
-                str(e), field="--fault", fix="For example: --fault errors=0.3 --fault slow=10."
-            ) from None
+            example = None if "For example" in str(e) else "For example: --fault errors=0.3."
+            raise ConfigError(str(e), field="--fault", fix=example) from None
         before = os.environ.get("MLGATE_FAULTS")
         if before and before != text:
             from mlgate.cli.output import err

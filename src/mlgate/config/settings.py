@@ -48,7 +48,11 @@ class Settings(BaseSettings):
     )
     max_batch_rows: int = Field(10_000, gt=0, description="Most rows per prediction request.")
     poll_interval: float = Field(
-        0.5, gt=0, description="Seconds between the gateway's checks of the rollout state."
+        0.5,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds between the gateway's checks of the rollout state (a number).",
     )
     challenger_fallback: bool = Field(
         True, description="Answer with the champion when the challenger fails."
@@ -138,10 +142,7 @@ def load_settings() -> Settings:
         fix = None
         if first["type"] != "value_error":  # mlgate's own checks say what to do themselves
             described = _description(field)
-            fix = (
-                f"{variable} sets the {described[:1].lower()}{described[1:]} Fix the value, "
-                "or unset it for the default."
-            )
+            fix = f"{variable}: {described} Fix the value, or unset it for the default."
         raise ConfigError(
             f"{problem[:1].lower()}{problem[1:]}",
             field=f"environment variable {variable}",

@@ -414,7 +414,7 @@ class Catalog:
             raise RegistryError(
                 f"version {info.version} of {name!r} is the champion; a challenger must be "
                 "another version.",
-                fix=f"Pick another version: mlgate models list {name}.",
+                fix=f"Pick another version: mlgate models show {name}.",
             )
         current = self.alias(name, CHALLENGER)
         if current is not None and current.version == info.version:

@@ -49,6 +49,11 @@ class RolloutError(RegistryError):
     """A rollout command that cannot be carried out in the current state."""
 
 
+def _a(strategy: str) -> str:
+    """The strategy with its article: 'a canary', 'an A/B'."""
+    return "an A/B" if strategy == "ab" else f"a {strategy}"
+
+
 def _now() -> float:
     return time.time()
 
@@ -97,12 +102,12 @@ class Controller:
             problems = "; ".join(validation_problems(e, RolloutConfig))
             raise ConfigError(
                 f"the rollout plan is not valid: {problems}.",
-                fix="Steps are percentages that increase, and a canary's end at 100 "
+                fix="Steps are percentages that increase, and a canary's steps end at 100 "
                 "(e.g. 5,25,50,100); strategies are blue-green, canary, shadow and ab.",
             ) from e
         if steps is not None and plan.strategy != "canary":
             raise ConfigError(
-                f"steps apply to a canary; a {plan.strategy} rollout has none",
+                f"steps apply to a canary; {_a(plan.strategy)} rollout has none",
                 field="--steps",
                 fix="Drop --steps, or use --strategy canary. Shadow and A/B run for "
                 "rollout.duration (or until rollout.sample_size); blue-green switches at once.",
@@ -121,7 +126,9 @@ class Controller:
             raise RolloutError(
                 f"model {self.name!r} has no {'challenger' if champion else 'champion'} "
                 "to roll out",
-                fix="`mlgate run` registers a version that passes its gates as challenger.",
+                fix="`mlgate run` registers a version that passes its gates as challenger; "
+                f"`mlgate models challenger {self.name} VERSION` makes an earlier one "
+                "challenger again.",
             )
         weight = _weight(plan, 0)
         now = _now()

@@ -28,7 +28,7 @@ from mlgate.errors import MlgateError
 from mlgate.rollout.controller import Controller
 from mlgate.serving import schemas
 from mlgate.serving.fastpath import FastPath, FastRoute, GatewayApp
-from mlgate.serving.gateway import Gateway, Served
+from mlgate.serving.gateway import Gateway, Served, VersionFailed
 from mlgate.serving.inputs import (
     Batch,
     CsvText,
@@ -382,9 +382,17 @@ def create_app(gateway: Gateway) -> FastAPI:
         if pinned is None:
             served = await _serve(batch, "v2", key, given)
         else:
-            served = await gateway.serve_version(
-                batch, *pinned, route="v2", key=key, request_id=_request_id(given)
-            )
+            try:
+                served = await gateway.serve_version(
+                    batch, *pinned, route="v2", key=key, request_id=_request_id(given)
+                )
+            except VersionFailed as e:
+                raise InputError(
+                    f"{e}; leave the version out of the path to be answered by the champion "
+                    "when the challenger fails",
+                    status=503,
+                    code="version_failed",
+                ) from None
         prediction, model = served.prediction, served.model
         outputs: list[dict[str, Any]] = [
             {
@@ -580,6 +588,14 @@ def create_app(gateway: Gateway) -> FastAPI:
             raise InputError(
                 f"strategy must be one of {', '.join(STRATEGIES)}; got {show_value(strategy)}",
                 code="bad_strategy",
+            )
+        if strategy != "none" and gateway.routing.challenger is None:
+            raise InputError(
+                f"there is no challenger to split traffic with; {name!r} serves its champion "
+                "only. Register one (mlgate run), or make a version challenger again "
+                "(mlgate models challenger)",
+                status=409,
+                code="no_challenger",
             )
         weight = body.get("weight", 0.0)
         if (

@@ -24,7 +24,7 @@ __all__ = ["Faults", "FaultyModel", "InjectedFault"]
 
 _KINDS = {
     "errors": "the share of the challenger's predictions that fail, from 0 to 1",
-    "slow": "how many times its own time the challenger's predictions take, a finite 1 or more",
+    "slow": "how many times its own time the challenger's predictions take, from 1 to 1000",
     "flip": "the share of rows the challenger answers wrongly, from 0 to 1",
 }
 
@@ -64,7 +64,7 @@ class Faults:
                 raise ValueError(
                     f"fault {name}: {number!r} is not a number; {name} is {_KINDS[name]}"
                 ) from None
-            low, high = (1.0, math.inf) if name == "slow" else (0.0, 1.0)
+            low, high = (1.0, 1000.0) if name == "slow" else (0.0, 1.0)
             if not (math.isfinite(value) and low <= value <= high):
                 raise ValueError(f"fault {name}={number} is out of range: {name} is {_KINDS[name]}")
             if name in values and values[name] != value:
@@ -100,6 +100,12 @@ class FaultyModel(ServedModel):
 
     faults: Faults = field(default_factory=Faults)
     rng: random.Random = field(default_factory=random.Random)
+
+    @property
+    def fast(self) -> bool:
+        """A slowed version runs off the event loop, as a slow model would: its sleep must
+        hold up its own requests, not the champion's."""
+        return self.session is not None and self.faults.slow <= 1
 
     def predict(self, columns: dict[str, Any]) -> Prediction:
         started = time.perf_counter()

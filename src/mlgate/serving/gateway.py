@@ -35,7 +35,7 @@ from mlgate.serving.runtime import Prediction, ServedModel
 from mlgate.state.predlog import SegmentWriter
 from mlgate.state.rollout import RolloutState, get_rollout, revision
 
-__all__ = ["Gateway", "Routing", "Served"]
+__all__ = ["Gateway", "Routing", "Served", "VersionFailed"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,14 @@ class Served:
     role: str
     request_id: str
     shadow: Callable[[], Awaitable[None]] | None = None
+
+
+class VersionFailed(Exception):
+    """A version named by the request failed to predict (there is no fallback for those)."""
+
+    def __init__(self, version: str, error: str) -> None:
+        super().__init__(f"version {version} failed to predict: {error}")
+        self.version = version
 
 
 class Gateway:
@@ -251,7 +259,16 @@ class Gateway:
         started = time.perf_counter()
         request_id = request_id or new_request_id()
         rollout = self.routing.rollout
-        prediction = await self._predict(model, batch)
+        try:
+            prediction = await self._predict(model, batch)
+        except Exception as e:
+            # Logged as the failure it is (a rollout's analysis counts it), then refused:
+            # a request that named its version gets that version or an error, no fallback.
+            error = f"{type(e).__name__}: {e}"
+            self._log(batch, model, role, route, key, request_id, rollout, None, 0, error)
+            level = logging.DEBUG if isinstance(e, InjectedFault) else logging.WARNING
+            log.log(level, "version %s failed on a request that named it: %s", model.version, e)
+            raise VersionFailed(model.version, error) from e
         elapsed = time.perf_counter() - started
         labels = prediction.labels if model.card.task == "classification" else None
         self.metrics.answered(self.name, model.version, role, route, elapsed, labels)

@@ -154,10 +154,20 @@ def _numeric(model: ServedModel, name: str, values: list[Any]) -> Array:
     return out
 
 
-def _categorical(name: str, values: list[Any]) -> Array:
+def _categorical(model: ServedModel, name: str, values: list[Any]) -> Array:
+    rules = model.schema.columns.get(name) if model.schema else None
+    nullable = rules.nullable if rules else True
     out = np.empty(len(values), dtype=object)
     for i, value in enumerate(values):
         if value is None:
+            if not nullable:
+                raise InputError(
+                    f"feature {name!r} in row {i} is missing, but the schema says it may not "
+                    "be (nullable: false); send a category",
+                    row=i,
+                    feature=name,
+                    code="missing_value",
+                )
             out[i] = MISSING
         elif isinstance(value, str | int | float | bool):
             out[i] = str(value)
@@ -199,6 +209,13 @@ def _kind(value: Any) -> str:
     return "an object" if isinstance(value, dict) else type(value).__name__
 
 
+#: What pandas' read_csv (and so MLflow's own server) reads as a missing value.
+_CSV_MISSING = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
+    | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)
+
+
 @dataclass(frozen=True)
 class CsvText:
     """A request body sent as text/csv, not parsed yet."""
@@ -238,8 +255,25 @@ def from_csv(model: ServedModel, raw: bytes, *, limit: int) -> Batch:
             code="bad_csv",
         )
     header, rows = table[0], table[1:]
-    if len(set(header)) != len(header):
-        raise InputError("the CSV header names a column twice", code="wrong_features")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InputError(
+            f"the CSV header names {', '.join(map(repr, twice))} more than once",
+            code="wrong_features",
+            feature=twice[0],
+        )
+    expected = f"send a header ({', '.join(model.features)}), then one line per row"
+    if not set(header) & model.feature_set:
+        raise InputError(
+            "the CSV's first line is read as the header of feature names, and it names none "
+            f"of the model's features; {expected}",
+            status=400,
+            code="bad_csv",
+        )
+    if not rows:
+        raise InputError(
+            f"the CSV has a header but no row after it; {expected}", status=400, code="empty"
+        )
     _check_rows(len(rows), limit)
     for i, row in enumerate(rows):
         if len(row) != len(header):
@@ -249,7 +283,7 @@ def from_csv(model: ServedModel, raw: bytes, *, limit: int) -> Batch:
                 code="bad_csv",
             )
     columns = {
-        name: [value if value != "" else None for value in values]
+        name: [None if value in _CSV_MISSING else value for value in values]
         for name, values in zip(header, zip(*rows, strict=True), strict=True)
     }
     return from_columns(model, columns, limit=limit)
@@ -272,14 +306,14 @@ def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> 
             return Batch(Columns(zip(features, block, strict=True), block, numeric), rows)
         at = {name: j for j, name in enumerate(numeric)}
         mixed = (
-            (name, block[at[name]] if name in at else _categorical(name, columns[name]))
+            (name, block[at[name]] if name in at else _categorical(model, name, columns[name]))
             for name in features
         )
         return Batch(Columns(mixed, block, numeric), rows)
     built = {
         name: _numeric(model, name, columns[name])
         if name in model.numeric
-        else _categorical(name, columns[name])
+        else _categorical(model, name, columns[name])
         for name in features
     }
     return Batch(built, rows)

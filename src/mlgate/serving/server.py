@@ -33,6 +33,8 @@ def build_gateway(config_path: Path, settings: Settings | None = None) -> Gatewa
     config = load_config(config_path, data_files=False)
     settings = settings or load_settings()
     gateway = Gateway(config, settings, Catalog.open(config.base_dir, settings))
+    gateway.predictions.check()
+    gateway.feedback.check()
     gateway.load()
     return gateway
 

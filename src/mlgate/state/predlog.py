@@ -58,6 +58,29 @@ class SegmentWriter:
         self.written = 0
         self.failures = 0
 
+    def check(self) -> None:
+        """Write and remove a probe file where segments go; ConfigError when that fails
+        (a log nobody can write loses every record, and a rollout has nothing to judge)."""
+        import fsspec
+
+        from mlgate.errors import ConfigError
+
+        folder = f"{self.root}/{self.kind}"
+        try:
+            fs, path = fsspec.core.url_to_fs(folder)
+            fs.makedirs(path, exist_ok=True)
+            probe = f"{path}/.probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            with fs.open(probe, "wb") as handle:
+                handle.write(b"")
+            fs.rm(probe)
+        except Exception as e:
+            raise ConfigError(
+                f"cannot write the {self.kind} log at {folder}: {type(e).__name__}: {e}",
+                field="MLGATE_LOG_PATH",
+                fix="Set MLGATE_LOG_PATH to a folder (or fsspec URL) this process can write, "
+                "or unset it for .mlgate/logs.",
+            ) from None
+
     def start(self) -> SegmentWriter:
         """Start the background flusher (idempotent)."""
         if self._thread is None:
