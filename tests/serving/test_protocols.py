@@ -157,10 +157,10 @@ async def test_v2_metadata_health_and_ready(serve: Any, registered: Any) -> None
     assert metadata["versions"] == ["1", "2"]
     assert [i["name"] for i in metadata["inputs"]] == registered.features
     assert {i["name"]: i["datatype"] for i in metadata["inputs"]} == {
-        "age": "FP64",
+        "age": "INT64",
         "income": "FP64",
         "debt_ratio": "FP64",
-        "credit_score": "FP64",
+        "credit_score": "INT64",
         "employment": "BYTES",
         "region": "BYTES",
     }

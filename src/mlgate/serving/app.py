@@ -286,7 +286,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         inputs = [
             {
                 "name": feature,
-                "datatype": "FP64" if feature in champion.numeric else "BYTES",
+                "datatype": _input_type(champion, feature),
                 "shape": [-1],
             }
             for feature in champion.features
@@ -727,6 +727,14 @@ def _v2_outputs(model: Any, body: dict[str, Any]) -> set[str]:
             code="unknown_output",
         )
     return wanted
+
+
+def _input_type(model: Any, feature: str) -> str:
+    """A feature's V2 datatype, as its schema types it (numbers as FP64 when it does not)."""
+    if feature not in model.numeric:
+        return "BYTES"
+    rules = model.schema.columns.get(feature) if model.schema else None
+    return "INT64" if rules is not None and rules.dtype == "int" else "FP64"
 
 
 def _label_type(model: Any) -> str:
