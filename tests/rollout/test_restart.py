@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
@@ -76,16 +75,6 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; state: {state}")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def gateways() -> Iterator[list[Gateway]]:
-    """Gateways a test started; any still running are stopped at the end."""
-    started: list[Gateway] = []
-    yield started
-    for gateway in started:
-        if gateway.process.poll() is None:
-            gateway.kill()
 
 
 def test_a_killed_gateway_resumes_the_rollout_at_its_step(

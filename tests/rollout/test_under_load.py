@@ -15,12 +15,9 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
@@ -88,15 +85,6 @@ class Load:
         report = json.loads(self.out.read_text(encoding="utf-8"))
         report["answered"] = [tuple(pair) for pair in report["answered"]]
         self.seen = Seen(**report)
-
-
-@pytest.fixture
-def gateways() -> Iterator[list[Gateway]]:
-    started: list[Gateway] = []
-    yield started
-    for gateway in started:
-        if gateway.process.poll() is None:
-            gateway.kill()
 
 
 def _events(config: Path) -> list[RolloutEvent]:

@@ -99,6 +99,16 @@ def _quiet_mlflow() -> None:
         os.environ.setdefault(variable, value)
 
 
+def _require_passed(name: str, info: VersionInfo, force: bool, doing: str) -> None:
+    """Refuse a version that failed its gates unless forced; `doing` names the move."""
+    if info.passed is False and not force:
+        raise RegistryError(
+            f"version {info.version} of {name!r} failed its gates: "
+            f"{'; '.join(info.reasons) or 'see mlgate models show'}.",
+            fix=f"Pass --force to {doing} anyway.",
+        )
+
+
 class Catalog:
     """Registered models and versions, their aliases, and the history of alias moves."""
 
@@ -391,12 +401,7 @@ class Catalog:
         current = self.alias(name, CHAMPION)
         if current is not None and current.version == info.version:
             return None
-        if info.passed is False and not force:
-            raise RegistryError(
-                f"version {info.version} of {name!r} failed its gates: "
-                f"{'; '.join(info.reasons) or 'see mlgate models show'}.",
-                fix="Pass --force to promote it anyway.",
-            )
+        _require_passed(name, info, force, "promote it")
         event = self.move_alias(name, CHAMPION, info.version, action="promote", reason=reason)
         challenger = self.alias(name, CHALLENGER)
         if challenger and challenger.version == info.version:
@@ -419,12 +424,7 @@ class Catalog:
         current = self.alias(name, CHALLENGER)
         if current is not None and current.version == info.version:
             return None
-        if info.passed is False and not force:
-            raise RegistryError(
-                f"version {info.version} of {name!r} failed its gates: "
-                f"{'; '.join(info.reasons) or 'see mlgate models show'}.",
-                fix="Pass --force to make it the challenger anyway.",
-            )
+        _require_passed(name, info, force, "make it the challenger")
         return self.move_alias(name, CHALLENGER, info.version, action="nominate", reason=reason)
 
     def rollback(self, name: str, *, reason: str) -> AliasEvent:

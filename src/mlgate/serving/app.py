@@ -621,16 +621,21 @@ def create_app(gateway: Gateway) -> FastAPI:
         await asyncio.to_thread(gateway.refresh)
         return _json({"rollout": state.model_dump(mode="json"), "serving": gateway.describe()})
 
+    async def _end_running(end: Any, actor: str, reason: str) -> Response | None:
+        """A running rollout ended by the controller's own `end` (recorded, notified), or
+        None when none runs."""
+        if (await asyncio.to_thread(get_rollout, gateway.catalog.state, name)).status != "running":
+            return None
+        await asyncio.to_thread(end, actor=actor, reason=reason)
+        await asyncio.to_thread(gateway.refresh)
+        return _json(gateway.describe())
+
     @app.post("/admin/promote", tags=["admin"])
     async def promote(request: Request) -> Response:
         actor = _admin(request)
-        if (await asyncio.to_thread(get_rollout, gateway.catalog.state, name)).status == "running":
-            # The rollout ends as `rollout promote` ends it: recorded, notified.
-            await asyncio.to_thread(
-                controller.promote, actor=actor, reason="promoted through the admin API"
-            )
-            await asyncio.to_thread(gateway.refresh)
-            return _json(gateway.describe())
+        ended = await _end_running(controller.promote, actor, "promoted through the admin API")
+        if ended is not None:
+            return ended
         challenger = gateway.routing.challenger
         if challenger is None:
             raise InputError("there is no challenger to promote", status=409, code="no_challenger")
@@ -646,13 +651,10 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.post("/admin/rollback", tags=["admin"])
     async def rollback(request: Request) -> Response:
         actor = _admin(request)
-        if (await asyncio.to_thread(get_rollout, gateway.catalog.state, name)).status == "running":
-            # During a rollout, rolling back means the challenger out, as `rollout abort`.
-            await asyncio.to_thread(
-                controller.abort, actor=actor, reason="rolled back through the admin API"
-            )
-            await asyncio.to_thread(gateway.refresh)
-            return _json(gateway.describe())
+        # During a rollout, rolling back means the challenger out, as `rollout abort`.
+        ended = await _end_running(controller.abort, actor, "rolled back through the admin API")
+        if ended is not None:
+            return ended
         await asyncio.to_thread(
             gateway.catalog.rollback, name, reason="rolled back through the admin API"
         )

@@ -92,6 +92,13 @@ class Served:
     shadow: Callable[[], Awaitable[None]] | None = None
 
 
+def _log_failure(message: str, version: str, error: Exception) -> None:
+    """A version's failed prediction, logged; an injected fault is expected by whoever
+    injected it, so it is not a warning per request."""
+    level = logging.DEBUG if isinstance(error, InjectedFault) else logging.WARNING
+    log.log(level, message, version, error)
+
+
 class VersionFailed(Exception):
     """A version named by the request failed to predict (there is no fallback for those)."""
 
@@ -266,8 +273,7 @@ class Gateway:
             # a request that named its version gets that version or an error, no fallback.
             error = f"{type(e).__name__}: {e}"
             self._log(batch, model, role, route, key, request_id, rollout, None, 0, error)
-            level = logging.DEBUG if isinstance(e, InjectedFault) else logging.WARNING
-            log.log(level, "version %s failed on a request that named it: %s", model.version, e)
+            _log_failure("version %s failed on a request that named it: %s", model.version, e)
             raise VersionFailed(model.version, error) from e
         elapsed = time.perf_counter() - started
         labels = prediction.labels if model.card.task == "classification" else None
@@ -303,9 +309,7 @@ class Gateway:
         except Exception as e:
             if model is routing.champion or not self.settings.challenger_fallback:
                 raise
-            # An injected fault is expected by whoever injected it: not a warning per request.
-            level = logging.DEBUG if isinstance(e, InjectedFault) else logging.WARNING
-            log.log(level, "challenger %s failed; the champion answers: %s", model.version, e)
+            _log_failure("challenger %s failed; the champion answers: %s", model.version, e)
             self.metrics.fallbacks.labels(self.name, model.version).inc()
             error = f"{type(e).__name__}: {e}"
             self._log(batch, model, "challenger", route, key, request_id, rollout, None, 0, error)

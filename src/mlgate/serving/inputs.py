@@ -225,7 +225,9 @@ class CsvText:
 
 def is_csv(content_type: str | None) -> bool:
     """Whether a Content-Type header says CSV (text/csv, with or without parameters)."""
-    return content_type is not None and content_type.split(";", 1)[0].strip().lower() in (
+    if content_type is None or "csv" not in content_type.lower():  # the usual JSON request
+        return False
+    return content_type.split(";", 1)[0].strip().lower() in (
         "text/csv",
         "application/csv",
     )
