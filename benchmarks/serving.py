@@ -8,10 +8,13 @@ the same ONNX file mlgate serves. Every server answers the same request, one row
 MLflow's `dataframe_split` form POSTed to `/invocations`, from the same load generator:
 wrk with a Lua script, 1 and 16 connections, one thread, on 127.0.0.1 only.
 
-Each round starts every server on a free port, checks its answer, runs a short
-unmeasured warm-up and then one measured wrk run per connection count, reads the
-server's RSS (the whole process tree) and stops it; rounds alternate the order of
-the servers, and the table shows medians over rounds with the spread of req/s.
+Each round starts every server on a free port and checks its answer; then, for each
+connection count, each server in turn gets a short unmeasured warm-up and one measured
+wrk run (so the servers compared run seconds apart, and a noisy spell of a shared
+machine hits them alike), and the server's CPU time per request is read from /proc.
+At the end of the round each server's RSS (the whole process tree) is read and it is
+stopped; rounds alternate the order of the servers, and the table shows medians over
+rounds with the spread of req/s.
 
     python benchmarks/serving.py                    # measure, print, write results
     python benchmarks/serving.py --rounds 1 --duration 5 --no-write   # a quick look
@@ -310,6 +313,8 @@ class Point:
     p99_ms: float
     requests: int
     errors: int
+    #: The server's CPU time (every process and thread) per answered request.
+    cpu_us: float = 0.0
 
 
 @dataclass
@@ -493,8 +498,8 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, path: str, scratch: 
     raise SystemExit(f"the server did not answer {path} within 180 s")
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of `root` and every descendant, in MB (shared pages count per process)."""
+def _family(root: int) -> set[int]:
+    """`root` and every process descended from it."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -510,13 +515,31 @@ def tree_rss_mb(root: int) -> float:
             if parent in family and pid not in family:
                 family.add(pid)
                 grew = True
+    return family
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of `root` and every descendant, in MB (shared pages count per process)."""
     total_kb = 0
-    for pid in family:
+    for pid in _family(root):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total_kb += int(line.split()[1])
     return total_kb / 1024
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system, every thread) used so far by `root` and its descendants."""
+    total = 0
+    for pid in _family(root):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
 
 
 # --- load ----------------------------------------------------------------------------------
@@ -590,10 +613,12 @@ def _logged(logs: Path) -> dict[str, int]:
     return {str(r): int(n) for r, n in zip(frame.get("role", []), frame.get("n", []), strict=True)}
 
 
-def measure(
-    server: Server, prepared: Prepared, script: Path, *, seconds: float, warmup: float
-) -> None:
-    """Start the server, check its answer, load it at each connection count, stop it."""
+@contextlib.contextmanager
+def started(server: Server, prepared: Prepared) -> Iterator[tuple[int, int]]:
+    """The server running on a free port with its answer checked: (port, pid).
+
+    On the way out it is stopped (graceful: logs flush) and its log checked.
+    """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-", dir=DATA) as folder:
         scratch = Path(folder)
@@ -607,22 +632,40 @@ def measure(
                     f"{server.key} answered {status} {answer[:300]!r}; "
                     f"expected predictions {prepared.expected}"
                 )
-            for connections in CONNECTIONS:
-                wrk(port, connections, warmup, script)
-                point = wrk(port, connections, seconds, script)
-                server.points.setdefault(connections, []).append(point)
-                print(
-                    f"  {server.key:44} c={connections:<3} {point.rps:9.0f} req/s "
-                    f"p50 {point.p50_ms:7.2f} ms  p99 {point.p99_ms:7.2f} ms"
-                    + (f"  ERRORS {point.errors}" if point.errors else ""),
-                    file=sys.stderr,
-                )
+            yield port, process.pid
             server.rss_mb.append(tree_rss_mb(process.pid))
             if server.logs is not None:
                 time.sleep(1.0)  # requests wrk left in flight are answered (and counted)
                 counted = _counts(request(port, "/metrics")[1].decode())
         if server.logs is not None:
             server.checks.append(check_logs(counted, _logged(server.logs)))
+
+
+def measure_round(
+    order: list[Server], prepared: Prepared, script: Path, *, seconds: float, warmup: float
+) -> None:
+    """One round: start every server, then load each in turn at each connection count.
+
+    Every server is up for the whole round, so the servers compared are measured
+    seconds apart, not minutes: a noisy spell of the machine hits them alike. An
+    idle server costs the one under load next to nothing (it waits in epoll).
+    """
+    with contextlib.ExitStack() as stack:
+        live = [(server, *stack.enter_context(started(server, prepared))) for server in order]
+        for connections in CONNECTIONS:
+            for server, port, pid in live:
+                wrk(port, connections, warmup, script)
+                cpu = tree_cpu_s(pid)
+                point = wrk(port, connections, seconds, script)
+                point.cpu_us = (tree_cpu_s(pid) - cpu) / max(point.requests, 1) * 1e6
+                server.points.setdefault(connections, []).append(point)
+                print(
+                    f"  {server.key:44} c={connections:<3} {point.rps:9.0f} req/s "
+                    f"p50 {point.p50_ms:7.2f} ms  p99 {point.p99_ms:7.2f} ms  "
+                    f"CPU {point.cpu_us:4.0f} µs/req"
+                    + (f"  ERRORS {point.errors}" if point.errors else ""),
+                    file=sys.stderr,
+                )
 
 
 def check_logs(counted: dict[str, float], logged: dict[str, int]) -> dict[str, Any]:
@@ -780,6 +823,7 @@ def summary(server: Server, connections: int) -> dict[str, Any]:
         "rps_max": max(rps),
         "p50_ms": statistics.median(p.p50_ms for p in points),
         "p99_ms": statistics.median(p.p99_ms for p in points),
+        "cpu_us": statistics.median(p.cpu_us for p in points),
         "errors": sum(p.errors for p in points),
         "runs": [vars(p) for p in points],
     }
@@ -789,8 +833,8 @@ def table(measured: list[Server]) -> str:
     """The Markdown table: one line per server, workers and connection count."""
     lines = [
         "| server | workers | connections | req/s (median) | req/s (min–max) | p50 ms | p99 ms "
-        "| RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| server CPU µs/request | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for server in measured:
         rss = statistics.median(server.rss_mb) if server.rss_mb else float("nan")
@@ -801,7 +845,7 @@ def table(measured: list[Server]) -> str:
             lines.append(
                 f"| {server.name} | {server.workers} | {connections} | {s['rps']:,.0f} "
                 f"| {s['rps_min']:,.0f}–{s['rps_max']:,.0f} | {s['p50_ms']:.2f} "
-                f"| {s['p99_ms']:.2f} | {rss:.0f} |"
+                f"| {s['p99_ms']:.2f} | {s['cpu_us']:.0f} | {rss:.0f} |"
             )
     return "\n".join(lines)
 
@@ -887,8 +931,7 @@ def main(argv: list[str] | None = None) -> None:
     for round_ in range(args.rounds):
         print(f"round {round_ + 1} of {args.rounds}", file=sys.stderr)
         order = measured if round_ % 2 == 0 else measured[::-1]
-        for server in order:
-            measure(server, prepared, script, seconds=args.duration, warmup=args.warmup)
+        measure_round(order, prepared, script, seconds=args.duration, warmup=args.warmup)
     costs = [] if args.no_in_process else in_process(prepared, args.compare, args.compare_label)
     load.append(os.getloadavg()[0])
 

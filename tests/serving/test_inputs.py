@@ -524,3 +524,38 @@ def test_a_missing_category_the_schema_forbids_is_refused(kit: Any, module_proje
         "feature 'employment' in row 0 is missing, but the schema says it may not be "
         "(nullable: false); send a category"
     )
+
+
+def test_plain_rows_take_the_quick_way_only_when_every_value_is_a_plain_number(
+    gateway: Any,
+) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from mlgate.serving.inputs import InputError, from_columns, from_plain_rows
+
+    mixed = gateway.routing.champion
+    assert from_plain_rows(mixed, [LIST], limit=MAX_ROWS) is None  # categorical features
+    numeric = ["age", "income", "debt_ratio", "credit_score"]
+    card = mixed.card.model_copy(
+        update={"features": numeric, "kinds": dict.fromkeys(numeric, "numeric")}
+    )
+    model = dataclasses.replace(mixed, card=card, numeric=frozenset(numeric))
+    rows = [[41, 52000.0, 0.31, 690], [1, 2.5, 3, -4]]
+    quick = from_plain_rows(model, rows, limit=MAX_ROWS)
+    general = from_columns(model, {n: [r[j] for r in rows] for j, n in enumerate(numeric)}, limit=5)
+    assert quick is not None
+    assert quick.rows == general.rows == 2
+    assert list(quick.columns) == numeric
+    for name in numeric:
+        assert np.array_equal(quick.columns[name], general.columns[name])
+    # Anything the value checks must look at goes the general way, which names row and
+    # feature in its refusal.
+    for odd in (None, "41", True, float("nan"), float("inf"), 1e39, 2**200, 10**400, [1]):
+        assert from_plain_rows(model, [rows[0], [1, 2, odd, 4]], limit=MAX_ROWS) is None
+    assert from_plain_rows(model, [rows[0][:3]], limit=MAX_ROWS) is None
+    assert from_plain_rows(model, [], limit=MAX_ROWS) is None
+    with pytest.raises(InputError) as refused:
+        from_plain_rows(model, rows * 3, limit=MAX_ROWS)
+    assert refused.value.status == 413

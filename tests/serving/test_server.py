@@ -91,9 +91,15 @@ def test_two_workers_answer_and_metrics_add_up_across_them(
             time.sleep(0.05)
     assert len(writers) == 2, f"only {writers} answered {sent} requests"
 
+    # Each worker counted its own; /metrics (from either) shows the sum of both, once
+    # each has added its last answers (a worker does so a few times a second).
+    deadline = time.monotonic() + 10
     with httpx.Client(base_url=server.url, timeout=10) as client:
         metrics = client.get("/metrics").text
-    # Each worker counted its own; /metrics (from either) shows the sum of both.
+        while _metric_sum(metrics, "mlgate_requests_total") < sent:
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.1)
+            metrics = client.get("/metrics").text
     assert _metric_sum(metrics, "mlgate_requests_total") == sent
     assert _metric_sum(metrics, "mlgate_request_latency_seconds_count") == sent
     assert "mlgate_rollout_weight" in metrics

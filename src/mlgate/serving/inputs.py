@@ -321,6 +321,26 @@ def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> 
     return Batch(built, rows)
 
 
+def from_plain_rows(model: ServedModel, rows: list[Any], *, limit: int) -> Batch | None:
+    """A batch from rows of plain numbers in the model's feature order, for a model whose
+    features are all numeric; None when that is not so, and the general checks take over.
+
+    The usual request (MLflow's dataframe_split naming the features in model order,
+    numbers only) goes from the parsed rows to one block without building columns.
+    """
+    numeric = model.numeric_order
+    if len(numeric) != len(model.features) or not rows:
+        return None
+    if not all(type(row) is list and len(row) == len(numeric) for row in rows):
+        return None
+    _check_rows(len(rows), limit)
+    block = _plain_numbers(rows)
+    if block is None:
+        return None
+    block = np.ascontiguousarray(block.T)  # [feature, row], as `Columns` holds it
+    return Batch(Columns(zip(numeric, block, strict=True), block, numeric), len(rows))
+
+
 def _check_names(model: ServedModel, columns: dict[str, Any]) -> None:
     features = model.features
     missing = [f for f in features if f not in columns]
@@ -366,6 +386,9 @@ def _plain_numbers(lists: list[list[Any]]) -> Array | None:
     """
     if not lists:
         return None
+    if len(lists) == 1 and _PLAIN.issuperset(map(type, lists[0])):  # one row: no chain
+        block = np.array(lists, dtype=np.float64)
+        return block if (np.abs(block) <= LARGEST).all() else None
     if not _PLAIN.issuperset(map(type, itertools.chain.from_iterable(lists))):
         return None  # null, text, booleans...
     try:

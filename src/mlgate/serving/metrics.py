@@ -3,11 +3,18 @@
 Each app gets its own registry, so several apps in one process (tests) do not
 collide. With PROMETHEUS_MULTIPROC_DIR set (several workers), `/metrics`
 aggregates every worker's files instead.
+
+Answered requests are counted in plain Python first and added to the Prometheus
+metrics in bulk by `flush` (a few times a second, and before every `/metrics`
+answer): a multiprocess metric writes a memory-mapped file under a lock at every
+increment, and one answer touches four of them. So another worker's last fraction
+of a second may not be in a `/metrics` answer yet; the answering worker's always is.
 """
 
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from typing import Any
 
 from prometheus_client import (
@@ -38,6 +45,10 @@ class GatewayMetrics:
         # hot path keeps the children it has used (a few per version) instead.
         self._answered: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._classes: dict[tuple[str, str, str], Any] = {}
+        # Counted, not yet added (see `flush`): per answered key [count, seconds, buckets],
+        # and per predicted class a count.
+        self._pending: dict[tuple[str, str, str, str], list[Any]] = {}
+        self._pending_classes: dict[tuple[str, str, str], int] = {}
         self.requests = Counter(
             "mlgate_requests",
             "Prediction requests answered, by version, role and route.",
@@ -94,6 +105,7 @@ class GatewayMetrics:
 
     def render(self) -> bytes:
         """The text exposition of every metric (all workers' in multiprocess mode)."""
+        self.flush()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import multiprocess
 
@@ -119,17 +131,41 @@ class GatewayMetrics:
     ) -> None:
         """Count one answered request and its latency; `classes`: the labels a classifier gave."""
         key = (model, version, role, route)
-        children = self._answered.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(model, version, role, route),
-                self.latency.labels(model, version, route),
-            )
-            self._answered[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = [0, 0.0, [0] * (len(_BUCKETS) + 1)]
+        pending[0] += 1
+        pending[1] += seconds
+        pending[2][bisect_left(_BUCKETS, seconds)] += 1  # a histogram's bucket: bound >= value
         if classes is not None:
-            self.count_labels(model, version, classes)
+            counts = self._pending_classes
+            for label in classes:
+                at = (model, version, str(label))
+                counts[at] = counts.get(at, 0) + 1
+
+    def flush(self) -> None:
+        """Add what `answered` counted to the Prometheus metrics."""
+        pending, self._pending = self._pending, {}
+        classes, self._pending_classes = self._pending_classes, {}
+        for key, (count, seconds, buckets) in pending.items():
+            children = self._answered.get(key)
+            if children is None:
+                model, version, role, route = key
+                children = (
+                    self.requests.labels(model, version, role, route),
+                    self.latency.labels(model, version, route),
+                )
+                self._answered[key] = children
+            requests, latency = children
+            requests.inc(count)
+            # Histogram.observe, for many observations at once: the sum, then each
+            # bucket's count (prometheus_client keeps them per bucket, not cumulative).
+            latency._sum.inc(seconds)
+            for bucket, n in zip(latency._buckets, buckets, strict=True):
+                if n:
+                    bucket.inc(n)
+        for (model, version, label), count in classes.items():
+            self._predicted(model, version, label).inc(count)
 
     def _predicted(self, model: str, version: str, label: str) -> Any:
         key = (model, version, label)
@@ -139,15 +175,3 @@ class GatewayMetrics:
             if len(self._classes) < _MAX_CACHED:
                 self._classes[key] = child
         return child
-
-    def count_labels(self, model: str, version: str, labels: list[Any]) -> None:
-        """Count predicted classes without one call per row for big batches."""
-        if len(labels) == 1:
-            self._predicted(model, version, str(labels[0])).inc()
-            return
-        counts: dict[str, int] = {}
-        for label in labels:
-            key = str(label)
-            counts[key] = counts.get(key, 0) + 1
-        for key, count in counts.items():
-            self._predicted(model, version, key).inc(count)

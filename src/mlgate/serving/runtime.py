@@ -58,6 +58,8 @@ class ServedModel:
     model: Any
     session: Any = None
     numeric: frozenset[str] = field(default_factory=frozenset)
+    #: `session.run` without its per-call Python checks (see `_direct_run`).
+    run: Any = None
 
     @classmethod
     def load(cls, loaded: LoadedModel, *, onnx: bool = True) -> ServedModel:
@@ -77,6 +79,7 @@ class ServedModel:
             model=loaded.model,
             session=session,
             numeric=frozenset(n for n, k in card.kinds.items() if k == "numeric"),
+            run=None if session is None else _direct_run(session),
         )
 
     @property
@@ -120,7 +123,7 @@ class ServedModel:
                 for name, values in columns.items():
                     if name not in self.numeric:
                         feed[name] = values.reshape(-1, 1)
-            outputs = self.session.run(None, feed)
+            outputs = self.run(feed) if self.run is not None else self.session.run(None, feed)
             labels = outputs[0].reshape(-1)
             probabilities = outputs[1] if len(outputs) > 1 else None
             if self.card.task == "regression":
@@ -140,6 +143,28 @@ class ServedModel:
             except (AttributeError, NotImplementedError):
                 probabilities = None
         return Prediction(np.asarray(labels).tolist(), probabilities)
+
+
+def _direct_run(session: Any) -> Any:
+    """`session.run(None, feed)` for feeds of every input as numpy arrays, as `predict` makes.
+
+    `InferenceSession.run` checks in Python, on every call, that no input is missing
+    and that no input is an OrtValue of another session: about 6 µs for a model with
+    one input per feature, as much as the rest of a one-row prediction's Python work.
+    `predict` feeds every input, always as numpy arrays, so those checks cannot fail;
+    ONNX Runtime's C++ side still checks every input's name, type and shape. Falls
+    back to the public `run` when the session does not have the usual inner object.
+    """
+    inner = getattr(session, "_sess", None)
+    outputs = [o.name for o in session.get_outputs()]
+    if inner is None or not callable(getattr(inner, "run", None)):
+        return None
+    run = inner.run
+
+    def direct(feed: dict[str, Any]) -> Any:
+        return run(outputs, feed, None)
+
+    return direct
 
 
 def _open_onnx(path: Path, sha256: str) -> Any:
