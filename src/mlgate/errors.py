@@ -27,6 +27,7 @@ __all__ = [
     "MlgateError",
     "RegistryError",
     "SchemaError",
+    "ServeError",
     "TrainingError",
 ]
 
@@ -154,3 +155,12 @@ class GitHubError(MlgateError, RuntimeError):
             where += f" {repository}" + (f"#{pr}" if pr is not None else "")
         message = f"{where}: {problem}" + (f" (HTTP {status})" if status is not None else "") + "."
         super().__init__(_sentences(message, fix))
+
+
+class ServeError(MlgateError, RuntimeError):
+    """The gateway could not keep serving: its workers kept dying."""
+
+    def __init__(self, problem: str, *, fix: str | None = None):
+        self.problem = problem
+        self.fix = fix
+        super().__init__(_sentences(problem, fix))

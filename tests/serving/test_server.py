@@ -121,3 +121,63 @@ def test_serving_needs_no_data_files(project: Any) -> None:
     shutil.rmtree(project.base_dir / "data")
     gateway = build_gateway(project.config)
     assert gateway.describe()["champion"] == "1"
+
+
+def _children(pid: int) -> set[int]:
+    """The worker processes of the server `pid` (not multiprocessing's resource tracker)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == pid and b"spawn_main" in command:
+                found.add(int(entry.name))
+    return found
+
+
+def test_a_worker_that_dies_is_replaced_and_the_others_keep_serving(
+    server_for: Any, registered: Any
+) -> None:
+    import os
+    import signal
+
+    server = server_for("--workers", "2")
+    rows = {"instances": registered.lists(slice(0, 1))}
+    before = _children(server.process.pid)
+    assert len(before) == 2
+    os.kill(min(before), signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while len(_children(server.process.pid) - before) < 1:
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.2)
+    # Every new connection is answered (the kernel spreads them over the workers alive).
+    for _ in range(40):
+        while True:
+            try:
+                response = httpx.post(f"{server.url}/predict", json=rows, timeout=10)
+                break
+            except httpx.TransportError:  # the new worker not listening yet, or the dead one
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.2)
+        assert response.status_code == 200
+    assert "exited with -9; starting another" in server.log()
+    assert server.stop() == 0, server.log()
+
+
+def test_workers_that_keep_dying_stop_the_server_with_an_error() -> None:
+    import sys
+
+    import pytest
+
+    from mlgate.errors import ServeError
+    from mlgate.serving.server import _supervise
+
+    started = time.monotonic()
+    with pytest.raises(ServeError) as stopped:
+        _supervise(2, (3,), target=sys.exit)  # each worker exits at once with code 3
+    assert "the last with exit code 3" in str(stopped.value)
+    assert time.monotonic() - started < 30

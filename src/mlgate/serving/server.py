@@ -1,31 +1,47 @@
-"""Running the gateway on uvicorn: one process, or several workers sharing one socket.
+"""Running the gateway on uvicorn: one process, or several worker processes.
 
-Several workers share the listening socket mlgate binds itself with
-TCP_NODELAY set (accepted connections inherit it): uvicorn's own multi-worker
-socket leaves Nagle's algorithm on, which costs about 44 ms a request.
+mlgate binds its listening sockets itself, with TCP_NODELAY set (accepted
+connections inherit it): uvicorn's own multi-worker socket leaves Nagle's
+algorithm on, which costs about 44 ms a request.
+
+Several workers each listen on a socket of their own, all bound to the same port
+with SO_REUSEPORT, so the kernel spreads new connections over them. On one shared
+socket, whichever worker wakes first accepts every connection waiting: a worker
+busy for a moment (writing a log segment) when a client opens its pool of
+keep-alive connections is left without any, and the other serves them all on
+one core. The supervisor holds the port (bound, not listening), restarts a
+worker that dies, and stops them all gracefully on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import logging
+import multiprocessing
 import os
 import signal
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings, load_settings
+from mlgate.errors import ServeError
 from mlgate.registry.catalog import Catalog
 from mlgate.serving.gateway import Gateway
 
-__all__ = ["build_gateway", "run_server", "worker_app"]
+__all__ = ["build_gateway", "run_server"]
 
-_CONFIG_ENV = "MLGATE_SERVE_CONFIG"
+log = logging.getLogger(__name__)
+
+#: A worker that dies this many times within `_RESTART_WINDOW` seconds is not restarted:
+#: something is wrong that a restart does not fix, and the whole server stops.
+_RESTARTS, _RESTART_WINDOW = 5, 60.0
 
 
 def build_gateway(config_path: Path, settings: Settings | None = None) -> Gateway:
@@ -39,15 +55,6 @@ def build_gateway(config_path: Path, settings: Settings | None = None) -> Gatewa
     return gateway
 
 
-def worker_app() -> Any:
-    """The app factory each worker process calls (config path from the environment)."""
-    from mlgate.serving.app import create_app
-
-    app = create_app(build_gateway(Path(os.environ[_CONFIG_ENV])))
-    _settle()
-    return app
-
-
 def _settle() -> None:
     """Keep the garbage collector off what is loaded by now, before serving starts.
 
@@ -59,14 +66,18 @@ def _settle() -> None:
     gc.freeze()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, *, share: bool = False, listen: bool = True) -> socket.socket:
+    """A TCP socket bound to host:port with TCP_NODELAY; `share`: SO_REUSEPORT, so that
+    each worker's own socket can bind the same port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if share:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    if listen:
+        sock.listen(2048)
     return sock
 
 
@@ -95,6 +106,35 @@ def _exit_zero_on_stop(server: Any) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _options(log_level: str) -> dict[str, Any]:
+    return {
+        "access_log": False,  # costs about a third of throughput; metrics and the log cover it
+        "log_level": log_level,
+        "timeout_graceful_shutdown": 30,
+        "server_header": False,
+    }
+
+
+def _serve(config_path: Path, sock: socket.socket, log_level: str) -> None:
+    """Serve on `sock` in this process until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from mlgate.serving.app import create_app
+
+    gateway = build_gateway(config_path)
+    config = uvicorn.Config(create_app(gateway), **_options(log_level))
+    _settle()
+    server = uvicorn.Server(config)
+    with _exit_zero_on_stop(server):
+        server.run(sockets=[sock])
+
+
+def _worker(config_path: Path, host: str, port: int, log_level: str) -> None:
+    """One worker process: its own socket on the shared port, then serve."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
+    _serve(config_path, _listen(host, port, share=True), log_level)
+
+
 def run_server(
     config_path: Path,
     *,
@@ -104,31 +144,75 @@ def run_server(
     log_level: str = "info",
 ) -> None:
     """Serve until SIGINT/SIGTERM; shutdown finishes in-flight requests and flushes logs."""
-    import uvicorn
-
-    from mlgate.serving.app import create_app
-
-    options: dict[str, Any] = {
-        "access_log": False,  # costs about a third of throughput; metrics and the log cover it
-        "log_level": log_level,
-        "timeout_graceful_shutdown": 30,
-        "server_header": False,
-    }
-    sock = _listen(host, port)
     if workers == 1:
-        gateway = build_gateway(config_path)
-        config = uvicorn.Config(create_app(gateway), **options)
-        _settle()
-        server = uvicorn.Server(config)
-        with _exit_zero_on_stop(server):
-            server.run(sockets=[sock])
+        _serve(config_path, _listen(host, port), log_level)
         return
-    build_gateway(config_path).close()  # refuse a bad config or registry before forking
-    os.environ[_CONFIG_ENV] = str(config_path.resolve())
+    # A port someone else listens on is refused here, before any worker starts: the
+    # probe does not share the port, so even another SO_REUSEPORT listener stops it.
+    _listen(host, port, listen=False).close()
+    hold = _listen(host, port, share=True, listen=False)  # the port stays ours meanwhile
+    build_gateway(config_path).close()  # refuse a bad config or registry before starting
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlgate-metrics-"))
-    from uvicorn.supervisors import Multiprocess
+    try:
+        _supervise(workers, (config_path.resolve(), host, port, log_level))
+    finally:
+        hold.close()
 
-    config = uvicorn.Config(
-        "mlgate.serving.server:worker_app", factory=True, workers=workers, **options
-    )
-    Multiprocess(config, sockets=[sock]).run()
+
+def _supervise(workers: int, args: tuple[Any, ...], target: Any = _worker) -> None:
+    """Run `workers` worker processes until a signal; restart one that dies.
+
+    ServeError when workers die too often to go on (after stopping the others).
+    """
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited threads
+    stopping = threading.Event()
+
+    def stop(number: int, frame: Any) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def start(index: int) -> Any:
+        process = context.Process(
+            target=target, args=args, name=f"mlgate-worker-{index}", daemon=False
+        )
+        process.start()
+        return process
+
+    deaths: list[float] = []
+    failed = None
+    running = [start(i) for i in range(workers)]
+    try:
+        while not stopping.wait(0.5):
+            for index, process in enumerate(running):
+                if process.is_alive() or stopping.is_set():
+                    continue
+                now = time.monotonic()
+                deaths[:] = [t for t in deaths if now - t < _RESTART_WINDOW] + [now]
+                if len(deaths) > _RESTARTS:
+                    failed = (
+                        f"workers exited {len(deaths)} times within {_RESTART_WINDOW:.0f} s, "
+                        f"the last with exit code {process.exitcode}; the gateway stopped"
+                    )
+                    stopping.set()
+                    break
+                log.warning(
+                    "worker %d exited with %s; starting another", process.pid, process.exitcode
+                )
+                running[index] = start(index)
+    finally:
+        for process in running:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)  # graceful: in-flight requests, logs
+        deadline = time.monotonic() + 40
+        for process in running:
+            process.join(max(deadline - time.monotonic(), 0.1))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if failed:
+        raise ServeError(
+            failed, fix="See the workers' errors above; `--workers 1` shows them first."
+        )
