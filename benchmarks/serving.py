@@ -862,27 +862,26 @@ def table(measured: list[Server]) -> str:
     return "\n".join(lines)
 
 
-def _best(measured: list[Server], prefix: str, connections: int, round_: int) -> float | None:
-    """The best req/s of this tree's configurations named `prefix...` in one round."""
-    rates = [
-        s.points[connections][round_].rps
+def _round(measured: list[Server], prefix: str, connections: int, round_: int) -> list[Point]:
+    """This round's points of this tree's configurations named `prefix...`."""
+    return [
+        s.points[connections][round_]
         for s in measured
         if s.name.startswith(prefix)
         and s.tree is None
         and len(s.points.get(connections, [])) > round_
     ]
+
+
+def _best(measured: list[Server], prefix: str, connections: int, round_: int) -> float | None:
+    """The best req/s of those configurations in one round."""
+    rates = [p.rps for p in _round(measured, prefix, connections, round_)]
     return max(rates) if rates else None
 
 
 def _least_cpu(measured: list[Server], prefix: str, connections: int, round_: int) -> float | None:
-    """The least CPU µs per request of this tree's configurations named `prefix...` in a round."""
-    costs = [
-        s.points[connections][round_].cpu_us
-        for s in measured
-        if s.name.startswith(prefix)
-        and s.tree is None
-        and len(s.points.get(connections, [])) > round_
-    ]
+    """The least CPU µs per request of those configurations in one round."""
+    costs = [p.cpu_us for p in _round(measured, prefix, connections, round_)]
     return min(costs) if costs else None
 
 
