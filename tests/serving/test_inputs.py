@@ -6,6 +6,7 @@ One gateway for the module (refusals change nothing), with small limits:
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -484,7 +485,26 @@ async def test_mlflow_split_rows_must_match_the_columns(kit: Any, gateway: Any) 
         response = await s.client.post("/invocations", json=body)
     assert response.status_code == 400
     assert response.json() == _error(
-        "dataframe_split.data must be a list of rows of 6 value(s)", "bad_body"
+        "dataframe_split.data must be a list of rows of 6 value(s), one per column; row 1 has 4",
+        "bad_body",
+        row=1,
+    )
+    body = {"dataframe_split": {"columns": [*ROW, "age"], "data": [[*LIST, 3]]}}
+    async with kit.running(gateway, lifespan=False) as s:
+        response = await s.client.post("/invocations", json=body)
+    assert response.json() == _error(
+        "dataframe_split.columns names 'age' more than once", "wrong_features", feature="age"
+    )
+
+
+async def test_the_feature_whose_count_differs_from_the_others_is_named(
+    kit: Any, gateway: Any
+) -> None:
+    columns = {name: [value] for name, value in ROW.items()} | {"age": [41, 42]}
+    async with kit.running(gateway, lifespan=False) as s:
+        response = await s.client.post("/invocations", json={"inputs": columns})
+    assert response.json() == _error(
+        "feature 'age' has 2 value(s) but the others have 1", "bad_shape", feature="age"
     )
 
 
@@ -559,3 +579,27 @@ def test_plain_rows_take_the_quick_way_only_when_every_value_is_a_plain_number(
     with pytest.raises(InputError) as refused:
         from_plain_rows(model, rows * 3, limit=MAX_ROWS)
     assert refused.value.status == 413
+
+
+async def test_nan_written_by_python_gets_a_hint(kit: Any, gateway: Any) -> None:
+    raw = b'{"instances": [[41, NaN, 0.31, 690, "employed", "north"]]}'
+    async with kit.running(gateway, lifespan=False) as s:
+        response = await s.client.post(
+            "/predict", content=raw, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 400
+    assert response.json()["error"].endswith(
+        "; NaN and Infinity are not JSON: send null for a missing value"
+    )
+
+
+async def test_a_request_id_that_is_not_plain_ascii_is_replaced(kit: Any, gateway: Any) -> None:
+    async with kit.running(gateway, lifespan=False) as s:
+        response = await s.client.post(
+            "/predict", json={"instances": [ROW]}, headers={"x-request-id": "caf\u00e9".encode()}
+        )
+    assert response.status_code == 200
+    given = response.json()["request_id"]
+    assert given != "café"
+    assert re.fullmatch(r"[0-9a-f]{32}", given)
+    assert response.headers["x-request-id"] == given

@@ -181,3 +181,26 @@ def test_workers_that_keep_dying_stop_the_server_with_an_error() -> None:
         _supervise(2, (3,), target=sys.exit)  # each worker exits at once with code 3
     assert "the last with exit code 3" in str(stopped.value)
     assert time.monotonic() - started < 30
+
+
+def test_workers_stop_when_their_supervisor_is_killed(server_for: Any) -> None:
+    import os
+    import signal
+
+    server = server_for("--workers", "2", "--log-level", "info")
+    workers = _children(server.process.pid)
+    assert len(workers) == 2
+    deadline = time.monotonic() + 90  # ready is one worker up; the other may still load
+    while server.log().count("Application startup complete") < 2:
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.2)
+    assert "starting 2 workers on http://127.0.0.1:" in server.log()
+    assert server.log().count("serving credit-risk: champion 1") == 2
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=10)
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.2)
+    # Stopped gracefully: each flushed its log on the way out.
+    assert server.log().count("Application shutdown complete") == 2, server.log()

@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import math
+import re
 import threading
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -126,12 +127,23 @@ async def _json_body(
     return _loads(raw)
 
 
+#: What Python's json.dumps writes for float("nan") and float("inf"), and JSON does not have.
+_NOT_JSON = re.compile(rb"[\[:,]\s*-?(NaN|Infinity)\s*[\],}]")
+
+
 def _loads(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         if "infinity" not in str(e):
-            raise InputError(f"the body is not valid JSON: {e}", status=400, code="bad_json") from e
+            hint = (
+                "; NaN and Infinity are not JSON: send null for a missing value"
+                if _NOT_JSON.search(raw)
+                else ""
+            )
+            raise InputError(
+                f"the body is not valid JSON: {e}{hint}", status=400, code="bad_json"
+            ) from e
         first = e
     # A number too large for a double (1e999): read it as infinity, so that the input
     # checks can say which row and feature hold it. Only refused bodies come here.
@@ -165,8 +177,9 @@ def _caller(request: Request) -> tuple[str | None, str | None]:
 
 
 def _request_id(given: str | None) -> str | None:
-    """A client's x-request-id, when it is fit to log and echo back."""
-    if given and len(given) <= 128 and given.isprintable():
+    """A client's x-request-id, when it is fit to log and echo back (printable ASCII: HTTP
+    headers carry bytes, and others would come back as different text)."""
+    if given and len(given) <= 128 and given.isascii() and given.isprintable():
         return given
     return None
 
@@ -776,6 +789,16 @@ def _label_type(model: Any) -> str:
     return "BYTES"
 
 
+def _odd_row(data: list[Any], width: int) -> tuple[int, str] | None:
+    """The first row that is not a list of `width` values, and what it is instead."""
+    for i, row in enumerate(data):
+        if not isinstance(row, list):
+            return i, "no list of values"
+        if len(row) != width:
+            return i, f"{len(row)}"
+    return None
+
+
 _MLFLOW_KEYS = frozenset({"dataframe_split", "dataframe_records", "instances", "inputs"})
 
 
@@ -801,10 +824,13 @@ def _mlflow_batch(gateway: Gateway, body: Any, rows: int) -> Batch:
         if not isinstance(data, list) or not all(
             isinstance(r, list) and len(r) == len(columns) for r in data
         ):
+            odd = None if not isinstance(data, list) else _odd_row(data, len(columns))
             raise InputError(
-                f"dataframe_split.data must be a list of rows of {len(columns)} value(s)",
+                f"dataframe_split.data must be a list of rows of {len(columns)} value(s), "
+                f"one per column" + ("" if odd is None else f"; row {odd[0]} has {odd[1]}"),
                 status=400,
                 code="bad_body",
+                row=None if odd is None else odd[0],
             )
         if columns == model.features:  # the usual request: quickest when all plain numbers
             found = from_plain_rows(model, data, limit=rows)
@@ -812,7 +838,12 @@ def _mlflow_batch(gateway: Gateway, body: Any, rows: int) -> Batch:
                 return found
         names = list(map(str, columns))
         if len(set(names)) != len(names):
-            raise InputError("dataframe_split.columns has duplicates", code="wrong_features")
+            twice = next(n for i, n in enumerate(names) if n in names[:i])
+            raise InputError(
+                f"dataframe_split.columns names {twice!r} more than once",
+                code="wrong_features",
+                feature=twice,
+            )
         if data and model.feature_set.issuperset(names) and len(names) == len(model.features):
             # Exactly the model's features: the rows transposed are its columns (any other
             # set of names goes through the records, whose errors name the row).

@@ -359,8 +359,8 @@ def _check_names(model: ServedModel, columns: dict[str, Any]) -> None:
 
 
 def _check_shapes(features: list[str], given: list[Any]) -> int:
-    """The number of rows, when every feature has a list of as many values."""
-    rows = -1
+    """The number of rows, when every feature has a list of as many values; else the
+    refusal names a feature that is no list, or one whose count differs from most."""
     for name, values in zip(features, given, strict=True):
         if not isinstance(values, list):
             raise InputError(
@@ -368,15 +368,16 @@ def _check_shapes(features: list[str], given: list[Any]) -> int:
                 feature=name,
                 code="bad_shape",
             )
-        if rows == -1:
-            rows = len(values)
-        elif len(values) != rows:
+    counts = [len(values) for values in given]
+    usual = max(counts, key=counts.count)  # the count most features have (ties: the first)
+    for name, count in zip(features, counts, strict=True):
+        if count != usual:
             raise InputError(
-                f"feature {name!r} has {len(values)} value(s) but the others have {rows}",
+                f"feature {name!r} has {count} value(s) but the others have {usual}",
                 feature=name,
                 code="bad_shape",
             )
-    return rows
+    return usual
 
 
 def _plain_numbers(lists: list[list[Any]]) -> Array | None:

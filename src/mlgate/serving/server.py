@@ -20,12 +20,13 @@ import gc
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,12 @@ def _options(log_level: str) -> dict[str, Any]:
     }
 
 
-def _serve(config_path: Path, sock: socket.socket, log_level: str) -> None:
-    """Serve on `sock` in this process until SIGINT/SIGTERM."""
+def _serve(config_path: Path, listen: Callable[[], socket.socket], log_level: str) -> None:
+    """Load the models, then listen (`listen()`) and serve until SIGINT/SIGTERM.
+
+    The socket listens only once the models are loaded: a connection the kernel
+    handed to a listening worker still loading would wait seconds for its answer.
+    """
     import uvicorn
 
     from mlgate.serving.app import create_app
@@ -124,15 +129,53 @@ def _serve(config_path: Path, sock: socket.socket, log_level: str) -> None:
     gateway = build_gateway(config_path)
     config = uvicorn.Config(create_app(gateway), **_options(log_level))
     _settle()
+    sock = listen()
+    served = gateway.describe()
+    challenger = ""
+    if served["challenger"]:
+        share = (
+            "no traffic yet"
+            if served["strategy"] == "none"
+            else f"{served['strategy']} {served['weight']:g}%"
+        )
+        challenger = f", challenger {served['challenger']} ({share})"
+    host, port = sock.getsockname()[:2]
+    log.info(
+        "serving %s: champion %s%s on http://%s:%d (process %d)",
+        served["model"],
+        served["champion"],
+        challenger,
+        f"[{host}]" if ":" in host else host,
+        port,
+        os.getpid(),
+    )
     server = uvicorn.Server(config)
     with _exit_zero_on_stop(server):
         server.run(sockets=[sock])
 
 
 def _worker(config_path: Path, host: str, port: int, log_level: str) -> None:
-    """One worker process: its own socket on the shared port, then serve."""
+    """One worker process: load, then listen on its own socket on the shared port."""
+    _log_as_uvicorn(log_level)
+    _exit_with_parent(os.getppid())
+    _serve(config_path, lambda: _listen(host, port, share=True), log_level)
+
+
+def _log_as_uvicorn(log_level: str) -> None:
+    """mlgate's own messages at `log_level`, as uvicorn writes its own."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
-    _serve(config_path, _listen(host, port, share=True), log_level)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Stop this worker gracefully when its supervisor is gone (killed with SIGKILL, say):
+    else it would serve on, holding the port, with nobody to stop it."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="mlgate-parent-watch", daemon=True).start()
 
 
 def run_server(
@@ -144,19 +187,36 @@ def run_server(
     log_level: str = "info",
 ) -> None:
     """Serve until SIGINT/SIGTERM; shutdown finishes in-flight requests and flushes logs."""
+    _log_as_uvicorn(log_level)
     if workers == 1:
-        _serve(config_path, _listen(host, port), log_level)
+        sock = _listen(host, port, listen=False)  # a port in use is refused before loading
+
+        def listen() -> socket.socket:
+            sock.listen(2048)
+            return sock
+
+        _serve(config_path, listen, log_level)
         return
     # A port someone else listens on is refused here, before any worker starts: the
     # probe does not share the port, so even another SO_REUSEPORT listener stops it.
-    _listen(host, port, listen=False).close()
+    probe = _listen(host, port, listen=False)
+    port = probe.getsockname()[1]  # --port 0: the one port the system chose, for every worker
+    probe.close()
     hold = _listen(host, port, share=True, listen=False)  # the port stays ours meanwhile
     build_gateway(config_path).close()  # refuse a bad config or registry before starting
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlgate-metrics-"))
+    created = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        created = tempfile.mkdtemp(prefix="mlgate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
+    shown = f"[{host}]" if ":" in host else host
+    log.info("starting %d workers on http://%s:%d", workers, shown, port)
     try:
         _supervise(workers, (config_path.resolve(), host, port, log_level))
     finally:
         hold.close()
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def _supervise(workers: int, args: tuple[Any, ...], target: Any = _worker) -> None:
