@@ -128,8 +128,10 @@ async def test_feedback_joins_predictions_by_request_id(
         bare = await s.client.post(
             "/feedback", json=[{"request_id": "single-1", "label": truth[1], "row": 0}]
         )
+        metrics = (await s.client.get("/metrics")).text
     assert accepted.json() == {"accepted": 120}
     assert one.json() == bare.json() == {"accepted": 1}
+    assert 'mlgate_feedback_labels_total{model="credit-risk"} 122.0' in metrics
 
     joined = read_log(
         project.logs,
@@ -194,6 +196,16 @@ async def test_feedback_joins_predictions_by_request_id(
             {"feedback": [{"request_id": "r1", "label": [1]}]},
             422,
             "feedback[0].label must be the true label, a string or a finite number; got [1]",
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": 1}, {"request_id": "r2", "label": "yes"}]},
+            422,
+            'feedback[1].label "yes" is not a class the model predicts; send one of: 0, 1',
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": 1.0}]},
+            422,
+            "feedback[0].label 1.0 is not a class the model predicts; send one of: 0, 1",
         ),
         (
             {"feedback": [{"request_id": "r1", "label": 1, "row": -1}]},

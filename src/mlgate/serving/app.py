@@ -533,8 +533,10 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.post("/feedback", tags=["simple"], openapi_extra=schemas.body(schemas.FEEDBACK))
     async def feedback(request: Request) -> Response:
         body = await _read_json(request, limit)
-        items = _feedback_items(body, rows)
-        return _json({"accepted": gateway.record_feedback(items)})
+        items = _feedback_items(body, rows, _classes(gateway))
+        accepted = gateway.record_feedback(items)
+        gateway.metrics.feedback.labels(name).inc(accepted)
+        return _json({"accepted": accepted})
 
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:
@@ -860,7 +862,22 @@ def _mlflow_batch(gateway: Gateway, body: Any, rows: int) -> Batch:
     return from_rows(model, given, limit=rows)
 
 
-def _feedback_items(body: Any, limit: int) -> list[tuple[str, int, Any]]:
+def _classes(gateway: Gateway) -> list[str] | None:
+    """The classes a label may name (the served versions' own), or None for regression."""
+    routing = gateway.routing
+    found: dict[str, None] = {}
+    for model in (routing.champion, routing.challenger):
+        if model is not None and model.card.task == "classification" and model.classes:
+            found.update(dict.fromkeys(map(str, model.classes)))
+    return list(found) or None
+
+
+def _feedback_items(
+    body: Any, limit: int, classes: list[str] | None = None
+) -> list[tuple[str, int, Any]]:
+    """The (request id, row, label) of each label in `body`; a classifier's labels must
+    be one of its `classes` as predictions show them (a label like 1.0 or "yes" would
+    never match a prediction 1, and the accuracy would silently ignore it)."""
     # {"feedback": [...]}, a bare list of labels, or one label object on its own
     entries = (
         body.get("feedback", body if "request_id" in body else None)
@@ -907,6 +924,14 @@ def _feedback_items(body: Any, limit: int) -> list[tuple[str, int, Any]]:
             raise InputError(
                 f"feedback[{i}].label must be the true label, a string or a finite number; "
                 f"got {show_value(label)}",
+                row=i,
+                code="bad_feedback",
+            )
+        if classes is not None and str(label) not in classes:
+            shown = ", ".join(classes[:20]) + (", ..." if len(classes) > 20 else "")
+            raise InputError(
+                f"feedback[{i}].label {show_value(label)} is not a class the model predicts; "
+                f"send one of: {shown}",
                 row=i,
                 code="bad_feedback",
             )

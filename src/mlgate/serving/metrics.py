@@ -96,6 +96,12 @@ class GatewayMetrics:
             ["model", "version", "outcome"],
             registry=r,
         )
+        self.feedback = Counter(
+            "mlgate_feedback_labels",
+            "Ground-truth labels accepted on /feedback.",
+            ["model"],
+            registry=r,
+        )
         self.fallbacks = Counter(
             "mlgate_challenger_fallbacks",
             "Requests the champion answered because the challenger failed.",
