@@ -207,11 +207,12 @@ def test_an_equal_challenger_is_promoted_after_the_last_step(
         faults=None,
         strategy="canary",
         steps=[20, 50, 100],
-        # A latency ratio of p99s over a few dozen requests on a shared 2-core machine is
-        # noise, not a regression: this test is about the steps.
-        analysis={"min_requests": 30, "max_p99_latency_ratio": 5},
+        # The p99 of a few dozen requests on a shared 2-core machine running the test
+        # suite beside is noise, not a regression (a CI run saw one step's p99 jump by
+        # several ms): this test is about the steps, so latency has a second of slack.
+        analysis={"min_requests": 30, "max_p99_latency_ratio": 5, "latency_slack_ms": 1000},
     )
-    assert final["status"] == "promoted", [e.message for e in events]
+    assert final["status"] == "promoted", "\n".join(e.message for e in events)
     weights = [e.weight for e in events if e.kind == "step"]
     assert weights == [50.0, 100.0]
     analyses = _analyses_until_the_end(events)

@@ -603,3 +603,14 @@ async def test_a_request_id_that_is_not_plain_ascii_is_replaced(kit: Any, gatewa
     assert given != "café"
     assert re.fullmatch(r"[0-9a-f]{32}", given)
     assert response.headers["x-request-id"] == given
+
+
+async def test_counts_without_a_majority_are_all_shown(kit: Any, gateway: Any) -> None:
+    columns = {name: [value] * (2 if i < 3 else 1) for i, (name, value) in enumerate(ROW.items())}
+    async with kit.running(gateway, lifespan=False) as s:
+        response = await s.client.post("/invocations", json={"inputs": columns})
+    assert response.json() == _error(
+        "every feature needs as many values as the others; the counts are: age 2, income 2, "
+        "debt_ratio 2, credit_score 1, employment 1, region 1",
+        "bad_shape",
+    )

@@ -369,7 +369,13 @@ def _check_shapes(features: list[str], given: list[Any]) -> int:
                 code="bad_shape",
             )
     counts = [len(values) for values in given]
-    usual = max(counts, key=counts.count)  # the count most features have (ties: the first)
+    usual = max(counts, key=counts.count)  # the count most features have
+    if counts.count(usual) * 2 <= len(counts):  # no majority: naming one would mislead
+        shown = ", ".join(f"{n} {c}" for n, c in zip(features, counts, strict=True))
+        raise InputError(
+            f"every feature needs as many values as the others; the counts are: {shown}",
+            code="bad_shape",
+        )
     for name, count in zip(features, counts, strict=True):
         if count != usual:
             raise InputError(
