@@ -177,3 +177,34 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_stores_opened_at_once_on_a_fresh_database_all_open(url: str) -> None:
+    """Gateways started together each make the tables; none fails on the other's."""
+    import threading
+
+    count = 6
+    barrier = threading.Barrier(count)
+    opened: list[StateStore] = []
+    failed: list[BaseException] = []
+
+    def open_one() -> None:
+        barrier.wait(timeout=30)
+        try:
+            opened.append(StateStore(url))
+        except BaseException as e:  # collected, then asserted on in the test's thread
+            failed.append(e)
+
+    threads = [threading.Thread(target=open_one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert not failed, failed
+        assert len(opened) == count
+        record(opened[0], "champion", None, "1")
+        assert [e.to_version for e in opened[-1].alias_history("demo")] == ["1"]
+    finally:
+        for store in opened:
+            store.close()

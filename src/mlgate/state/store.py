@@ -8,13 +8,14 @@ moved what, when and why.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy import DateTime, Integer, String, Text, create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -122,7 +123,7 @@ def _engine(url: str) -> Engine:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, pool_pre_ping=True)
-        Base.metadata.create_all(engine)
+        _create_tables(engine)
     # ValueError: a URL SQLAlchemy half-parses, such as a port that is not a number
     except (SQLAlchemyError, ImportError, ValueError, OSError) as e:
         detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -134,6 +135,35 @@ def _engine(url: str) -> Engine:
             "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB), or unset it for SQLite.",
         ) from e
     return engine
+
+
+#: The PostgreSQL advisory lock held while the tables are made ("mlgate" in ASCII).
+_SCHEMA_LOCK = 0x6D6C67617465
+
+
+def _create_tables(engine: Engine) -> None:
+    """Make the tables that are missing, also when several gateways start at once.
+
+    Two processes creating the same table race (PostgreSQL: a duplicate pg_type row;
+    SQLite: "table already exists"): on PostgreSQL one waits for the other under an
+    advisory lock, and anywhere a failed attempt is tried again, when the tables the
+    other process made are found and left alone.
+    """
+    for attempt in range(3):
+        try:
+            if engine.dialect.name == "postgresql":
+                with engine.begin() as connection:
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK}
+                    )
+                    Base.metadata.create_all(connection)
+            else:
+                Base.metadata.create_all(engine)
+            return
+        except SQLAlchemyError:
+            if attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _scrub(text: str, url: str) -> str:
