@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -185,20 +186,16 @@ def history(
     with --rollouts, every rollout event (start, steps, analyses with their figures, the end).
     """
     catalog = open_catalog(config)
-    events = catalog.history(name)
     if rollouts:
         from mlgate.state.rollout import rollout_events
 
         steps = rollout_events(catalog.state, name, limit=1000)
-        if as_json:
-            print_json([e.model_dump(mode="json") for e in steps])
-            return
-        if not steps:
-            out.print(f"{escape(name)}: no rollout yet")
-            return
-        table = Table("when (UTC)", "event", "strategy", "weight", "step", "by", "what")
-        for r in steps:
-            table.add_row(
+        _listing(
+            steps,
+            as_json,
+            f"{escape(name)}: no rollout yet",
+            ("when (UTC)", "event", "strategy", "weight", "step", "by", "what"),
+            lambda r: (
                 r.at.strftime("%Y-%m-%d %H:%M:%S"),
                 r.kind,
                 r.strategy,
@@ -206,18 +203,15 @@ def history(
                 str(r.step),
                 escape(r.actor),
                 escape(r.message),
-            )
-        out.print(table)
+            ),
+        )
         return
-    if as_json:
-        print_json([e.model_dump(mode="json") for e in events])
-        return
-    if not events:
-        out.print(f"{escape(name)}: no alias has moved yet")
-        return
-    table = Table("when (UTC)", "alias", "from", "to", "action", "by", "why")
-    for e in events:
-        table.add_row(
+    _listing(
+        catalog.history(name),
+        as_json,
+        f"{escape(name)}: no alias has moved yet",
+        ("when (UTC)", "alias", "from", "to", "action", "by", "why"),
+        lambda e: (
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
             e.alias,
             e.from_version or "-",
@@ -225,8 +219,27 @@ def history(
             e.action,
             escape(e.actor),
             escape(e.reason),
-        )
-    out.print(table)
+        ),
+    )
+
+
+def _listing(
+    items: Sequence[Any],
+    as_json: bool,
+    empty: str,
+    columns: tuple[str, ...],
+    row: Callable[[Any], tuple[str, ...]],
+) -> None:
+    """Records as JSON, a line saying there are none, or a table of `columns`."""
+    if as_json:
+        print_json([item.model_dump(mode="json") for item in items])
+    elif not items:
+        out.print(empty)
+    else:
+        table = Table(*columns)
+        for item in items:
+            table.add_row(*row(item))
+        out.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -53,12 +53,15 @@ log = logging.getLogger(__name__)
 _JSON = "application/json"
 
 
-def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def _dumps(payload: Any) -> bytes:
     try:
-        content = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
     except TypeError:  # text orjson will not write (a lone surrogate echoed in a message)
-        content = json.dumps(payload, default=_plain).encode()
-    return Response(content, status_code=status, media_type=_JSON, headers=headers)
+        return json.dumps(payload, default=_plain).encode()
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_dumps(payload), status_code=status, media_type=_JSON, headers=headers)
 
 
 def _plain(value: Any) -> Any:
@@ -209,11 +212,7 @@ class _Answer(Response):
 
 
 def _respond(payload: dict[str, Any], served: Served) -> Response:
-    try:
-        content = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-    except TypeError:  # text orjson will not write (a lone surrogate in a label)
-        content = json.dumps(payload, default=_plain).encode()
-    return _Answer(content, served)
+    return _Answer(_dumps(payload), served)
 
 
 def create_app(gateway: Gateway) -> FastAPI:
