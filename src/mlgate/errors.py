@@ -1,17 +1,28 @@
 """The one error tree of mlgate.
 
 Every error a user can cause names the thing, the value received, what is
-allowed, and the fix. The command-line tool turns any of them into a message
-and exit code 2, never a traceback::
+allowed, and the fix. Each keeps `problem` and `fix` as attributes, a
+machine-readable `code`, and `http_status`: what the gateway answers when the
+error reaches a request. The command-line tool turns any of them into one
+message and exit code 2, never a traceback::
 
-    MlgateError
-    ├── ConfigError(ValueError)        a bad mlgate.yaml: file, field path, value, allowed
-    ├── SchemaError(ValueError)        a schema file that cannot be read or is malformed
-    ├── DataError(ValueError)          a dataset that cannot be read or used
-    ├── TrainingError(RuntimeError)    fitting failed on data that passed validation
-    ├── ArtifactError(ValueError)      a model artifact that is missing, unsafe or tampered with
-    ├── RegistryError(LookupError)     an unknown model, version or alias; a registry that fails
-    └── GitHubError(RuntimeError)      a GitHub API call that failed: status, repository, fix
+    MlgateError (409)                 the request was fine; the state forbids it
+    ├── ConfigError (422)             a bad mlgate.yaml or setting: file, field, value, allowed
+    ├── SchemaError (422)             a schema file that cannot be read or is malformed
+    ├── DataError (422)               a dataset that cannot be read or used
+    ├── TrainingError                 fitting failed on data that passed validation
+    ├── ArtifactError                 a model artifact that is missing, unsafe or tampered with
+    ├── RegistryError (LookupError)   an unknown model, version or alias; a registry that fails
+    ├── RolloutError                  a rollout act the rollout's state forbids
+    │   └── RevisionConflict          the rollout changed after it was read: someone acted first
+    ├── GitHubError                   a GitHub API call that failed: status, repository, fix
+    ├── ServeError                    the gateway could not keep serving: its workers kept dying
+    ├── InputError (400-422)          a request the gateway refuses: status, code, row, feature
+    ├── VersionFailed (503)           a version a request named failed to predict
+    └── InjectedFault (500)           a challenger prediction failed on purpose (MLGATE_FAULTS)
+
+Value errors (config, schema, data, artifact, input) also derive from
+`ValueError`; failures of a step from `RuntimeError`.
 """
 
 from __future__ import annotations
@@ -24,11 +35,16 @@ __all__ = [
     "ConfigError",
     "DataError",
     "GitHubError",
+    "InjectedFault",
+    "InputError",
     "MlgateError",
     "RegistryError",
+    "RevisionConflict",
+    "RolloutError",
     "SchemaError",
     "ServeError",
     "TrainingError",
+    "VersionFailed",
 ]
 
 
@@ -47,11 +63,38 @@ def _show(value: Any, limit: int = 80) -> str:
 
 
 class MlgateError(Exception):
-    """Root of every error mlgate raises on purpose."""
+    """Root of every error mlgate raises on purpose: a `problem`, and the `fix` when known.
+
+    `http_status` is the status the gateway answers with when the error reaches a
+    request (409: the request was fine but the state forbids it, unless a subclass
+    says otherwise); `code` names the error for machines.
+    """
+
+    http_status: int = 409
+
+    def __init__(self, problem: str, *, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(self._message())
+
+    @property
+    def code(self) -> str:
+        """A machine-readable name of the error: the class name unless an instance says."""
+        return type(self).__name__
+
+    def _where(self) -> str | None:
+        """Where the problem is (a file, a source, a path), put before it in the message."""
+        return None
+
+    def _message(self) -> str:
+        where = self._where()
+        return _sentences(f"{where}: {self.problem}" if where else self.problem, self.fix)
 
 
 class ConfigError(MlgateError, ValueError):
     """A configuration file or value that mlgate cannot use."""
+
+    http_status = 422
 
     def __init__(
         self,
@@ -64,43 +107,47 @@ class ConfigError(MlgateError, ValueError):
         fix: str | None = None,
         show_value: bool = True,
     ) -> None:
-        self.problem = problem
         self.file = str(file) if file is not None else None
         self.field = field
         self.value = value
         self.allowed = allowed
-        self.fix = fix
-        where = ": ".join(part for part in (self.file, field) if part)
-        parts = [f"{where}: {problem}" if where else problem]
-        if show_value and value is not None:
-            parts.append(f"Got {_show(value)}.")
-        if allowed:
-            parts.append(f"Allowed: {allowed}.")
-        if fix:
-            parts.append(fix)
-        super().__init__(_sentences(*parts))
+        self.show_value = show_value
+        super().__init__(problem, fix=fix)
+
+    def _message(self) -> str:
+        where = ": ".join(part for part in (self.file, self.field) if part)
+        parts = [f"{where}: {self.problem}" if where else self.problem]
+        if self.show_value and self.value is not None:
+            parts.append(f"Got {_show(self.value)}.")
+        if self.allowed:
+            parts.append(f"Allowed: {self.allowed}.")
+        return _sentences(*parts, self.fix)
 
 
 class SchemaError(MlgateError, ValueError):
     """A schema file that cannot be read, or a schema entry that makes no sense."""
 
+    http_status = 422
+
     def __init__(self, problem: str, *, file: str | Path | None = None, fix: str | None = None):
-        self.problem = problem
         self.file = str(file) if file is not None else None
-        self.fix = fix
-        message = f"{self.file}: {problem}" if self.file else problem
-        super().__init__(_sentences(message, fix))
+        super().__init__(problem, fix=fix)
+
+    def _where(self) -> str | None:
+        return self.file
 
 
 class DataError(MlgateError, ValueError):
     """A dataset that cannot be read, or cannot be used for the step asked of it."""
 
+    http_status = 422
+
     def __init__(self, problem: str, *, source: str | Path | None = None, fix: str | None = None):
-        self.problem = problem
         self.source = str(source) if source is not None else None
-        self.fix = fix
-        message = f"{self.source}: {problem}" if self.source else problem
-        super().__init__(_sentences(message, fix))
+        super().__init__(problem, fix=fix)
+
+    def _where(self) -> str | None:
+        return self.source
 
 
 class TrainingError(MlgateError, RuntimeError):
@@ -111,20 +158,31 @@ class ArtifactError(MlgateError, ValueError):
     """A model artifact that is missing, of an unsafe type, or altered since it was written."""
 
     def __init__(self, problem: str, *, path: str | Path | None = None, fix: str | None = None):
-        self.problem = problem
         self.path = str(path) if path is not None else None
-        self.fix = fix
-        message = f"{self.path}: {problem}" if self.path else problem
-        super().__init__(_sentences(message, fix))
+        super().__init__(problem, fix=fix)
+
+    def _where(self) -> str | None:
+        return self.path
 
 
 class RegistryError(MlgateError, LookupError):
     """A model, version or alias the registry does not have, or a registry that fails."""
 
-    def __init__(self, problem: str, *, fix: str | None = None):
-        self.problem = problem
-        self.fix = fix
-        super().__init__(_sentences(problem, fix))
+
+class RolloutError(MlgateError, RuntimeError):
+    """A rollout act the current rollout state forbids (none running, one already running)."""
+
+
+class RevisionConflict(RolloutError):
+    """The rollout state changed after it was read: someone else acted first."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(
+            f"the rollout state of {model!r} changed while this change was being made "
+            "(another start, promote or abort at the same moment)",
+            fix="See what runs now with `mlgate rollout status`, then try again if needed.",
+        )
 
 
 class GitHubError(MlgateError, RuntimeError):
@@ -144,23 +202,79 @@ class GitHubError(MlgateError, RuntimeError):
         retry_after: float | None = None,
         fix: str | None = None,
     ) -> None:
-        self.problem = problem
         self.repository = repository
         self.pr = pr
-        self.status = status
+        self.status = status  # GitHub's answer; the gateway never serves this error
         self.retry_after = retry_after
-        self.fix = fix
+        super().__init__(problem, fix=fix)
+
+    def _message(self) -> str:
         where = "GitHub"
-        if repository:
-            where += f" {repository}" + (f"#{pr}" if pr is not None else "")
-        message = f"{where}: {problem}" + (f" (HTTP {status})" if status is not None else "") + "."
-        super().__init__(_sentences(message, fix))
+        if self.repository:
+            where += f" {self.repository}" + (f"#{self.pr}" if self.pr is not None else "")
+        status = f" (HTTP {self.status})" if self.status is not None else ""
+        return _sentences(f"{where}: {self.problem}{status}.", self.fix)
 
 
 class ServeError(MlgateError, RuntimeError):
     """The gateway could not keep serving: its workers kept dying."""
 
-    def __init__(self, problem: str, *, fix: str | None = None):
-        self.problem = problem
-        self.fix = fix
-        super().__init__(_sentences(problem, fix))
+
+class InputError(MlgateError, ValueError):
+    """A request the gateway refuses: its HTTP status, a code, and the row and feature."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        status: int = 422,
+        code: str = "invalid_input",
+        row: int | None = None,
+        feature: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.http_status = status
+        self._code = code
+        self.row = row
+        self.feature = feature
+        super().__init__(problem, fix=fix)
+
+    @property
+    def code(self) -> str:
+        return self._code
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of this refusal."""
+        return self.http_status
+
+    @property
+    def message(self) -> str:
+        """The refusal as the client reads it."""
+        return str(self)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body: `error` is the message (KServe's form), `detail` the rest."""
+        detail: dict[str, Any] = {"code": self.code}
+        if self.row is not None:
+            detail["row"] = self.row
+        if self.feature is not None:
+            detail["feature"] = self.feature
+        return {"error": self.message, "detail": detail}
+
+
+class VersionFailed(MlgateError, RuntimeError):
+    """A version named by the request failed to predict (there is no fallback for those)."""
+
+    http_status = 503
+
+    def __init__(self, version: str, error: str) -> None:
+        self.version = version
+        self.error = error
+        super().__init__(f"version {version} failed to predict: {error}")
+
+
+class InjectedFault(MlgateError, RuntimeError):
+    """A challenger prediction failed because a fault was injected (MLGATE_FAULTS)."""
+
+    http_status = 500

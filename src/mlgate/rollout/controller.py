@@ -23,13 +23,12 @@ from mlgate.config.loader import validation_problems
 from mlgate.config.models import PipelineConfig
 from mlgate.config.rollout import RolloutConfig
 from mlgate.config.settings import Settings
-from mlgate.errors import ConfigError, RegistryError
+from mlgate.errors import ConfigError, RevisionConflict, RolloutError
 from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
 from mlgate.reporting.notify import Notifier
 from mlgate.rollout.analysis import analyse
 from mlgate.rollout.decide import Verdict, judge
 from mlgate.state.rollout import (
-    RevisionConflict,
     RolloutEvent,
     RolloutState,
     acquire_lease,
@@ -43,10 +42,6 @@ from mlgate.state.rollout import (
 __all__ = ["Controller", "RolloutError"]
 
 log = logging.getLogger(__name__)
-
-
-class RolloutError(RegistryError):
-    """A rollout command that cannot be carried out in the current state."""
 
 
 def _a(strategy: str) -> str:

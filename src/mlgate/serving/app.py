@@ -270,9 +270,8 @@ def create_app(gateway: Gateway) -> FastAPI:
             problem = getattr(error, "problem", None) or str(error)
             detail: dict[str, Any] = {"code": code}
             if getattr(error, "fix", None):
-                detail["fix"] = error.fix  # type: ignore[attr-defined]
-            status = 422 if code == "ConfigError" else 409
-            return _json({"error": problem, "detail": detail}, status), False
+                detail["fix"] = error.fix
+            return _json({"error": problem, "detail": detail}, error.http_status), False
         log.exception("unexpected error on %s", path)
         gateway.metrics.errors.labels(name, route, "internal").inc()
         return _json({"error": "internal error; see the gateway's log"}, status=500), True

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mlgate.errors import InjectedFault
 from mlgate.serving.runtime import Prediction, ServedModel
 
 __all__ = ["Faults", "FaultyModel", "InjectedFault"]
@@ -27,10 +28,6 @@ _KINDS = {
     "slow": "how many times its own time the challenger's predictions take, from 1 to 1000",
     "flip": "the share of rows the challenger answers wrongly, from 0 to 1",
 }
-
-
-class InjectedFault(RuntimeError):
-    """A challenger prediction failed because a fault was injected (MLGATE_FAULTS)."""
 
 
 @dataclass(frozen=True)

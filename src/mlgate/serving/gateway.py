@@ -23,11 +23,11 @@ from typing import Any
 
 from mlgate.config.models import PipelineConfig
 from mlgate.config.settings import Settings
-from mlgate.errors import RegistryError
+from mlgate.errors import InjectedFault, RegistryError, VersionFailed
 from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
 from mlgate.registry.refs import load_ref
 from mlgate.rollout.strategies import assign
-from mlgate.serving.faults import Faults, InjectedFault
+from mlgate.serving.faults import Faults
 from mlgate.serving.inputs import Batch
 from mlgate.serving.metrics import GatewayMetrics
 from mlgate.serving.records import entry, table
@@ -97,14 +97,6 @@ def _log_failure(message: str, version: str, error: Exception) -> None:
     injected it, so it is not a warning per request."""
     level = logging.DEBUG if isinstance(error, InjectedFault) else logging.WARNING
     log.log(level, message, version, error)
-
-
-class VersionFailed(Exception):
-    """A version named by the request failed to predict (there is no fallback for those)."""
-
-    def __init__(self, version: str, error: str) -> None:
-        super().__init__(f"version {version} failed to predict: {error}")
-        self.version = version
 
 
 class Gateway:

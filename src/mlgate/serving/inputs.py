@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from mlgate.errors import InputError
 from mlgate.serving.runtime import Columns, ServedModel
 from mlgate.training.preprocessing import MISSING
 
@@ -41,35 +42,6 @@ _NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|in
 #: The largest magnitude a feature may have: ONNX Runtime computes in 32-bit floats, and a
 #: larger number would silently become infinite there.
 LARGEST = float(np.finfo(np.float32).max)
-
-
-class InputError(Exception):
-    """A request the gateway refuses, with the status and where the problem is."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int = 422,
-        code: str = "invalid_input",
-        row: int | None = None,
-        feature: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.row = row
-        self.feature = feature
-
-    def body(self) -> dict[str, Any]:
-        """The JSON error body: `error` is the message (KServe's form), `detail` the rest."""
-        detail: dict[str, Any] = {"code": self.code}
-        if self.row is not None:
-            detail["row"] = self.row
-        if self.feature is not None:
-            detail["feature"] = self.feature
-        return {"error": self.message, "detail": detail}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import DateTime, Float, Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mlgate.errors import ConfigError
+from mlgate.errors import ConfigError, RevisionConflict
 from mlgate.state.base import Base
 from mlgate.state.store import StateStore, _AliasEventRow
 
@@ -90,10 +90,6 @@ def get_rollout(store: StateStore, model: str) -> RolloutState:
     with store.session() as session:
         row = session.get(_RolloutRow, model)
         return _state(row) if row is not None else RolloutState(model=model)
-
-
-class RevisionConflict(Exception):
-    """The rollout state changed after it was read: someone else acted first."""
 
 
 def set_rollout(
