@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlgate.config.faults import Faults
 from mlgate.config.settings import load_settings
-from mlgate.errors import ConfigError
-from mlgate.serving.faults import Faults, FaultyModel, InjectedFault
+from mlgate.errors import ConfigError, InjectedFault
+from mlgate.serving.faults import FaultyModel, wrap
 from mlgate.serving.inputs import from_rows
 from mlgate.state.predlog import read_log
 from mlgate.state.rollout import set_rollout
@@ -67,7 +68,7 @@ def served(kit: Any, module_project: Any) -> Any:
 
 
 def _faulty(model: Any, **faults: float) -> FaultyModel:
-    wrapped = Faults(**faults).wrap(model)
+    wrapped = wrap(Faults(**faults), model)
     assert isinstance(wrapped, FaultyModel)
     wrapped.rng.seed(7)
     return wrapped

@@ -48,8 +48,8 @@ def serve(
     """
     import os
 
+    from mlgate.config.faults import Faults
     from mlgate.errors import ConfigError
-    from mlgate.serving.faults import Faults
     from mlgate.serving.server import run_server
 
     if fault:

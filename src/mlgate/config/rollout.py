@@ -5,11 +5,26 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-__all__ = ["AnalysisConfig", "RolloutConfig", "parse_duration"]
+__all__ = [
+    "PLANS",
+    "STRATEGIES",
+    "AnalysisConfig",
+    "Plan",
+    "RolloutConfig",
+    "Strategy",
+    "parse_duration",
+]
+
+#: How a rollout moves traffic: the strategies a plan may name.
+Plan = Literal["blue-green", "canary", "shadow", "ab"]
+#: What the gateways apply: a plan's strategy, or "none" (the champion answers all).
+Strategy = Literal["none", "blue-green", "canary", "shadow", "ab"]
+PLANS: tuple[str, ...] = get_args(Plan)
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -78,9 +93,7 @@ class AnalysisConfig(_Strict):
 class RolloutConfig(_Strict):
     """How a challenger is rolled out: strategy, steps, analysis and limits."""
 
-    strategy: Literal["blue-green", "canary", "shadow", "ab"] = Field(
-        "canary", description="blue-green, canary, shadow or ab."
-    )
+    strategy: Plan = Field("canary", description="blue-green, canary, shadow or ab.")
     steps: list[float] = Field(
         default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
         description="Canary weights in percent, in order; the last must be 100.",

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     @classmethod
     def _faults(cls, value: str | None) -> str | None:
         if value is not None and value.strip():
-            from mlgate.serving.faults import Faults
+            from mlgate.config.faults import Faults
 
             Faults.parse(value)  # raises ValueError with what is wrong
             return value

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from mlgate._version import __version__
+from mlgate.config.rollout import STRATEGIES
 from mlgate.errors import MlgateError
 from mlgate.rollout.controller import Controller
 from mlgate.serving import schemas
@@ -44,7 +45,7 @@ from mlgate.serving.inputs import (
     show_value,
 )
 from mlgate.serving.metrics import CONTENT_TYPE_LATEST
-from mlgate.state.rollout import STRATEGIES, get_rollout, set_rollout
+from mlgate.state.rollout import get_rollout, set_rollout
 
 __all__ = ["create_app"]
 

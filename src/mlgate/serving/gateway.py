@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mlgate.config.faults import Faults
 from mlgate.config.models import PipelineConfig
 from mlgate.config.settings import Settings
 from mlgate.errors import InjectedFault, RegistryError, VersionFailed
 from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
 from mlgate.registry.refs import load_ref
 from mlgate.rollout.strategies import assign
-from mlgate.serving.faults import Faults
+from mlgate.serving.faults import wrap
 from mlgate.serving.inputs import Batch
 from mlgate.serving.metrics import GatewayMetrics
 from mlgate.serving.records import entry, table
@@ -162,7 +163,7 @@ class Gateway:
         challenger = self.catalog.alias(self.name, CHALLENGER)
         routing = Routing(
             champion=self._served(champion.version),
-            challenger=self.faults.wrap(self._served(challenger.version)) if challenger else None,
+            challenger=wrap(self.faults, self._served(challenger.version)) if challenger else None,
             rollout=rollout,
             revision=seen,
         )

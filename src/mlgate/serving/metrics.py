@@ -26,7 +26,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from mlgate.state.rollout import STRATEGIES
+from mlgate.config.rollout import STRATEGIES
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
 

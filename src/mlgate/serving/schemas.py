@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlgate.config.rollout import PLANS, STRATEGIES
+
 __all__ = ["FEEDBACK", "INVOCATIONS", "PREDICT", "ROLLOUT", "START", "V2_INFER", "body"]
 
 _VALUE: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]}
@@ -89,7 +91,7 @@ ROLLOUT: dict[str, Any] = {
     "type": "object",
     "required": ["strategy"],
     "properties": {
-        "strategy": {"type": "string", "enum": ["none", "blue-green", "canary", "shadow", "ab"]},
+        "strategy": {"type": "string", "enum": list(STRATEGIES)},
         "weight": {"type": "number", "minimum": 0, "maximum": 100},
         "note": {"type": "string"},
     },
@@ -98,7 +100,7 @@ ROLLOUT: dict[str, Any] = {
 START: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "strategy": {"type": "string", "enum": ["blue-green", "canary", "shadow", "ab"]},
+        "strategy": {"type": "string", "enum": list(PLANS)},
         "steps": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 100}},
     },
 }

@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import DateTime, Float, Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mlgate.config.rollout import STRATEGIES, Strategy
 from mlgate.errors import ConfigError, RevisionConflict
 from mlgate.state.base import Base
 from mlgate.state.store import StateStore, _AliasEventRow
 
 __all__ = [
-    "STRATEGIES",
     "RevisionConflict",
     "RolloutEvent",
     "RolloutState",
-    "Strategy",
     "acquire_lease",
     "get_rollout",
     "record_event",
@@ -33,9 +32,6 @@ __all__ = [
     "rollout_events",
     "set_rollout",
 ]
-
-Strategy = Literal["none", "blue-green", "canary", "shadow", "ab"]
-STRATEGIES: tuple[str, ...] = ("none", "blue-green", "canary", "shadow", "ab")
 
 
 class _RolloutRow(Base):
