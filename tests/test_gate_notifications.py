@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mlgate.config.loader import load_config
-from mlgate.pipeline import run
+from mlgate.road.run import run
 
 CONFIG = """\
 name: notified

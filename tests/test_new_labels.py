@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.config.loader import load_config
-from mlgate.pipeline import run
+from mlgate.road.run import run
 
 CONFIG = """\
 name: labels

@@ -18,8 +18,9 @@ import yaml
 from mlgate.config.loader import config_hash, load_config
 from mlgate.data.schema import load_schema
 from mlgate.errors import ConfigError, DataError
-from mlgate.pipeline import evaluate_saved, run
 from mlgate.registry.bundle import load_bundle
+from mlgate.road.evaluate import evaluate_saved
+from mlgate.road.run import run
 from mlgate.training.preprocessing import prepare_features
 
 NewProject = Callable[..., Path]

@@ -20,6 +20,7 @@ PACKAGES = [
     "mlgate.monitor",
     "mlgate.registry",
     "mlgate.reporting",
+    "mlgate.road",
     "mlgate.rollout",
     "mlgate.serving",
     "mlgate.state",

@@ -14,8 +14,10 @@ import yaml
 
 from mlgate.config.loader import load_config
 from mlgate.errors import ArtifactError
-from mlgate.pipeline import RunResult, run
+from mlgate.project import Project
 from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
+from mlgate.results import RunResult
+from mlgate.road.run import run
 
 DUMMY = {"estimator": "sklearn.dummy.DummyClassifier", "cv_folds": 0}
 FOREST = {
@@ -50,7 +52,7 @@ def road(
 
 
 def catalog_of(result: RunResult) -> Catalog:
-    return Catalog.open(Path(result.output_dir).parents[3])
+    return Project(Path(result.output_dir).parents[3]).catalog
 
 
 def test_the_first_version_to_pass_becomes_champion(road: Callable[..., RunResult]) -> None:

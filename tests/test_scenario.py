@@ -14,8 +14,9 @@ import httpx
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
 from mlgate.monitor.cycle import run_cycle
-from mlgate.pipeline import run
-from mlgate.registry.catalog import CHAMPION, Catalog
+from mlgate.project import Project
+from mlgate.registry.catalog import CHAMPION
+from mlgate.road.run import run
 from mlgate.scaffold.example import credit_data, write_example
 from mlgate.serving.app import create_app
 from mlgate.serving.gateway import Gateway
@@ -75,8 +76,8 @@ async def _scenario(tmp_path: Path) -> None:
     assert first.registration is not None
     assert first.registration.alias == CHAMPION
 
-    catalog = Catalog.open(config.base_dir, settings)
-    gateway = Gateway(config, settings, catalog)
+    project = Project(config.base_dir, settings, config)
+    gateway = Gateway(project)
     gateway.load()
     app = create_app(gateway)
     transport = httpx.ASGITransport(app=app)
@@ -92,7 +93,7 @@ async def _scenario(tmp_path: Path) -> None:
         gateway.predictions.flush()
         gateway.feedback.flush()
 
-        cycle = await asyncio.to_thread(run_cycle, config, settings=settings, catalog=catalog)
+        cycle = await asyncio.to_thread(run_cycle, project)
         assert cycle.status in ("drift", "degraded"), cycle.reasons
         assert cycle.retrained, cycle.notes
         assert cycle.retrain_passed, cycle.notes
@@ -102,8 +103,8 @@ async def _scenario(tmp_path: Path) -> None:
         deadline = time.monotonic() + 120
         seen: set[str] = set()
         batch = 0
-        while get_rollout(catalog.state, config.name).status == "running":
-            assert time.monotonic() < deadline, get_rollout(catalog.state, config.name)
+        while get_rollout(project.state, config.name).status == "running":
+            assert time.monotonic() < deadline, get_rollout(project.state, config.name)
             _, versions = await _serve_batch(
                 client, credit_data(80, seed=100 + batch, drift=1.0), key_prefix=f"c{batch}-"
             )
@@ -112,7 +113,7 @@ async def _scenario(tmp_path: Path) -> None:
             gateway.feedback.flush()
             batch += 1
             await asyncio.sleep(1.1)
-        state = get_rollout(catalog.state, config.name)
+        state = get_rollout(project.state, config.name)
         assert state.status == "promoted", state.note
         assert "2" in seen
         await asyncio.sleep(0.5)

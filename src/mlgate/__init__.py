@@ -21,15 +21,16 @@ from mlgate.errors import (
 if TYPE_CHECKING:
     from mlgate.evaluation import EvaluationResult
     from mlgate.gates import GateResult
-    from mlgate.pipeline import RunResult, run
+    from mlgate.results import RunResult
+    from mlgate.road.run import run
 
 #: Names whose modules load on first use. The road's modules bring numpy, SQLAlchemy
 #: and the registry (about 0.7 s), which `mlgate validate` and `mlgate --help` never use.
 _LAZY = {
     "EvaluationResult": "mlgate.evaluation",
     "GateResult": "mlgate.gates",
-    "RunResult": "mlgate.pipeline",
-    "run": "mlgate.pipeline",
+    "RunResult": "mlgate.results",
+    "run": "mlgate.road.run",
 }
 
 __all__ = [

@@ -15,6 +15,7 @@ champion, the paired interval of the difference.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,8 @@ import pytest
 if TYPE_CHECKING:
     from mlgate.config.models import PipelineConfig
     from mlgate.data.schema import Schema
-    from mlgate.pipeline import RunResult
     from mlgate.registry.refs import LoadedModel
+    from mlgate.results import RunResult
 
 __all__ = [
     "assert_metric_at_least",
@@ -97,15 +98,16 @@ def assert_no_regression(
     `candidate` is a RunResult, a run folder or a model reference; `against` an
     alias (or `models:/...` reference) of the config's model.
     """
-    from mlgate.comparison import compare_refs
-    from mlgate.config.loader import load_config
     from mlgate.config.models import GatesConfig
     from mlgate.gates.decide import decide
+    from mlgate.project import Project
+    from mlgate.road.compare import compare_refs
 
     ref = getattr(candidate, "output_dir", None) or str(candidate)
-    project = load_config(config)
-    baseline = against if against.startswith("models:/") else f"models:/{project.name}@{against}"
-    comparison = compare_refs(baseline, ref, config=Path(config))
+    with Project.open(config, create=False) as project:
+        name = project.name
+        baseline = against if against.startswith("models:/") else f"models:/{name}@{against}"
+        comparison = compare_refs(project, baseline, ref)
     verdict = decide(
         comparison,
         GatesConfig(max_regression={metric: margin}, rule=rule),
@@ -150,18 +152,21 @@ def mlgate_run(
     mlgate_config: PipelineConfig, tmp_path_factory: pytest.TempPathFactory
 ) -> RunResult:
     """The project's model trained and gated once per session (not registered)."""
-    from mlgate.pipeline import run
+    from mlgate.road.run import run
 
     return run(mlgate_config, output=tmp_path_factory.mktemp("mlgate-run"))
 
 
 @pytest.fixture(scope="session")
-def mlgate_champion(mlgate_config: PipelineConfig) -> LoadedModel:
+def mlgate_champion(mlgate_config: PipelineConfig) -> Iterator[LoadedModel]:
     """The registered champion, loaded and hash-checked; skipped when there is none."""
     from mlgate.errors import RegistryError
+    from mlgate.project import Project
     from mlgate.registry.refs import load_ref
 
-    try:
-        return load_ref(f"models:/{mlgate_config.name}@champion", base_dir=mlgate_config.base_dir)
-    except RegistryError as e:
-        pytest.skip(f"no champion registered: {e}")
+    with Project.open(mlgate_config, create=False) as project:
+        try:
+            champion = load_ref(f"models:/{project.name}@champion", catalog=project.catalog)
+        except RegistryError as e:
+            pytest.skip(f"no champion registered: {e}")
+        yield champion

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
-from mlgate import pipeline
+from mlgate.road.run import run
 from mlgate.cli import app
 from mlgate.config.loader import load_config
 from mlgate.drift import PROFILE, Profile
@@ -53,7 +53,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
             ),
             encoding="utf-8",
         )
-        result = pipeline.run(load_config(config), register=True)
+        result = run(load_config(config), register=True)
         assert result.registration is not None
         assert result.registration.alias == "champion"
         folder = config.parent

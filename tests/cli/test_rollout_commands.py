@@ -10,7 +10,7 @@ from typer.testing import CliRunner, Result
 
 from mlgate.cli import app
 from mlgate.config.settings import Settings
-from mlgate.registry.catalog import Catalog
+from mlgate.project import Project
 from mlgate.state.rollout import get_rollout, rollout_events
 from rollout.support import NAME, clean_environment, copy_project, registered_template
 
@@ -51,8 +51,8 @@ def champion_only(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     return copy_project(template, tmp_path / "project", champion_only=True)
 
 
-def catalog(config: Path) -> Catalog:
-    return Catalog.open(config.parent, Settings())
+def catalog(config: Path) -> Project:
+    return Project(config.parent, Settings())
 
 
 def test_start_with_strategy_and_steps(runner: CliRunner, project: Path) -> None:
@@ -114,7 +114,7 @@ def test_promote(runner: CliRunner, project: Path) -> None:
     result = invoke(runner, "rollout", "promote", "-c", project)
     assert result.exit_code == 0, result.output
     assert result.stdout == "credit-risk: promoted version 2: promoted by hand\n"
-    assert catalog(project).aliases(NAME) == {"champion": "2"}
+    assert catalog(project).catalog.aliases(NAME) == {"champion": "2"}
     assert get_rollout(catalog(project).state, NAME).status == "promoted"
 
 
@@ -123,7 +123,7 @@ def test_abort_with_a_reason(runner: CliRunner, project: Path) -> None:
     result = invoke(runner, "rollout", "abort", "-c", project, "--reason", "p99 doubled")
     assert result.exit_code == 0, result.output
     assert result.stdout == "credit-risk: rolled back version 2: p99 doubled\n"
-    assert catalog(project).aliases(NAME) == {"champion": "1"}
+    assert catalog(project).catalog.aliases(NAME) == {"champion": "1"}
     events = rollout_events(catalog(project).state, NAME)
     assert [(e.kind, e.actor) for e in events] == [("start", "tester"), ("rollback", "tester")]
 

@@ -15,9 +15,12 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from mlgate.errors import ArtifactError, RegistryError
+from mlgate.project import Project
+from mlgate.registry import aliases
 from mlgate.registry.artifacts import sha256_file
 from mlgate.registry.bundle import save_bundle
 from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog, VersionInfo, parse_ref
+from mlgate.state.store import StateStore
 from mlgate.training.preprocessing import build_model, prepare_features
 
 KINDS = {"x1": "numeric", "colour": "categorical"}
@@ -77,7 +80,7 @@ def catalog(
 ) -> Catalog:
     registry_for(tmp_path / "project")
     monkeypatch.setenv("MLGATE_ACTOR", "tester")
-    return Catalog.open(tmp_path / "project")
+    return Project(tmp_path / "project").catalog
 
 
 @pytest.fixture
@@ -238,7 +241,7 @@ def test_when_the_artifact_store_fails_no_version_exists(
     blocker.write_text("a file where the artifact store should be a folder", encoding="utf-8")
     broken = Catalog(
         catalog.uri,
-        catalog.state,
+        StateStore(f"sqlite:///{tmp_path / 'broken-state.db'}"),
         artifact_root=(blocker / "artifacts").as_uri(),
         cache=tmp_path / "cache",
     )
@@ -262,7 +265,7 @@ def test_when_the_artifact_store_fails_no_version_exists(
 def test_promote_records_from_to_actor_and_reason(three: Catalog) -> None:
     three.move_alias("demo", CHAMPION, "1", action="register", reason="first to pass")
     three.move_alias("demo", CHALLENGER, "3", action="register", reason="passed")
-    event = three.promote("demo", "3", reason="better on the holdout")
+    event = aliases.promote(three, "demo", "3", reason="better on the holdout")
     assert event is not None
     assert (event.from_version, event.to_version, event.actor) == ("1", "3", "tester")
     assert three.alias("demo", CHAMPION).version == "3"  # type: ignore[union-attr]
@@ -283,29 +286,29 @@ def test_a_failed_version_is_promoted_only_with_force(three: Catalog) -> None:
             "Pass --force to promote it anyway."
         ),
     ):
-        three.promote("demo", "2", reason="try")
+        aliases.promote(three, "demo", "2", reason="try")
     assert three.alias("demo", CHAMPION) is None
     assert three.history("demo") == []
-    event = three.promote("demo", "2", reason="hotfix", force=True)
+    event = aliases.promote(three, "demo", "2", reason="hotfix", force=True)
     assert event is not None
     assert (event.from_version, event.to_version, event.reason) == (None, "2", "hotfix")
 
 
 def test_promoting_the_champion_again_moves_and_records_nothing(three: Catalog) -> None:
-    three.promote("demo", "1", reason="first")
-    three.promote("demo", "3", reason="second")
-    assert three.promote("demo", "3", reason="again") is None
+    aliases.promote(three, "demo", "1", reason="first")
+    aliases.promote(three, "demo", "3", reason="second")
+    assert aliases.promote(three, "demo", "3", reason="again") is None
     assert len(three.history("demo")) == 2
-    assert three.rollback("demo", reason="bad").to_version == "1"
+    assert aliases.rollback(three, "demo", reason="bad").to_version == "1"
 
 
 def test_rollbacks_walk_back_the_stack_of_champions(three: Catalog) -> None:
-    three.promote("demo", "1", reason="a")
-    three.promote("demo", "3", reason="b")
-    three.promote("demo", "2", reason="c", force=True)
-    first = three.rollback("demo", reason="2 misbehaves")
+    aliases.promote(three, "demo", "1", reason="a")
+    aliases.promote(three, "demo", "3", reason="b")
+    aliases.promote(three, "demo", "2", reason="c", force=True)
+    first = aliases.rollback(three, "demo", reason="2 misbehaves")
     assert (first.from_version, first.to_version, first.action) == ("2", "3", "rollback")
-    second = three.rollback("demo", reason="3 too")
+    second = aliases.rollback(three, "demo", reason="3 too")
     assert (second.from_version, second.to_version) == ("3", "1")
     assert three.alias("demo", CHAMPION).version == "1"  # type: ignore[union-attr]
     with pytest.raises(
@@ -315,9 +318,9 @@ def test_rollbacks_walk_back_the_stack_of_champions(three: Catalog) -> None:
             "Promote a version instead: mlgate models promote demo VERSION."
         ),
     ):
-        three.rollback("demo", reason="once more")
-    three.promote("demo", "3", reason="d")
-    assert three.rollback("demo", reason="e").to_version == "1"
+        aliases.rollback(three, "demo", reason="once more")
+    aliases.promote(three, "demo", "3", reason="d")
+    assert aliases.rollback(three, "demo", reason="e").to_version == "1"
     assert [(m[1], m[2], m[3]) for m in moves(three)] == [
         (None, "1", "promote"),
         ("1", "3", "promote"),
@@ -337,7 +340,7 @@ def test_rollback_without_a_champion(three: Catalog) -> None:
             "Promote a version: mlgate models promote demo VERSION."
         ),
     ):
-        three.rollback("demo", reason="r")
+        aliases.rollback(three, "demo", reason="r")
 
 
 def test_a_failed_alias_move_records_nothing(three: Catalog) -> None:
@@ -355,8 +358,8 @@ def test_an_unknown_model_lists_the_registered_ones(three: Catalog) -> None:
         lambda: three.versions("nope") or three.history("nope"),
         lambda: three.version("nope", "1"),
         lambda: three.resolve("models:/nope@champion"),
-        lambda: three.promote("nope", "1", reason="r"),
-        lambda: three.rollback("nope", reason="r"),
+        lambda: aliases.promote(three, "nope", "1", reason="r"),
+        lambda: aliases.rollback(three, "nope", reason="r"),
     ):
         with pytest.raises(RegistryError, match=message):
             call()
@@ -390,7 +393,7 @@ def test_an_unknown_alias_lists_the_aliases(three: Catalog) -> None:
         ),
     ):
         three.resolve("demo@champion")
-    three.promote("demo", "1", reason="r")
+    aliases.promote(three, "demo", "1", reason="r")
     with pytest.raises(
         RegistryError,
         match=exact(
@@ -446,7 +449,7 @@ def test_reading_where_there_is_no_registry_creates_none(
             "or set MLGATE_REGISTRY_URI."
         ),
     ):
-        Catalog.open(empty, create=False)
+        Project(empty, create=False).catalog  # noqa: B018  # opening is what is refused
     assert list(empty.iterdir()) == []
 
 
@@ -464,7 +467,7 @@ def test_a_registry_elsewhere_downloads_each_version_once_into_the_cache(
     # A store addressed by a relative location, as a shared server's would be: not file://.
     monkeypatch.setenv("MLGATE_ARTIFACT_ROOT", "mlruns")
     project = tmp_path / "project"
-    catalog = Catalog.open(project, create=False)
+    catalog = Project(project, create=False).catalog
     assert catalog.uri == f"sqlite:///{shared}"
     info = register(catalog, bundle)
     assert not info.source.startswith("file://")

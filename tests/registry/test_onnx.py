@@ -17,9 +17,9 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from mlgate.config.loader import load_config
-from mlgate.pipeline import run
 from mlgate.registry.artifacts import sha256_file
 from mlgate.registry.onnx import export_onnx, onnx_feed
+from mlgate.road.run import run
 from mlgate.training.preprocessing import build_model, prepare_features
 
 KINDS = {"x1": "numeric", "x2": "numeric", "colour": "categorical", "size": "categorical"}

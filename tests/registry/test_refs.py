@@ -13,6 +13,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlgate.errors import ArtifactError, RegistryError
+from mlgate.project import Project
 from mlgate.registry.artifacts import sha256_file
 from mlgate.registry.bundle import save_bundle
 from mlgate.registry.catalog import CHAMPION, Catalog
@@ -58,7 +59,7 @@ def bundle(tmp_path: Path, rows: pd.DataFrame) -> Path:
 def catalog(tmp_path: Path, registry_for: Callable[[Path], Path], bundle: Path) -> Catalog:
     """Version 1 of 'demo', the champion, registered from `bundle`."""
     registry_for(tmp_path)
-    catalog = Catalog.open(tmp_path)
+    catalog = Project(tmp_path).catalog
     info = catalog.register(
         "demo",
         bundle,
@@ -107,14 +108,14 @@ def test_a_folder_with_an_at_sign_is_a_folder(tmp_path: Path) -> None:
 def test_a_run_folder_loads_with_its_size_and_training_time(
     bundle: Path, rows: pd.DataFrame, tmp_path: Path
 ) -> None:
-    loaded = load_ref(str(bundle), base_dir=tmp_path)
+    loaded = load_ref(str(bundle))
     assert loaded.version is None
     assert loaded.folder == bundle
     assert loaded.size_mb == (bundle / "model.skops").stat().st_size / 1e6
     assert loaded.training_time_s is None  # no run.json beside it
     (bundle / "run.json").write_text(json.dumps({"training_time_s": 0.25}), encoding="utf-8")
     assert loaded.training_time_s == 0.25
-    again = load_ref(str(bundle / "model.skops"), base_dir=tmp_path)
+    again = load_ref(str(bundle / "model.skops"))
     assert again.folder == bundle
     X = prepare_features(rows, KINDS)
     assert list(again.model.predict(X)) == list(loaded.model.predict(X))
@@ -124,17 +125,17 @@ def test_a_run_folder_loads_with_its_size_and_training_time(
 def test_a_registered_version_loads_by_reference(
     catalog: Catalog, bundle: Path, rows: pd.DataFrame, tmp_path: Path, ref: str
 ) -> None:
-    loaded = load_ref(ref, base_dir=tmp_path, catalog=catalog)
+    loaded = load_ref(ref, catalog=catalog)
     assert loaded.version is not None
     assert (loaded.version.name, loaded.version.version) == ("demo", "1")
     assert loaded.card.artifact.sha256 == loaded.version.sha256
-    original = load_ref(str(bundle), base_dir=tmp_path)
+    original = load_ref(str(bundle))
     X = prepare_features(rows, KINDS)
     assert list(loaded.model.predict(X)) == list(original.model.predict(X))
 
 
 def test_the_catalog_is_opened_from_the_project_folder(catalog: Catalog, tmp_path: Path) -> None:
-    assert load_ref("demo@champion", base_dir=tmp_path).version is not None
+    assert load_ref("demo@champion", catalog=Project(tmp_path).catalog).version is not None
 
 
 def test_a_changed_model_file_is_refused(catalog: Catalog, tmp_path: Path) -> None:
@@ -150,7 +151,7 @@ def test_a_changed_model_file_is_refused(catalog: Catalog, tmp_path: Path) -> No
             "written; it was altered or replaced. Retrain it, or restore the original file."
         ),
     ):
-        load_ref("models:/demo/1", base_dir=tmp_path, catalog=catalog)
+        load_ref("models:/demo/1", catalog=catalog)
 
 
 def test_a_changed_model_file_with_a_matching_card_is_refused_by_the_registry(
@@ -167,7 +168,7 @@ def test_a_changed_model_file_with_a_matching_card_is_refused_by_the_registry(
             "model again from a trusted run."
         ),
     ):
-        load_ref("models:/demo/1", base_dir=tmp_path, catalog=catalog)
+        load_ref("models:/demo/1", catalog=catalog)
 
 
 def test_without_the_card_digest_the_model_digest_still_catches_it(
@@ -185,7 +186,7 @@ def test_without_the_card_digest_the_model_digest_still_catches_it(
             "demo version 1; the files were altered. Register the model again from a trusted run."
         ),
     ):
-        load_ref("models:/demo/1", base_dir=tmp_path, catalog=catalog)
+        load_ref("models:/demo/1", catalog=catalog)
 
 
 def test_a_damaged_card_is_refused_before_anything_loads(catalog: Catalog, tmp_path: Path) -> None:
@@ -195,7 +196,7 @@ def test_a_damaged_card_is_refused_before_anything_loads(catalog: Catalog, tmp_p
     with pytest.raises(
         ArtifactError, match=r"^.*: the model card of demo version 1 is missing or damaged \("
     ):
-        load_ref("models:/demo/1", base_dir=tmp_path, catalog=catalog)
+        load_ref("models:/demo/1", catalog=catalog)
 
 
 def test_a_changed_onnx_file_with_a_matching_card_is_refused(
@@ -211,7 +212,7 @@ def test_a_changed_onnx_file_with_a_matching_card_is_refused(
     }
     (folder / "model.json").write_text(json.dumps(card), encoding="utf-8")
     with pytest.raises(ArtifactError, match=r"model\.json of demo version 1 differs"):
-        load_ref("demo@champion", base_dir=tmp_path, catalog=catalog)
+        load_ref("demo@champion", catalog=catalog)
 
 
 def test_a_version_the_registry_holds_no_digest_for_is_not_loaded(
@@ -226,14 +227,14 @@ def test_a_version_the_registry_holds_no_digest_for_is_not_loaded(
             "`mlgate run`, which records the digests."
         ),
     ):
-        load_ref("models:/demo/1", base_dir=tmp_path, catalog=catalog)
+        load_ref("models:/demo/1", catalog=catalog)
 
 
 def test_registry_references_where_there_is_no_registry(
     tmp_path: Path, registry_for: Callable[[Path], Path]
 ) -> None:
     with pytest.raises(RegistryError, match=r"^no model registry in "):
-        load_ref("demo@champion", base_dir=tmp_path)
+        load_ref("demo@champion", catalog=Project(tmp_path, create=False).catalog)
     assert not (tmp_path / ".mlgate").exists()
 
 
@@ -253,4 +254,4 @@ def test_unknown_and_malformed_references(
     catalog: Catalog, tmp_path: Path, ref: str, message: str
 ) -> None:
     with pytest.raises(RegistryError, match=exact(message)):
-        load_ref(ref, base_dir=tmp_path, catalog=catalog)
+        load_ref(ref, catalog=catalog)

@@ -54,7 +54,7 @@ def registered_template(factory: pytest.TempPathFactory) -> Path:
     if (folder / "ready").exists():
         return folder
     from mlgate.config.loader import load_config
-    from mlgate.pipeline import run
+    from mlgate.road.run import run
     from mlgate.scaffold.example import write_example
 
     shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,6 @@
 """The controller on a real registry and state store, fed synthetic prediction logs.
 
-Time is the controller's own clock (`_now`), moved by the tests; the logs are
+Time is the rollout's own clock (`mlgate.road.rollouts.now`), moved by the tests; the logs are
 written with the same clock, so nothing waits for an interval to pass. Leases
 use the real clock, as they do between processes.
 """
@@ -16,13 +16,15 @@ import pytest
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
-from mlgate.errors import ConfigError
+from mlgate.errors import ConfigError, RolloutError
+from mlgate.project import Project
+from mlgate.registry import aliases
 from mlgate.registry.catalog import CHALLENGER as CHALLENGER_ALIAS
 from mlgate.registry.catalog import Catalog
 from mlgate.reporting.notify import Notifier
-from mlgate.rollout import controller as controller_module
-from mlgate.rollout.controller import Controller, RolloutError
-from mlgate.state.rollout import acquire_lease, get_rollout, rollout_events
+from mlgate.road import acts, rollouts
+from mlgate.rollout.controller import Controller
+from mlgate.state.rollout import RolloutState, acquire_lease, get_rollout, rollout_events
 from mlgate.state.rollout import set_rollout as store_split
 
 from .support import (
@@ -64,17 +66,42 @@ class Recorder(Notifier):
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     found = Clock()
-    monkeypatch.setattr(controller_module, "_now", found)
+    monkeypatch.setattr(rollouts, "now", found)
     return found
+
+
+class Rollout(Controller):
+    """The controller, with the acts every face calls on the same project at hand."""
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.project.catalog
+
+    def start(
+        self,
+        *,
+        strategy: str | None = None,
+        steps: list[float] | None = None,
+        actor: str = "mlgate",
+    ) -> RolloutState:
+        return rollouts.start_rollout(self.project, strategy=strategy, steps=steps, actor=actor)
+
+    def promote(self, *, actor: str, reason: str = "promoted by hand") -> RolloutState | None:
+        return acts.promote(self.project, reason=reason, actor=actor).ended
+
+    def abort(self, *, actor: str, reason: str = "aborted by hand") -> RolloutState | None:
+        return acts.abort(self.project, reason=reason, actor=actor).ended
+
+    def status(self) -> dict[str, Any]:
+        return rollouts.rollout_status(self.project)
 
 
 def open_controller(
     config: Path, *, holder: str = "a", notifier: Notifier | None = None
-) -> Controller:
+) -> Rollout:
     loaded = load_config(config)
-    settings = Settings()
-    catalog = Catalog.open(loaded.base_dir, settings)
-    return Controller(loaded, catalog, settings, notifier=notifier or Recorder(), holder=holder)
+    project = Project(loaded.base_dir, Settings(), loaded, notifier=notifier or Recorder())
+    return Rollout(project, holder=holder)
 
 
 def logs(config: Path) -> Path:
@@ -91,7 +118,7 @@ def serve_traffic(config: Path, clock: Clock, n: int = 40, **options: Any) -> No
     )
 
 
-def kinds(controller: Controller) -> list[str]:
+def kinds(controller: Rollout) -> list[str]:
     return [e.kind for e in rollout_events(controller.store, NAME)]
 
 
@@ -407,7 +434,7 @@ def test_a_challenger_removed_by_hand_ends_the_rollout(project: Path, clock: Clo
 def test_a_challenger_promoted_by_hand_ends_the_rollout(project: Path, clock: Clock) -> None:
     controller = open_controller(project)
     controller.start()
-    controller.catalog.promote(NAME, CHALLENGER, reason="by hand")
+    aliases.promote(controller.catalog, NAME, CHALLENGER, reason="by hand")
     clock.advance(1)
     assert controller.tick() is None
     state = get_rollout(controller.store, NAME)

@@ -17,8 +17,8 @@ import httpx
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
-from mlgate.registry.catalog import Catalog
-from mlgate.rollout.controller import Controller
+from mlgate.project import Project
+from mlgate.road.rollouts import start_rollout
 from mlgate.state.rollout import RolloutState, get_rollout, rollout_events
 
 from .support import NAME, Gateway, sample_rows, set_rollout, start_gateway
@@ -90,8 +90,9 @@ def test_a_killed_gateway_resumes_the_rollout_at_its_step(
     )
     config = load_config(project)
     settings = Settings()
-    store = Catalog.open(config.base_dir, settings).state
-    Controller(config, Catalog.open(config.base_dir, settings), settings).start(actor="test")
+    opened = Project(config.base_dir, settings, config)
+    store = opened.state
+    start_rollout(opened, actor="test")
 
     def read() -> RolloutState:
         return get_rollout(store, NAME)

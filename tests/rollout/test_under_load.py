@@ -21,7 +21,7 @@ from typing import Any
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
-from mlgate.registry.catalog import Catalog
+from mlgate.project import Project
 from mlgate.state.predlog import read_log
 from mlgate.state.rollout import RolloutEvent, rollout_events
 
@@ -89,7 +89,7 @@ class Load:
 
 def _events(config: Path) -> list[RolloutEvent]:
     loaded = load_config(config)
-    return rollout_events(Catalog.open(loaded.base_dir, Settings()).state, NAME)
+    return rollout_events(Project(loaded.base_dir, Settings()).state, NAME)
 
 
 def _wait_until_finished(gateway: Gateway, timeout: float) -> dict[str, Any]:
@@ -222,7 +222,7 @@ def test_an_equal_challenger_is_promoted_after_the_last_step(
     seen.assert_no_failures()
     versions = {v for _, v in seen.answered}
     assert versions == {CHAMPION, CHALLENGER}
-    catalog = Catalog.open(project.parent, Settings())
+    catalog = Project(project.parent, Settings()).catalog
     assert catalog.alias(NAME, "champion").version == CHALLENGER  # type: ignore[union-attr]
     _assert_log_matches_answers(seen, log)
 

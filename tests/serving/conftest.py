@@ -31,9 +31,10 @@ import yaml
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
-from mlgate.pipeline import run
+from mlgate.project import Project as OpenProject
 from mlgate.registry.catalog import Catalog
 from mlgate.registry.refs import load_ref
+from mlgate.road.run import run
 from mlgate.scaffold.example import write_example
 from mlgate.serving.app import create_app
 from mlgate.serving.gateway import Gateway
@@ -109,12 +110,12 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
         doc["gates"] = {"min": {"accuracy": 0.7}}
         config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         assert run(load_config(config), register=True).passed
-        catalog = Catalog.open(folder, Settings())
+        catalog = OpenProject(folder, Settings()).catalog
         assert catalog.aliases(NAME) == {"champion": CHAMPION, "challenger": CHALLENGER}
         test = pd.read_csv(folder / "data" / "test.csv")
         labels, probabilities = {}, {}
         for version in (CHAMPION, CHALLENGER):
-            loaded = load_ref(f"models:/{NAME}/{version}", base_dir=folder, catalog=catalog)
+            loaded = load_ref(f"models:/{NAME}/{version}", catalog=catalog)
             assert loaded.card.onnx is not None, "the fast path is what the gateway serves"
             frame = prepare_features(test, loaded.card.kinds)
             labels[version] = np.asarray(loaded.model.predict(frame)).tolist()
@@ -135,8 +136,11 @@ class Project:
     def logs(self) -> str:
         return str(self.base_dir / ".mlgate" / "logs")
 
+    def opened(self) -> OpenProject:
+        return OpenProject(self.base_dir, Settings())
+
     def catalog(self) -> Catalog:
-        return Catalog.open(self.base_dir, Settings())
+        return self.opened().catalog
 
 
 def copy_project(registered: Registered, target: Path) -> Project:
@@ -168,7 +172,7 @@ def make_gateway(project: Project, **settings: Any) -> Gateway:
     """A gateway with its models loaded; `settings` are Settings fields."""
     chosen = Settings(**settings)
     config = load_config(project.config)
-    gateway = Gateway(config, chosen, Catalog.open(config.base_dir, chosen))
+    gateway = Gateway(OpenProject(config.base_dir, chosen, config))
     gateway.load()
     return gateway
 

@@ -38,8 +38,9 @@ def locked(kit: Any, module_project: Any) -> Any:
 
 
 def _state(project: Any) -> tuple[Any, dict[str, str], int]:
-    catalog = project.catalog()
-    rollout = get_rollout(catalog.state, MODEL)
+    opened = project.opened()
+    rollout = get_rollout(opened.state, MODEL)
+    catalog = opened.catalog
     return rollout.revision, catalog.aliases(MODEL), len(catalog.history(MODEL))
 
 
@@ -118,7 +119,7 @@ async def test_get_and_set_the_split(serve: Any, project: Any, registered: Any) 
     assert body["rollout"]["note"] == "switch"
     assert body["rollout"]["updated_by"] == "admin API"
     assert body["serving"]["strategy"] == "blue-green"
-    stored = get_rollout(project.catalog().state, MODEL)
+    stored = get_rollout(project.opened().state, MODEL)
     assert (stored.strategy, stored.weight, stored.revision) == ("blue-green", 100.0, 1)
     # Applied at once by the gateway that took the change, not at its next poll.
     assert answer.headers["x-mlgate-version"] == "2"
@@ -211,7 +212,7 @@ async def test_promote_then_rollback(serve: Any, project: Any, registered: Any) 
         ("challenger", "promote", "2", None, "became champion"),
         ("champion", "rollback", "2", "1", "rolled back through the admin API"),
     ]
-    rollout = get_rollout(catalog.state, MODEL)
+    rollout = get_rollout(project.opened().state, MODEL)
     assert (rollout.strategy, rollout.weight, rollout.status) == ("none", 0.0, "rolled_back")
 
 
@@ -245,9 +246,9 @@ async def test_promote_or_rollback_during_a_rollout_ends_it_on_record(
     assert ended.status_code == 200, ended.text
     assert ended.json()["champion"] == ("2" if kind == "promote" else "1")
     assert ended.json()["challenger"] is None
-    state = get_rollout(project.catalog().state, MODEL)
+    state = get_rollout(project.opened().state, MODEL)
     assert state.status == ("promoted" if kind == "promote" else "rolled_back")
-    events = rollout_events(project.catalog().state, MODEL)
+    events = rollout_events(project.opened().state, MODEL)
     assert [e.kind for e in events] == ["start", kind]
     assert events[-1].actor == "admin API"
 

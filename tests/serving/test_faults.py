@@ -129,7 +129,7 @@ def test_faults_are_wrapped_around_the_challenger_only(kit: Any, project: Any) -
 async def test_a_challenger_failing_every_request_never_reaches_a_user(
     kit: Any, project: Any, registered: Any
 ) -> None:
-    set_rollout(project.catalog().state, MODEL, strategy="canary", weight=100.0, actor="test")
+    set_rollout(project.opened().state, MODEL, strategy="canary", weight=100.0, actor="test")
     rows = registered.lists(slice(0, 3))
     async with kit.running(kit.make_gateway(project, faults="errors=1")) as s:
         responses = [await s.client.post("/predict", json={"instances": rows}) for _ in range(5)]

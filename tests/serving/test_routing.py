@@ -23,7 +23,7 @@ MODEL = "credit-risk"
 
 
 def _split(project: Any, strategy: str, weight: float) -> None:
-    set_rollout(project.catalog().state, MODEL, strategy=strategy, weight=weight, actor="test")
+    set_rollout(project.opened().state, MODEL, strategy=strategy, weight=weight, actor="test")
 
 
 def _metric(metrics: str, name: str, **labels: str) -> float:

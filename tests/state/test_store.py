@@ -42,17 +42,16 @@ def open_store() -> Iterator[Callable[[str], StateStore]]:
 
 
 def record(store: StateStore, alias: str, before: str | None, after: str | None, **kw: str) -> None:
-    with store.session() as session:
-        store.record_alias_move(
-            session,
-            model=kw.get("model", "demo"),
-            alias=alias,
-            from_version=before,
-            to_version=after,
-            action=kw.get("action", "promote"),
-            actor=kw.get("actor", "alice"),
-            reason=kw.get("reason", ""),
-        )
+    with store.moving_alias(
+        model=kw.get("model", "demo"),
+        alias=alias,
+        from_version=before,
+        to_version=after,
+        action=kw.get("action", "promote"),
+        actor=kw.get("actor", "alice"),
+        reason=kw.get("reason", ""),
+    ):
+        pass
 
 
 def test_alias_moves_come_back_in_order_with_every_field(
@@ -89,16 +88,14 @@ def test_a_move_in_a_transaction_that_fails_is_not_recorded(
     record(store, "champion", None, "1")
 
     def move_then_fail() -> None:
-        with store.session() as session:
-            store.record_alias_move(
-                session,
-                model="demo",
-                alias="champion",
-                from_version="1",
-                to_version="2",
-                action="promote",
-                actor="alice",
-            )
+        with store.moving_alias(
+            model="demo",
+            alias="champion",
+            from_version="1",
+            to_version="2",
+            action="promote",
+            actor="alice",
+        ):
             raise RuntimeError("the registry refused")
 
     with pytest.raises(RuntimeError, match=r"^the registry refused$"):

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from mlgate.config.loader import load_config
 from mlgate.errors import ConfigError
-from mlgate.pipeline import run
+from mlgate.road.run import run
 from mlgate.training.task import MAX_INTEGER_CLASSES, estimator_task, infer_task
 
 

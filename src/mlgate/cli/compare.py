@@ -96,9 +96,11 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Score two models on the same rows: differences, paired intervals, McNemar, verdict."""
-    from mlgate.comparison import compare_refs
+    from mlgate.project import Project
+    from mlgate.road.compare import compare_refs
 
-    comparison = compare_refs(baseline, candidate, data=data, config=config, rule=rule)
+    with Project.open(config, required=False, create=False) as project:
+        comparison = compare_refs(project, baseline, candidate, data=data, rule=rule)
     if output:
         _write(output, comparison.model_dump_json(indent=2), "-o/--output")
     if markdown:
@@ -134,14 +136,18 @@ def gate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
     """Judge a comparison file against thresholds. Exit 0 passed, 1 failed."""
-    from mlgate.comparison import gate_comparison_file
+    from mlgate.project import Project
+    from mlgate.road.compare import gate_comparison_file
 
+    flags = min_accuracy is not None or max_regression is not None
+    # The flags' thresholds need no config: one that is there is not even read.
+    project = Project.open(None if flags else config, required=False)
     result = gate_comparison_file(
+        project,
         comparison_file,
         min_accuracy=min_accuracy,
         max_regression=max_regression,
         rule=rule,
-        config=config,
     )
     if as_json:
         print_json(result.model_dump(mode="json"))

@@ -13,7 +13,8 @@ from rich.table import Table
 from mlgate.cli.output import friendly, out, print_json
 
 if TYPE_CHECKING:
-    from mlgate.registry.catalog import Catalog
+    from mlgate.project import Project
+    from mlgate.road.acts import Act
 
 models_app = typer.Typer(
     help="Registered models: list, show, promote, roll back, history.", no_args_is_help=True
@@ -31,19 +32,36 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, nothing el
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; kept in the history.")]
 
 
-def open_catalog(config: Path) -> Catalog:
-    """The catalog of the project `config` belongs to (or of the current folder)."""
-    from mlgate.registry.catalog import Catalog
+def open_project(config: Path) -> Project:
+    """The project `config` belongs to (or the current folder), with a registry already
+    there: reading commands run in the wrong folder say so."""
+    from mlgate.project import Project
 
-    base = config.resolve().parent if config.exists() else Path.cwd()
-    return Catalog.open(base, create=False)
+    if not config.exists():
+        return Project(Path.cwd(), create=False)
+    return Project(config.resolve().parent, create=False)
+
+
+def _moved(act: Act, alias: str, unchanged: str) -> str:
+    """What an act did to `alias`, in a line."""
+    name = escape(act.model)
+    if act.moved is not None:
+        event = act.moved
+        return (
+            f"{name}: {alias} {event.from_version or '-'} → {event.to_version} "
+            f"(by {escape(event.actor)})"
+        )
+    if act.ended is not None:
+        return f"{name}: {escape(act.ended.note)}"
+    return f"{name}: {unchanged}"
 
 
 @models_app.command("list")
 @friendly
 def list_models(config: ProjectOption = Path("mlgate.yaml"), as_json: JsonOption = False) -> None:
     """Every registered model with its champion and challenger."""
-    found = open_catalog(config).models()
+    with open_project(config) as project:
+        found = project.catalog.models()
     if as_json:
         print_json([m.model_dump(mode="json") for m in found])
         return
@@ -66,7 +84,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """A model's versions, or one version's verdict, metrics and lineage."""
-    catalog = open_catalog(config)
+    catalog = open_project(config).catalog
     if "@" not in ref and "/" not in ref.removeprefix("models:/"):
         name = ref.removeprefix("models:/")
         versions = catalog.versions(name) if name else []
@@ -120,17 +138,13 @@ def promote(
     ] = False,
     config: ProjectOption = Path("mlgate.yaml"),
 ) -> None:
-    """Make VERSION the champion (recorded in the history)."""
-    event = open_catalog(config).promote(name, version, reason=reason, force=force)
-    if event is None:
-        out.print(
-            f"{escape(name)}: version {escape(version)} is already the champion; nothing moved"
-        )
-        return
-    out.print(
-        f"{escape(name)}: champion {event.from_version or '-'} → {event.to_version} "
-        f"(by {escape(event.actor)})"
-    )
+    """Make VERSION the champion (recorded in the history); a rollout of VERSION ends."""
+    from mlgate.road.acts import promote as promote_version
+
+    with open_project(config) as project:
+        act = promote_version(project, version, reason=reason, force=force, model=name)
+    unchanged = f"version {escape(version)} is already the champion; nothing moved"
+    out.print(_moved(act, "champion", unchanged))
 
 
 @models_app.command("challenger")
@@ -145,16 +159,16 @@ def challenger(
     config: ProjectOption = Path("mlgate.yaml"),
 ) -> None:
     """Make VERSION the challenger, e.g. again after a rollback (recorded in the history)."""
-    event = open_catalog(config).nominate(name, version, reason=reason, force=force)
-    if event is None:
+    from mlgate.road.acts import nominate
+
+    with open_project(config) as project:
+        act = nominate(project, version, reason=reason, force=force, model=name)
+    if act.moved is None:
         out.print(
             f"{escape(name)}: version {escape(version)} is already the challenger; nothing moved"
         )
         return
-    out.print(
-        f"{escape(name)}: challenger {event.from_version or '-'} → {event.to_version} "
-        f"(by {escape(event.actor)}); start a rollout with mlgate rollout start"
-    )
+    out.print(_moved(act, "challenger", "") + "; start a rollout with mlgate rollout start")
 
 
 @models_app.command("rollback")
@@ -164,12 +178,20 @@ def rollback(
     reason: ReasonOption = "rolled back by hand",
     config: ProjectOption = Path("mlgate.yaml"),
 ) -> None:
-    """Point the champion back at the version that held it before."""
-    event = open_catalog(config).rollback(name, reason=reason)
-    out.print(
-        f"{escape(name)}: champion {event.from_version} → {event.to_version} "
-        f"(rolled back by {escape(event.actor)})"
-    )
+    """Point the champion back at the version that held it before; during a rollout,
+    take the challenger out instead."""
+    from mlgate.road.acts import rollback as roll_back
+
+    with open_project(config) as project:
+        act = roll_back(project, reason=reason, model=name)
+    if act.moved is not None:
+        event = act.moved
+        out.print(
+            f"{escape(name)}: champion {event.from_version} → {event.to_version} "
+            f"(rolled back by {escape(event.actor)})"
+        )
+    else:
+        out.print(_moved(act, "champion", ""))
 
 
 @models_app.command("history")
@@ -185,11 +207,11 @@ def history(
     """Every alias move (when, which alias, from which version to which, by whom, why) and,
     with --rollouts, every rollout event (start, steps, analyses with their figures, the end).
     """
-    catalog = open_catalog(config)
+    project = open_project(config)
     if rollouts:
         from mlgate.state.rollout import rollout_events
 
-        steps = rollout_events(catalog.state, name, limit=1000)
+        steps = rollout_events(project.state, name, limit=1000)
         _listing(
             steps,
             as_json,
@@ -207,7 +229,7 @@ def history(
         )
         return
     _listing(
-        catalog.history(name),
+        project.catalog.history(name),
         as_json,
         f"{escape(name)}: no alias has moved yet",
         ("when (UTC)", "alias", "from", "to", "action", "by", "why"),

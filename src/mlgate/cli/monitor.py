@@ -71,19 +71,19 @@ def drift(
     ] = False,
 ) -> None:
     """Test every column of CURRENT for drift from REFERENCE."""
-    from mlgate.config.loader import load_config
     from mlgate.monitor.check import check_drift
+    from mlgate.project import Project
 
-    settings, target, base = None, None, Path.cwd()
+    settings, target = None, None
     task: Literal["auto", "classification", "regression"] = "auto"
     if config is None and Path("mlgate.yaml").is_file():
         config = Path("mlgate.yaml")
-    if config is not None:
-        loaded = load_config(config)  # a config asked for but missing is an error
+    project = Project.open(config)  # a config asked for but missing is an error
+    if project.has_config:
+        loaded = project.config
         settings, target, task = loaded.monitor.drift, loaded.data.target, loaded.task
-        base = loaded.base_dir
     report = check_drift(
-        reference, current, config=settings, base_dir=base, target=target, task=task
+        reference, current, config=settings, project=project, target=target, task=task
     )
     smallest = max((c.current_rows for c in report.columns), default=0)
     if smallest < MIN_ROWS:
@@ -105,7 +105,7 @@ def drift(
         from mlgate.monitor.check import plot_samples
         from mlgate.reporting.drift import drift_html
 
-        samples = plot_samples(report, reference, current, base_dir=base)
+        samples = plot_samples(report, reference, current, project=project)
         html.write_text(drift_html(report, samples), encoding="utf-8")
     if as_json:
         print_json(report.model_dump(mode="json"))
@@ -159,26 +159,28 @@ def monitor(
     With --once the exit code says the verdict: 0 healthy (or too little data), 1 drift
     or degraded.
     """
-    from mlgate.config.loader import load_config
     from mlgate.config.rollout import parse_duration
     from mlgate.errors import ConfigError
     from mlgate.monitor.cycle import run_cycle
+    from mlgate.project import Project
 
-    loaded = load_config(config)
+    project = Project.open(config)
     try:
-        pause = parse_duration(every) if every is not None else loaded.monitor.every
+        pause = parse_duration(every) if every is not None else project.config.monitor.every
     except ValueError as e:
         raise ConfigError(str(e), field="--every", value=every) from e
     done = 0
     while True:
         with progress(not as_json) as say:
-            result = run_cycle(loaded, retrain=not no_retrain, progress=say)
+            result = run_cycle(project, retrain=not no_retrain, progress=say)
         if as_json:
             print_json(result.model_dump(mode="json"))
         else:
             render_cycle(result)
         done += 1
+        project.notifier.close()  # this cycle's notifications delivered before the next
         if once or (cycles is not None and done >= cycles):
+            project.close()
             bad = result.status in ("drift", "degraded")
             raise typer.Exit(FAILED if once and bad else PASSED)
         err.print(f"next cycle in {pause:.0f} s; Ctrl-C stops")

@@ -38,9 +38,10 @@ def _command_lines(command: Any, path: str) -> list[str]:
     return [*lines, ""]
 
 
-def cli_reference(app: typer.Typer) -> str:
-    """The Markdown reference of every command, walked from the app's command tree."""
-    root = typer.main.get_command(app)
+def cli_reference(app: typer.Typer | Any) -> str:
+    """The Markdown reference of every command, walked from the app's command tree (a
+    typer app, or the click command it makes)."""
+    root = typer.main.get_command(app) if isinstance(app, typer.Typer) else app
     lines = [
         "# Command-line reference",
         "",
@@ -143,15 +144,14 @@ def config_reference() -> str:
 
 @friendly
 def docs(
+    context: typer.Context,
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")] = Path(
         "docs"
     ),
 ) -> None:
     """Write docs/cli.md and docs/config.md from the code."""
-    from mlgate.cli.app import app
-
     output.mkdir(parents=True, exist_ok=True)
-    (output / "cli.md").write_text(cli_reference(app), encoding="utf-8")
+    (output / "cli.md").write_text(cli_reference(context.find_root().command), encoding="utf-8")
     (output / "config.md").write_text(config_reference(), encoding="utf-8")
     out.print(f"wrote {output / 'cli.md'} and {output / 'config.md'}")
 

@@ -13,7 +13,7 @@ from mlgate.cli.data import render_report
 from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json, progress
 
 if TYPE_CHECKING:
-    from mlgate.pipeline import RunResult
+    from mlgate.results import RunResult
 
 ConfigOption = Annotated[
     Path, typer.Option("-c", "--config", help="The pipeline config.", show_default=True)
@@ -74,21 +74,23 @@ def _road(
     register: bool = False,
     deploy: bool = False,
 ) -> None:
-    from mlgate.config.loader import load_config
-    from mlgate.pipeline import run
+    from mlgate.project import Project
+    from mlgate.road.rollouts import start_rollout
+    from mlgate.road.run import run
 
-    loaded = load_config(config)
-    with progress(not quiet and not as_json) as say:
-        result = run(loaded, output=output, apply_gates=gates, register=register, progress=say)
     rollout = None
-    registered = result.registration
-    if deploy and result.passed and registered is not None and registered.alias == "challenger":
-        from mlgate.cli.rollout import open_controller
-        from mlgate.config.settings import load_settings
-
-        controller = open_controller(config)
-        rollout = controller.start(actor=load_settings().who())
-        controller.close()
+    with Project.open(config) as project, progress(not quiet and not as_json) as say:
+        result = run(
+            project.config,
+            output=output,
+            apply_gates=gates,
+            register=register,
+            progress=say,
+            project=project,
+        )
+        registered = result.registration
+        if deploy and result.passed and registered and registered.alias == "challenger":
+            rollout = start_rollout(project)
     if as_json:
         print_json(
             result.model_dump(mode="json")
@@ -151,7 +153,7 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a trained model on labelled DATA."""
-    from mlgate.pipeline import evaluate_saved
+    from mlgate.road.evaluate import evaluate_saved
 
     card, result = evaluate_saved(model, data)
     if as_json:
@@ -175,9 +177,9 @@ def quickstart(
     quiet: QuietOption = False,
 ) -> None:
     """Create an example project (generated credit data, config, schema) and run the road."""
-    from mlgate.config.loader import load_config
     from mlgate.errors import ConfigError
-    from mlgate.pipeline import run
+    from mlgate.project import Project
+    from mlgate.road.run import run
     from mlgate.scaffold.example import write_example
 
     if folder.exists() and not folder.is_dir():
@@ -192,8 +194,8 @@ def quickstart(
     config_path = write_example(folder)
     out.print(f"created the example project in {escape(str(folder))}/")
     out.print("  mlgate.yaml, schema.yaml, data/train.csv, data/test.csv, data/drifted.csv")
-    with progress(not quiet) as say:
-        result = run(load_config(config_path), register=True, progress=say)
+    with Project.open(config_path) as project, progress(not quiet) as say:
+        result = run(project.config, register=True, progress=say, project=project)
     render_run(result)
     out.print(
         f"\nnext: cd {escape(str(folder))} && mlgate drift models:/credit-risk@champion "

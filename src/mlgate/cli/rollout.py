@@ -13,7 +13,7 @@ from rich.table import Table
 from mlgate.cli.output import err, friendly, out, print_json
 
 if TYPE_CHECKING:
-    from mlgate.rollout.controller import Controller
+    from mlgate.project import Project
 
 rollout_app = typer.Typer(
     help="Roll a challenger out: canary, blue-green, shadow or A/B.", no_args_is_help=True
@@ -25,16 +25,11 @@ ReasonOption = Annotated[
 ]
 
 
-def open_controller(config: Path) -> Controller:
-    """The controller of the config's model."""
-    from mlgate.config.loader import load_config
-    from mlgate.config.settings import load_settings
-    from mlgate.registry.catalog import Catalog
-    from mlgate.rollout.controller import Controller
+def open_project(config: Path) -> Project:
+    """The project of the config's model (rollouts need no data files)."""
+    from mlgate.project import Project
 
-    loaded = load_config(config, data_files=False)
-    settings = load_settings()
-    return Controller(loaded, Catalog.open(loaded.base_dir, settings), settings)
+    return Project.open(config, data_files=False)
 
 
 def _steps(text: str | None) -> list[float] | None:
@@ -65,16 +60,15 @@ def start(
     ] = None,
 ) -> None:
     """Start rolling the challenger out with the config's plan (or these options)."""
-    from mlgate.config.settings import load_settings
+    from mlgate.road.rollouts import start_rollout
 
-    controller = open_controller(config)
-    state = controller.start(strategy=strategy, steps=_steps(steps), actor=load_settings().who())
+    with open_project(config) as project:
+        state = start_rollout(project, strategy=strategy, steps=_steps(steps))
     out.print(
-        f"{escape(controller.name)}: {state.strategy} rollout started at {state.weight:g}% "
+        f"{escape(state.model)}: {state.strategy} rollout started at {state.weight:g}% "
         f"({escape(state.note)})"
     )
     out.print("a running `mlgate serve` (or `mlgate rollout watch`) advances it by itself")
-    controller.close()
 
 
 @rollout_app.command("status")
@@ -84,7 +78,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, nothing else.")] = False,
 ) -> None:
     """The current step and weight, the last analyses, and the next action."""
-    found = open_controller(config).status()
+    from mlgate.road.rollouts import rollout_status
+
+    with open_project(config) as project:
+        found = rollout_status(project)
     if as_json:
         print_json(found)
         return
@@ -115,24 +112,22 @@ def status(
 @friendly
 def promote(config: ConfigOption = Path("mlgate.yaml"), reason: ReasonOption = None) -> None:
     """Finish the rollout now: the challenger becomes champion."""
-    from mlgate.config.settings import load_settings
+    from mlgate.road.acts import promote as promote_challenger
 
-    controller = open_controller(config)
-    state = controller.promote(actor=load_settings().who(), reason=reason or "promoted by hand")
-    out.print(f"{escape(controller.name)}: {escape(state.note)}")
-    controller.close()
+    with open_project(config) as project:
+        act = promote_challenger(project, reason=reason or "promoted by hand")
+    out.print(f"{escape(act.model)}: {escape(act.ended.note if act.ended else act.action)}")
 
 
 @rollout_app.command("abort")
 @friendly
 def abort(config: ConfigOption = Path("mlgate.yaml"), reason: ReasonOption = None) -> None:
     """Roll back now: all traffic returns to the champion."""
-    from mlgate.config.settings import load_settings
+    from mlgate.road.acts import abort as abort_rollout
 
-    controller = open_controller(config)
-    state = controller.abort(actor=load_settings().who(), reason=reason or "aborted by hand")
-    out.print(f"{escape(controller.name)}: {escape(state.note)}")
-    controller.close()
+    with open_project(config) as project:
+        act = abort_rollout(project, reason=reason or "aborted by hand")
+    out.print(f"{escape(act.model)}: {escape(act.ended.note if act.ended else act.action)}")
 
 
 @rollout_app.command("watch")
@@ -147,9 +142,11 @@ def watch(
     happens (its analyses, steps and end, whoever acts); Ctrl-C stops."""
     import time
 
+    from mlgate.rollout.controller import Controller
     from mlgate.state.rollout import rollout_events
 
-    controller = open_controller(config)
+    project = open_project(config)
+    controller = Controller(project)
     err.print(f"watching the rollout of {escape(controller.name)}; Ctrl-C stops")
     stop = threading.Event()
     acting = threading.Thread(
@@ -174,6 +171,7 @@ def watch(
         stop.set()
         acting.join(timeout=30)
         controller.close()
+        project.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -167,3 +167,13 @@ class RolloutConfig(_Strict):
     def lease_ttl(self) -> float:
         """Seconds a controller's lease lasts: room for two missed analyses."""
         return self.lease if self.lease is not None else max(3 * self.interval, 15.0)
+
+    def weight_at(self, step: int) -> float:
+        """The challenger's share of traffic, in percent, at `step` of this plan."""
+        if self.strategy == "canary":
+            return self.steps[min(step, len(self.steps) - 1)]
+        if self.strategy == "blue-green":
+            return 100.0
+        if self.strategy == "ab":
+            return self.weight
+        return 0.0

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from mlgate.errors import DataError
 from mlgate.evaluation.metrics import available_metrics, get_metric
+from mlgate.evaluation.slices import slice_masks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,9 +136,7 @@ def evaluate_model(
     if slices is not None:
         truth, predicted = np.asarray(y), np.asarray(y_pred)
         for column in slices.columns:
-            values = slices[column].astype(object).where(slices[column].notna(), "(missing)")
-            for value in sorted(values.unique(), key=str):
-                mask = (values == value).to_numpy()
+            for value, mask in slice_masks(slices[column]):
                 found.append(
                     SliceMetrics(
                         column=column,

@@ -1,24 +1,32 @@
-"""Champion against candidate on the same rows: metrics, paired intervals, McNemar."""
+"""Champion against candidate on the same rows: metrics, paired intervals, McNemar.
+
+Computed from both models' answers only; scoring the models is the road's
+(`mlgate.road.compare`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, Field
 
-from mlgate.errors import DataError
 from mlgate.evaluation.evaluate import score
 from mlgate.evaluation.metrics import get_metric
+from mlgate.evaluation.slices import slice_masks
 from mlgate.gates.absolute import GateResult
 from mlgate.stats.paired import McNemarResult, mcnemar_exact, paired_bootstrap, supports_bootstrap
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
-    from mlgate.registry.refs import LoadedModel
-
-__all__ = ["Comparison", "MetricComparison", "SliceComparison", "compare_models"]
+__all__ = [
+    "Comparison",
+    "MetricComparison",
+    "Scores",
+    "Side",
+    "SliceComparison",
+    "compare_predictions",
+]
 
 #: Fewest rows a slice needs before its metrics are compared.
 MIN_SLICE_ROWS = 30
@@ -105,71 +113,6 @@ class Comparison(BaseModel):
     verdict: GateResult | None = None
 
 
-class _Scored:
-    def __init__(self, loaded: LoadedModel, frame: pd.DataFrame, source: str) -> None:
-        from mlgate.training.preprocessing import prepare_features
-
-        missing = [f for f in loaded.card.features if f not in frame.columns]
-        if missing:
-            raise DataError(
-                f"the data lacks feature column(s) of {loaded.ref}: {', '.join(missing)}.",
-                source=source,
-            )
-        X = prepare_features(frame, loaded.card.kinds)
-        self.predicted = loaded.model.predict(X)
-        self.proba: np.ndarray[Any, Any] | None = None
-        if loaded.card.task == "classification" and hasattr(loaded.model, "predict_proba"):
-            try:
-                self.proba = loaded.model.predict_proba(X)
-            except (AttributeError, NotImplementedError):
-                self.proba = None
-
-
-def _check_pair(
-    baseline: LoadedModel, candidate: LoadedModel, frame: pd.DataFrame, source: str
-) -> None:
-    b, c = baseline.card, candidate.card
-    if b.task != c.task:
-        raise DataError(
-            f"cannot compare a {b.task} model ({baseline.ref}) with a {c.task} model "
-            f"({candidate.ref})."
-        )
-    if b.target != c.target:
-        raise DataError(
-            f"the models predict different targets: {b.target!r} ({baseline.ref}) and "
-            f"{c.target!r} ({candidate.ref})."
-        )
-    if b.task == "classification" and sorted(map(str, b.classes or [])) != sorted(
-        map(str, c.classes or [])
-    ):
-        raise DataError(
-            f"the models know different label sets: {b.classes} ({baseline.ref}) and "
-            f"{c.classes} ({candidate.ref}).",
-            fix="Compare models trained on the same labels.",
-        )
-    if c.target not in frame.columns:
-        raise DataError(f"the data has no target column {c.target!r}.", source=source)
-    truth = frame[c.target]
-    if truth.isna().any():
-        raise DataError(
-            f"the target column {c.target!r} is missing in {int(truth.isna().sum())} of "
-            f"{len(truth)} row(s).",
-            source=source,
-            fix="Compare on labelled rows only.",
-        )
-    if c.task == "classification" and c.classes is not None:
-        unseen = truth[~truth.isin(c.classes)]
-        if len(unseen):
-            shown = ", ".join(repr(v) for v in sorted(unseen.unique(), key=str)[:5])
-            raise DataError(
-                f"the target holds label(s) neither model was trained on: {shown} "
-                f"({len(unseen)} of {len(truth)} rows); they know "
-                f"{', '.join(map(repr, c.classes))}.",
-                source=source,
-                fix="Compare on data labelled like the training data.",
-            )
-
-
 def _compare_metrics(
     task: str,
     y: Any,
@@ -208,43 +151,49 @@ def _compare_metrics(
     return found
 
 
-def compare_models(
-    baseline: LoadedModel,
-    candidate: LoadedModel,
-    frame: pd.DataFrame,
+class Scores(NamedTuple):
+    """One model's answers on the compared rows: labels or values, and class probabilities."""
+
+    predicted: np.ndarray[Any, Any]
+    proba: np.ndarray[Any, Any] | None = None
+
+
+class Side(NamedTuple):
+    """What the comparison file says of one model besides its scores."""
+
+    ref: str
+    training_time_s: float | None
+    size_mb: float
+
+
+def compare_predictions(
+    task: str,
+    y: np.ndarray[Any, Any],
+    base: Scores,
+    cand: Scores,
     *,
+    labels: np.ndarray[Any, Any] | None,
+    baseline: Side,
+    candidate: Side,
     source: str,
-    slices: list[str] | None = None,
+    slices: dict[str, Any] | None = None,
     resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Comparison:
-    """Score both models on `frame`'s rows and compare them pair by pair."""
-    import numpy as np
-
-    _check_pair(baseline, candidate, frame, source)
-    if frame.empty:
-        raise DataError("the comparison data has no rows.", source=source)
-    task = candidate.card.task
-    y = frame[candidate.card.target].to_numpy()
-    labels = np.asarray(candidate.card.classes) if candidate.card.classes else None
-    b, c = _Scored(baseline, frame, source), _Scored(candidate, frame, source)
-    base, cand = (b.predicted, b.proba), (c.predicted, c.proba)
+    """Both models' answers on the same rows, compared pair by pair; `slices` maps a
+    column name to its values on those rows."""
     metrics = _compare_metrics(
         task, y, base, cand, labels, resamples=resamples, confidence=confidence, seed=seed
     )
     mcnemar = None
     if task == "classification":
-        mcnemar = mcnemar_exact(b.predicted == y, c.predicted == y)
+        mcnemar = mcnemar_exact(base.predicted == y, cand.predicted == y)
         if "accuracy" in metrics:
             metrics["accuracy"].p_value = mcnemar.p_value
     found: list[SliceComparison] = []
-    for column in slices or []:
-        if column not in frame.columns:
-            raise DataError(f"slice column {column!r} is not in the data.", source=source)
-        values = frame[column].astype(object).where(frame[column].notna(), "(missing)")
-        for value in sorted(values.unique(), key=str):
-            mask = (values == value).to_numpy()
+    for column, column_values in (slices or {}).items():
+        for value, mask in slice_masks(column_values):
             if mask.sum() < MIN_SLICE_ROWS:
                 continue
             found.append(
@@ -255,8 +204,8 @@ def compare_models(
                     metrics=_compare_metrics(
                         task,
                         y[mask],
-                        (base[0][mask], None if base[1] is None else base[1][mask]),
-                        (cand[0][mask], None if cand[1] is None else cand[1][mask]),
+                        _rows(base, mask),
+                        _rows(cand, mask),
                         labels,
                         resamples=min(resamples, max(resamples // 4, 200)),
                         confidence=confidence,
@@ -265,9 +214,9 @@ def compare_models(
                 )
             )
 
-    def side(loaded: LoadedModel, which: str) -> dict[str, float | None]:
+    def side(model: Side, which: str) -> dict[str, float | None]:
         values = {name: getattr(m, which) for name, m in metrics.items()}
-        return values | {"training_time": loaded.training_time_s, "model_size_mb": loaded.size_mb}
+        return values | {"training_time": model.training_time_s, "model_size_mb": model.size_mb}
 
     return Comparison(
         baseline=side(baseline, "baseline"),
@@ -284,3 +233,7 @@ def compare_models(
         slices=found,
         curves=_curves(task, y, {"baseline": base, "candidate": cand}, labels),
     )
+
+
+def _rows(scores: Scores, mask: np.ndarray[Any, Any]) -> Scores:
+    return Scores(scores.predicted[mask], None if scores.proba is None else scores.proba[mask])

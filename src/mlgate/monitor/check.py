@@ -9,7 +9,7 @@ should not count towards the share of drifted features.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate.config.monitor import DriftConfig
 from mlgate.data.io import read_arrow, read_pandas, table_format
@@ -24,6 +24,9 @@ from mlgate.drift.detector import (
 from mlgate.drift.profile import PROFILE, Profile, sample_of
 from mlgate.drift.stattests import CategoricalSample, NumericSample
 from mlgate.errors import DataError
+
+if TYPE_CHECKING:
+    from mlgate.project import Project
 
 __all__ = ["PLOT_ROWS", "check_drift", "plot_samples"]
 
@@ -42,11 +45,11 @@ def _is_registry_ref(reference: str) -> bool:
     return is_registry_ref(reference)
 
 
-def _profile_at(reference: str, base_dir: Path) -> Profile | None:
+def _profile_at(reference: str, project: Project | None) -> Profile | None:
     if _is_registry_ref(reference):
-        from mlgate.registry.catalog import Catalog
+        from mlgate.project import Project
 
-        catalog = Catalog.open(base_dir)
+        catalog = (project or Project.open(None)).catalog
         folder = catalog.local_path(catalog.resolve(reference))
         path = folder / PROFILE
     else:
@@ -188,7 +191,7 @@ def check_drift(
     current: str,
     *,
     config: DriftConfig | None = None,
-    base_dir: Path | None = None,
+    project: Project | None = None,
     columns: list[str] | None = None,
     target: str | None = None,
     task: TaskName = "auto",
@@ -200,7 +203,7 @@ def check_drift(
     `task` says whether it holds class labels or numbers ("auto": from the data).
     """
     config = config or DriftConfig()
-    profile = _profile_at(reference, base_dir or Path.cwd())
+    profile = _profile_at(reference, project)
     if profile is not None:
         report = _against_profile(profile, current, config, columns, target)
     elif table_format(reference) == "parquet" and table_format(current) == "parquet":
@@ -212,13 +215,13 @@ def check_drift(
 
 
 def plot_samples(
-    report: DriftReport, reference: str, current: str, *, base_dir: Path | None = None
+    report: DriftReport, reference: str, current: str, *, project: Project | None = None
 ) -> dict[str, tuple[Any, Any]]:
     """Per-column samples of both sides for the HTML report's plots (at most PLOT_ROWS).
 
     The label, when the report has one, is drawn too, under its column's name.
     """
-    profile = _profile_at(reference, base_dir or Path.cwd())
+    profile = _profile_at(reference, project)
     cur = read_pandas(current)
     ref = None if profile is not None else read_pandas(reference)
     found: dict[str, tuple[Any, Any]] = {}

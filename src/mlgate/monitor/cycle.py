@@ -11,21 +11,20 @@ and with `monitor.deploy` a rollout starts. Each cycle is an event.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mlgate.config.models import PipelineConfig
-from mlgate.config.settings import Settings, load_settings
 from mlgate.drift.detector import DriftReport, compare_column, detect, sample_values
 from mlgate.drift.profile import PROFILE, Profile, sample_of
 from mlgate.errors import DataError, RegistryError
-from mlgate.registry.catalog import CHAMPION, Catalog
-from mlgate.reporting.notify import Notifier
+from mlgate.registry.versions import CHALLENGER, CHAMPION
 from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import record_event
+
+if TYPE_CHECKING:
+    from mlgate.project import Project
 
 __all__ = ["CycleResult", "recent_traffic", "run_cycle"]
 
@@ -81,17 +80,14 @@ def _live_accuracy(traffic: Any, task: str) -> tuple[int, float | None]:
 
 
 def run_cycle(
-    config: PipelineConfig,
+    project: Project,
     *,
-    settings: Settings | None = None,
-    catalog: Catalog | None = None,
     retrain: bool = True,
     now: datetime | None = None,
     progress: Any = None,
 ) -> CycleResult:
-    """One monitoring cycle for the config's model."""
-    settings = settings or load_settings()
-    catalog = catalog or Catalog.open(config.base_dir, settings)
+    """One monitoring cycle for the project's model."""
+    config, catalog = project.config, project.catalog
     monitor = config.monitor
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=monitor.window)
@@ -110,8 +106,7 @@ def run_cycle(
             fix="Retrain it with this mlgate (profiles are saved with every run).",
         )
     profile = Profile.load(profile_path)
-    log_root = settings.logs(config.base_dir)
-    traffic = recent_traffic(log_root, config.name, since)
+    traffic = recent_traffic(project.log_root, config.name, since)
     labelled, accuracy = _live_accuracy(traffic, str(champion.tags.get("mlgate.task", "")))
     result = CycleResult(
         model=config.name,
@@ -129,7 +124,7 @@ def run_cycle(
         result.reasons.append(
             f"{len(traffic)} served row(s) in the window; a verdict needs {monitor.min_samples}"
         )
-        return _finish(config, catalog, result)
+        return _finish(project, result)
     features = [c for c in profile.columns if c in traffic.columns]
     kinds: dict[str, str] = {c: profile.columns[c].kind for c in features}
     report = detect(profile, traffic[features], config=monitor.drift, kinds=kinds)
@@ -162,23 +157,17 @@ def run_cycle(
             f"{report.threshold:.0%} line"
         )
     if retrain and result.status in monitor.retrain_on:
-        _retrain(config, catalog, settings, traffic, result, progress)
-    return _finish(config, catalog, result)
+        _retrain(project, traffic, result, progress)
+    return _finish(project, result)
 
 
-def _retrain(
-    config: PipelineConfig,
-    catalog: Catalog,
-    settings: Settings,
-    traffic: Any,
-    result: CycleResult,
-    progress: Any,
-) -> None:
+def _retrain(project: Project, traffic: Any, result: CycleResult, progress: Any) -> None:
     import pandas as pd
 
     from mlgate.data.io import read_pandas
-    from mlgate.pipeline import run
+    from mlgate.road.run import run
 
+    config = project.config
     retrain = config.monitor.retrain
     configured = read_pandas(config.resolve(config.data.train))
     target = config.data.target
@@ -218,7 +207,7 @@ def _retrain(
     data = config.data.model_copy(update=update)
     retrain_config = config.model_copy(update={"data": data})
     retrain_config._source = config.source
-    outcome = run(retrain_config, register=True, progress=progress)
+    outcome = run(retrain_config, register=True, progress=progress, project=project)
     result.retrained = True
     result.retrain_passed = outcome.passed
     if outcome.registration is not None:
@@ -229,12 +218,10 @@ def _retrain(
             "the retrained model did not pass its gates: " + "; ".join(outcome.reasons)
         )
         return
-    if config.monitor.deploy and result.retrain_alias == "challenger":
-        from mlgate.rollout.controller import Controller
+    if config.monitor.deploy and result.retrain_alias == CHALLENGER:
+        from mlgate.road.rollouts import start_rollout
 
-        controller = Controller(config, catalog, settings)
-        controller.start(actor="monitor")
-        controller.close()
+        start_rollout(project, actor="monitor")
         result.rollout_started = True
 
 
@@ -250,14 +237,14 @@ def _as_target(labels: Any, target: Any) -> Any:
     return labels.astype(str)
 
 
-def _finish(config: PipelineConfig, catalog: Catalog, result: CycleResult) -> CycleResult:
+def _finish(project: Project, result: CycleResult) -> CycleResult:
     figures = result.model_dump(mode="json", exclude={"drift"})
     if result.drift is not None:
         figures["drifted"] = [c.column for c in result.drift.drifted]
         figures["share"] = result.drift.share
     record_event(
-        catalog.state,
-        config.name,
+        project.state,
+        result.model,
         kind="monitor",
         strategy="none",
         weight=0.0,
@@ -266,14 +253,12 @@ def _finish(config: PipelineConfig, catalog: Catalog, result: CycleResult) -> Cy
         actor="monitor",
     )
     if result.status in ("drift", "degraded") or result.retrained:
-        notifier = Notifier(config.rollout.webhook or os.environ.get("MLGATE_WEBHOOK_URL"))
-        notifier.notify(
+        project.notifier.notify(
             f"monitor_{result.status}",
-            f"mlgate {config.name}: {result.status}: {'; '.join(result.reasons)}"
+            f"mlgate {result.model}: {result.status}: {'; '.join(result.reasons)}"
             + (f" (retrained: version {result.retrain_version})" if result.retrained else ""),
-            model=config.name,
+            model=result.model,
             status=result.status,
             live_accuracy=result.live_accuracy,
         )
-        notifier.close()
     return result

@@ -12,101 +12,31 @@ version without its files.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
-
-from mlgate.config.settings import HOME, Settings, load_settings, redact_url
+from mlgate.config.settings import HOME, Settings, redact_url
 from mlgate.errors import ArtifactError, RegistryError
+from mlgate.registry._mlflow import missing, quiet_mlflow
 from mlgate.registry._record import check_bundle, fit_reasons, read_reasons
-from mlgate.state.store import AliasEvent, StateStore
+from mlgate.registry.history import AliasEvent, AliasHistory
+from mlgate.registry.versions import (
+    CHALLENGER,
+    CHAMPION,
+    ModelSummary,
+    VersionInfo,
+    parse_ref,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 __all__ = ["CHALLENGER", "CHAMPION", "Catalog", "ModelSummary", "VersionInfo", "parse_ref"]
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 _TAG = "mlgate."
 #: Room for the failure reasons in the version's description.
 _DESCRIPTION_LIMIT = 1000
-
-
-class VersionInfo(BaseModel):
-    """One registered version as mlgate sees it."""
-
-    name: str
-    version: str
-    run_id: str | None
-    source: str
-    passed: bool | None = Field(description="The gate verdict it was registered with.")
-    reasons: list[str] = Field(default_factory=list)
-    aliases: list[str] = Field(default_factory=list)
-    metrics: dict[str, float] = Field(default_factory=dict)
-    sha256: str | None = Field(None, description="Digest of model.skops, kept in the registry.")
-    card_sha256: str | None = Field(
-        None, description="Digest of model.json (which records model.onnx's), kept in the registry."
-    )
-    created: datetime
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class ModelSummary(BaseModel):
-    """A registered model and where its aliases point."""
-
-    name: str
-    versions: int
-    latest: str | None
-    champion: str | None
-    challenger: str | None
-
-
-def parse_ref(ref: str) -> tuple[str, str | None, str | None]:
-    """(name, version, alias) of `models:/NAME/VERSION`, `models:/NAME@ALIAS`, NAME@ALIAS."""
-    body = ref.removeprefix("models:/")
-    if "@" in body:
-        name, _, alias = body.partition("@")
-        if name and alias:
-            return name, None, alias
-    elif "/" in body:
-        name, _, version = body.partition("/")
-        if name and version.isdigit():
-            return name, version, None
-    raise RegistryError(
-        f"cannot read the model reference {ref!r}.",
-        fix="Write models:/NAME/VERSION, models:/NAME@ALIAS (or NAME@ALIAS), or a run folder.",
-    )
-
-
-#: MLflow's own HTTP defaults retry a tracking server that does not answer for about four
-#: minutes (7 retries, backoff factor 2, 120 s timeout) before a command can say so. A
-#: command line tool should say so in seconds; any value the user sets is kept.
-_HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-}
-
-
-def _quiet_mlflow() -> None:
-    for name in ("mlflow", "alembic", "mlflow.store.db.utils"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    for variable, value in _HTTP_DEFAULTS.items():
-        os.environ.setdefault(variable, value)
-
-
-def _require_passed(name: str, info: VersionInfo, force: bool, doing: str) -> None:
-    """Refuse a version that failed its gates unless forced; `doing` names the move."""
-    if info.passed is False and not force:
-        raise RegistryError(
-            f"version {info.version} of {name!r} failed its gates: "
-            f"{'; '.join(info.reasons) or 'see mlgate models show'}.",
-            fix=f"Pass --force to {doing} anyway.",
-        )
 
 
 class Catalog:
@@ -115,14 +45,14 @@ class Catalog:
     def __init__(
         self,
         uri: str,
-        state: StateStore,
+        history: AliasHistory,
         *,
         artifact_root: str | None = None,
         cache: Path,
         actor: str = "mlgate",
     ) -> None:
         self.uri = uri
-        self.state = state
+        self._history = history
         self.artifact_root = artifact_root
         self.cache = cache
         self.actor = actor
@@ -130,35 +60,40 @@ class Catalog:
 
     @classmethod
     def open(
-        cls, base_dir: Path, settings: Settings | None = None, *, create: bool = True
+        cls, base_dir: Path, settings: Settings, history: AliasHistory, *, create: bool = True
     ) -> Catalog:
         """The catalog for a project folder, embedded under `.mlgate/` unless settings say so.
 
         With `create=False` a project without an embedded registry is an error rather
-        than a new, empty registry: reading commands run in the wrong folder say so.
+        than a new, empty registry (see `require`).
         """
-        settings = settings or load_settings()
+        if not create:
+            cls.require(base_dir, settings)
         home = base_dir / HOME
-        if not create and not settings.registry_uri and not (home / "mlflow.db").exists():
-            raise RegistryError(
-                f"no model registry in {base_dir.resolve()}: there is no {HOME}/mlflow.db.",
-                fix="Run `mlgate run` in the project first, pass -c with the project's "
-                "mlgate.yaml, or set MLGATE_REGISTRY_URI.",
-            )
         home.mkdir(parents=True, exist_ok=True)
         return cls(
             settings.registry(base_dir),
-            StateStore(settings.state(base_dir)),
+            history,
             artifact_root=settings.artifact_root(base_dir),
             cache=home / "cache",
             actor=settings.who(),
         )
 
+    @staticmethod
+    def require(base_dir: Path, settings: Settings) -> None:
+        """Refuse a project with no registry: reading commands run in the wrong folder say so."""
+        if not settings.registry_uri and not (base_dir / HOME / "mlflow.db").exists():
+            raise RegistryError(
+                f"no model registry in {base_dir.resolve()}: there is no {HOME}/mlflow.db.",
+                fix="Run `mlgate run` in the project first, pass -c with the project's "
+                "mlgate.yaml, or set MLGATE_REGISTRY_URI.",
+            )
+
     @property
     def client(self) -> MlflowClient:
         """The MLflow client, created on first use (importing MLflow takes about a second)."""
         if self._client is None:
-            _quiet_mlflow()
+            quiet_mlflow()
             from mlflow import MlflowClient
 
             self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
@@ -205,7 +140,7 @@ class Catalog:
         try:
             found = self.client.get_model_version(name, str(version))
         except MlflowException as e:
-            if not _missing(e):
+            if not missing(e):
                 raise self._refused(e) from e
             known = ", ".join(v.version for v in self.versions(name)) or "none yet"
             raise RegistryError(
@@ -221,7 +156,7 @@ class Catalog:
         try:
             found = self.client.get_model_version_by_alias(name, alias)
         except MlflowException as e:
-            if _missing(e):
+            if missing(e):
                 return None
             raise self._refused(e) from e
         return self._info(found)
@@ -239,7 +174,7 @@ class Catalog:
         try:
             self.client.get_registered_model(name)
         except MlflowException as e:
-            if _missing(e):
+            if missing(e):
                 return False
             raise self._refused(e) from e
         return True
@@ -289,7 +224,21 @@ class Catalog:
     def history(self, name: str) -> list[AliasEvent]:
         """Every alias move of `name`, oldest first."""
         self._require_model(name)
-        return self.state.alias_history(name)
+        return self._history.alias_history(name)
+
+    def champions_before(self, name: str) -> list[str]:
+        """The versions that were champion before the current one, oldest first; a
+        rollback returns to the last of them and is popped off in turn."""
+        earlier: list[str] = []
+        for event in self._history.alias_history(name, CHAMPION):
+            if event.from_version == event.to_version:
+                continue  # nothing moved
+            if event.action == "rollback":
+                if earlier:
+                    earlier.pop()
+            elif event.from_version is not None:
+                earlier.append(event.from_version)
+        return earlier
 
     # writing -----------------------------------------------------------------
 
@@ -372,86 +321,20 @@ class Catalog:
         """Point `alias` at `version` (None removes it) and record the move, atomically."""
         current = self.alias(name, alias)
         before = current.version if current else None
-        with self.state.session() as session:
-            event = self.state.record_alias_move(
-                session,
-                model=name,
-                alias=alias,
-                from_version=before,
-                to_version=version,
-                action=action,
-                actor=self.actor,
-                reason=reason,
-            )
+        with self._history.moving_alias(
+            model=name,
+            alias=alias,
+            from_version=before,
+            to_version=version,
+            action=action,
+            actor=self.actor,
+            reason=reason,
+        ) as event:
             if version is None:
                 self._call(lambda: self.client.delete_registered_model_alias(name, alias))
             else:
                 self._call(lambda: self.client.set_registered_model_alias(name, alias, version))
         return event
-
-    def promote(
-        self, name: str, version: str, *, reason: str, force: bool = False
-    ) -> AliasEvent | None:
-        """Make `version` the champion; a version that failed its gates needs `force`.
-
-        None when it already is the champion: nothing moves and nothing is recorded,
-        so a rollback never "returns" to the version it is on.
-        """
-        info = self.version(name, version)
-        current = self.alias(name, CHAMPION)
-        if current is not None and current.version == info.version:
-            return None
-        _require_passed(name, info, force, "promote it")
-        event = self.move_alias(name, CHAMPION, info.version, action="promote", reason=reason)
-        challenger = self.alias(name, CHALLENGER)
-        if challenger and challenger.version == info.version:
-            self.move_alias(name, CHALLENGER, None, action="promote", reason="became champion")
-        return event
-
-    def nominate(
-        self, name: str, version: str, *, reason: str, force: bool = False
-    ) -> AliasEvent | None:
-        """Make `version` the challenger again (after a rollback, or to try an older one);
-        a version that failed its gates needs `force`. None when it already is."""
-        info = self.version(name, version)
-        champion = self.alias(name, CHAMPION)
-        if champion is not None and champion.version == info.version:
-            raise RegistryError(
-                f"version {info.version} of {name!r} is the champion; a challenger must be "
-                "another version.",
-                fix=f"Pick another version: mlgate models show {name}.",
-            )
-        current = self.alias(name, CHALLENGER)
-        if current is not None and current.version == info.version:
-            return None
-        _require_passed(name, info, force, "make it the challenger")
-        return self.move_alias(name, CHALLENGER, info.version, action="nominate", reason=reason)
-
-    def rollback(self, name: str, *, reason: str) -> AliasEvent:
-        """Point the champion back at the version it pointed to before the current one."""
-        current = self.alias(name, CHAMPION)
-        if current is None:
-            raise RegistryError(
-                f"model {name!r} has no champion to roll back.",
-                fix=f"Promote a version: mlgate models promote {name} VERSION.",
-            )
-        earlier: list[str] = []  # champions before the current one; a rollback pops one
-        for event in self.state.alias_history(name, CHAMPION):
-            if event.from_version == event.to_version:
-                continue  # nothing moved
-            if event.action == "rollback":
-                if earlier:
-                    earlier.pop()
-            elif event.from_version is not None:
-                earlier.append(event.from_version)
-        previous = earlier[-1] if earlier else None
-        if previous is None:
-            raise RegistryError(
-                f"no champion of {name!r} came before version {current.version}, "
-                "so there is nothing to roll back to.",
-                fix=f"Promote a version instead: mlgate models promote {name} VERSION.",
-            )
-        return self.move_alias(name, CHAMPION, previous, action="rollback", reason=reason)
 
     # helpers -----------------------------------------------------------------
 
@@ -540,14 +423,6 @@ class Catalog:
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _missing(e: Any) -> bool:
-    """Whether an MlflowException says the thing asked for does not exist."""
-    return str(getattr(e, "error_code", "")) in (
-        "RESOURCE_DOES_NOT_EXIST",
-        "INVALID_PARAMETER_VALUE",
-    )
 
 
 def _escape(name: str) -> str:

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import ArtifactError
+from mlgate.errors import ArtifactError, RegistryError
 from mlgate.registry.artifacts import sha256_file
 from mlgate.registry.bundle import CARD_FILE, ModelCard, load_bundle
-from mlgate.registry.catalog import Catalog, VersionInfo
+from mlgate.registry.catalog import Catalog
+from mlgate.registry.versions import VersionInfo
 
 __all__ = ["LoadedModel", "is_registry_ref", "load_ref"]
 
@@ -50,7 +51,7 @@ def is_registry_ref(ref: str) -> bool:
     return "@" in ref or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/\d+", ref) is not None
 
 
-def load_ref(ref: str, *, base_dir: Path, catalog: Catalog | None = None) -> LoadedModel:
+def load_ref(ref: str, *, catalog: Catalog | None = None) -> LoadedModel:
     """Load the model `ref` names; a registered one only if it matches the registry's digests.
 
     The registry keeps the sha256 of model.skops and of model.json (which records
@@ -60,7 +61,11 @@ def load_ref(ref: str, *, base_dir: Path, catalog: Catalog | None = None) -> Loa
         model, card = load_bundle(ref)
         folder = Path(ref) if Path(ref).is_dir() else Path(ref).parent
         return LoadedModel(ref=ref, model=model, card=card, folder=folder)
-    catalog = catalog or Catalog.open(base_dir, create=False)
+    if catalog is None:
+        raise RegistryError(
+            f"{ref!r} names a registered version, and no registry was opened to find it.",
+            fix="Open the project's registry (mlgate.project.Project) and pass its catalog.",
+        )
     info = catalog.resolve(ref)
     folder = catalog.local_path(info)
     where = f"{info.name} version {info.version}"

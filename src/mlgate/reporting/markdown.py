@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlgate.pipeline import RunResult
+    from mlgate.results import RunResult
 
 __all__ = ["run_summary"]
 

@@ -27,6 +27,7 @@ from starlette.background import BackgroundTask
 from mlgate._version import __version__
 from mlgate.config.rollout import STRATEGIES
 from mlgate.errors import MlgateError
+from mlgate.road import acts, rollouts
 from mlgate.rollout.controller import Controller
 from mlgate.serving import schemas
 from mlgate.serving.fastpath import FastPath, FastRoute, GatewayApp
@@ -222,7 +223,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     limit, rows = settings.max_body_bytes, settings.max_batch_rows
     name = gateway.name
 
-    controller = Controller(gateway.config, gateway.catalog, settings)
+    controller = Controller(gateway.project)
 
     async def _flush_metrics() -> None:
         while True:  # answers counted in bulk (see metrics.py), a few times a second
@@ -251,6 +252,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             await asyncio.to_thread(ticking.join, 10)
             await asyncio.to_thread(controller.close)
             await asyncio.to_thread(gateway.close)
+            await asyncio.to_thread(gateway.project.close)
 
     app = GatewayApp(
         title="mlgate gateway",
@@ -571,7 +573,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.get("/admin/rollout", tags=["admin"])
     async def rollout_state(request: Request) -> Response:
         _admin(request)
-        status = await asyncio.to_thread(controller.status)
+        status = await asyncio.to_thread(rollouts.rollout_status, gateway.project)
         return _json({"serving": gateway.describe(), "rollout": status})
 
     @app.post("/admin/rollout/start", tags=["admin"], openapi_extra=schemas.body(schemas.START))
@@ -593,7 +595,11 @@ def create_app(gateway: Gateway) -> FastAPI:
             raise InputError("steps must be a list of percentages", code="bad_steps")
         try:
             state = await asyncio.to_thread(
-                controller.start, strategy=strategy, steps=steps, actor=actor
+                rollouts.start_rollout,
+                gateway.project,
+                strategy=strategy,
+                steps=steps,
+                actor=actor,
             )
         except ValidationError as e:  # the plan the body makes of the config's
             raise _invalid_plan(e) from e
@@ -603,16 +609,26 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.post("/admin/rollout/promote", tags=["admin"])
     async def finish_rollout(request: Request) -> Response:
         actor = _admin(request)
-        state = await asyncio.to_thread(controller.promote, actor=actor)
+        act = await asyncio.to_thread(
+            acts.promote, gateway.project, reason="promoted by hand", actor=actor
+        )
         await asyncio.to_thread(gateway.refresh)
-        return _json({"rollout": state.model_dump(mode="json"), "serving": gateway.describe()})
+        return _json(
+            {"rollout": act.ended.model_dump(mode="json") if act.ended else None}
+            | {"serving": gateway.describe()}
+        )
 
     @app.post("/admin/rollout/abort", tags=["admin"])
     async def abort_rollout(request: Request) -> Response:
         actor = _admin(request)
-        state = await asyncio.to_thread(controller.abort, actor=actor)
+        act = await asyncio.to_thread(
+            acts.abort, gateway.project, reason="aborted by hand", actor=actor
+        )
         await asyncio.to_thread(gateway.refresh)
-        return _json({"rollout": state.model_dump(mode="json"), "serving": gateway.describe()})
+        return _json(
+            {"rollout": act.ended.model_dump(mode="json") if act.ended else None}
+            | {"serving": gateway.describe()}
+        )
 
     @app.post("/admin/rollout", tags=["admin"], openapi_extra=schemas.body(schemas.ROLLOUT))
     async def set_split(request: Request) -> Response:
@@ -651,7 +667,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         note = body.get("note", "")
         state = await asyncio.to_thread(
             set_rollout,
-            gateway.catalog.state,
+            gateway.store,
             name,
             strategy=strategy,
             weight=float(weight),
@@ -661,44 +677,31 @@ def create_app(gateway: Gateway) -> FastAPI:
         await asyncio.to_thread(gateway.refresh)
         return _json({"rollout": state.model_dump(mode="json"), "serving": gateway.describe()})
 
-    async def _end_running(end: Any, actor: str, reason: str) -> Response | None:
-        """A running rollout ended by the controller's own `end` (recorded, notified), or
-        None when none runs."""
-        if (await asyncio.to_thread(get_rollout, gateway.catalog.state, name)).status != "running":
-            return None
-        await asyncio.to_thread(end, actor=actor, reason=reason)
-        await asyncio.to_thread(gateway.refresh)
-        return _json(gateway.describe())
-
     @app.post("/admin/promote", tags=["admin"])
     async def promote(request: Request) -> Response:
         actor = _admin(request)
-        ended = await _end_running(controller.promote, actor, "promoted through the admin API")
-        if ended is not None:
-            return ended
-        challenger = gateway.routing.challenger
-        if challenger is None:
-            raise InputError("there is no challenger to promote", status=409, code="no_challenger")
-        await asyncio.to_thread(
-            gateway.catalog.promote,
-            name,
-            challenger.version,
-            reason="promoted through the admin API",
-        )
-        await asyncio.to_thread(_reset, gateway, "promoted")
+        reason = "promoted through the admin API"
+        running = await asyncio.to_thread(get_rollout, gateway.store, name)
+        version = None
+        if running.status != "running":
+            challenger = gateway.routing.challenger
+            if challenger is None:
+                raise InputError(
+                    "there is no challenger to promote", status=409, code="no_challenger"
+                )
+            version = challenger.version
+        await asyncio.to_thread(acts.promote, gateway.project, version, reason=reason, actor=actor)
+        await asyncio.to_thread(gateway.refresh)
         return _json(gateway.describe())
 
     @app.post("/admin/rollback", tags=["admin"])
     async def rollback(request: Request) -> Response:
         actor = _admin(request)
         # During a rollout, rolling back means the challenger out, as `rollout abort`.
-        ended = await _end_running(controller.abort, actor, "rolled back through the admin API")
-        if ended is not None:
-            return ended
         await asyncio.to_thread(
-            gateway.catalog.rollback, name, reason="rolled back through the admin API"
+            acts.rollback, gateway.project, reason="rolled back through the admin API", actor=actor
         )
-        await asyncio.to_thread(_reset, gateway, "rolled_back")
+        await asyncio.to_thread(gateway.refresh)
         return _json(gateway.describe())
 
     return app
@@ -713,19 +716,6 @@ def _known_keys(body: dict[str, Any], known: tuple[str, ...]) -> None:
             f"unknown key(s) {shown}; this route takes {', '.join(known)}",
             code="unknown_key",
         )
-
-
-def _reset(gateway: Gateway, status: str) -> None:
-    """All traffic to the (new) champion; a running rollout ends with `status`."""
-    set_rollout(
-        gateway.catalog.state,
-        gateway.name,
-        strategy="none",
-        weight=0.0,
-        actor="admin API",
-        status=status,
-    )
-    gateway.refresh()
 
 
 def _invalid_plan(error: ValidationError) -> InputError:

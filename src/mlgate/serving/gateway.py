@@ -19,14 +19,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.faults import Faults
-from mlgate.config.models import PipelineConfig
-from mlgate.config.settings import Settings
 from mlgate.errors import InjectedFault, RegistryError, VersionFailed
-from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog
 from mlgate.registry.refs import load_ref
+from mlgate.registry.versions import CHALLENGER, CHAMPION
 from mlgate.rollout.strategies import assign
 from mlgate.serving.faults import wrap
 from mlgate.serving.inputs import Batch
@@ -35,6 +33,9 @@ from mlgate.serving.records import entry, table
 from mlgate.serving.runtime import Prediction, ServedModel
 from mlgate.state.predlog import SegmentWriter
 from mlgate.state.rollout import RolloutState, get_rollout, revision
+
+if TYPE_CHECKING:
+    from mlgate.project import Project
 
 __all__ = ["Gateway", "Routing", "Served", "VersionFailed"]
 
@@ -103,14 +104,15 @@ def _log_failure(message: str, version: str, error: Exception) -> None:
 class Gateway:
     """Serves one config's model from the registry through the rollout strategy."""
 
-    def __init__(self, config: PipelineConfig, settings: Settings, catalog: Catalog) -> None:
-        self.config = config
-        self.name = config.name
-        self.base_dir = config.base_dir
-        self.settings = settings
-        self.catalog = catalog
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.config = project.config
+        self.name = project.name
+        self.settings = settings = project.settings
+        self.catalog = project.catalog
+        self.store = project.state
         self.metrics = GatewayMetrics()
-        logs = settings.logs(config.base_dir)
+        logs = project.log_root
         # Entries, not records: the writer thread builds the rows (`records.table`).
         self.predictions = SegmentWriter(logs, "predictions", build=table)
         self.feedback = SegmentWriter(logs, "feedback")
@@ -138,9 +140,7 @@ class Gateway:
     def _served(self, version: str) -> ServedModel:
         found = self._cache.get(version)
         if found is None:
-            loaded = load_ref(
-                f"models:/{self.name}/{version}", base_dir=self.base_dir, catalog=self.catalog
-            )
+            loaded = load_ref(f"models:/{self.name}/{version}", catalog=self.catalog)
             found = ServedModel.load(loaded)
             self._cache[version] = found
         return found
@@ -151,8 +151,8 @@ class Gateway:
             return self._load()
 
     def _load(self) -> Routing:
-        seen = revision(self.catalog.state, self.name)
-        rollout = get_rollout(self.catalog.state, self.name)
+        seen = revision(self.store, self.name)
+        rollout = get_rollout(self.store, self.name)
         champion = self.catalog.alias(self.name, CHAMPION)
         if champion is None:
             raise RegistryError(
@@ -183,7 +183,7 @@ class Gateway:
     def refresh(self) -> bool:
         """Reload when the state store says something changed; True when it did."""
         with self._loading:
-            if self._routing is not None and revision(self.catalog.state, self.name) == (
+            if self._routing is not None and revision(self.store, self.name) == (
                 self._routing.revision
             ):
                 return False

@@ -30,10 +30,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mlgate.config.loader import load_config
-from mlgate.config.settings import Settings, load_settings
+from mlgate.config.settings import Settings
 from mlgate.errors import ServeError
-from mlgate.registry.catalog import Catalog
+from mlgate.project import Project
 from mlgate.serving.gateway import Gateway
 
 __all__ = ["build_gateway", "run_server"]
@@ -47,9 +46,7 @@ _RESTARTS, _RESTART_WINDOW = 5, 60.0
 
 def build_gateway(config_path: Path, settings: Settings | None = None) -> Gateway:
     """A gateway for the config's model with its champion (and challenger) loaded."""
-    config = load_config(config_path, data_files=False)
-    settings = settings or load_settings()
-    gateway = Gateway(config, settings, Catalog.open(config.base_dir, settings))
+    gateway = Gateway(Project.open(config_path, settings=settings, data_files=False))
     gateway.predictions.check()
     gateway.feedback.check()
     gateway.load()

@@ -1,9 +1,8 @@
 """mlgate's state store: what MLflow does not keep, in any SQLAlchemy database.
 
 SQLite under `.mlgate/` by default; PostgreSQL (or any SQLAlchemy URL) at scale.
-It holds the history of alias moves (promotions and rollbacks) so that a
-rollback knows where to go back to and `mlgate models history` can say who
-moved what, when and why.
+It keeps the history of alias moves (the catalog's `AliasHistory`), rollout
+state and events, leases, and nothing MLflow already keeps.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import DateTime, Integer, String, Text, create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mlgate.config.settings import redact_url
 from mlgate.errors import ConfigError
+from mlgate.registry.history import AliasEvent
 from mlgate.state.base import Base
 
 __all__ = ["AliasEvent", "StateStore"]
@@ -41,29 +40,6 @@ class _AliasEventRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class AliasEvent(BaseModel):
-    """One move of an alias: from which version to which, by whom, why, when."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    model: str
-    alias: str
-    from_version: str | None
-    to_version: str | None
-    action: str
-    actor: str
-    reason: str
-    at: datetime
-
-    @field_validator("at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        # SQLite hands back naive datetimes, PostgreSQL ones in the session's time zone;
-        # every time here was written in UTC.
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class StateStore:
     """Access to the state database; tables are created on first use."""
 
@@ -81,9 +57,9 @@ class StateStore:
         with Session(self._engine) as session, session.begin():
             yield session
 
-    def record_alias_move(
+    @contextmanager
+    def moving_alias(
         self,
-        session: Session,
         *,
         model: str,
         alias: str,
@@ -92,8 +68,8 @@ class StateStore:
         action: str,
         actor: str,
         reason: str = "",
-    ) -> AliasEvent:
-        """Add one alias move to the history inside `session`'s transaction."""
+    ) -> Iterator[AliasEvent]:
+        """A transaction holding one alias move: kept if the block ends without an error."""
         row = _AliasEventRow(
             model=model,
             alias=alias,
@@ -104,9 +80,10 @@ class StateStore:
             reason=reason,
             at=datetime.now(UTC),
         )
-        session.add(row)
-        session.flush()
-        return AliasEvent.model_validate(row)
+        with self.session() as session:
+            session.add(row)
+            session.flush()
+            yield AliasEvent.model_validate(row)
 
     def alias_history(self, model: str, alias: str | None = None) -> list[AliasEvent]:
         """Every recorded move of `model`'s aliases (or of one alias), oldest first."""

@@ -1,0 +1,133 @@
+"""Checks of a config against its data, before anything is fitted.
+
+Each refuses with a DataError or ConfigError naming the file, the columns and
+the fix; none changes the data.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlgate.config.models import PipelineConfig
+from mlgate.errors import ConfigError, DataError
+from mlgate.training.task import Task, estimator_task, infer_task
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "check_rows",
+    "check_slices",
+    "check_text_among_numbers",
+    "check_usable",
+    "decide_task",
+    "feature_columns",
+]
+
+
+def feature_columns(config: PipelineConfig, frame: pd.DataFrame, source: str) -> list[str]:
+    target, drop = config.data.target, set(config.data.drop)
+    if config.data.features is not None:
+        missing = [f for f in config.data.features if f not in frame.columns]
+        if missing:
+            raise DataError(
+                f"data.features names column(s) that are not in the data: {', '.join(missing)}.",
+                source=source,
+                fix=f"Columns there: {', '.join(map(str, frame.columns))}.",
+            )
+        features = [f for f in config.data.features if f != target and f not in drop]
+    else:
+        features = [str(c) for c in frame.columns if c != target and c not in drop]
+    if not features:
+        raise DataError(
+            "no feature columns are left besides the target.",
+            source=source,
+            fix="Check data.features and data.drop.",
+        )
+    return features
+
+
+def check_rows(
+    frame: pd.DataFrame,
+    source: str,
+    fix: str = "Point data.train / data.test at a file with labelled rows.",
+) -> None:
+    if frame.empty:
+        raise DataError(
+            f"the data has a header ({frame.shape[1]} column(s)) but no rows.",
+            source=source,
+            fix=fix,
+        )
+
+
+def check_usable(frame: pd.DataFrame, features: list[str], source: str) -> None:
+    empty = [f for f in features if frame[f].isna().all()]
+    if empty:
+        raise DataError(
+            f"feature column(s) with no values at all, missing in every one of the "
+            f"{len(frame)} rows: {', '.join(empty)}.",
+            source=source,
+            fix="Fill them, or list them under data.drop.",
+        )
+
+
+#: Share of a text column's values that must be numbers for the rest to look like typos.
+MOSTLY_NUMBERS = 0.9
+
+
+def check_text_among_numbers(frame: pd.DataFrame, features: list[str], source: str) -> None:
+    """Refuse text columns that are numbers but for a few values (no schema says otherwise).
+
+    Without a schema, one typo such as 'oops' in a column of numbers makes the
+    inferred dtype text, and the model would one-hot encode every distinct number.
+    """
+    import pandas as pd
+
+    found = []
+    for name in features:
+        series = frame[name]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        values = series.dropna()
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = values[numbers.isna()]
+        if len(values) and 0 < len(bad) <= (1 - MOSTLY_NUMBERS) * len(values):
+            shown = ", ".join(repr(v) for v in bad.unique()[:3])
+            found.append(f"{name!r} ({len(bad)} of {len(values)} values, e.g. {shown})")
+    if found:
+        raise DataError(
+            "column(s) of numbers with a few values that are not numbers, which would make "
+            f"them categories: {'; '.join(found)}.",
+            source=source,
+            fix="Fix or blank those values; or, if the column is text, give the config a schema "
+            "(`mlgate schema infer`) that says dtype: string.",
+        )
+
+
+def check_slices(config: PipelineConfig, frame: pd.DataFrame, source: str) -> None:
+    missing = [c for c in config.evaluation.slices if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"slice column(s) not in the data of {source}: {', '.join(missing)}.",
+            file=config.source,
+            field="evaluation.slices",
+            allowed=", ".join(map(str, frame.columns)),
+            show_value=False,
+        )
+
+
+def decide_task(config: PipelineConfig, estimator: Any, target: pd.Series) -> Task:
+    """The task: as configured, else as the estimator declares, else from the labels."""
+    declared = estimator_task(estimator)
+    if config.task == "auto":
+        return declared or infer_task(target)
+    if declared is not None and declared != config.task:
+        kind = "classifier" if declared == "classification" else "regressor"
+        raise ConfigError(
+            f"{config.model.estimator} is a {kind}, but the config says task: {config.task}.",
+            file=config.source,
+            field="task",
+            fix=f"Set task: {declared} (or auto), or choose a "
+            f"{'regressor' if kind == 'classifier' else 'classifier'}.",
+        )
+    return config.task

@@ -1,0 +1,248 @@
+"""Comparing two models on the same labelled rows, and judging comparisons.
+
+The models are loaded (verified) and scored here; the comparison itself and
+its verdict are computed from their answers alone (`mlgate.gates`).
+`mlgate compare` and `mlgate gate` call `compare_refs` and `gate_comparison_file`;
+a run calls `compare_with_champion`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from mlgate.config.models import GatesConfig
+from mlgate.data.io import read_pandas
+from mlgate.errors import ConfigError, DataError
+from mlgate.gates.absolute import GateResult
+from mlgate.gates.compare import Comparison, Scores, Side, compare_predictions
+from mlgate.gates.decide import decide
+from mlgate.registry.bundle import TEST_SET
+from mlgate.registry.refs import LoadedModel, is_registry_ref, load_ref
+from mlgate.registry.versions import CHAMPION
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlgate.project import Project
+
+__all__ = [
+    "compare_models",
+    "compare_refs",
+    "compare_with_champion",
+    "gate_comparison_file",
+    "with_rule",
+]
+
+
+def with_rule(gates: GatesConfig, rule: str | None) -> GatesConfig:
+    """`gates` with its decision rule replaced when one is given."""
+    if rule is None:
+        return gates
+    try:
+        return GatesConfig.model_validate(gates.model_dump() | {"rule": rule})
+    except ValidationError as e:
+        from typing import get_args
+
+        allowed = ", ".join(get_args(GatesConfig.model_fields["rule"].annotation))
+        raise ConfigError(
+            "unknown decision rule.", field="--rule", value=rule, allowed=allowed
+        ) from e
+
+
+def compare_models(
+    baseline: LoadedModel,
+    candidate: LoadedModel,
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    slices: list[str] | None = None,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Comparison:
+    """Score both models on `frame`'s rows and compare them pair by pair."""
+    import numpy as np
+
+    _check_pair(baseline, candidate, frame, source)
+    if frame.empty:
+        raise DataError("the comparison data has no rows.", source=source)
+    for column in slices or []:
+        if column not in frame.columns:
+            raise DataError(f"slice column {column!r} is not in the data.", source=source)
+    card = candidate.card
+    return compare_predictions(
+        card.task,
+        frame[card.target].to_numpy(),
+        _score(baseline, frame, source),
+        _score(candidate, frame, source),
+        labels=np.asarray(card.classes) if card.classes else None,
+        baseline=_side(baseline),
+        candidate=_side(candidate),
+        source=source,
+        slices={column: frame[column] for column in slices or []},
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def compare_refs(
+    project: Project,
+    baseline: str,
+    candidate: str,
+    *,
+    data: str | None = None,
+    rule: str | None = None,
+    seed: int = 0,
+) -> Comparison:
+    """Load two models by reference and compare them on the same labelled rows; with a
+    config (or a rule) the comparison carries the gates' verdict."""
+    needs_catalog = is_registry_ref(baseline) or is_registry_ref(candidate)
+    catalog = project.catalog if needs_catalog else None
+    base = load_ref(baseline, catalog=catalog)
+    cand = load_ref(candidate, catalog=catalog)
+    if data is None:
+        saved = cand.folder / TEST_SET
+        if not saved.exists():
+            raise DataError(
+                f"the candidate {candidate} has no saved test set.",
+                fix="Pass --data with labelled rows to compare on.",
+            )
+        frame, source = read_pandas(saved), f"{candidate} test set"
+    else:
+        frame, source = read_pandas(data), data
+    config = project.config if project.has_config else None
+    slices = [s for s in config.evaluation.slices if s in frame.columns] if config else []
+    gates = config.gates if config else GatesConfig()
+    comparison = compare_models(
+        base, cand, frame, source=source, slices=slices, confidence=gates.confidence, seed=seed
+    )
+    if config is not None or rule is not None:
+        comparison.verdict = decide(comparison, with_rule(gates, rule))
+    return comparison
+
+
+def compare_with_champion(project: Project, out: Path, test: pd.DataFrame) -> Comparison | None:
+    """The candidate in the run folder `out` against the current champion on the
+    candidate's test rows, with the gates' verdict; None when there is no champion."""
+    config, catalog = project.config, project.catalog
+    champion = catalog.alias(config.name, CHAMPION) if catalog.has_model(config.name) else None
+    if champion is None:
+        return None
+    ref = f"models:/{config.name}/{champion.version}"
+    comparison = compare_models(
+        load_ref(ref, catalog=catalog),
+        load_ref(str(out)),
+        test,
+        source="the candidate's test set",
+        slices=[s for s in config.evaluation.slices if s in test.columns],
+        confidence=config.gates.confidence,
+        seed=config.seed,
+    )
+    comparison.baseline_ref = f"{ref} (champion)"
+    comparison.verdict = decide(comparison, config.gates)
+    return comparison
+
+
+def gate_comparison_file(
+    project: Project,
+    path: Path,
+    *,
+    min_accuracy: float | None = None,
+    max_regression: float | None = None,
+    rule: str | None = None,
+) -> GateResult:
+    """The verdict on a saved comparison: the flags' thresholds, else the config's gates."""
+    if not path.is_file():
+        raise ConfigError(
+            "comparison file not found.", file=path, fix="Write one with mlgate compare -o."
+        )
+    try:
+        comparison = Comparison.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, ValidationError) as e:
+        raise ConfigError(
+            "not a comparison file written by `mlgate compare -o`.",
+            file=path,
+            fix="Pass the comparison.json that mlgate compare wrote.",
+        ) from e
+    if min_accuracy is not None or max_regression is not None:
+        gates = GatesConfig(
+            min={"accuracy": min_accuracy} if min_accuracy is not None else {},
+            max_regression={"accuracy": max_regression} if max_regression is not None else {},
+        )
+    else:
+        gates = project.config.gates if project.has_config else GatesConfig()
+    return decide(comparison, with_rule(gates, rule))
+
+
+def _side(loaded: LoadedModel) -> Side:
+    return Side(loaded.ref, loaded.training_time_s, loaded.size_mb)
+
+
+def _score(loaded: LoadedModel, frame: pd.DataFrame, source: str) -> Scores:
+    """The model's labels (or values) and class probabilities on `frame`'s rows."""
+    from mlgate.training.preprocessing import prepare_features
+
+    missing = [f for f in loaded.card.features if f not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the data lacks feature column(s) of {loaded.ref}: {', '.join(missing)}.",
+            source=source,
+        )
+    X = prepare_features(frame, loaded.card.kinds)
+    proba: Any = None
+    if loaded.card.task == "classification" and hasattr(loaded.model, "predict_proba"):
+        try:
+            proba = loaded.model.predict_proba(X)
+        except (AttributeError, NotImplementedError):
+            proba = None
+    return Scores(loaded.model.predict(X), proba)
+
+
+def _check_pair(
+    baseline: LoadedModel, candidate: LoadedModel, frame: pd.DataFrame, source: str
+) -> None:
+    b, c = baseline.card, candidate.card
+    if b.task != c.task:
+        raise DataError(
+            f"cannot compare a {b.task} model ({baseline.ref}) with a {c.task} model "
+            f"({candidate.ref})."
+        )
+    if b.target != c.target:
+        raise DataError(
+            f"the models predict different targets: {b.target!r} ({baseline.ref}) and "
+            f"{c.target!r} ({candidate.ref})."
+        )
+    if b.task == "classification" and sorted(map(str, b.classes or [])) != sorted(
+        map(str, c.classes or [])
+    ):
+        raise DataError(
+            f"the models know different label sets: {b.classes} ({baseline.ref}) and "
+            f"{c.classes} ({candidate.ref}).",
+            fix="Compare models trained on the same labels.",
+        )
+    if c.target not in frame.columns:
+        raise DataError(f"the data has no target column {c.target!r}.", source=source)
+    truth = frame[c.target]
+    if truth.isna().any():
+        raise DataError(
+            f"the target column {c.target!r} is missing in {int(truth.isna().sum())} of "
+            f"{len(truth)} row(s).",
+            source=source,
+            fix="Compare on labelled rows only.",
+        )
+    if c.task == "classification" and c.classes is not None:
+        unseen = truth[~truth.isin(c.classes)]
+        if len(unseen):
+            shown = ", ".join(repr(v) for v in sorted(unseen.unique(), key=str)[:5])
+            raise DataError(
+                f"the target holds label(s) neither model was trained on: {shown} "
+                f"({len(unseen)} of {len(truth)} rows); they know "
+                f"{', '.join(map(repr, c.classes))}.",
+                source=source,
+                fix="Compare on data labelled like the training data.",
+            )

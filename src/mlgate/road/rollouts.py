@@ -1,0 +1,298 @@
+"""A rollout's life on record: start it (deploy), end it, settle it, and say what comes next.
+
+Every face that starts or ends a rollout (the CLI, the admin API, the
+controller, the monitor) calls these, so each act is one state change, one
+event and one notification.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from mlgate.config.loader import validation_problems
+from mlgate.config.rollout import RolloutConfig
+from mlgate.errors import ConfigError, RevisionConflict, RolloutError
+from mlgate.registry import aliases
+from mlgate.registry.versions import CHALLENGER, CHAMPION
+from mlgate.state.rollout import (
+    RolloutEvent,
+    RolloutState,
+    get_rollout,
+    record_event,
+    rollout_events,
+    set_rollout,
+)
+
+if TYPE_CHECKING:
+    from mlgate.project import Project
+
+__all__ = [
+    "end_rollout",
+    "plan_of",
+    "record",
+    "require_running",
+    "rollout_status",
+    "settle",
+    "start_rollout",
+]
+
+
+def _a(strategy: str) -> str:
+    """The strategy with its article: 'a canary', 'an A/B'."""
+    return "an A/B" if strategy == "ab" else f"a {strategy}"
+
+
+def now() -> float:
+    """Seconds since the epoch: the rollout's clock (tests move it)."""
+    import time
+
+    return time.time()
+
+
+def plan_of(
+    project: Project, strategy: str | None = None, steps: list[float] | None = None
+) -> RolloutConfig:
+    """The config's rollout plan with these overrides, refused as a whole when not valid."""
+    overrides: dict[str, Any] = {}
+    if strategy is not None:
+        overrides["strategy"] = strategy
+    if steps is not None:
+        overrides["steps"] = steps
+    try:
+        plan = RolloutConfig.model_validate(project.config.rollout.model_dump() | overrides)
+    except ValidationError as e:
+        problems = "; ".join(validation_problems(e, RolloutConfig))
+        raise ConfigError(
+            f"the rollout plan is not valid: {problems}.",
+            fix="Steps are percentages that increase, and a canary's steps end at 100 "
+            "(e.g. 5,25,50,100); strategies are blue-green, canary, shadow and ab.",
+        ) from e
+    if steps is not None and plan.strategy != "canary":
+        raise ConfigError(
+            f"steps apply to a canary; {_a(plan.strategy)} rollout has none",
+            field="--steps",
+            fix="Drop --steps, or use --strategy canary. Shadow and A/B run for "
+            "rollout.duration (or until rollout.sample_size); blue-green switches at once.",
+        )
+    return plan
+
+
+def start_rollout(
+    project: Project,
+    *,
+    strategy: str | None = None,
+    steps: list[float] | None = None,
+    actor: str | None = None,
+) -> RolloutState:
+    """Begin rolling the challenger out with the configured (or given) plan: deploy."""
+    name, actor = project.name, actor or project.actor
+    plan = plan_of(project, strategy, steps)
+    current = get_rollout(project.state, name)
+    if current.status == "running":
+        if settle(project, current, actor) is None:
+            raise RolloutError(
+                f"a {current.strategy} rollout of {name!r} is already running",
+                fix="Finish it first: mlgate rollout promote, or mlgate rollout abort.",
+            )
+        current = get_rollout(project.state, name)  # settled just now
+    challenger = project.catalog.alias(name, CHALLENGER)
+    champion = project.catalog.alias(name, CHAMPION)
+    if challenger is None or champion is None:
+        raise RolloutError(
+            f"model {name!r} has no {'challenger' if champion else 'champion'} to roll out",
+            fix="`mlgate run` registers a version that passes its gates as challenger; "
+            f"`mlgate models challenger {name} VERSION` makes an earlier one "
+            "challenger again.",
+        )
+    started = now()
+    try:
+        state = set_rollout(
+            project.state,
+            name,
+            strategy=plan.strategy,
+            weight=plan.weight_at(0),
+            actor=actor,
+            status="running",
+            note=f"{plan.strategy} of version {challenger.version} against {champion.version}",
+            plan={
+                "config": plan.model_dump(mode="json"),
+                "step": 0,
+                "failures": 0,
+                "started_at": started,
+                "step_started_at": started,
+                "last_analysis_at": started,
+                "champion": champion.version,
+                "challenger": challenger.version,
+            },
+            # Two starts at once: the state both read is changed by one of them only.
+            expect_revision=current.revision,
+        )
+    except RevisionConflict:
+        raise RolloutError(
+            f"the rollout of {name!r} changed while this start was being made "
+            "(another start, promote or abort at the same moment)",
+            fix="See what runs now with `mlgate rollout status`, then start again if needed.",
+        ) from None
+    record(project, state, "start", f"started: {state.note}", {}, actor)
+    return state
+
+
+def require_running(project: Project, model: str | None = None) -> RolloutState:
+    """The running rollout of `model` (the project's own by default), or a RolloutError
+    saying none runs."""
+    name = model or project.name
+    state = get_rollout(project.state, name)
+    if state.status != "running":
+        raise RolloutError(
+            f"no rollout of {name!r} is running (status: {state.status})",
+            fix="Start one with mlgate rollout start.",
+        )
+    return state
+
+
+def end_rollout(
+    project: Project,
+    state: RolloutState,
+    action: str,
+    reason: str,
+    figures: dict[str, Any],
+    actor: str,
+) -> RolloutState:
+    """End a running rollout: `promote` makes its challenger champion, `rollback` takes
+    the challenger's alias away; either way all traffic goes to the champion."""
+    name, challenger = state.model, state.plan.get("challenger")
+    if action == "promote":
+        if challenger is not None:
+            aliases.promote(project.catalog, name, str(challenger), reason=reason, force=True)
+        status, kind, text = "promoted", "promote", f"promoted version {challenger}"
+    else:
+        current = project.catalog.alias(name, CHALLENGER)
+        if current is not None and current.version == str(challenger):
+            project.catalog.move_alias(name, CHALLENGER, None, action="rollback", reason=reason)
+        status, kind, text = "rolled_back", "rollback", f"rolled back version {challenger}"
+    return _ended(project, state, status, kind, f"{text}: {reason}", figures, actor)
+
+
+def settle(project: Project, state: RolloutState, actor: str) -> RolloutState | None:
+    """End a running rollout whose challenger was moved outside it; None if it was not.
+
+    `mlgate models promote`, the admin API or a newer `mlgate run` can move the
+    aliases while a rollout runs; the rollout then judges a version no longer
+    served, and would promote it later. It ends instead, saying what happened.
+    """
+    name, wanted = state.model, str(state.plan.get("challenger"))
+    challenger = project.catalog.alias(name, CHALLENGER)
+    if challenger is not None and challenger.version == wanted:
+        return None
+    champion = project.catalog.alias(name, CHAMPION)
+    if champion is not None and champion.version == wanted:
+        status, text = "promoted", f"version {wanted} became champion outside the rollout"
+    elif challenger is None:
+        status, text = "rolled_back", f"version {wanted} lost its challenger alias"
+    else:
+        status = "superseded"
+        text = f"version {challenger.version} replaced version {wanted} as challenger"
+    kind = {"promoted": "promote", "rolled_back": "rollback"}.get(status, status)
+    return _ended(project, state, status, kind, f"ended: {text}", {}, actor)
+
+
+def _ended(
+    project: Project,
+    state: RolloutState,
+    status: str,
+    kind: str,
+    message: str,
+    figures: dict[str, Any],
+    actor: str,
+) -> RolloutState:
+    finished = set_rollout(
+        project.state,
+        state.model,
+        strategy="none",
+        weight=0.0,
+        actor=actor,
+        status=status,
+        plan=state.plan,
+        note=message,
+    )
+    record(project, finished, kind, message, figures, actor)
+    return finished
+
+
+def record(
+    project: Project,
+    state: RolloutState,
+    kind: str,
+    message: str,
+    figures: dict[str, Any],
+    actor: str,
+) -> RolloutEvent:
+    """One rollout event on record, and on the webhook (but for analyses that hold)."""
+    name = state.model
+    event = record_event(
+        project.state,
+        name,
+        kind=kind,
+        strategy=state.strategy,
+        weight=state.weight,
+        step=int(state.plan.get("step", 0)) if state.plan else 0,
+        message=message,
+        figures=figures,
+        actor=actor,
+    )
+    if kind != "analysis" or not message.startswith("hold"):
+        project.notifier.notify(
+            f"rollout_{kind}",
+            f"mlgate {name}: {message}",
+            model=name,
+            strategy=state.strategy,
+            weight=state.weight,
+            step=event.step,
+        )
+    return event
+
+
+def rollout_status(project: Project) -> dict[str, Any]:
+    """The state, the plan, the last events and what happens next."""
+    state = get_rollout(project.state, project.name)
+    events = rollout_events(project.state, project.name, limit=20)
+    plan = state.plan
+    upcoming = None
+    if state.status == "running" and plan:
+        config = RolloutConfig.model_validate(plan["config"])
+        due = plan["last_analysis_at"] + config.interval
+        upcoming = {
+            "analysis_at": datetime.fromtimestamp(due, UTC).isoformat(),
+            "in_seconds": max(0.0, due - now()),
+            "step": plan["step"],
+            "of_steps": len(config.steps) if config.strategy == "canary" else 1,
+            "action": _next_action(config, plan),
+        }
+    return {
+        "state": state.model_dump(mode="json"),
+        "next": upcoming,
+        "events": [e.model_dump(mode="json") for e in events],
+    }
+
+
+def _next_action(config: RolloutConfig, plan: dict[str, Any]) -> str:
+    """What the next analysis does if the live figures hold, in words."""
+    left = config.failure_limit - int(plan.get("failures", 0))
+    fails = f"; rolls back after {left} more failed analys{'is' if left == 1 else 'es'}"
+    if config.strategy == "canary" and plan["step"] < len(config.steps) - 1:
+        return f"advance to {config.steps[plan['step'] + 1]:g}% if every check passes{fails}"
+    if config.strategy in ("canary", "blue-green"):
+        return f"promote if every check passes{fails}"
+    ends = datetime.fromtimestamp(plan["started_at"] + config.max_duration, UTC)
+    until = f"by {ends.isoformat(timespec='seconds')}"
+    if config.sample_size is not None:
+        until += f" or at {config.sample_size} labelled rows per version"
+    if config.strategy == "shadow":
+        return f"promote {until} if every check passes{fails}"
+    return (
+        f"promote once the challenger is shown no worse than {config.margin:g} in live "
+        f"accuracy; roll back if it is shown worse, or with no clear answer {until}"
+    )
