@@ -191,28 +191,26 @@ def compare_predictions(
         mcnemar = mcnemar_exact(base.predicted == y, cand.predicted == y)
         if "accuracy" in metrics:
             metrics["accuracy"].p_value = mcnemar.p_value
-    found: list[SliceComparison] = []
-    for column, column_values in (slices or {}).items():
-        for value, mask in slice_masks(column_values):
-            if mask.sum() < MIN_SLICE_ROWS:
-                continue
-            found.append(
-                SliceComparison(
-                    column=column,
-                    value=str(value),
-                    rows=int(mask.sum()),
-                    metrics=_compare_metrics(
-                        task,
-                        y[mask],
-                        _rows(base, mask),
-                        _rows(cand, mask),
-                        labels,
-                        resamples=min(resamples, max(resamples // 4, 200)),
-                        confidence=confidence,
-                        seed=seed,
-                    ),
-                )
-            )
+    found = [
+        SliceComparison(
+            column=column,
+            value=str(value),
+            rows=int(mask.sum()),
+            metrics=_compare_metrics(
+                task,
+                y[mask],
+                _rows(base, mask),
+                _rows(cand, mask),
+                labels,
+                resamples=min(resamples, max(resamples // 4, 200)),
+                confidence=confidence,
+                seed=seed,
+            ),
+        )
+        for column, values in (slices or {}).items()
+        for value, mask in slice_masks(values)
+        if mask.sum() >= MIN_SLICE_ROWS
+    ]
 
     def side(model: Side, which: str) -> dict[str, float | None]:
         values = {name: getattr(m, which) for name, m in metrics.items()}

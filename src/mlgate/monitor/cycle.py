@@ -19,11 +19,13 @@ from pydantic import BaseModel, Field
 from mlgate.drift.detector import DriftReport, compare_column, detect, sample_values
 from mlgate.drift.profile import PROFILE, Profile, sample_of
 from mlgate.errors import DataError, RegistryError
-from mlgate.registry.versions import CHALLENGER, CHAMPION
+from mlgate.registry.versions import CHALLENGER, CHAMPION, VersionInfo
 from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import record_event
 
 if TYPE_CHECKING:
+    from mlgate.config.models import PipelineConfig
+    from mlgate.config.monitor import MonitorConfig
     from mlgate.project import Project
 
 __all__ = ["CycleResult", "recent_traffic", "run_cycle"]
@@ -87,29 +89,14 @@ def run_cycle(
     progress: Any = None,
 ) -> CycleResult:
     """One monitoring cycle for the project's model."""
-    config, catalog = project.config, project.catalog
-    monitor = config.monitor
+    monitor = project.config.monitor
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=monitor.window)
-    champion = catalog.alias(config.name, CHAMPION)
-    if champion is None:
-        raise RegistryError(
-            f"model {config.name!r} has no champion to monitor",
-            fix="Run `mlgate run` until a version passes its gates.",
-        )
-    folder = catalog.local_path(champion)
-    profile_path = folder / PROFILE
-    if not profile_path.exists():
-        raise DataError(
-            f"version {champion.version} has no reference profile",
-            source=str(folder),
-            fix="Retrain it with this mlgate (profiles are saved with every run).",
-        )
-    profile = Profile.load(profile_path)
-    traffic = recent_traffic(project.log_root, config.name, since)
+    champion, profile = _champion(project)
+    traffic = recent_traffic(project.log_root, project.name, since)
     labelled, accuracy = _live_accuracy(traffic, str(champion.tags.get("mlgate.task", "")))
     result = CycleResult(
-        model=config.name,
+        model=project.name,
         at=now,
         window_start=since,
         status="healthy",
@@ -125,6 +112,34 @@ def run_cycle(
             f"{len(traffic)} served row(s) in the window; a verdict needs {monitor.min_samples}"
         )
         return _finish(project, result)
+    _judge(monitor, profile, traffic, result)
+    if retrain and result.status in monitor.retrain_on:
+        _retrain(project, traffic, result, progress)
+    return _finish(project, result)
+
+
+def _champion(project: Project) -> tuple[VersionInfo, Profile]:
+    """The champion and its reference profile."""
+    catalog = project.catalog
+    champion = catalog.alias(project.name, CHAMPION)
+    if champion is None:
+        raise RegistryError(
+            f"model {project.name!r} has no champion to monitor",
+            fix="Run `mlgate run` until a version passes its gates.",
+        )
+    folder = catalog.local_path(champion)
+    profile_path = folder / PROFILE
+    if not profile_path.exists():
+        raise DataError(
+            f"version {champion.version} has no reference profile",
+            source=str(folder),
+            fix="Retrain it with this mlgate (profiles are saved with every run).",
+        )
+    return champion, Profile.load(profile_path)
+
+
+def _judge(monitor: MonitorConfig, profile: Profile, traffic: Any, result: CycleResult) -> None:
+    """Drift against the profile and live accuracy against the floor: the cycle's verdict."""
     features = [c for c in profile.columns if c in traffic.columns]
     kinds: dict[str, str] = {c: profile.columns[c].kind for c in features}
     report = detect(profile, traffic[features], config=monitor.drift, kinds=kinds)
@@ -148,24 +163,50 @@ def run_cycle(
     if floor is not None and result.live_accuracy is not None and result.live_accuracy < floor:
         result.status = "degraded"
         result.reasons.append(
-            f"live accuracy {result.live_accuracy:.3f} on {labelled} labelled rows is below "
-            f"the floor {floor:g}"
+            f"live accuracy {result.live_accuracy:.3f} on {result.labelled} labelled rows is "
+            f"below the floor {floor:g}"
         )
     if not result.reasons:
         result.reasons.append(
             f"{len(report.drifted)} of {len(report.columns)} features drifted; below the "
             f"{report.threshold:.0%} line"
         )
-    if retrain and result.status in monitor.retrain_on:
-        _retrain(project, traffic, result, progress)
-    return _finish(project, result)
 
 
 def _retrain(project: Project, traffic: Any, result: CycleResult, progress: Any) -> None:
+    """Retrain on the configured data and labelled traffic, through the same road: the new
+    version can only become challenger, and with `monitor.deploy` its rollout starts."""
+    from mlgate.road.run import run
+
+    retrain_config = _retraining_config(project, traffic, result)
+    if retrain_config is None:
+        return
+    outcome = run(retrain_config, register=True, progress=progress, project=project)
+    result.retrained = True
+    result.retrain_passed = outcome.passed
+    if outcome.registration is not None:
+        result.retrain_version = outcome.registration.version
+        result.retrain_alias = outcome.registration.alias
+    if not outcome.passed:
+        result.notes.append(
+            "the retrained model did not pass its gates: " + "; ".join(outcome.reasons)
+        )
+        return
+    if project.config.monitor.deploy and result.retrain_alias == CHALLENGER:
+        from mlgate.road.rollouts import start_rollout
+
+        start_rollout(project, actor="monitor")
+        result.rollout_started = True
+
+
+def _retraining_config(
+    project: Project, traffic: Any, result: CycleResult
+) -> PipelineConfig | None:
+    """The config with its data replaced by the retraining set (written under
+    .mlgate/retrain/), or None when there is nothing to retrain on."""
     import pandas as pd
 
     from mlgate.data.io import read_pandas
-    from mlgate.road.run import run
 
     config = project.config
     retrain = config.monitor.retrain
@@ -186,7 +227,7 @@ def _retrain(project: Project, traffic: Any, result: CycleResult, progress: Any)
     )
     if not frames or sum(len(f) for f in frames) == 0:
         result.notes.append("nothing to retrain on: no configured data and no labelled traffic")
-        return
+        return None
     combined: Any = pd.concat(frames, ignore_index=True)
     result.notes.append(
         f"retraining on {len(combined)} rows ("
@@ -194,8 +235,7 @@ def _retrain(project: Project, traffic: Any, result: CycleResult, progress: Any)
         + f"{len(rows) if retrain.include_recent else 0} recent labelled)"
         + (f"; testing on {len(test)} held-out recent rows" if test is not None else "")
     )
-    stamp = result.at.strftime("%Y%m%dT%H%M%SZ")
-    folder = config.base_dir / ".mlgate" / "retrain" / stamp
+    folder = config.base_dir / ".mlgate" / "retrain" / result.at.strftime("%Y%m%dT%H%M%SZ")
     folder.mkdir(parents=True, exist_ok=True)
     combined.to_parquet(folder / "train.parquet", index=False)
     update: dict[str, Any] = {"train": str(folder / "train.parquet")}
@@ -204,25 +244,9 @@ def _retrain(project: Project, traffic: Any, result: CycleResult, progress: Any)
         update |= {"test": str(folder / "test.parquet"), "split": None}
     elif config.data.test is not None:
         update["test"] = config.resolve(config.data.test)
-    data = config.data.model_copy(update=update)
-    retrain_config = config.model_copy(update={"data": data})
+    retrain_config = config.model_copy(update={"data": config.data.model_copy(update=update)})
     retrain_config._source = config.source
-    outcome = run(retrain_config, register=True, progress=progress, project=project)
-    result.retrained = True
-    result.retrain_passed = outcome.passed
-    if outcome.registration is not None:
-        result.retrain_version = outcome.registration.version
-        result.retrain_alias = outcome.registration.alias
-    if not outcome.passed:
-        result.notes.append(
-            "the retrained model did not pass its gates: " + "; ".join(outcome.reasons)
-        )
-        return
-    if config.monitor.deploy and result.retrain_alias == CHALLENGER:
-        from mlgate.road.rollouts import start_rollout
-
-        start_rollout(project, actor="monitor")
-        result.rollout_started = True
+    return retrain_config
 
 
 def _as_target(labels: Any, target: Any) -> Any:

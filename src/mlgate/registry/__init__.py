@@ -1,12 +1,31 @@
-"""The model catalog and its safe artifacts."""
+"""The model catalog (MLflow's registry) and the safe artifacts it holds.
+
+`Catalog` registers versions and moves aliases, keeping every move in the
+`AliasHistory` it is given; `aliases` holds the rules of promote, nominate and
+rollback; `refs` loads a version by reference after checking its digests;
+`bundle`, `artifacts` and `onnx` write and read the verified files.
+"""
 
 from mlgate.registry.artifacts import ArtifactInfo, load_skops, save_skops, sha256_file
 from mlgate.registry.bundle import ModelCard, load_bundle, save_bundle
+from mlgate.registry.catalog import Catalog
+from mlgate.registry.history import AliasEvent, AliasHistory
+from mlgate.registry.refs import LoadedModel, load_ref
+from mlgate.registry.versions import CHALLENGER, CHAMPION, ModelSummary, VersionInfo
 
 __all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "AliasEvent",
+    "AliasHistory",
     "ArtifactInfo",
+    "Catalog",
+    "LoadedModel",
     "ModelCard",
+    "ModelSummary",
+    "VersionInfo",
     "load_bundle",
+    "load_ref",
     "load_skops",
     "save_bundle",
     "save_skops",

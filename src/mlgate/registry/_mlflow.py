@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["missing", "quiet_mlflow"]
+from mlgate.config.settings import redact_url
+from mlgate.errors import RegistryError
+from mlgate.registry._record import read_reasons
+from mlgate.registry.versions import VersionInfo
+
+__all__ = ["TAG", "escape", "missing", "quiet_mlflow", "refused", "version_info"]
+
+#: The prefix of the tags mlgate keeps on runs and versions.
+TAG = "mlgate."
 
 #: MLflow's own HTTP defaults retry a tracking server that does not answer for about four
 #: minutes (7 retries, backoff factor 2, 120 s timeout) before a command can say so. A
@@ -30,4 +39,53 @@ def missing(e: Any) -> bool:
     return str(getattr(e, "error_code", "")) in (
         "RESOURCE_DOES_NOT_EXIST",
         "INVALID_PARAMETER_VALUE",
+    )
+
+
+def escape(name: str) -> str:
+    """`name` quoted for an MLflow search filter."""
+    return name.replace("'", "\\'")
+
+
+def refused(uri: str, e: Any) -> RegistryError:
+    """The RegistryError an MlflowException from the registry at `uri` becomes."""
+    message = redact_url(str(e.message).rstrip("."))
+    unreachable = any(
+        word in message for word in ("Max retries exceeded", "Connection refused", "timed out")
+    )
+    return RegistryError(
+        f"the registry at {redact_url(uri)} "
+        + ("cannot be reached" if unreachable else "refused")
+        + f": {message[:500]}.",
+        fix="Check that the tracking server runs and the URI is right "
+        "(MLGATE_REGISTRY_URI or MLFLOW_TRACKING_URI), or unset both to use the "
+        "project's own registry under .mlgate/."
+        if unreachable
+        else None,
+    )
+
+
+def version_info(client: Any, version: Any) -> VersionInfo:
+    """What mlgate knows of an MLflow model version: verdict, digests, metrics."""
+    tags = dict(version.tags or {})
+    passed = tags.get(f"{TAG}passed")
+    metrics: dict[str, float] = {}
+    if version.run_id:
+        try:
+            metrics = dict(client.get_run(version.run_id).data.metrics)
+        except Exception:
+            metrics = {}
+    return VersionInfo(
+        name=version.name,
+        version=str(version.version),
+        run_id=version.run_id,
+        source=version.source,
+        passed=None if passed is None else passed == "true",
+        reasons=read_reasons(tags.get(f"{TAG}reasons")),
+        aliases=list(version.aliases or []),
+        metrics=metrics,
+        sha256=tags.get(f"{TAG}sha256") or None,
+        card_sha256=tags.get(f"{TAG}card_sha256") or None,
+        created=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
+        tags=tags,
     )

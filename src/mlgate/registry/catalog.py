@@ -1,4 +1,4 @@
-"""The model catalog: MLflow's model registry, plus mlgate's history of alias moves.
+"""The model catalog: MLflow's model registry, with every alias move kept in an `AliasHistory`.
 
 Each registered version is an MLflow run holding the verified bundle
 (model.skops, model.onnx where it converts, model.json, schema.yaml, the test
@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.config.settings import HOME, Settings, redact_url
+from mlgate.config.settings import HOME, Settings
 from mlgate.errors import ArtifactError, RegistryError
-from mlgate.registry._mlflow import missing, quiet_mlflow
-from mlgate.registry._record import check_bundle, fit_reasons, read_reasons
+from mlgate.registry._mlflow import TAG as _TAG
+from mlgate.registry._mlflow import escape, missing, quiet_mlflow, refused, version_info
+from mlgate.registry._record import check_bundle, fit_reasons
 from mlgate.registry.history import AliasEvent, AliasHistory
 from mlgate.registry.versions import (
     CHALLENGER,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CHALLENGER", "CHAMPION", "Catalog", "ModelSummary", "VersionInfo", "parse_ref"]
 
-_TAG = "mlgate."
 #: Room for the failure reasons in the version's description.
 _DESCRIPTION_LIMIT = 1000
 
@@ -120,7 +120,7 @@ class Catalog:
 
     def versions(self, name: str) -> list[VersionInfo]:
         """Every version of `name`, oldest first."""
-        query = f"name = '{_escape(name)}'"
+        query = f"name = '{escape(name)}'"
         found = self._call(lambda: self.client.search_model_versions(query, max_results=10000))
         # Searches leave aliases out; the registered model knows where each points.
         model = self._call(lambda: self.client.get_registered_model(name)) if found else None
@@ -141,7 +141,7 @@ class Catalog:
             found = self.client.get_model_version(name, str(version))
         except MlflowException as e:
             if not missing(e):
-                raise self._refused(e) from e
+                raise refused(self.uri, e) from e
             known = ", ".join(v.version for v in self.versions(name)) or "none yet"
             raise RegistryError(
                 f"model {name!r} has no version {version!r}.", fix=f"Versions: {known}."
@@ -158,7 +158,7 @@ class Catalog:
         except MlflowException as e:
             if missing(e):
                 return None
-            raise self._refused(e) from e
+            raise refused(self.uri, e) from e
         return self._info(found)
 
     def aliases(self, name: str) -> dict[str, str]:
@@ -176,7 +176,7 @@ class Catalog:
         except MlflowException as e:
             if missing(e):
                 return False
-            raise self._refused(e) from e
+            raise refused(self.uri, e) from e
         return True
 
     def resolve(self, ref: str) -> VersionInfo:
@@ -261,8 +261,6 @@ class Catalog:
         when one is given), and its files are found in the registry's store before
         the version is made.
         """
-        from mlflow.entities import Metric, Param, RunStatus
-
         model_sha256, card_sha256, required = check_bundle(bundle, sha256)
         client = self.client
         experiment = self._experiment(name)
@@ -275,7 +273,35 @@ class Catalog:
         run = self._call(
             lambda: client.create_run(experiment, run_name=run_name, tags=tags | verdict)
         )
-        run_id = run.info.run_id
+        self._log(run.info.run_id, bundle, metrics, params, required)
+        self._ensure_model(name)
+        description = "passed its gates" if passed else "FAILED: " + "; ".join(reasons)
+        if len(description) > _DESCRIPTION_LIMIT:
+            description = description[: _DESCRIPTION_LIMIT - 1] + "…"
+        version = self._call(
+            lambda: client.create_model_version(
+                name,
+                f"{run.info.artifact_uri}/model",
+                run_id=run.info.run_id,
+                tags=tags | verdict,
+                description=description,
+            )
+        )
+        return self._info(version)
+
+    def _log(
+        self,
+        run_id: str,
+        bundle: Path,
+        metrics: dict[str, float | None],
+        params: dict[str, Any],
+        required: list[str],
+    ) -> None:
+        """Metrics, params and the bundle's files into the run, every required file found
+        in the store after; the run marked failed (and a RegistryError) otherwise."""
+        from mlflow.entities import Metric, Param, RunStatus
+
+        client = self.client
         try:
             now = int(datetime.now(UTC).timestamp() * 1000)
             client.log_batch(
@@ -300,20 +326,6 @@ class Catalog:
                 fix="Check that the registry's artifact store is reachable and writable, "
                 "then run again.",
             ) from e
-        self._ensure_model(name)
-        description = "passed its gates" if passed else "FAILED: " + "; ".join(reasons)
-        if len(description) > _DESCRIPTION_LIMIT:
-            description = description[: _DESCRIPTION_LIMIT - 1] + "…"
-        version = self._call(
-            lambda: client.create_model_version(
-                name,
-                f"{run.info.artifact_uri}/model",
-                run_id=run_id,
-                tags=tags | verdict,
-                description=description,
-            )
-        )
-        return self._info(version)
 
     def move_alias(
         self, name: str, alias: str, version: str | None, *, action: str, reason: str
@@ -372,58 +384,17 @@ class Catalog:
             else "Nothing is registered yet: run `mlgate run`.",
         )
 
-    def _refused(self, e: Any) -> RegistryError:
-        message = redact_url(str(e.message).rstrip("."))
-        unreachable = any(
-            word in message for word in ("Max retries exceeded", "Connection refused", "timed out")
-        )
-        return RegistryError(
-            f"the registry at {redact_url(self.uri)} "
-            + ("cannot be reached" if unreachable else "refused")
-            + f": {message[:500]}.",
-            fix="Check that the tracking server runs and the URI is right "
-            "(MLGATE_REGISTRY_URI or MLFLOW_TRACKING_URI), or unset both to use the "
-            "project's own registry under .mlgate/."
-            if unreachable
-            else None,
-        )
-
     def _call(self, fn: Any) -> Any:
         from mlflow.exceptions import MlflowException
 
         try:
             return fn()
         except MlflowException as e:
-            raise self._refused(e) from e
+            raise refused(self.uri, e) from e
 
     def _info(self, version: Any) -> VersionInfo:
-        tags = dict(version.tags or {})
-        passed = tags.get(f"{_TAG}passed")
-        metrics: dict[str, float] = {}
-        if version.run_id:
-            try:
-                metrics = dict(self.client.get_run(version.run_id).data.metrics)
-            except Exception:
-                metrics = {}
-        return VersionInfo(
-            name=version.name,
-            version=str(version.version),
-            run_id=version.run_id,
-            source=version.source,
-            passed=None if passed is None else passed == "true",
-            reasons=read_reasons(tags.get(f"{_TAG}reasons")),
-            aliases=list(version.aliases or []),
-            metrics=metrics,
-            sha256=tags.get(f"{_TAG}sha256") or None,
-            card_sha256=tags.get(f"{_TAG}card_sha256") or None,
-            created=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
-            tags=tags,
-        )
+        return version_info(self.client, version)
 
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _escape(name: str) -> str:
-    return name.replace("'", "\\'")

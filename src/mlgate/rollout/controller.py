@@ -14,13 +14,19 @@ import socket
 import threading
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.rollout import RolloutConfig
 from mlgate.road import rollouts
 from mlgate.rollout.analysis import analyse
 from mlgate.rollout.decide import Verdict, judge
-from mlgate.state.rollout import acquire_lease, get_rollout, release_lease, set_rollout
+from mlgate.state.rollout import (
+    RolloutState,
+    acquire_lease,
+    get_rollout,
+    release_lease,
+    set_rollout,
+)
 
 if TYPE_CHECKING:
     from mlgate.project import Project
@@ -46,25 +52,16 @@ class Controller:
 
     def tick(self) -> Verdict | None:
         """Analyse and act if this process holds the lease and an analysis is due."""
-        state = get_rollout(self.store, self.name)
-        if state.status != "running" or not state.plan:
-            return None
-        config = RolloutConfig.model_validate(state.plan["config"])
-        if rollouts.now() - state.plan["last_analysis_at"] < config.interval:
-            return None
-        if not acquire_lease(self.store, self.lease, self.holder, ttl=config.lease_ttl):
+        state = self._due()
+        if state is None or not acquire_lease(
+            self.store, self.lease, self.holder, ttl=_plan(state).lease_ttl
+        ):
             return None
         # Read again under the lease: the previous holder may have acted since.
-        state = get_rollout(self.store, self.name)
-        if state.status != "running" or not state.plan:
+        state = self._due()
+        if state is None or rollouts.settle(self.project, state, "controller") is not None:
             return None
-        plan = dict(state.plan)
-        config = RolloutConfig.model_validate(plan["config"])
-        now = rollouts.now()
-        if now - plan["last_analysis_at"] < config.interval:
-            return None
-        if rollouts.settle(self.project, state, "controller") is not None:
-            return None
+        plan, config, now = dict(state.plan), _plan(state), rollouts.now()
         since = datetime.fromtimestamp(plan["step_started_at"], UTC)
         analysis = analyse(self.log_root, self.name, since)
         verdict = judge(
@@ -78,31 +75,36 @@ class Controller:
             "analysis": analysis.model_dump(mode="json"),
             "verdict": verdict.model_dump(mode="json"),
         }
-        rollouts.record(
-            self.project,
-            state,
-            "analysis",
-            f"{verdict.action}: {'; '.join(verdict.reasons)}",
-            figures,
-            "controller",
-        )
+        message = f"{verdict.action}: {'; '.join(verdict.reasons)}"
+        rollouts.record(self.project, state, "analysis", message, figures, "controller")
         if verdict.action in ("promote", "rollback"):
-            rollouts.end_rollout(
-                self.project,
-                state,
-                verdict.action,
-                "; ".join(verdict.reasons),
-                figures,
-                "controller",
-            )
-            return verdict
+            reason = "; ".join(verdict.reasons)
+            rollouts.end_rollout(self.project, state, verdict.action, reason, figures, "controller")
+        else:
+            self._step(state, verdict, figures, now)
+        return verdict
+
+    def _due(self) -> RolloutState | None:
+        """The running rollout when an analysis of it is due, else None."""
+        state = get_rollout(self.store, self.name)
+        if state.status != "running" or not state.plan:
+            return None
+        if rollouts.now() - state.plan["last_analysis_at"] < _plan(state).interval:
+            return None
+        return state
+
+    def _step(
+        self, state: RolloutState, verdict: Verdict, figures: dict[str, Any], now: float
+    ) -> None:
+        """Hold, or advance to the plan's next step, on record."""
+        plan = dict(state.plan)
         plan["last_analysis_at"] = now
         plan["failures"] = verdict.failures
         weight = state.weight
         if verdict.action == "advance":
             plan["step"] += 1
             plan["step_started_at"] = now
-            weight = config.weight_at(plan["step"])
+            weight = _plan(state).weight_at(plan["step"])
         updated = set_rollout(
             self.store,
             self.name,
@@ -117,7 +119,6 @@ class Controller:
             rollouts.record(
                 self.project, updated, "step", f"advanced to {weight:g}%", figures, "controller"
             )
-        return verdict
 
     def run(self, stop: threading.Event, *, every: float = 1.0) -> None:
         """Tick until `stop` is set; errors are logged and retried, and notified once a streak."""
@@ -145,3 +146,8 @@ class Controller:
         except Exception:  # shutting down with the store unreachable: the lease expires
             log.warning("could not release the rollout lease %s", self.lease)
         self.project.notifier.close()
+
+
+def _plan(state: RolloutState) -> RolloutConfig:
+    """The plan a running rollout was started with."""
+    return RolloutConfig.model_validate(state.plan["config"])
