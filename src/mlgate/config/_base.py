@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-__all__ = ["Seconds", "Strict", "parse_duration"]
+__all__ = ["OptionalSeconds", "Seconds", "Strict", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -38,5 +38,11 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def _optional_duration(value: Any) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
 #: A field in seconds that the config may also write as 500ms, 60s, 5m, 1h or 1d.
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
+#: The same for a field that may be left unset (None).
+OptionalSeconds = Annotated[float | None, BeforeValidator(_optional_duration)]

@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from mlgate.config._base import Seconds, Strict, parse_duration
+from mlgate.config._base import OptionalSeconds, Seconds, Strict, parse_duration
 
 __all__ = [
     "PLANS",
@@ -74,7 +74,7 @@ class RolloutConfig(Strict):
         description="Canary weights in percent, in order; the last must be 100.",
     )
     interval: Seconds = Field(60.0, description="Time between analyses, e.g. 60s or 5m.")
-    duration: Seconds | None = Field(
+    duration: OptionalSeconds = Field(
         None,
         description="Shadow and ab: the longest the experiment runs before a verdict "
         "(default: 10 intervals).",
@@ -108,7 +108,7 @@ class RolloutConfig(Strict):
         description="URL notified (Slack-compatible JSON) of every step; default: "
         "MLGATE_WEBHOOK_URL.",
     )
-    lease: Seconds | None = Field(
+    lease: OptionalSeconds = Field(
         None,
         description="How long one gateway's controller keeps the right to act without "
         "renewing it; another takes over after that (default: 3 intervals, at least 15s).",
