@@ -21,6 +21,7 @@ PACKAGES = [
     "mlgate.registry",
     "mlgate.reporting",
     "mlgate.rollout",
+    "mlgate.scaffold",
     "mlgate.serving",
     "mlgate.state",
     "mlgate.stats",
