@@ -22,6 +22,7 @@ PACKAGES = [
     "mlgate.reporting",
     "mlgate.road",
     "mlgate.rollout",
+    "mlgate.scaffold",
     "mlgate.serving",
     "mlgate.state",
     "mlgate.stats",
@@ -70,3 +71,16 @@ def test_cli_help_imports_no_heavy_library(argv: list[str]) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_starting_the_cli_leaves_the_road_unloaded() -> None:
+    # `mlgate validate` pays for every import at start: the registry's SQLAlchemy and
+    # the statistics' numpy belong to `mlgate run`, not to it.
+    script = (
+        "import sys\nimport mlgate.cli\n"
+        "print(sorted(m for m in ('numpy', 'sqlalchemy', 'mlgate.pipeline') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

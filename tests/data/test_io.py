@@ -296,3 +296,31 @@ def test_arrow_reads_from_arrow_owned_streams_only(tmp_path: Path, name: str) ->
         assert isinstance(source, pa.NativeFile)
         assert not isinstance(source, pa.PythonFile)
         source.close()
+
+
+def test_local_parquet_reads_as_arrow_would(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    frame = pl.DataFrame(
+        {"x": [1.0, None, 3.0], "s": ["a", None, "c"], "c": ["u", "v", "u"]},
+        schema_overrides={"c": pl.Categorical},
+    )
+    frame.write_parquet(path)
+
+    read, arrow = read_polars(path), pl.from_arrow(read_arrow(path))
+
+    assert isinstance(arrow, pl.DataFrame)
+    assert read.schema == arrow.schema
+    assert read.equals(arrow)
+
+
+def test_a_damaged_parquet_file_gets_the_arrow_readers_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"not parquet at all")
+
+    with pytest.raises(DataError) as polars_way:
+        read_polars(path)
+    with pytest.raises(DataError) as arrow_way:
+        read_arrow(path)
+
+    assert str(polars_way.value) == str(arrow_way.value)
+    assert "cannot read it as PARQUET" in str(polars_way.value)

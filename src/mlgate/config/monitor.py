@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
-from mlgate.config.rollout import parse_duration
+from mlgate.config._base import Seconds, Strict
 
 __all__ = ["DriftConfig", "MonitorConfig", "RetrainConfig"]
 
@@ -15,11 +15,7 @@ Verdict = Literal["drift", "degraded"]
 _VERDICTS: tuple[Verdict, ...] = ("drift", "degraded")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DriftConfig(_Strict):
+class DriftConfig(Strict):
     """How drift is tested per column and judged for the dataset."""
 
     share: float = Field(
@@ -47,7 +43,7 @@ class DriftConfig(_Strict):
     )
 
 
-class RetrainConfig(_Strict):
+class RetrainConfig(Strict):
     """What a retraining triggered by the monitor trains on."""
 
     include_recent: bool = Field(
@@ -68,11 +64,11 @@ class RetrainConfig(_Strict):
     )
 
 
-class MonitorConfig(_Strict):
+class MonitorConfig(Strict):
     """The monitoring cycle: window, thresholds, retraining and deployment."""
 
-    window: float = Field(86_400.0, description="How far back each cycle looks, e.g. 1h or 1d.")
-    every: float = Field(3_600.0, description="Time between cycles with --every unset.")
+    window: Seconds = Field(86_400.0, description="How far back each cycle looks, e.g. 1h or 1d.")
+    every: Seconds = Field(3_600.0, description="Time between cycles with --every unset.")
     min_samples: int = Field(
         500, ge=1, description="No verdict on fewer served rows in the window than this."
     )
@@ -87,8 +83,3 @@ class MonitorConfig(_Strict):
     )
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     deploy: bool = Field(False, description="Start a rollout when the retrained model passes.")
-
-    @field_validator("window", "every", mode="before")
-    @classmethod
-    def _seconds(cls, value: Any) -> float:
-        return parse_duration(value)

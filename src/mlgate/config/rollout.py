@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import math
-import re
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+
+from mlgate.config._base import OptionalSeconds, Seconds, Strict, parse_duration
 
 __all__ = [
     "PLANS",
@@ -26,33 +26,8 @@ Strategy = Literal["none", "blue-green", "canary", "shadow", "ab"]
 PLANS: tuple[str, ...] = get_args(Plan)
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
-
-def parse_duration(value: Any) -> float:
-    """Seconds in `value`: a number of seconds, or text such as 500ms, 60s, 5m, 1h, 1d."""
-    if isinstance(value, bool):
-        raise ValueError("must be a duration such as 30s, 5m or 1h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError("must be a duration such as 30s, 5m or 1h")
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if not math.isfinite(seconds):  # .nan and .inf in YAML
-        raise ValueError("must be a duration such as 30s, 5m or 1h")
-    if seconds <= 0:
-        raise ValueError("must be a positive duration")
-    return seconds
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AnalysisConfig(_Strict):
+class AnalysisConfig(Strict):
     """What the controller checks at every interval, on live traffic since the last step."""
 
     max_error_rate: float = Field(
@@ -90,7 +65,7 @@ class AnalysisConfig(_Strict):
     )
 
 
-class RolloutConfig(_Strict):
+class RolloutConfig(Strict):
     """How a challenger is rolled out: strategy, steps, analysis and limits."""
 
     strategy: Plan = Field("canary", description="blue-green, canary, shadow or ab.")
@@ -98,8 +73,8 @@ class RolloutConfig(_Strict):
         default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
         description="Canary weights in percent, in order; the last must be 100.",
     )
-    interval: float = Field(60.0, description="Time between analyses, e.g. 60s or 5m.")
-    duration: float | None = Field(
+    interval: Seconds = Field(60.0, description="Time between analyses, e.g. 60s or 5m.")
+    duration: OptionalSeconds = Field(
         None,
         description="Shadow and ab: the longest the experiment runs before a verdict "
         "(default: 10 intervals).",
@@ -133,16 +108,11 @@ class RolloutConfig(_Strict):
         description="URL notified (Slack-compatible JSON) of every step; default: "
         "MLGATE_WEBHOOK_URL.",
     )
-    lease: float | None = Field(
+    lease: OptionalSeconds = Field(
         None,
         description="How long one gateway's controller keeps the right to act without "
         "renewing it; another takes over after that (default: 3 intervals, at least 15s).",
     )
-
-    @field_validator("interval", "duration", "lease", mode="before")
-    @classmethod
-    def _seconds(cls, value: Any) -> Any:
-        return None if value is None else parse_duration(value)
 
     @field_validator("steps")
     @classmethod

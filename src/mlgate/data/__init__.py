@@ -1,9 +1,14 @@
-"""Data: reading tables, fingerprints, schemas and validation."""
+"""Data: reading tables, their fingerprints, schemas, and validation against a schema.
+
+`io` reads CSV and Parquet (local or fsspec URLs); `schema` infers and loads
+schemas; `validate` checks a table and returns a `report` of every violation.
+"""
 
 from mlgate.data.fingerprint import fingerprint
 from mlgate.data.io import read_arrow, read_pandas, read_polars
+from mlgate.data.report import Example, ValidationReport, Violation
 from mlgate.data.schema import ColumnSchema, DatasetRules, Schema, infer_schema, load_schema
-from mlgate.data.validate import Example, ValidationReport, Violation, validate, validate_file
+from mlgate.data.validate import validate, validate_file
 
 __all__ = [
     "ColumnSchema",

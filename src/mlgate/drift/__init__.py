@@ -1,8 +1,11 @@
-"""Drift: the stat-test registry, reference profiles and the detector."""
+"""Drift between reference and current data.
+
+The stat-test registry (`stattests`), reference profiles kept beside a model
+(`profile`), the detector over frames and files (`detector`), and what it
+finds (`result`).
+"""
 
 from mlgate.drift.detector import (
-    ColumnDrift,
-    DriftReport,
     benjamini_hochberg,
     compare_column,
     detect,
@@ -10,6 +13,7 @@ from mlgate.drift.detector import (
     sample_values,
 )
 from mlgate.drift.profile import PROFILE, ColumnProfile, Profile, build_profile, sample_of
+from mlgate.drift.result import ColumnDrift, DriftReport
 from mlgate.drift.stattests import (
     CategoricalSample,
     NumericSample,

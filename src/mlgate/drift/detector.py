@@ -1,4 +1,8 @@
-"""Drift between a reference and current data: per column, corrected, then for the dataset."""
+"""Drift between a reference and current data: per column, corrected, then for the dataset.
+
+`detect` compares pandas frames (or a frame against a reference profile);
+`detect_files` compares two Parquet or CSV files a column at a time.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,18 @@ from threading import Lock
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field, computed_field
 
 from mlgate.config.monitor import DriftConfig
+from mlgate.drift._samples import (
+    Sample,
+    arrow_counts,
+    arrow_kind,
+    arrow_numbers,
+    kind_of,
+    sample_values,
+)
 from mlgate.drift.profile import Profile, sample_of
+from mlgate.drift.result import ColumnDrift, DriftReport
 from mlgate.drift.stattests import (
     CategoricalSample,
     NumericSample,
@@ -31,49 +43,6 @@ __all__ = [
     "detect_files",
     "sample_values",
 ]
-
-Sample = NumericSample | CategoricalSample
-
-
-class ColumnDrift(BaseModel):
-    """One column's verdict, with everything needed to read it."""
-
-    column: str
-    kind: str
-    test: str
-    statistic: float
-    p_value: float | None = None
-    p_adjusted: float | None = Field(None, description="After the multiple-testing correction.")
-    threshold: float
-    drifted: bool
-    reference_rows: int
-    current_rows: int
-    reference_mean: float | None = None
-    current_mean: float | None = None
-    unseen: list[str] = Field(default_factory=list, description="Categories never seen before.")
-
-
-class DriftReport(BaseModel):
-    """Every column's verdict and the dataset's."""
-
-    columns: list[ColumnDrift]
-    share: float = Field(description="Share of columns that drifted.")
-    threshold: float = Field(description="Share at which the dataset counts as drifted.")
-    prediction: ColumnDrift | None = None
-    label: ColumnDrift | None = None
-    reference: str = ""
-    current: str = ""
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def dataset_drift(self) -> bool:
-        """Whether enough columns drifted for the dataset to count as drifted."""
-        return bool(self.columns) and self.share >= self.threshold
-
-    @property
-    def drifted(self) -> list[ColumnDrift]:
-        """The columns that drifted."""
-        return [c for c in self.columns if c.drifted]
 
 
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
@@ -163,40 +132,6 @@ def _correct(columns: list[ColumnDrift], config: DriftConfig) -> None:
         c.drifted = p < c.threshold
 
 
-def _numbers(values: Any, column: str | None) -> Any:
-    """`values` as float64, missing values (None, NA, NaN) as NaN; text is a DataError."""
-    try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        import pandas as pd
-
-        series = pd.Series(values)
-        numbers = pd.to_numeric(series, errors="coerce")
-        text = series[series.notna() & numbers.isna()]
-        if len(text):
-            where = f"column {column!r}" if column else "a numeric column"
-            raise DataError(
-                f"{where} holds text such as {text.iloc[0]!r} where numbers were expected.",
-                fix="Compare data whose columns hold the same kind of values.",
-            ) from None
-        return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def sample_values(values: Any, kind: str, *, column: str | None = None) -> Sample:
-    """A column's values as the sample its kind of test takes."""
-    if kind == "numeric":
-        return NumericSample.of(_numbers(values, column))
-    return CategoricalSample.of(values)
-
-
-def _kind(values: Any) -> str:
-    import pandas as pd
-
-    series = pd.Series(values)
-    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-    return "numeric" if numeric else "categorical"
-
-
 def detect(
     reference: Profile | Any,
     current: Any,
@@ -229,7 +164,7 @@ def detect(
                 fix="Leave out `kinds` to use the profile's.",
             )
     else:
-        kinds = kinds or {str(c): _kind(reference[c]) for c in reference.columns}
+        kinds = kinds or {str(c): kind_of(reference[c]) for c in reference.columns}
         absent = [c for c in kinds if c not in reference.columns]
         if absent:
             raise DataError(f"the reference data lacks column(s) {', '.join(map(repr, absent))}.")
@@ -261,7 +196,7 @@ def detect(
     for field, pair in (("prediction", predictions), ("label", labels)):
         if pair is not None:
             ref_values, cur_values = pair
-            kind = _kind(ref_values)
+            kind = kind_of(ref_values)
             outcome = compare_column(
                 field,
                 kind,
@@ -271,56 +206,6 @@ def detect(
             )
             setattr(report, field, outcome)
     return report
-
-
-def _arrow_kind(column: str, reference: Any, current: Any) -> str:
-    """'numeric' or 'categorical' for an Arrow column, the same on both sides or a DataError."""
-    import pyarrow as pa
-
-    def kind(data_type: Any) -> str | None:
-        if pa.types.is_null(data_type):
-            return None  # all missing: takes the other side's kind
-        numeric = pa.types.is_integer(data_type) or pa.types.is_floating(data_type)
-        return "numeric" if numeric else "categorical"
-
-    ref, cur = kind(reference.type), kind(current.type)
-    if ref is not None and cur is not None and ref != cur:
-        raise DataError(
-            f"column {column!r} is {ref} ({reference.type}) in the reference but {cur} "
-            f"({current.type}) in the current data.",
-            fix="Compare data whose columns hold the same kind of values.",
-        )
-    return ref or cur or "numeric"
-
-
-def _arrow_numbers(column: Any) -> Any:
-    """A numeric Arrow column as float64, nulls as NaN, read from its buffers.
-
-    pyarrow's own `to_numpy` imports pandas (0.4 s of CPU), which a drift check
-    between two Parquet files otherwise never needs.
-    """
-    import pyarrow as pa
-
-    parts = []
-    for chunk in column.chunks:
-        size = len(chunk)
-        if pa.types.is_null(chunk.type) or size == chunk.null_count:
-            parts.append(np.full(size, np.nan))
-            continue
-        letter = "f" if pa.types.is_floating(chunk.type) else "i"
-        if pa.types.is_unsigned_integer(chunk.type):
-            letter = "u"
-        dtype = np.dtype(f"{letter}{chunk.type.bit_width // 8}")
-        validity, data = chunk.buffers()[:2]
-        values = np.frombuffer(data, dtype=dtype, count=size, offset=chunk.offset * dtype.itemsize)
-        values = values.astype(np.float64, copy=False)
-        if chunk.null_count:
-            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-            values = np.where(bits[chunk.offset : chunk.offset + size].astype(bool), values, np.nan)
-        parts.append(values)
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def detect_files(
@@ -385,21 +270,15 @@ def detect_files(
             return pq.ParquetFile(location).read(columns=[column]).column(0)
         return csv_table(location).column(column)
 
-    def counts(data: Any) -> CategoricalSample:
-        found = data.value_counts().to_pylist()
-        return CategoricalSample(
-            {str(d["values"]): int(d["counts"]) for d in found if d["values"] is not None}
-        )
-
     def one(column: str) -> ColumnDrift:
         ref_col, cur_col = load(str(reference), column), load(str(current), column)
-        kind = _arrow_kind(column, ref_col, cur_col)
+        kind = arrow_kind(column, ref_col, cur_col)
         if kind == "numeric":
-            ref = NumericSample.of(_arrow_numbers(ref_col))
-            cur = NumericSample.of(_arrow_numbers(cur_col))
+            ref = NumericSample.of(arrow_numbers(ref_col))
+            cur = NumericSample.of(arrow_numbers(cur_col))
             del ref_col, cur_col
             return compare_column(column, kind, ref, cur, config)
-        return compare_column(column, kind, counts(ref_col), counts(cur_col), config)
+        return compare_column(column, kind, arrow_counts(ref_col), arrow_counts(cur_col), config)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         found = list(pool.map(one, names))

@@ -29,6 +29,21 @@ class GateCheck(BaseModel):
     )
     slice: str | None = Field(None, description="column=value, for a slice check.")
 
+    @classmethod
+    def unmeasured(
+        cls, metric: str, kind: str, bound: float, reason: str, *, slice: str | None = None
+    ) -> GateCheck:
+        """A failed check on a metric with no value to judge, saying why there is none."""
+        return cls(
+            metric=metric,
+            kind=kind,
+            bound=bound,
+            value=None,
+            passed=False,
+            reason=reason,
+            slice=slice,
+        )
+
 
 class GateResult(BaseModel):
     """The verdict of every gate, with every reason, not only the first failure."""
@@ -120,14 +135,7 @@ def gate_absolute(metrics: dict[str, float | None], gates: GatesConfig) -> GateR
             value = metrics.get(name)
             if value is None:
                 checks.append(
-                    GateCheck(
-                        metric=name,
-                        kind=kind,
-                        bound=bound,
-                        value=None,
-                        passed=False,
-                        reason=_missing_reason(name, metrics),
-                    )
+                    GateCheck.unmeasured(name, kind, bound, _missing_reason(name, metrics))
                 )
                 continue
             passed = value >= bound if kind == "min" else value <= bound

@@ -104,15 +104,7 @@ def _check(
     label = f"{metric}" + (f" on {where}" if where else "")
     loss = loss_of(entry) if entry else None
     if loss is None:
-        return GateCheck(
-            metric=metric,
-            kind=kind,
-            bound=margin,
-            value=None,
-            passed=False,
-            reason=_missing(entry, label),
-            slice=where,
-        )
+        return GateCheck.unmeasured(metric, kind, margin, _missing(entry, label), slice=where)
     passed = _judge(loss, margin, rule)
     interval = (loss.low, loss.high) if loss.low is not None and loss.high is not None else None
     shown = (

@@ -8,7 +8,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlgate.drift.detector import ColumnDrift, DriftReport
+    from mlgate.drift.result import ColumnDrift, DriftReport
     from mlgate.drift.stattests import CategoricalSample, NumericSample
 
 __all__ = ["drift_html", "drift_markdown"]

@@ -228,25 +228,23 @@ def _judge_ab(
         f"{1 - half:.1%} interval {result.low:+.3f} to {result.high:+.3f} "
         f"({challenger.labelled} vs {champion.labelled} labelled rows)"
     )
-    if result.high < -config.margin:
+
+    def verdict(action: Action, reason: str) -> Verdict:
+        """The verdict for `action`: a rollback is this experiment's one failed analysis."""
+        failures = 1 if action == "rollback" else 0
         return Verdict(
-            action="rollback",
-            reasons=[f"the challenger is worse by more than {config.margin:g}: {shown}"],
-            checks=checks,
-            failures=1,
-            sequential=result,
+            action=action, reasons=[reason], checks=checks, failures=failures, sequential=result
+        )
+
+    if result.high < -config.margin:
+        return verdict(
+            "rollback", f"the challenger is worse by more than {config.margin:g}: {shown}"
         )
     if (
         result.low > -config.margin
         and min(champion.labelled, challenger.labelled) >= config.analysis.min_labels
     ):
-        return Verdict(
-            action="promote",
-            reasons=[f"the challenger is not worse than {config.margin:g}: {shown}"],
-            checks=checks,
-            failures=0,
-            sequential=result,
-        )
+        return verdict("promote", f"the challenger is not worse than {config.margin:g}: {shown}")
     enough = (
         config.sample_size is not None
         and min(champion.labelled, challenger.labelled) >= config.sample_size
@@ -258,26 +256,11 @@ def _judge_ab(
             f"{bound:+.3f}"
         )
         if bound > -config.margin and challenger.labelled and champion.labelled:
-            return Verdict(
-                action="promote",
-                reasons=[f"the challenger is not worse than {config.margin:g}: {final}; {shown}"],
-                checks=checks,
-                failures=0,
-                sequential=result,
+            return verdict(
+                "promote", f"the challenger is not worse than {config.margin:g}: {final}; {shown}"
             )
-        return Verdict(
-            action="rollback",
-            reasons=[
-                f"the challenger may be worse by more than {config.margin:g}: {final}; {shown}"
-            ],
-            checks=checks,
-            failures=1,
-            sequential=result,
+        return verdict(
+            "rollback",
+            f"the challenger may be worse by more than {config.margin:g}: {final}; {shown}",
         )
-    return Verdict(
-        action="hold",
-        reasons=[f"still measuring: {shown}"],
-        checks=checks,
-        failures=0,
-        sequential=result,
-    )
+    return verdict("hold", f"still measuring: {shown}")

@@ -29,6 +29,22 @@ _REGISTRY_ENV = """\
       MLGATE_WEBHOOK_URL: ${{{{ secrets.MLGATE_WEBHOOK_URL }}}}
 """
 
+
+def _keep(step: str, artifact: str, paths: list[str], *, days: int | None = None) -> str:
+    """A step that uploads `paths` as the artifact `artifact`, even after a failed step."""
+    listed = "".join(f"            {path}\n" for path in paths)
+    kept = f"          retention-days: {days}\n" if days is not None else ""
+    return (
+        f"      - name: {step}\n"
+        "        if: always()\n"
+        "        uses: actions/upload-artifact@v4\n"
+        "        with:\n"
+        f"          name: {artifact}\n"
+        "          path: |\n"
+        f"{listed}{kept}"
+    )
+
+
 CI = """\
 name: ci
 on:
@@ -66,15 +82,7 @@ jobs:
 {setup}\
       - name: Validate, train, evaluate, gate, register
         run: mlgate run -c {config} --json > run.json
-      - name: Keep the run
-        if: always()
-        uses: actions/upload-artifact@v4
-        with:
-          name: mlgate-run
-          path: |
-            run.json
-            .mlgate/runs/
-          retention-days: 30
+{keep_run}\
 """
 
 PR_CHECK = """\
@@ -104,15 +112,7 @@ jobs:
         env:
           GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
         run: mlgate report comment --file report.md --label model-check
-      - name: Keep the reports
-        if: always()
-        uses: actions/upload-artifact@v4
-        with:
-          name: model-check
-          path: |
-            comparison.json
-            report.md
-            report.html
+{keep_reports}\
       - name: Fail on a regression
         run: mlgate gate comparison.json -c {config}
 """
@@ -155,12 +155,15 @@ def render_workflows(
         "train": config.data.train,
         "python": python,
     }
-    setup = _SETUP.format(**values)
-    registry = _REGISTRY_ENV.format()
-    return {
-        file: template.format(setup=setup, registry=registry, **values)
-        for file, template in WORKFLOWS.items()
+    parts = {
+        "setup": _SETUP.format(**values),
+        "registry": _REGISTRY_ENV.format(),
+        "keep_run": _keep("Keep the run", "mlgate-run", ["run.json", ".mlgate/runs/"], days=30),
+        "keep_reports": _keep(
+            "Keep the reports", "model-check", ["comparison.json", "report.md", "report.html"]
+        ),
     }
+    return {file: template.format(**parts, **values) for file, template in WORKFLOWS.items()}
 
 
 def write_workflows(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import DateTime, Float, Integer, String, Text, func, or_, select, update
@@ -32,6 +32,8 @@ __all__ = [
     "rollout_events",
     "set_rollout",
 ]
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class _RolloutRow(Base):
@@ -67,18 +69,15 @@ class RolloutState(BaseModel):
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+def _from_row(kind: type[_Model], row: Base, json_column: str) -> _Model:
+    """`kind` from the row's columns of the same names, the JSON text in `json_column` decoded."""
+    values = {name: getattr(row, name) for name in kind.model_fields}
+    values[json_column] = json.loads(values[json_column] or "{}")
+    return kind(**values)
+
+
 def _state(row: _RolloutRow) -> RolloutState:
-    return RolloutState(
-        model=row.model,
-        strategy=row.strategy,
-        weight=row.weight,
-        status=row.status,
-        plan=json.loads(row.plan or "{}"),
-        revision=row.revision,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
-        note=row.note,
-    )
+    return _from_row(RolloutState, row, "plan")
 
 
 def get_rollout(store: StateStore, model: str) -> RolloutState:
@@ -256,18 +255,7 @@ def record_event(
 
 
 def _event(row: _RolloutEventRow) -> RolloutEvent:
-    return RolloutEvent(
-        id=row.id,
-        model=row.model,
-        at=row.at,
-        kind=row.kind,
-        strategy=row.strategy,
-        weight=row.weight,
-        step=row.step,
-        message=row.message,
-        figures=json.loads(row.figures or "{}"),
-        actor=row.actor,
-    )
+    return _from_row(RolloutEvent, row, "figures")
 
 
 def rollout_events(store: StateStore, model: str, *, limit: int = 100) -> list[RolloutEvent]:
