@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint $(ACTIONLINT)
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
-from mlgate.road.run import run
 from mlgate.cli import app
 from mlgate.config.loader import load_config
 from mlgate.drift import PROFILE, Profile
 from mlgate.monitor import check_drift
+from mlgate.road.run import run
 from mlgate.scaffold.example import write_example
 
 FEATURES = ["age", "income", "debt_ratio", "credit_score", "employment", "region"]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["read_arrow", "read_pandas", "read_polars", "table_format"]
+__all__ = ["read_arrow", "read_pandas", "read_polars", "table_format", "to_polars"]
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "csv"}
 _COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
@@ -192,3 +192,19 @@ def _local_parquet(location: str) -> bool:
         return False
     path = Path(location)
     return path.is_file() and path.stat().st_size > 0
+
+
+def to_polars(frame: pl.DataFrame | pd.DataFrame) -> pl.DataFrame:
+    """A polars frame for either kind of input; pandas NaN becomes a missing value."""
+    import polars as pl
+
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    try:
+        return pl.from_pandas(frame, nan_to_null=True)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        # A column of mixed Python objects (text and numbers): compare it as text, so
+        # that validation reports the values that do not fit instead of failing.
+        mixed = [c for c in frame.columns if frame[c].dtype == object]
+        text = {c: frame[c].map(lambda v: v if v is None or v != v else str(v)) for c in mixed}
+        return pl.from_pandas(frame.assign(**text), nan_to_null=True)

@@ -352,7 +352,7 @@ def infer_schema(frame: pl.DataFrame | pd.DataFrame, *, source: str | None = Non
     """
     import polars as pl
 
-    from mlgate.data.validate import to_polars
+    from mlgate.data.io import to_polars
 
     frame = to_polars(frame)
     if frame.width == 0 or frame.height == 0:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from mlgate.data._row_rules import row_rules
 from mlgate.data._rules import column_rules, dataset_rules
-from mlgate.data.io import read_polars
+from mlgate.data.io import read_polars, to_polars
 from mlgate.data.report import Example, ValidationReport, Violation
 from mlgate.data.schema import Schema
 
@@ -20,23 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
-__all__ = ["Example", "ValidationReport", "Violation", "to_polars", "validate", "validate_file"]
-
-
-def to_polars(frame: pl.DataFrame | pd.DataFrame) -> pl.DataFrame:
-    """A polars frame for either kind of input; pandas NaN becomes a missing value."""
-    import polars as pl
-
-    if isinstance(frame, pl.DataFrame):
-        return frame
-    try:
-        return pl.from_pandas(frame, nan_to_null=True)
-    except (TypeError, ValueError, pl.exceptions.PolarsError):
-        # A column of mixed Python objects (text and numbers): compare it as text, so
-        # that validation reports the values that do not fit instead of failing.
-        mixed = [c for c in frame.columns if frame[c].dtype == object]
-        text = {c: frame[c].map(lambda v: v if v is None or v != v else str(v)) for c in mixed}
-        return pl.from_pandas(frame.assign(**text), nan_to_null=True)
+__all__ = ["Example", "ValidationReport", "Violation", "validate", "validate_file"]
 
 
 def validate(
