@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.faults import Faults
-from mlgate.errors import InjectedFault, RegistryError, VersionFailed
+from mlgate.errors import InjectedFault, RegistryError, ServeError, VersionFailed
 from mlgate.registry.refs import load_ref
 from mlgate.registry.versions import CHALLENGER, CHAMPION
 from mlgate.rollout.strategies import assign
@@ -134,7 +134,7 @@ class Gateway:
     def routing(self) -> Routing:
         """The current routing; `load()` must have run."""
         if self._routing is None:
-            raise RuntimeError("the gateway has not loaded its models yet")
+            raise ServeError("the gateway has not loaded its models yet")
         return self._routing
 
     def _served(self, version: str) -> ServedModel:

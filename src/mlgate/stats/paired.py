@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from mlgate.errors import DataError
+
 __all__ = [
     "BootstrapInterval",
     "McNemarResult",
@@ -62,7 +64,7 @@ def mcnemar_exact(baseline_correct: Array, candidate_correct: Array) -> McNemarR
     base = np.asarray(baseline_correct, dtype=bool)
     cand = np.asarray(candidate_correct, dtype=bool)
     if base.shape != cand.shape:
-        raise ValueError(
+        raise DataError(
             f"McNemar's test needs one outcome per row for both models; got {base.shape} "
             f"and {cand.shape}"
         )
@@ -162,14 +164,14 @@ def _confusion_scorer(metric: str, truth: Array, predicted: Array, k: int) -> Sc
 def _true_columns(y_true: Array, proba: Array, labels: Array, metric: str) -> Array:
     """The column of `proba` holding each row's true label."""
     if proba.ndim != 2 or proba.shape != (len(y_true), len(labels)):
-        raise ValueError(
+        raise DataError(
             f"{metric} needs probabilities of shape (rows, labels) = "
             f"({len(y_true)}, {len(labels)}); got {proba.shape}"
         )
     index = {label: i for i, label in enumerate(labels.tolist())}
     unknown = sorted({v for v in y_true.tolist() if v not in index}, key=str)
     if unknown:
-        raise ValueError(
+        raise DataError(
             f"{metric} needs every true label among the probability columns "
             f"{labels.tolist()}; got {unknown[:5]}"
         )
@@ -182,7 +184,7 @@ def _rowwise_scorer(
     """A function of a (resamples, rows) weight matrix giving the metric per resample."""
     if metric in ("log_loss", "roc_auc"):
         if proba is None:
-            raise ValueError(f"{metric} needs predicted probabilities")
+            raise DataError(f"{metric} needs predicted probabilities")
         proba = np.asarray(proba, dtype=np.float64)
         if metric == "roc_auc":
             return _auc_scorer(y_true, proba, labels)
@@ -215,7 +217,7 @@ def _rowwise_scorer(
                 return np.where(varies, 1.0 - sse / sst, np.where(sse == 0, 1.0, 0.0))
 
         return r2
-    raise ValueError(
+    raise DataError(
         f"no bootstrap path for metric {metric!r}; "
         f"known: {', '.join(sorted(_CONFUSION | _ROWWISE | {'roc_auc'}))}"
     )
@@ -228,7 +230,7 @@ def _auc_scorer(y_true: Array, proba: Array, labels: Array) -> Scorer:
     against the rest, weighted by true support, as scikit-learn's `average="weighted"`.
     """
     if proba.ndim != 2 or proba.shape != (len(y_true), len(labels)):
-        raise ValueError(
+        raise DataError(
             f"roc_auc needs probabilities of shape (rows, labels) = "
             f"({len(y_true)}, {len(labels)}); got {proba.shape}"
         )
@@ -316,14 +318,14 @@ def paired_bootstrap(
     y = np.asarray(y_true)
     base_pred, cand_pred = np.asarray(baseline[0]), np.asarray(candidate[0])
     if not len(y) == len(base_pred) == len(cand_pred) or len(y) == 0:
-        raise ValueError(
+        raise DataError(
             "the paired bootstrap needs the same, non-zero number of rows for the truth and "
             f"both models' predictions; got {len(y)}, {len(base_pred)} and {len(cand_pred)}"
         )
     if resamples < 1:
-        raise ValueError(f"resamples must be at least 1; got {resamples}")
+        raise DataError(f"resamples must be at least 1; got {resamples}")
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
+        raise DataError(f"confidence must be in (0, 1); got {confidence}")
     counts, _, base, cand = _paired_scorers(metric, y, baseline, candidate, labels)
     full = counts[None, :].astype(np.float64)
     point = float(cand(full)[0] - base(full)[0])

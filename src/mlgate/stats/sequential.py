@@ -15,6 +15,8 @@ import math
 
 from pydantic import BaseModel, Field
 
+from mlgate.errors import DataError
+
 __all__ = ["SequentialResult", "msprt"]
 
 
@@ -49,14 +51,14 @@ def msprt(
         ("candidate", candidate_successes, candidate_n),
     ):
         if n < 0 or not 0 <= successes <= max(n, 0):
-            raise ValueError(
+            raise DataError(
                 f"{what}_successes must be between 0 and {what}_n, and {what}_n at least 0; "
                 f"got {successes} of {n}"
             )
     if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be between 0 and 1 (exclusive); got {alpha}")
+        raise DataError(f"alpha must be between 0 and 1 (exclusive); got {alpha}")
     if not tau > 0.0:
-        raise ValueError(f"tau must be positive; got {tau}")
+        raise DataError(f"tau must be positive; got {tau}")
     if baseline_n == 0 or candidate_n == 0:
         return SequentialResult(
             difference=0.0,
