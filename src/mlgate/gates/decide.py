@@ -7,6 +7,7 @@ import math
 from pydantic import BaseModel
 
 from mlgate.config.models import GatesConfig
+from mlgate.errors import ConfigError
 from mlgate.gates.absolute import GateCheck, GateResult, gate_absolute
 from mlgate.gates.compare import Comparison, MetricComparison
 
@@ -49,8 +50,11 @@ def _judge(loss: Loss, margin: float, rule: str) -> bool:
         return _within(loss.high if loss.high is not None else loss.point, margin)
     if rule == "significant_regression":
         return _within(loss.low if loss.low is not None else loss.point, margin)
-    raise ValueError(
-        f"unknown regression rule {rule!r}; known: point, non_inferiority, significant_regression"
+    raise ConfigError(
+        "unknown regression rule.",
+        field="gates.rule",
+        value=rule,
+        allowed="point, non_inferiority, significant_regression",
     )
 
 
