@@ -3,106 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
-from sklearn.tree import DecisionTreeClassifier
+from catalog_support import exact, register
 
 from mlgate.errors import ArtifactError, RegistryError
 from mlgate.project import Project
 from mlgate.registry import aliases
 from mlgate.registry.artifacts import sha256_file
-from mlgate.registry.bundle import save_bundle
-from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog, VersionInfo, parse_ref
+from mlgate.registry.catalog import CHALLENGER, CHAMPION, Catalog, parse_ref
 from mlgate.state.store import StateStore
-from mlgate.training.preprocessing import build_model, prepare_features
-
-KINDS = {"x1": "numeric", "colour": "categorical"}
-
-
-def exact(message: str) -> str:
-    return f"^{re.escape(message)}$"
-
-
-def make_bundle(folder: Path, depth: int = 2) -> Path:
-    """A small fitted pipeline saved the way `mlgate run` saves one."""
-    rng = np.random.default_rng(depth)
-    frame = pd.DataFrame({"x1": rng.normal(0, 1, 80), "colour": rng.choice(["red", "blue"], 80)})
-    y = np.where(frame["x1"] > 0, "yes", "no")
-    model = build_model(DecisionTreeClassifier(max_depth=depth, random_state=0), KINDS, "auto")
-    model.fit(prepare_features(frame, KINDS), y)
-    card = {
-        "name": "demo",
-        "task": "classification",
-        "target": "label",
-        "features": list(KINDS),
-        "kinds": KINDS,
-        "classes": ["no", "yes"],
-    }
-    save_bundle(model, folder, card)
-    return folder
-
-
-def register(
-    catalog: Catalog,
-    bundle: Path,
-    *,
-    passed: bool = True,
-    reasons: list[str] | None = None,
-    sha256: str | None = None,
-) -> VersionInfo:
-    if sha256 is None:
-        sha256 = json.loads((bundle / "model.json").read_text(encoding="utf-8"))["artifact"][
-            "sha256"
-        ]
-    return catalog.register(
-        "demo",
-        bundle,
-        passed=passed,
-        reasons=reasons or [],
-        metrics={"accuracy": 0.9 if passed else 0.5, "roc_auc": None},
-        params={"estimator": "sklearn.tree.DecisionTreeClassifier", "param.max_depth": 2},
-        tags={"mlgate.target": "label"},
-        sha256=sha256,
-        run_name="run-1",
-    )
-
-
-@pytest.fixture
-def catalog(
-    tmp_path: Path, registry_for: Callable[[Path], Path], monkeypatch: pytest.MonkeyPatch
-) -> Catalog:
-    registry_for(tmp_path / "project")
-    monkeypatch.setenv("MLGATE_ACTOR", "tester")
-    return Project(tmp_path / "project").catalog
-
-
-@pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    return make_bundle(tmp_path / "run")
-
-
-@pytest.fixture
-def three(catalog: Catalog, bundle: Path) -> Catalog:
-    """Versions 1 and 3 passed their gates, 2 failed; nothing has an alias yet."""
-    register(catalog, bundle)
-    register(catalog, bundle, passed=False, reasons=["accuracy too low"])
-    register(catalog, bundle)
-    return catalog
-
-
-def moves(catalog: Catalog) -> list[tuple[Any, ...]]:
-    return [
-        (e.alias, e.from_version, e.to_version, e.action, e.actor, e.reason)
-        for e in catalog.history("demo")
-    ]
-
 
 # --- registering ------------------------------------------------------------------------
 
@@ -257,96 +170,6 @@ def test_when_the_artifact_store_fails_no_version_exists(
     [experiment] = broken.client.search_experiments(filter_string="name = 'mlgate/demo'")
     [run] = broken.client.search_runs([experiment.experiment_id])
     assert run.info.status == "FAILED"
-
-
-# --- aliases, promotion and rollback -----------------------------------------------------
-
-
-def test_promote_records_from_to_actor_and_reason(three: Catalog) -> None:
-    three.move_alias("demo", CHAMPION, "1", action="register", reason="first to pass")
-    three.move_alias("demo", CHALLENGER, "3", action="register", reason="passed")
-    event = aliases.promote(three, "demo", "3", reason="better on the holdout")
-    assert event is not None
-    assert (event.from_version, event.to_version, event.actor) == ("1", "3", "tester")
-    assert three.alias("demo", CHAMPION).version == "3"  # type: ignore[union-attr]
-    assert three.alias("demo", CHALLENGER) is None  # the challenger became champion
-    assert moves(three) == [
-        (CHAMPION, None, "1", "register", "tester", "first to pass"),
-        (CHALLENGER, None, "3", "register", "tester", "passed"),
-        (CHAMPION, "1", "3", "promote", "tester", "better on the holdout"),
-        (CHALLENGER, "3", None, "promote", "tester", "became champion"),
-    ]
-
-
-def test_a_failed_version_is_promoted_only_with_force(three: Catalog) -> None:
-    with pytest.raises(
-        RegistryError,
-        match=exact(
-            "version 2 of 'demo' failed its gates: accuracy too low. "
-            "Pass --force to promote it anyway."
-        ),
-    ):
-        aliases.promote(three, "demo", "2", reason="try")
-    assert three.alias("demo", CHAMPION) is None
-    assert three.history("demo") == []
-    event = aliases.promote(three, "demo", "2", reason="hotfix", force=True)
-    assert event is not None
-    assert (event.from_version, event.to_version, event.reason) == (None, "2", "hotfix")
-
-
-def test_promoting_the_champion_again_moves_and_records_nothing(three: Catalog) -> None:
-    aliases.promote(three, "demo", "1", reason="first")
-    aliases.promote(three, "demo", "3", reason="second")
-    assert aliases.promote(three, "demo", "3", reason="again") is None
-    assert len(three.history("demo")) == 2
-    assert aliases.rollback(three, "demo", reason="bad").to_version == "1"
-
-
-def test_rollbacks_walk_back_the_stack_of_champions(three: Catalog) -> None:
-    aliases.promote(three, "demo", "1", reason="a")
-    aliases.promote(three, "demo", "3", reason="b")
-    aliases.promote(three, "demo", "2", reason="c", force=True)
-    first = aliases.rollback(three, "demo", reason="2 misbehaves")
-    assert (first.from_version, first.to_version, first.action) == ("2", "3", "rollback")
-    second = aliases.rollback(three, "demo", reason="3 too")
-    assert (second.from_version, second.to_version) == ("3", "1")
-    assert three.alias("demo", CHAMPION).version == "1"  # type: ignore[union-attr]
-    with pytest.raises(
-        RegistryError,
-        match=exact(
-            "no champion of 'demo' came before version 1, so there is nothing to roll back to. "
-            "Promote a version instead: mlgate models promote demo VERSION."
-        ),
-    ):
-        aliases.rollback(three, "demo", reason="once more")
-    aliases.promote(three, "demo", "3", reason="d")
-    assert aliases.rollback(three, "demo", reason="e").to_version == "1"
-    assert [(m[1], m[2], m[3]) for m in moves(three)] == [
-        (None, "1", "promote"),
-        ("1", "3", "promote"),
-        ("3", "2", "promote"),
-        ("2", "3", "rollback"),
-        ("3", "1", "rollback"),
-        ("1", "3", "promote"),
-        ("3", "1", "rollback"),
-    ]
-
-
-def test_rollback_without_a_champion(three: Catalog) -> None:
-    with pytest.raises(
-        RegistryError,
-        match=exact(
-            "model 'demo' has no champion to roll back. "
-            "Promote a version: mlgate models promote demo VERSION."
-        ),
-    ):
-        aliases.rollback(three, "demo", reason="r")
-
-
-def test_a_failed_alias_move_records_nothing(three: Catalog) -> None:
-    with pytest.raises(RegistryError, match=r"Invalid alias name: 'not ok!'"):
-        three.move_alias("demo", "not ok!", "1", action="promote", reason="r")
-    assert three.history("demo") == []
 
 
 # --- unknown names and malformed references ----------------------------------------------
