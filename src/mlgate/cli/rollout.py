@@ -13,7 +13,10 @@ from rich.table import Table
 from mlgate.cli.output import err, friendly, out, print_json
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlgate.project import Project
+    from mlgate.road.acts import Act
 
 rollout_app = typer.Typer(
     help="Roll a challenger out: canary, blue-green, shadow or A/B.", no_args_is_help=True
@@ -112,22 +115,25 @@ def status(
 @friendly
 def promote(config: ConfigOption = Path("mlgate.yaml"), reason: ReasonOption = None) -> None:
     """Finish the rollout now: the challenger becomes champion."""
-    from mlgate.road.acts import promote as promote_challenger
+    from mlgate.road import acts
 
-    with open_project(config) as project:
-        act = promote_challenger(project, reason=reason or "promoted by hand")
-    out.print(f"{escape(act.model)}: {escape(act.ended.note if act.ended else act.action)}")
+    _end(config, acts.promote, reason or "promoted by hand")
 
 
 @rollout_app.command("abort")
 @friendly
 def abort(config: ConfigOption = Path("mlgate.yaml"), reason: ReasonOption = None) -> None:
     """Roll back now: all traffic returns to the champion."""
-    from mlgate.road.acts import abort as abort_rollout
+    from mlgate.road import acts
 
+    _end(config, acts.abort, reason or "aborted by hand")
+
+
+def _end(config: Path, act: Callable[..., Act], reason: str) -> None:
+    """End the running rollout with `act` (promote or abort) and say how it ended."""
     with open_project(config) as project:
-        act = abort_rollout(project, reason=reason or "aborted by hand")
-    out.print(f"{escape(act.model)}: {escape(act.ended.note if act.ended else act.action)}")
+        done = act(project, reason=reason)
+    out.print(f"{escape(done.model)}: {escape(done.ended.note if done.ended else done.action)}")
 
 
 @rollout_app.command("watch")

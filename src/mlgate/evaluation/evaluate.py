@@ -15,7 +15,14 @@ from mlgate.evaluation.slices import slice_masks
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EvaluationResult", "Latency", "SliceMetrics", "evaluate_model", "score"]
+__all__ = [
+    "EvaluationResult",
+    "Latency",
+    "SliceMetrics",
+    "evaluate_model",
+    "score",
+    "unseen_labels",
+]
 
 #: Rows timed one at a time to measure single-row latency.
 LATENCY_ROWS = 50
@@ -51,6 +58,16 @@ class EvaluationResult(BaseModel):
 def _plain(value: Any) -> Any:
     """A NumPy scalar as the Python value it holds, for messages and JSON."""
     return value.item() if hasattr(value, "item") else value
+
+
+def unseen_labels(truth: pd.Series, known: list[Any]) -> str | None:
+    """The labels of `truth` outside `known`, for a message: "'a', 'b' (3 of 80 rows)" (the
+    first five, in the order of their text); None when every label is known."""
+    unseen = truth[~truth.isin(known)]
+    if not len(unseen):
+        return None
+    shown = ", ".join(repr(_plain(v)) for v in sorted(unseen.unique(), key=str)[:5])
+    return f"{shown} ({len(unseen)} of {len(truth)} rows)"
 
 
 def _probabilities(model: Any, X: pd.DataFrame) -> Any:
@@ -121,12 +138,11 @@ def evaluate_model(
     classes = getattr(model, "classes_", None)
     if task == "classification" and classes is not None:
         known = [_plain(c) for c in classes]
-        unseen = y[~y.isin(known)]
-        if len(unseen):
-            shown = ", ".join(repr(_plain(v)) for v in sorted(unseen.unique(), key=str)[:5])
+        unseen = unseen_labels(y, known)
+        if unseen:
             raise DataError(
-                f"the target holds label(s) the model never saw in training: {shown} "
-                f"({len(unseen)} of {len(y)} rows); it knows {', '.join(map(repr, known))}.",
+                f"the target holds label(s) the model never saw in training: {unseen}; "
+                f"it knows {', '.join(map(repr, known))}.",
                 fix="Evaluate on data labelled like the training data, or retrain with them.",
             )
     y_pred = model.predict(X)

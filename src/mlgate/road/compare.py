@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from mlgate.config.models import GatesConfig
 from mlgate.data.io import read_pandas
 from mlgate.errors import ConfigError, DataError
+from mlgate.evaluation.evaluate import unseen_labels
 from mlgate.gates.absolute import GateResult
 from mlgate.gates.compare import Comparison, Scores, Side, compare_predictions
 from mlgate.gates.decide import decide
@@ -235,14 +236,12 @@ def _check_pair(
             source=source,
             fix="Compare on labelled rows only.",
         )
-    if c.task == "classification" and c.classes is not None:
-        unseen = truth[~truth.isin(c.classes)]
-        if len(unseen):
-            shown = ", ".join(repr(v) for v in sorted(unseen.unique(), key=str)[:5])
-            raise DataError(
-                f"the target holds label(s) neither model was trained on: {shown} "
-                f"({len(unseen)} of {len(truth)} rows); they know "
-                f"{', '.join(map(repr, c.classes))}.",
-                source=source,
-                fix="Compare on data labelled like the training data.",
-            )
+    known = c.classes if c.task == "classification" else None
+    unseen = unseen_labels(truth, known) if known is not None else None
+    if unseen:
+        raise DataError(
+            f"the target holds label(s) neither model was trained on: {unseen}; they know "
+            f"{', '.join(map(repr, known or []))}.",
+            source=source,
+            fix="Compare on data labelled like the training data.",
+        )
