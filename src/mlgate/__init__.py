@@ -1,7 +1,9 @@
 """mlgate: continuous delivery for machine-learning models.
 
 The road, one gate at a time: validate the data → train from a config →
-evaluate → gate. Heavy libraries load only when a step runs.
+evaluate → gate → register (`run`). `Project` opens a project's registry, state
+store and logs for the acts that follow (`mlgate.road`: promote, roll back,
+start a rollout). Heavy libraries load only when a step runs.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ from mlgate.errors import (
 if TYPE_CHECKING:
     from mlgate.evaluation import EvaluationResult
     from mlgate.gates import GateResult
+    from mlgate.project import Project
     from mlgate.results import RunResult
     from mlgate.road.run import run
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "EvaluationResult": "mlgate.evaluation",
     "GateResult": "mlgate.gates",
+    "Project": "mlgate.project",
     "RunResult": "mlgate.results",
     "run": "mlgate.road.run",
 }
@@ -41,6 +45,7 @@ __all__ = [
     "GateResult",
     "MlgateError",
     "PipelineConfig",
+    "Project",
     "RunResult",
     "Schema",
     "SchemaError",

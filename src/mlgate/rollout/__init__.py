@@ -1,4 +1,7 @@
-"""Rollouts: traffic strategies now; the controller that moves them follows."""
+"""Rollouts: how traffic is split (`strategies`, pure functions of a request key and a
+weight), what live traffic says (`analysis`, `decide`), and the `controller` that
+analyses every interval and advances, promotes or rolls back through the road.
+"""
 
 from mlgate.rollout.strategies import Assignment, Role, assign, bucket
 

@@ -1,4 +1,9 @@
-"""The state store: alias history and rollout state, in any SQLAlchemy database."""
+"""The state store: what MLflow does not keep, in any SQLAlchemy database.
+
+`StateStore` keeps the history of alias moves (it is the catalog's
+`AliasHistory`); `rollout` the split the gateways apply, rollout events and the
+controller's lease; `predlog` the gateway's Parquet prediction and feedback log.
+"""
 
 from mlgate.state.rollout import (
     RolloutEvent,
@@ -11,10 +16,9 @@ from mlgate.state.rollout import (
     rollout_events,
     set_rollout,
 )
-from mlgate.state.store import AliasEvent, StateStore
+from mlgate.state.store import StateStore
 
 __all__ = [
-    "AliasEvent",
     "RolloutEvent",
     "RolloutState",
     "StateStore",

@@ -23,7 +23,7 @@ from mlgate.errors import ConfigError
 from mlgate.registry.history import AliasEvent
 from mlgate.state.base import Base
 
-__all__ = ["AliasEvent", "StateStore"]
+__all__ = ["StateStore"]
 
 
 class _AliasEventRow(Base):
