@@ -74,7 +74,7 @@ def bundle(folder: Path) -> dict[str, Any]:
 
 def measure(repeat: int, log_model: bool) -> dict[str, Any]:
     from mlgate.config.settings import Settings
-    from mlgate.registry.catalog import Catalog
+    from mlgate.project import Project
 
     for name in ("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLGATE_STATE_URL"):
         os.environ.pop(name, None)
@@ -88,7 +88,8 @@ def measure(repeat: int, log_model: bool) -> dict[str, Any]:
 
         import_s = time.perf_counter() - start
 
-        catalog = Catalog.open(root / "project", Settings())
+        project = Project(root / "project", Settings())
+        catalog = project.catalog
         start = time.perf_counter()
         catalog.models()  # creates and migrates the SQLite database
         first_use_s = time.perf_counter() - start
@@ -141,7 +142,7 @@ def measure(repeat: int, log_model: bool) -> dict[str, Any]:
                     made["model"], name="model", serialization_format="cloudpickle"
                 )
                 results["mlflow_sklearn_log_model_s"] = round(time.perf_counter() - start, 3)
-        catalog.state.close()
+        project.close()
         return results
 
 

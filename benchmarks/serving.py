@@ -118,7 +118,7 @@ def generate(rows: int, seed: int) -> Any:
 def _road(config_path: Path) -> Any:
     """One trip down mlgate's road with registration; the run's result."""
     from mlgate.config.loader import load_config
-    from mlgate.pipeline import run
+    from mlgate.road.run import run
 
     result = run(load_config(config_path), register=True)
     if not result.passed or result.registration is None:
@@ -141,8 +141,9 @@ def prepare() -> Prepared:
     import numpy as np
 
     from mlgate.config.loader import load_config
+    from mlgate.project import Project
     from mlgate.registry.bundle import load_bundle
-    from mlgate.registry.catalog import CHALLENGER, Catalog
+    from mlgate.registry.catalog import CHALLENGER
     from mlgate.state.rollout import set_rollout
 
     if DATA.exists():
@@ -171,12 +172,13 @@ def prepare() -> Prepared:
         if _graph(Path(other.files["onnx"])) != _graph(onnx):
             raise SystemExit("the road trained different models from the same config and data")
 
-    canary = load_config(configs["canary"])
-    catalog = Catalog.open(canary.base_dir)
-    version = canary_second.registration.version
-    if canary_second.registration.alias != CHALLENGER:
-        catalog.move_alias(MODEL, CHALLENGER, version, action="register", reason="benchmark")
-    set_rollout(catalog.state, MODEL, strategy="canary", weight=10.0, actor="benchmark")
+    with Project.open(load_config(configs["canary"])) as canary:
+        version = canary_second.registration.version
+        if canary_second.registration.alias != CHALLENGER:
+            canary.catalog.move_alias(
+                MODEL, CHALLENGER, version, action="register", reason="benchmark"
+            )
+        set_rollout(canary.state, MODEL, strategy="canary", weight=10.0, actor="benchmark")
 
     print("logging the same model with mlflow.sklearn.log_model ...", file=sys.stderr)
     versions = package_versions()
