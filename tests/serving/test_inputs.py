@@ -532,7 +532,8 @@ async def test_refusals_are_counted_and_change_nothing(kit: Any, gateway: Any) -
 
 
 def test_a_missing_category_the_schema_forbids_is_refused(kit: Any, module_project: Any) -> None:
-    from mlgate.serving.inputs import InputError, from_rows
+    from mlgate.errors import InputError
+    from mlgate.serving.batch import from_rows
 
     model = kit.make_gateway(module_project).routing.champion
     rules = model.schema.columns["employment"]
@@ -553,7 +554,8 @@ def test_plain_rows_take_the_quick_way_only_when_every_value_is_a_plain_number(
 
     import numpy as np
 
-    from mlgate.serving.inputs import InputError, from_columns, from_plain_rows
+    from mlgate.errors import InputError
+    from mlgate.serving.batch import from_columns, from_plain_rows
 
     mixed = gateway.routing.champion
     assert from_plain_rows(mixed, [LIST], limit=MAX_ROWS) is None  # categorical features
