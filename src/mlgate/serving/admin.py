@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -31,6 +31,8 @@ from mlgate.serving.routes import Route, gateway_of
 from mlgate.state.rollout import RolloutState, get_rollout, set_rollout
 
 __all__ = ["ROUTES", "Split", "Start"]
+
+_P = ParamSpec("_P")
 
 #: Who the admin API's acts are recorded as done by.
 ACTOR = "admin API"
@@ -97,10 +99,12 @@ async def rollback(request: Request) -> Response:
     return await _acted(gateway, _roll_back, gateway, controller, actor)
 
 
-async def _acted(gateway: Gateway, act: Callable[..., RolloutState | None], *args: Any) -> Response:
+async def _acted(
+    gateway: Gateway, act: Callable[_P, RolloutState | None], *args: _P.args, **kwargs: _P.kwargs
+) -> Response:
     """Do `act` off the event loop, load what it changed, and answer what is served now
     (with the rollout state, when the act gives one)."""
-    state = await asyncio.to_thread(act, *args)
+    state = await asyncio.to_thread(act, *args, **kwargs)
     await asyncio.to_thread(gateway.refresh)
     if state is None:
         return json_response(gateway.describe())

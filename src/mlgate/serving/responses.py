@@ -22,7 +22,14 @@ from mlgate.errors import InputError, MlgateError
 if TYPE_CHECKING:
     from mlgate.serving.gateway import Gateway, Served
 
-__all__ = ["Answer", "answer", "dumps", "error_body", "failure", "json_response"]
+__all__ = [
+    "PredictionResponse",
+    "dumps",
+    "error_body",
+    "failure",
+    "json_response",
+    "prediction_response",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +55,7 @@ def json_response(
     return Response(dumps(payload), status_code=status, media_type=_JSON, headers=headers)
 
 
-class Answer(Response):
+class PredictionResponse(Response):
     """A prediction's JSON response, its header list made in one go.
 
     Starlette's generic header handling (a dict, lower-cased, encoded, searched for
@@ -72,9 +79,9 @@ class Answer(Response):
         ]
 
 
-def answer(payload: dict[str, Any], served: Served) -> Response:
+def prediction_response(payload: dict[str, Any], served: Served) -> Response:
     """A prediction's response: `payload`, and headers saying who answered it."""
-    return Answer(dumps(payload), served)
+    return PredictionResponse(dumps(payload), served)
 
 
 def error_body(error: MlgateError) -> dict[str, Any]:

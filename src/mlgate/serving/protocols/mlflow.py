@@ -18,8 +18,7 @@ from mlgate.serving.batch import Batch, from_columns, from_plain_rows, from_reco
 from mlgate.serving.body import CsvText, from_csv, read_json
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.request_ids import client_request_id
-from mlgate.serving.responses import answer as respond
-from mlgate.serving.responses import json_response
+from mlgate.serving.responses import json_response, prediction_response
 from mlgate.serving.routes import Route, caller, gateway_of
 from mlgate.serving.runtime import ServedModel
 
@@ -61,7 +60,7 @@ async def answer(gateway: Gateway, body: Any, key: str | None, given: str | None
         "version": served.model.version,
         "request_id": served.request_id,
     }
-    return respond(payload, served)
+    return prediction_response(payload, served)
 
 
 def _batch(model: ServedModel, body: Any, rows: int) -> Batch:

@@ -13,7 +13,7 @@ from mlgate.serving.batch import from_rows
 from mlgate.serving.body import read_json
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.request_ids import client_request_id
-from mlgate.serving.responses import answer as respond
+from mlgate.serving.responses import prediction_response
 from mlgate.serving.routes import Route, caller, gateway_of
 
 __all__ = ["ROUTES", "answer"]
@@ -48,7 +48,7 @@ async def answer(gateway: Gateway, body: Any, key: str | None, given: str | None
     if served.prediction.probabilities is not None:
         payload["probabilities"] = served.prediction.probabilities
         payload["classes"] = served.model.classes
-    return respond(payload, served)
+    return prediction_response(payload, served)
 
 
 ROUTES = (

@@ -20,8 +20,7 @@ from mlgate.serving.body import read_json
 from mlgate.serving.coercion import show_value
 from mlgate.serving.gateway import Gateway, Served
 from mlgate.serving.request_ids import client_request_id
-from mlgate.serving.responses import answer as respond
-from mlgate.serving.responses import json_response
+from mlgate.serving.responses import json_response, prediction_response
 from mlgate.serving.routes import Route, caller, gateway_of
 from mlgate.serving.runtime import ServedModel
 from mlgate.serving.tensors import parse_v2
@@ -172,7 +171,7 @@ async def answer(
         "parameters": {"request_id": served.request_id, "role": served.role},
         "outputs": outputs,
     }
-    return respond(payload, served)
+    return prediction_response(payload, served)
 
 
 async def _serve_pinned(
