@@ -120,5 +120,5 @@ def _item(i: int, entry: Any, limit: int, classes: list[str] | None) -> Item:
 
 
 ROUTES = (
-    Route("POST", "/feedback", feedback, "feedback", "simple", schemas.body(schemas.FEEDBACK)),
+    Route("POST", "/feedback", feedback, "feedback", "simple", body=schemas.body(schemas.FEEDBACK)),
 )

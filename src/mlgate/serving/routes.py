@@ -10,7 +10,7 @@ fast path calls the very same function.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -42,6 +42,7 @@ class Route:
     #: The route's name: its OpenAPI operation id, and its label in the error metrics.
     name: str
     tag: str
+    _: KW_ONLY
     #: `openapi_extra` for a body read by hand (see `schemas.body`).
     body: dict[str, Any] | None = None
     #: A prediction route's handler of a parsed body, for the fast path.

@@ -145,7 +145,7 @@ ROUTES = (
         invocations,
         "invocations",
         "mlflow",
-        schemas.body(schemas.INVOCATIONS, csv=True),
-        answer,
+        body=schemas.body(schemas.INVOCATIONS, csv=True),
+        answer=answer,
     ),
 )

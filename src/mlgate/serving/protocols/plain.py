@@ -58,7 +58,7 @@ ROUTES = (
         predict,
         "predict",
         "simple",
-        schemas.body(schemas.PREDICT),
-        answer,
+        body=schemas.body(schemas.PREDICT),
+        answer=answer,
     ),
 )

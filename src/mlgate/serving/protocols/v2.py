@@ -282,8 +282,10 @@ ROUTES = (
     Route("GET", "/v2", server_metadata, "server_metadata", "v2"),
     Route("GET", _MODEL, model_metadata, "model_metadata", "v2"),
     Route("GET", _MODEL + "/ready", model_ready, "model_ready", "v2"),
-    Route("POST", _MODEL + "/infer", infer, "v2", "v2", _INFER, answer, check_model),
+    Route(
+        "POST", _MODEL + "/infer", infer, "v2", "v2", body=_INFER, answer=answer, check=check_model
+    ),
     Route("GET", _VERSION, version_metadata, "version_metadata", "v2"),
     Route("GET", _VERSION + "/ready", version_ready, "version_ready", "v2"),
-    Route("POST", _VERSION + "/infer", infer_version, "v2_version", "v2", _INFER),
+    Route("POST", _VERSION + "/infer", infer_version, "v2_version", "v2", body=_INFER),
 )
