@@ -145,3 +145,23 @@ async def test_v2_refuses(kit: Any, gateway: Any, case: str) -> None:
         response = await s.client.post("/v2/models/credit-risk/infer", json=body)
     assert response.status_code == status
     assert response.json() == expected
+
+
+async def test_every_datatype_the_openapi_document_lists_is_accepted(
+    kit: Any, gateway: Any
+) -> None:
+    from mlgate.serving.tensors import DATATYPES
+
+    async with kit.running(gateway, lifespan=False) as s:
+        document = (await s.client.get("/openapi.json")).json()
+        infer = document["paths"]["/v2/models/{model_name}/infer"]["post"]
+        schema = infer["requestBody"]["content"]["application/json"]["schema"]
+        listed = schema["properties"]["inputs"]["items"]["properties"]["datatype"]["enum"]
+        answers = [
+            await s.client.post(
+                "/v2/models/credit-risk/infer", json={"inputs": [_tensor(datatype=datatype)]}
+            )
+            for datatype in listed
+        ]
+    assert listed == list(DATATYPES)
+    assert [a.status_code for a in answers] == [200] * len(DATATYPES)
