@@ -34,7 +34,7 @@ BUILTINS_ALLOWED = {
     ("__init__.py", "AttributeError"): "a module's __getattr__",
     ("monitor/__init__.py", "AttributeError"): "a module's __getattr__",
     ("cli/rollout.py", "ValueError"): "caught at once and told as a ConfigError",
-    ("serving/app.py", "ValueError"): "the JSON parser's hook for NaN and Infinity",
+    ("serving/body.py", "ValueError"): "the JSON parser's hook for NaN and Infinity",
     ("serving/fastpath.py", "ValueError"): "a route table built wrong, at start",
     ("reporting/_github_client.py", "AssertionError"): "unreachable",
 }

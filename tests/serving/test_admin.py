@@ -165,6 +165,27 @@ async def test_a_bad_split_is_refused_and_changes_nothing(
     assert _state(project) == before
 
 
+async def test_a_split_with_no_challenger_is_409_before_its_weight_is_read(
+    serve: Any, project: Any
+) -> None:
+    async with serve(admin_token=TOKEN) as s:
+        promoted = await s.client.post("/admin/promote", headers=AUTH)
+        canary = await s.client.post(
+            "/admin/rollout", json={"strategy": "canary", "weight": "x"}, headers=AUTH
+        )
+        champion_only = await s.client.post(
+            "/admin/rollout", json={"strategy": "none", "weight": "x"}, headers=AUTH
+        )
+    assert promoted.status_code == 200, promoted.text
+    assert canary.status_code == 409
+    assert canary.json()["detail"] == {"code": "no_challenger"}
+    assert champion_only.status_code == 422
+    assert champion_only.json() == {
+        "error": 'weight must be a number from 0 to 100 (percent to the challenger); got "x"',
+        "detail": {"code": "bad_weight"},
+    }
+
+
 async def test_promote_then_rollback(serve: Any, project: Any, registered: Any) -> None:
     rows = {"instances": registered.lists()}
     async with serve(admin_token=TOKEN) as s:

@@ -12,8 +12,8 @@ import pytest
 from mlgate.config.faults import Faults
 from mlgate.config.settings import load_settings
 from mlgate.errors import ConfigError, InjectedFault
+from mlgate.serving.batch import from_rows
 from mlgate.serving.faults import FaultyModel, wrap
-from mlgate.serving.inputs import from_rows
 from mlgate.state.predlog import read_log
 from mlgate.state.rollout import set_rollout
 

@@ -249,7 +249,7 @@ async def test_without_fallback_a_failing_challenger_is_a_500(
     async with serve(challenger_fallback=False) as s:
         _break(s.gateway.routing.challenger, monkeypatch)
         with monkeypatch.context() as quiet:
-            quiet.setattr("mlgate.serving.app.log.exception", lambda *a, **k: None)
+            quiet.setattr("mlgate.serving.responses.log.exception", lambda *a, **k: None)
             transport = s.client._transport
             quiet.setattr(transport, "raise_app_exceptions", False)
             response = await s.client.post(

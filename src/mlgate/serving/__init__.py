@@ -1,14 +1,27 @@
-"""The gateway: serves registered models through the rollout strategies."""
+"""The gateway: serves registered models through the rollout strategies.
 
+- `gateway`: the core, free of any web framework: which versions serve, the
+  split between them, and the prediction log (`Gateway`, `Routing`, `Served`).
+- `runtime`: a loaded version, ready to predict (`ServedModel`, `Prediction`).
+- `batch`, `coercion`, `tensors`, `body`: request bodies into a checked `Batch`.
+- `app`: the ASGI app factory (`create_app`), built from the routes of
+  `protocols/` (v2, mlflow, plain, prometheus), `feedback` and `admin`;
+  `responses` holds the one error-to-response mapping, `fastpath` the direct
+  path to the prediction routes.
+- `server`: loads a config's gateway and runs it under uvicorn.
+
+Input refusals are `mlgate.errors.InputError`; a version named by a request
+that fails is `mlgate.errors.VersionFailed`.
+"""
+
+from mlgate.serving.batch import Batch
 from mlgate.serving.gateway import Gateway, Routing, Served
-from mlgate.serving.inputs import Batch, InputError
 from mlgate.serving.runtime import Prediction, ServedModel
 from mlgate.serving.server import build_gateway, run_server
 
 __all__ = [
     "Batch",
     "Gateway",
-    "InputError",
     "Prediction",
     "Routing",
     "Served",

@@ -5,29 +5,29 @@ the path against every route in turn, solving dependencies, telemetry hooks)
 costs about as much as mlgate's checking, routing, predicting and logging
 together. POST requests to the prediction routes therefore go straight to their
 handlers; every other request, and these routes' OpenAPI document, stay with
-FastAPI. The handlers are the functions the FastAPI routes call too, and their
-errors go through the app's one error mapping, so both paths answer alike.
+FastAPI. The handlers are the functions the FastAPI routes call too, bodies are
+read by the same `body.json_body`, and errors go through the one error mapping
+(`responses.failure`), so both paths answer alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["FastPath", "FastRoute", "GatewayApp"]
+from mlgate.serving.body import is_csv, json_body
+from mlgate.serving.responses import failure
+from mlgate.serving.routes import Answer, Check
 
-#: (body, routing key, request id) -> the response.
-Answer = Callable[[Any, "str | None", "str | None"], Awaitable[Response]]
-#: (declared Content-Length, Content-Type, the body's chunks) -> the parsed body.
-Reader = Callable[["str | None", "str | None", AsyncIterator[bytes]], Awaitable[Any]]
-#: (error, route name, path) -> (the response, whether to raise the error again after it).
-Failed = Callable[[Exception, str, str], "tuple[Response, bool]"]
+if TYPE_CHECKING:
+    from mlgate.serving.gateway import Gateway
+
+__all__ = ["FastPath", "FastRoute", "GatewayApp"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class FastRoute:
     name: str
     answer: Answer
     #: For a templated path: checks the path parameter before the body is read.
-    check: Callable[[str], None] | None = None
+    check: Check | None = None
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -57,9 +57,9 @@ async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
 class FastPath:
     """Exact paths and `prefix{param}suffix` templates answered without FastAPI's routing."""
 
-    def __init__(self, read: Reader, failed: Failed) -> None:
-        self.read = read
-        self.failed = failed
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.limit = gateway.settings.max_body_bytes
         self._exact: dict[str, FastRoute] = {}
         self._templates: list[tuple[str, str, FastRoute]] = []
 
@@ -103,13 +103,14 @@ class FastPath:
                 key = value.decode("latin-1") if key is None else key
             elif name == b"x-request-id":
                 request_id = value.decode("latin-1") if request_id is None else request_id
+        gateway = self.gateway
         try:
             if route.check is not None and param is not None:
-                route.check(param)
-            body = await self.read(declared, kind, _chunks(receive))
-            response = await route.answer(body, key, request_id)
+                route.check(gateway, param)
+            body = await json_body(declared, _chunks(receive), self.limit, csv=is_csv(kind))
+            response = await route.answer(gateway, body, key, request_id)
         except Exception as error:
-            response, again = self.failed(error, route.name, scope["path"])
+            response, again = failure(gateway, error, route.name, scope["path"])
             await response(scope, receive, send)
             if again:  # as Starlette's ServerErrorMiddleware: the server logs it too
                 raise
@@ -117,7 +118,7 @@ class FastPath:
         try:
             await response(scope, receive, send)
         except Exception as error:  # sending, or a background task: too late to answer
-            self.failed(error, route.name, scope["path"])
+            failure(gateway, error, route.name, scope["path"])
             raise
 
 

@@ -9,10 +9,7 @@ request with the rollout strategy, and logs every prediction.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import itertools
 import logging
-import os
 import random
 import threading
 import time
@@ -26,10 +23,11 @@ from mlgate.errors import InjectedFault, RegistryError, ServeError, VersionFaile
 from mlgate.registry.refs import load_ref
 from mlgate.registry.versions import CHALLENGER, CHAMPION
 from mlgate.rollout.strategies import assign
+from mlgate.serving.batch import Batch
 from mlgate.serving.faults import wrap
-from mlgate.serving.inputs import Batch
 from mlgate.serving.metrics import GatewayMetrics
 from mlgate.serving.records import entry, table
+from mlgate.serving.request_ids import new_request_id
 from mlgate.serving.runtime import Prediction, ServedModel
 from mlgate.state.predlog import SegmentWriter
 from mlgate.state.rollout import RolloutState, get_rollout, revision
@@ -37,40 +35,9 @@ from mlgate.state.rollout import RolloutState, get_rollout, revision
 if TYPE_CHECKING:
     from mlgate.project import Project
 
-__all__ = ["Gateway", "Routing", "Served", "VersionFailed"]
+__all__ = ["Gateway", "Routing", "Served"]
 
 log = logging.getLogger(__name__)
-
-# The version and variant bits of a UUID4 (RFC 9562), set on 128 random bits.
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-class _RequestIds:
-    """Request ids as `uuid.uuid4().hex` looks, without a system call per id.
-
-    os.urandom is a system call, and a slow one in sandboxed containers (hundreds
-    of microseconds under gVisor): a keyed BLAKE2b of a counter is as unguessable
-    without the key, which comes from os.urandom once per process.
-    """
-
-    def __init__(self) -> None:
-        self.rekey()
-
-    def rekey(self) -> None:
-        self._key = os.urandom(32)
-        self._count = itertools.count()
-
-    def __call__(self) -> str:
-        digest = hashlib.blake2b(
-            next(self._count).to_bytes(8, "big"), key=self._key, digest_size=16
-        ).digest()
-        return f"{int.from_bytes(digest) & _UUID4_CLEAR | _UUID4_SET:032x}"
-
-
-#: A new request id: 32 hex digits of a random UUID4.
-new_request_id = _RequestIds()
-os.register_at_fork(after_in_child=new_request_id.rekey)  # a forked worker: its own ids
 
 
 @dataclass(frozen=True)

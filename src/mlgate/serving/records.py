@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.serving.runtime import Columns
 
 if TYPE_CHECKING:
-    from mlgate.serving.inputs import Batch
+    from mlgate.serving.batch import Batch
     from mlgate.serving.runtime import Prediction
 
 __all__ = ["Entry", "entry", "table"]

@@ -24,7 +24,7 @@ Array = np.ndarray[Any, Any]
 class Columns(dict[str, Array]):
     """Feature columns whose numeric ones are also one float64 [feature, row] array.
 
-    The input checks make these (`inputs.from_columns`): each numeric column is a row
+    The input checks make these (`batch.from_columns`): each numeric column is a row
     of `block`, in `numeric` order. ONNX Runtime's inputs are then converted in one
     go, and the prediction log stacks one block per request instead of each column.
     """

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.config.rollout import PLANS, STRATEGIES
+from mlgate.serving.tensors import DATATYPES
 
 __all__ = ["FEEDBACK", "INVOCATIONS", "PREDICT", "ROLLOUT", "START", "V2_INFER", "body"]
 
@@ -30,10 +31,7 @@ V2_INFER: dict[str, Any] = {
                 "properties": {
                     "name": {"type": "string"},
                     "shape": {"type": "array", "items": {"type": "integer"}},
-                    "datatype": {
-                        "type": "string",
-                        "enum": ["BOOL", "INT32", "INT64", "FP32", "FP64", "BYTES"],
-                    },
+                    "datatype": {"type": "string", "enum": list(DATATYPES)},
                     "data": {"type": "array"},
                     "parameters": {"type": "object"},
                 },

@@ -1,4 +1,4 @@
-"""The protocols users already speak, answering exactly what the model itself predicts.
+"""The Open Inference Protocol (KServe V2), answering exactly what the model itself predicts.
 
 Every prediction below is compared with the registered version's own
 scikit-learn predictions on the project's real test set (data/test.csv).
@@ -42,7 +42,8 @@ def _label(response: Any) -> list[Any]:
     return list(label["data"])
 
 
-# --- Open Inference Protocol (KServe V2) --------------------------------------------------
+def _error(message: str, code: str, **where: Any) -> dict[str, Any]:
+    return {"error": message, "detail": {"code": code, **where}}
 
 
 async def test_v2_one_tensor_of_rows_in_feature_order(serve: Any, registered: Any) -> None:
@@ -190,6 +191,15 @@ async def test_v2_unknown_model_is_404(serve: Any, method: str, path: str) -> No
     }
 
 
+async def test_an_unknown_model_is_404(kit: Any, gateway: Any) -> None:
+    async with kit.running(gateway, lifespan=False) as s:
+        response = await s.client.post("/v2/models/credit_risk/infer", json={"inputs": []})
+    assert response.status_code == 404
+    assert response.json() == _error(
+        "unknown model 'credit_risk'; this gateway serves 'credit-risk'", "unknown_model"
+    )
+
+
 # --- a stock Open Inference Protocol client against a real uvicorn on 127.0.0.1 --------------
 
 
@@ -265,204 +275,3 @@ def _talk_like_triton(httpclient: Any, url: str, registered: Any) -> None:
             client.infer(MODEL, [tensor], outputs=label, model_version="9")
     finally:
         client.close()
-
-
-# --- MLflow's scoring protocol ---------------------------------------------------------------
-
-
-def _mlflow_bodies(registered: Any) -> dict[str, Any]:
-    records = registered.records()
-    return {
-        "dataframe_split": {
-            "dataframe_split": {
-                "columns": registered.features,
-                "data": registered.lists(),
-                "index": list(range(len(records))),
-            }
-        },
-        "dataframe_records": {"dataframe_records": records},
-        "instances as lists": {"instances": registered.lists()},
-        "instances as records": {"instances": records},
-        "inputs as columns": {"inputs": registered.columns()},
-        "inputs as records": {"inputs": records},
-        "inputs as lists": {"inputs": registered.lists()},
-    }
-
-
-@pytest.mark.parametrize(
-    "form",
-    [
-        "dataframe_split",
-        "dataframe_records",
-        "instances as lists",
-        "instances as records",
-        "inputs as columns",
-        "inputs as records",
-        "inputs as lists",
-    ],
-)
-async def test_mlflow_invocations(serve: Any, registered: Any, form: str) -> None:
-    async with serve() as s:
-        response = await s.client.post("/invocations", json=_mlflow_bodies(registered)[form])
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["predictions"] == registered.labels["1"]
-    assert body["version"] == response.headers["x-mlgate-version"] == "1"
-    assert body["model"] == MODEL
-    assert body["request_id"] == response.headers["x-request-id"]
-
-
-async def test_mlflow_invocations_as_csv(serve: Any, registered: Any) -> None:
-    """What an MLflow client sends for a DataFrame as text/csv (missing values empty)."""
-    features = registered.test.drop(columns=["default"])
-    assert features.isna().any().any(), "the test set should have missing values to send"
-    text = features.to_csv(index=False)
-    async with serve() as s:
-        for content_type in ("text/csv", "text/csv; charset=utf-8"):
-            response = await s.client.post(
-                "/invocations", content=text.encode(), headers={"content-type": content_type}
-            )
-            assert response.status_code == 200, response.text
-            assert response.json()["predictions"] == registered.labels["1"]
-        # The same route, fast path off: FastAPI's routing reads CSV alike.
-        s.app.fast_path = None
-        again = await s.client.post(
-            "/invocations", content=text.encode(), headers={"content-type": "text/csv"}
-        )
-        assert again.json()["predictions"] == registered.labels["1"]
-
-
-@pytest.mark.parametrize(
-    ("text", "status", "message"),
-    [
-        (b"", 400, "the CSV body is empty; send a header of feature names, then rows"),
-        (b"\xff\xfe", 400, "the CSV body is not UTF-8 text (byte 0)"),
-        (b'age,"income\n1,2', 400, "the CSV body cannot be read: unexpected end of data"),
-        (b"age,age\n1,2\n", 422, "the CSV header names 'age' more than once"),
-        (
-            b"22,52200.0\n",
-            400,
-            "the CSV's first line is read as the header of feature names, and it names none "
-            "of the model's features; send a header (age, income, debt_ratio, credit_score, "
-            "employment, region), then one line per row",
-        ),
-        (
-            b"age,income\n",
-            400,
-            "the CSV has a header but no row after it; send a header (age, income, "
-            "debt_ratio, credit_score, employment, region), then one line per row",
-        ),
-        (b"age,income\n1\n", 422, "CSV row 0 has 1 value(s) but the header names 2"),
-    ],
-)
-async def test_mlflow_csv_refusals(serve: Any, text: bytes, status: int, message: str) -> None:
-    async with serve() as s:
-        response = await s.client.post(
-            "/invocations", content=text, headers={"content-type": "text/csv"}
-        )
-    assert response.status_code == status
-    assert response.json()["error"] == message
-
-
-async def test_mlflow_csv_checks_values_like_json(serve: Any, registered: Any) -> None:
-    features = registered.test.drop(columns=["default"]).head(3).copy()
-    features["age"] = features["age"].astype(object)
-    features.loc[1, "age"] = "old"
-    async with serve() as s:
-        response = await s.client.post(
-            "/invocations",
-            content=features.to_csv(index=False).encode(),
-            headers={"content-type": "text/csv"},
-        )
-        missing = await s.client.post(
-            "/invocations", content=b"age\n40\n", headers={"content-type": "text/csv"}
-        )
-    assert response.status_code == 422
-    assert response.json()["error"] == "feature 'age' in row 1 must be a number, got \"old\""
-    assert missing.status_code == 422
-    assert missing.json()["error"].startswith("missing feature(s): income")
-
-
-async def test_mlflow_health_routes(serve: Any) -> None:
-    async with serve() as s:
-        ping = await s.client.get("/ping")
-        health = await s.client.get("/health")
-        version = await s.client.get("/version")
-    assert ping.json() == {"status": "ok"}
-    assert health.json()["champion"] == "1"
-    assert health.json()["challenger"] == "2"
-    assert version.json()["version"] == "1"
-
-
-async def test_mlflow_needs_exactly_one_input_key(serve: Any, registered: Any) -> None:
-    both = {"instances": registered.lists(slice(0, 1)), "inputs": registered.lists(slice(0, 1))}
-    async with serve() as s:
-        for body in (both, {"rows": []}, []):
-            response = await s.client.post("/invocations", json=body)
-            assert response.status_code == 400
-            assert response.json()["error"] == (
-                "expected exactly one of dataframe_split, dataframe_records, instances or inputs"
-            )
-
-
-# --- plain JSON --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("form", ["lists", "records"])
-async def test_predict_with_lists_and_records(serve: Any, registered: Any, form: str) -> None:
-    instances = registered.lists() if form == "lists" else registered.records()
-    async with serve() as s:
-        response = await s.client.post(
-            "/predict", json={"instances": instances}, headers={"x-request-id": "mine-1"}
-        )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["predictions"] == registered.labels["1"]
-    assert body["model"] == MODEL
-    assert body["version"] == response.headers["x-mlgate-version"] == "1"
-    assert body["request_id"] == response.headers["x-request-id"] == "mine-1"
-    assert body["classes"] == [0, 1]
-    np.testing.assert_allclose(
-        body["probabilities"], registered.probabilities["1"], atol=PROBABILITY_TOLERANCE
-    )
-
-
-async def test_every_prediction_response_names_its_version(serve: Any, registered: Any) -> None:
-    rows = registered.lists(slice(0, 3))
-    async with serve() as s:
-        responses = [
-            await s.client.post("/predict", json={"instances": rows}),
-            await s.client.post("/invocations", json={"instances": rows}),
-            await s.client.post(
-                INFER,
-                json={
-                    "inputs": [{"name": "x", "shape": [3, 6], "datatype": "BYTES", "data": rows}]
-                },
-            ),
-        ]
-    for response in responses:
-        assert response.status_code == 200
-        assert response.headers["x-mlgate-version"] == "1"
-        assert response.headers["x-mlgate-role"] == "champion"
-        body = response.json()
-        assert body.get("version", body.get("model_version")) == "1"
-
-
-async def test_openapi_lists_every_route(serve: Any) -> None:
-    async with serve() as s:
-        document = (await s.client.get("/openapi.json")).json()
-        routes = {
-            (method.lower(), route.path)
-            for route in s.app.routes
-            for method in getattr(route, "methods", ())
-            if route.path not in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
-            and method != "HEAD"
-        }
-    documented = {(m, path) for path, item in document["paths"].items() for m in item}
-    assert routes == documented
-    for path in ("/predict", "/invocations", INFER.replace(MODEL, "{model_name}"), "/feedback"):
-        body = document["paths"][path]["post"]["requestBody"]
-        assert "application/json" in body["content"], path
-    assert {"/metrics", "/admin/rollout", "/admin/promote", "/admin/rollback"} <= set(
-        document["paths"]
-    )

@@ -1,4 +1,4 @@
-"""Input checking: every refusal is a 4xx JSON whose message says what and where.
+"""Rows into a checked batch: every refusal is a 4xx JSON whose message says what and where.
 
 One gateway for the module (refusals change nothing), with small limits:
 5 rows per request and 4096 bytes per body.
@@ -6,8 +6,6 @@ One gateway for the module (refusals change nothing), with small limits:
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -16,6 +14,8 @@ import pytest
 pytestmark = pytest.mark.anyio
 
 FEATURES = "age, income, debt_ratio, credit_score, employment, region"
+
+
 ROW = {
     "age": 41,
     "income": 52000.0,
@@ -24,7 +24,10 @@ ROW = {
     "employment": "employed",
     "region": "north",
 }
+
+
 LIST = list(ROW.values())
+
 MAX_ROWS, MAX_BYTES = 5, 4096
 RANGE = "send a number between -3.4e+38 and 3.4e+38"
 
@@ -272,231 +275,6 @@ async def test_a_number_too_large_to_be_finite_names_row_and_feature(
     }
 
 
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        (b'{"instances": [', "the body is not valid JSON: unexpected end of data"),
-        (b'{"instances": [[NaN]]}', "the body is not valid JSON: unexpected character"),
-        (b'{"instances": [[1e999, NaN]]}', "the body is not valid JSON: number is infinity"),
-        (b"\xff\xfe{}", "the body is not valid JSON: str is not valid UTF-8"),
-        (b'{"b": 1e999, "a": "\\ud800"}', "the body is not valid JSON: number is infinity"),
-    ],
-)
-async def test_malformed_json_is_400(kit: Any, gateway: Any, raw: bytes, message: str) -> None:
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await _post_raw(s, raw)
-    assert response.status_code == 400
-    assert response.json()["error"].startswith(message), response.json()
-    assert response.json()["detail"] == {"code": "bad_json"}
-
-
-@pytest.mark.parametrize("raw", [b"", b"  \n"])
-async def test_an_empty_body_is_400(kit: Any, gateway: Any, raw: bytes) -> None:
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await _post_raw(s, raw)
-    assert response.status_code == 400
-    assert response.json() == _error("the request has no body; send JSON", "bad_body")
-
-
-def _big_body() -> bytes:
-    raw = orjson.dumps({"instances": [ROW], "padding": "x" * MAX_BYTES})
-    assert len(raw) > MAX_BYTES
-    return raw
-
-
-async def test_a_body_over_the_limit_is_413(kit: Any, gateway: Any) -> None:
-    raw = _big_body()
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await _post_raw(s, raw)
-    assert response.status_code == 413
-    assert response.json() == _error(
-        f"the body is {len(raw)} bytes; at most 4096 are accepted (MLGATE_MAX_BODY_BYTES): "
-        "send fewer rows per request",
-        "too_large",
-    )
-
-
-async def test_a_body_over_the_limit_is_413_when_content_length_lies(
-    kit: Any, gateway: Any
-) -> None:
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post(
-            "/predict",
-            content=_big_body(),
-            headers={"content-type": "application/json", "content-length": "100"},
-        )
-    assert response.request.headers["content-length"] == "100"
-    assert response.status_code == 413
-    assert response.json() == _error(
-        "the body is over 4096 bytes, the most accepted (MLGATE_MAX_BODY_BYTES): "
-        "send fewer rows per request",
-        "too_large",
-    )
-
-
-async def test_a_body_over_the_limit_is_413_when_chunked(kit: Any, gateway: Any) -> None:
-    raw = _big_body()
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for start in range(0, len(raw), 512):
-            yield raw[start : start + 512]
-
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post(
-            "/predict", content=chunks(), headers={"content-type": "application/json"}
-        )
-    assert "content-length" not in response.request.headers
-    assert response.request.headers["transfer-encoding"] == "chunked"
-    assert response.status_code == 413
-    assert response.json()["detail"] == {"code": "too_large"}
-
-
-async def test_a_content_length_that_is_not_a_number_is_400(kit: Any, gateway: Any) -> None:
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post(
-            "/predict", content=b"{}", headers={"content-length": "lots"}
-        )
-    assert response.status_code == 400
-    assert response.json() == _error(
-        "the Content-Length header is not a number: 'lots'", "bad_header"
-    )
-
-
-async def test_an_unknown_model_is_404(kit: Any, gateway: Any) -> None:
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post("/v2/models/credit_risk/infer", json={"inputs": []})
-    assert response.status_code == 404
-    assert response.json() == _error(
-        "unknown model 'credit_risk'; this gateway serves 'credit-risk'", "unknown_model"
-    )
-
-
-def _tensor(**changes: Any) -> dict[str, Any]:
-    return {"name": "input", "shape": [1, 6], "datatype": "BYTES", "data": [LIST]} | changes
-
-
-V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
-    "wrong width": (
-        {"inputs": [_tensor(shape=[1, 5], data=[LIST[:5]])]},
-        422,
-        _error(
-            "a single input tensor (input) must have shape [rows, 6] with the features in "
-            f"order: {FEATURES}; got [1, 5]",
-            "wrong_features",
-        ),
-    ),
-    "data not matching the shape": (
-        {"inputs": [_tensor(shape=[2, 6])]},
-        400,
-        _error("inputs[0] (input): shape [2, 6] needs 12 value(s), data has 6", "bad_tensor"),
-    ),
-    "unknown datatype": (
-        {"inputs": [_tensor(datatype="FLOAT")]},
-        400,
-        _error(
-            'inputs[0] (input): unknown datatype "FLOAT"; one of BOOL, BYTES, FP16, FP32, '
-            "FP64, INT16, INT32, INT64, INT8, UINT16, UINT32, UINT64, UINT8",
-            "bad_tensor",
-        ),
-    ),
-    "negative shape": (
-        {"inputs": [_tensor(shape=[-1, 6])]},
-        400,
-        _error("inputs[0] (input): shape must be a list of non-negative integers", "bad_tensor"),
-    ),
-    "a feature twice": (
-        {
-            "inputs": [
-                {"name": "age", "shape": [1], "datatype": "INT64", "data": [41]},
-                {"name": "age", "shape": [1], "datatype": "INT64", "data": [42]},
-            ]
-        },
-        422,
-        _error(
-            "input 'age' is given more than once; send one tensor per feature",
-            "wrong_features",
-            feature="age",
-        ),
-    ),
-    "missing features": (
-        {"inputs": [{"name": "age", "shape": [1], "datatype": "INT64", "data": [41]}]},
-        422,
-        _error(
-            "missing feature(s): income, debt_ratio, credit_score, employment, region. "
-            f"The model takes: {FEATURES}",
-            "wrong_features",
-            feature="income",
-        ),
-    ),
-    "columns of different lengths": (
-        {
-            "inputs": [
-                {"name": name, "shape": [2 if name == "region" else 1], "datatype": "BYTES"}
-                | {"data": [value] * (2 if name == "region" else 1)}
-                for name, value in ROW.items()
-            ]
-        },
-        422,
-        _error(
-            "feature 'region' has 2 value(s) but the others have 1",
-            "bad_shape",
-            feature="region",
-        ),
-    ),
-    "text in a numeric tensor, in row 1": (
-        {
-            "inputs": [
-                _tensor(shape=[2, 6], data=[LIST, [41, "52k", 0.31, 690, "employed", "north"]])
-            ]
-        },
-        422,
-        _error(
-            "feature 'income' in row 1 must be a number, got \"52k\"",
-            "not_a_number",
-            row=1,
-            feature="income",
-        ),
-    ),
-    "id not a string": (
-        {"id": 7, "inputs": [_tensor()]},
-        400,
-        _error("id must be a string, got 7", "bad_body"),
-    ),
-    "no inputs": (
-        {"inputs": []},
-        400,
-        _error("inputs is empty", "bad_body"),
-    ),
-}
-
-
-@pytest.mark.parametrize("case", list(V2_REFUSED))
-async def test_v2_refuses(kit: Any, gateway: Any, case: str) -> None:
-    body, status, expected = V2_REFUSED[case]
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post("/v2/models/credit-risk/infer", json=body)
-    assert response.status_code == status
-    assert response.json() == expected
-
-
-async def test_mlflow_split_rows_must_match_the_columns(kit: Any, gateway: Any) -> None:
-    body = {"dataframe_split": {"columns": list(ROW), "data": [LIST, LIST[:4]]}}
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post("/invocations", json=body)
-    assert response.status_code == 400
-    assert response.json() == _error(
-        "dataframe_split.data must be a list of rows of 6 value(s), one per column; row 1 has 4",
-        "bad_body",
-        row=1,
-    )
-    body = {"dataframe_split": {"columns": [*ROW, "age"], "data": [[*LIST, 3]]}}
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post("/invocations", json=body)
-    assert response.json() == _error(
-        "dataframe_split.columns names 'age' more than once", "wrong_features", feature="age"
-    )
-
-
 async def test_the_feature_whose_count_differs_from_the_others_is_named(
     kit: Any, gateway: Any
 ) -> None:
@@ -508,31 +286,9 @@ async def test_the_feature_whose_count_differs_from_the_others_is_named(
     )
 
 
-def _refused(metrics: str, code: str, route: str) -> float:
-    prefix = f'mlgate_request_errors_total{{code="{code}",model="credit-risk",route="{route}"}} '
-    found = [line for line in metrics.splitlines() if line.startswith(prefix)]
-    return float(found[0].removeprefix(prefix)) if found else 0.0
-
-
-async def test_refusals_are_counted_and_change_nothing(kit: Any, gateway: Any) -> None:
-    async with kit.running(gateway, lifespan=False) as s:
-        before = (await s.client.get("/metrics")).text
-        logged = gateway.predictions.written + len(gateway.predictions._buffer)
-        for _ in range(3):
-            await s.client.post("/predict", json={"instances": [_with(age="old")]})
-        await s.client.post("/v2/models/nope/infer", json={})
-        metrics = (await s.client.get("/metrics")).text
-    assert gateway.predictions.written + len(gateway.predictions._buffer) == logged
-    assert _refused(metrics, "not_a_number", "predict") - _refused(
-        before, "not_a_number", "predict"
-    ) == pytest.approx(3.0)
-    # Labelled by route, not by the path a client made up: the series stay bounded.
-    assert 'code="unknown_model",model="credit-risk",route="v2"' in metrics
-    assert "nope" not in metrics
-
-
 def test_a_missing_category_the_schema_forbids_is_refused(kit: Any, module_project: Any) -> None:
-    from mlgate.serving.inputs import InputError, from_rows
+    from mlgate.errors import InputError
+    from mlgate.serving.batch import from_rows
 
     model = kit.make_gateway(module_project).routing.champion
     rules = model.schema.columns["employment"]
@@ -553,7 +309,8 @@ def test_plain_rows_take_the_quick_way_only_when_every_value_is_a_plain_number(
 
     import numpy as np
 
-    from mlgate.serving.inputs import InputError, from_columns, from_plain_rows
+    from mlgate.errors import InputError
+    from mlgate.serving.batch import from_columns, from_plain_rows
 
     mixed = gateway.routing.champion
     assert from_plain_rows(mixed, [LIST], limit=MAX_ROWS) is None  # categorical features
@@ -579,30 +336,6 @@ def test_plain_rows_take_the_quick_way_only_when_every_value_is_a_plain_number(
     with pytest.raises(InputError) as refused:
         from_plain_rows(model, rows * 3, limit=MAX_ROWS)
     assert refused.value.status == 413
-
-
-async def test_nan_written_by_python_gets_a_hint(kit: Any, gateway: Any) -> None:
-    raw = b'{"instances": [[41, NaN, 0.31, 690, "employed", "north"]]}'
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post(
-            "/predict", content=raw, headers={"content-type": "application/json"}
-        )
-    assert response.status_code == 400
-    assert response.json()["error"].endswith(
-        "; NaN and Infinity are not JSON: send null for a missing value"
-    )
-
-
-async def test_a_request_id_that_is_not_plain_ascii_is_replaced(kit: Any, gateway: Any) -> None:
-    async with kit.running(gateway, lifespan=False) as s:
-        response = await s.client.post(
-            "/predict", json={"instances": [ROW]}, headers={"x-request-id": "caf\u00e9".encode()}
-        )
-    assert response.status_code == 200
-    given = response.json()["request_id"]
-    assert given != "café"
-    assert re.fullmatch(r"[0-9a-f]{32}", given)
-    assert response.headers["x-request-id"] == given
 
 
 async def test_counts_without_a_majority_are_all_shown(kit: Any, gateway: Any) -> None:

@@ -1,0 +1,124 @@
+"""Ground-truth labels: POST /feedback joins them to earlier predictions by request id.
+
+A classifier's label must be one of the classes the served versions predict,
+as their predictions show it: a label like 1.0 or "yes" would never match a
+prediction 1, and the live accuracy would silently leave it out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mlgate.errors import InputError
+from mlgate.serving import schemas
+from mlgate.serving.body import read_json
+from mlgate.serving.coercion import show_value
+from mlgate.serving.gateway import Gateway
+from mlgate.serving.responses import json_response
+from mlgate.serving.routes import Route, gateway_of
+
+__all__ = ["ROUTES"]
+
+#: (request id, row, label)
+Item = tuple[str, int, Any]
+
+
+async def feedback(request: Request) -> Response:
+    gateway = gateway_of(request)
+    body = await read_json(request, gateway.settings.max_body_bytes)
+    items = _items(body, gateway.settings.max_batch_rows, _classes(gateway))
+    accepted = gateway.record_feedback(items)
+    gateway.metrics.feedback.labels(gateway.name).inc(accepted)
+    return json_response({"accepted": accepted})
+
+
+def _classes(gateway: Gateway) -> list[str] | None:
+    """The classes a label may name (the served versions' own), or None for regression."""
+    routing = gateway.routing
+    found: dict[str, None] = {}
+    for model in (routing.champion, routing.challenger):
+        if model is not None and model.card.task == "classification" and model.classes:
+            found.update(dict.fromkeys(map(str, model.classes)))
+    return list(found) or None
+
+
+def _items(body: Any, limit: int, classes: list[str] | None = None) -> list[Item]:
+    """The (request id, row, label) of each label in `body`; a classifier's labels must
+    be one of its `classes` as predictions show them."""
+    # {"feedback": [...]}, a bare list of labels, or one label object on its own
+    entries = (
+        body.get("feedback", body if "request_id" in body else None)
+        if isinstance(body, dict)
+        else body
+    )
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, list) or not entries:
+        raise InputError(
+            'expected {"feedback": [{"request_id": "...", "label": ...}, ...]}',
+            status=400,
+            code="bad_body",
+        )
+    if len(entries) > limit:
+        raise InputError(
+            f"the request has {len(entries)} labels; at most {limit} are accepted per request "
+            "(MLGATE_MAX_BATCH_ROWS): split it into smaller requests",
+            status=413,
+            code="too_many_rows",
+        )
+    return [_item(i, entry, limit, classes) for i, entry in enumerate(entries)]
+
+
+def _item(i: int, entry: Any, limit: int, classes: list[str] | None) -> Item:
+    """Label `i` of a request, checked."""
+    if not isinstance(entry, dict):
+        raise InputError(
+            f'feedback[{i}] must be an object {{"request_id": ..., "label": ...}}',
+            row=i,
+            code="bad_feedback",
+        )
+    request_id, label, row = entry.get("request_id"), entry.get("label"), entry.get("row", 0)
+    if not isinstance(request_id, str) or not 0 < len(request_id) <= 128:
+        raise InputError(
+            f"feedback[{i}].request_id must be the request id a prediction answered with "
+            f"(x-request-id, 1 to 128 characters); got {show_value(request_id)}",
+            row=i,
+            code="bad_feedback",
+        )
+    if (
+        isinstance(label, bool)
+        or not isinstance(label, str | int | float)
+        or (isinstance(label, float) and not math.isfinite(label))
+        or (isinstance(label, str) and not 0 < len(label) <= 1000)
+    ):
+        raise InputError(
+            f"feedback[{i}].label must be the true label, a string or a finite number; "
+            f"got {show_value(label)}",
+            row=i,
+            code="bad_feedback",
+        )
+    if classes is not None and str(label) not in classes:
+        shown = ", ".join(classes[:20]) + (", ..." if len(classes) > 20 else "")
+        raise InputError(
+            f"feedback[{i}].label {show_value(label)} is not a class the model predicts; "
+            f"send one of: {shown}",
+            row=i,
+            code="bad_feedback",
+        )
+    if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < limit:
+        raise InputError(
+            f"feedback[{i}].row must be the row's position in its request, an integer "
+            f"from 0 to {limit - 1}; got {show_value(row)}",
+            row=i,
+            code="bad_feedback",
+        )
+    return request_id, row, label
+
+
+ROUTES = (
+    Route("POST", "/feedback", feedback, "feedback", "simple", body=schemas.body(schemas.FEEDBACK)),
+)

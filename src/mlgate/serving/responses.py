@@ -1,0 +1,109 @@
+"""What the gateway answers: JSON encoding, the prediction response, and the one
+mapping of an error to its response.
+
+An `MlgateError` carries its HTTP status (`http_status`) and a machine-readable
+`code`; the mapping reads them and counts the refusal by that code. Any other
+exception is a crash: logged, counted as "internal", answered 500 without its
+text, and raised again for the server to see.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+import orjson
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+
+from mlgate.errors import InputError, MlgateError
+
+if TYPE_CHECKING:
+    from mlgate.serving.gateway import Gateway, Served
+
+__all__ = [
+    "PredictionResponse",
+    "dumps",
+    "error_body",
+    "failure",
+    "json_response",
+    "prediction_response",
+]
+
+log = logging.getLogger(__name__)
+
+_JSON = "application/json"
+
+
+def dumps(payload: Any) -> bytes:
+    """`payload` as JSON bytes (numpy arrays as lists)."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:  # text orjson will not write (a lone surrogate echoed in a message)
+        return json.dumps(payload, default=_plain).encode()
+
+
+def _plain(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON response of `payload`."""
+    return Response(dumps(payload), status_code=status, media_type=_JSON, headers=headers)
+
+
+class PredictionResponse(Response):
+    """A prediction's JSON response, its header list made in one go.
+
+    Starlette's generic header handling (a dict, lower-cased, encoded, searched for
+    the two it adds) costs more than the rest of writing the response; these headers
+    are known. The same bytes go out as `Response(content, headers=...)` would send.
+    """
+
+    media_type = _JSON
+
+    def __init__(self, content: bytes, served: Served) -> None:
+        self.status_code = 200
+        self.body = content
+        # Starlette awaits `background()` after the body: the off-path copy, if any.
+        self.background = cast("BackgroundTask | None", served.shadow)
+        self.raw_headers = [
+            (b"x-mlgate-version", served.model.version.encode("latin-1")),
+            (b"x-mlgate-role", served.role.encode("latin-1")),
+            (b"x-request-id", served.request_id.encode("latin-1")),
+            (b"content-length", str(len(content)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+
+
+def prediction_response(payload: dict[str, Any], served: Served) -> Response:
+    """A prediction's response: `payload`, and headers saying who answered it."""
+    return PredictionResponse(dumps(payload), served)
+
+
+def error_body(error: MlgateError) -> dict[str, Any]:
+    """An error's JSON body: `error` says what is wrong (KServe's form), `detail` holds
+    its code, and the row and feature of a refused input or the fix of a refused act."""
+    if isinstance(error, InputError):
+        return error.body()
+    detail: dict[str, Any] = {"code": error.code}
+    if error.fix:
+        detail["fix"] = error.fix
+    return {"error": error.problem or str(error), "detail": detail}
+
+
+def failure(gateway: Gateway, error: Exception, route: str, path: str) -> tuple[Response, bool]:
+    """The one error-to-response mapping, and whether the error is a crash to raise again.
+
+    `route` is the route's name (a bounded metric label), `path` the request's.
+    """
+    if isinstance(error, MlgateError):
+        # Refused input, or the state forbids the act: the status is the error's own.
+        gateway.metrics.errors.labels(gateway.name, route, error.code).inc()
+        return json_response(error_body(error), status=error.http_status), False
+    log.exception("unexpected error on %s", path)
+    gateway.metrics.errors.labels(gateway.name, route, "internal").inc()
+    return json_response({"error": "internal error; see the gateway's log"}, status=500), True
