@@ -1,0 +1,123 @@
+"""Fitting and scoring a run's model, and saving what the registry keeps of it.
+
+Warnings the estimator raises are caught and kept (once each), not printed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate.config.models import PipelineConfig
+from mlgate.drift.profile import PROFILE, build_profile
+from mlgate.errors import DataError
+from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
+from mlgate.registry.bundle import TEST_SET, ModelCard, save_bundle
+from mlgate.registry.onnx import OnnxExport, export_onnx
+from mlgate.road._data import Prepared
+from mlgate.training.preprocessing import build_model
+from mlgate.training.train import CrossValidation, cross_validate, fit
+
+__all__ = ["Fitted", "fit_and_evaluate", "onnx_warning", "save", "unique_warnings"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Fitted:
+    """The fitted model and its scores."""
+
+    model: Any
+    seconds: float
+    folds: list[CrossValidation]
+    evaluation: EvaluationResult
+    warnings: list[str] = field(default_factory=list)
+
+
+def fit_and_evaluate(
+    config: PipelineConfig, estimator: Any, prepared: Prepared, say: Progress
+) -> Fitted:
+    """Cross-validate, fit and evaluate; warnings are caught and kept, once each."""
+    target, task = config.data.target, prepared.task
+    model = build_model(estimator, prepared.kinds, config.model.preprocessing)
+    y_train, y_test = prepared.train[target], prepared.test[target]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        folds = []
+        if config.model.cv_folds:
+            folds = cross_validate(
+                model,
+                prepared.X_train,
+                y_train,
+                task,
+                folds=config.model.cv_folds,
+                seed=config.seed,
+                progress=say,
+            )
+        say("fitting the model")
+        seconds = fit(model, prepared.X_train, y_train)
+        say("evaluating on the test set")
+        slices = prepared.test[config.evaluation.slices] if config.evaluation.slices else None
+        try:
+            evaluation = evaluate_model(model, prepared.X_test, y_test, task, slices=slices)
+        except DataError as e:
+            raise DataError(e.problem, source=prepared.evaluated_on, fix=e.fix) from e
+    return Fitted(model, seconds, folds, evaluation, unique_warnings(caught))
+
+
+def save(
+    config: PipelineConfig, prepared: Prepared, fitted: Fitted, out: Path, say: Progress
+) -> tuple[ModelCard, OnnxExport]:
+    """The ONNX export, the test set, the reference profile and the verified bundle."""
+    model, task, target = fitted.model, prepared.task, config.data.target
+    say("exporting to ONNX")
+    exported = export_onnx(model, prepared.kinds, task, prepared.X_test, out / "model.onnx")
+    prepared.test.to_parquet(out / TEST_SET, index=False)
+    say("profiling the reference data for drift")
+    build_profile(
+        prepared.train,
+        prepared.kinds,
+        predictions=model.predict(prepared.X_test),
+        prediction_kind="numeric" if task == "regression" else "categorical",
+        labels=prepared.test[target].to_numpy(),
+    ).save(out / PROFILE)
+    classes = getattr(model, "classes_", None)
+    card = save_bundle(
+        model,
+        out,
+        {
+            "name": config.name,
+            "task": task,
+            "target": target,
+            "features": prepared.features,
+            "kinds": prepared.kinds,
+            "classes": [c.item() if hasattr(c, "item") else c for c in classes]
+            if classes is not None
+            else None,
+            "onnx": exported.artifact,
+            "onnx_note": exported.reason,
+        },
+    )
+    return card, exported
+
+
+def onnx_warning(exported: OnnxExport) -> list[str]:
+    if exported.artifact is not None or not exported.reason:
+        return []
+    return [
+        f"no ONNX export ({exported.reason}): the gateway will serve this version "
+        "with scikit-learn, far slower than the ONNX fast path, and a rollout "
+        "compares its latency with the champion's"
+    ]
+
+
+def unique_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Each distinct warning once, on one line, with its category."""
+    seen: dict[str, None] = {}
+    for item in caught:
+        text = " ".join(str(item.message).split())
+        seen.setdefault(f"{item.category.__name__}: {text}", None)
+    return list(seen)
