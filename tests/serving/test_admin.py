@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from mlgate.state.rollout import get_rollout
+from serving.requests import MODEL
 
 pytestmark = pytest.mark.anyio
 
-MODEL = "credit-risk"
 TOKEN = "s3cret-admin-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from serving.requests import MODEL
+
 pytestmark = pytest.mark.anyio
 
-MODEL = "credit-risk"
 INFER = f"/v2/models/{MODEL}/infer"
 
 

@@ -11,22 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
+from serving.requests import LIST, ROW, error
+
 pytestmark = pytest.mark.anyio
 
 FEATURES = "age, income, debt_ratio, credit_score, employment, region"
 
-
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "debt_ratio": 0.31,
-    "credit_score": 690,
-    "employment": "employed",
-    "region": "north",
-}
-
-
-LIST = list(ROW.values())
 
 MAX_ROWS, MAX_BYTES = 5, 4096
 RANGE = "send a number between -3.4e+38 and 3.4e+38"
@@ -45,15 +35,11 @@ def _without(name: str) -> dict[str, Any]:
     return {k: v for k, v in ROW.items() if k != name}
 
 
-def _error(message: str, code: str, **where: Any) -> dict[str, Any]:
-    return {"error": message, "detail": {"code": code, **where}}
-
-
 REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "unknown feature": (
         {"instances": [_with(agee=3)]},
         422,
-        _error(
+        error(
             f"row 0: unknown feature(s): agee. The model takes: {FEATURES}",
             "wrong_features",
             row=0,
@@ -63,7 +49,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "missing feature": (
         {"instances": [ROW, _without("income")]},
         422,
-        _error(
+        error(
             f"row 1: missing feature(s): income. The model takes: {FEATURES}",
             "wrong_features",
             row=1,
@@ -73,7 +59,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "misspelt feature": (
         {"instances": [{**_without("region"), "regoin": "north"}]},
         422,
-        _error(
+        error(
             f"row 0: missing feature(s): region; unknown feature(s): regoin. "
             f"The model takes: {FEATURES}",
             "wrong_features",
@@ -84,7 +70,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "wrong count in a row": (
         {"instances": [LIST, LIST[:5]]},
         422,
-        _error(
+        error(
             f"row 1 has 5 value(s); the model takes 6: {FEATURES}",
             "wrong_features",
             row=1,
@@ -93,7 +79,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "text in a numeric feature": (
         {"instances": [ROW, ROW, _with(credit_score="high")]},
         422,
-        _error(
+        error(
             "feature 'credit_score' in row 2 must be a number, got \"high\"",
             "not_a_number",
             row=2,
@@ -103,7 +89,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "number-like text with an underscore": (
         {"instances": [_with(income="52_000")]},
         422,
-        _error(
+        error(
             "feature 'income' in row 0 must be a number, got \"52_000\"",
             "not_a_number",
             row=0,
@@ -113,7 +99,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "boolean for a number": (
         {"instances": [_with(age=True)]},
         422,
-        _error(
+        error(
             "feature 'age' in row 0 must be a number, got true",
             "not_a_number",
             row=0,
@@ -123,7 +109,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "object for a number": (
         {"instances": [_with(age={"years": 41})]},
         422,
-        _error(
+        error(
             "feature 'age' in row 0 must be a number, got {\"years\":41}",
             "not_a_number",
             row=0,
@@ -133,7 +119,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "null where the schema says nullable: false": (
         {"instances": [ROW, _with(debt_ratio=None)]},
         422,
-        _error(
+        error(
             "feature 'debt_ratio' in row 1 is null, but the schema says it may not be "
             "missing (nullable: false); send a number",
             "missing_value",
@@ -144,7 +130,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "NaN as text where the schema says nullable: false": (
         {"instances": [_with(age="nan")]},
         422,
-        _error(
+        error(
             "feature 'age' in row 0 is NaN, but the schema says it may not be "
             "missing (nullable: false); send a number",
             "missing_value",
@@ -155,7 +141,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "infinity as text": (
         {"instances": [_with(income="-inf")]},
         422,
-        _error(
+        error(
             f"feature 'income' in row 0 is infinite, or too large to be a finite number; {RANGE}",
             "not_finite",
             row=0,
@@ -165,7 +151,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "a number beyond single precision": (
         {"instances": [_with(income=-1e300)]},
         422,
-        _error(
+        error(
             f"feature 'income' in row 0 is -1e+300, out of range; {RANGE}",
             "out_of_range",
             row=0,
@@ -175,7 +161,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "a list for a category": (
         {"instances": [_with(region=["north"])]},
         422,
-        _error(
+        error(
             "feature 'region' in row 0 must be a text or number category, got [\"north\"]",
             "not_a_category",
             row=0,
@@ -185,7 +171,7 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "a row that is neither a list nor an object": (
         {"instances": [41]},
         422,
-        _error(
+        error(
             f"row 0 must be a list of 6 values in the order {FEATURES}, "
             "or an object of feature: value; got a number",
             "bad_shape",
@@ -195,22 +181,22 @@ REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "no rows": (
         {"instances": []},
         422,
-        _error("the request has no rows; send at least one", "empty"),
+        error("the request has no rows; send at least one", "empty"),
     ),
     "instances not a list": (
         {"instances": "41,52000"},
         400,
-        _error("expected a list of rows, got a string", "bad_body"),
+        error("expected a list of rows, got a string", "bad_body"),
     ),
     "no instances": (
         {"rows": [ROW]},
         400,
-        _error('expected {"instances": [[...], ...]} or {"instances": [{...}, ...]}', "bad_body"),
+        error('expected {"instances": [[...], ...]} or {"instances": [{...}, ...]}', "bad_body"),
     ),
     "too many rows": (
         {"instances": [LIST] * (MAX_ROWS + 1)},
         413,
-        _error(
+        error(
             "the request has 6 rows; at most 5 are accepted per request "
             "(MLGATE_MAX_BATCH_ROWS): split it into smaller requests",
             "too_many_rows",
@@ -261,7 +247,7 @@ async def test_a_number_too_large_to_be_finite_names_row_and_feature(
             s, b'{"instances": [[41, 52000, 0.31, ' + b"9" * 400 + b', "employed", "north"]]}'
         )
     assert response.status_code == 422
-    assert response.json() == _error(
+    assert response.json() == error(
         f"feature 'income' in row 1 is infinite, or too large to be a finite number; {RANGE}",
         "not_finite",
         row=1,
@@ -281,7 +267,7 @@ async def test_the_feature_whose_count_differs_from_the_others_is_named(
     columns = {name: [value] for name, value in ROW.items()} | {"age": [41, 42]}
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/invocations", json={"inputs": columns})
-    assert response.json() == _error(
+    assert response.json() == error(
         "feature 'age' has 2 value(s) but the others have 1", "bad_shape", feature="age"
     )
 
@@ -342,7 +328,7 @@ async def test_counts_without_a_majority_are_all_shown(kit: Any, gateway: Any) -
     columns = {name: [value] * (2 if i < 3 else 1) for i, (name, value) in enumerate(ROW.items())}
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/invocations", json={"inputs": columns})
-    assert response.json() == _error(
+    assert response.json() == error(
         "every feature needs as many values as the others; the counts are: age 2, income 2, "
         "debt_ratio 2, credit_score 1, employment 1, region 1",
         "bad_shape",

@@ -12,16 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
+from serving.requests import ROW, error
+
 pytestmark = pytest.mark.anyio
 
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "debt_ratio": 0.31,
-    "credit_score": 690,
-    "employment": "employed",
-    "region": "north",
-}
 
 MAX_ROWS, MAX_BYTES = 5, 4096
 
@@ -29,10 +23,6 @@ MAX_ROWS, MAX_BYTES = 5, 4096
 @pytest.fixture(scope="module")
 def gateway(kit: Any, module_project: Any) -> Any:
     return kit.make_gateway(module_project, max_batch_rows=MAX_ROWS, max_body_bytes=MAX_BYTES)
-
-
-def _error(message: str, code: str, **where: Any) -> dict[str, Any]:
-    return {"error": message, "detail": {"code": code, **where}}
 
 
 async def _post_raw(s: Any, raw: bytes, path: str = "/predict") -> Any:
@@ -62,7 +52,7 @@ async def test_an_empty_body_is_400(kit: Any, gateway: Any, raw: bytes) -> None:
     async with kit.running(gateway, lifespan=False) as s:
         response = await _post_raw(s, raw)
     assert response.status_code == 400
-    assert response.json() == _error("the request has no body; send JSON", "bad_body")
+    assert response.json() == error("the request has no body; send JSON", "bad_body")
 
 
 def _big_body() -> bytes:
@@ -76,7 +66,7 @@ async def test_a_body_over_the_limit_is_413(kit: Any, gateway: Any) -> None:
     async with kit.running(gateway, lifespan=False) as s:
         response = await _post_raw(s, raw)
     assert response.status_code == 413
-    assert response.json() == _error(
+    assert response.json() == error(
         f"the body is {len(raw)} bytes; at most 4096 are accepted (MLGATE_MAX_BODY_BYTES): "
         "send fewer rows per request",
         "too_large",
@@ -94,7 +84,7 @@ async def test_a_body_over_the_limit_is_413_when_content_length_lies(
         )
     assert response.request.headers["content-length"] == "100"
     assert response.status_code == 413
-    assert response.json() == _error(
+    assert response.json() == error(
         "the body is over 4096 bytes, the most accepted (MLGATE_MAX_BODY_BYTES): "
         "send fewer rows per request",
         "too_large",
@@ -124,7 +114,7 @@ async def test_a_content_length_that_is_not_a_number_is_400(kit: Any, gateway: A
             "/predict", content=b"{}", headers={"content-length": "lots"}
         )
     assert response.status_code == 400
-    assert response.json() == _error(
+    assert response.json() == error(
         "the Content-Length header is not a number: 'lots'", "bad_header"
     )
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.anyio
+from serving.requests import MODEL
 
-MODEL = "credit-risk"
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from mlgate.serving.batch import from_rows
 from mlgate.serving.faults import FaultyModel, wrap
 from mlgate.state.predlog import read_log
 from mlgate.state.rollout import set_rollout
-
-MODEL = "credit-risk"
+from serving.requests import MODEL
 
 
 def test_faults_parse_every_kind_and_refuse_what_they_do_not_know() -> None:

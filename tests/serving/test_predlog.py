@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from mlgate.state.predlog import SegmentWriter, read_log
+from serving.requests import MODEL
 
 pytestmark = pytest.mark.anyio
-
-MODEL = "credit-risk"
 
 
 @pytest.fixture(scope="module")

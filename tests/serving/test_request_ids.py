@@ -7,16 +7,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.anyio
+from serving.requests import ROW
 
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "debt_ratio": 0.31,
-    "credit_score": 690,
-    "employment": "employed",
-    "region": "north",
-}
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,11 @@ from typing import Any
 
 import pytest
 
+from serving.requests import MODEL, ROW
+
 pytestmark = pytest.mark.anyio
 
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "debt_ratio": 0.31,
-    "credit_score": 690,
-    "employment": "employed",
-    "region": "north",
-}
 
-MODEL = "credit-risk"
 INFER = f"/v2/models/{MODEL}/infer"
 
 

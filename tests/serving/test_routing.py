@@ -16,10 +16,9 @@ import pytest
 from mlgate.rollout.strategies import bucket
 from mlgate.state.predlog import read_log
 from mlgate.state.rollout import set_rollout
+from serving.requests import MODEL
 
 pytestmark = pytest.mark.anyio
-
-MODEL = "credit-risk"
 
 
 def _split(project: Any, strategy: str, weight: float) -> None:

@@ -16,7 +16,6 @@ import httpx
 
 from mlgate.state.predlog import read_log
 
-MODEL = "credit-risk"
 REQUESTS = 60
 
 

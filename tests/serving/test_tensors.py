@@ -10,22 +10,12 @@ from typing import Any
 
 import pytest
 
+from serving.requests import LIST, ROW, error
+
 pytestmark = pytest.mark.anyio
 
 FEATURES = "age, income, debt_ratio, credit_score, employment, region"
 
-
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "debt_ratio": 0.31,
-    "credit_score": 690,
-    "employment": "employed",
-    "region": "north",
-}
-
-
-LIST = list(ROW.values())
 
 MAX_ROWS, MAX_BYTES = 5, 4096
 
@@ -33,10 +23,6 @@ MAX_ROWS, MAX_BYTES = 5, 4096
 @pytest.fixture(scope="module")
 def gateway(kit: Any, module_project: Any) -> Any:
     return kit.make_gateway(module_project, max_batch_rows=MAX_ROWS, max_body_bytes=MAX_BYTES)
-
-
-def _error(message: str, code: str, **where: Any) -> dict[str, Any]:
-    return {"error": message, "detail": {"code": code, **where}}
 
 
 def _tensor(**changes: Any) -> dict[str, Any]:
@@ -47,7 +33,7 @@ V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "wrong width": (
         {"inputs": [_tensor(shape=[1, 5], data=[LIST[:5]])]},
         422,
-        _error(
+        error(
             "a single input tensor (input) must have shape [rows, 6] with the features in "
             f"order: {FEATURES}; got [1, 5]",
             "wrong_features",
@@ -56,12 +42,12 @@ V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "data not matching the shape": (
         {"inputs": [_tensor(shape=[2, 6])]},
         400,
-        _error("inputs[0] (input): shape [2, 6] needs 12 value(s), data has 6", "bad_tensor"),
+        error("inputs[0] (input): shape [2, 6] needs 12 value(s), data has 6", "bad_tensor"),
     ),
     "unknown datatype": (
         {"inputs": [_tensor(datatype="FLOAT")]},
         400,
-        _error(
+        error(
             'inputs[0] (input): unknown datatype "FLOAT"; one of BOOL, BYTES, FP16, FP32, '
             "FP64, INT16, INT32, INT64, INT8, UINT16, UINT32, UINT64, UINT8",
             "bad_tensor",
@@ -70,7 +56,7 @@ V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "negative shape": (
         {"inputs": [_tensor(shape=[-1, 6])]},
         400,
-        _error("inputs[0] (input): shape must be a list of non-negative integers", "bad_tensor"),
+        error("inputs[0] (input): shape must be a list of non-negative integers", "bad_tensor"),
     ),
     "a feature twice": (
         {
@@ -80,7 +66,7 @@ V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
             ]
         },
         422,
-        _error(
+        error(
             "input 'age' is given more than once; send one tensor per feature",
             "wrong_features",
             feature="age",
@@ -89,7 +75,7 @@ V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "missing features": (
         {"inputs": [{"name": "age", "shape": [1], "datatype": "INT64", "data": [41]}]},
         422,
-        _error(
+        error(
             "missing feature(s): income, debt_ratio, credit_score, employment, region. "
             f"The model takes: {FEATURES}",
             "wrong_features",
@@ -105,7 +91,7 @@ V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
             ]
         },
         422,
-        _error(
+        error(
             "feature 'region' has 2 value(s) but the others have 1",
             "bad_shape",
             feature="region",
@@ -118,7 +104,7 @@ V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
             ]
         },
         422,
-        _error(
+        error(
             "feature 'income' in row 1 must be a number, got \"52k\"",
             "not_a_number",
             row=1,
@@ -128,12 +114,12 @@ V2_REFUSED: dict[str, tuple[Any, int, dict[str, Any]]] = {
     "id not a string": (
         {"id": 7, "inputs": [_tensor()]},
         400,
-        _error("id must be a string, got 7", "bad_body"),
+        error("id must be a string, got 7", "bad_body"),
     ),
     "no inputs": (
         {"inputs": []},
         400,
-        _error("inputs is empty", "bad_body"),
+        error("inputs is empty", "bad_body"),
     ),
 }
 

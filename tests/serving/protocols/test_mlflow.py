@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from serving.requests import LIST, MODEL, ROW, error
+
 pytestmark = pytest.mark.anyio
 
 
@@ -23,25 +25,6 @@ def gateway(kit: Any, module_project: Any) -> Any:
 def serve(kit: Any, gateway: Any) -> Any:
     """`async with serve() as s:` a client of the module's gateway (no background work)."""
     return lambda: kit.running(gateway, lifespan=False)
-
-
-MODEL = "credit-risk"
-
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "debt_ratio": 0.31,
-    "credit_score": 690,
-    "employment": "employed",
-    "region": "north",
-}
-
-
-LIST = list(ROW.values())
-
-
-def _error(message: str, code: str, **where: Any) -> dict[str, Any]:
-    return {"error": message, "detail": {"code": code, **where}}
 
 
 def _mlflow_bodies(registered: Any) -> dict[str, Any]:
@@ -184,7 +167,7 @@ async def test_mlflow_split_rows_must_match_the_columns(kit: Any, gateway: Any) 
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/invocations", json=body)
     assert response.status_code == 400
-    assert response.json() == _error(
+    assert response.json() == error(
         "dataframe_split.data must be a list of rows of 6 value(s), one per column; row 1 has 4",
         "bad_body",
         row=1,
@@ -192,6 +175,6 @@ async def test_mlflow_split_rows_must_match_the_columns(kit: Any, gateway: Any) 
     body = {"dataframe_split": {"columns": [*ROW, "age"], "data": [[*LIST, 3]]}}
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/invocations", json=body)
-    assert response.json() == _error(
+    assert response.json() == error(
         "dataframe_split.columns names 'age' more than once", "wrong_features", feature="age"
     )

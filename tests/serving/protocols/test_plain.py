@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from serving.requests import MODEL
+
 pytestmark = pytest.mark.anyio
 
 
@@ -24,9 +26,6 @@ def gateway(kit: Any, module_project: Any) -> Any:
 def serve(kit: Any, gateway: Any) -> Any:
     """`async with serve() as s:` a client of the module's gateway (no background work)."""
     return lambda: kit.running(gateway, lifespan=False)
-
-
-MODEL = "credit-risk"
 
 
 #: ONNX Runtime computes the forest in 32-bit floats: labels are exactly scikit-learn's (the

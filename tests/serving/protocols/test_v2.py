@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from serving.requests import MODEL, error
+
 pytestmark = pytest.mark.anyio
 
 
@@ -26,7 +28,6 @@ def serve(kit: Any, gateway: Any) -> Any:
     return lambda: kit.running(gateway, lifespan=False)
 
 
-MODEL = "credit-risk"
 INFER = f"/v2/models/{MODEL}/infer"
 
 
@@ -40,10 +41,6 @@ def _label(response: Any) -> list[Any]:
     body = response.json()
     (label,) = [o for o in body["outputs"] if o["name"] == "label"]
     return list(label["data"])
-
-
-def _error(message: str, code: str, **where: Any) -> dict[str, Any]:
-    return {"error": message, "detail": {"code": code, **where}}
 
 
 async def test_v2_one_tensor_of_rows_in_feature_order(serve: Any, registered: Any) -> None:
@@ -195,7 +192,7 @@ async def test_an_unknown_model_is_404(kit: Any, gateway: Any) -> None:
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/v2/models/credit_risk/infer", json={"inputs": []})
     assert response.status_code == 404
-    assert response.json() == _error(
+    assert response.json() == error(
         "unknown model 'credit_risk'; this gateway serves 'credit-risk'", "unknown_model"
     )
 

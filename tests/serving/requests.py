@@ -1,0 +1,24 @@
+"""What the gateway tests send and expect: the served model's name, one row in every
+shape the protocols take, and the JSON error body a refusal answers with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MODEL = "credit-risk"
+
+ROW = {
+    "age": 41,
+    "income": 52000.0,
+    "debt_ratio": 0.31,
+    "credit_score": 690,
+    "employment": "employed",
+    "region": "north",
+}
+
+LIST = list(ROW.values())
+
+
+def error(message: str, code: str, **where: Any) -> dict[str, Any]:
+    """A refusal's body: the message, its code, and where (row, feature) when known."""
+    return {"error": message, "detail": {"code": code, **where}}
