@@ -75,10 +75,9 @@ def _road(
     deploy: bool = False,
 ) -> None:
     from mlgate.project import Project
-    from mlgate.road.rollouts import start_rollout
+    from mlgate.road.rollouts import deploy as start_if_challenger
     from mlgate.road.run import run
 
-    rollout = None
     with Project.open(config) as project, progress(not quiet and not as_json) as say:
         result = run(
             project.config,
@@ -88,9 +87,7 @@ def _road(
             progress=say,
             project=project,
         )
-        registered = result.registration
-        if deploy and result.passed and registered and registered.alias == "challenger":
-            rollout = start_rollout(project)
+        rollout = start_if_challenger(project, result) if deploy else None
     if as_json:
         print_json(
             result.model_dump(mode="json")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from mlgate.drift.detector import DriftReport, compare_column, detect, sample_values
 from mlgate.drift.profile import PROFILE, Profile, sample_of
 from mlgate.errors import DataError, RegistryError
-from mlgate.registry.versions import CHALLENGER, CHAMPION, VersionInfo
+from mlgate.registry.versions import CHAMPION, VersionInfo
 from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import record_event
 
@@ -192,11 +192,10 @@ def _retrain(project: Project, traffic: Any, result: CycleResult, progress: Any)
             "the retrained model did not pass its gates: " + "; ".join(outcome.reasons)
         )
         return
-    if project.config.monitor.deploy and result.retrain_alias == CHALLENGER:
-        from mlgate.road.rollouts import start_rollout
+    if project.config.monitor.deploy:
+        from mlgate.road.rollouts import deploy
 
-        start_rollout(project, actor="monitor")
-        result.rollout_started = True
+        result.rollout_started = deploy(project, outcome, actor="monitor") is not None
 
 
 def _retraining_config(

@@ -28,8 +28,10 @@ from mlgate.state.rollout import (
 
 if TYPE_CHECKING:
     from mlgate.project import Project
+    from mlgate.results import RunResult
 
 __all__ = [
+    "deploy",
     "end_rollout",
     "plan_of",
     "record",
@@ -138,6 +140,15 @@ def start_rollout(
         ) from None
     record(project, state, "start", f"started: {state.note}", {}, actor)
     return state
+
+
+def deploy(project: Project, result: RunResult, *, actor: str | None = None) -> RolloutState | None:
+    """Start the config's rollout for the version a run registered as challenger; None
+    when the run registered none (it failed, or it became the first champion)."""
+    registered = result.registration
+    if not result.passed or registered is None or registered.alias != CHALLENGER:
+        return None
+    return start_rollout(project, actor=actor)
 
 
 def require_running(project: Project, model: str | None = None) -> RolloutState:
