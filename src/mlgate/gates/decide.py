@@ -51,10 +51,7 @@ def _judge(loss: Loss, margin: float, rule: str) -> bool:
     if rule == "significant_regression":
         return _within(loss.low if loss.low is not None else loss.point, margin)
     raise ConfigError(
-        "unknown regression rule.",
-        field="gates.rule",
-        value=rule,
-        allowed="point, non_inferiority, significant_regression",
+        f"unknown regression rule {rule!r}; known: point, non_inferiority, significant_regression"
     )
 
 
