@@ -12,6 +12,7 @@ settings, catalog or state store of its own. Parts are opened on first use
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -53,6 +54,9 @@ class Project:
         self._settings = settings
         self._config = config
         self._create = create
+        #: Held by every act that moves aliases or rollouts (`mlgate.road`): acts of one
+        #: process (a gateway's admin requests, its controller) happen one after another.
+        self.acting = threading.RLock()
         if notifier is not None:
             self.__dict__["notifier"] = notifier
 

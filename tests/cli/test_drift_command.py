@@ -349,3 +349,26 @@ def test_a_bad_drift_setting_in_the_config(runner: CliRunner, inside: Project) -
         "monitor.drift.tests.age: drift test 'chi2' is for categorical columns, but 'age' is "
         "numeric. Allowed: ks, wasserstein, psi. Choose a test of the column's kind."
     )
+
+
+def test_a_registered_reference_where_there_is_no_registry_creates_none(
+    runner: CliRunner, outside: Project, tmp_path: Path
+) -> None:
+    message = one_error(drift(runner, "models:/credit-risk@champion", outside.data("test.csv")))
+    assert message.startswith(f"no model registry in {tmp_path.resolve()}")
+    assert not (tmp_path / ".mlgate").exists()
+
+
+def test_a_report_that_cannot_be_written_is_one_error(
+    runner: CliRunner, outside: Project, tmp_path: Path
+) -> None:
+    (tmp_path / "taken").write_text("a file where a folder should be", encoding="utf-8")
+    target = tmp_path / "taken" / "report.html"
+    message = one_error(
+        drift(runner, outside.data("train.csv"), outside.data("test.csv"), "--html", target)
+    )
+    assert message.startswith(f"{tmp_path / 'taken'}: ")
+    assert message.endswith(
+        "Check that the path is right, that its folder exists, and that you may read or "
+        "write there."
+    )

@@ -127,3 +127,46 @@ def test_nominating_makes_a_challenger_once(project: Project) -> None:
 def test_another_model_than_the_projects_own_is_named(project: Project) -> None:
     with pytest.raises(RegistryError, match=r"^no registered model named 'other'"):
         acts.promote(project, "1", reason="r", model="other")
+
+
+def test_a_champion_moved_under_a_rollout_ends_it_before_an_act(project: Project) -> None:
+    start_rollout(project)
+    project.catalog.move_alias(NAME, "champion", CHALLENGER, action="test", reason="elsewhere")
+    with pytest.raises(RolloutError, match=r"is running \(status: superseded\)"):
+        acts.abort(project, reason="by hand")
+    (ended,) = [e for e in rollout_events(project.state, NAME) if e.kind == "superseded"]
+    assert ended.message == "ended: version 2 replaced version 1 as champion"
+
+
+def test_a_challenger_replaced_under_a_rollout_is_not_promoted_by_hand(
+    project: Project,
+) -> None:
+    start_rollout(project)
+    # Another version takes the challenger alias (as a newer `mlgate run` would).
+    project.catalog.move_alias(NAME, "challenger", CHAMPION, action="register", reason="newer")
+    with pytest.raises(RolloutError, match=r"is running \(status: superseded\)"):
+        acts.promote(project, reason="by hand")
+    assert project.catalog.aliases(NAME) == {"champion": CHAMPION, "challenger": CHAMPION}
+
+
+def test_acts_at_once_move_from_what_the_one_before_left(project: Project) -> None:
+    import threading
+
+    acts.promote(project, CHALLENGER, reason="try it")
+    outcomes: list[str] = []
+
+    def roll_back() -> None:
+        try:
+            acts.rollback(project, reason="at once")
+            outcomes.append("moved")
+        except RegistryError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=roll_back) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["moved", "refused", "refused", "refused"]
+    rollbacks = [e for e in project.catalog.history(NAME) if e.action == "rollback"]
+    assert [(e.from_version, e.to_version) for e in rollbacks] == [(CHALLENGER, CHAMPION)]

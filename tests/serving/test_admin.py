@@ -294,3 +294,48 @@ async def test_a_start_with_an_unknown_key_is_refused(kit: Any, locked: Any) -> 
         )
     assert response.status_code == 422
     assert response.json()["error"] == ("unknown key(s) 'step'; this route takes strategy, steps")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error"),
+    [
+        (
+            "/admin/promote",
+            {"version": "2"},
+            422,
+            "unknown key(s) 'version'; this route takes reason",
+        ),
+        ("/admin/rollback", ["why"], 400, 'expected no body, or {"reason": "..."}'),
+        (
+            "/admin/rollout/abort",
+            {"reason": 7},
+            422,
+            "reason must be text of at most 500 characters",
+        ),
+        (
+            "/admin/rollout/promote",
+            {"reason": "x" * 501},
+            422,
+            "reason must be text of at most 500 characters",
+        ),
+    ],
+)
+async def test_an_acts_body_gives_a_reason_or_is_refused_changing_nothing(
+    kit: Any, locked: Any, module_project: Any, path: str, body: Any, status: int, error: str
+) -> None:
+    before = _state(module_project)
+    async with kit.running(locked, lifespan=False) as s:
+        response = await s.client.post(path, json=body, headers=AUTH)
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == error
+    assert _state(module_project) == before
+
+
+async def test_the_reason_an_act_gives_is_kept(serve: Any, project: Any) -> None:
+    async with serve(admin_token=TOKEN) as s:
+        promoted = await s.client.post(
+            "/admin/promote", json={"reason": "ship it after review"}, headers=AUTH
+        )
+    assert promoted.status_code == 200, promoted.text
+    moves = project.catalog().history(MODEL)
+    assert (moves[-2].action, moves[-2].reason) == ("promote", "ship it after review")

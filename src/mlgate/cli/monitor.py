@@ -78,7 +78,8 @@ def drift(
     task: Literal["auto", "classification", "regression"] = "auto"
     if config is None and Path("mlgate.yaml").is_file():
         config = Path("mlgate.yaml")
-    project = Project.open(config)  # a config asked for but missing is an error
+    # A config asked for but missing is an error; a registry is read, never made.
+    project = Project.open(config, create=False)
     if project.has_config:
         loaded = project.config
         settings, target, task = loaded.monitor.drift, loaded.data.target, loaded.task

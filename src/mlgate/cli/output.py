@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mlgate.errors import MlgateError
+from mlgate.errors import ConfigError, MlgateError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,7 +26,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def friendly(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn any MlgateError a command raises into one message on stderr and exit code 2."""
+    """Turn any MlgateError a command raises into one message on stderr and exit code 2;
+    so too a file or folder the command cannot read or write (an OSError)."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -34,6 +35,9 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except MlgateError as e:
             err.print(f"[bold red]error:[/] {escape(str(e))}")
+            raise typer.Exit(USAGE) from None
+        except OSError as e:
+            err.print(f"[bold red]error:[/] {escape(str(_unusable(e)))}")
             raise typer.Exit(USAGE) from None
 
     return wrapper
@@ -57,3 +61,14 @@ def progress(enabled: bool) -> Iterator[Callable[[str], None]]:
         return
     with err.status("starting") as status:
         yield lambda message: status.update(escape(message))
+
+
+def _unusable(error: OSError) -> ConfigError:
+    """The ConfigError a path the command could not use becomes."""
+    problem = error.strerror or type(error).__name__
+    return ConfigError(
+        f"{problem[:1].lower()}{problem[1:]}.",
+        file=error.filename,
+        fix="Check that the path is right, that its folder exists, and that you may "
+        "read or write there.",
+    )

@@ -90,8 +90,13 @@ def start_rollout(
     actor: str | None = None,
 ) -> RolloutState:
     """Begin rolling the challenger out with the configured (or given) plan: deploy."""
-    name, actor = project.name, actor or project.actor
     plan = plan_of(project, strategy, steps)
+    with project.acting:
+        return _start(project, plan, actor or project.actor)
+
+
+def _start(project: Project, plan: RolloutConfig, actor: str) -> RolloutState:
+    name = project.name
     current = get_rollout(project.state, name)
     if current.status == "running":
         if settle(project, current, actor) is None:
@@ -188,17 +193,22 @@ def end_rollout(
 
 
 def settle(project: Project, state: RolloutState, actor: str) -> RolloutState | None:
-    """End a running rollout whose challenger was moved outside it; None if it was not.
+    """End a running rollout whose versions were moved outside it; None if they were not.
 
     `mlgate models promote`, the admin API or a newer `mlgate run` can move the
     aliases while a rollout runs; the rollout then judges a version no longer
-    served, and would promote it later. It ends instead, saying what happened.
+    served (or against another champion), and would promote it later. It ends
+    instead, saying what happened.
     """
     name, wanted = state.model, str(state.plan.get("challenger"))
     challenger = project.catalog.alias(name, CHALLENGER)
-    if challenger is not None and challenger.version == wanted:
-        return None
     champion = project.catalog.alias(name, CHAMPION)
+    planned = state.plan.get("champion")
+    if challenger is not None and challenger.version == wanted:
+        if champion is None or planned is None or champion.version == str(planned):
+            return None
+        text = f"version {champion.version} replaced version {planned} as champion"
+        return _ended(project, state, "superseded", "superseded", f"ended: {text}", {}, actor)
     if champion is not None and champion.version == wanted:
         status, text = "promoted", f"version {wanted} became champion outside the rollout"
     elif challenger is None:

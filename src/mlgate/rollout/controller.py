@@ -57,6 +57,11 @@ class Controller:
             self.store, self.lease, self.holder, ttl=_plan(state).lease_ttl
         ):
             return None
+        with self.project.acting:  # an admin act of this process waits for the analysis
+            return self._act()
+
+    def _act(self) -> Verdict | None:
+        """Analyse and act, holding the lease."""
         # Read again under the lease: the previous holder may have acted since.
         state = self._due()
         if state is None or rollouts.settle(self.project, state, "controller") is not None:

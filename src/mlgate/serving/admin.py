@@ -30,7 +30,7 @@ from mlgate.serving.responses import json_response
 from mlgate.serving.routes import Route, gateway_of
 from mlgate.state.rollout import RolloutState, get_rollout, set_rollout
 
-__all__ = ["ROUTES", "Split", "Start"]
+__all__ = ["ROUTES", "Reason", "Split", "Start"]
 
 _P = ParamSpec("_P")
 
@@ -49,6 +49,12 @@ class Split(_Body):
     weight: float = Field(0.0, ge=0.0, le=100.0)
     #: Any JSON value, recorded as its text (at most 500 characters).
     note: Any = ""
+
+
+class Reason(_Body):
+    """POST /admin/promote, /admin/rollback, /admin/rollout/promote and /abort: why."""
+
+    reason: str | None = Field(None, max_length=500)
 
 
 class Start(_Body):
@@ -75,12 +81,14 @@ async def start_rollout(request: Request) -> Response:
 
 async def finish_rollout(request: Request) -> Response:
     gateway, actor = _admitted(request)
-    return await _acted(gateway, _finish, gateway, actor)
+    reason = await _reason(request, gateway, "promoted by hand")
+    return await _acted(gateway, _finish, gateway, reason, actor)
 
 
 async def abort_rollout(request: Request) -> Response:
     gateway, actor = _admitted(request)
-    return await _acted(gateway, _abort, gateway, actor)
+    reason = await _reason(request, gateway, "aborted by hand")
+    return await _acted(gateway, _abort, gateway, reason, actor)
 
 
 async def set_split(request: Request) -> Response:
@@ -91,12 +99,14 @@ async def set_split(request: Request) -> Response:
 
 async def promote(request: Request) -> Response:
     gateway, actor = _admitted(request)
-    return await _acted(gateway, _promote, gateway, actor)
+    reason = await _reason(request, gateway, "promoted through the admin API")
+    return await _acted(gateway, _promote, gateway, reason, actor)
 
 
 async def rollback(request: Request) -> Response:
     gateway, actor = _admitted(request)
-    return await _acted(gateway, _roll_back, gateway, actor)
+    reason = await _reason(request, gateway, "rolled back through the admin API")
+    return await _acted(gateway, _roll_back, gateway, reason, actor)
 
 
 async def _acted(
@@ -178,6 +188,24 @@ def _split(body: Any, gateway: Gateway) -> Split:
     return split
 
 
+async def _reason(request: Request, gateway: Gateway, default: str) -> str:
+    """The reason an act's body gives (none, or {"reason": "..."}), else `default`."""
+    body = await read_json(request, gateway.settings.max_body_bytes, empty={})
+    try:
+        given = Reason.model_validate(body)
+    except ValidationError as e:
+        fields, unknown = _problems(e)
+        if "" in fields:
+            raise InputError(
+                'expected no body, or {"reason": "..."}', status=400, code="bad_body"
+            ) from None
+        _refuse_unknown(unknown, Reason)
+        raise InputError(
+            "reason must be text of at most 500 characters", code="bad_reason"
+        ) from None
+    return given.reason or default
+
+
 def _plan(body: Any) -> Start:
     """The strategy and steps a start asks for; refused in this order: the body's shape,
     unknown keys, the strategy, the steps."""
@@ -225,12 +253,12 @@ def _start(gateway: Gateway, plan: Start, actor: str) -> RolloutState:
     )
 
 
-def _finish(gateway: Gateway, actor: str) -> RolloutState | None:
-    return acts.promote(gateway.project, reason="promoted by hand", actor=actor).ended
+def _finish(gateway: Gateway, reason: str, actor: str) -> RolloutState | None:
+    return acts.promote(gateway.project, reason=reason, actor=actor).ended
 
 
-def _abort(gateway: Gateway, actor: str) -> RolloutState | None:
-    return acts.abort(gateway.project, reason="aborted by hand", actor=actor).ended
+def _abort(gateway: Gateway, reason: str, actor: str) -> RolloutState | None:
+    return acts.abort(gateway.project, reason=reason, actor=actor).ended
 
 
 def _apply_split(gateway: Gateway, split: Split, actor: str) -> RolloutState:
@@ -244,7 +272,7 @@ def _apply_split(gateway: Gateway, split: Split, actor: str) -> RolloutState:
     )
 
 
-def _promote(gateway: Gateway, actor: str) -> None:
+def _promote(gateway: Gateway, reason: str, actor: str) -> None:
     """The challenger becomes champion: a running rollout ends promoted; else the one this
     gateway serves as challenger is promoted and takes all traffic."""
     version = None
@@ -253,14 +281,17 @@ def _promote(gateway: Gateway, actor: str) -> None:
         if challenger is None:
             raise InputError("there is no challenger to promote", status=409, code="no_challenger")
         version = challenger.version
-    acts.promote(gateway.project, version, reason="promoted through the admin API", actor=actor)
+    acts.promote(gateway.project, version, reason=reason, actor=actor)
 
 
-def _roll_back(gateway: Gateway, actor: str) -> None:
+def _roll_back(gateway: Gateway, reason: str, actor: str) -> None:
     """During a rollout, the challenger out (as `rollout abort`); else the champion
     before this one back, with all traffic."""
-    acts.rollback(gateway.project, reason="rolled back through the admin API", actor=actor)
+    acts.rollback(gateway.project, reason=reason, actor=actor)
 
+
+#: An act's body is optional: no body means the default reason.
+_ACT_BODY = schemas.body(schemas.ACT, required=False)
 
 ROUTES = (
     Route("GET", "/admin/rollout", rollout_state, "rollout_state", "admin"),
@@ -272,8 +303,22 @@ ROUTES = (
         "admin",
         body=schemas.body(schemas.START),
     ),
-    Route("POST", "/admin/rollout/promote", finish_rollout, "finish_rollout", "admin"),
-    Route("POST", "/admin/rollout/abort", abort_rollout, "abort_rollout", "admin"),
+    Route(
+        "POST",
+        "/admin/rollout/promote",
+        finish_rollout,
+        "finish_rollout",
+        "admin",
+        body=_ACT_BODY,
+    ),
+    Route(
+        "POST",
+        "/admin/rollout/abort",
+        abort_rollout,
+        "abort_rollout",
+        "admin",
+        body=_ACT_BODY,
+    ),
     Route(
         "POST",
         "/admin/rollout",
@@ -282,6 +327,6 @@ ROUTES = (
         "admin",
         body=schemas.body(schemas.ROLLOUT),
     ),
-    Route("POST", "/admin/promote", promote, "promote", "admin"),
-    Route("POST", "/admin/rollback", rollback, "rollback", "admin"),
+    Route("POST", "/admin/promote", promote, "promote", "admin", body=_ACT_BODY),
+    Route("POST", "/admin/rollback", rollback, "rollback", "admin", body=_ACT_BODY),
 )

@@ -7,7 +7,16 @@ from typing import Any
 from mlgate.config.rollout import PLANS, STRATEGIES
 from mlgate.serving.tensors import DATATYPES
 
-__all__ = ["FEEDBACK", "INVOCATIONS", "PREDICT", "ROLLOUT", "START", "V2_INFER", "body"]
+__all__ = [
+    "ACT",
+    "FEEDBACK",
+    "INVOCATIONS",
+    "PREDICT",
+    "ROLLOUT",
+    "START",
+    "V2_INFER",
+    "body",
+]
 
 _VALUE: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]}
 _ROW: dict[str, Any] = {
@@ -104,7 +113,7 @@ START: dict[str, Any] = {
 }
 
 
-def body(schema: dict[str, Any], *, csv: bool = False) -> dict[str, Any]:
+def body(schema: dict[str, Any], *, csv: bool = False, required: bool = True) -> dict[str, Any]:
     """The `openapi_extra` that documents a JSON request body (or, with `csv`, CSV too)."""
     content: dict[str, Any] = {"application/json": {"schema": schema}}
     if csv:
@@ -115,4 +124,12 @@ def body(schema: dict[str, Any], *, csv: bool = False) -> dict[str, Any]:
                 "(pandas' DataFrame.to_csv(index=False)); an empty field is missing.",
             }
         }
-    return {"requestBody": {"required": True, "content": content}}
+    return {"requestBody": {"required": required, "content": content}}
+
+
+#: An act's optional body: why, kept in the history and the events.
+ACT: dict[str, Any] = {
+    "type": "object",
+    "properties": {"reason": {"type": "string", "maxLength": 500}},
+    "additionalProperties": False,
+}
