@@ -316,3 +316,13 @@ def test_watch_prints_each_analysis_until_interrupted(runner: CliRunner, project
     analyses = [line for line in stdout.splitlines() if " analysis (canary 10%): hold: " in line]
     assert len(analyses) >= 2, stdout
     assert "0 challenger request(s) so far; a verdict needs 20" in analyses[0]
+
+
+def test_status_of_a_model_that_is_not_registered(runner: CliRunner, project: Path) -> None:
+    project.write_text(
+        project.read_text(encoding="utf-8").replace("name: credit-risk", "name: other"),
+        encoding="utf-8",
+    )
+    assert one_error(invoke(runner, "rollout", "status", "-c", project)) == (
+        "no registered model named 'other'. Registered: credit-risk."
+    )

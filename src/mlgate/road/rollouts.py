@@ -277,7 +277,9 @@ def record(
 
 
 def rollout_status(project: Project) -> dict[str, Any]:
-    """The state, the plan, the last events and what happens next."""
+    """The state, the plan, the last events and what happens next (a model that is not
+    registered is an error, not an idle rollout)."""
+    project.catalog.aliases(project.name)  # refuses an unknown model, naming the known ones
     state = get_rollout(project.state, project.name)
     events = rollout_events(project.state, project.name, limit=20)
     plan = state.plan
