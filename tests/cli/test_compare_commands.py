@@ -369,3 +369,26 @@ def test_report_folders_are_made_and_an_unwritable_path_is_a_usage_error(
         f"{target}: -o/--output: cannot write the report (File exists). "
         "Pass a path in a folder you can write to."
     )
+
+
+def test_accuracy_flags_on_a_comparison_without_accuracy_are_a_usage_error(
+    comparison_file: Path, tmp_path: Path
+) -> None:
+    regression = read(comparison_file) | {"task": "regression"}
+    regression["metrics"].pop("accuracy")
+    path = tmp_path / "regression.json"
+    path.write_text(json.dumps(regression), encoding="utf-8")
+    assert one_error(invoke("gate", path, "--min-accuracy", "0.5", "-c", NO_CONFIG)) == (
+        f"{path}: --min-accuracy and --max-regression judge accuracy, and this regression "
+        "comparison has none. Judge it by the config's gates instead (drop the flags; e.g. "
+        "gates.min or gates.max_regression on rmse)."
+    )
+
+
+@pytest.mark.parametrize("flag", [("--min-accuracy", "1.5"), ("--max-regression", "-0.1")])
+def test_thresholds_outside_0_and_1_are_refused(
+    comparison_file: Path, flag: tuple[str, str]
+) -> None:
+    result = invoke("gate", comparison_file, *flag, "-c", NO_CONFIG)
+    assert result.exit_code == 2, result.output
+    assert "is not in the range 0<=x<=1" in result.output

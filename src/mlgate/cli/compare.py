@@ -123,11 +123,17 @@ def compare(
 def gate(
     comparison_file: Annotated[Path, typer.Argument(help="A comparison.json from mlgate compare.")],
     min_accuracy: Annotated[
-        float | None, typer.Option("--min-accuracy", help="Floor on the candidate's accuracy.")
+        float | None,
+        typer.Option("--min-accuracy", min=0.0, max=1.0, help="Floor on the candidate's accuracy."),
     ] = None,
     max_regression: Annotated[
         float | None,
-        typer.Option("--max-regression", help="Largest allowed accuracy loss vs the baseline."),
+        typer.Option(
+            "--max-regression",
+            min=0.0,
+            max=1.0,
+            help="Largest allowed accuracy loss vs the baseline.",
+        ),
     ] = None,
     rule: RuleOption = None,
     config: Annotated[

@@ -98,10 +98,11 @@ def compare_refs(
     *,
     data: str | None = None,
     rule: str | None = None,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> Comparison:
     """Load two models by reference and compare them on the same labelled rows; with a
-    config (or a rule) the comparison carries the gates' verdict."""
+    config (or a rule) the comparison carries the gates' verdict. The bootstrap's seed is
+    the config's (as a run's comparison with the champion uses), else 0."""
     needs_catalog = is_registry_ref(baseline) or is_registry_ref(candidate)
     catalog = project.catalog if needs_catalog else None
     base = load_ref(baseline, catalog=catalog)
@@ -119,6 +120,8 @@ def compare_refs(
     config = project.config if project.has_config else None
     slices = [s for s in config.evaluation.slices if s in frame.columns] if config else []
     gates = config.gates if config else GatesConfig()
+    if seed is None:
+        seed = config.seed if config else 0
     comparison = compare_models(
         base, cand, frame, source=source, slices=slices, confidence=gates.confidence, seed=seed
     )
@@ -171,6 +174,14 @@ def gate_comparison_file(
             fix="Pass the comparison.json that mlgate compare wrote.",
         ) from e
     if min_accuracy is not None or max_regression is not None:
+        if "accuracy" not in comparison.metrics:
+            raise ConfigError(
+                f"--min-accuracy and --max-regression judge accuracy, and this {comparison.task} "
+                "comparison has none.",
+                file=path,
+                fix="Judge it by the config's gates instead (drop the flags; e.g. gates.min "
+                "or gates.max_regression on rmse).",
+            )
         gates = GatesConfig(
             min={"accuracy": min_accuracy} if min_accuracy is not None else {},
             max_regression={"accuracy": max_regression} if max_regression is not None else {},
