@@ -391,4 +391,4 @@ def test_thresholds_outside_0_and_1_are_refused(
 ) -> None:
     result = invoke("gate", comparison_file, *flag, "-c", NO_CONFIG)
     assert result.exit_code == 2, result.output
-    assert "is not in the range 0<=x<=1" in result.output
+    assert f"Invalid value for '{flag[0]}'" in result.output
