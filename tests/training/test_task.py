@@ -99,3 +99,21 @@ def test_a_task_the_estimator_contradicts_is_a_config_error(
         ),
     ):
         run(load_config(path))
+
+
+def test_a_classifier_on_many_distinct_numbers_is_refused_unless_asked_for(
+    new_project: Any, binary_frame: pd.DataFrame
+) -> None:
+    continuous = binary_frame.assign(label=(binary_frame["x1"] * 100).round(2))
+    path = new_project(continuous)
+    distinct = continuous["label"].nunique()
+    with pytest.raises(
+        ConfigError,
+        match=(
+            rf"^{path}: model\.estimator: sklearn\.ensemble\.RandomForestClassifier is a "
+            rf"classifier, but target column 'label' holds {distinct} distinct numbers, as a "
+            r"regression target does; each would become a class of its own\. Choose a "
+            r"regressor, or set task: classification if the numbers really are class labels\.$"
+        ),
+    ):
+        run(load_config(path))

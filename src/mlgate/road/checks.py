@@ -117,9 +117,23 @@ def check_slices(config: PipelineConfig, frame: pd.DataFrame, source: str) -> No
 
 
 def decide_task(config: PipelineConfig, estimator: Any, target: pd.Series) -> Task:
-    """The task: as configured, else as the estimator declares, else from the labels."""
+    """The task: as configured, else as the estimator declares, else from the labels.
+
+    A classifier left to `task: auto` on a target of many distinct numbers is refused:
+    each number would become a class of its own, a handful of rows each.
+    """
     declared = estimator_task(estimator)
     if config.task == "auto":
+        if declared == "classification" and infer_task(target) == "regression":
+            raise ConfigError(
+                f"{config.model.estimator} is a classifier, but target column "
+                f"{config.data.target!r} holds {target.nunique()} distinct numbers, as a "
+                "regression target does; each would become a class of its own.",
+                file=config.source,
+                field="model.estimator",
+                fix="Choose a regressor, or set task: classification if the numbers "
+                "really are class labels.",
+            )
         return declared or infer_task(target)
     if declared is not None and declared != config.task:
         kind = "classifier" if declared == "classification" else "regressor"
