@@ -135,3 +135,34 @@ def test_ci_generate_refreshes_only_the_workflows(scaffolded: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (scaffolded / ".github" / "workflows" / "ci.yml").read_text().startswith("name: ci")
     assert (scaffolded / "mlgate.yaml").read_text() == config
+
+
+def test_a_bare_projects_tests_follow_its_gates_for_a_regressor(tmp_path: Path) -> None:
+    import sys
+
+    import numpy as np
+    import pandas as pd
+
+    folder = tmp_path / "bare"
+    init_project(folder, bare=True)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(y=x @ [3.0, -2.0, 0.5] + 10)
+    (folder / "data").mkdir(exist_ok=True)
+    frame.to_csv(folder / "data" / "train.csv", index=False)
+    config = yaml.safe_load((folder / "mlgate.yaml").read_text(encoding="utf-8"))
+    config["data"] |= {"target": "y", "split": {"test_size": 0.2, "seed": 42}}
+    config["model"] = {"estimator": "sklearn.linear_model.Ridge", "cv_folds": 0}
+    config["gates"] = {"max": {"rmse": 1.0}, "max_regression": {"rmse": 0.1}}
+    (folder / "mlgate.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLGATE_", "PYTEST_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b4 passed, 2 skipped\b", done.stdout), done.stdout
