@@ -339,3 +339,21 @@ async def test_the_reason_an_act_gives_is_kept(serve: Any, project: Any) -> None
     assert promoted.status_code == 200, promoted.text
     moves = project.catalog().history(MODEL)
     assert (moves[-2].action, moves[-2].reason) == ("promote", "ship it after review")
+
+
+async def test_a_split_set_by_hand_is_an_event(serve: Any, project: Any) -> None:
+    from mlgate.state.rollout import rollout_events
+
+    async with serve(admin_token=TOKEN) as s:
+        changed = await s.client.post(
+            "/admin/rollout", json={"strategy": "canary", "weight": 30, "note": "try"}, headers=AUTH
+        )
+    assert changed.status_code == 200, changed.text
+    (event,) = rollout_events(project.opened().state, MODEL)
+    assert (event.kind, event.strategy, event.weight, event.actor) == (
+        "split",
+        "canary",
+        30.0,
+        "admin API",
+    )
+    assert event.message == "split set by hand: canary 30% (try)"

@@ -262,14 +262,21 @@ def _abort(gateway: Gateway, reason: str, actor: str) -> RolloutState | None:
 
 
 def _apply_split(gateway: Gateway, split: Split, actor: str) -> RolloutState:
-    return set_rollout(
+    """The split set by hand, on record as a `split` event (and on the webhook)."""
+    note = str(split.note)[:500]
+    state = set_rollout(
         gateway.store,
         gateway.name,
         strategy=split.strategy,
         weight=float(split.weight),
         actor=actor,
-        note=str(split.note)[:500],
+        note=note,
     )
+    said = f"split set by hand: {split.strategy} {float(split.weight):g}%"
+    rollouts.record(
+        gateway.project, state, "split", said + (f" ({note})" if note else ""), {}, actor
+    )
+    return state
 
 
 def _promote(gateway: Gateway, reason: str, actor: str) -> None:
