@@ -326,3 +326,18 @@ def test_status_of_a_model_that_is_not_registered(runner: CliRunner, project: Pa
     assert one_error(invoke(runner, "rollout", "status", "-c", project)) == (
         "no registered model named 'other'. Registered: credit-risk."
     )
+
+
+@pytest.mark.parametrize(
+    ("every", "expected"),
+    [
+        ("soon", "--every: must be a duration such as 30s, 5m or 1h. Got 'soon'."),
+        ("2h", "--every: must be between 100ms and 1h. Got '2h'."),
+    ],
+)
+def test_watch_takes_a_duration(
+    runner: CliRunner, project: Path, every: str, expected: str
+) -> None:
+    assert one_error(invoke(runner, "rollout", "watch", "-c", project, "--every", every)) == (
+        expected
+    )

@@ -141,29 +141,41 @@ def _end(config: Path, act: Callable[..., Act], reason: str) -> None:
 def watch(
     config: ConfigOption = Path("mlgate.yaml"),
     every: Annotated[
-        float, typer.Option("--every", min=0.1, max=3600, help="Seconds between checks.")
-    ] = 1.0,
+        str,
+        typer.Option("--every", help="Time between checks: seconds, or e.g. 500ms, 5s, 1m."),
+    ] = "1s",
 ) -> None:
     """Run the controller alone (when no gateway runs it), printing each rollout event as it
     happens (its analyses, steps and end, whoever acts); Ctrl-C stops."""
     import time
 
+    from mlgate.config.rollout import parse_duration
+    from mlgate.errors import ConfigError
     from mlgate.rollout.controller import Controller
     from mlgate.state.rollout import rollout_events
+
+    try:
+        pause = parse_duration(every)
+    except ValueError as e:
+        raise ConfigError(str(e), field="--every", value=every) from e
+    if not 0.1 <= pause <= 3600:
+        raise ConfigError(
+            "must be between 100ms and 1h", field="--every", value=every, show_value=True
+        )
 
     project = open_project(config)
     controller = Controller(project)
     err.print(f"watching the rollout of {escape(controller.name)}; Ctrl-C stops")
     stop = threading.Event()
     acting = threading.Thread(
-        target=controller.run, args=(stop,), kwargs={"every": every}, daemon=True
+        target=controller.run, args=(stop,), kwargs={"every": pause}, daemon=True
     )
     newest = rollout_events(controller.store, controller.name, limit=1)
     seen = newest[-1].id if newest else 0
     acting.start()
     try:
         while acting.is_alive():
-            time.sleep(every)
+            time.sleep(pause)
             for event in rollout_events(controller.store, controller.name, limit=50):
                 if event.id > seen:
                     seen = event.id

@@ -40,8 +40,9 @@ def init(
     out.print(f"created {len(written)} file(s) in {escape(str(folder))}/")
     for path in written:
         out.print(f"  {escape(str(path.relative_to(folder)))}")
+    enter = "" if folder.resolve() == Path.cwd() else f"cd {escape(str(folder))} && "
     out.print(
-        f"\nnext: cd {escape(str(folder))} && mlgate run && python -m pytest -q"
+        f"\nnext: {enter}mlgate run && python -m pytest -q"
         if not bare
         else f"\nnext: put your data in {escape(str(folder))}/data/train.csv and edit mlgate.yaml"
     )
