@@ -128,7 +128,7 @@ def test_steps_need_not_end_at_100_outside_a_canary(tmp_path: Path) -> None:
             {"analysis": {"max_eror_rate": 0.1}},
             "rollout.analysis.max_eror_rate: unknown key (did you mean 'max_error_rate'? "
             "allowed: latency_slack_ms, max_error_rate, max_p99_latency_ratio, min_agreement, "
-            "min_labels, min_live_accuracy_delta, min_requests)",
+            "min_labels, min_live_accuracy_delta, min_requests, regression_tolerance)",
         ),
         (
             {"analysis": {"min_agreement": 1.5}},

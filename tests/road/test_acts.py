@@ -170,3 +170,7 @@ def test_acts_at_once_move_from_what_the_one_before_left(project: Project) -> No
     assert sorted(outcomes) == ["moved", "refused", "refused", "refused"]
     rollbacks = [e for e in project.catalog.history(NAME) if e.action == "rollback"]
     assert [(e.from_version, e.to_version) for e in rollbacks] == [(CHALLENGER, CHAMPION)]
+
+
+def test_a_rollout_records_the_task_its_analysis_judges_by(project: Project) -> None:
+    assert start_rollout(project).plan["task"] == "classification"

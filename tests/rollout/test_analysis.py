@@ -184,3 +184,21 @@ def test_segments_with_and_without_errors_read_together(logs: Path) -> None:
     write(logs, "predictions", canary_traffic(10, at=NOW, prefix="b", errors=5))
     found = analyse(str(logs), NAME, SINCE)
     assert (found.challenger.requests, found.challenger.errors) == (10, 5)
+
+
+def test_a_regressors_answers_agree_and_are_correct_within_the_tolerance(logs: Path) -> None:
+    records = []
+    for i in range(20):
+        truth = 200.0 + i
+        # The challenger answers 2% off the champion's answer (agrees at 5%), and the
+        # champion 1% off the label; the challenger of the last 5 rows is 20% off.
+        champion, challenger = truth * 1.01, truth * 1.01 * (1.2 if i >= 15 else 1.02)
+        records.append(prediction(f"x-{i}", "challenger", CHALLENGER, f"{challenger}", at=NOW))
+        records.append(prediction(f"x-{i}", "reference", CHAMPION, f"{champion}", at=NOW))
+    write(logs, "predictions", records)
+    write(logs, "feedback", [label(f"x-{i}", f"{200.0 + i}", at=NOW) for i in range(20)])
+    exact = analyse(str(logs), NAME, SINCE)
+    assert (exact.compared_rows, exact.agreement, exact.challenger.correct) == (20, 0.0, 0)
+    within = analyse(str(logs), NAME, SINCE, tolerance=0.05)
+    assert within.agreement == pytest.approx(15 / 20)
+    assert (within.challenger.labelled, within.challenger.correct) == (20, 15)

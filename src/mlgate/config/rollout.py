@@ -63,6 +63,14 @@ class AnalysisConfig(Strict):
     min_labels: int = Field(
         100, ge=1, description="Fewest labelled rows per version before live accuracy counts."
     )
+    regression_tolerance: float = Field(
+        0.05,
+        gt=0.0,
+        le=1.0,
+        description="Regressors: an answer within this share of the champion's agrees with "
+        "it, and one within this share of the label is correct (live accuracy), e.g. 0.05 "
+        "for 5%; against values near 0 the share is of 1.",
+    )
 
 
 class RolloutConfig(Strict):

@@ -133,6 +133,8 @@ def _start(project: Project, plan: RolloutConfig, actor: str) -> RolloutState:
                 "last_analysis_at": started,
                 "champion": champion.version,
                 "challenger": challenger.version,
+                # a regressor's answers agree within a tolerance, not to the letter
+                "task": champion.tags.get("mlgate.task") or None,
             },
             # Two starts at once: the state both read is changed by one of them only.
             expect_revision=current.revision,

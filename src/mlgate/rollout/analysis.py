@@ -56,17 +56,27 @@ FROM p
 GROUP BY side
 """
 
-_AGREEMENT = """
+#: Two answers that agree: the same label, or (for a regressor, $tolerance set) numbers
+#: within that share of the second one (of 1, for values near 0).
+_SAME = """
+CASE WHEN CAST($tolerance AS DOUBLE) IS NULL THEN {a} = {b}
+ELSE abs(TRY_CAST({a} AS DOUBLE) - TRY_CAST({b} AS DOUBLE))
+     <= CAST($tolerance AS DOUBLE) * greatest(1.0, abs(TRY_CAST({b} AS DOUBLE)))
+END
+"""
+
+_AGREEMENT = f"""
 WITH p AS (
     SELECT request_id, row, role, prediction FROM predictions
     WHERE model = $model AND time >= $since AND error IS NULL
 )
-SELECT count(*), avg(CASE WHEN c.prediction = b.prediction THEN 1.0 ELSE 0.0 END)
+SELECT count(*),
+    avg(CASE WHEN {_SAME.format(a="c.prediction", b="b.prediction")} THEN 1.0 ELSE 0.0 END)
 FROM p AS c JOIN p AS b USING (request_id, row)
 WHERE c.role IN ('challenger', 'shadow') AND b.role IN ('champion', 'reference')
 """
 
-_ACCURACY = """
+_ACCURACY = f"""
 WITH p AS (
     SELECT request_id, row, role, prediction FROM predictions
     WHERE model = $model AND time >= $since AND error IS NULL AND role <> 'reference'
@@ -78,17 +88,21 @@ f AS (
 SELECT
     CASE WHEN p.role = 'champion' THEN 'champion' ELSE 'challenger' END AS side,
     count(*),
-    sum(CASE WHEN p.prediction = f.label THEN 1 ELSE 0 END)
+    sum(CASE WHEN {_SAME.format(a="p.prediction", b="f.label")} THEN 1 ELSE 0 END)
 FROM p JOIN f USING (request_id, row)
 GROUP BY side
 """
 
 
-def analyse(log_root: str, model: str, since: datetime) -> Analysis:
-    """The figures of both versions from `since` until now."""
-    params: dict[str, Any] = {"model": model, "since": since}
+def analyse(
+    log_root: str, model: str, since: datetime, *, tolerance: float | None = None
+) -> Analysis:
+    """The figures of both versions from `since` until now. For a regressor, `tolerance`:
+    answers within that share of each other agree, and within it of the label are correct."""
+    params: dict[str, Any] = {"model": model, "since": since, "tolerance": tolerance}
     sides = {"champion": VersionFigures(), "challenger": VersionFigures()}
-    for side, version, requests, attempts, errors, p99 in _run(log_root, _PER_ROLE, params):
+    counting = {"model": model, "since": since}
+    for side, version, requests, attempts, errors, p99 in _run(log_root, _PER_ROLE, counting):
         figures = sides[side]
         figures.version = version
         figures.requests = int(requests or 0)

@@ -68,7 +68,9 @@ class Controller:
             return None
         plan, config, now = dict(state.plan), _plan(state), rollouts.now()
         since = datetime.fromtimestamp(plan["step_started_at"], UTC)
-        analysis = analyse(self.log_root, self.name, since)
+        regression = plan.get("task") == "regression"
+        tolerance = config.analysis.regression_tolerance if regression else None
+        analysis = analyse(self.log_root, self.name, since, tolerance=tolerance)
         verdict = judge(
             analysis,
             config,
