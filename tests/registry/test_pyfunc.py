@@ -199,3 +199,43 @@ def test_a_bundle_without_mlmodel_digests_is_not_loaded(tmp_path: Path) -> None:
     (tmp_path / MLMODEL).write_text(yaml.safe_dump({"flavors": {}}), encoding="utf-8")
     with pytest.raises(ArtifactError, match=r"records no mlgate digests"):
         pyfunc._load_pyfunc(str(tmp_path))
+
+
+def test_integer_classes_are_long_labels_in_and_out(
+    registered: Callable[..., RunResult],
+    multiclass_frame: pd.DataFrame,
+    mlflow_uri: Callable[[RunResult], str],
+) -> None:
+    import mlflow.models
+    import mlflow.pyfunc
+
+    result = registered(multiclass_frame, FOREST, "label")
+    mlflow_uri(result)
+    signature = mlflow.models.get_model_info("models:/demo/1").signature
+    assert signature is not None
+    assert signature.outputs.to_dict() == [{"type": "long", "name": "label", "required": True}]
+    rows = multiclass_frame.drop(columns="label").iloc[200:]
+    got = np.asarray(mlflow.pyfunc.load_model("models:/demo/1").predict(rows))
+    assert got.tolist() == mlgate_predictions(result, rows).tolist()
+    assert set(got.tolist()) <= {0, 1, 2}
+
+
+def test_a_second_run_into_the_same_folder_registers_its_own_mlmodel(
+    tmp_path: Path,
+    binary_frame: pd.DataFrame,
+    new_project: Callable[..., Path],
+    registry_for: Callable[[Path], Path],
+    mlflow_uri: Callable[[RunResult], str],
+) -> None:
+    import mlflow.pyfunc
+
+    registry_for(tmp_path / "project")
+    config = load_config(new_project(binary_frame.iloc[:160], test=binary_frame.iloc[160:]))
+    out = tmp_path / "project" / ".mlgate" / "runs" / "demo" / "same"
+    run(config, output=out, apply_gates=False, register=True)
+    result = run(config, output=out, apply_gates=False, register=True)
+    assert result.registration is not None
+    assert result.registration.version == "2"
+    mlflow_uri(result)
+    rows = binary_frame.drop(columns="label").iloc[160:].astype({"count": "float64"})
+    assert len(mlflow.pyfunc.load_model("models:/demo/2").predict(rows)) == len(rows)

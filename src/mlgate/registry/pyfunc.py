@@ -21,7 +21,7 @@ from mlgate.errors import ArtifactError, DataError
 from mlgate.registry._mlflow import quiet_mlflow
 from mlgate.registry._record import MLMODEL
 from mlgate.registry.artifacts import sha256_file
-from mlgate.registry.bundle import CARD_FILE, TEST_SET, ModelCard, load_bundle
+from mlgate.registry.bundle import CARD_FILE, MODEL_FILE, TEST_SET, ModelCard, load_bundle
 from mlgate.training.preprocessing import prepare_features
 
 if TYPE_CHECKING:
@@ -40,6 +40,19 @@ _METADATA = "mlgate"
 _NOT_PIP = frozenset({"python"})
 #: JSON types of class labels → MLflow column types.
 _LABEL_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+
+#: What MLflow writes beside MLmodel, and what mlgate writes into a bundle.
+_MLFLOW_FILES = frozenset(
+    {
+        MLMODEL,
+        "input_example.json",
+        "serving_input_example.json",
+        "requirements.txt",
+        "python_env.yaml",
+        "conda.yaml",
+    }
+)
+_BUNDLE_FILES = frozenset({CARD_FILE, MODEL_FILE, TEST_SET})
 
 _AGAIN = "Register the model again from a trusted run."
 
@@ -91,7 +104,8 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
     """Write the MLmodel and the files MLflow reads beside it into `bundle`; their names.
 
     `packages` are the lineage's package versions, pinned in the requirements with
-    mlgate itself. Files of the bundle are never replaced.
+    mlgate itself. MLflow's files from an earlier run into the same folder are replaced,
+    the bundle's own never.
     """
     card = _card(bundle)
     mlflow_pyfunc = _import_pyfunc()
@@ -107,13 +121,11 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
             metadata={_METADATA: digests},
         )
         written = sorted(p.name for p in made.iterdir() if p.is_file())
-        clash = [name for name in written if (bundle / name).exists() and name != MLMODEL]
-        if clash:
-            raise ArtifactError(
-                f"the bundle already holds {', '.join(clash)}, which MLflow's files would replace.",
-                path=bundle,
-                fix="Write the model into a new folder (`mlgate run` does).",
-            )
+        mine = [name for name in written if name in _BUNDLE_FILES]
+        if mine:  # never: MLflow names its files otherwise, and a bundle's files stay as written
+            raise ArtifactError(f"MLflow would replace {', '.join(mine)}.", path=bundle)
+        for stale in _MLFLOW_FILES - set(written):  # left by an earlier run into this folder
+            (bundle / stale).unlink(missing_ok=True)
         for name in written:
             shutil.copyfile(made / name, bundle / name)
     return written
