@@ -239,3 +239,26 @@ def test_a_second_run_into_the_same_folder_registers_its_own_mlmodel(
     mlflow_uri(result)
     rows = binary_frame.drop(columns="label").iloc[160:].astype({"count": "float64"})
     assert len(mlflow.pyfunc.load_model("models:/demo/2").predict(rows)) == len(rows)
+
+
+def test_an_mlmodel_mlflow_cannot_write_registers_nothing(
+    tmp_path: Path,
+    binary_frame: pd.DataFrame,
+    new_project: Callable[..., Path],
+    registry_for: Callable[[Path], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mlgate.registry import pyfunc
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    pyfunc._import_pyfunc()
+    monkeypatch.setattr("mlflow.pyfunc.save_model", refuse)
+    registry_for(tmp_path / "project")
+    config = load_config(new_project(binary_frame.iloc[:160], test=binary_frame.iloc[160:]))
+    with pytest.raises(
+        ArtifactError, match=r"MLflow could not write the MLmodel file \(disk full\)"
+    ):
+        run(config, apply_gates=False, register=True)
+    assert not Project(tmp_path / "project").catalog.has_model("demo")

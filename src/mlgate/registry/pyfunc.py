@@ -112,14 +112,21 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
     digests = {"card_sha256": sha256_file(bundle / CARD_FILE), "sha256": card.artifact.sha256}
     with tempfile.TemporaryDirectory(prefix="mlgate-mlmodel-") as scratch:
         made = Path(scratch) / "model"
-        mlflow_pyfunc.save_model(
-            str(made),
-            loader_module=LOADER,
-            signature=model_signature(card),
-            input_example=_example(bundle, card),
-            pip_requirements=_requirements(packages),
-            metadata={_METADATA: digests},
-        )
+        try:
+            mlflow_pyfunc.save_model(
+                str(made),
+                loader_module=LOADER,
+                signature=model_signature(card),
+                input_example=_example(bundle, card),
+                pip_requirements=_requirements(packages),
+                metadata={_METADATA: digests},
+            )
+        except Exception as e:  # MLflow raises its own and whatever its helpers do
+            raise ArtifactError(
+                f"MLflow could not write the {MLMODEL} file ({e}), so no version was registered.",
+                path=bundle,
+                fix="Check the MLflow installation (`pip install mlflow`), then run again.",
+            ) from e
         written = sorted(p.name for p in made.iterdir() if p.is_file())
         mine = [name for name in written if name in _BUNDLE_FILES]
         if mine:  # never: MLflow names its files otherwise, and a bundle's files stay as written
