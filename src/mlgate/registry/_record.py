@@ -16,6 +16,8 @@ __all__ = ["check_bundle", "fit_reasons", "read_reasons"]
 
 #: Files a bundle must hold, logged and checked before a version points at them.
 REQUIRED = ("model.json", "model.skops")
+#: MLflow's description of a bundle (see `mlgate.registry.pyfunc`).
+MLMODEL = "MLmodel"
 #: Room for the failure reasons in a tag.
 REASONS_LIMIT = 5000
 
@@ -56,6 +58,8 @@ def check_bundle(bundle: Path, sha256: str) -> tuple[str, str, list[str]]:
                 fix="Train again; mlgate registers only the files it wrote.",
             )
         required.append(str(onnx["path"]))
+    if (bundle / MLMODEL).is_file():  # MLflow's view of it: bundles before it have none
+        required.append(MLMODEL)
     return model_sha256, sha256_file(bundle / "model.json"), required
 
 

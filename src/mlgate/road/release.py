@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlgate.config.settings import redact_url
+from mlgate.registry.pyfunc import write_mlmodel
 from mlgate.registry.versions import CHALLENGER, CHAMPION
 from mlgate.results import Registration, RunResult
 
@@ -24,6 +25,8 @@ __all__ = ["register_run"]
 def register_run(project: Project, result: RunResult) -> Registration:
     """Register the run's model folder, move the aliases its verdict allows, notify."""
     config, catalog = project.config, project.catalog
+    # MLflow's own loaders, `mlflow models serve` and its signature view read this.
+    write_mlmodel(Path(result.output_dir), result.lineage.packages)
     info = catalog.register(
         config.name,
         Path(result.output_dir),
