@@ -155,3 +155,11 @@ def registry_for(mlflow_template: Path, monkeypatch: pytest.MonkeyPatch) -> Call
     for name in REGISTRY_ENV:
         monkeypatch.delenv(name, raising=False)
     return lambda folder: copy_registry(mlflow_template, folder)
+
+
+@pytest.fixture
+def chatty(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The import path of a team's own estimator that takes **kwargs and prints as it
+    fits and predicts (as XGBoost and LightGBM do)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "models"))
+    return "chatty_models.Chatty"

@@ -431,3 +431,16 @@ def test_evaluate_refuses_text_targets_for_a_regressor(
         f"{labelled}: target column 'progression' holds text (e.g. 'high'), but the model is "
         "a regressor that predicts numbers. Evaluate on data whose target column holds numbers."
     )
+
+
+def test_what_an_estimator_prints_stays_off_the_json(
+    runner: CliRunner, project: Path, chatty: str, tmp_path: Path
+) -> None:
+    doc = yaml.safe_load(project.read_text(encoding="utf-8"))
+    doc["model"] = {"estimator": chatty, "params": {"C": 0.5, "verbosity": -1}, "cv_folds": 2}
+    project.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = invoke(runner, "train", "-c", project, "--json", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)  # the whole of stdout is one JSON document
+    assert payload["passed"] is True
+    assert "[Chatty] [Info]" in result.stderr

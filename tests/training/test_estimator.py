@@ -188,3 +188,8 @@ def test_a_constructor_that_refuses_its_params(
         ),
     ):
         resolve("picky_models.Picky", depth=-1)
+
+
+def test_params_pass_through_to_an_estimator_that_takes_any(chatty: str) -> None:
+    found = resolve(chatty, C=0.5, num_leaves=31, verbosity=-1)
+    assert found.get_params() == {"C": 0.5, "num_leaves": 31, "verbosity": -1}  # type: ignore[attr-defined]

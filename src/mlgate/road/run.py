@@ -7,7 +7,9 @@ are refused before any data is read.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,20 @@ def run(
     `project`'s registry (opened from `config` when not given). Warnings the
     estimator raises are kept in the result, not printed.
     """
+    # What an estimator prints itself (LightGBM's and XGBoost's logs) goes to stderr: stdout
+    # is the command's, and `mlgate run --json` writes one JSON document there.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _run(config, output, apply_gates, register, progress, project)
+
+
+def _run(
+    config: PipelineConfig,
+    output: Path | None,
+    apply_gates: bool,
+    register: bool,
+    progress: Progress | None,
+    project: Project | None,
+) -> RunResult:
     say = progress or (lambda _message: None)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     estimator = resolve_estimator(config.model, seed=config.seed, file=config.source)

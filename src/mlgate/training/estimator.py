@@ -78,7 +78,18 @@ def _import(path: str, file: Path | None) -> type[Any]:
 
 
 def _accepted_params(cls: type[Any]) -> set[str] | None:
-    """The keyword arguments `cls` takes, or None when it takes any (**kwargs)."""
+    """The keyword arguments `cls` takes, or None when it takes any (**kwargs).
+
+    An estimator whose constructor takes **kwargs (XGBoost's, LightGBM's, a team's
+    own) passes them on; scikit-learn's `_get_param_names` leaves those out, so the
+    constructor is read first.
+    """
+    try:
+        own = inspect.signature(cls.__init__).parameters.values()
+    except (TypeError, ValueError):
+        own = None
+    if own is not None and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own):
+        return None
     names = getattr(cls, "_get_param_names", None)
     if callable(names):
         try:
