@@ -6,6 +6,7 @@ scikit-learn predictions on the project's real test set (data/test.csv).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -272,3 +273,38 @@ def _talk_like_triton(httpclient: Any, url: str, registered: Any) -> None:
             client.infer(MODEL, [tensor], outputs=label, model_version="9")
     finally:
         client.close()
+
+
+async def test_a_regressor_answers_a_prediction_not_a_label(
+    kit: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from mlgate.config.loader import load_config
+    from mlgate.project import Project
+    from mlgate.road.run import run
+    from mlgate.serving.gateway import Gateway
+
+    for variable in ("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLGATE_STATE_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(120, 2)), columns=["a", "b"])
+    frame["y"] = 3 * frame["a"] - frame["b"] + 7
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "mlgate.yaml").write_text(
+        "name: sizes\ndata: {train: train.csv, target: y}\n"
+        "model: {estimator: sklearn.linear_model.Ridge, cv_folds: 0}\n",
+        encoding="utf-8",
+    )
+    config = load_config(tmp_path / "mlgate.yaml")
+    assert run(config, register=True).passed
+    gateway = Gateway(Project.open(config))
+    gateway.load()
+    row = {"inputs": [{"name": n, "shape": [1], "datatype": "FP64", "data": [0.5]} for n in "ab"]}
+    async with kit.running(gateway, lifespan=False) as s:
+        metadata = (await s.client.get("/v2/models/sizes")).json()
+        answered = (await s.client.post("/v2/models/sizes/infer", json=row)).json()
+    assert [o["name"] for o in metadata["outputs"]] == ["prediction"]
+    assert [o["name"] for o in answered["outputs"]] == ["prediction"]
+    assert answered["outputs"][0]["data"][0] == pytest.approx(3 * 0.5 - 0.5 + 7, abs=0.5)
+    gateway.project.close()

@@ -146,7 +146,7 @@ async def answer(
     prediction, model = served.prediction, served.model
     outputs: list[dict[str, Any]] = [
         {
-            "name": "label",
+            "name": _answer(model),
             "shape": [batch.rows],
             "datatype": _label_type(model),
             "data": prediction.labels,
@@ -204,12 +204,17 @@ def _v2_id(body: dict[str, Any]) -> str | None:
     return given
 
 
+def _answer(model: ServedModel) -> str:
+    """The name of a version's answer: a classifier's `label`, a regressor's `prediction`."""
+    return "label" if model.card.task == "classification" else "prediction"
+
+
 def _v2_outputs(model: ServedModel, body: dict[str, Any]) -> set[str]:
     """The output names a V2 request asks for; empty for all of them."""
     requested = body.get("outputs")
     if requested is None:
         return set()
-    names = ["label"] + (["probabilities"] if model.card.task == "classification" else [])
+    names = [_answer(model)] + (["probabilities"] if model.card.task == "classification" else [])
     if not isinstance(requested, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
     ):
@@ -240,7 +245,7 @@ def _metadata(name: str, model: ServedModel) -> dict[str, Any]:
         {"name": feature, "datatype": _input_type(model, feature), "shape": [-1]}
         for feature in model.features
     ]
-    outputs = [{"name": "label", "datatype": _label_type(model), "shape": [-1]}]
+    outputs = [{"name": _answer(model), "datatype": _label_type(model), "shape": [-1]}]
     if model.card.task == "classification":
         classes = len(model.classes or [])
         outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, classes]})
