@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -442,4 +443,20 @@ def test_a_new_label_set_is_registered_failed_not_refused(tmp_path: Path) -> Non
     assert second.registration.alias is None
     assert any(r.startswith("cannot compare with the champion:") for r in second.reasons), (
         second.reasons
+    )
+
+
+def test_a_model_the_gateway_cannot_load_is_never_registered_as_passing(
+    new_project: Any, binary_frame: pd.DataFrame, registry_for: Any, chatty: str
+) -> None:
+    path = new_project(binary_frame, model={"estimator": chatty, "cv_folds": 0})
+    registry_for(path.parent)
+    result = run(load_config(path), register=True)
+    assert not result.passed
+    assert result.registration is not None
+    assert result.registration.alias is None  # registered, marked failed: no champion
+    (reason,) = [r for r in result.reasons if "loaded back" in r]
+    assert reason.startswith(
+        "it cannot be loaded back as the gateway loads it: refusing to load a model file that "
+        "contains untrusted type(s): chatty_models.Chatty."
     )

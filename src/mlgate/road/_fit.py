@@ -13,15 +13,23 @@ from typing import Any
 
 from mlgate.config.models import PipelineConfig
 from mlgate.drift.profile import PROFILE, build_profile
-from mlgate.errors import DataError
+from mlgate.errors import ArtifactError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
-from mlgate.registry.bundle import TEST_SET, ModelCard, save_bundle
+from mlgate.gates.absolute import GateCheck
+from mlgate.registry.bundle import TEST_SET, ModelCard, load_bundle, save_bundle
 from mlgate.registry.onnx import OnnxExport, export_onnx
 from mlgate.road._data import Prepared
 from mlgate.training.preprocessing import build_model
 from mlgate.training.train import CrossValidation, cross_validate, fit
 
-__all__ = ["Fitted", "fit_and_evaluate", "onnx_warning", "save", "unique_warnings"]
+__all__ = [
+    "Fitted",
+    "check_loadable",
+    "fit_and_evaluate",
+    "onnx_warning",
+    "save",
+    "unique_warnings",
+]
 
 Progress = Callable[[str], None]
 
@@ -121,3 +129,35 @@ def unique_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
         text = " ".join(str(item.message).split())
         seen.setdefault(f"{item.category.__name__}: {text}", None)
     return list(seen)
+
+
+def check_loadable(out: Path, fitted: Fitted, prepared: Prepared) -> GateCheck | None:
+    """A failed check when the saved model cannot be loaded back the way the gateway and
+    every later run load it (verified files, trusted types only), or loaded predicts
+    otherwise than the model fitted; None when it loads and predicts the same."""
+    import numpy as np
+
+    try:
+        loaded, _ = load_bundle(out)
+        again = np.asarray(loaded.predict(prepared.X_test))
+    except (ArtifactError, ValueError, TypeError, AttributeError) as e:
+        problem = e.problem if isinstance(e, ArtifactError) else str(e)
+        return _unloadable(f"it cannot be loaded back as the gateway loads it: {problem}")
+    expected = np.asarray(fitted.model.predict(prepared.X_test))
+    if prepared.task == "regression":
+        same = bool(np.allclose(again.astype(float), expected.astype(float), equal_nan=True))
+    else:
+        same = bool((again.astype(str) == expected.astype(str)).all())
+    if not same:
+        return _unloadable("loaded back, it predicts otherwise than the model fitted")
+    return None
+
+
+def _unloadable(reason: str) -> GateCheck:
+    return GateCheck.unmeasured(
+        "loadable",
+        "min",
+        1.0,
+        f"{reason}. A version the gateway cannot load is never registered as passing; "
+        "use an estimator of scikit-learn (or one whose types mlgate trusts)",
+    )

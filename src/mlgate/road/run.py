@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from mlgate.registry.bundle import TEST_SET, ModelCard
 from mlgate.registry.onnx import OnnxExport
 from mlgate.results import RunResult
 from mlgate.road._data import Prepared, prepare, read, validate_data, violations
-from mlgate.road._fit import Fitted, fit_and_evaluate, onnx_warning, save
+from mlgate.road._fit import Fitted, check_loadable, fit_and_evaluate, onnx_warning, save
 from mlgate.training.estimator import resolve_estimator
 from mlgate.training.task import estimator_task
 
@@ -96,18 +97,22 @@ def _run(
     prepared = prepare(config, estimator, data, schema, apply_gates)
     fitted = fit_and_evaluate(config, estimator, prepared, say)
     card, exported = save(config, prepared, fitted, out, say)
+    verdicts = _Verdicts(apply_gates)
+    if apply_gates:
+        verdicts.add(check_loadable(out, fitted, prepared))
     if not register:
         return _finish(
-            config, base, reports, prepared, fitted, card, exported, None, apply_gates, out, files
+            config, base, reports, prepared, fitted, card, exported, verdicts, out, files
         )
     from mlgate.project import Project
     from mlgate.road.release import register_run
 
     owner = project or Project.open(config)
     try:
-        comparison = _compare(owner, out, prepared.test, say) if apply_gates else None
+        if apply_gates and not verdicts.failed:  # an unloadable candidate is not compared
+            verdicts.add(_compare(owner, out, prepared.test, say))
         result = _finish(
-            config, base, reports, prepared, fitted, card, exported, comparison, True, out, files
+            config, base, reports, prepared, fitted, card, exported, verdicts, out, files
         )
         say("registering the version")
         result.registration = register_run(owner, result)
@@ -138,7 +143,8 @@ def _compare(
     try:
         return compare_with_champion(project, out, test)
     except DataError as e:
-        # Registered as failed with the reason, so a person can review and promote it.
+        # A new label set or target: registered as failed with the reason, so a person
+        # can review and promote it. A champion that fails its checks stops the run.
         return GateCheck(
             metric="champion",
             kind="regression",
@@ -157,14 +163,13 @@ def _finish(
     fitted: Fitted,
     card: ModelCard,
     exported: OnnxExport,
-    compared: Comparison | GateCheck | None,
-    apply_gates: bool,
+    verdicts: _Verdicts,
     out: Path,
     files: dict[str, str],
 ) -> RunResult:
     """The verdict of every gate, and the result written with its outputs."""
-    comparison = compared if isinstance(compared, Comparison) else None
-    gates = _verdict(config, fitted.evaluation, compared, apply_gates)
+    comparison = verdicts.comparison
+    gates = _verdict(config, fitted.evaluation, verdicts)
     passed = gates is None or gates.passed
     result = RunResult(
         **base,
@@ -192,21 +197,37 @@ def _finish(
     return _write(result, out, files)
 
 
+@dataclass
+class _Verdicts:
+    """What the gates judge besides the metrics: the comparison with the champion, and
+    checks failed outside the metric gates (a model that cannot be loaded back, a
+    champion that cannot be compared)."""
+
+    apply: bool
+    comparison: Comparison | None = None
+    failed: list[GateCheck] = field(default_factory=list)
+
+    def add(self, found: Comparison | GateCheck | None) -> None:
+        if isinstance(found, Comparison):
+            self.comparison = found
+        elif found is not None:
+            self.failed.append(found)
+
+
 def _verdict(
-    config: PipelineConfig,
-    evaluation: EvaluationResult,
-    compared: Comparison | GateCheck | None,
-    apply_gates: bool,
+    config: PipelineConfig, evaluation: EvaluationResult, verdicts: _Verdicts
 ) -> GateResult | None:
     """The comparison's verdict when there is one, else the absolute gates (when applied),
-    with the failed check of a champion that could not be compared."""
-    if isinstance(compared, Comparison) and compared.verdict is not None:
-        return compared.verdict
-    if not apply_gates:
+    with every check failed outside them."""
+    if not verdicts.apply:
         return None
-    gates = gate_absolute(evaluation.metrics, config.gates)
-    if isinstance(compared, GateCheck):
-        gates = GateResult(checks=[*gates.checks, compared])
+    comparison = verdicts.comparison
+    if comparison is not None and comparison.verdict is not None:
+        gates = comparison.verdict
+    else:
+        gates = gate_absolute(evaluation.metrics, config.gates)
+    if verdicts.failed:
+        gates = GateResult(checks=[*gates.checks, *verdicts.failed])
     return gates
 
 
