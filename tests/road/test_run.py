@@ -460,3 +460,23 @@ def test_a_model_the_gateway_cannot_load_is_never_registered_as_passing(
         "it cannot be loaded back as the gateway loads it: refusing to load a model file that "
         "contains untrusted type(s): chatty_models.Chatty."
     )
+
+
+def test_a_pipeline_in_the_config_trains_registers_and_loads_back(
+    new_project: Any, binary_frame: pd.DataFrame, registry_for: Any
+) -> None:
+    model = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 500},
+        "pipeline": [
+            {"transformer": "sklearn.preprocessing.PolynomialFeatures", "params": {"degree": 2}}
+        ],
+        "cv_folds": 2,
+    }
+    path = new_project(binary_frame, model=model)
+    registry_for(path.parent)
+    result = run(load_config(path), register=True)
+    assert result.passed, result.reasons
+    assert result.registration is not None
+    assert result.registration.alias == "champion"
+    assert result.task == "classification"

@@ -193,3 +193,57 @@ def test_a_constructor_that_refuses_its_params(
 def test_params_pass_through_to_an_estimator_that_takes_any(chatty: str) -> None:
     found = resolve(chatty, C=0.5, num_leaves=31, verbosity=-1)
     assert found.get_params() == {"C": 0.5, "num_leaves": 31, "verbosity": -1}  # type: ignore[attr-defined]
+
+
+def test_a_pipeline_of_transformers_ends_in_the_estimator() -> None:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+
+    model = ModelConfig(
+        estimator="sklearn.linear_model.LogisticRegression",
+        params={"max_iter": 300},
+        pipeline=[
+            {"transformer": "sklearn.preprocessing.PolynomialFeatures", "params": {"degree": 2}}
+        ],
+    )
+    found = resolve_estimator(model, seed=7, file=CONFIG)
+    assert isinstance(found, Pipeline)
+    assert [name for name, _ in found.steps] == ["0_polynomialfeatures", "estimator"]
+    assert isinstance(found.steps[0][1], PolynomialFeatures)
+    assert found.steps[0][1].degree == 2
+    assert found.steps[-1][1].random_state == 7
+
+
+def test_a_pipeline_step_is_checked_like_the_estimator() -> None:
+    model = ModelConfig(
+        estimator="sklearn.linear_model.LogisticRegression",
+        pipeline=[
+            {"transformer": "sklearn.preprocessing.PolynomialFeatures", "params": {"degre": 2}}
+        ],
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"model\.pipeline\[0\]\.params\.degre: PolynomialFeatures has no parameter 'degre'",
+    ):
+        resolve_estimator(model, seed=7, file=CONFIG)
+    model = ModelConfig(
+        estimator="sklearn.linear_model.LogisticRegression",
+        pipeline=[{"transformer": "sklearn.linear_model.Ridge"}],
+    )
+    with pytest.raises(
+        ConfigError, match=r"model\.pipeline\[0\]\.transformer: Ridge is not a transformer"
+    ):
+        resolve_estimator(model, seed=7, file=CONFIG)
+
+
+def test_a_pipeline_named_as_the_estimator_says_how_to_write_one() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            f"{CONFIG}: model.estimator: a pipeline is written as its parts, not as "
+            "sklearn.pipeline.Pipeline. Got 'sklearn.pipeline.Pipeline'. List the transformers "
+            "under model.pipeline (each with its import path and params) and name the final "
+            "estimator under model.estimator."
+        ),
+    ):
+        resolve("sklearn.pipeline.Pipeline", steps=["a", "b"])

@@ -60,6 +60,30 @@ class DataConfig(_Strict):
         return self.split or SplitConfig()
 
 
+def _import_path(value: str) -> str:
+    module, _, name = value.rpartition(".")
+    if not module or not name or not all(p.isidentifier() for p in value.split(".")):
+        raise ValueError("must be an import path such as sklearn.linear_model.LogisticRegression")
+    return value
+
+
+class StepConfig(_Strict):
+    """One step of `model.pipeline`: a transformer by import path, with its params."""
+
+    transformer: str = Field(
+        description="Import path of a scikit-learn-compatible transformer, "
+        "e.g. sklearn.preprocessing.PolynomialFeatures."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for the transformer."
+    )
+
+    @field_validator("transformer")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        return _import_path(value)
+
+
 class ModelConfig(_Strict):
     """The estimator to train and how its inputs are prepared."""
 
@@ -74,6 +98,11 @@ class ModelConfig(_Strict):
         "auto",
         description="auto: impute and scale numeric, one-hot categorical columns; none: raw.",
     )
+    pipeline: list[StepConfig] = Field(
+        default_factory=list,
+        description="Transformers run in order between the preprocessing and the estimator, "
+        "e.g. [{transformer: sklearn.preprocessing.PolynomialFeatures, params: {degree: 2}}].",
+    )
     cv_folds: int = Field(
         5, ge=0, description="Cross-validation folds on the training set; 0 turns it off."
     )
@@ -81,12 +110,7 @@ class ModelConfig(_Strict):
     @field_validator("estimator")
     @classmethod
     def _dotted(cls, value: str) -> str:
-        module, _, name = value.rpartition(".")
-        if not module or not name or not all(p.isidentifier() for p in value.split(".")):
-            raise ValueError(
-                "must be an import path such as sklearn.linear_model.LogisticRegression"
-            )
-        return value
+        return _import_path(value)
 
     @field_validator("cv_folds")
     @classmethod

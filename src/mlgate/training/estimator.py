@@ -24,7 +24,9 @@ def _suggest(name: str, module: Any) -> str:
     return "Check the class name's spelling and case."
 
 
-def _import(path: str, file: Path | None) -> type[Any]:
+def _import(path: str, file: Path | None, field: str = FIELD, needs: str = "predict") -> type[Any]:
+    """The class at import path `path`, refused unless it has fit and `needs` (predict for
+    an estimator, transform for a pipeline step) and can be cloned."""
     module_name, _, class_name = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -33,7 +35,7 @@ def _import(path: str, file: Path | None) -> type[Any]:
         raise ConfigError(
             f"cannot import module {module_name!r} ({detail}).",
             file=file,
-            field=FIELD,
+            field=field,
             value=path,
             fix="Check the spelling, or install the package that provides it.",
         ) from e
@@ -42,7 +44,7 @@ def _import(path: str, file: Path | None) -> type[Any]:
         raise ConfigError(
             f"module {module_name!r} has no class {class_name!r}.",
             file=file,
-            field=FIELD,
+            field=field,
             value=path,
             fix=_suggest(class_name, module),
         )
@@ -50,17 +52,37 @@ def _import(path: str, file: Path | None) -> type[Any]:
         raise ConfigError(
             f"{class_name!r} is a {type(found).__name__}, not an estimator class.",
             file=file,
-            field=FIELD,
+            field=field,
             value=path,
             fix="Name a class with fit and predict, "
             "such as sklearn.ensemble.RandomForestClassifier.",
         )
-    lacking = [m for m in ("fit", "predict") if not hasattr(found, m)]
+    if needs == "predict" and path == "sklearn.pipeline.Pipeline":
+        raise ConfigError(
+            "a pipeline is written as its parts, not as sklearn.pipeline.Pipeline.",
+            file=file,
+            field=field,
+            value=path,
+            fix="List the transformers under model.pipeline (each with its import path and "
+            "params) and name the final estimator under model.estimator.",
+        )
+    if needs == "transform":
+        lacking = [m for m in ("fit", "transform") if not hasattr(found, m)]
+        if lacking:
+            raise ConfigError(
+                f"{class_name} is not a transformer: it has no {' or '.join(lacking)} method.",
+                file=file,
+                field=field,
+                value=path,
+                fix="A pipeline step transforms the features, such as "
+                "sklearn.preprocessing.PolynomialFeatures; the model goes under model.estimator.",
+            )
+    lacking = [m for m in ("fit", needs) if not hasattr(found, m)] if needs == "predict" else []
     if lacking:
         raise ConfigError(
             f"{class_name} is not a model that predicts: it has no {' or '.join(lacking)} method.",
             file=file,
-            field=FIELD,
+            field=field,
             value=path,
             fix="Name a classifier or regressor, such as sklearn.ensemble.RandomForestClassifier; "
             "preprocessing is built from the schema (model.preprocessing).",
@@ -70,7 +92,7 @@ def _import(path: str, file: Path | None) -> type[Any]:
             f"{class_name} is not scikit-learn-compatible: it has no get_params method, "
             "so it cannot be cloned for cross-validation.",
             file=file,
-            field=FIELD,
+            field=field,
             value=path,
             fix="Wrap it in a class that inherits sklearn.base.BaseEstimator.",
         )
@@ -105,48 +127,64 @@ def _accepted_params(cls: type[Any]) -> set[str] | None:
     return {n for n, p in signature.parameters.items() if p.kind is not p.VAR_POSITIONAL}
 
 
-def _param_field(message: str, params: dict[str, Any]) -> str:
+def _param_field(message: str, params: dict[str, Any], where: str = "model.params") -> str:
     for key in params:
         if f"'{key}' parameter" in message:
-            return f"model.params.{key}"
-    return "model.params"
+            return f"{where}.{key}"
+    return where
 
 
 def resolve_estimator(model: ModelConfig, *, seed: int, file: Path | None = None) -> Any:
-    """A new, unfitted estimator built from the config, its params checked before any fit.
+    """A new, unfitted estimator built from the config, its params checked before any fit;
+    with `model.pipeline`, a scikit-learn Pipeline of those transformers and the estimator.
 
-    `random_state` is set to `seed` when the estimator takes one and the config
-    does not give it, so the same config trains the same model.
+    `random_state` is set to `seed` wherever a step takes one and the config does not
+    give it, so the same config trains the same model.
     """
-    cls = _import(model.estimator, file)
+    estimator = _build(_import(model.estimator, file), model.params, "model.params", seed, file)
+    if not model.pipeline:
+        return estimator
+    from sklearn.pipeline import Pipeline
+
+    steps = []
+    for i, step in enumerate(model.pipeline):
+        where = f"model.pipeline[{i}]"
+        cls = _import(step.transformer, file, f"{where}.transformer", needs="transform")
+        built = _build(cls, step.params, f"{where}.params", seed, file)
+        steps.append((f"{i}_{cls.__name__.lower()}", built))
+    return Pipeline([*steps, ("estimator", estimator)])
+
+
+def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: Path | None) -> Any:
+    """An instance of `cls` with the `given` params (at `where` in the config), checked."""
     name = cls.__name__
     accepted = _accepted_params(cls)
     if accepted is not None:
-        for key in model.params:
+        for key in given:
             if key not in accepted:
                 raise ConfigError(
                     f"{name} has no parameter {key!r}.",
                     file=file,
-                    field=f"model.params.{key}",
+                    field=f"{where}.{key}",
                     allowed=", ".join(sorted(accepted)) or "none",
                     show_value=False,
                 )
-    params = dict(model.params)
+    params = dict(given)
     if accepted is not None and "random_state" in accepted and "random_state" not in params:
         params["random_state"] = seed
     try:
-        estimator = cls(**params)
+        built = cls(**params)
     except (TypeError, ValueError) as e:
         raise ConfigError(
-            f"{name} rejects its params: {e}", file=file, field=_param_field(str(e), params)
+            f"{name} rejects its params: {e}", file=file, field=_param_field(str(e), params, where)
         ) from e
     # scikit-learn checks params at fit; asking now refuses them before any data is read.
     # Estimators outside scikit-learn inherit the method without the constraints it reads.
-    validate = getattr(estimator, "_validate_params", None)
-    if callable(validate) and hasattr(estimator, "_parameter_constraints"):
+    validate = getattr(built, "_validate_params", None)
+    if callable(validate) and hasattr(built, "_parameter_constraints"):
         try:
             validate()
         except (TypeError, ValueError) as e:
             message = str(e)
-            raise ConfigError(message, file=file, field=_param_field(message, params)) from e
-    return estimator
+            raise ConfigError(message, file=file, field=_param_field(message, params, where)) from e
+    return built
