@@ -431,3 +431,14 @@ def test_evaluate_refuses_text_targets_for_a_regressor(
         f"{labelled}: target column 'progression' holds text (e.g. 'high'), but the model is "
         "a regressor that predicts numbers. Evaluate on data whose target column holds numbers."
     )
+
+
+def test_run_json_stays_one_document_when_the_estimator_prints(
+    runner: CliRunner, new_project: Callable[..., Path], binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Without verbose: -1, LightGBM prints a few dozen [LightGBM] lines while it fits.
+    model = {"estimator": "lightgbm.LGBMClassifier", "params": {"n_estimators": 5}, "cv_folds": 2}
+    config = new_project(binary_frame, model=model)
+    result = invoke(runner, "run", "--no-register", "-c", config, "--json", "-o", tmp_path / "o")
+    assert "[LightGBM]" not in result.stdout
+    assert json.loads(result.stdout)["passed"] in (True, False)

@@ -24,6 +24,7 @@ from mlgate.registry.onnx import OnnxExport
 from mlgate.results import RunResult
 from mlgate.road._data import Prepared, prepare, read, validate_data, violations
 from mlgate.road._fit import Fitted, fit_and_evaluate, onnx_warning, save
+from mlgate.training.chatter import quiet_libraries
 from mlgate.training.estimator import resolve_estimator
 from mlgate.training.task import estimator_task
 
@@ -78,8 +79,9 @@ def run(
         )
         return _write(failed, out, files)
     prepared = prepare(config, estimator, data, schema, apply_gates)
-    fitted = fit_and_evaluate(config, estimator, prepared, say)
-    card, exported = save(config, prepared, fitted, out, say)
+    with quiet_libraries():
+        fitted = fit_and_evaluate(config, estimator, prepared, say)
+        card, exported = save(config, prepared, fitted, out, say)
     if not register:
         return _finish(
             config, base, reports, prepared, fitted, card, exported, None, apply_gates, out, files
@@ -120,7 +122,8 @@ def _compare(
 
     say("comparing with the champion")
     try:
-        return compare_with_champion(project, out, test)
+        with quiet_libraries():
+            return compare_with_champion(project, out, test)
     except DataError as e:
         # Registered as failed with the reason, so a person can review and promote it.
         return GateCheck(

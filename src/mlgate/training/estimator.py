@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import inspect
@@ -77,21 +78,44 @@ def _import(path: str, file: Path | None) -> type[Any]:
     return found
 
 
-def _accepted_params(cls: type[Any]) -> set[str] | None:
-    """The keyword arguments `cls` takes, or None when it takes any (**kwargs)."""
-    names = getattr(cls, "_get_param_names", None)
-    if callable(names):
-        try:
-            return set(names())
-        except RuntimeError:  # scikit-learn refuses classes whose __init__ takes *args
-            return None
+def _takes_any_keyword(cls: type[Any]) -> bool:
+    """Whether the constructor of `cls` takes **kwargs (XGBoost, LightGBM pass them on)."""
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
-        return None
-    return {n for n, p in signature.parameters.items() if p.kind is not p.VAR_POSITIONAL}
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+
+
+def _accepted_params(cls: type[Any]) -> tuple[set[str], bool]:
+    """The parameters `cls` is known to take, and whether it also takes any other keyword.
+
+    A constructor with **kwargs hides most of its parameters from its signature, so
+    those of a default instance (`get_params()`) are read as well.
+    """
+    open_ended = _takes_any_keyword(cls)
+    known: set[str] = set()
+    names = getattr(cls, "_get_param_names", None)
+    if callable(names):
+        try:
+            known = set(names())
+        except RuntimeError:  # scikit-learn refuses classes whose __init__ takes *args
+            return known, True
+    else:
+        try:
+            signature = inspect.signature(cls)
+        except (TypeError, ValueError):
+            return known, True
+        known = {
+            n
+            for n, p in signature.parameters.items()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+    if open_ended:
+        # A constructor that needs arguments (or fails in any way): its signature is all.
+        with contextlib.suppress(Exception):
+            known |= set(cls().get_params())
+    return known, open_ended
 
 
 def _param_field(message: str, params: dict[str, Any]) -> str:
@@ -109,8 +133,8 @@ def resolve_estimator(model: ModelConfig, *, seed: int, file: Path | None = None
     """
     cls = _import(model.estimator, file)
     name = cls.__name__
-    accepted = _accepted_params(cls)
-    if accepted is not None:
+    accepted, open_ended = _accepted_params(cls)
+    if not open_ended:
         for key in model.params:
             if key not in accepted:
                 raise ConfigError(
@@ -121,7 +145,7 @@ def resolve_estimator(model: ModelConfig, *, seed: int, file: Path | None = None
                     show_value=False,
                 )
     params = dict(model.params)
-    if accepted is not None and "random_state" in accepted and "random_state" not in params:
+    if "random_state" in accepted and "random_state" not in params:
         params["random_state"] = seed
     try:
         estimator = cls(**params)
