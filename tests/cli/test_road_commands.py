@@ -444,3 +444,14 @@ def test_what_an_estimator_prints_stays_off_the_json(
     payload = json.loads(result.stdout)  # the whole of stdout is one JSON document
     assert payload["passed"] is True
     assert "[Chatty] [Info]" in result.stderr
+
+
+def test_run_json_stays_one_document_when_the_estimator_prints(
+    runner: CliRunner, new_project: Callable[..., Path], binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Without verbose: -1, LightGBM prints a few dozen [LightGBM] lines while it fits.
+    model = {"estimator": "lightgbm.LGBMClassifier", "params": {"n_estimators": 5}, "cv_folds": 2}
+    config = new_project(binary_frame, model=model)
+    result = invoke(runner, "run", "--no-register", "-c", config, "--json", "-o", tmp_path / "o")
+    assert "[LightGBM]" not in result.stdout
+    assert json.loads(result.stdout)["passed"] in (True, False)

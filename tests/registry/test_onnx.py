@@ -217,3 +217,48 @@ def test_a_run_of_a_model_without_a_converter_says_why_in_the_card(
     assert not (tmp_path / "out" / "model.onnx").exists()
     assert "onnx" not in result.files
     assert (tmp_path / "out" / "model.skops").exists()  # the model itself is kept
+
+
+def boosted() -> list[Any]:
+    import lightgbm
+
+    return [
+        pytest.param(lightgbm.LGBMClassifier(n_estimators=20, verbose=-1), id="lgbm"),
+        pytest.param(lightgbm.LGBMRegressor(n_estimators=20, verbose=-1), id="lgbm-regressor"),
+    ]
+
+
+@pytest.mark.parametrize("estimator", boosted())
+def test_lightgbm_exports_through_the_onnxmltools_converters_and_agrees(
+    rows: pd.DataFrame, estimator: Any, tmp_path: Path
+) -> None:
+    task = "classification" if hasattr(estimator, "predict_proba") else "regression"
+    y = rows["label"] if task == "classification" else rows["x2"].fillna(5.0)
+    model = build_model(estimator, KINDS, "auto")
+    X = prepare_features(rows, KINDS)
+    model.fit(X.iloc[:200], y.iloc[:200])
+    exported = export_onnx(model, KINDS, task, X.iloc[200:], tmp_path / "model.onnx")
+    assert exported.artifact is not None, exported.reason
+    assert exported.reason == "predictions equal to scikit-learn's on every test row"
+    labels = onnx_labels(tmp_path / "model.onnx", X.iloc[200:])
+    expected = model.predict(X.iloc[200:])
+    if task == "classification":
+        assert list(labels) == list(expected)
+    else:
+        assert np.allclose(labels, expected, rtol=1e-5)
+
+
+def test_an_xgboost_export_is_kept_only_when_it_agrees(rows: pd.DataFrame, tmp_path: Path) -> None:
+    import xgboost
+
+    # XGBoost compares float32 inputs with its thresholds; ONNX's float32 scaling may put
+    # a row on the other side of one, and then the export is refused, saying so.
+    model = build_model(xgboost.XGBClassifier(n_estimators=20), KINDS, "auto")
+    X = prepare_features(rows, KINDS)
+    model.fit(X.iloc[:200], (rows["label"].iloc[:200] == "yes").astype(int))
+    exported = export_onnx(model, KINDS, "classification", X.iloc[200:], tmp_path / "m.onnx")
+    if exported.artifact is None:
+        assert re.fullmatch(r"ONNX labels differ on \d+ of 100 test rows", exported.reason)
+    else:
+        labels = onnx_labels(tmp_path / "m.onnx", X.iloc[200:])
+        assert list(labels) == list(model.predict(X.iloc[200:]))

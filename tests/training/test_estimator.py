@@ -247,3 +247,30 @@ def test_a_pipeline_named_as_the_estimator_says_how_to_write_one() -> None:
         ),
     ):
         resolve("sklearn.pipeline.Pipeline", steps=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [
+        ("xgboost.XGBClassifier", {"n_estimators": 20, "max_depth": 2}),
+        ("lightgbm.LGBMClassifier", {"n_estimators": 20, "verbose": -1}),
+    ],
+)
+def test_params_pass_through_to_estimators_that_take_any_keyword(
+    estimator: str, params: dict[str, object]
+) -> None:
+    found = resolve(estimator, **params)
+    got = found.get_params()  # type: ignore[attr-defined]
+    assert {key: got[key] for key in params} == params
+    assert got["random_state"] == 7
+
+
+def test_a_typo_on_a_scikit_learn_estimator_is_still_refused() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            "/project/mlgate.yaml: model.params.n_estimator: RandomForestClassifier has no "
+            f"parameter 'n_estimator'. Allowed: {FOREST_PARAMS}."
+        ),
+    ):
+        resolve("sklearn.ensemble.RandomForestClassifier", n_estimator=3)

@@ -3,13 +3,15 @@
 `Catalog` registers versions and moves aliases, keeping every move in the
 `AliasHistory` it is given; `aliases` holds the rules of promote, nominate and
 rollback; `refs` loads a version by reference after checking its digests;
-`bundle`, `artifacts` and `onnx` write and read the verified files; `pyfunc`
-writes the MLmodel through which MLflow loads a version with mlgate's checks.
+`bundle`, `flavours`, `artifacts` and `onnx` write and read the verified files;
+`pyfunc` writes the MLmodel through which MLflow loads a version with mlgate's
+checks.
 """
 
 from mlgate.registry.artifacts import ArtifactInfo, load_skops, save_skops, sha256_file
 from mlgate.registry.bundle import ModelCard, load_bundle, save_bundle
 from mlgate.registry.catalog import Catalog
+from mlgate.registry.flavours import Flavour, get_flavour, register_flavour
 from mlgate.registry.history import AliasEvent, AliasHistory
 from mlgate.registry.pyfunc import write_mlmodel
 from mlgate.registry.refs import LoadedModel, load_ref
@@ -22,13 +24,16 @@ __all__ = [
     "AliasHistory",
     "ArtifactInfo",
     "Catalog",
+    "Flavour",
     "LoadedModel",
     "ModelCard",
     "ModelSummary",
     "VersionInfo",
+    "get_flavour",
     "load_bundle",
     "load_ref",
     "load_skops",
+    "register_flavour",
     "save_bundle",
     "save_skops",
     "sha256_file",

@@ -26,7 +26,8 @@ def check_bundle(bundle: Path, sha256: str) -> tuple[str, str, list[str]]:
     """The digests of model.skops and model.json, and the files to find once logged.
 
     The bundle must be whole and untouched: model.skops as trained (digest `sha256`,
-    when given) and model.onnx, when the card names one, as the card records it.
+    when given), and model.onnx and the flavour's other files, those the card names, as
+    the card records them.
     """
     lost = [f for f in REQUIRED if not (bundle / f).is_file()]
     if lost:
@@ -44,20 +45,23 @@ def check_bundle(bundle: Path, sha256: str) -> tuple[str, str, list[str]]:
         )
     required = list(REQUIRED)
     try:
-        onnx = json.loads((bundle / "model.json").read_text(encoding="utf-8")).get("onnx")
-    except (ValueError, AttributeError) as e:
+        card = json.loads((bundle / "model.json").read_text(encoding="utf-8"))
+        named = [card.get("onnx"), *card.get("files", [])]
+    except (ValueError, AttributeError, TypeError) as e:
         raise ArtifactError(
             f"model.json is not a model card ({e}).", path=bundle, fix="Train again."
         ) from e
-    if isinstance(onnx, dict) and onnx.get("path"):
-        path = bundle / str(onnx["path"])
-        if not path.is_file() or sha256_file(path) != onnx.get("sha256"):
+    for file in named:
+        if not isinstance(file, dict) or not file.get("path") or file["path"] in required:
+            continue
+        path = bundle / str(file["path"])
+        if not path.is_file() or sha256_file(path) != file.get("sha256"):
             raise ArtifactError(
-                f"{onnx['path']} is missing or differs from the one its card records.",
+                f"{file['path']} is missing or differs from the one its card records.",
                 path=bundle,
                 fix="Train again; mlgate registers only the files it wrote.",
             )
-        required.append(str(onnx["path"]))
+        required.append(str(file["path"]))
     if (bundle / MLMODEL).is_file():  # MLflow's view of it: bundles before it have none
         required.append(MLMODEL)
     return model_sha256, sha256_file(bundle / "model.json"), required

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from mlgate.errors import ArtifactError
 
-__all__ = ["ArtifactInfo", "load_skops", "save_skops", "sha256_file"]
+__all__ = ["ArtifactInfo", "load_skops", "load_skops_bytes", "save_skops", "sha256_file"]
 
 #: Packages whose *classes* may be loaded from a skops file. Functions are refused even
 #: there (a model file naming `builtins.eval` or `subprocess.call` is an attack), and so is
@@ -68,19 +68,25 @@ def save_skops(model: Any, path: Path) -> ArtifactInfo:
 
 def load_skops(path: Path, *, sha256: str | None = None) -> Any:
     """The model in a skops file, after checking its digest and that every type is trusted."""
-    import skops.io as sio
-
     if not path.is_file():
         raise ArtifactError("model file not found", path=path)
-    if sha256 is not None and sha256_file(path) != sha256:
+    data = path.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise ArtifactError(
             "the model file's sha256 does not match the one recorded when it was written; "
             "it was altered or replaced.",
             path=path,
             fix="Retrain it, or restore the original file.",
         )
+    return load_skops_bytes(data, path=path)
+
+
+def load_skops_bytes(data: bytes, *, path: str | Path) -> Any:
+    """The model in skops `data` (read from `path`), if every type in it is trusted."""
+    import skops.io as sio
+
     try:
-        untrusted = sio.get_untrusted_types(file=path)
+        untrusted = sio.get_untrusted_types(data=data)
     except Exception as e:  # skops raises several kinds on a file that is not its own
         raise ArtifactError(f"not a readable skops file ({e}).", path=path) from e
     refused = sorted(t for t in untrusted if not _trusted(t))
@@ -92,6 +98,6 @@ def load_skops(path: Path, *, sha256: str | None = None) -> Any:
             "retrain the model from its config.",
         )
     try:
-        return sio.load(path, trusted=list(untrusted))
+        return sio.loads(data, trusted=list(untrusted))
     except Exception as e:
         raise ArtifactError(f"cannot load the model ({e})", path=path) from e

@@ -1,4 +1,4 @@
-"""A trained model on disk: the skops file plus what is needed to use it again."""
+"""A trained model on disk: its flavour's files plus the card needed to use it again."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from mlgate.errors import ArtifactError
-from mlgate.registry.artifacts import ArtifactInfo, load_skops, save_skops
+
+# Imported for its flavours (XGBoost, LightGBM), which it registers.
+from mlgate.registry import boosting  # noqa: F401
+from mlgate.registry.artifacts import ArtifactInfo, sha256_file
+from mlgate.registry.flavours import MODEL_FILE, SKLEARN, flavour_for, get_flavour, read_verified
 
 __all__ = ["TEST_SET", "ModelCard", "load_bundle", "save_bundle"]
 
 _RETRAIN = "Retrain the model; mlgate writes the card beside the model file."
 
-MODEL_FILE = "model.skops"
 CARD_FILE = "model.json"
 #: The held-out rows each run saves beside its model; comparisons use them by default.
 TEST_SET = "test.parquet"
@@ -30,7 +33,12 @@ class ModelCard(BaseModel):
     features: list[str]
     kinds: dict[str, str] = Field(description="Each feature's kind: numeric or categorical.")
     classes: list[Any] | None = None
-    artifact: ArtifactInfo
+    artifact: ArtifactInfo = Field(description=f"{MODEL_FILE}, whose digest the registry keeps.")
+    flavour: str = Field(SKLEARN, description="How the model was saved (registry.flavours).")
+    files: list[ArtifactInfo] = Field(
+        default_factory=list,
+        description="Every file of the model with its sha256; empty on cards older than it.",
+    )
     onnx: ArtifactInfo | None = Field(
         None, description="The ONNX export, present only when it predicts what the model does."
     )
@@ -38,16 +46,25 @@ class ModelCard(BaseModel):
 
 
 def save_bundle(model: Any, folder: Path, card: dict[str, Any]) -> ModelCard:
-    """Write the model and its card into `folder`; the card records the file's sha256."""
-    artifact = save_skops(model, folder / MODEL_FILE)
-    artifact.path = MODEL_FILE
-    full = ModelCard.model_validate(card | {"artifact": artifact})
+    """Write the model (in its flavour's files) and its card into `folder`; the card
+    records the flavour and every file's sha256."""
+    folder.mkdir(parents=True, exist_ok=True)
+    flavour = flavour_for(model)
+    files = [
+        ArtifactInfo(
+            path=name, sha256=sha256_file(folder / name), size_bytes=(folder / name).stat().st_size
+        )
+        for name in flavour.save(model, folder)
+    ]
+    extra = {"artifact": files[0], "flavour": flavour.name, "files": files}
+    full = ModelCard.model_validate(card | extra)
     (folder / CARD_FILE).write_text(full.model_dump_json(indent=2), encoding="utf-8")
     return full
 
 
 def load_bundle(location: str | Path) -> tuple[Any, ModelCard]:
-    """The model and card in a run folder (or beside a model.skops file), hash-checked."""
+    """The model and card in a run folder (or beside its model.skops), every file's
+    sha256 checked before the model is built from the bytes that were checked."""
     path = Path(location)
     folder = path.parent if path.is_file() else path
     card_path = folder / CARD_FILE
@@ -72,5 +89,5 @@ def load_bundle(location: str | Path) -> tuple[Any, ModelCard]:
         raise ArtifactError(
             f"the model card is damaged ({e}).", path=card_path, fix=_RETRAIN
         ) from e
-    model = load_skops(folder / card.artifact.path, sha256=card.artifact.sha256)
+    model = get_flavour(card.flavour).load(read_verified(folder, card.files or [card.artifact]))
     return model, card

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from mlgate.registry._converters import register_converters
 from mlgate.registry.artifacts import ArtifactInfo, sha256_file
 
 if TYPE_CHECKING:
@@ -93,6 +94,10 @@ def export_onnx(
         for name, kind in kinds.items()
     ]
     estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+    try:
+        opsets = register_converters(estimator)
+    except ImportError as e:
+        return OnnxExport(reason=f"no converter for {type(estimator).__name__} ({e})")
     options = {id(estimator): {"zipmap": False}} if task == "classification" else None
     try:
         with warnings.catch_warnings():
@@ -101,6 +106,7 @@ def export_onnx(
                 _with_column_inputs(model, list(kinds), X_check),
                 initial_types=inputs,
                 options=options,
+                target_opset=opsets,
             )
         session = ort.InferenceSession(
             proto.SerializeToString(), providers=["CPUExecutionProvider"]

@@ -38,8 +38,8 @@ class LoadedModel:
 
     @property
     def size_mb(self) -> float:
-        """Size of the model file in megabytes."""
-        return self.card.artifact.size_bytes / 1e6
+        """Size of the model's files in megabytes."""
+        return sum(f.size_bytes for f in self.card.files or [self.card.artifact]) / 1e6
 
 
 def is_registry_ref(ref: str) -> bool:

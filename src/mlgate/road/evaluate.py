@@ -9,6 +9,7 @@ from mlgate.errors import DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
 from mlgate.registry.bundle import ModelCard, load_bundle
 from mlgate.road.checks import check_rows
+from mlgate.training.chatter import quiet_libraries
 from mlgate.training.preprocessing import prepare_features
 from mlgate.training.train import check_target
 
@@ -42,7 +43,8 @@ def evaluate_saved(model: str | Path, data: str | Path) -> tuple[ModelCard, Eval
         )
     features = prepare_features(frame, card.kinds, source=source)
     try:
-        result = evaluate_model(fitted, features, target, card.task)
+        with quiet_libraries():
+            result = evaluate_model(fitted, features, target, card.task)
     except DataError as e:
         raise DataError(e.problem, source=source, fix=e.fix) from e
     return card, result

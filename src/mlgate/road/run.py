@@ -7,9 +7,7 @@ are refused before any data is read.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +25,7 @@ from mlgate.registry.onnx import OnnxExport
 from mlgate.results import RunResult
 from mlgate.road._data import Prepared, prepare, read, validate_data, violations
 from mlgate.road._fit import Fitted, check_loadable, fit_and_evaluate, onnx_warning, save
+from mlgate.training.chatter import quiet_libraries
 from mlgate.training.estimator import resolve_estimator
 from mlgate.training.task import estimator_task
 
@@ -61,9 +60,7 @@ def run(
     `project`'s registry (opened from `config` when not given). Warnings the
     estimator raises are kept in the result, not printed.
     """
-    # What an estimator prints itself (LightGBM's and XGBoost's logs) goes to stderr: stdout
-    # is the command's, and `mlgate run --json` writes one JSON document there.
-    with contextlib.redirect_stdout(sys.stderr):
+    with quiet_libraries():
         return _run(config, output, apply_gates, register, progress, project)
 
 

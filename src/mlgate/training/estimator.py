@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import inspect
@@ -99,32 +100,44 @@ def _import(path: str, file: Path | None, field: str = FIELD, needs: str = "pred
     return found
 
 
-def _accepted_params(cls: type[Any]) -> set[str] | None:
-    """The keyword arguments `cls` takes, or None when it takes any (**kwargs).
-
-    An estimator whose constructor takes **kwargs (XGBoost's, LightGBM's, a team's
-    own) passes them on; scikit-learn's `_get_param_names` leaves those out, so the
-    constructor is read first.
-    """
-    try:
-        own = inspect.signature(cls.__init__).parameters.values()
-    except (TypeError, ValueError):
-        own = None
-    if own is not None and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own):
-        return None
-    names = getattr(cls, "_get_param_names", None)
-    if callable(names):
-        try:
-            return set(names())
-        except RuntimeError:  # scikit-learn refuses classes whose __init__ takes *args
-            return None
+def _takes_any_keyword(cls: type[Any]) -> bool:
+    """Whether the constructor of `cls` takes **kwargs (XGBoost, LightGBM pass them on)."""
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
-        return None
-    return {n for n, p in signature.parameters.items() if p.kind is not p.VAR_POSITIONAL}
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+
+
+def _accepted_params(cls: type[Any]) -> tuple[set[str], bool]:
+    """The parameters `cls` is known to take, and whether it also takes any other keyword.
+
+    A constructor with **kwargs hides most of its parameters from its signature, so
+    those of a default instance (`get_params()`) are read as well.
+    """
+    open_ended = _takes_any_keyword(cls)
+    known: set[str] = set()
+    names = getattr(cls, "_get_param_names", None)
+    if callable(names):
+        try:
+            known = set(names())
+        except RuntimeError:  # scikit-learn refuses classes whose __init__ takes *args
+            return known, True
+    else:
+        try:
+            signature = inspect.signature(cls)
+        except (TypeError, ValueError):
+            return known, True
+        known = {
+            n
+            for n, p in signature.parameters.items()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+    if open_ended:
+        # A constructor that needs arguments (or fails in any way): its signature is all.
+        with contextlib.suppress(Exception):
+            known |= set(cls().get_params())
+    return known, open_ended
 
 
 def _param_field(message: str, params: dict[str, Any], where: str = "model.params") -> str:
@@ -158,8 +171,8 @@ def resolve_estimator(model: ModelConfig, *, seed: int, file: Path | None = None
 def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: Path | None) -> Any:
     """An instance of `cls` with the `given` params (at `where` in the config), checked."""
     name = cls.__name__
-    accepted = _accepted_params(cls)
-    if accepted is not None:
+    accepted, open_ended = _accepted_params(cls)
+    if not open_ended:
         for key in given:
             if key not in accepted:
                 raise ConfigError(
@@ -170,7 +183,7 @@ def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: P
                     show_value=False,
                 )
     params = dict(given)
-    if accepted is not None and "random_state" in accepted and "random_state" not in params:
+    if "random_state" in accepted and "random_state" not in params:
         params["random_state"] = seed
     try:
         built = cls(**params)
