@@ -21,7 +21,7 @@ from mlgate.errors import ArtifactError, DataError
 from mlgate.registry._mlflow import quiet_mlflow
 from mlgate.registry._record import MLMODEL
 from mlgate.registry.artifacts import sha256_file
-from mlgate.registry.bundle import CARD_FILE, MODEL_FILE, TEST_SET, ModelCard, load_bundle
+from mlgate.registry.bundle import CARD_FILE, TEST_SET, ModelCard, load_bundle
 from mlgate.training.preprocessing import prepare_features
 
 if TYPE_CHECKING:
@@ -52,7 +52,6 @@ _MLFLOW_FILES = frozenset(
         "conda.yaml",
     }
 )
-_BUNDLE_FILES = frozenset({CARD_FILE, MODEL_FILE, TEST_SET})
 
 _AGAIN = "Register the model again from a trusted run."
 
@@ -128,7 +127,7 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
                 fix="Check the MLflow installation (`pip install mlflow`), then run again.",
             ) from e
         written = sorted(p.name for p in made.iterdir() if p.is_file())
-        mine = [name for name in written if name in _BUNDLE_FILES]
+        mine = [n for n in written if n not in _MLFLOW_FILES and (bundle / n).exists()]
         if mine:  # never: MLflow names its files otherwise, and a bundle's files stay as written
             raise ArtifactError(f"MLflow would replace {', '.join(mine)}.", path=bundle)
         for stale in _MLFLOW_FILES - set(written):  # left by an earlier run into this folder
