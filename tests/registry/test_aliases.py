@@ -50,6 +50,20 @@ def test_promoting_the_champion_again_moves_and_records_nothing(three: Catalog) 
     assert aliases.rollback(three, "demo", reason="bad").to_version == "1"
 
 
+def test_a_first_champion_that_cannot_be_loaded_is_retired_by_rollback(three: Catalog) -> None:
+    aliases.promote(three, "demo", "1", reason="first")
+    folder = three.local_path(three.version("demo", "1"))
+    with (folder / "model.skops").open("ab") as f:
+        f.write(b"altered")
+    event = aliases.rollback(three, "demo", reason="it will not load")
+    assert (event.from_version, event.to_version, event.action) == ("1", None, "rollback")
+    assert event.reason.startswith("it will not load (retired: version 1 cannot be loaded: ")
+    assert event.reason.endswith("; no champion came before it)")
+    assert three.alias("demo", CHAMPION) is None
+    assert aliases.promote(three, "demo", "3", reason="the next").from_version is None  # type: ignore[union-attr]
+    assert three.champions_before("demo") == []
+
+
 def test_rollbacks_walk_back_the_stack_of_champions(three: Catalog) -> None:
     aliases.promote(three, "demo", "1", reason="a")
     aliases.promote(three, "demo", "3", reason="b")

@@ -179,7 +179,8 @@ def rollback(
     config: ProjectOption = Path("mlgate.yaml"),
 ) -> None:
     """Point the champion back at the version that held it before; during a rollout,
-    take the challenger out instead."""
+    take the challenger out instead. A champion that cannot be loaded, with none
+    before it, is retired: no champion until a run passes or a version is promoted."""
     from mlgate.road.acts import rollback as roll_back
 
     with open_project(config) as project:
@@ -187,7 +188,7 @@ def rollback(
     if act.moved is not None:
         event = act.moved
         out.print(
-            f"{escape(name)}: champion {event.from_version} → {event.to_version} "
+            f"{escape(name)}: champion {event.from_version} → {event.to_version or 'none'} "
             f"(rolled back by {escape(event.actor)})"
         )
     else:

@@ -1,13 +1,15 @@
 """Alias moves with their rules: promote to champion, nominate a challenger, roll back.
 
 Each is one recorded move (or none, when the alias already points there); a
-version that failed its gates moves only when forced. What else an act means
+version that failed its gates moves only when forced. A champion that cannot be
+loaded never holds a project hostage: roll back retires it even when no
+champion came before it. What else an act means
 (ending a rollout, telling the webhook) is the road's (`mlgate.road`).
 """
 
 from __future__ import annotations
 
-from mlgate.errors import RegistryError
+from mlgate.errors import ArtifactError, RegistryError
 from mlgate.registry.catalog import Catalog
 from mlgate.registry.history import AliasEvent
 from mlgate.registry.versions import CHALLENGER, CHAMPION, VersionInfo
@@ -76,9 +78,30 @@ def rollback(catalog: Catalog, name: str, *, reason: str) -> AliasEvent:
     earlier = catalog.champions_before(name)
     previous = earlier[-1] if earlier else None
     if previous is None:
+        broken = _unloadable(catalog, name, current.version)
+        if broken is not None:
+            return catalog.move_alias(
+                name,
+                CHAMPION,
+                None,
+                action="rollback",
+                reason=f"{reason} (retired: version {current.version} cannot be loaded: "
+                f"{broken.rstrip('.')}; no champion came before it)",
+            )
         raise RegistryError(
             f"no champion of {name!r} came before version {current.version}, "
             "so there is nothing to roll back to.",
             fix=f"Promote a version instead: mlgate models promote {name} VERSION.",
         )
     return catalog.move_alias(name, CHAMPION, previous, action="rollback", reason=reason)
+
+
+def _unloadable(catalog: Catalog, name: str, version: str) -> str | None:
+    """Why `version` cannot be loaded the way the gateway loads it; None when it can."""
+    from mlgate.registry.refs import load_ref
+
+    try:
+        load_ref(f"models:/{name}/{version}", catalog=catalog)
+    except ArtifactError as e:
+        return e.problem
+    return None

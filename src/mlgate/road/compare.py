@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from mlgate.config.models import GatesConfig
 from mlgate.data.io import read_pandas
-from mlgate.errors import ConfigError, DataError
+from mlgate.errors import ArtifactError, ConfigError, DataError
 from mlgate.evaluation.evaluate import unseen_labels
 from mlgate.gates.absolute import GateResult
 from mlgate.gates.compare import Comparison, Scores, Side, compare_predictions
@@ -138,8 +138,18 @@ def compare_with_champion(project: Project, out: Path, test: pd.DataFrame) -> Co
     if champion is None:
         return None
     ref = f"models:/{config.name}/{champion.version}"
+    try:
+        baseline = load_ref(ref, catalog=catalog)
+    except ArtifactError as e:
+        # Not the candidate's fault, and no reason to keep the project stuck behind it.
+        raise DataError(
+            f"the champion, version {champion.version}, cannot be loaded: {e.problem}",
+            fix=f"Retire it with `mlgate models rollback {config.name}` (to the champion "
+            f"before it, or to none), or promote this version by hand with `mlgate models "
+            f"promote {config.name} VERSION --force`.",
+        ) from e
     comparison = compare_models(
-        load_ref(ref, catalog=catalog),
+        baseline,
         load_ref(str(out)),
         test,
         source="the candidate's test set",

@@ -148,7 +148,8 @@ def _compare(
             bound=0.0,
             value=None,
             passed=False,
-            reason=f"cannot compare with the champion: {e.problem}",
+            reason=f"cannot compare with the champion: {e.problem}"
+            + (f" {e.fix}" if e.fix else ""),
         )
 
 
