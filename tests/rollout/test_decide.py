@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -202,16 +203,30 @@ def test_no_agreement_check_in_an_ab_test() -> None:
 
 
 @pytest.mark.parametrize(
-    ("challenger_correct", "passed"), [(78, True), (77, False)]
-)  # of 100, against the champion's 80: deltas -0.02 and -0.03
-def test_live_accuracy_delta_with_enough_labels(challenger_correct: int, passed: bool) -> None:
+    ("labelled", "challenger_correct", "passed"),
+    [
+        (100, 77, True),  # 0.77 vs 0.80 on 100 labels each: chance, whatever the point estimate
+        (100, 40, False),  # 0.40 vs 0.80: worse beyond any doubt
+        (5000, 3950, True),  # 0.79 vs 0.80: within the minimum
+        (5000, 3750, False),  # 0.75 vs 0.80 on 5,000 labels each: worse by more than 0.02
+    ],
+)
+def test_live_accuracy_fails_only_when_its_interval_is_below_the_minimum(
+    labelled: int, challenger_correct: int, passed: bool
+) -> None:
     found = verdict(
         analysis(
-            figures(labelled=100, correct=challenger_correct),
-            figures(version="1", labelled=100, correct=80),
+            figures(labelled=labelled, correct=challenger_correct),
+            figures(version="1", labelled=labelled, correct=labelled * 8 // 10),
         )
     )
     assert check(found, "live_accuracy_delta") is passed
+    (shown,) = [c.reason for c in found.checks if c.name == "live_accuracy_delta"]
+    assert re.fullmatch(
+        r"live accuracy 0\.\d{3} vs champion 0\.800 \([+-]0\.\d{3}, always-valid 95% interval "
+        r"[+-]0\.\d{3} to [+-]0\.\d{3}\), minimum -0\.02",
+        shown,
+    ), shown
 
 
 def test_no_live_accuracy_check_on_too_few_labels() -> None:

@@ -55,7 +55,9 @@ class AnalysisConfig(Strict):
     )
     min_live_accuracy_delta: float = Field(
         -0.02,
-        description="Challenger live accuracy minus the champion's, once feedback labels arrive.",
+        description="Challenger live accuracy minus the champion's, once feedback labels "
+        "arrive; canary and blue-green fail it only when the always-valid interval of the "
+        "difference (at rollout.alpha) lies wholly below it.",
     )
     min_requests: int = Field(
         200, ge=1, description="No verdict on fewer challenger requests than this."
@@ -99,7 +101,8 @@ class RolloutConfig(Strict):
         0.05,
         gt=0.0,
         lt=0.5,
-        description="ab: the chance, at most, of promoting a challenger worse than the margin.",
+        description="ab: the chance, at most, of promoting a challenger worse than the margin; "
+        "canary and blue-green: of failing the live accuracy check by chance.",
     )
     margin: float = Field(
         0.02,

@@ -1,0 +1,171 @@
+"""Every kind of model a team ships takes the same road, served and loaded alike.
+
+Per flavour: `mlgate run` twice (champion, then an equal challenger), `mlgate serve`
+as a real process, a canary that the gateway's controller takes to promotion on
+live traffic and labels, then the same rows answered by the gateway, by mlgate's
+verified loader and by `mlflow.pyfunc.load_model`: the same labels everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mlgate.config.loader import load_config
+from mlgate.project import Project
+from mlgate.registry.refs import load_ref
+from mlgate.road.run import run
+from mlgate.scaffold.example import write_example
+from mlgate.training.preprocessing import prepare_features
+from rollout.support import TOKEN, Gateway, start_gateway
+
+FLAVOURS: dict[str, dict[str, Any]] = {
+    "xgboost": {
+        "estimator": "xgboost.XGBClassifier",
+        "params": {"n_estimators": 40, "max_depth": 3},
+    },
+    "lightgbm": {
+        "estimator": "lightgbm.LGBMClassifier",
+        "params": {"n_estimators": 40, "num_leaves": 15, "verbose": -1},
+    },
+    "hist-gradient-boosting": {
+        "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
+        "params": {"max_iter": 40},
+    },
+    "yaml-pipeline": {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 1000},
+        "pipeline": [
+            {"transformer": "sklearn.preprocessing.PolynomialFeatures", "params": {"degree": 2}},
+            {"transformer": "sklearn.preprocessing.StandardScaler"},
+        ],
+    },
+}
+
+ROLLOUT = {
+    "strategy": "canary",
+    "steps": [50, 100],
+    "interval": "1s",
+    # the scikit-learn path of a version without ONNX is slower than ONNX Runtime:
+    # latency is not what this test judges
+    "analysis": {"min_requests": 20, "min_labels": 20, "max_p99_latency_ratio": 100},
+}
+TARGET = "default"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    import mlflow
+
+    for variable in ("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLGATE_STATE_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    yield
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+
+
+def project_for(folder: Path, model: dict[str, Any]) -> Path:
+    config = write_example(folder, rows=700)
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["model"] = model | {"cv_folds": 0}
+    doc["gates"] = {"min": {"accuracy": 0.6}, "max_regression": {"accuracy": 0.02}}
+    doc["rollout"] = ROLLOUT
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return config
+
+
+def rows_of(config: Path, count: int) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The first `count` test rows as JSON objects, and their labels."""
+    frame = pd.read_csv(config.parent / "data" / "test.csv").head(count)
+    labels = frame.pop(TARGET).tolist()
+    records = [
+        {k: None if isinstance(v, float) and math.isnan(v) else _plain(v) for k, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
+    return records, labels
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def canary_to_promotion(gateway: Gateway, rows: list[dict[str, Any]], labels: list[Any]) -> None:
+    """Start the canary, send labelled traffic until the controller ends it; promoted."""
+    started = gateway.admin("POST", "/admin/rollout/start")
+    assert started["rollout"]["status"] == "running", started
+    deadline = time.monotonic() + 90
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        batch = 0
+        while True:
+            state = gateway.admin("GET", "/admin/rollout")["rollout"]["state"]
+            if state["status"] != "running":
+                break
+            assert time.monotonic() < deadline, (state, gateway.log()[-3000:])
+            feedback = []
+            for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
+                answer = client.post(
+                    "/predict",
+                    json={"instances": [row]},
+                    headers={"x-mlgate-key": f"k{batch}-{i}"},
+                )
+                assert answer.status_code == 200, answer.text
+                feedback.append({"request_id": answer.json()["request_id"], "label": label})
+            sent = client.post("/feedback", json={"feedback": feedback})
+            assert sent.status_code == 200, sent.text
+            batch += 1
+            time.sleep(0.3)
+    assert state["status"] == "promoted", state.get("note")
+
+
+def served(gateway: Gateway, rows: list[dict[str, Any]]) -> list[Any]:
+    answer = httpx.post(f"{gateway.url}/predict", json={"instances": rows}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-mlgate-version"] == "2"
+    return list(answer.json()["predictions"])
+
+
+@pytest.mark.parametrize("flavour", list(FLAVOURS))
+def test_a_flavour_takes_the_whole_road(flavour: str, tmp_path: Path, clean_env: None) -> None:
+    import mlflow
+
+    config_path = project_for(tmp_path / "project", FLAVOURS[flavour])
+    config = load_config(config_path)
+    first = run(config, register=True)
+    assert first.passed, first.reasons
+    assert first.registration is not None
+    assert first.registration.alias == "champion"
+    second = run(config, register=True)  # the same config again: an equal model
+    assert second.passed, second.reasons
+    assert second.registration is not None
+    assert second.registration.alias == "challenger"
+
+    rows, labels = rows_of(config_path, 60)
+    gateway = start_gateway(config_path, env={"MLGATE_ADMIN_TOKEN": TOKEN})
+    try:
+        canary_to_promotion(gateway, rows, labels)
+        from_gateway = served(gateway, rows)
+    finally:
+        gateway.stop()
+
+    project = Project(config.base_dir, config=config)
+    loaded = load_ref(f"models:/{config.name}@champion", catalog=project.catalog)
+    frame = pd.DataFrame(rows)
+    from_mlgate = np.asarray(loaded.model.predict(prepare_features(frame, loaded.card.kinds)))
+    mlflow.set_tracking_uri(project.catalog.uri)
+    mlflow.set_registry_uri(project.catalog.uri)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{config.name}@champion")
+    numbers = frame.select_dtypes("number").columns
+    from_mlflow = np.asarray(pyfunc.predict(frame.astype(dict.fromkeys(numbers, "float64"))))
+
+    assert loaded.card.flavour == ("sklearn" if flavour not in ("xgboost", "lightgbm") else flavour)
+    assert from_mlgate.tolist() == from_gateway
+    assert from_mlflow.tolist() == from_gateway
