@@ -462,6 +462,34 @@ def test_a_model_the_gateway_cannot_load_is_never_registered_as_passing(
     )
 
 
+def test_the_load_back_check_owes_nothing_to_the_training_process(
+    new_project: Any,
+    binary_frame: pd.DataFrame,
+    registry_for: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What the training process changed in itself (here: how a class predicts) is not
+    # in the file the gateway loads: a fresh process must answer as the run measured.
+    from sklearn.linear_model import LogisticRegression
+
+    original = LogisticRegression.predict
+    monkeypatch.setattr(
+        LogisticRegression, "predict", lambda self, X: original(self, X)[::-1], raising=True
+    )
+    model = {"estimator": "sklearn.linear_model.LogisticRegression", "cv_folds": 0}
+    path = new_project(binary_frame, model=model, gates={"min": {"accuracy": 0.0}})
+    registry_for(path.parent)
+    result = run(load_config(path), register=True)
+    assert not result.passed
+    assert result.registration is not None
+    assert result.registration.alias is None
+    assert [r for r in result.reasons if "loaded back" in r] == [
+        "loaded back, it predicts otherwise than the model fitted. A version the gateway "
+        "cannot load is never registered as passing; use an estimator of scikit-learn (or "
+        "one whose types mlgate trusts)"
+    ]
+
+
 def test_a_pipeline_in_the_config_trains_registers_and_loads_back(
     new_project: Any, binary_frame: pd.DataFrame, registry_for: Any
 ) -> None:

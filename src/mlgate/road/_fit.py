@@ -16,7 +16,7 @@ from mlgate.drift.profile import PROFILE, build_profile
 from mlgate.errors import ArtifactError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
 from mlgate.gates.absolute import GateCheck
-from mlgate.registry.bundle import TEST_SET, ModelCard, load_bundle, save_bundle
+from mlgate.registry.bundle import TEST_SET, ModelCard, save_bundle
 from mlgate.registry.onnx import OnnxExport, export_onnx
 from mlgate.road._data import Prepared
 from mlgate.training.preprocessing import build_model
@@ -132,25 +132,38 @@ def unique_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
 
 
 def check_loadable(out: Path, fitted: Fitted, prepared: Prepared) -> GateCheck | None:
-    """A failed check when the saved model cannot be loaded back the way the gateway and
-    every later run load it (verified files, trusted types only), or loaded predicts
-    otherwise than the model fitted; None when it loads and predicts the same."""
+    """A failed check when the saved model, loaded in a fresh process exactly as the
+    gateway loads it (verified files, trusted types, ONNX, its input checks), cannot
+    answer its test rows or answers otherwise than the model fitted; None when it
+    answers the same."""
     import numpy as np
 
+    from mlgate.road._loadback import answers_of
+
     try:
-        loaded, _ = load_bundle(out)
-        again = np.asarray(loaded.predict(prepared.X_test))
-    except (ArtifactError, ValueError, TypeError, AttributeError) as e:
-        problem = e.problem if isinstance(e, ArtifactError) else str(e)
-        return _unloadable(f"it cannot be loaded back as the gateway loads it: {problem}")
+        labels, onnx_labels = answers_of(out)
+    except ArtifactError as e:
+        return _unloadable(f"it cannot be loaded back as the gateway loads it: {e.problem}")
     expected = np.asarray(fitted.model.predict(prepared.X_test))
-    if prepared.task == "regression":
-        same = bool(np.allclose(again.astype(float), expected.astype(float), equal_nan=True))
-    else:
-        same = bool((again.astype(str) == expected.astype(str)).all())
-    if not same:
+    if not _same(labels, expected, prepared.task):
         return _unloadable("loaded back, it predicts otherwise than the model fitted")
+    if onnx_labels is not None and len(onnx_labels) != len(expected):
+        return _unloadable("loaded back, its ONNX export answers a different number of rows")
     return None
+
+
+def _same(got: Any, expected: Any, task: str) -> bool:
+    """Equal answers: numbers within float noise for a regressor, labels as values."""
+    import numpy as np
+
+    if task == "regression":
+        return bool(np.allclose(got.astype(float), expected.astype(float), equal_nan=True))
+    return [_value(v) for v in got.tolist()] == [_value(v) for v in expected.tolist()]
+
+
+def _value(label: Any) -> Any:
+    """A label compared by value: 1, 1.0 and True are one label, "1" another."""
+    return float(label) if isinstance(label, (int, float)) else label
 
 
 def _unloadable(reason: str) -> GateCheck:
