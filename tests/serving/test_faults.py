@@ -207,3 +207,14 @@ def test_an_unwritable_log_path_is_refused_at_start(project: Any) -> None:
         patch.setenv("MLGATE_LOG_PATH", "/proc/no-such-folder")
         with pytest.raises(ConfigError, match="cannot write the predictions log at /proc/no"):
             build_gateway(project.config)
+
+
+def test_onnx_can_be_turned_off_to_serve_with_each_version_s_own_library(
+    kit: Any, project: Any
+) -> None:
+    served = kit.make_gateway(project).routing.champion
+    assert served.session is not None
+    assert served.fast is True
+    plain = kit.make_gateway(project, onnx=False).routing.champion
+    assert plain.session is None
+    assert plain.fast is False

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     challenger_fallback: bool = Field(
         True, description="Answer with the champion when the challenger fails."
     )
+    onnx: bool = Field(
+        True,
+        description="Serve a version through ONNX Runtime when it has an ONNX export; false "
+        "serves every version with its own library (slower; for comparing the two).",
+    )
     faults: str | None = Field(
         None,
         description="Faults injected into the challenger, to rehearse a rollback: "

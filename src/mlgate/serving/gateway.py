@@ -108,7 +108,7 @@ class Gateway:
         found = self._cache.get(version)
         if found is None:
             loaded = load_ref(f"models:/{self.name}/{version}", catalog=self.catalog)
-            found = ServedModel.load(loaded)
+            found = ServedModel.load(loaded, onnx=self.settings.onnx)
             self._cache[version] = found
         return found
 
