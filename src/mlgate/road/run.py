@@ -96,6 +96,7 @@ def _run(
     card, exported = save(config, prepared, fitted, out, say)
     verdicts = _Verdicts(apply_gates)
     if apply_gates:
+        say("loading it back as the gateway will")
         verdicts.add(check_loadable(out, fitted, prepared))
     if not register:
         return _finish(
