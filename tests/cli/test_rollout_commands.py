@@ -78,7 +78,10 @@ def test_status_shows_step_weight_next_action_and_events(runner: CliRunner, proj
     result = invoke(runner, "rollout", "status", "-c", project)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "credit-risk: running, strategy canary, weight 10%"
+    assert (
+        lines[0]
+        == "credit-risk: running, canary: version 2 takes 10% of traffic, champion 1 the rest"
+    )
     assert lines[1].startswith("step 1 of 2; next analysis in ")
     assert lines[1].endswith(
         " s: advance to 100% if every check passes; rolls back after 2 more failed analyses"
@@ -87,6 +90,24 @@ def test_status_shows_step_weight_next_action_and_events(runner: CliRunner, proj
     assert "event" in table
     assert "start" in table
     assert "started: canary" in table
+
+
+def test_status_after_a_promotion_says_who_serves_in_whole_words(
+    runner: CliRunner, project: Path
+) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project, "--steps", "10,100").exit_code == 0
+    reason = "the agreement with the champion held at every step of the canary " * 3
+    assert invoke(runner, "rollout", "promote", "-c", project, "-r", reason).exit_code == 0
+    result = invoke(runner, "rollout", "status", "-c", project)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("; the champion serves all traffic")
+    assert "weight 0%" not in result.stdout
+    promote = [line for line in lines if "│ promote" in line]
+    assert promote
+    assert promote[0].split("│")[3].strip() == "-"  # no challenger's share once it ended
+    words = " ".join(cell.split("│")[4].strip() for cell in lines if cell.startswith("│"))
+    assert " ".join(reason.split()) in " ".join(words.split())  # whole, not cut at 160
 
 
 def test_status_json(runner: CliRunner, project: Path) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mlgate.cli.output import FAILED, PASSED, friendly, out, print_json
+from mlgate.cli.output import FAILED, PASSED, friendly, out, print_json, signed
 
 if TYPE_CHECKING:
     from mlgate.gates.compare import Comparison
@@ -27,7 +27,7 @@ def render_comparison(comparison: Comparison, *, verdict: bool = True) -> None:
     table = Table("metric", "baseline", "candidate", "change", "interval")
     for name, m in comparison.metrics.items():
         interval = (
-            f"{m.ci_low:+.4f} … {m.ci_high:+.4f}"
+            f"{signed(m.ci_low)} … {signed(m.ci_high)}"
             if m.ci_low is not None and m.ci_high is not None
             else "-"
         )
@@ -35,7 +35,7 @@ def render_comparison(comparison: Comparison, *, verdict: bool = True) -> None:
             name,
             "-" if m.baseline is None else f"{m.baseline:.4f}",
             "-" if m.candidate is None else f"{m.candidate:.4f}",
-            "-" if m.difference is None else f"{m.difference:+.4f}",
+            "-" if m.difference is None else signed(m.difference),
             interval,
         )
     out.print(table)

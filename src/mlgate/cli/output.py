@@ -43,6 +43,11 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def signed(value: float, places: int = 4) -> str:
+    """`value` with its sign, never "-0.0000": what rounds to zero is shown as +0."""
+    return f"{round(value, places) + 0.0:+.{places}f}"
+
+
 def print_json(payload: Any) -> None:
     """One JSON document on stdout, nothing else."""
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")

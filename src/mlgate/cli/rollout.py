@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -89,10 +89,7 @@ def status(
         print_json(found)
         return
     state = found["state"]
-    out.print(
-        f"[bold]{escape(state['model'])}[/]: {state['status']}, strategy {state['strategy']}, "
-        f"weight {state['weight']:g}%"
-    )
+    out.print(f"[bold]{escape(state['model'])}[/]: {escape(_serving(state))}")
     upcoming = found["next"]
     if upcoming:
         out.print(
@@ -100,15 +97,35 @@ def status(
             f"{upcoming['in_seconds']:.0f} s: {escape(upcoming['action'])}"
         )
     if found["events"]:
-        table = Table("when (UTC)", "event", "weight", "what")
+        table = Table("when (UTC)", "event", "challenger's share", "what")
         for event in found["events"][-10:]:
+            ended = event["kind"] in _ENDINGS
             table.add_row(
                 event["at"][:19].replace("T", " "),
                 event["kind"],
-                f"{event['weight']:g}%",
-                escape(event["message"][:160]),
+                "-" if ended else f"{event['weight']:g}%",
+                escape(event["message"]),  # whole: the table wraps it between words
             )
         out.print(table)
+
+
+#: Events after which no challenger takes traffic: a share shown there reads as a split.
+_ENDINGS = frozenset({"promote", "rollback", "abort", "superseded"})
+
+
+def _serving(state: dict[str, Any]) -> str:
+    """Who serves what, in words: during a rollout the split, after it the outcome."""
+    plan = state.get("plan") or {}
+    champion, challenger = plan.get("champion"), plan.get("challenger")
+    if state["status"] == "running":
+        return (
+            f"running, {state['strategy']}: version {challenger} takes {state['weight']:g}% "
+            f"of traffic, champion {champion} the rest"
+        )
+    if state["status"] == "idle" or not plan:
+        return "no rollout; the champion serves all traffic"
+    outcome = state.get("note") or state["status"].replace("_", " ")
+    return f"{outcome}; the champion serves all traffic"
 
 
 @rollout_app.command("promote")

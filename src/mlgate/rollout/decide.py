@@ -114,8 +114,9 @@ def _checks(analysis: Analysis, config: RolloutConfig) -> list[Check]:
                 value=result.difference,
                 bound=a.min_live_accuracy_delta,
                 reason=f"live accuracy {challenger.accuracy:.3f} vs champion "
-                f"{champion.accuracy:.3f} ({result.difference:+.3f}, always-valid "
-                f"{1 - config.alpha:.0%} interval {result.low:+.3f} to {result.high:+.3f}), "
+                f"{champion.accuracy:.3f} ({_signed(result.difference)}, always-valid "
+                f"{1 - config.alpha:.0%} interval {_signed(result.low)} to "
+                f"{_signed(result.high)}), "
                 f"minimum {a.min_live_accuracy_delta:+g}",
             )
         )
@@ -235,8 +236,8 @@ def _judge_ab(
         alpha=half,
     )
     shown = (
-        f"live accuracy difference {result.difference:+.3f}, always-valid "
-        f"{1 - half:.1%} interval {result.low:+.3f} to {result.high:+.3f} "
+        f"live accuracy difference {_signed(result.difference)}, always-valid "
+        f"{1 - half:.1%} interval {_signed(result.low)} to {_signed(result.high)} "
         f"({challenger.labelled} vs {champion.labelled} labelled rows)"
     )
 
@@ -264,7 +265,7 @@ def _judge_ab(
         bound = _final_bound(champion.correct, champion.labelled, challenger, half)
         final = (
             f"at the end, the one-sided {1 - half:.1%} lower bound of the difference is "
-            f"{bound:+.3f}"
+            f"{_signed(bound)}"
         )
         if bound > -config.margin and challenger.labelled and champion.labelled:
             return verdict(
@@ -275,3 +276,8 @@ def _judge_ab(
             f"the challenger may be worse by more than {config.margin:g}: {final}; {shown}",
         )
     return verdict("hold", f"still measuring: {shown}")
+
+
+def _signed(value: float) -> str:
+    """`value` to three places with its sign, never "-0.000"."""
+    return f"{round(value, 3) + 0.0:+.3f}"
