@@ -1,4 +1,5 @@
-"""ONNX converters for XGBoost and LightGBM estimators, registered with skl2onnx on demand.
+"""ONNX converters for XGBoost and LightGBM estimators, registered with skl2onnx on demand,
+and the one repair skl2onnx's HistGradientBoosting converter needs.
 
 skl2onnx converts scikit-learn pipelines only; onnxmltools holds the converters of
 the boosting libraries. They are registered the first time a pipeline ending in
@@ -7,9 +8,11 @@ one of them is exported, so neither library is imported before it is needed.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["register_converters"]
+__all__ = ["hist_gradient_boosting_fixed", "register_converters"]
 
 _registered: set[type[Any]] = set()
 
@@ -56,3 +59,29 @@ def register_converters(estimator: Any) -> dict[str, int] | None:
     )
     _registered.add(kind)
     return opsets
+
+
+@contextlib.contextmanager
+def hist_gradient_boosting_fixed() -> Iterator[None]:
+    """Within the block, skl2onnx's tree nodes record "missing goes left" as 0 or 1.
+
+    For a leaf of a HistGradientBoosting tree skl2onnx 1.20 passes the Python False,
+    which current onnx refuses in an integer attribute ("Expected an int, got a
+    boolean"): every HistGradientBoosting model failed to convert.
+    """
+    from skl2onnx.common import tree_ensemble
+
+    original = tree_ensemble.add_node
+
+    def add_node(*args: Any, **kwargs: Any) -> Any:
+        if "nodes_missing_value_tracks_true" in kwargs:
+            kwargs["nodes_missing_value_tracks_true"] = int(
+                kwargs["nodes_missing_value_tracks_true"]
+            )
+        return original(*args, **kwargs)
+
+    tree_ensemble.add_node = add_node
+    try:
+        yield
+    finally:
+        tree_ensemble.add_node = original

@@ -43,6 +43,16 @@ class ModelCard(BaseModel):
         None, description="The ONNX export, present only when it predicts what the model does."
     )
     onnx_note: str = Field("", description="Why there is, or is not, an ONNX export.")
+    onnx_differing_rows: int = Field(
+        0,
+        description="Test rows on which the ONNX export answers otherwise than the model "
+        "(float32 thresholds), within the share allowed.",
+    )
+    prediction_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="Median time to predict one row, by path: 'model' (the model's own "
+        "library) and 'onnx' (ONNX Runtime).",
+    )
 
 
 def save_bundle(model: Any, folder: Path, card: dict[str, Any]) -> ModelCard:

@@ -77,8 +77,28 @@ def prepare_features(
     return pd.DataFrame(columns, index=frame.index)
 
 
+#: Libraries whose estimators are trees (split on thresholds, blind to a feature's scale).
+_TREE_LIBRARIES = ("xgboost", "lightgbm", "catboost")
+#: scikit-learn's tree models, by class name.
+_TREE_NAMES = ("Tree", "Trees", "Forest", "GradientBoosting")
+
+
+def is_tree_ensemble(estimator: Any) -> bool:
+    """Whether `estimator` is a tree model, which scaling cannot change but can hurt: ONNX
+    Runtime scales in float32, and a value that sits on a split threshold (HistGradient-
+    Boosting's thresholds are data values) then takes the other branch."""
+    kind = type(estimator)
+    if kind.__module__.partition(".")[0] in _TREE_LIBRARIES:
+        return True
+    return kind.__module__.startswith(("sklearn.ensemble", "sklearn.tree")) and any(
+        part in kind.__name__ for part in _TREE_NAMES
+    )
+
+
 def build_model(estimator: Any, kinds: dict[str, str], preprocessing: str) -> Any:
-    """A scikit-learn Pipeline: the schema's preprocessing, then the estimator."""
+    """A scikit-learn Pipeline: the schema's preprocessing, then the estimator. `auto`
+    imputes numbers (and scales them, except for tree models) and one-hot encodes
+    categories."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -90,18 +110,12 @@ def build_model(estimator: Any, kinds: dict[str, str], preprocessing: str) -> An
     categorical = [n for n, k in kinds.items() if k == "categorical"]
     parts: list[tuple[str, Any, list[str]]] = []
     if numeric:
-        parts.append(
-            (
-                "numeric",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                        ("scale", StandardScaler()),
-                    ]
-                ),
-                numeric,
-            )
-        )
+        steps: list[tuple[str, Any]] = [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True))
+        ]
+        if not is_tree_ensemble(estimator):
+            steps.append(("scale", StandardScaler()))
+        parts.append(("numeric", Pipeline(steps), numeric))
     if categorical:
         parts.append(
             (
