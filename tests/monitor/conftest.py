@@ -15,6 +15,7 @@ import yaml
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
+from mlgate.monitor.cycle import CycleResult, run_cycle
 from mlgate.project import Project
 from mlgate.road.run import run
 from monitor.loans import applicants, serve, with_repeats, write_project
@@ -67,6 +68,14 @@ class Monitored:
     def open(self) -> Project:
         config = load_config(self.config)
         return Project(config.base_dir, Settings(), config)
+
+    def cycle(self, *, retrain: bool = True) -> CycleResult:
+        """One monitoring cycle of the project, opened and closed for it."""
+        project = self.open()
+        try:
+            return run_cycle(project, retrain=retrain)
+        finally:
+            project.close()
 
 
 @pytest.fixture

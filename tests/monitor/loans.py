@@ -70,8 +70,8 @@ def applicants(rows: int, *, seed: int, drift: float = 0.0) -> pd.DataFrame:
 
 
 def write_project(folder: Path, **overrides: Any) -> Path:
-    """The project's data, schema and config in `folder`; `overrides` are merged into the
-    config's top-level sections. The path of its mlgate.yaml."""
+    """The project's data, schema and config in `folder`; `overrides` are top-level sections
+    merged into the config's (one level deep). The path of its mlgate.yaml."""
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)
     frame = applicants(1000, seed=3)
@@ -82,10 +82,9 @@ def write_project(folder: Path, **overrides: Any) -> Path:
     schema.columns["year"].max_missing_rate = 0.5
     assert schema.dataset.max_duplicates == 0, "the training data repeats no row"
     schema.save(folder / "schema.yaml")
-    config = {
-        key: value | overrides.get(key, {}) if isinstance(value, dict) else value
-        for key, value in CONFIG.items()
-    }
+    config = dict(CONFIG)
+    for key, value in overrides.items():
+        config[key] = config.get(key, {}) | value
     path = folder / "mlgate.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path

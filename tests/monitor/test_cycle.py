@@ -69,11 +69,7 @@ def test_the_cycle_counts_only_the_rows_the_champion_served(monitored: Monitored
     finally:
         project.close()
     assert serve(monitored.config, applicants(60, seed=5, drift=1.0)) == {"2"}
-    project = monitored.open()
-    try:
-        cycle = run_cycle(project, retrain=False)
-    finally:
-        project.close()
+    cycle = monitored.cycle(retrain=False)
     assert (cycle.champion, cycle.rows, cycle.labelled) == ("2", 60, 60)
     assert cycle.status == "insufficient"
     assert cycle.reasons == ["60 served row(s) in the window; a verdict needs 200"]
@@ -88,11 +84,7 @@ def test_a_retraining_from_traffic_with_dropped_columns_gaps_and_repeats_passes_
     """Traffic lacks the dropped `year`, logs missing categories as `(missing)`, and
     repeats rows; the configured data keeps its year (40% missing, at most 50%)."""
     monitored.configure(monitor={"retrain": {"include_configured": True}})
-    project = monitored.open()
-    try:
-        cycle = run_cycle(project)
-    finally:
-        project.close()
+    cycle = monitored.cycle()
     assert cycle.status == "degraded", cycle.reasons
     assert cycle.retrain_stage == "done", cycle.notes
     assert cycle.retrain_passed, cycle.notes
@@ -119,16 +111,39 @@ def test_the_configured_training_data_is_still_held_to_the_duplicate_rule(
     train = monitored.config.parent / "data" / "train.csv"
     frame = pd.read_csv(train)
     pd.concat([frame, frame.head(3)]).to_csv(train, index=False)
-    project = monitored.open()
-    try:
-        cycle = run_cycle(project)
-    finally:
-        project.close()
+    cycle = monitored.cycle()
     assert (cycle.retrained, cycle.retrain_stage, cycle.retrain_version) == (False, "data", None)
     assert cycle.notes == [
         "the configured training data fails its schema, so nothing was retrained: "
         "train data: 3 duplicate row(s), at most 0 allowed"
     ]
+
+
+def test_a_category_the_schema_does_not_allow_stops_the_retraining_and_says_where(
+    monitored: Monitored,
+) -> None:
+    """The schema's rules other than duplicates hold for traffic: a new category is for a
+    person to allow, not for the monitor to learn."""
+    retired = applicants(30, seed=6, drift=1.0).assign(employment="retired")
+    assert serve(monitored.config, retired) == {"1"}
+    cycle = monitored.cycle()
+    assert (cycle.retrain_stage, cycle.retrain_version) == ("validate", None)
+    assert re.fullmatch(
+        r"the retraining set failed validation, so no version was registered: train data: "
+        r"employment: \d+ value\(s\) not an allowed category; test data: employment: \d+ "
+        r"value\(s\) not an allowed category \(it is checked against schema\.yaml restricted "
+        r"to the model's columns, without the duplicate-row rule: \S+/schema\.yaml\)",
+        cycle.notes[-1],
+    ), cycle.notes[-1]
+
+
+def test_a_retraining_that_cannot_run_is_a_note_not_a_crash(monitored: Monitored) -> None:
+    train = monitored.config.parent / "data" / "train.csv"
+    train.write_text("", encoding="utf-8")
+    cycle = monitored.cycle()
+    assert cycle.status == "degraded"
+    assert (cycle.retrained, cycle.retrain_stage, cycle.retrain_version) == (False, "error", None)
+    assert cycle.notes == [f"the retraining could not run: {train}: the file is empty."]
 
 
 # --- the retrain gate -------------------------------------------------------------------------
@@ -164,11 +179,7 @@ def test_beat_champion_lets_through_a_retrained_model_that_beats_the_champion(
     monitored.configure(
         gates={"min": {"accuracy": 0.95}}, monitor={"retrain_gate": "beat_champion"}
     )
-    project = monitored.open()
-    try:
-        cycle = run_cycle(project)
-    finally:
-        project.close()
+    cycle = monitored.cycle()
     assert cycle.retrain_gate == "beat_champion"
     assert cycle.retrain_passed, cycle.notes
     assert (cycle.retrain_version, cycle.retrain_alias) == ("2", "challenger")
@@ -190,11 +201,7 @@ def test_beat_champion_says_which_gate_failed_and_what_it_allows(monitored: Moni
     monitored.configure(
         monitor={"retrain_gate": "beat_champion", "retrain": {"include_recent": False}}
     )
-    project = monitored.open()
-    try:
-        cycle = run_cycle(project)
-    finally:
-        project.close()
+    cycle = monitored.cycle()
     assert (cycle.retrain_passed, cycle.retrain_version, cycle.retrain_alias) == (False, "2", None)
     beaten = (
         "accuracy: gain over the champion 0.0000 on the 104 held-out recent rows (interval "

@@ -273,11 +273,11 @@ def _why_not(
 
     reasons = "; ".join(outcome.reasons)
     if outcome.stage == "validate":
+        base = config.schema_file or "the schema inferred from the set"
         return (
-            "the retraining set failed validation, so no version was registered: "
-            f"{reasons} (it is checked against the configured schema restricted to the "
-            "model's columns, without the duplicate-row rule: "
-            f"{outcome.files.get('schema', 'schema.yaml')})"
+            f"the retraining set failed validation, so no version was registered: {reasons} "
+            f"(it is checked against {base} restricted to the model's columns, without the "
+            f"duplicate-row rule: {outcome.files.get('schema', 'schema.yaml')})"
         )
     failed = outcome.gates.failures if outcome.gates else []
     floors = [c for c in failed if c.kind in ("min", "max")]
