@@ -184,6 +184,26 @@ def test_the_configs_target_is_reported_as_label_drift(runner: CliRunner, inside
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_the_configs_dropped_columns_are_not_compared(
+    runner: CliRunner, inside: Project, suffix: str
+) -> None:
+    config = inside.folder / "mlgate.yaml"
+    text = config.read_text(encoding="utf-8")
+    try:
+        config.write_text(
+            text.replace("  target: default\n", "  target: default\n  drop: [region]\n"),
+            encoding="utf-8",
+        )
+        result = drift(
+            runner, inside.data(f"train.{suffix}"), inside.data(f"drifted.{suffix}"), "--json"
+        )
+    finally:
+        config.write_text(text, encoding="utf-8")
+    assert result.exit_code == 0, result.output
+    assert set(columns_of(as_json(result))) == set(FEATURES) - {"region"}
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_check_drift_compares_the_target_as_a_label(project: Project, suffix: str) -> None:
     train, drifted = project.data(f"train.{suffix}"), project.data(f"drifted.{suffix}")
     report = check_drift(train, drifted, target="default")

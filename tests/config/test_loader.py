@@ -349,6 +349,19 @@ def test_interpolate_env_leaves_non_strings_and_plain_text_alone(
             r"data: give either `test` \(a file\) or `split` \(a hold-out\), not both\.",
             id="test-and-split",
         ),
+        pytest.param(
+            MINIMAL
+            + "monitor: {retrain_gate: beat_champion, retrain: {evaluate_on: configured}}\n",
+            r"monitor: retrain_gate: beat_champion compares with the champion on held-out "
+            r"recent labelled rows; set retrain\.evaluate_on: recent, or use retrain_gate: "
+            r"floors\.",
+            id="beat-champion-on-configured-rows",
+        ),
+        pytest.param(
+            MINIMAL + "monitor: {retrain_gate: beat}\n",
+            r"monitor\.retrain_gate: must be one of 'floors' or 'beat_champion' \(got 'beat'\)",
+            id="unknown-retrain-gate",
+        ),
     ],
 )
 def test_each_bad_config_gives_one_error_naming_file_field_value_and_what_is_allowed(

@@ -57,8 +57,8 @@ def drift(
         typer.Option(
             "-c",
             "--config",
-            help="Config whose monitor.drift settings and data.target apply "
-            "[default: ./mlgate.yaml if there is one].",
+            help="Config whose monitor.drift settings, data.target, data.features and "
+            "data.drop apply [default: ./mlgate.yaml if there is one].",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -74,7 +74,7 @@ def drift(
     from mlgate.monitor.check import check_drift
     from mlgate.project import Project
 
-    settings, target = None, None
+    settings, target, columns, drop = None, None, None, None
     task: Literal["auto", "classification", "regression"] = "auto"
     if config is None and Path("mlgate.yaml").is_file():
         config = Path("mlgate.yaml")
@@ -83,8 +83,16 @@ def drift(
     if project.has_config:
         loaded = project.config
         settings, target, task = loaded.monitor.drift, loaded.data.target, loaded.task
+        columns, drop = loaded.data.features, loaded.data.drop
     report = check_drift(
-        reference, current, config=settings, project=project, target=target, task=task
+        reference,
+        current,
+        config=settings,
+        project=project,
+        columns=columns,
+        target=target,
+        task=task,
+        drop=drop,
     )
     smallest = max((c.current_rows for c in report.columns), default=0)
     if smallest < MIN_ROWS:
@@ -115,6 +123,16 @@ def drift(
     raise typer.Exit(FAILED if fail_on_drift and report.dataset_drift else PASSED)
 
 
+#: Where a retraining that registered nothing stopped, for people.
+_STOPPED = {
+    "data": "nothing to retrain on",
+    "error": "it could not run",
+    "validate": "the retraining set failed validation",
+    "gate": "at its gates",
+    "done": "after its gates",
+}
+
+
 def render_cycle(result: CycleResult) -> None:
     """One monitoring cycle's verdict, for people."""
     colour = {"healthy": "green", "insufficient": "yellow"}.get(result.status, "red")
@@ -127,11 +145,17 @@ def render_cycle(result: CycleResult) -> None:
         out.print(f"  - {escape(reason)}")
     if result.drift is not None and result.drift.drifted:
         render_drift(result.drift)
-    if result.retrained:
+    if result.retrain_version is not None:
         outcome = "passed" if result.retrain_passed else "did not pass"
         out.print(
-            f"retrained: version {result.retrain_version} {outcome} its gates"
+            f"retrained: version {result.retrain_version} {outcome} its gates "
+            f"(retrain gate: {result.retrain_gate})"
             + (f" and is {result.retrain_alias}" if result.retrain_alias else "")
+        )
+    elif result.retrain_stage is not None:
+        out.print(
+            f"[red]retraining stopped ({_STOPPED[result.retrain_stage]}); no version was "
+            "registered[/]: see the notes above"
         )
     if result.rollout_started:
         out.print("rollout started for the retrained challenger")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mlgate.config._base import Seconds, Strict
 
@@ -12,6 +12,7 @@ __all__ = ["DriftConfig", "MonitorConfig", "RetrainConfig"]
 
 
 Verdict = Literal["drift", "degraded"]
+RetrainGate = Literal["floors", "beat_champion"]
 _VERDICTS: tuple[Verdict, ...] = ("drift", "degraded")
 
 
@@ -82,4 +83,20 @@ class MonitorConfig(Strict):
         description="Which verdicts trigger retraining ([] to only report).",
     )
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    retrain_gate: RetrainGate = Field(
+        "floors",
+        description="What a retrained model must meet besides the regression gates: floors "
+        "(gates.min and gates.max, as any run) or beat_champion (in their place, be better "
+        "than the champion on the held-out recent labelled rows on each of their metrics, "
+        "judged by gates.rule), for drift that lowers every model's accuracy.",
+    )
     deploy: bool = Field(False, description="Start a rollout when the retrained model passes.")
+
+    @model_validator(mode="after")
+    def _beat_on_recent(self) -> MonitorConfig:
+        if self.retrain_gate == "beat_champion" and self.retrain.evaluate_on != "recent":
+            raise ValueError(
+                "retrain_gate: beat_champion compares with the champion on held-out recent "
+                "labelled rows; set retrain.evaluate_on: recent, or use retrain_gate: floors"
+            )
+        return self

@@ -95,10 +95,16 @@ def _label(
 
 
 def _features(
-    ref_cols: list[str], cur_cols: list[str], columns: list[str] | None, target: str | None
+    ref_cols: list[str],
+    cur_cols: list[str],
+    columns: list[str] | None,
+    target: str | None,
+    drop: list[str],
 ) -> list[str]:
-    """The feature columns to compare: those asked for, else the shared ones; not the target."""
-    names = [c for c in columns or [c for c in ref_cols if c in cur_cols] if c != target]
+    """The feature columns to compare: those asked for, else the shared ones; not the target,
+    nor a column the model never sees (`drop`)."""
+    shared = [c for c in ref_cols if c in cur_cols]
+    names = [c for c in columns or shared if c != target and c not in drop]
     if not names:
         besides = f" besides the target {target!r}" if target in ref_cols else ""
         raise DataError(
@@ -121,12 +127,13 @@ def _against_profile(
     config: DriftConfig,
     columns: list[str] | None,
     target: str | None,
+    drop: list[str],
 ) -> DriftReport:
     frame = read_pandas(current)
     kinds: dict[str, str] = {
         c: p.kind
         for c, p in profile.columns.items()
-        if (columns is None or c in columns) and c != target
+        if (columns is None or c in columns) and c != target and c not in drop
     }
     report = detect(profile, frame, config=config, kinds=kinds)
     if target is not None and target in frame.columns and profile.label is not None:
@@ -143,6 +150,7 @@ def _parquet_files(
     columns: list[str] | None,
     target: str | None,
     task: TaskName,
+    drop: list[str],
 ) -> DriftReport:
     """Two Parquet files, read a column at a time."""
     import pyarrow.parquet as pq
@@ -159,7 +167,10 @@ def _parquet_files(
 
     ref_cols, cur_cols = names(reference), names(current)
     report = detect_files(
-        reference, current, config=config, columns=_features(ref_cols, cur_cols, columns, target)
+        reference,
+        current,
+        config=config,
+        columns=_features(ref_cols, cur_cols, columns, target, drop),
     )
     if target is not None and target in ref_cols and target in cur_cols:
         ref_target = column(reference, target)
@@ -175,10 +186,11 @@ def _data_files(
     columns: list[str] | None,
     target: str | None,
     task: TaskName,
+    drop: list[str],
 ) -> DriftReport:
     ref, cur = read_pandas(reference), read_pandas(current)
     ref_cols, cur_cols = [str(c) for c in ref.columns], [str(c) for c in cur.columns]
-    names = _features(ref_cols, cur_cols, columns, target)
+    names = _features(ref_cols, cur_cols, columns, target, drop)
     report = detect(ref[names], cur[names], config=config)
     if target is not None and target in ref_cols and target in cur_cols:
         kind = _label_kind(task, ref[target])
@@ -195,21 +207,24 @@ def check_drift(
     columns: list[str] | None = None,
     target: str | None = None,
     task: TaskName = "auto",
+    drop: list[str] | None = None,
 ) -> DriftReport:
     """Drift of the data in `current` against `reference`.
 
     `target` (the config's `data.target`) is compared as label drift when both
     sides have it, against a profile's labels or the reference data's column;
     `task` says whether it holds class labels or numbers ("auto": from the data).
+    `drop` (the config's `data.drop`) names columns the model never sees, left out.
     """
     config = config or DriftConfig()
+    drop = drop or []
     profile = _profile_at(reference, project)
     if profile is not None:
-        report = _against_profile(profile, current, config, columns, target)
+        report = _against_profile(profile, current, config, columns, target, drop)
     elif table_format(reference) == "parquet" and table_format(current) == "parquet":
-        report = _parquet_files(reference, current, config, columns, target, task)
+        report = _parquet_files(reference, current, config, columns, target, task, drop)
     else:
-        report = _data_files(reference, current, config, columns, target, task)
+        report = _data_files(reference, current, config, columns, target, task, drop)
     report.reference, report.current = reference, current
     return report
 

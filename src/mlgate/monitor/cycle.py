@@ -1,11 +1,13 @@
 """The monitoring cycle: live traffic against the champion's profile; retrain when asked.
 
-One cycle reads the window's served rows and feedback from the logs, tests
-drift against the champion's reference profile, measures live accuracy, and
-decides healthy, drift or degraded. When the verdict calls for it, it retrains
-through the same road (validate, train, evaluate, gate against the champion,
-register): the new version can only become a challenger, never the champion,
-and with `monitor.deploy` a rollout starts. Each cycle is an event.
+One cycle reads the rows the champion served in the window and their feedback
+from the logs, tests drift against the champion's reference profile, measures
+live accuracy, and decides healthy, drift or degraded. When the verdict calls
+for it, it retrains through the same road (validate, train, evaluate, gate
+against the champion, register) on the retraining set (`mlgate.monitor.retrain`),
+held to the retrain gate (`mlgate.monitor.retrain_gate`): the new version can
+only become a challenger, never the champion, and with `monitor.deploy` a
+rollout starts. Each cycle is an event.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mlgate.config.monitor import RetrainGate
 from mlgate.drift.detector import DriftReport, compare_column, detect, sample_values
 from mlgate.drift.profile import PROFILE, Profile, sample_of
-from mlgate.errors import DataError, RegistryError
+from mlgate.errors import DataError, MlgateError, RegistryError
 from mlgate.registry.versions import CHAMPION, VersionInfo
 from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import record_event
+from mlgate.training.preprocessing import MISSING
 
 if TYPE_CHECKING:
     from mlgate.config.models import PipelineConfig
     from mlgate.config.monitor import MonitorConfig
     from mlgate.project import Project
+    from mlgate.results import RunResult
+    from mlgate.road.run import Judge
 
 __all__ = ["CycleResult", "recent_traffic", "run_cycle"]
 
@@ -43,6 +49,8 @@ LEFT JOIN (
 ) AS f USING (request_id, row)
 WHERE p.model = $model AND p.time >= $since AND p.served AND p.role IN ('champion', 'challenger')
 """
+#: The columns of `_TRAFFIC` that are not features.
+_LOGGED = frozenset({"request_id", "row", "prediction", "time", "label"})
 
 
 class CycleResult(BaseModel):
@@ -62,13 +70,40 @@ class CycleResult(BaseModel):
     retrain_passed: bool | None = None
     retrain_version: str | None = None
     retrain_alias: str | None = None
+    retrain_gate: RetrainGate | None = Field(
+        None, description="The retrain gate the retrained model was held to."
+    )
+    retrain_stage: Literal["data", "error", "validate", "gate", "done"] | None = Field(
+        None,
+        description="Where the retraining stopped: data (nothing to train on, or the "
+        "configured data fails its schema), error (it could not run), or the run's stage.",
+    )
+    retrain_reasons: list[str] = Field(
+        default_factory=list, description="Why the retrained model did not pass."
+    )
     rollout_started: bool = False
     notes: list[str] = Field(default_factory=list)
 
 
-def recent_traffic(log_root: str, model: str, since: datetime) -> Any:
-    """The served rows since `since`: features, prediction and the latest label (or NaN)."""
-    return query_logs(log_root, _TRAFFIC, {"model": model, "since": since}, as_frame=True)
+def recent_traffic(
+    log_root: str, model: str, since: datetime, *, version: str | None = None
+) -> Any:
+    """The served rows since `since` (of `version` only, when given): features, prediction
+    and the latest label (or NaN).
+
+    A missing category is logged as the gateway's marker `(missing)`; here it is missing
+    again, as in the training data, so that drift does not take it for a new category.
+    """
+    from pandas.api.types import is_numeric_dtype
+
+    sql, params = _TRAFFIC, {"model": model, "since": since}
+    if version is not None:
+        sql, params = sql + " AND p.version = $version", params | {"version": version}
+    traffic = query_logs(log_root, sql, params, as_frame=True)
+    for column in traffic.columns:
+        if column not in _LOGGED and not is_numeric_dtype(traffic[column]):
+            traffic[column] = traffic[column].mask(traffic[column] == MISSING)
+    return traffic
 
 
 def _live_accuracy(traffic: Any, task: str) -> tuple[int, float | None]:
@@ -93,7 +128,8 @@ def run_cycle(
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=monitor.window)
     champion, profile = _champion(project)
-    traffic = recent_traffic(project.log_root, project.name, since)
+    # Only the champion's own rows: those an earlier version served say nothing of it.
+    traffic = recent_traffic(project.log_root, project.name, since, version=champion.version)
     labelled, accuracy = _live_accuracy(traffic, str(champion.tags.get("mlgate.task", "")))
     result = CycleResult(
         model=project.name,
@@ -174,90 +210,100 @@ def _judge(monitor: MonitorConfig, profile: Profile, traffic: Any, result: Cycle
 
 
 def _retrain(project: Project, traffic: Any, result: CycleResult, progress: Any) -> None:
-    """Retrain on the configured data and labelled traffic, through the same road: the new
-    version can only become challenger, and with `monitor.deploy` its rollout starts."""
+    """Retrain on the configured data and labelled traffic, through the same road and the
+    configured retrain gate: the new version can only become challenger, and with
+    `monitor.deploy` its rollout starts."""
+    from mlgate.monitor.retrain import retraining_set
     from mlgate.road.run import run
 
-    retrain_config = _retraining_config(project, traffic, result)
-    if retrain_config is None:
+    config, monitor = project.config, project.config.monitor
+    result.retrain_gate = monitor.retrain_gate
+    try:
+        built = retraining_set(config, traffic, result.at, result.notes)
+        if built is None:
+            result.retrain_stage = "data"
+            return
+        judge = _judge_for(config, built.recent_test, result)
+        recent_test = built.recent_test
+        outcome = run(built.config, register=True, progress=progress, project=project, judge=judge)
+    except MlgateError as e:
+        result.retrain_stage = "error"
+        result.notes.append(f"the retraining could not run: {e}")
         return
-    outcome = run(retrain_config, register=True, progress=progress, project=project)
     result.retrained = True
     result.retrain_passed = outcome.passed
+    result.retrain_stage = outcome.stage
+    result.retrain_reasons = list(outcome.reasons)
     if outcome.registration is not None:
         result.retrain_version = outcome.registration.version
         result.retrain_alias = outcome.registration.alias
     if not outcome.passed:
-        result.notes.append(
-            "the retrained model did not pass its gates: " + "; ".join(outcome.reasons)
-        )
+        result.notes.append(_why_not(config, outcome, result, recent_test))
         return
-    if project.config.monitor.deploy:
+    if monitor.deploy:
         from mlgate.road.rollouts import deploy
 
         result.rollout_started = deploy(project, outcome, actor="monitor") is not None
 
 
-def _retraining_config(
-    project: Project, traffic: Any, result: CycleResult
-) -> PipelineConfig | None:
-    """The config with its data replaced by the retraining set (written under
-    .mlgate/retrain/), or None when there is nothing to retrain on."""
-    import pandas as pd
+def _judge_for(config: PipelineConfig, recent_test: bool, result: CycleResult) -> Judge | None:
+    """The verdict on the comparison with the champion `monitor.retrain_gate` asks for; None
+    for the config's gates (floors)."""
+    from functools import partial
 
-    from mlgate.data.io import read_pandas
+    from mlgate.monitor.retrain_gate import beat_champion_verdict
 
-    config = project.config
-    retrain = config.monitor.retrain
-    configured = read_pandas(config.resolve(config.data.train))
-    target = config.data.target
-    recent = traffic[traffic["label"].notna()].sort_values("time", ascending=False)
-    if retrain.max_recent_rows:
-        recent = recent.head(retrain.max_recent_rows)
-    rows = recent[[c for c in configured.columns if c in recent.columns and c != target]].copy()
-    rows[target] = _as_target(recent["label"], configured[target])
-    rows = rows.reset_index(drop=True)
-    test = None
-    if retrain.evaluate_on == "recent" and len(rows) >= 20:
-        holdout = rows.sample(frac=config.data.holdout.test_size, random_state=config.seed)
-        test, rows = holdout, rows.drop(holdout.index)
-    frames = ([configured] if retrain.include_configured else []) + (
-        [rows] if retrain.include_recent else []
-    )
-    if not frames or sum(len(f) for f in frames) == 0:
-        result.notes.append("nothing to retrain on: no configured data and no labelled traffic")
+    if config.monitor.retrain_gate != "beat_champion":
         return None
-    combined: Any = pd.concat(frames, ignore_index=True)
-    result.notes.append(
-        f"retraining on {len(combined)} rows ("
-        + (f"{len(configured)} configured, " if retrain.include_configured else "")
-        + f"{len(rows) if retrain.include_recent else 0} recent labelled)"
-        + (f"; testing on {len(test)} held-out recent rows" if test is not None else "")
+    if not recent_test:
+        result.retrain_gate = "floors"
+        result.notes.append(
+            "retrain_gate: beat_champion judges on held-out recent labelled rows, and there "
+            "are too few: the retrained model is held to the floors instead"
+        )
+        return None
+    return partial(beat_champion_verdict, gates=config.gates)
+
+
+def _why_not(
+    config: PipelineConfig, outcome: RunResult, result: CycleResult, recent_test: bool
+) -> str:
+    """Which gate stopped the retrained model, and what the retrain gate allows."""
+    from mlgate.monitor.retrain_gate import beat_champion, floor_metrics
+
+    reasons = "; ".join(outcome.reasons)
+    if outcome.stage == "validate":
+        base = config.schema_file or "the schema inferred from the set"
+        return (
+            f"the retraining set failed validation, so no version was registered: {reasons} "
+            f"(it is checked against {base} restricted to the model's columns, without the "
+            f"duplicate-row rule: {outcome.files.get('schema', 'schema.yaml')})"
+        )
+    failed = outcome.gates.failures if outcome.gates else []
+    floors = [c for c in failed if c.kind in ("min", "max")]
+    said = (
+        f"the retrained model, version {result.retrain_version}, did not pass its gates "
+        f"(monitor.retrain_gate: {result.retrain_gate}): {reasons}"
     )
-    folder = config.base_dir / ".mlgate" / "retrain" / result.at.strftime("%Y%m%dT%H%M%SZ")
-    folder.mkdir(parents=True, exist_ok=True)
-    combined.to_parquet(folder / "train.parquet", index=False)
-    update: dict[str, Any] = {"train": str(folder / "train.parquet")}
-    if test is not None:
-        test.to_parquet(folder / "test.parquet", index=False)
-        update |= {"test": str(folder / "test.parquet"), "split": None}
-    elif config.data.test is not None:
-        update["test"] = config.resolve(config.data.test)
-    retrain_config = config.model_copy(update={"data": config.data.model_copy(update=update)})
-    retrain_config._source = config.source
-    return retrain_config
-
-
-def _as_target(labels: Any, target: Any) -> Any:
-    """Feedback labels (logged as text) in the training target's type."""
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(target):
-        return labels.astype(str).str.lower().isin(["true", "1"])
-    if pd.api.types.is_numeric_dtype(target):
-        numbers = pd.to_numeric(labels, errors="coerce")
-        return numbers.astype(target.dtype) if numbers.notna().all() else numbers
-    return labels.astype(str)
+    if result.retrain_gate == "beat_champion":
+        metrics = ", ".join(floor_metrics(config.gates, outcome.task or ""))
+        return (
+            f"{said}. beat_champion lets a retrained model through that beats the champion "
+            f"on the held-out recent labelled rows on {metrics}, in place of the floors; "
+            "the regression gates still hold"
+        )
+    if not floors:
+        return said
+    hint = ""
+    if outcome.comparison is not None and recent_test:
+        checks = beat_champion(outcome.comparison, config.gates)
+        verdict = "would pass" if all(c.passed for c in checks) else "would not pass either"
+        hint = f"; here it {verdict}: " + "; ".join(c.reason for c in checks)
+    return (
+        f"{said}. The floors policy holds a retrained model to gates.min and gates.max as "
+        "any run; with monitor.retrain_gate: beat_champion it would need to beat the "
+        f"champion on the held-out recent labelled rows instead{hint}"
+    )
 
 
 def _finish(project: Project, result: CycleResult) -> CycleResult:
@@ -275,13 +321,23 @@ def _finish(project: Project, result: CycleResult) -> CycleResult:
         figures=figures,
         actor="monitor",
     )
-    if result.status in ("drift", "degraded") or result.retrained:
+    if result.status in ("drift", "degraded") or result.retrain_stage is not None:
         project.notifier.notify(
             f"monitor_{result.status}",
             f"mlgate {result.model}: {result.status}: {'; '.join(result.reasons)}"
-            + (f" (retrained: version {result.retrain_version})" if result.retrained else ""),
+            + _retrained(result),
             model=result.model,
             status=result.status,
             live_accuracy=result.live_accuracy,
         )
     return result
+
+
+def _retrained(result: CycleResult) -> str:
+    """What the retraining came to, for the notification."""
+    if result.retrain_version is not None:
+        passed = "passed its gates" if result.retrain_passed else "did not pass its gates"
+        return f" (retrained: version {result.retrain_version} {passed})"
+    if result.retrain_stage is not None:
+        return " (retraining registered no version: " + "; ".join(result.notes[-1:]) + ")"
+    return ""

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["default_output", "run"]
 
 Progress = Callable[[str], None]
+#: A caller's verdict on the comparison with the champion, in place of the config's gates
+#: (the monitor's retrain gate); registered with the version as any verdict.
+Judge = Callable[[Comparison], GateResult]
 
 
 def default_output(config: PipelineConfig, run_id: str) -> Path:
@@ -52,16 +55,18 @@ def run(
     register: bool = False,
     progress: Progress | None = None,
     project: Project | None = None,
+    judge: Judge | None = None,
 ) -> RunResult:
     """Validate, train, evaluate and gate the model `config` describes; write every output.
 
     With `register`, the gates include those against the registered champion, and
     the version is registered with its verdict (see `mlgate.road.release`), in
-    `project`'s registry (opened from `config` when not given). Warnings the
+    `project`'s registry (opened from `config` when not given); `judge`, when given,
+    decides the verdict on the comparison with the champion instead. Warnings the
     estimator raises are kept in the result, not printed.
     """
     with quiet_libraries():
-        return _run(config, output, apply_gates, register, progress, project)
+        return _run(config, output, apply_gates, register, progress, project, judge)
 
 
 def _run(
@@ -71,6 +76,7 @@ def _run(
     register: bool,
     progress: Progress | None,
     project: Project | None,
+    judge: Judge | None,
 ) -> RunResult:
     say = progress or (lambda _message: None)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -108,7 +114,10 @@ def _run(
     owner = project or Project.open(config)
     try:
         if apply_gates and not verdicts.failed:  # an unloadable candidate is not compared
-            verdicts.add(_compare(owner, out, prepared.test, say))
+            found = _compare(owner, out, prepared.test, say)
+            if judge is not None and isinstance(found, Comparison):
+                found.verdict = judge(found)
+            verdicts.add(found)
         result = _finish(
             config, base, reports, prepared, fitted, card, exported, verdicts, out, files
         )
