@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mlgate.errors import InputError, MlgateError
@@ -103,7 +104,12 @@ def failure(gateway: Gateway, error: Exception, route: str, path: str) -> tuple[
     if isinstance(error, MlgateError):
         # Refused input, or the state forbids the act: the status is the error's own.
         gateway.metrics.errors.labels(gateway.name, route, error.code).inc()
-        return json_response(error_body(error), status=error.http_status), False
+        wait = getattr(error, "retry_after", None)
+        headers = None if wait is None else {"retry-after": str(wait)}
+        return json_response(error_body(error), status=error.http_status, headers=headers), False
+    if isinstance(error, ClientDisconnect):  # gone before its body was in: nobody to answer
+        gateway.metrics.errors.labels(gateway.name, route, "disconnected").inc()
+        return json_response({"error": "the client went away"}, status=400), False
     log.exception("unexpected error on %s", path)
     gateway.metrics.errors.labels(gateway.name, route, "internal").inc()
     return json_response({"error": "internal error; see the gateway's log"}, status=500), True
