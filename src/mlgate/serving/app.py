@@ -63,7 +63,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         if route.answer is not None:
             # The same handler, reached without FastAPI's per-request work; under the
             # route's own name, which labels its errors in the metrics.
-            fast.add(route.path, FastRoute(route.name, route.answer, route.check))
+            fast.add(route.path, FastRoute(route.name, route.answer, route.check, route.csv))
     app.fast_path = fast
     app.add_exception_handler(MlgateError, _failed)
     app.add_exception_handler(Exception, _failed)

@@ -5,8 +5,8 @@ the rest are fixed here. What each limit answers when it is crossed:
 
 | limit | default | past it |
 |---|---|---|
-| one header, the request line | 8 KiB (`MLGATE_MAX_HEADER_BYTES`) | 431 (414 for the line) |
-| the whole request head | 32 KiB (`MLGATE_MAX_HEADERS_TOTAL_BYTES`) | 431, before the rest is read |
+| one header, the request line | 8 KiB (`MLGATE_MAX_HEADER_BYTES`) | 431 (414: the line) |
+| the whole request head | 32 KiB (`MLGATE_MAX_HEADERS_TOTAL_BYTES`) | 431, before it is all read |
 | headers per request | 100 | 431 |
 | time to send the headers | 10 s (`MLGATE_HEADER_TIMEOUT`) | 408, connection closed |
 | time to send the body | 60 s (`MLGATE_BODY_TIMEOUT`) | connection closed |

@@ -66,23 +66,25 @@ class PredictionResponse(Response):
 
     media_type = _JSON
 
-    def __init__(self, content: bytes, served: Served) -> None:
+    def __init__(self, content: bytes, served: Served, *, role: bool = False) -> None:
         self.status_code = 200
         self.body = content
         # Starlette awaits `background()` after the body: the off-path copy, if any.
         self.background = cast("BackgroundTask | None", served.shadow)
         self.raw_headers = [
             (b"x-mlgate-version", served.model.version.encode("latin-1")),
-            (b"x-mlgate-role", served.role.encode("latin-1")),
             (b"x-request-id", served.request_id.encode("latin-1")),
             (b"content-length", str(len(content)).encode("latin-1")),
             (b"content-type", b"application/json"),
         ]
+        if role:
+            self.raw_headers.append((b"x-mlgate-role", served.role.encode("latin-1")))
 
 
-def prediction_response(payload: dict[str, Any], served: Served) -> Response:
-    """A prediction's response: `payload`, and headers saying who answered it."""
-    return PredictionResponse(dumps(payload), served)
+def prediction_response(payload: dict[str, Any], served: Served, *, role: bool) -> Response:
+    """A prediction's response: `payload`, and headers saying which version answered it
+    (with `role`, MLGATE_ROLE_HEADER, also whether it was the champion or the challenger)."""
+    return PredictionResponse(dumps(payload), served, role=role)
 
 
 def error_body(error: MlgateError) -> dict[str, Any]:
