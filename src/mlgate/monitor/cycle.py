@@ -38,7 +38,7 @@ _TRAFFIC = """
 SELECT p.request_id, p.row, p.prediction, p.time, f.label, unnest(p.features)
 FROM predictions AS p
 LEFT JOIN (
-    SELECT request_id, row, arg_max(label, time) AS label FROM feedback
+    SELECT request_id, row, arg_min(label, time) AS label FROM feedback
     WHERE model = $model GROUP BY request_id, row
 ) AS f USING (request_id, row)
 WHERE p.model = $model AND p.time >= $since AND p.served AND p.role IN ('champion', 'challenger')
@@ -67,7 +67,8 @@ class CycleResult(BaseModel):
 
 
 def recent_traffic(log_root: str, model: str, since: datetime) -> Any:
-    """The served rows since `since`: features, prediction and the latest label (or NaN)."""
+    """The served rows since `since`: features, prediction and the first label sent for
+    each (or NaN); a later label for a row is ignored, as the rollout analysis does."""
     return query_logs(log_root, _TRAFFIC, {"model": model, "since": since}, as_frame=True)
 
 

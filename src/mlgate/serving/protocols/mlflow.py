@@ -30,7 +30,7 @@ from mlgate.serving.responses import json_response, prediction_response
 from mlgate.serving.routes import Route, gateway_of, prediction_request
 from mlgate.serving.runtime import ServedModel
 
-__all__ = ["ROUTES", "answer"]
+__all__ = ["ROUTES", "answer", "parse_mlflow"]
 
 _KEYS = frozenset({"dataframe_split", "dataframe_records", "instances", "inputs"})
 
@@ -58,7 +58,9 @@ async def invocations(request: Request) -> Response:
 async def answer(gateway: Gateway, body: Any, caller: Caller) -> Response:
     """MLflow's response to a scoring request's parsed body (JSON, or `CsvText`)."""
     champion = gateway.routing.champion
-    batch = await off_loop(caller.size, _batch, champion, body, gateway.settings.max_batch_rows)
+    batch = await off_loop(
+        caller.size, parse_mlflow, champion, body, limit=gateway.settings.max_batch_rows
+    )
     served = await gateway.serve(batch, route="invocations", caller=caller)
     payload = {
         "predictions": served.prediction.labels,
@@ -69,8 +71,10 @@ async def answer(gateway: Gateway, body: Any, caller: Caller) -> Response:
     return prediction_response(payload, served, role=gateway.settings.role_header)
 
 
-def _batch(model: ServedModel, body: Any, rows: int) -> Batch:
-    """The batch a scoring request's body holds, in whichever form it is given."""
+def parse_mlflow(model: ServedModel, body: Any, *, limit: int) -> Batch:
+    """The batch a scoring request's parsed body (JSON, or `CsvText`) holds, in whichever
+    form it is given."""
+    rows = limit
     if isinstance(body, CsvText):
         return from_csv(model, body.raw, limit=rows)
     if not isinstance(body, dict) or len(_KEYS.intersection(body)) != 1:
