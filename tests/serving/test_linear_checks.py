@@ -11,6 +11,7 @@ measured again before it fails.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -91,10 +92,8 @@ def _seconds(model: Any, raw: Raw, parse: Callable[[Any, Any], Any], runs: int) 
     best = float("inf")
     for _ in range(runs):
         started = time.perf_counter()
-        try:
+        with contextlib.suppress(InputError):
             parse(model, decode(raw))
-        except InputError:
-            pass
         best = min(best, time.perf_counter() - started)
     return best
 
