@@ -66,9 +66,7 @@ def test_a_csv_of_50_000_names_is_refused_without_a_stall(url: str) -> None:
 def test_a_repeated_name_among_50_000_columns_is_refused_without_a_stall(url: str) -> None:
     columns = [f"c{i}" for i in range(NAMES)] + ["c0"]
     body = {"dataframe_split": {"columns": columns, "data": [[1] * len(columns)]}}
-    response, longest = _while_sending(
-        url, "/invocations", orjson.dumps(body), "application/json"
-    )
+    response, longest = _while_sending(url, "/invocations", orjson.dumps(body), "application/json")
     assert response.status_code == 422
     assert response.json() == {
         "error": "dataframe_split.columns names 'c0' more than once",
