@@ -236,3 +236,23 @@ def test_the_connection_cap_answers_503_with_retry_after(url: str) -> None:
         "(MLGATE_MAX_CONNECTIONS); try again in a moment",
         "detail": {"code": "too_many_connections"},
     }
+
+
+def test_a_request_all_in_may_take_its_time(
+    kit: Any, module_project: Any, registered: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deadlines are for the client's sending; the answer takes what it takes.
+    gateway = kit.make_gateway(module_project, header_timeout=1.0, body_timeout=1.0)
+    champion = gateway.routing.champion
+    predict = champion.predict
+
+    def slowly(columns: Any) -> Any:
+        time.sleep(2.5)
+        return predict(columns)
+
+    monkeypatch.setattr(champion, "predict", slowly)
+    rows = (registered.lists() * 20)[:2000]  # predicted off the event loop
+    with kit.in_thread(gateway) as served:
+        response = httpx.post(f"{served}/predict", json={"instances": rows}, timeout=30)
+    assert response.status_code == 200
+    assert len(response.json()["predictions"]) == 2000

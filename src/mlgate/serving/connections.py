@@ -13,9 +13,9 @@ with httptools through `guarded(limits)`, uvicorn's own protocol with:
   opening (or of the request's first byte, on a kept-alive connection), answered
   408 and closed past it; its body within `body_timeout` once the headers are in.
   Deadlines are checked twice a second by one task per server (no timer per request);
-- the head's size counted as it arrives: one header or the request line past
-  `header_bytes` (431, 414), more than `HEADER_COUNT` headers, or a head past
-  `headers_total_bytes` (431, also while a single header is still arriving);
+- the head's bytes counted as they arrive, refused (431) past `headers_total_bytes`
+  even while a single header is still arriving; once parsed, one header or the
+  request line past `header_bytes` (431, 414) or more than `HEADER_COUNT` headers;
 - a connection past `connections` answered 503 at once and closed.
 
 Refusals are JSON, as the app's: `{"error": ..., "detail": {"code": ...}}`.
@@ -60,8 +60,6 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline = math.inf
         self._reading_head = True
         self._head_bytes = 0  # bytes received since the head began (see data_received)
-        self._header_bytes = 0  # the request line and the headers parsed so far
-        self._header_count = 0
         self._refusal: tuple[int, str, str] | None = None
 
     # the connection --------------------------------------------------------------------
@@ -83,8 +81,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         # Counted whole only for a chunk that starts in the head: a chunk that ends one
-        # request's body and starts the next head is not, and the parsed headers of the
-        # next are still counted one by one (on_url, on_header).
+        # request's body and starts the next head is not (the parsed head is measured
+        # whole in on_headers_complete).
         counting = self._reading_head
         if counting:
             self._head_bytes += len(data)
@@ -108,18 +106,21 @@ class GuardedProtocol(HttpToolsProtocol):
         if now < self._deadline or self.transport is None or self.transport.is_closing():
             return False
         self._deadline = math.inf
-        if self._reading_head and (self.cycle is None or self.cycle.response_complete):
+        cycle = self.cycle
+        if self._reading_head and (cycle is None or cycle.response_complete):
             self._answer(
                 408,
                 "request_timeout",
                 f"the request's headers did not arrive within {self.limits.header_timeout:g} "
                 "s (MLGATE_HEADER_TIMEOUT)",
             )
-        else:  # the body is late: the app reading it sees the client gone
-            self.transport.close()
+            return True
+        if cycle is not None and not cycle.more_body:  # all in: the app answers in its time
+            return False
+        self.transport.close()  # the body is late: the app reading it sees the client gone
         return True
 
-    # parser callbacks ------------------------------------------------------------------
+    # parser callbacks (as few as can be: each costs every request) ----------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -127,50 +128,42 @@ class GuardedProtocol(HttpToolsProtocol):
             self._reading_head = True
             self._head_bytes = 0
             self._deadline = self.loop.time() + self.limits.header_timeout
-        self._header_bytes = 0
-        self._header_count = 0
 
-    def on_url(self, url: bytes) -> None:
-        self._header_bytes += len(url)
-        if self._header_bytes > self.limits.header_bytes:
+    def on_headers_complete(self) -> None:
+        # Sizes are checked here, once the head is parsed: its bytes were counted as they
+        # came (data_received), so no more than about that many were ever held.
+        limits = self.limits
+        if len(self.url) > limits.header_bytes:
             self._refuse(
                 414,
                 "uri_too_long",
-                f"the request line is over {self.limits.header_bytes} bytes, the most "
-                "accepted (MLGATE_MAX_HEADER_BYTES)",
+                f"the request line is over {limits.header_bytes} bytes, the most accepted "
+                "(MLGATE_MAX_HEADER_BYTES)",
             )
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        size = len(name) + len(value)
-        self._header_bytes += size + 4  # ": " and the line's end
-        self._header_count += 1
-        if size > self.limits.header_bytes:
-            shown = name[:40].decode("latin-1")
-            self._refuse(
-                431,
-                "header_too_large",
-                f"header {shown!r} is {size} bytes; at most {self.limits.header_bytes} are "
-                "accepted for one header (MLGATE_MAX_HEADER_BYTES)",
-            )
-        if self._header_count > HEADER_COUNT:
+        headers = self.headers
+        if len(headers) > HEADER_COUNT:
             self._refuse(
                 431,
                 "too_many_headers",
                 f"the request has more than {HEADER_COUNT} headers, the most accepted",
             )
-        if self._header_bytes > self.limits.headers_total_bytes:
+        total = len(self.url)
+        for name, value in headers:
+            size = len(name) + len(value)
+            total += size + 4  # ": " and the line's end
+            if size > limits.header_bytes:
+                shown = name[:40].decode("latin-1")
+                self._refuse(
+                    431,
+                    "header_too_large",
+                    f"header {shown!r} is {size} bytes; at most {limits.header_bytes} are "
+                    "accepted for one header (MLGATE_MAX_HEADER_BYTES)",
+                )
+        if total > limits.headers_total_bytes:
             self._refuse(*self._head_too_large())
-        super().on_header(name, value)
-
-    def on_headers_complete(self) -> None:
         self._reading_head = False
-        self._deadline = self.loop.time() + self.limits.body_timeout
+        self._deadline = self.loop.time() + limits.body_timeout
         super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._deadline = math.inf  # the app has it all; the keep-alive timer takes over after
-        super().on_message_complete()
 
     # refusals --------------------------------------------------------------------------
 
