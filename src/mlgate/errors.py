@@ -232,11 +232,14 @@ class InputError(MlgateError, ValueError):
         row: int | None = None,
         feature: str | None = None,
         fix: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         self.http_status = status
         self._code = code
         self.row = row
         self.feature = feature
+        #: Seconds before the client may try again (a 429's Retry-After header).
+        self.retry_after = retry_after
         super().__init__(problem, fix=fix)
 
     @property

@@ -12,7 +12,10 @@ settings, catalog or state store of its own. Parts are opened on first use
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
+import uuid
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -21,17 +24,72 @@ from typing import TYPE_CHECKING
 from mlgate.config.loader import load_config
 from mlgate.config.models import PipelineConfig
 from mlgate.config.settings import Settings, load_settings
-from mlgate.errors import ConfigError
+from mlgate.errors import ConfigError, RolloutError
 
 if TYPE_CHECKING:
     from mlgate.registry.catalog import Catalog
     from mlgate.reporting.notify import Notifier
     from mlgate.state.store import StateStore
 
-__all__ = ["DEFAULT_CONFIG", "Project"]
+__all__ = ["DEFAULT_CONFIG", "Acting", "Project"]
 
 #: The config a command reads when none is named.
 DEFAULT_CONFIG = Path("mlgate.yaml")
+
+
+class Acting:
+    """One act at a time: a lock among this process's threads (a gateway's admin requests,
+    its controller), and a lease in the state store among processes (several workers or
+    gateways, the command line). Re-entrant: an act may call another.
+
+    Two acts that each read the state and then moved aliases from it, in two processes
+    at once, both succeeded: a promotion and an abort each did their part, and the
+    record said the opposite of what was served. A process that dies holding the lease
+    holds it until `TTL` runs out; an act waits `WAIT` seconds for it, then is refused.
+    """
+
+    LEASE = "acting"
+    TTL, WAIT = 60.0, 30.0
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            if self._depth == 0:
+                self._take()
+        except BaseException:
+            self._lock.release()
+            raise
+        self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                from mlgate.state.rollout import release_lease
+
+                release_lease(self._project.state, self.LEASE, self._holder)
+        finally:
+            self._lock.release()
+
+    def _take(self) -> None:
+        from mlgate.state.rollout import acquire_lease
+
+        store = self._project.state
+        deadline = time.monotonic() + self.WAIT
+        while not acquire_lease(store, self.LEASE, self._holder, ttl=self.TTL):
+            if time.monotonic() > deadline:
+                raise RolloutError(
+                    f"another act (a promotion, rollback or rollout step) has been in progress "
+                    f"for {self.WAIT:g} s",
+                    fix="Try again in a minute; see `mlgate rollout status` for what it did.",
+                )
+            time.sleep(0.05)
 
 
 class Project:
@@ -54,9 +112,9 @@ class Project:
         self._settings = settings
         self._config = config
         self._create = create
-        #: Held by every act that moves aliases or rollouts (`mlgate.road`): acts of one
-        #: process (a gateway's admin requests, its controller) happen one after another.
-        self.acting = threading.RLock()
+        #: Held by every act that moves aliases or rollouts (`mlgate.road`): acts happen
+        #: one after another, in this process and in every process on the state store.
+        self.acting = Acting(self)
         if notifier is not None:
             self.__dict__["notifier"] = notifier
 

@@ -324,3 +324,18 @@ def test_a_damaged_parquet_file_gets_the_arrow_readers_error(tmp_path: Path) -> 
 
     assert str(polars_way.value) == str(arrow_way.value)
     assert "cannot read it as PARQUET" in str(polars_way.value)
+
+
+def test_an_error_about_a_file_not_the_projects_own_quotes_none_of_it(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(b"user,shell\nroot,/bin/bash,secret-token-value\n")
+    with pytest.raises(
+        DataError,
+        match=exact(
+            path,
+            r"cannot read it as CSV: CSV parse error: Expected 2 columns, got 3\. "
+            r"Check that the file is CSV and not damaged\.",
+        ),
+    ) as caught:
+        read_arrow(path, quote=False)
+    assert "secret" not in str(caught.value)

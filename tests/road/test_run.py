@@ -508,3 +508,30 @@ def test_a_pipeline_in_the_config_trains_registers_and_loads_back(
     assert result.registration is not None
     assert result.registration.alias == "champion"
     assert result.task == "classification"
+
+
+def test_a_data_file_outside_the_project_is_never_quoted(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    # A config is code a pull request can change: data.train may name any file the CI
+    # runner can read, and the error reaches a public log.
+    path = new_project(binary_frame)
+    outside = tmp_path / "elsewhere" / "credentials.csv"
+    outside.parent.mkdir()
+    outside.write_text("user,key\nci,AKIA-not-for-logs,extra\n", encoding="utf-8")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["data"]["train"] = str(outside)
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        run(load_config(path), output=tmp_path / "out")
+    assert "AKIA" not in str(caught.value)
+    assert str(caught.value) == (
+        f"{outside}: cannot read it as CSV: CSV parse error: Expected 2 columns, got 3. "
+        "Check that the file is CSV and not damaged."
+    )
+    inside = path.parent / "train.csv"  # the project's own file: the row helps find it
+    inside.write_text("user,key\nci,AKIA-not-for-logs,extra\n", encoding="utf-8")
+    doc["data"]["train"] = "train.csv"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(DataError, match=r"got 3: ci,AKIA-not-for-logs,extra\."):
+        run(load_config(path), output=tmp_path / "out")

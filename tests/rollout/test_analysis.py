@@ -113,7 +113,7 @@ def test_shadow_agreement_compares_the_copy_with_the_answer(logs: Path) -> None:
     assert found.agreement == pytest.approx(39 / 40)
 
 
-def test_live_accuracy_joins_the_latest_label_of_each_request_and_row(logs: Path) -> None:
+def test_live_accuracy_joins_the_first_label_of_each_request_and_row(logs: Path) -> None:
     records = []
     for i in range(10):
         records.append(prediction(f"c-{i}", "champion", CHAMPION, "0", at=NOW))
@@ -122,7 +122,8 @@ def test_live_accuracy_joins_the_latest_label_of_each_request_and_row(logs: Path
         records.append(prediction(f"x-{i}", "reference", CHAMPION, "0", at=NOW, row=0))
     write(logs, "predictions", records)
     later = NOW + timedelta(seconds=30)
-    # Champion: 8 of 10 right. A label corrected later wins over the first one sent.
+    # Champion: 8 of 10 labelled right at first; c-0's first label is wrong, and the one
+    # sent later to set it right changes nothing (at most one label counts per row).
     write(
         logs,
         "feedback",
@@ -137,10 +138,24 @@ def test_live_accuracy_joins_the_latest_label_of_each_request_and_row(logs: Path
         + [label("x-0", "0", at=NOW, row=1), label("x-0", "1", at=later, row=1)],
     )
     found = analyse(str(logs), NAME, SINCE)
-    assert (found.champion.labelled, found.champion.correct) == (10, 8)
-    assert found.champion.accuracy == pytest.approx(0.8)
-    assert (found.challenger.labelled, found.challenger.correct) == (7, 7)
-    assert found.challenger.accuracy == 1.0
+    assert (found.champion.labelled, found.champion.correct) == (10, 7)
+    assert found.champion.accuracy == pytest.approx(0.7)
+    assert (found.challenger.labelled, found.challenger.correct) == (7, 6)
+    assert found.challenger.accuracy == pytest.approx(6 / 7)
+
+
+def test_a_label_counts_once_however_many_answers_share_its_request_id(logs: Path) -> None:
+    # 60 answers per version under one request id (as clients could choose ids before the
+    # gateway issued them all), and two labels: each version has one labelled row.
+    records = []
+    for i in range(60):
+        records.append(prediction("shared", "champion", CHAMPION, "0", at=NOW, latency_ms=i))
+        records.append(prediction("shared", "challenger", CHALLENGER, "0", at=NOW, latency_ms=i))
+    write(logs, "predictions", records)
+    write(logs, "feedback", [label("shared", "1", at=NOW), label("shared", "0", at=NOW)])
+    found = analyse(str(logs), NAME, SINCE)
+    assert (found.champion.labelled, found.challenger.labelled) == (1, 1)
+    assert found.champion.correct == found.challenger.correct
 
 
 def test_shadow_copies_get_live_accuracy_from_the_labels_of_the_served_request(

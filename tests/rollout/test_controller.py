@@ -16,7 +16,7 @@ import pytest
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
-from mlgate.errors import ConfigError, RolloutError
+from mlgate.errors import ConfigError, RevisionConflict, RolloutError
 from mlgate.project import Project
 from mlgate.registry import aliases
 from mlgate.registry.catalog import CHALLENGER as CHALLENGER_ALIAS
@@ -24,6 +24,7 @@ from mlgate.registry.catalog import Catalog
 from mlgate.reporting.notify import Notifier
 from mlgate.road import acts, rollouts
 from mlgate.rollout.controller import Controller
+from mlgate.rollout.decide import Verdict
 from mlgate.state.rollout import RolloutState, acquire_lease, get_rollout, rollout_events
 from mlgate.state.rollout import set_rollout as store_split
 
@@ -200,6 +201,80 @@ def test_two_starts_at_once_make_one_rollout(project: Path) -> None:
         store_split(  # back to idle, the challenger still registered, for the next race
             controllers[0].store, NAME, strategy="none", weight=0.0, actor="t", status="idle"
         )
+
+
+def _at_once(acts: list[tuple[Rollout, str]]) -> dict[str, str]:
+    """Each controller does its act at the same moment; {act: the status it left, or the
+    refusal it got}."""
+    barrier = threading.Barrier(len(acts))
+    done: dict[str, str] = {}
+
+    def act(controller: Rollout, what: str) -> None:
+        barrier.wait(timeout=10)
+        try:
+            state = getattr(controller, what)(actor=what)
+        except RolloutError as e:
+            done[what] = str(e)
+        else:
+            done[what] = state.status
+
+    threads = [threading.Thread(target=act, args=pair) for pair in acts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return done
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_promotion_and_an_abort_at_once_end_the_rollout_once(project: Path, attempt: int) -> None:
+    # Two projects, as two processes would have (each its own lock): only the state store
+    # is shared. A promotion and an abort both succeeded: version 2 ended champion while
+    # the record said "rolled back: aborted by hand".
+    first, second = open_controller(project, holder="a"), open_controller(project, holder="b")
+    first.start()
+    done = _at_once([(first, "promote"), (second, "abort")])
+    ended = {what: status for what, status in done.items() if status in ("promoted", "rolled_back")}
+    assert len(ended) == 1, done
+    (loser,) = set(done) - set(ended)
+    assert "no rollout of 'credit-risk' is running" in done[loser], done
+    state = get_rollout(first.store, NAME)
+    served = first.catalog.aliases(NAME)
+    if state.status == "promoted":
+        assert served == {"champion": CHALLENGER}
+        assert kinds(first) == ["start", "promote"]
+    else:
+        assert state.status == "rolled_back"
+        assert served == {"champion": CHAMPION}
+        assert kinds(first) == ["start", "rollback"]
+
+
+def test_an_end_read_before_another_is_refused_and_moves_nothing(project: Path) -> None:
+    controller = open_controller(project)
+    stale = controller.start()
+    controller.abort(actor="ops")
+    with pytest.raises(
+        RevisionConflict,
+        match=r"^the rollout state of 'credit-risk' changed while this change was being made",
+    ):
+        rollouts.end_rollout(controller.project, stale, "promote", "late", {}, "controller")
+    assert get_rollout(controller.store, NAME).status == "rolled_back"
+    assert controller.catalog.aliases(NAME) == {"champion": CHAMPION}
+    assert kinds(controller) == ["start", "rollback"]
+
+
+def test_an_abort_elsewhere_during_an_analysis_is_not_undone(project: Path, clock: Clock) -> None:
+    # The controller read a running rollout; meanwhile another process aborted it. Its step
+    # must not set the rollout running again.
+    controller, elsewhere = open_controller(project, holder="a"), open_controller(project)
+    controller.start()
+    read = get_rollout(controller.store, NAME)
+    elsewhere.abort(actor="ops")
+    clock.advance(5)
+    verdict = Verdict(action="advance", reasons=["every check passed"], failures=0)
+    controller._step(read, verdict, {}, clock.now)
+    assert get_rollout(controller.store, NAME).status == "rolled_back"
+    assert controller.catalog.aliases(NAME) == {"champion": CHAMPION}
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ from mlgate.road.run import run
 from mlgate.scaffold.example import write_example
 from mlgate.serving.app import create_app
 from mlgate.serving.gateway import Gateway
+from mlgate.serving.server import uvicorn_options
 from mlgate.training.preprocessing import prepare_features
 
 NAME = "credit-risk"
@@ -211,7 +212,10 @@ def in_thread(gateway: Gateway, timeout: float = 30.0) -> Iterator[str]:
     import uvicorn
 
     config = uvicorn.Config(
-        create_app(gateway), host="127.0.0.1", port=free_port(), log_level="warning"
+        create_app(gateway),
+        host="127.0.0.1",
+        port=free_port(),
+        **uvicorn_options(gateway.settings, "warning"),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -19,9 +20,11 @@ def gateway(kit: Any, module_project: Any) -> Any:
     return kit.make_gateway(module_project)
 
 
-async def _send_all(s: Any, registered: Any) -> dict[str, slice]:
-    """One request per protocol and a few single rows; {request id: rows of test.csv}."""
+async def _send_all(s: Any, registered: Any) -> tuple[dict[str, slice], dict[str, str]]:
+    """One request per protocol and a few single rows: {request id: rows of test.csv}, by
+    the ids the gateway answered with, and {request id: the x-request-id sent with it}."""
     sent: dict[str, slice] = {}
+    client_ids: dict[str, str] = {}
     client = s.client
     requests = [
         ("predict-lists", "/predict", {"instances": registered.lists(slice(0, 30))}, slice(0, 30)),
@@ -61,19 +64,21 @@ async def _send_all(s: Any, registered: Any) -> dict[str, slice]:
     for i in range(10):
         rows = slice(i, i + 1)
         requests.append((f"single-{i}", "/predict", {"instances": registered.records(rows)}, rows))
-    for request_id, path, body, rows in requests:
-        response = await client.post(path, json=body, headers={"x-request-id": request_id})
+    for client_id, path, body, rows in requests:
+        response = await client.post(path, json=body, headers={"x-request-id": client_id})
         assert response.status_code == 200, response.text
-        assert response.headers["x-request-id"] == request_id
+        request_id = response.headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{40}", request_id)
         sent[request_id] = rows
-    return sent
+        client_ids[request_id] = client_id
+    return sent, client_ids
 
 
 async def test_every_served_request_is_in_the_log_after_shutdown(
     serve: Any, project: Any, registered: Any
 ) -> None:
     async with serve() as s:
-        sent = await _send_all(s, registered)
+        sent, client_ids = await _send_all(s, registered)
         writer = s.gateway.predictions
     assert writer.failures == 0
     assert writer.written == sum(r.stop - r.start for r in sent.values()) == 130
@@ -81,10 +86,11 @@ async def test_every_served_request_is_in_the_log_after_shutdown(
     log = read_log(
         project.logs,
         "predictions",
-        "SELECT request_id, row, model, version, role, served, route, latency_ms, "
-        "prediction, score, features, time FROM log ORDER BY request_id, row",
+        "SELECT request_id, client_request_id, row, model, version, role, served, route, "
+        "latency_ms, prediction, score, features, time FROM log ORDER BY request_id, row",
     )
     assert set(log["request_id"]) == set(sent)
+    assert dict(zip(log["request_id"], log["client_request_id"], strict=True)) == client_ids
     assert len(log) == 130
     assert set(log["model"]) == {MODEL}
     assert set(log["version"]) == {"1"}
@@ -113,24 +119,25 @@ async def test_feedback_joins_predictions_by_request_id(
 ) -> None:
     truth = registered.test["default"].tolist()
     async with serve() as s:
-        sent = await _send_all(s, registered)
+        sent, client_ids = await _send_all(s, registered)
+        single = {client_ids[r]: r for r in sent if client_ids[r].startswith("single")}
         labels = [
             {"request_id": request_id, "row": i, "label": truth[rows.start + i]}
             for request_id, rows in sent.items()
-            if not request_id.startswith("single")
+            if request_id not in single.values()
             for i in range(rows.stop - rows.start)
         ]
         accepted = await s.client.post("/feedback", json={"feedback": labels})
         one = await s.client.post(
-            "/feedback", json={"request_id": "single-0", "label": str(truth[0])}
+            "/feedback", json={"request_id": single["single-0"], "label": str(truth[0])}
         )
         bare = await s.client.post(
-            "/feedback", json=[{"request_id": "single-1", "label": truth[1], "row": 0}]
+            "/feedback", json=[{"request_id": single["single-1"], "label": truth[1], "row": 0}]
         )
         metrics = (await s.client.get("/metrics")).text
-    assert accepted.json() == {"accepted": 120}
-    assert one.json() == bare.json() == {"accepted": 1}
-    assert 'mlgate_feedback_labels_total{model="credit-risk"} 122.0' in metrics
+    assert accepted.json() == {"accepted": 120, "unknown": 0, "duplicate": 0}
+    assert one.json() == bare.json() == {"accepted": 1, "unknown": 0, "duplicate": 0}
+    assert 'mlgate_feedback_labels_total{model="credit-risk",outcome="accepted"} 122.0' in metrics
 
     joined = read_log(
         project.logs,
@@ -149,6 +156,42 @@ async def test_feedback_joins_predictions_by_request_id(
     assert accuracy == pytest.approx((sum(expected) + sum(expected[:2])) / 122)
     feedback = read_log(project.logs, "feedback")
     assert set(feedback.columns) >= {"time", "request_id", "row", "label", "model"}
+
+
+async def test_labels_for_ids_never_issued_or_labelled_before_are_not_kept(
+    serve: Any, project: Any, registered: Any
+) -> None:
+    async with serve() as s:
+        response = await s.client.post(
+            "/predict",
+            json={"instances": registered.lists(slice(0, 2))},
+            headers={"x-request-id": "mine"},
+        )
+        issued = response.json()["request_id"]
+        forged = ("0" * 24) + issued[24:]  # the signature of another random part
+        labels = [
+            {"request_id": issued, "row": 0, "label": 1},
+            {"request_id": issued, "row": 0, "label": 0},  # the same row again
+            {"request_id": "mine", "label": 1},  # the client's own id: not the request's
+            {"request_id": forged, "label": 1},
+            {"request_id": issued.upper(), "label": 1},
+        ]
+        first = await s.client.post("/feedback", json={"feedback": labels})
+        again = await s.client.post(
+            "/feedback", json={"feedback": [{"request_id": issued, "row": 1, "label": 0}] * 2}
+        )
+        metrics = (await s.client.get("/metrics")).text
+    assert first.status_code == again.status_code == 200
+    assert first.json() == {"accepted": 1, "unknown": 3, "duplicate": 1}
+    assert again.json() == {"accepted": 1, "unknown": 0, "duplicate": 1}
+    for outcome, count in (("accepted", 2), ("unknown", 3), ("duplicate", 2)):
+        line = f'mlgate_feedback_labels_total{{model="credit-risk",outcome="{outcome}"}} {count}.0'
+        assert line in metrics
+    kept = read_log(project.logs, "feedback", "SELECT request_id, row, label FROM log ORDER BY row")
+    assert kept.to_dict("records") == [
+        {"request_id": issued, "row": 0, "label": "1"},
+        {"request_id": issued, "row": 1, "label": "0"},
+    ]
 
 
 @pytest.mark.parametrize(

@@ -55,8 +55,12 @@ async def test_refusals_are_counted_and_change_nothing(kit: Any, gateway: Any) -
     assert "nope" not in metrics
 
 
-async def test_every_prediction_response_names_its_version(serve: Any, registered: Any) -> None:
+@pytest.mark.parametrize("role", [False, True], ids=["default", "MLGATE_ROLE_HEADER"])
+async def test_every_prediction_response_names_its_version(
+    serve: Any, gateway: Any, registered: Any, role: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rows = registered.lists(slice(0, 3))
+    monkeypatch.setattr(gateway.settings, "role_header", role)
     async with serve() as s:
         responses = [
             await s.client.post("/predict", json={"instances": rows}),
@@ -71,6 +75,10 @@ async def test_every_prediction_response_names_its_version(serve: Any, registere
     for response in responses:
         assert response.status_code == 200
         assert response.headers["x-mlgate-version"] == "1"
-        assert response.headers["x-mlgate-role"] == "champion"
+        # Which role answered is told only when asked for: a client that sends labels
+        # could aim them at one version.
+        assert response.headers.get("x-mlgate-role") == ("champion" if role else None)
         body = response.json()
         assert body.get("version", body.get("model_version")) == "1"
+        if "parameters" in body:  # V2
+            assert body["parameters"].get("role") == ("champion" if role else None)

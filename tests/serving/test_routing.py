@@ -37,7 +37,7 @@ async def test_a_canary_set_in_the_store_is_served_within_a_second(
     serve: Any, project: Any, registered: Any
 ) -> None:
     row = {"instances": registered.lists(slice(0, 1))}
-    async with serve(poll_interval=0.25) as s:
+    async with serve(poll_interval=0.25, role_header=True) as s:
         statuses, roles = [], []
         for _ in range(20):
             response = await s.client.post("/predict", json=row)
@@ -121,6 +121,7 @@ async def test_shadow_answers_with_the_champion_and_logs_the_challenger(
         whole = await s.client.post(
             "/predict", json={"instances": registered.records()}, headers={"x-request-id": "all"}
         )
+        assert whole.json()["request_id"] != "all"  # the gateway's own; the client's beside it
         singles = []
         for i in range(10):
             singles.append(
@@ -146,7 +147,7 @@ async def test_shadow_answers_with_the_champion_and_logs_the_challenger(
         project.logs,
         "predictions",
         "SELECT row, version, served, prediction FROM log "
-        "WHERE request_id = 'all' AND role = 'shadow' ORDER BY row",
+        "WHERE client_request_id = 'all' AND role = 'shadow' ORDER BY row",
     )
     assert len(shadow) == len(registered.test)
     assert set(shadow["version"]) == {"2"}
@@ -177,7 +178,7 @@ async def test_a_failing_challenger_is_answered_by_the_champion(
 ) -> None:
     _split(project, "canary", 100.0)
     rows = registered.lists(slice(0, 4))
-    async with serve() as s:
+    async with serve(role_header=True) as s:
         _break(s.gateway.routing.challenger, monkeypatch)
         responses = [
             await s.client.post(

@@ -42,7 +42,7 @@ def test_sigterm_exits_cleanly_and_loses_nothing(
             )
             assert response.status_code == 200, response.text
             assert response.headers["x-mlgate-version"] == "1"
-            answered[request_id] = response.headers["x-mlgate-version"]
+            answered[response.headers["x-request-id"]] = request_id
     # Stop at once: the writer flushes every second, so some records are still in memory.
     started = time.monotonic()
     assert server.stop() == 0, server.log()
@@ -52,10 +52,11 @@ def test_sigterm_exits_cleanly_and_loses_nothing(
     log = read_log(
         project.logs,
         "predictions",
-        "SELECT request_id, count(*) AS n, any_value(version) AS version FROM log "
-        "WHERE role = 'champion' GROUP BY request_id",
+        "SELECT request_id, any_value(client_request_id) AS client, count(*) AS n, "
+        "any_value(version) AS version FROM log WHERE role = 'champion' GROUP BY request_id",
     )
     assert set(log["request_id"]) == set(answered)
+    assert dict(zip(log["request_id"], log["client"], strict=True)) == answered
     assert set(log["n"]) == {2}
     assert set(log["version"]) == {"1"}
 

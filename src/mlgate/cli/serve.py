@@ -43,8 +43,9 @@ def serve(
     """Serve the champion (and the challenger in a rollout) over HTTP.
 
     Protocols: Open Inference (KServe V2) at /v2, MLflow scoring at /invocations,
-    plain JSON at /predict; /feedback for labels, /metrics for Prometheus, /admin
-    with a bearer token (MLGATE_ADMIN_TOKEN).
+    plain JSON at /predict; /feedback for labels (with a bearer token when
+    MLGATE_FEEDBACK_TOKEN is set), /metrics for Prometheus, /admin with a bearer
+    token (MLGATE_ADMIN_TOKEN).
     """
     import os
 

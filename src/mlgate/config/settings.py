@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "load_settings", "redact_url"]
@@ -47,6 +54,57 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, gt=0, description="Largest request body the gateway reads."
     )
     max_batch_rows: int = Field(10_000, gt=0, description="Most rows per prediction request.")
+    max_header_bytes: int = Field(
+        8192,
+        ge=256,
+        description="Largest request header (name and value) and longest request line the "
+        "gateway reads; a longer one is answered 431 (414 for the line).",
+    )
+    max_headers_total_bytes: int = Field(
+        32768,
+        ge=1024,
+        description="Largest request head (the request line and every header together); "
+        "a larger one is answered 431 before the rest is read.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds a client has to send a request's headers, from connecting (or "
+        "from its first byte on a kept-alive connection); then 408 and the connection closes.",
+    )
+    body_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds a client has to send a request's body once its headers are in; "
+        "then the connection closes.",
+    )
+    keep_alive_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds an idle kept-alive connection stays open.",
+    )
+    max_connections: int = Field(
+        1000,
+        gt=0,
+        description="Most open connections per worker process; one more is answered 503 "
+        "and closed at once (keep it under the process's open-file limit).",
+    )
+    feedback_token: SecretStr | None = Field(
+        None,
+        description="Bearer token POST /feedback requires when set (set it in production: "
+        "labels steer rollouts); unset, anyone who can reach the gateway may send labels.",
+    )
+    role_header: bool = Field(
+        False,
+        description="Say in an x-mlgate-role header whether the champion or the challenger "
+        "answered (off: a client sending labels could aim them at one version).",
+    )
     poll_interval: float = Field(
         0.5,
         gt=0,
@@ -69,15 +127,18 @@ class Settings(BaseSettings):
         "flip=0.4 (share of rows answered wrong); comma-separated. Never the champion.",
     )
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "feedback_token")
     @classmethod
-    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+    def _token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
             # An empty value (a secret that expanded to nothing) must not mean "no password".
-            raise ValueError(
-                "is set but empty; set a token to turn the admin API on, or unset the "
-                "variable to keep it off."
+            unset = (
+                "unset the variable to keep it off"
+                if info.field_name == "admin_token"
+                else "unset the variable to take labels without one"
             )
+            what = "turn the admin API on" if info.field_name == "admin_token" else "require it"
+            raise ValueError(f"is set but empty; set a token to {what}, or {unset}.")
         return value
 
     @field_validator("faults")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -41,8 +42,13 @@ def table_format(location: str) -> Literal["csv", "parquet"]:
     )
 
 
-def read_arrow(location: str | Path) -> pa.Table:
-    """The table at `location` as Arrow, or a DataError that says why it cannot be read."""
+def read_arrow(location: str | Path, *, quote: bool = True) -> pa.Table:
+    """The table at `location` as Arrow, or a DataError that says why it cannot be read.
+
+    `quote=False` for a file that is not the project's own (a config can name any file
+    this process may read, and its errors reach CI logs): an error then says what is
+    wrong and where, never what the file holds (the reader's quote of a row or value).
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -76,7 +82,7 @@ def read_arrow(location: str | Path) -> pa.Table:
         if kind == "csv" and not _is_text(location):
             detail = "it is not UTF-8 text (binary data, or another encoding)"
         else:
-            detail = _detail(e)
+            detail = _detail(e, quote=quote)
         raise DataError(
             f"cannot read it as {kind.upper()}: {detail}.",
             source=location,
@@ -105,12 +111,16 @@ def _arrow_source(location: str) -> pa.NativeFile:
     return pa.BufferReader(sink.getvalue())
 
 
-def _detail(error: Exception) -> str:
-    """The first line of a reader's error, with any raw bytes it quotes made printable."""
+def _detail(error: Exception, *, quote: bool = True) -> str:
+    """The first line of a reader's error, with any raw bytes it quotes made printable;
+    without `quote`, with what it quotes of the file (a row, a value) left out."""
     text = str(error).strip()
     line = text.splitlines()[0] if text else type(error).__name__
     line = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in line)
     line = re.sub(r"^Could not open Parquet input source '[^']*': ", "", line).rstrip(".")
+    if not quote:
+        line = re.sub(r"(columns, got \d+): .*$", r"\1", line)  # Arrow quotes the row
+        line = re.sub(r"'[^']*'", "(a value)", line)  # and a value it cannot convert
     return line if len(line) <= 160 else line[:157] + "..."
 
 
@@ -142,7 +152,7 @@ def _check_columns(table: pa.Table, location: str) -> None:
             source=location,
             fix="Check that the file is CSV, saved as UTF-8.",
         ) from e
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise DataError(
             f"column names appear more than once: {', '.join(map(repr, repeated))}.",

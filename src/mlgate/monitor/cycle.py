@@ -44,7 +44,7 @@ _TRAFFIC = """
 SELECT p.request_id, p.row, p.prediction, p.time, f.label, unnest(p.features)
 FROM predictions AS p
 LEFT JOIN (
-    SELECT request_id, row, arg_max(label, time) AS label FROM feedback
+    SELECT request_id, row, arg_min(label, time) AS label FROM feedback
     WHERE model = $model GROUP BY request_id, row
 ) AS f USING (request_id, row)
 WHERE p.model = $model AND p.time >= $since AND p.served AND p.role IN ('champion', 'challenger')
@@ -89,7 +89,8 @@ def recent_traffic(
     log_root: str, model: str, since: datetime, *, version: str | None = None
 ) -> Any:
     """The served rows since `since` (of `version` only, when given): features, prediction
-    and the latest label (or NaN).
+    and the first label sent for each (or NaN); a later label for a row is ignored, as the
+    rollout analysis does.
 
     A missing category is logged as the gateway's marker `(missing)`; here it is missing
     again, as in the training data, so that drift does not take it for a new category.

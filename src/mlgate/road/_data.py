@@ -62,13 +62,26 @@ class Prepared:
     X_test: Any
 
 
+def _own(config: PipelineConfig, location: str) -> bool:
+    """Whether `location` is a local file inside the project's folder (its errors may quote
+    it); a file elsewhere could be anyone's, and a config is code a pull request can change."""
+    if "://" in location:
+        return False
+    resolved = Path(config.resolve(location)).resolve()
+    return resolved.is_relative_to(config.base_dir.resolve())
+
+
 def read(config: PipelineConfig) -> Data:
     """The train (and test) data, refused when empty, with the lineage of what was read."""
     import polars as pl
 
     train_source, test_source = config.data.train, config.data.test
-    train_arrow = read_arrow(config.resolve(train_source))
-    test_arrow = read_arrow(config.resolve(test_source)) if test_source else None
+    train_arrow = read_arrow(config.resolve(train_source), quote=_own(config, train_source))
+    test_arrow = (
+        read_arrow(config.resolve(test_source), quote=_own(config, test_source))
+        if test_source
+        else None
+    )
     data = Data(
         train=train_arrow.to_pandas(),
         test=test_arrow.to_pandas() if test_arrow is not None else None,

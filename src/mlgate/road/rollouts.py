@@ -7,6 +7,7 @@ event and one notification.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -180,18 +181,67 @@ def end_rollout(
     actor: str,
 ) -> RolloutState:
     """End a running rollout: `promote` makes its challenger champion, `rollback` takes
-    the challenger's alias away; either way all traffic goes to the champion."""
+    the challenger's alias away; either way all traffic goes to the champion.
+
+    The end is on record first, only if the rollout is still at the revision `state`
+    was read at (else RevisionConflict, and nothing changes): of a promotion and an
+    abort made at once, exactly one wins. Its alias move follows; if that fails, the
+    rollout is put back as it was.
+    """
     name, challenger = state.model, state.plan.get("challenger")
     if action == "promote":
-        if challenger is not None:
-            aliases.promote(project.catalog, name, str(challenger), reason=reason, force=True)
         status, kind, text = "promoted", "promote", f"promoted version {challenger}"
     else:
-        current = project.catalog.alias(name, CHALLENGER)
-        if current is not None and current.version == str(challenger):
-            project.catalog.move_alias(name, CHALLENGER, None, action="rollback", reason=reason)
         status, kind, text = "rolled_back", "rollback", f"rolled back version {challenger}"
-    return _ended(project, state, status, kind, f"{text}: {reason}", figures, actor)
+    message = f"{text}: {reason}"
+    finished = _end(project, state, status, message, actor)
+    try:
+        if action == "promote":
+            if challenger is not None:
+                aliases.promote(project.catalog, name, str(challenger), reason=reason, force=True)
+        else:
+            current = project.catalog.alias(name, CHALLENGER)
+            if current is not None and current.version == str(challenger):
+                project.catalog.move_alias(name, CHALLENGER, None, action="rollback", reason=reason)
+    except BaseException:
+        _restore(project, state, finished)
+        raise
+    record(project, finished, kind, message, figures, actor)
+    return finished
+
+
+def _end(
+    project: Project, state: RolloutState, status: str, message: str, actor: str
+) -> RolloutState:
+    """The rollout ended with `status`, if it is still at `state`'s revision."""
+    return set_rollout(
+        project.state,
+        state.model,
+        strategy="none",
+        weight=0.0,
+        actor=actor,
+        status=status,
+        plan=state.plan,
+        note=message,
+        expect_revision=state.revision,
+    )
+
+
+def _restore(project: Project, state: RolloutState, ended: RolloutState) -> None:
+    """Put a rollout whose end could not be carried out back as `state` (unless someone
+    changed it since)."""
+    with contextlib.suppress(RevisionConflict):
+        set_rollout(
+            project.state,
+            state.model,
+            strategy=state.strategy,
+            weight=state.weight,
+            actor=state.updated_by,
+            status=state.status,
+            plan=state.plan,
+            note=state.note,
+            expect_revision=ended.revision,
+        )
 
 
 def settle(project: Project, state: RolloutState, actor: str) -> RolloutState | None:
@@ -231,16 +281,12 @@ def _ended(
     figures: dict[str, Any],
     actor: str,
 ) -> RolloutState:
-    finished = set_rollout(
-        project.state,
-        state.model,
-        strategy="none",
-        weight=0.0,
-        actor=actor,
-        status=status,
-        plan=state.plan,
-        note=message,
-    )
+    """A rollout whose versions were moved outside it, ended on record; when someone else
+    changed it since `state` was read, the state they left."""
+    try:
+        finished = _end(project, state, status, message, actor)
+    except RevisionConflict:
+        return get_rollout(project.state, state.model)
     record(project, finished, kind, message, figures, actor)
     return finished
 

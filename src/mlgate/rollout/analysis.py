@@ -76,21 +76,28 @@ FROM p AS c JOIN p AS b USING (request_id, row)
 WHERE c.role IN ('challenger', 'shadow') AND b.role IN ('champion', 'reference')
 """
 
+#: Each answered row counts once per side, with the first label sent for it: a label is
+#: never counted for several rows (logs written before the gateway issued every request id
+#: hold client-chosen ids that many requests share), and a second label changes nothing.
 _ACCURACY = f"""
 WITH p AS (
-    SELECT request_id, row, role, prediction FROM predictions
+    SELECT request_id, row,
+        CASE WHEN role = 'champion' THEN 'champion' ELSE 'challenger' END AS side,
+        arg_min(prediction, time) AS prediction
+    FROM predictions
     WHERE model = $model AND time >= $since AND error IS NULL AND role <> 'reference'
+    GROUP BY request_id, row, side
 ),
 f AS (
-    SELECT request_id, row, arg_max(label, time) AS label FROM feedback
+    SELECT request_id, row, arg_min(label, time) AS label FROM feedback
     WHERE model = $model GROUP BY request_id, row
 )
 SELECT
-    CASE WHEN p.role = 'champion' THEN 'champion' ELSE 'challenger' END AS side,
+    p.side,
     count(*),
     sum(CASE WHEN {_SAME.format(a="p.prediction", b="f.label")} THEN 1 ELSE 0 END)
 FROM p JOIN f USING (request_id, row)
-GROUP BY side
+GROUP BY p.side
 """
 
 

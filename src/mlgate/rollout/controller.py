@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.rollout import RolloutConfig
+from mlgate.errors import RevisionConflict
 from mlgate.road import rollouts
 from mlgate.rollout.analysis import analyse
 from mlgate.rollout.decide import Verdict, judge
@@ -112,16 +113,23 @@ class Controller:
             plan["step"] += 1
             plan["step_started_at"] = now
             weight = _plan(state).weight_at(plan["step"])
-        updated = set_rollout(
-            self.store,
-            self.name,
-            strategy=state.strategy,
-            weight=weight,
-            actor="controller",
-            status="running",
-            plan=plan,
-            note=state.note,
-        )
+        try:
+            updated = set_rollout(
+                self.store,
+                self.name,
+                strategy=state.strategy,
+                weight=weight,
+                actor="controller",
+                status="running",
+                plan=plan,
+                note=state.note,
+                # An act elsewhere (an abort) may have ended the rollout since it was read:
+                # a step must not set it running again.
+                expect_revision=state.revision,
+            )
+        except RevisionConflict:
+            log.info("the rollout of %s changed during its analysis; not stepping", self.name)
+            return
         if verdict.action == "advance":
             rollouts.record(
                 self.project, updated, "step", f"advanced to {weight:g}%", figures, "controller"

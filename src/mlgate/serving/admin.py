@@ -11,7 +11,6 @@ the CLI and the controller call.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
@@ -27,7 +26,7 @@ from mlgate.serving.body import read_json
 from mlgate.serving.coercion import show_value
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.responses import json_response
-from mlgate.serving.routes import Route, gateway_of
+from mlgate.serving.routes import Route, client_address, gateway_of
 from mlgate.state.rollout import RolloutState, get_rollout, set_rollout
 
 __all__ = ["ROUTES", "Reason", "Split", "Start"]
@@ -123,7 +122,8 @@ async def _acted(
 
 def _admitted(request: Request) -> tuple[Gateway, str]:
     """The gateway and the actor, for a request that shows the admin token; refused (404
-    when the admin API is off, else 401) for any other."""
+    when the admin API is off, else 401, or 429 for an address that keeps failing) for
+    any other."""
     gateway = gateway_of(request)
     token = gateway.settings.admin_token
     if token is None:
@@ -132,20 +132,12 @@ def _admitted(request: Request) -> tuple[Gateway, str]:
             status=404,
             code="admin_off",
         )
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    expected = token.get_secret_value().strip().encode()
-    presented = value.strip().encode()
-    if (
-        scheme.lower() != "bearer"
-        or not expected
-        or not presented
-        or not hmac.compare_digest(presented, expected)
-    ):
-        raise InputError(
-            "admin endpoints need Authorization: Bearer <MLGATE_ADMIN_TOKEN>",
-            status=401,
-            code="unauthorized",
-        )
+    gateway.tokens.check(
+        client_address(request),
+        request.headers.get("authorization"),
+        token,
+        "admin endpoints need Authorization: Bearer <MLGATE_ADMIN_TOKEN>",
+    )
     return gateway, ACTOR
 
 

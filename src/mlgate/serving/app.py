@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlgate._version import __version__
 from mlgate.errors import MlgateError
@@ -47,7 +49,9 @@ def create_app(gateway: Gateway) -> FastAPI:
         version=__version__,
         summary=f"Serves model {gateway.name!r}: champion and challenger, one protocol or another.",
         lifespan=_lifespan,
+        redirect_slashes=False,  # Starlette's redirect names the Host header's host: ours
     )
+    app.router.default = _slash_redirect(app.router)
     app.state.gateway = gateway
     app.state.controller = Controller(gateway.project)
     fast = FastPath(gateway)
@@ -63,11 +67,41 @@ def create_app(gateway: Gateway) -> FastAPI:
         if route.answer is not None:
             # The same handler, reached without FastAPI's per-request work; under the
             # route's own name, which labels its errors in the metrics.
-            fast.add(route.path, FastRoute(route.name, route.answer, route.check))
+            fast.add(route.path, FastRoute(route.name, route.answer, route.check, route.csv))
     app.fast_path = fast
     app.add_exception_handler(MlgateError, _failed)
     app.add_exception_handler(Exception, _failed)
     return app
+
+
+def _slash_redirect(router: Router) -> ASGIApp:
+    """The router's answer to a path no route takes: a redirect to the same path with (or
+    without) its trailing slash when a route takes that, else 404.
+
+    The Location is a path from the configured base (the ASGI root path), never a URL
+    built from the Host header, which the client chooses: a redirect could send it (or
+    whoever follows its link) to any host.
+    """
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "/")
+        if scope["type"] == "http" and path != "/":
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            if any(
+                route.matches({**scope, "path": other})[0] is not Match.NONE
+                for route in router.routes
+            ):
+                raw = scope.get("raw_path") or path.encode()
+                raw = raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/"
+                # uvicorn's raw path holds the root path; one leading slash: "//host" is a host
+                location = "/" + raw.decode("latin-1").lstrip("/")
+                if scope.get("query_string"):
+                    location += "?" + scope["query_string"].decode("latin-1")
+                await RedirectResponse(location, status_code=307)(scope, receive, send)
+                return
+        await router.not_found(scope, receive, send)
+
+    return default
 
 
 async def _failed(request: Request, error: Exception) -> Response:

@@ -10,18 +10,21 @@ the shape of the JSON it is given.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mlgate.errors import InputError
-from mlgate.serving.coercion import LARGEST, categorical, kind, numeric
+from mlgate.serving.coercion import LARGEST, categorical, kind, listed, numeric
 from mlgate.serving.runtime import Columns, ServedModel
 
 __all__ = [
     "Batch",
     "check_rows",
+    "first_repeat",
     "from_columns",
     "from_plain_rows",
     "from_records",
@@ -183,10 +186,21 @@ def _names_wrong(missing: list[str], unknown: list[Any]) -> str:
     """What is wrong with a set of feature names, as a refusal says it."""
     parts = []
     if missing:
-        parts.append(f"missing feature(s): {', '.join(missing)}")
+        parts.append(f"missing feature(s): {listed(missing, quoted=False)}")
     if unknown:
-        parts.append(f"unknown feature(s): {', '.join(map(str, unknown))}")
+        parts.append(f"unknown feature(s): {listed(unknown, quoted=False)}")
     return "; ".join(parts)
+
+
+def first_repeat(names: Iterable[str]) -> str | None:
+    """The first name that comes twice in `names`, or None (in one pass: a request may
+    name thousands of columns)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _check_names(model: ServedModel, columns: dict[str, Any]) -> None:
@@ -212,8 +226,8 @@ def _check_shapes(features: list[str], given: list[Any]) -> int:
                 code="bad_shape",
             )
     counts = [len(values) for values in given]
-    usual = max(counts, key=counts.count)  # the count most features have
-    if counts.count(usual) * 2 <= len(counts):  # no majority: naming one would mislead
+    usual, most = Counter(counts).most_common(1)[0]  # the count most features have
+    if most * 2 <= len(counts):  # no majority: naming one would mislead
         shown = ", ".join(f"{n} {c}" for n, c in zip(features, counts, strict=True))
         raise InputError(
             f"every feature needs as many values as the others; the counts are: {shown}",

@@ -1,27 +1,46 @@
 """Reading request bodies: the size limit, JSON, and CSV as pandas writes it.
 
 Bodies are read by hand (orjson, no per-request pydantic models) because the
-prediction routes are the hot path; FastAPI's routes (`read_json`) and the
-fast path (`json_body`) read them alike. A refusal is an `InputError`: 413
-past MLGATE_MAX_BODY_BYTES, 400 for a body that is not JSON (or CSV).
+prediction routes are the hot path; FastAPI's routes (`read_body`) and the
+fast path (`receive_body`) read them alike, then `decode` them (off the event
+loop when large, `off_loop`). A refusal is an `InputError`: 413 past
+MLGATE_MAX_BODY_BYTES, 415 for a body not sent as application/json (or text/csv
+where CSV is taken) or sent compressed, 400 for a body that is not JSON (or CSV).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
 
 from mlgate.errors import InputError
 from mlgate.serving.batch import Batch, check_rows, from_columns
+from mlgate.serving.coercion import listed
+from mlgate.serving.limits import OFF_LOOP_BYTES
 from mlgate.serving.runtime import ServedModel
 
-__all__ = ["CsvText", "from_csv", "is_csv", "json_body", "read_json"]
+__all__ = [
+    "CsvText",
+    "Raw",
+    "decode",
+    "from_csv",
+    "is_csv",
+    "off_loop",
+    "read_body",
+    "read_json",
+    "receive_body",
+]
+
+_T = TypeVar("_T")
+_CSV_TYPES = frozenset({"text/csv", "application/csv"})
 
 #: What Python's json.dumps writes for float("nan") and float("inf"), and JSON does not have.
 _NOT_JSON = re.compile(rb"[\[:,]\s*-?(NaN|Infinity)\s*[\],}]")
@@ -39,49 +58,82 @@ class CsvText:
     raw: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A request's body as received: its bytes, and whether they are CSV (else JSON)."""
+
+    data: bytes
+    csv: bool = False
+
+
 def is_csv(content_type: str | None) -> bool:
     """Whether a Content-Type header says CSV (text/csv, with or without parameters)."""
     if content_type is None or "csv" not in content_type.lower():  # the usual JSON request
         return False
-    return content_type.split(";", 1)[0].strip().lower() in (
-        "text/csv",
-        "application/csv",
-    )
+    return _media(content_type) in _CSV_TYPES
+
+
+def _media(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 async def read_json(request: Request, limit: int, *, empty: Any = None, csv: bool = False) -> Any:
     """The request's JSON body, read up to `limit` bytes; `empty` (if given) for no body.
 
-    With `csv`, a body sent as text/csv comes back as `CsvText`, unparsed.
+    With `csv`, a body sent as text/csv comes back as `CsvText`, unparsed. A large
+    body is parsed off the event loop.
     """
-    return await json_body(
-        request.headers.get("content-length"),
+    raw = await read_body(request, limit, csv=csv)
+    return await off_loop(len(raw.data), decode, raw, empty)
+
+
+async def read_body(request: Request, limit: int, *, csv: bool = False) -> Raw:
+    """The request's body, read up to `limit` bytes (see `receive_body`)."""
+    headers = request.headers
+    return await receive_body(
+        headers.get("content-length"),
+        headers.get("content-type"),
+        headers.get("content-encoding"),
         request.stream(),
         limit,
-        empty=empty,
-        csv=csv and is_csv(request.headers.get("content-type")),
+        csv=csv,
+        browser="origin" in headers,
     )
 
 
-async def json_body(
+async def receive_body(
     declared: str | None,
+    content_type: str | None,
+    encoding: str | None,
     chunks: AsyncIterator[bytes],
     limit: int,
     *,
-    empty: Any = None,
     csv: bool = False,
-) -> Any:
-    """A JSON body from its chunks and declared length (FastAPI's routes and the fast path);
-    with `csv`, the body's bytes as `CsvText`."""
+    browser: bool = False,
+) -> Raw:
+    """A body from its chunks and headers (FastAPI's routes and the fast path), read up to
+    `limit` bytes.
+
+    JSON is taken as application/json (with `csv`, text/csv too), or with no
+    Content-Type from a client that is no browser (`browser`: the request has an Origin
+    header); stock Open Inference clients send none. A browser posts text/plain, form
+    types or no type to any site without asking it first (no CORS preflight).
+    """
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        raise InputError(
+            f"the body is sent with Content-Encoding {encoding[:40]!r}, which the gateway "
+            "does not decode; send it uncompressed",
+            status=415,
+            code="unsupported_encoding",
+        )
     if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
+        size = int(declared) if declared.isascii() and declared.isdigit() else None
+        if size is None:
             raise InputError(
                 f"the Content-Length header is not a number: {declared[:40]!r}",
                 status=400,
                 code="bad_header",
-            ) from None
+            )
         if size > limit:
             raise InputError(
                 f"the body is {size} bytes; at most {limit} are accepted "
@@ -89,6 +141,9 @@ async def json_body(
                 status=413,
                 code="too_large",
             )
+    media = None if content_type is None else _media(content_type)
+    if media is not None and media != "application/json" and not (csv and media in _CSV_TYPES):
+        raise _wrong_type(content_type, csv)
     parts = []
     received = 0
     async for chunk in chunks:
@@ -102,13 +157,38 @@ async def json_body(
             )
         parts.append(chunk)
     raw = parts[0] if len(parts) == 1 else b"".join(parts)
-    if csv:
-        return CsvText(raw)
-    if not raw.strip():
+    if media is None and browser and raw.strip():
+        raise _wrong_type(None, csv)
+    return Raw(raw, csv=media in _CSV_TYPES)
+
+
+def _wrong_type(content_type: str | None, csv: bool) -> InputError:
+    said = "no Content-Type" if content_type is None else f"Content-Type {content_type[:60]!r}"
+    allowed = "application/json (or text/csv)" if csv else "application/json"
+    return InputError(
+        f"the body is sent with {said}; send it as {allowed}",
+        status=415,
+        code="unsupported_media_type",
+    )
+
+
+def decode(raw: Raw, empty: Any = None) -> Any:
+    """A body's JSON value (`empty`, if given, for no body), or its CSV as `CsvText`."""
+    if raw.csv:
+        return CsvText(raw.data)
+    if not raw.data.strip():
         if empty is not None:
             return empty
         raise InputError("the request has no body; send JSON", status=400, code="bad_body")
-    return _loads(raw)
+    return _loads(raw.data)
+
+
+async def off_loop(size: int, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """`work(*args, **kwargs)`, on a worker thread when it is about a body of more than
+    `OFF_LOOP_BYTES` (parsing and checking it could hold the event loop for long)."""
+    if size <= OFF_LOOP_BYTES:
+        return work(*args, **kwargs)
+    return await asyncio.to_thread(work, *args, **kwargs)
 
 
 def _loads(raw: bytes) -> Any:
@@ -151,10 +231,10 @@ def from_csv(model: ServedModel, raw: bytes, *, limit: int) -> Batch:
     an empty field is a missing value. Row numbers in errors count data rows from 0."""
     table = _csv_table(raw)
     header, rows = table[0], table[1:]
-    twice = sorted({name for name in header if header.count(name) > 1})
+    twice = sorted(name for name, count in Counter(header).items() if count > 1)
     if twice:
         raise InputError(
-            f"the CSV header names {', '.join(map(repr, twice))} more than once",
+            f"the CSV header names {listed(twice)} more than once",
             code="wrong_features",
             feature=twice[0],
         )

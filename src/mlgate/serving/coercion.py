@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -19,12 +20,15 @@ from mlgate.errors import InputError
 from mlgate.serving.runtime import ServedModel
 from mlgate.training.preprocessing import MISSING
 
-__all__ = ["LARGEST", "categorical", "kind", "numeric", "show_value"]
+__all__ = ["LARGEST", "categorical", "kind", "listed", "numeric", "show_value"]
 
 Array = np.ndarray[Any, Any]
 _NUMBER = (int, float)
-#: Numbers as text (V2 BYTES tensors carry them so): JSON's number syntax, or nan/inf words.
-_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.I)
+#: Numbers as text (V2 BYTES tensors carry them so): JSON's number syntax, or nan/inf words;
+#: ASCII digits only: Python's float() also reads "٣" (an Arabic-Indic 3) as 3.
+_NUMBER_TEXT = re.compile(
+    r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.I
+)
 #: The largest magnitude a feature may have: ONNX Runtime computes in 32-bit floats, and a
 #: larger number would silently become infinite there.
 LARGEST = float(np.finfo(np.float32).max)
@@ -136,6 +140,21 @@ def show_value(value: Any) -> str:
         except TypeError:
             text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def listed(names: Iterable[Any], *, quoted: bool = True, most: int = 10) -> str:
+    """`names` for a message, comma-separated: the first `most`, each cut short, then how
+    many more (a request may name thousands)."""
+    shown: list[str] = []
+    more = 0
+    for name in names:
+        if len(shown) == most:
+            more += 1
+            continue
+        text = str(name)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        shown.append(repr(text) if quoted else text)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 def kind(value: Any) -> str:

@@ -6,8 +6,9 @@ costs about as much as mlgate's checking, routing, predicting and logging
 together. POST requests to the prediction routes therefore go straight to their
 handlers; every other request, and these routes' OpenAPI document, stay with
 FastAPI. The handlers are the functions the FastAPI routes call too, bodies are
-read by the same `body.json_body`, and errors go through the one error mapping
-(`responses.failure`), so both paths answer alike.
+read by the same `body.receive_body` and headers checked by the same functions
+(`request_ids`), and errors go through the one error mapping (`responses.failure`),
+so both paths answer alike.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from mlgate.serving.body import is_csv, json_body
+from mlgate.serving.body import decode, off_loop, receive_body
+from mlgate.serving.request_ids import Caller, client_request_id, routing_key
 from mlgate.serving.responses import failure
 from mlgate.serving.routes import Answer, Check
 
@@ -38,6 +40,8 @@ class FastRoute:
     answer: Answer
     #: For a templated path: checks the path parameter before the body is read.
     check: Check | None = None
+    #: Whether the route also takes text/csv bodies.
+    csv: bool = False
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -93,7 +97,8 @@ class FastPath:
         self, scope: Scope, receive: Receive, send: Send, route: FastRoute, param: str | None
     ) -> None:
         """Answer one request, with errors handled the way the app's handlers do."""
-        key = request_id = declared = kind = None
+        key = request_id = declared = kind = encoding = None
+        browser = False
         for name, value in scope["headers"]:  # the first of each, as Headers.get
             if name == b"content-length":
                 declared = value.decode("latin-1") if declared is None else declared
@@ -103,12 +108,26 @@ class FastPath:
                 key = value.decode("latin-1") if key is None else key
             elif name == b"x-request-id":
                 request_id = value.decode("latin-1") if request_id is None else request_id
+            elif name == b"content-encoding":
+                encoding = value.decode("latin-1") if encoding is None else encoding
+            elif name == b"origin":
+                browser = True
         gateway = self.gateway
         try:
             if route.check is not None and param is not None:
                 route.check(gateway, param)
-            body = await json_body(declared, _chunks(receive), self.limit, csv=is_csv(kind))
-            response = await route.answer(gateway, body, key, request_id)
+            key, request_id = routing_key(key), client_request_id(request_id)
+            raw = await receive_body(
+                declared,
+                kind,
+                encoding,
+                _chunks(receive),
+                self.limit,
+                csv=route.csv,
+                browser=browser,
+            )
+            body = await off_loop(len(raw.data), decode, raw)
+            response = await route.answer(gateway, body, Caller(key, request_id, len(raw.data)))
         except Exception as error:
             response, again = failure(gateway, error, route.name, scope["path"])
             await response(scope, receive, send)

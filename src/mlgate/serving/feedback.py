@@ -3,6 +3,13 @@
 A classifier's label must be one of the classes the served versions predict,
 as their predictions show it: a label like 1.0 or "yes" would never match a
 prediction 1, and the live accuracy would silently leave it out.
+
+Labels steer rollouts, so they are taken only from whoever may send them and only
+for what was answered: with MLGATE_FEEDBACK_TOKEN set, the route needs it as a
+bearer token (401, and 429 after repeated failures from one address); a label for
+a request id the gateway never issued is answered as `unknown` and not kept; a
+second label for a row already labelled is answered as `duplicate` and not kept
+(the analyses take each row's first label in any case).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from mlgate.serving.body import read_json
 from mlgate.serving.coercion import show_value
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.responses import json_response
-from mlgate.serving.routes import Route, gateway_of
+from mlgate.serving.routes import Route, client_address, gateway_of
 
 __all__ = ["ROUTES"]
 
@@ -29,11 +36,28 @@ Item = tuple[str, int, Any]
 
 async def feedback(request: Request) -> Response:
     gateway = gateway_of(request)
+    token = gateway.settings.feedback_token
+    if token is not None:
+        gateway.tokens.check(
+            client_address(request),
+            request.headers.get("authorization"),
+            token,
+            "POST /feedback needs Authorization: Bearer <MLGATE_FEEDBACK_TOKEN>",
+        )
     body = await read_json(request, gateway.settings.max_body_bytes)
     items = _items(body, gateway.settings.max_batch_rows, _classes(gateway))
-    accepted = gateway.record_feedback(items)
-    gateway.metrics.feedback.labels(gateway.name).inc(accepted)
-    return json_response({"accepted": accepted})
+    labelled = gateway.record_feedback(items)
+    counted = gateway.metrics.feedback
+    for outcome in ("accepted", "unknown", "duplicate"):
+        if getattr(labelled, outcome):
+            counted.labels(gateway.name, outcome).inc(getattr(labelled, outcome))
+    return json_response(
+        {
+            "accepted": labelled.accepted,
+            "unknown": labelled.unknown,
+            "duplicate": labelled.duplicate,
+        }
+    )
 
 
 def _classes(gateway: Gateway) -> list[str] | None:

@@ -3,7 +3,9 @@
 It loads the champion (and the challenger in a rollout) from the registry,
 watches the state store for changes to the split or the aliases, loads new
 versions before swapping them in (so no request is dropped), routes each
-request with the rollout strategy, and logs every prediction.
+request with the rollout strategy, and logs every prediction under a request id
+it issues. A challenger that cannot be loaded (tampered with, say) is logged and
+left out: the champion serves alone. Labels are taken only for the ids it issued.
 """
 
 from __future__ import annotations
@@ -25,19 +27,27 @@ from mlgate.registry.versions import CHALLENGER, CHAMPION
 from mlgate.rollout.strategies import assign
 from mlgate.serving.batch import Batch
 from mlgate.serving.faults import wrap
+from mlgate.serving.limits import OFF_LOOP_ROWS
 from mlgate.serving.metrics import GatewayMetrics
 from mlgate.serving.records import entry, table
-from mlgate.serving.request_ids import new_request_id
+from mlgate.serving.request_ids import Caller, RequestIds
 from mlgate.serving.runtime import Prediction, ServedModel
+from mlgate.serving.tokens import TokenGuard
+from mlgate.state.keys import shared_key
 from mlgate.state.predlog import SegmentWriter
 from mlgate.state.rollout import RolloutState, get_rollout, revision
 
 if TYPE_CHECKING:
     from mlgate.project import Project
 
-__all__ = ["Gateway", "Routing", "Served"]
+__all__ = ["Gateway", "Labelled", "Routing", "Served"]
 
 log = logging.getLogger(__name__)
+
+#: Labelled (request id, row) pairs each process remembers, to answer a second label for
+#: one as a duplicate; the analyses take the first label of each row whatever a process
+#: remembers (see `mlgate.rollout.analysis`).
+_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,16 @@ class Served:
     role: str
     request_id: str
     shadow: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """What became of a request's labels: taken, for an id this gateway never issued, or
+    for a row labelled before."""
+
+    accepted: int
+    unknown: int
+    duplicate: int
 
 
 def _log_failure(message: str, version: str, error: Exception) -> None:
@@ -88,6 +108,12 @@ class Gateway:
         self._random = random.Random()
         self._loading = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.request_ids = RequestIds(shared_key(self.store, f"request-ids:{self.name}"))
+        self._labelled: dict[int, None] = {}
+        self._labelling = threading.Lock()
+        self.tokens = TokenGuard()
+        #: The challenger left out because it could not be loaded: (version, why).
+        self.skipped: tuple[str, str] | None = None
         self.faults = Faults.parse(settings.faults or "")
         if self.faults.active:
             log.warning(
@@ -130,7 +156,7 @@ class Gateway:
         challenger = self.catalog.alias(self.name, CHALLENGER)
         routing = Routing(
             champion=self._served(champion.version),
-            challenger=wrap(self.faults, self._served(challenger.version)) if challenger else None,
+            challenger=self._challenger(challenger.version) if challenger else None,
             rollout=rollout,
             revision=seen,
         )
@@ -146,6 +172,25 @@ class Gateway:
         else:
             self.metrics.set_rollout(self.name, "none", 0.0)
         return routing
+
+    def _challenger(self, version: str) -> ServedModel | None:
+        """The challenger, loaded; None (logged) when it cannot be: the champion serves."""
+        try:
+            model = wrap(self.faults, self._served(version))
+        except Exception as e:  # whatever it is, the champion must go on serving
+            skipped = (version, f"{type(e).__name__}: {e}")
+            if skipped != self.skipped:
+                log.error(
+                    "challenger version %s of %s cannot be loaded, so it is not served (the "
+                    "champion answers every request): %s",
+                    version,
+                    self.name,
+                    skipped[1],
+                )
+            self.skipped = skipped
+            return None
+        self.skipped = None
+        return model
 
     def refresh(self) -> bool:
         """Reload when the state store says something changed; True when it did."""
@@ -189,6 +234,11 @@ class Gateway:
             "weight": r.rollout.weight if r.challenger else 0.0,
             "revision": r.rollout.revision,
             "faults": self.faults.describe() if self.faults.active else None,
+            **(
+                {"skipped": {"version": self.skipped[0], "error": self.skipped[1]}}
+                if self.skipped
+                else {}
+            ),
             "fast_path": {
                 "champion": r.champion.fast,
                 "challenger": r.challenger.fast if r.challenger else None,
@@ -198,7 +248,7 @@ class Gateway:
     # serving ---------------------------------------------------------------
 
     async def _predict(self, model: ServedModel, batch: Batch) -> Prediction:
-        if model.fast:
+        if model.fast and batch.rows <= OFF_LOOP_ROWS:
             return model.predict(batch.columns)
         return await asyncio.to_thread(model.predict, batch.columns)
 
@@ -218,13 +268,12 @@ class Gateway:
         role: str,
         *,
         route: str,
-        key: str | None,
-        request_id: str | None,
+        caller: Caller,
     ) -> Served:
         """Answer with exactly `model` (a request that named its version): no split, no
         fallback, no off-path copies; logged as served by its role."""
         started = time.perf_counter()
-        request_id = request_id or new_request_id()
+        request_id = self.request_ids.new()
         rollout = self.routing.rollout
         try:
             prediction = await self._predict(model, batch)
@@ -232,18 +281,16 @@ class Gateway:
             # Logged as the failure it is (a rollout's analysis counts it), then refused:
             # a request that named its version gets that version or an error, no fallback.
             error = f"{type(e).__name__}: {e}"
-            self._log(batch, model, role, route, key, request_id, rollout, None, 0, error)
+            self._log(batch, model, role, route, caller, request_id, rollout, None, 0, error)
             _log_failure("version %s failed on a request that named it: %s", model.version, e)
             raise VersionFailed(model.version, error) from e
         elapsed = time.perf_counter() - started
         labels = prediction.labels if model.card.task == "classification" else None
         self.metrics.answered(self.name, model.version, role, route, elapsed, labels)
-        self._log(batch, model, role, route, key, request_id, rollout, prediction, elapsed, None)
+        self._log(batch, model, role, route, caller, request_id, rollout, prediction, elapsed, None)
         return Served(prediction, model, role, request_id)
 
-    async def serve(
-        self, batch: Batch, *, route: str, key: str | None, request_id: str | None
-    ) -> Served:
+    async def serve(self, batch: Batch, *, route: str, caller: Caller) -> Served:
         """Answer one request with the version the strategy picks; log it."""
         started = time.perf_counter()
         routing = self.routing
@@ -252,17 +299,17 @@ class Gateway:
         chosen = assign(
             rollout.strategy,
             rollout.weight,
-            key,
+            caller.key,
             self._random.random,
             salt=self.name,
             has_challenger=challenger is not None,
         )
-        request_id = request_id or new_request_id()
+        request_id = self.request_ids.new()
         model = challenger if chosen.primary == CHALLENGER and challenger else routing.champion
         role: str = chosen.primary
         error = None
         try:
-            if model.fast:  # as `_predict` does, without a coroutine per request
+            if model.fast and batch.rows <= OFF_LOOP_ROWS:  # as `_predict`, with no coroutine
                 prediction = model.predict(batch.columns)
             else:
                 prediction = await self._predict(model, batch)
@@ -272,7 +319,9 @@ class Gateway:
             _log_failure("challenger %s failed; the champion answers: %s", model.version, e)
             self.metrics.fallbacks.labels(self.name, model.version).inc()
             error = f"{type(e).__name__}: {e}"
-            self._log(batch, model, "challenger", route, key, request_id, rollout, None, 0, error)
+            self._log(
+                batch, model, "challenger", route, caller, request_id, rollout, None, 0, error
+            )
             model, role = routing.champion, CHAMPION
             prediction = await self._predict(model, batch)
         elapsed = time.perf_counter() - started
@@ -284,14 +333,14 @@ class Gateway:
             elapsed,
             prediction.labels if model.card.task == "classification" else None,
         )
-        self._log(batch, model, role, route, key, request_id, rollout, prediction, elapsed, None)
+        self._log(batch, model, role, route, caller, request_id, rollout, prediction, elapsed, None)
         after = None
         if chosen.shadow and challenger is not None:
-            after = self._copy(challenger, "shadow", batch, route, key, request_id, rollout)
+            after = self._copy(challenger, "shadow", batch, route, caller, request_id, rollout)
         elif role == CHALLENGER:
             # The champion's answer, off the path, so a canary's agreement is measurable.
             after = self._copy(
-                routing.champion, "reference", batch, route, key, request_id, rollout
+                routing.champion, "reference", batch, route, caller, request_id, rollout
             )
         return Served(prediction, model, role, request_id, after)
 
@@ -301,7 +350,7 @@ class Gateway:
         role: str,
         batch: Batch,
         route: str,
-        key: str | None,
+        caller: Caller,
         request_id: str,
         rollout: RolloutState,
     ) -> Callable[[], Awaitable[None]]:
@@ -313,13 +362,13 @@ class Gateway:
                 if role == "shadow":
                     self.metrics.shadow.labels(self.name, other.version, "error").inc()
                 error = f"{type(e).__name__}: {e}"
-                self._log(batch, other, role, route, key, request_id, rollout, None, 0, error)
+                self._log(batch, other, role, route, caller, request_id, rollout, None, 0, error)
                 return
             elapsed = time.perf_counter() - started
             if role == "shadow":
                 self.metrics.shadow.labels(self.name, other.version, "ok").inc()
             self._log(
-                batch, other, role, route, key, request_id, rollout, prediction, elapsed, None
+                batch, other, role, route, caller, request_id, rollout, prediction, elapsed, None
             )
 
         return run
@@ -330,7 +379,7 @@ class Gateway:
         model: ServedModel,
         role: str,
         route: str,
-        key: str | None,
+        caller: Caller,
         request_id: str,
         rollout: RolloutState,
         prediction: Prediction | None,
@@ -348,21 +397,43 @@ class Gateway:
             role in (CHAMPION, CHALLENGER) and error is None,
             rollout.strategy,
             float(rollout.weight),
-            key,
+            caller.key,
             route,
             elapsed * 1e3,
             prediction,
             model.card.task == "regression",
             error,
             batch,
+            caller.client_id,
         )
         self.predictions.add(logged, batch.rows)
 
-    def record_feedback(self, items: list[tuple[str, int, Any]]) -> int:
-        """Queue ground-truth labels as (request_id, row, label); how many were taken."""
+    def record_feedback(self, items: list[tuple[str, int, Any]]) -> Labelled:
+        """Queue ground-truth labels given as (request id, row, label): only for ids this
+        gateway issued, and once per row (as far as this process remembers)."""
         now = datetime.now(UTC)
-        self.feedback.append(
-            {"time": now, "request_id": r, "row": row, "label": str(label), "model": self.name}
-            for r, row, label in items
-        )
-        return len(items)
+        taken: list[dict[str, Any]] = []
+        unknown = duplicate = 0
+        with self._labelling:
+            for request_id, row, label in items:
+                if not self.request_ids.issued(request_id):
+                    unknown += 1
+                    continue
+                seen = hash((request_id, row))
+                if seen in self._labelled:
+                    duplicate += 1
+                    continue
+                self._labelled[seen] = None
+                if len(self._labelled) > _REMEMBERED:
+                    del self._labelled[next(iter(self._labelled))]
+                taken.append(
+                    {
+                        "time": now,
+                        "request_id": request_id,
+                        "row": row,
+                        "label": str(label),
+                        "model": self.name,
+                    }
+                )
+        self.feedback.append(taken)
+        return Labelled(len(taken), unknown, duplicate)

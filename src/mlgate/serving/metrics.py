@@ -98,8 +98,9 @@ class GatewayMetrics:
         )
         self.feedback = Counter(
             "mlgate_feedback_labels",
-            "Ground-truth labels accepted on /feedback.",
-            ["model"],
+            "Ground-truth labels sent to /feedback, by outcome: accepted, unknown (a request "
+            "id the gateway never issued) or duplicate (a row labelled before).",
+            ["model", "outcome"],
             registry=r,
         )
         self.fallbacks = Counter(

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["Entry", "entry", "table"]
 
 #: (time in ns since the epoch, request id, model, version, role, served, strategy,
-#: weight, routing key, route, latency in ms, prediction or None, regression?, error, batch)
+#: weight, routing key, route, latency in ms, prediction or None, regression?, error, batch,
+#: the client's own request id)
 Entry = tuple[
     int,
     str,
@@ -35,6 +36,7 @@ Entry = tuple[
     bool,
     "str | None",
     "Batch",
+    "str | None",
 ]
 
 
@@ -54,6 +56,7 @@ def entry(
     regression: bool,
     error: str | None,
     batch: Batch,
+    client_request_id: str | None = None,
 ) -> Entry:
     """One answer (or failure) to log, as the gateway queues it."""
     return (
@@ -72,6 +75,7 @@ def entry(
         regression,
         error,
         batch,
+        client_request_id,
     )
 
 
@@ -192,6 +196,7 @@ def table(entries: list[Entry]) -> Any:
             "prediction": pa.array(predictions, type=pa.string()),
             "score": pa.array(_scores(entries, counts), type=pa.float64()),
             "error": each(13, pa.string()),
+            "client_request_id": each(15, pa.string()),
             "features": _features(batches),
         }
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mlgate.errors import InputError, MlgateError
@@ -65,23 +66,25 @@ class PredictionResponse(Response):
 
     media_type = _JSON
 
-    def __init__(self, content: bytes, served: Served) -> None:
+    def __init__(self, content: bytes, served: Served, *, role: bool = False) -> None:
         self.status_code = 200
         self.body = content
         # Starlette awaits `background()` after the body: the off-path copy, if any.
         self.background = cast("BackgroundTask | None", served.shadow)
         self.raw_headers = [
             (b"x-mlgate-version", served.model.version.encode("latin-1")),
-            (b"x-mlgate-role", served.role.encode("latin-1")),
             (b"x-request-id", served.request_id.encode("latin-1")),
             (b"content-length", str(len(content)).encode("latin-1")),
             (b"content-type", b"application/json"),
         ]
+        if role:
+            self.raw_headers.append((b"x-mlgate-role", served.role.encode("latin-1")))
 
 
-def prediction_response(payload: dict[str, Any], served: Served) -> Response:
-    """A prediction's response: `payload`, and headers saying who answered it."""
-    return PredictionResponse(dumps(payload), served)
+def prediction_response(payload: dict[str, Any], served: Served, *, role: bool) -> Response:
+    """A prediction's response: `payload`, and headers saying which version answered it
+    (with `role`, MLGATE_ROLE_HEADER, also whether it was the champion or the challenger)."""
+    return PredictionResponse(dumps(payload), served, role=role)
 
 
 def error_body(error: MlgateError) -> dict[str, Any]:
@@ -103,7 +106,12 @@ def failure(gateway: Gateway, error: Exception, route: str, path: str) -> tuple[
     if isinstance(error, MlgateError):
         # Refused input, or the state forbids the act: the status is the error's own.
         gateway.metrics.errors.labels(gateway.name, route, error.code).inc()
-        return json_response(error_body(error), status=error.http_status), False
+        wait = getattr(error, "retry_after", None)
+        headers = None if wait is None else {"retry-after": str(wait)}
+        return json_response(error_body(error), status=error.http_status, headers=headers), False
+    if isinstance(error, ClientDisconnect):  # gone before its body was in: nobody to answer
+        gateway.metrics.errors.labels(gateway.name, route, "disconnected").inc()
+        return json_response({"error": "the client went away"}, status=400), False
     log.exception("unexpected error on %s", path)
     gateway.metrics.errors.labels(gateway.name, route, "internal").inc()
     return json_response({"error": "internal error; see the gateway's log"}, status=500), True

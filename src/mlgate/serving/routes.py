@@ -3,8 +3,8 @@
 Each concern's module (`protocols/`, `feedback`, `admin`) lists its routes as
 `Route` values; `app.create_app` adds them. Handlers are module-level functions:
 FastAPI's endpoints take the `Request` and find the gateway on the app
-(`gateway_of`); a prediction route's `answer` takes the gateway itself, so the
-fast path calls the very same function.
+(`gateway_of`); a prediction route's `answer` takes the gateway itself, the parsed
+body and the `Caller`, so the fast path calls the very same function.
 """
 
 from __future__ import annotations
@@ -16,13 +16,25 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mlgate.serving.body import decode, off_loop, read_body
+from mlgate.serving.request_ids import Caller, client_request_id, routing_key
+
 if TYPE_CHECKING:
     from mlgate.serving.gateway import Gateway
 
-__all__ = ["Answer", "Check", "Route", "caller", "gateway_of", "route_name"]
+__all__ = [
+    "Answer",
+    "Check",
+    "Route",
+    "client_address",
+    "gateway_of",
+    "prediction_request",
+    "route_name",
+]
 
-#: A prediction route's handler: (gateway, body, routing key, request id) -> the response.
-Answer = Callable[["Gateway", Any, "str | None", "str | None"], Awaitable[Response]]
+
+#: A prediction route's handler: (gateway, parsed body, caller) -> the response.
+Answer = Callable[["Gateway", Any, Caller], Awaitable[Response]]
 #: A check of a path parameter, before the body is read: (gateway, value) -> None or raise.
 Check = Callable[["Gateway", str], None]
 
@@ -49,6 +61,8 @@ class Route:
     answer: Answer | None = None
     #: For a fast route with a path parameter: its check.
     check: Check | None = None
+    #: Whether the route also takes text/csv bodies.
+    csv: bool = False
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -57,9 +71,22 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
-def caller(request: Request) -> tuple[str | None, str | None]:
-    """The request's routing key and x-request-id header, as the fast path reads them."""
-    return request.headers.get("x-mlgate-key"), request.headers.get("x-request-id")
+async def prediction_request(
+    request: Request, gateway: Gateway, *, csv: bool = False
+) -> tuple[Any, Caller]:
+    """A prediction request's parsed body (off the event loop when large) and its caller,
+    as the fast path reads them: the headers are checked before the body is read."""
+    headers = request.headers
+    key = routing_key(headers.get("x-mlgate-key"))
+    client_id = client_request_id(headers.get("x-request-id"))
+    raw = await read_body(request, gateway.settings.max_body_bytes, csv=csv)
+    body = await off_loop(len(raw.data), decode, raw)
+    return body, Caller(key, client_id, len(raw.data))
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from (as uvicorn gives it: a trusted proxy's forward)."""
+    return request.client.host if request.client else "unknown"
 
 
 def route_name(request: Request) -> str:

@@ -35,7 +35,7 @@ from mlgate.errors import ServeError
 from mlgate.project import Project
 from mlgate.serving.gateway import Gateway
 
-__all__ = ["build_gateway", "run_server"]
+__all__ = ["build_gateway", "run_server", "uvicorn_options"]
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,21 @@ def _exit_zero_on_stop(server: Any) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _options(log_level: str) -> dict[str, Any]:
+def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
+    """uvicorn's options for a gateway with these settings (see `connections`)."""
+    from mlgate.serving.connections import guarded
+    from mlgate.serving.limits import Limits
+
+    limits = Limits.of(settings)
     return {
         "access_log": False,  # costs about a third of throughput; metrics and the log cover it
         "log_level": log_level,
         "timeout_graceful_shutdown": 30,
         "server_header": False,
+        # httptools with mlgate's limits on header sizes, time and connections
+        "http": guarded(limits),
+        "timeout_keep_alive": limits.keep_alive_timeout,
+        "ws": "none",  # no WebSocket routes: an upgrade is not taken
     }
 
 
@@ -124,7 +133,7 @@ def _serve(config_path: Path, listen: Callable[[], socket.socket], log_level: st
     from mlgate.serving.app import create_app
 
     gateway = build_gateway(config_path)
-    config = uvicorn.Config(create_app(gateway), **_options(log_level))
+    config = uvicorn.Config(create_app(gateway), **uvicorn_options(gateway.settings, log_level))
     _settle()
     sock = listen()
     served = gateway.describe()

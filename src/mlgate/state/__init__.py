@@ -2,9 +2,11 @@
 
 `StateStore` keeps the history of alias moves (it is the catalog's
 `AliasHistory`); `rollout` the split the gateways apply, rollout events and the
-controller's lease; `predlog` the gateway's Parquet prediction and feedback log.
+controller's lease; `keys` the secret keys a deployment's processes share;
+`predlog` the gateway's Parquet prediction and feedback log.
 """
 
+from mlgate.state.keys import shared_key
 from mlgate.state.rollout import (
     RolloutEvent,
     RolloutState,
@@ -29,4 +31,5 @@ __all__ = [
     "revision",
     "rollout_events",
     "set_rollout",
+    "shared_key",
 ]

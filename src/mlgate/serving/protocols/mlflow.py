@@ -14,15 +14,23 @@ from starlette.responses import Response
 from mlgate._version import __version__
 from mlgate.errors import InputError
 from mlgate.serving import schemas
-from mlgate.serving.batch import Batch, from_columns, from_plain_rows, from_records, from_rows
-from mlgate.serving.body import CsvText, from_csv, read_json
+from mlgate.serving.batch import (
+    Batch,
+    first_repeat,
+    from_columns,
+    from_plain_rows,
+    from_records,
+    from_rows,
+)
+from mlgate.serving.body import CsvText, from_csv, off_loop
+from mlgate.serving.coercion import listed
 from mlgate.serving.gateway import Gateway
-from mlgate.serving.request_ids import client_request_id
+from mlgate.serving.request_ids import Caller
 from mlgate.serving.responses import json_response, prediction_response
-from mlgate.serving.routes import Route, caller, gateway_of
+from mlgate.serving.routes import Route, gateway_of, prediction_request
 from mlgate.serving.runtime import ServedModel
 
-__all__ = ["ROUTES", "answer"]
+__all__ = ["ROUTES", "answer", "parse_mlflow"]
 
 _KEYS = frozenset({"dataframe_split", "dataframe_records", "instances", "inputs"})
 
@@ -44,27 +52,29 @@ async def version(request: Request) -> Response:
 
 async def invocations(request: Request) -> Response:
     gateway = gateway_of(request)
-    body = await read_json(request, gateway.settings.max_body_bytes, csv=True)
-    return await answer(gateway, body, *caller(request))
+    return await answer(gateway, *await prediction_request(request, gateway, csv=True))
 
 
-async def answer(gateway: Gateway, body: Any, key: str | None, given: str | None) -> Response:
+async def answer(gateway: Gateway, body: Any, caller: Caller) -> Response:
     """MLflow's response to a scoring request's parsed body (JSON, or `CsvText`)."""
-    batch = _batch(gateway.routing.champion, body, gateway.settings.max_batch_rows)
-    served = await gateway.serve(
-        batch, route="invocations", key=key, request_id=client_request_id(given)
+    champion = gateway.routing.champion
+    batch = await off_loop(
+        caller.size, parse_mlflow, champion, body, limit=gateway.settings.max_batch_rows
     )
+    served = await gateway.serve(batch, route="invocations", caller=caller)
     payload = {
         "predictions": served.prediction.labels,
         "model": gateway.name,
         "version": served.model.version,
         "request_id": served.request_id,
     }
-    return prediction_response(payload, served)
+    return prediction_response(payload, served, role=gateway.settings.role_header)
 
 
-def _batch(model: ServedModel, body: Any, rows: int) -> Batch:
-    """The batch a scoring request's body holds, in whichever form it is given."""
+def parse_mlflow(model: ServedModel, body: Any, *, limit: int) -> Batch:
+    """The batch a scoring request's parsed body (JSON, or `CsvText`) holds, in whichever
+    form it is given."""
+    rows = limit
     if isinstance(body, CsvText):
         return from_csv(model, body.raw, limit=rows)
     if not isinstance(body, dict) or len(_KEYS.intersection(body)) != 1:
@@ -108,10 +118,10 @@ def _from_split(model: ServedModel, split: Any, rows: int) -> Batch:
         if found is not None:
             return found
     names = list(map(str, columns))
-    if len(set(names)) != len(names):
-        twice = next(n for i, n in enumerate(names) if n in names[:i])
+    twice = first_repeat(names)
+    if twice is not None:
         raise InputError(
-            f"dataframe_split.columns names {twice!r} more than once",
+            f"dataframe_split.columns names {listed([twice])} more than once",
             code="wrong_features",
             feature=twice,
         )
@@ -147,5 +157,6 @@ ROUTES = (
         "mlflow",
         body=schemas.body(schemas.INVOCATIONS, csv=True),
         answer=answer,
+        csv=True,
     ),
 )

@@ -10,22 +10,21 @@ from starlette.responses import Response
 from mlgate.errors import InputError
 from mlgate.serving import schemas
 from mlgate.serving.batch import from_rows
-from mlgate.serving.body import read_json
+from mlgate.serving.body import off_loop
 from mlgate.serving.gateway import Gateway
-from mlgate.serving.request_ids import client_request_id
+from mlgate.serving.request_ids import Caller
 from mlgate.serving.responses import prediction_response
-from mlgate.serving.routes import Route, caller, gateway_of
+from mlgate.serving.routes import Route, gateway_of, prediction_request
 
 __all__ = ["ROUTES", "answer"]
 
 
 async def predict(request: Request) -> Response:
     gateway = gateway_of(request)
-    body = await read_json(request, gateway.settings.max_body_bytes)
-    return await answer(gateway, body, *caller(request))
+    return await answer(gateway, *await prediction_request(request, gateway))
 
 
-async def answer(gateway: Gateway, body: Any, key: str | None, given: str | None) -> Response:
+async def answer(gateway: Gateway, body: Any, caller: Caller) -> Response:
     """The predictions (and a classifier's probabilities) for a parsed /predict body."""
     if not isinstance(body, dict) or "instances" not in body:
         raise InputError(
@@ -33,12 +32,14 @@ async def answer(gateway: Gateway, body: Any, key: str | None, given: str | None
             status=400,
             code="bad_body",
         )
-    batch = from_rows(
-        gateway.routing.champion, body["instances"], limit=gateway.settings.max_batch_rows
+    batch = await off_loop(
+        caller.size,
+        from_rows,
+        gateway.routing.champion,
+        body["instances"],
+        limit=gateway.settings.max_batch_rows,
     )
-    served = await gateway.serve(
-        batch, route="predict", key=key, request_id=client_request_id(given)
-    )
+    served = await gateway.serve(batch, route="predict", caller=caller)
     payload: dict[str, Any] = {
         "predictions": served.prediction.labels,
         "model": gateway.name,
@@ -48,7 +49,7 @@ async def answer(gateway: Gateway, body: Any, key: str | None, given: str | None
     if served.prediction.probabilities is not None:
         payload["probabilities"] = served.prediction.probabilities
         payload["classes"] = served.model.classes
-    return prediction_response(payload, served)
+    return prediction_response(payload, served, role=gateway.settings.role_header)
 
 
 ROUTES = (

@@ -16,12 +16,12 @@ from mlgate._version import __version__
 from mlgate.errors import InputError, VersionFailed
 from mlgate.serving import schemas
 from mlgate.serving.batch import Batch
-from mlgate.serving.body import read_json
+from mlgate.serving.body import off_loop
 from mlgate.serving.coercion import show_value
 from mlgate.serving.gateway import Gateway, Served
-from mlgate.serving.request_ids import client_request_id
+from mlgate.serving.request_ids import Caller
 from mlgate.serving.responses import json_response, prediction_response
-from mlgate.serving.routes import Route, caller, gateway_of
+from mlgate.serving.routes import Route, gateway_of, prediction_request
 from mlgate.serving.runtime import ServedModel
 from mlgate.serving.tensors import parse_v2
 
@@ -94,8 +94,7 @@ async def model_ready(model_name: str, request: Request) -> Response:
 async def infer(model_name: str, request: Request) -> Response:
     gateway = gateway_of(request)
     check_model(gateway, model_name)
-    body = await read_json(request, gateway.settings.max_body_bytes)
-    return await answer(gateway, body, *caller(request))
+    return await answer(gateway, *await prediction_request(request, gateway))
 
 
 async def version_metadata(model_name: str, version: str, request: Request) -> Response:
@@ -117,8 +116,8 @@ async def infer_version(model_name: str, version: str, request: Request) -> Resp
     """Infer with exactly this version (the champion or the challenger): no split."""
     gateway = gateway_of(request)
     model, role = _version(gateway, model_name, version)
-    body = await read_json(request, gateway.settings.max_body_bytes)
-    return await answer(gateway, body, *caller(request), pinned=(model, role))
+    body, caller = await prediction_request(request, gateway)
+    return await answer(gateway, body, caller, pinned=(model, role))
 
 
 # Inference ------------------------------------------------------------------------
@@ -127,22 +126,21 @@ async def infer_version(model_name: str, version: str, request: Request) -> Resp
 async def answer(
     gateway: Gateway,
     body: Any,
-    key: str | None,
-    given: str | None,
+    caller: Caller,
     pinned: tuple[ServedModel, str] | None = None,
 ) -> Response:
     """The V2 response to an inference request's parsed body; `pinned` (a served version
     and its role) answers it with that version, not the one the split picks."""
     champion = gateway.routing.champion if pinned is None else pinned[0]
-    batch = parse_v2(champion, body, limit=gateway.settings.max_batch_rows)
+    batch = await off_loop(
+        caller.size, parse_v2, champion, body, limit=gateway.settings.max_batch_rows
+    )
     given_id = _v2_id(body)
     wanted = _v2_outputs(champion, body)
     if pinned is None:
-        served = await gateway.serve(
-            batch, route="v2", key=key, request_id=client_request_id(given)
-        )
+        served = await gateway.serve(batch, route="v2", caller=caller)
     else:
-        served = await _serve_pinned(gateway, batch, pinned, key, given)
+        served = await _serve_pinned(gateway, batch, pinned, caller)
     prediction, model = served.prediction, served.model
     outputs: list[dict[str, Any]] = [
         {
@@ -164,28 +162,28 @@ async def answer(
         )
     if wanted:
         outputs = [o for o in outputs if o["name"] in wanted]
+    parameters = {"request_id": served.request_id}
+    if gateway.settings.role_header:  # which version answered, for clients that may know
+        parameters["role"] = served.role
     payload = {
         "model_name": gateway.name,
         "model_version": model.version,
         "id": served.request_id if given_id is None else given_id,
-        "parameters": {"request_id": served.request_id, "role": served.role},
+        "parameters": parameters,
         "outputs": outputs,
     }
-    return prediction_response(payload, served)
+    return prediction_response(payload, served, role=gateway.settings.role_header)
 
 
 async def _serve_pinned(
     gateway: Gateway,
     batch: Batch,
     pinned: tuple[ServedModel, str],
-    key: str | None,
-    given: str | None,
+    caller: Caller,
 ) -> Served:
     """The answer of exactly the pinned version; 503 when it fails (no fallback)."""
     try:
-        return await gateway.serve_version(
-            batch, *pinned, route="v2", key=key, request_id=client_request_id(given)
-        )
+        return await gateway.serve_version(batch, *pinned, route="v2", caller=caller)
     except VersionFailed as e:
         raise InputError(
             f"{e}; leave the version out of the path to be answered by the champion "
