@@ -341,7 +341,8 @@ def test_interpolate_env_leaves_non_strings_and_plain_text_alone(
         pytest.param(
             "name: m\ndata: {train: data/train.csv, target: label}\nmodel: {params: {}}\n",
             r"model\.estimator: required but missing \(Import path of a scikit-learn-compatible "
-            r"class, e\.g\. sklearn\.ensemble\.RandomForestClassifier\)",
+            r"class, e\.g\. sklearn\.ensemble\.RandomForestClassifier \(or module:function, a "
+            r"function that builds one from the params\)\)",
             id="missing-estimator",
         ),
         pytest.param(
@@ -384,7 +385,8 @@ def test_every_problem_is_listed_in_the_one_error(folder: Path) -> None:
         "  - data.target: required but missing (Name of the column to predict)\n"
         f"  - data.extra: unknown key (allowed: {DATA_KEYS})\n"
         "  - model.estimator: required but missing (Import path of a scikit-learn-compatible "
-        "class, e.g. sklearn.ensemble.RandomForestClassifier)\n"
+        "class, e.g. sklearn.ensemble.RandomForestClassifier (or module:function, a "
+        "function that builds one from the params))\n"
         "  - model.cv_folds: must be a whole number (got 'x')"
     )
 

@@ -535,3 +535,28 @@ def test_a_data_file_outside_the_project_is_never_quoted(
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     with pytest.raises(DataError, match=r"got 3: ci,AKIA-not-for-logs,extra\."):
         run(load_config(path), output=tmp_path / "out")
+
+
+def test_a_factory_in_the_project_folder_takes_the_road(
+    new_project: Any, binary_frame: pd.DataFrame, registry_for: Any
+) -> None:
+    # No PYTHONPATH: the project's own module is found beside mlgate.yaml, and what it
+    # builds from scikit-learn's parts loads anywhere, so it registers as passing.
+    model = {"estimator": "road_factory:make_model", "params": {"trees": 5}, "cv_folds": 0}
+    path = new_project(binary_frame, model=model, gates={"min": {"accuracy": 0.0}})
+    (path.parent / "road_factory.py").write_text(
+        "from sklearn.ensemble import RandomForestClassifier\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "from sklearn.preprocessing import PolynomialFeatures\n\n\n"
+        "def make_model(trees=10, random_state=None):\n"
+        "    return make_pipeline(\n"
+        "        PolynomialFeatures(2),\n"
+        "        RandomForestClassifier(n_estimators=trees, random_state=random_state),\n"
+        "    )\n",
+        encoding="utf-8",
+    )
+    registry_for(path.parent)
+    result = run(load_config(path), register=True)
+    assert result.passed, result.reasons
+    assert result.registration is not None
+    assert result.registration.alias == "champion"

@@ -274,3 +274,64 @@ def test_a_typo_on_a_scikit_learn_estimator_is_still_refused() -> None:
         ),
     ):
         resolve("sklearn.ensemble.RandomForestClassifier", n_estimator=3)
+
+
+FACTORIES = """
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures
+
+
+def make_model(degree=2, trees=10, random_state=None):
+    return make_pipeline(
+        PolynomialFeatures(degree),
+        RandomForestClassifier(n_estimators=trees, random_state=random_state),
+    )
+
+
+def not_a_model():
+    return "a model"
+"""
+
+
+def test_a_factory_in_the_project_folder_builds_the_estimator(tmp_path: Path) -> None:
+    import sys
+
+    (tmp_path / "team_factories.py").write_text(FACTORIES, encoding="utf-8")
+    before = list(sys.path)
+    model = ModelConfig(estimator="team_factories:make_model", params={"degree": 3})
+    built = resolve_estimator(model, seed=7, file=CONFIG, project=tmp_path)
+    assert built.steps[0][1].degree == 3  # type: ignore[attr-defined]
+    assert built.steps[-1][1].random_state == 7  # type: ignore[attr-defined]  # the seed
+    assert sys.path == before  # the folder was on the import path only while importing
+
+
+def test_a_factory_must_return_an_estimator(tmp_path: Path) -> None:
+    (tmp_path / "team_factories_bad.py").write_text(FACTORIES, encoding="utf-8")
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            f"{CONFIG}: model.estimator: not_a_model returned a str, which has no fit or "
+            "predict or get_params method: not a scikit-learn-compatible estimator. Got "
+            "'team_factories_bad:not_a_model'. Return an estimator, such as a "
+            "sklearn.pipeline.Pipeline ending in a classifier or regressor."
+        ),
+    ):
+        resolve_estimator(
+            ModelConfig(estimator="team_factories_bad:not_a_model"),
+            seed=7,
+            file=CONFIG,
+            project=tmp_path,
+        )
+    with pytest.raises(ConfigError, match=r"model\.params\.depth: make_model rejects its params"):
+        resolve_estimator(
+            ModelConfig(estimator="team_factories_bad:make_model", params={"depth": 2}),
+            seed=7,
+            file=CONFIG,
+            project=tmp_path,
+        )
+
+
+def test_a_factory_path_is_module_colon_function() -> None:
+    with pytest.raises(ValueError, match="must be module:function, such as mymodels:make_model"):
+        ModelConfig(estimator="mymodels:")

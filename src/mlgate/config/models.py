@@ -89,7 +89,8 @@ class ModelConfig(_Strict):
 
     estimator: str = Field(
         description="Import path of a scikit-learn-compatible class, "
-        "e.g. sklearn.ensemble.RandomForestClassifier."
+        "e.g. sklearn.ensemble.RandomForestClassifier (or module:function, a function "
+        "that builds one from the params)."
     )
     params: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for the estimator."
@@ -110,6 +111,11 @@ class ModelConfig(_Strict):
     @field_validator("estimator")
     @classmethod
     def _dotted(cls, value: str) -> str:
+        module, colon, function = value.partition(":")
+        if colon:
+            if not function.isidentifier() or not all(p.isidentifier() for p in module.split(".")):
+                raise ValueError("must be module:function, such as mymodels:make_model")
+            return value
         return _import_path(value)
 
     @field_validator("cv_folds")

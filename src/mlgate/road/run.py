@@ -80,7 +80,9 @@ def _run(
 ) -> RunResult:
     say = progress or (lambda _message: None)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    estimator = resolve_estimator(config.model, seed=config.seed, file=config.source)
+    estimator = resolve_estimator(
+        config.model, seed=config.seed, file=config.source, project=config.base_dir
+    )
     if apply_gates:
         known = estimator_task(estimator) if config.task == "auto" else config.task
         check_gate_metrics(config.gates, known, file=config.source)

@@ -6,6 +6,8 @@ import contextlib
 import difflib
 import importlib
 import inspect
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,19 +144,45 @@ def _accepted_params(cls: type[Any]) -> tuple[set[str], bool]:
 
 def _param_field(message: str, params: dict[str, Any], where: str = "model.params") -> str:
     for key in params:
-        if f"'{key}' parameter" in message:
+        if f"'{key}' parameter" in message or f"argument '{key}'" in message:
             return f"{where}.{key}"
     return where
 
 
-def resolve_estimator(model: ModelConfig, *, seed: int, file: Path | None = None) -> Any:
+def resolve_estimator(
+    model: ModelConfig, *, seed: int, file: Path | None = None, project: Path | None = None
+) -> Any:
     """A new, unfitted estimator built from the config, its params checked before any fit;
     with `model.pipeline`, a scikit-learn Pipeline of those transformers and the estimator.
 
     `random_state` is set to `seed` wherever a step takes one and the config does not
-    give it, so the same config trains the same model.
+    give it, so the same config trains the same model. Modules in the `project` folder
+    are found as if it were on the import path, while they are imported.
     """
-    estimator = _build(_import(model.estimator, file), model.params, "model.params", seed, file)
+    with _on_path(project):
+        return _resolve(model, seed, file)
+
+
+@contextlib.contextmanager
+def _on_path(folder: Path | None) -> Iterator[None]:
+    """`folder` first on the import path within the block (when it is not already on it)."""
+    entry = str(folder.resolve()) if folder is not None else None
+    if entry is None or entry in sys.path:
+        yield
+        return
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+
+
+def _resolve(model: ModelConfig, seed: int, file: Path | None) -> Any:
+    if ":" in model.estimator:
+        estimator = _from_factory(model.estimator, model.params, seed, file)
+    else:
+        estimator = _build(_import(model.estimator, file), model.params, "model.params", seed, file)
     if not model.pipeline:
         return estimator
     from sklearn.pipeline import Pipeline
@@ -166,6 +194,57 @@ def resolve_estimator(model: ModelConfig, *, seed: int, file: Path | None = None
         built = _build(cls, step.params, f"{where}.params", seed, file)
         steps.append((f"{i}_{cls.__name__.lower()}", built))
     return Pipeline([*steps, ("estimator", estimator)])
+
+
+def _from_factory(path: str, given: dict[str, Any], seed: int, file: Path | None) -> Any:
+    """The estimator the function at `path` (module:function) builds from the params."""
+    module_name, _, name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:  # a module that exists may still fail on import, in any way
+        detail = str(e) if isinstance(e, ImportError) else f"{type(e).__name__}: {e}"
+        raise ConfigError(
+            f"cannot import module {module_name!r} ({detail}).",
+            file=file,
+            field=FIELD,
+            value=path,
+            fix="Check the spelling; a module of the project sits beside mlgate.yaml.",
+        ) from e
+    factory = getattr(module, name, None)
+    if not callable(factory) or inspect.isclass(factory):
+        raise ConfigError(
+            f"module {module_name!r} has no function {name!r}.",
+            file=file,
+            field=FIELD,
+            value=path,
+            fix="Name a function that returns an estimator, or write the class's import path "
+            "with dots (module.Class).",
+        )
+    params = dict(given)
+    try:
+        accepted: set[str] = set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        accepted = set()
+    if "random_state" in accepted and "random_state" not in params:
+        params["random_state"] = seed
+    try:
+        built = factory(**params)
+    except TypeError as e:
+        raise ConfigError(
+            f"{name} rejects its params: {e}", file=file, field=_param_field(str(e), params)
+        ) from e
+    lacking = [m for m in ("fit", "predict", "get_params") if not hasattr(built, m)]
+    if lacking:
+        raise ConfigError(
+            f"{name} returned a {type(built).__name__}, which has no "
+            f"{' or '.join(lacking)} method: not a scikit-learn-compatible estimator.",
+            file=file,
+            field=FIELD,
+            value=path,
+            fix="Return an estimator, such as a sklearn.pipeline.Pipeline ending in a "
+            "classifier or regressor.",
+        )
+    return built
 
 
 def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: Path | None) -> Any:
