@@ -560,3 +560,70 @@ def test_a_factory_in_the_project_folder_takes_the_road(
     assert result.passed, result.reasons
     assert result.registration is not None
     assert result.registration.alias == "champion"
+
+
+TEAM_CODE = """
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+TAG = "{tag}"
+
+
+class PolyLogit(ClassifierMixin, BaseEstimator):
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def fit(self, X, y):
+        self.inner_ = LogisticRegression(C=self.C, max_iter=500).fit(X, y)
+        self.classes_ = self.inner_.classes_
+        return self
+
+    def predict(self, X):
+        return self.inner_.predict(X)
+
+    def predict_proba(self, X):
+        return self.inner_.predict_proba(X)
+"""
+
+
+def test_the_team_s_own_class_is_stored_with_its_version_and_trusted_for_it_alone(
+    new_project: Any, binary_frame: pd.DataFrame, registry_for: Any
+) -> None:
+    import sys
+
+    from mlgate.project import Project
+    from mlgate.registry.refs import load_ref
+
+    model = {"estimator": "team_models.PolyLogit", "code": ["team_models.py"], "cv_folds": 0}
+    path = new_project(binary_frame, model=model, gates={"min": {"accuracy": 0.0}})
+    code = path.parent / "team_models.py"
+    registry_for(path.parent)
+    versions = []
+    for tag in ("first", "second"):
+        code.write_text(TEAM_CODE.format(tag=tag), encoding="utf-8")
+        sys.modules.pop("team_models", None)
+        result = run(load_config(path), register=True)
+        assert result.passed, result.reasons  # loaded back in a fresh process, from the bundle
+        assert result.registration is not None
+        versions.append(result.registration.version)
+    code.unlink()  # the working copy is gone: each version runs its own
+    sys.modules.pop("team_models", None)
+    catalog = Project(path.parent).catalog
+    first, second = (load_ref(f"models:/demo/{v}", catalog=catalog) for v in versions)
+    assert first.card.code == ["code/team_models.py"]
+    assert first.card.trusted_types == ["team_models.PolyLogit"]
+    assert "team_models" not in sys.modules  # loading left nothing behind in the process
+    assert type(first.model.steps[-1][1]).__module__ == "team_models"
+    own = [m.model.steps[-1][1].predict.__globals__["TAG"] for m in (first, second)]
+    assert own == ["first", "second"]
+    rows = prepare_features(binary_frame.drop(columns=["label"]), first.card.kinds)
+    assert (first.model.predict(rows) == second.model.predict(rows)).all()
+
+    from typer.testing import CliRunner
+
+    from mlgate.cli import app
+
+    shown = CliRunner().invoke(app, ["models", "show", "demo/1", "-c", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "  own code: code/team_models.py\n" in shown.stdout
+    assert "  classes trusted for this version only: team_models.PolyLogit\n" in shown.stdout

@@ -49,7 +49,34 @@ FLAVOURS: dict[str, dict[str, Any]] = {
             {"transformer": "sklearn.preprocessing.StandardScaler"},
         ],
     },
+    "own-class": {
+        "estimator": "scenario_models.ScaledLogit",
+        "params": {"C": 0.5},
+        "code": ["scenario_models.py"],
+    },
 }
+
+#: The team's own estimator of the "own-class" flavour, in the project's folder.
+OWN_CLASS = """
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+
+class ScaledLogit(ClassifierMixin, BaseEstimator):
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def fit(self, X, y):
+        self.inner_ = LogisticRegression(C=self.C, max_iter=1000).fit(X, y)
+        self.classes_ = self.inner_.classes_
+        return self
+
+    def predict(self, X):
+        return self.inner_.predict(X)
+
+    def predict_proba(self, X):
+        return self.inner_.predict_proba(X)
+"""
 
 ROLLOUT = {
     "strategy": "canary",
@@ -80,6 +107,8 @@ def project_for(folder: Path, model: dict[str, Any]) -> Path:
     doc["gates"] = {"min": {"accuracy": 0.6}, "max_regression": {"accuracy": 0.02}}
     doc["rollout"] = ROLLOUT
     config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    if model.get("code"):
+        (folder / "scenario_models.py").write_text(OWN_CLASS, encoding="utf-8")
     return config
 
 

@@ -120,11 +120,27 @@ def show(
     for key in ("git_commit", "config_hash", "train_fingerprint", "test_fingerprint"):
         if info.tags.get(f"mlgate.{key}"):
             out.print(f"  {key}: {escape(info.tags[f'mlgate.{key}'])}")
+    card = _card_of(catalog, info)
+    if card.get("code"):
+        out.print(f"  own code: {escape(', '.join(card['code']))}")
+        trusted = ", ".join(card.get("trusted_types") or []) or "none"
+        out.print(f"  classes trusted for this version only: {escape(trusted)}")
     if info.metrics:
         table = Table("metric", "value")
         for name, value in sorted(info.metrics.items()):
             table.add_row(name, f"{value:.4f}")
         out.print(table)
+
+
+def _card_of(catalog: Any, info: Any) -> dict[str, Any]:
+    """The version's model card as JSON (nothing is loaded or run), {} when unreadable."""
+    import json
+
+    try:
+        found = json.loads((catalog.local_path(info) / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 @models_app.command("promote")

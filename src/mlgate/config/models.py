@@ -107,6 +107,25 @@ class ModelConfig(_Strict):
     cv_folds: int = Field(
         5, ge=0, description="Cross-validation folds on the training set; 0 turns it off."
     )
+    code: list[str] = Field(
+        default_factory=list,
+        description="The project's own Python files the model's classes live in (paths beside "
+        "mlgate.yaml, e.g. [mymodels.py]): stored with every version, their classes trusted "
+        "for that version alone, so the gateway and MLflow load it without them installed.",
+    )
+
+    @field_validator("code")
+    @classmethod
+    def _python_files(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.endswith(".py") or Path(path).is_absolute() or ".." in Path(path).parts:
+                raise ValueError(
+                    f"{path!r}: each entry is a .py file in the project's folder, such as "
+                    "mymodels.py"
+                )
+            if not Path(path).stem.isidentifier():
+                raise ValueError(f"{path!r}: its name must be a Python module name")
+        return value
 
     @field_validator("estimator")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,18 @@ TRUSTED_TYPES = frozenset(
 
 
 def _trusted(name: str) -> bool:
-    """Whether the type `name` (module.Qualified.Name) is a class from a trusted package."""
+    """Whether the type `name` (module.Qualified.Name) is a class from a trusted package,
+    or from the code of the version being loaded (mlgate.registry.code)."""
+    from mlgate.registry.code import trusted_modules
+
     if name in TRUSTED_TYPES:
         return True
     module_name, _, attribute = name.rpartition(".")
+    if module_name in trusted_modules():
+        found_class: object = sys.modules.get(module_name)
+        for part in attribute.split("."):
+            found_class = getattr(found_class, part, None)
+        return inspect.isclass(found_class)
     if module_name.split(".")[0] not in TRUSTED_PACKAGES:
         return False
     try:
@@ -94,8 +103,9 @@ def load_skops_bytes(data: bytes, *, path: str | Path) -> Any:
         raise ArtifactError(
             f"refusing to load a model file that contains untrusted type(s): {', '.join(refused)}.",
             path=path,
-            fix="Only scikit-learn, NumPy and SciPy classes are loaded from model files; "
-            "retrain the model from its config.",
+            fix="Only scikit-learn, NumPy and SciPy classes, and those of the files listed "
+            "under model.code (stored with the version), are loaded from model files; list "
+            "the module that defines them under model.code and train again.",
         )
     try:
         return sio.loads(data, trusted=list(untrusted))

@@ -13,6 +13,7 @@ from mlgate.errors import ArtifactError
 # Imported for its flavours (XGBoost, LightGBM), which it registers.
 from mlgate.registry import boosting  # noqa: F401
 from mlgate.registry.artifacts import ArtifactInfo, sha256_file
+from mlgate.registry.code import copy_code, module_name, running_code
 from mlgate.registry.flavours import MODEL_FILE, SKLEARN, flavour_for, get_flavour, read_verified
 
 __all__ = ["TEST_SET", "ModelCard", "load_bundle", "save_bundle"]
@@ -43,6 +44,15 @@ class ModelCard(BaseModel):
         None, description="The ONNX export, present only when it predicts what the model does."
     )
     onnx_note: str = Field("", description="Why there is, or is not, an ONNX export.")
+    code: list[str] = Field(
+        default_factory=list,
+        description="The team's own code stored with the version (model.code), whose "
+        "classes are trusted for it alone.",
+    )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Classes of that code the model file holds.",
+    )
     onnx_differing_rows: int = Field(
         0,
         description="Test rows on which the ONNX export answers otherwise than the model "
@@ -55,18 +65,28 @@ class ModelCard(BaseModel):
     )
 
 
-def save_bundle(model: Any, folder: Path, card: dict[str, Any]) -> ModelCard:
-    """Write the model (in its flavour's files) and its card into `folder`; the card
-    records the flavour and every file's sha256."""
+def save_bundle(
+    model: Any, folder: Path, card: dict[str, Any], code: list[Path] | None = None
+) -> ModelCard:
+    """Write the model (in its flavour's files), the team's `code` it needs and its card
+    into `folder`; the card records the flavour and every file's sha256."""
     folder.mkdir(parents=True, exist_ok=True)
     flavour = flavour_for(model)
+    names = flavour.save(model, folder)
+    stored = copy_code(code or [], folder)
     files = [
         ArtifactInfo(
             path=name, sha256=sha256_file(folder / name), size_bytes=(folder / name).stat().st_size
         )
-        for name in flavour.save(model, folder)
+        for name in [*names, *stored]
     ]
-    extra = {"artifact": files[0], "flavour": flavour.name, "files": files}
+    extra = {
+        "artifact": files[0],
+        "flavour": flavour.name,
+        "files": files,
+        "code": stored,
+        "trusted_types": _code_types(folder / names[0], stored),
+    }
     full = ModelCard.model_validate(card | extra)
     (folder / CARD_FILE).write_text(full.model_dump_json(indent=2), encoding="utf-8")
     return full
@@ -99,5 +119,18 @@ def load_bundle(location: str | Path) -> tuple[Any, ModelCard]:
         raise ArtifactError(
             f"the model card is damaged ({e}).", path=card_path, fix=_RETRAIN
         ) from e
-    model = get_flavour(card.flavour).load(read_verified(folder, card.files or [card.artifact]))
+    files = read_verified(folder, card.files or [card.artifact])
+    with running_code(files):
+        model = get_flavour(card.flavour).load(files)
     return model, card
+
+
+def _code_types(model_file: Path, stored: list[str]) -> list[str]:
+    """The classes of the stored code that the skops model file holds."""
+    if not stored or model_file.suffix != ".skops":
+        return []
+    import skops.io as sio
+
+    modules = {module_name(path) for path in stored}
+    untrusted = sio.get_untrusted_types(file=model_file)
+    return sorted(t for t in untrusted if t.rpartition(".")[0] in modules)

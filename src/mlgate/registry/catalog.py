@@ -311,7 +311,10 @@ class Catalog:
             )
             client.log_artifacts(run_id, str(bundle), "model")
             logged = {Path(f.path).name for f in client.list_artifacts(run_id, "model")}
-            lost = [f for f in required if Path(f).name not in logged]
+            for folder in {Path(f).parent for f in required} - {Path(".")}:  # e.g. code/
+                listed = client.list_artifacts(run_id, f"model/{folder.as_posix()}")
+                logged |= {f"{folder.as_posix()}/{Path(f.path).name}" for f in listed}
+            lost = [f for f in required if f not in logged and Path(f).name not in logged]
             if lost:
                 raise RegistryError(f"{', '.join(lost)} did not reach the registry's store")
             client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))

@@ -13,7 +13,7 @@ from typing import Any
 
 from mlgate.config.models import PipelineConfig
 from mlgate.drift.profile import PROFILE, build_profile
-from mlgate.errors import ArtifactError, DataError
+from mlgate.errors import ArtifactError, ConfigError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
 from mlgate.gates.absolute import GateCheck
 from mlgate.registry.bundle import TEST_SET, ModelCard, save_bundle
@@ -114,8 +114,26 @@ def save(
                 if ms is not None
             },
         },
+        code=code_files(config),
     )
     return card, exported
+
+
+def code_files(config: PipelineConfig) -> list[Path]:
+    """The files of `model.code`, refused when one is not there."""
+    found = []
+    for i, name in enumerate(config.model.code):
+        path = config.base_dir / name
+        if not path.is_file():
+            raise ConfigError(
+                "no such file in the project's folder.",
+                file=config.source,
+                field=f"model.code[{i}]",
+                value=name,
+                fix="List the Python files (beside mlgate.yaml) that define the model's classes.",
+            )
+        found.append(path)
+    return found
 
 
 def onnx_warning(exported: OnnxExport) -> list[str]:
@@ -205,5 +223,6 @@ def _unloadable(reason: str) -> GateCheck:
         "min",
         1.0,
         f"{reason}. A version the gateway cannot load is never registered as passing; "
-        "use an estimator of scikit-learn (or one whose types mlgate trusts)",
+        "list the module that defines its classes under model.code, or use an estimator "
+        "of scikit-learn, XGBoost or LightGBM",
     )

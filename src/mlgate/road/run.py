@@ -24,7 +24,14 @@ from mlgate.registry.bundle import TEST_SET, ModelCard
 from mlgate.registry.onnx import OnnxExport
 from mlgate.results import RunResult
 from mlgate.road._data import Prepared, prepare, read, validate_data, violations
-from mlgate.road._fit import Fitted, check_loadable, fit_and_evaluate, onnx_warning, save
+from mlgate.road._fit import (
+    Fitted,
+    check_loadable,
+    code_files,
+    fit_and_evaluate,
+    onnx_warning,
+    save,
+)
 from mlgate.training.chatter import quiet_libraries
 from mlgate.training.estimator import resolve_estimator
 from mlgate.training.task import estimator_task
@@ -83,6 +90,7 @@ def _run(
     estimator = resolve_estimator(
         config.model, seed=config.seed, file=config.source, project=config.base_dir
     )
+    code_files(config)  # a missing file stops the run before any training
     if apply_gates:
         known = estimator_task(estimator) if config.task == "auto" else config.task
         check_gate_metrics(config.gates, known, file=config.source)
