@@ -247,7 +247,7 @@ def test_interpolate_env_leaves_non_strings_and_plain_text_alone(
         pytest.param(
             MINIMAL.replace("LogisticRegression}", "LogisticRegression, param: {C: 1}}"),
             r"model\.param: unknown key \(did you mean 'params'\? "
-            r"allowed: cv_folds, estimator, params, pipeline, preprocessing\)",
+            r"allowed: code, cv_folds, estimator, params, pipeline, preprocessing\)",
             id="unknown-model-key",
         ),
         pytest.param(

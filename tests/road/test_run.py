@@ -627,3 +627,41 @@ def test_the_team_s_own_class_is_stored_with_its_version_and_trusted_for_it_alon
     assert shown.exit_code == 0, shown.output
     assert "  own code: code/team_models.py\n" in shown.stdout
     assert "  classes trusted for this version only: team_models.PolyLogit\n" in shown.stdout
+
+
+def test_a_candidate_far_slower_than_the_champion_fails_the_latency_gate(
+    new_project: Any, binary_frame: pd.DataFrame, registry_for: Any
+) -> None:
+    import sys
+
+    fast = {"estimator": "sklearn.linear_model.LogisticRegression", "cv_folds": 0}
+    gates: dict[str, Any] = {"min": {"accuracy": 0.0}, "max_regression": {"accuracy": 0.5}}
+    path = new_project(binary_frame, model=fast, gates=gates)
+    registry_for(path.parent)
+    first = run(load_config(path), register=True)
+    assert first.registration is not None
+    assert first.registration.alias == "champion"  # served by ONNX Runtime
+    # A team's own class has no ONNX converter: the gateway would serve it with its library.
+    (path.parent / "slow_models.py").write_text(TEAM_CODE.format(tag="slow"), encoding="utf-8")
+    slow = {"estimator": "slow_models.PolyLogit", "code": ["slow_models.py"], "cv_folds": 0}
+    for limit, passed in ((2.0, False), (None, True)):
+        sys.modules.pop("slow_models", None)
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config["model"] = slow
+        config["gates"] = gates | ({"max_latency_ratio": limit} if limit else {})
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        result = run(load_config(path), register=True)
+        assert result.passed is passed, result.reasons
+        checks = [c for c in result.gates.checks if c.metric == "p99_latency_ratio"]  # type: ignore[union-attr]
+        if limit is None:
+            assert checks == []
+            continue
+        (check,) = checks
+        assert re.fullmatch(
+            r"p99 latency \d+\.\d\d ms \(served by its own library \(no ONNX\)\) vs champion "
+            r"\d+\.\d\d ms: ratio \d+\.\d, limit 2; the canary would roll it back on latency\. "
+            r"Export it to ONNX \(see its onnx_note\), choose a lighter model, or raise "
+            r"gates\.max_latency_ratio",
+            check.reason,
+        ), check.reason
+        assert result.reasons == [check.reason]

@@ -178,6 +178,15 @@ class GatesConfig(_Strict):
         description="Largest allowed loss, on every slice of evaluation.slices, of each "
         "metric under max_regression.",
     )
+    max_latency_ratio: float | None = Field(
+        None,
+        ge=1.0,
+        description="Largest p99 one-row latency of the candidate over the champion's, both "
+        "served as the gateway serves them (ONNX Runtime where a version has an export) on "
+        "the same rows; off by default. Set it to rollout.analysis.max_p99_latency_ratio, and "
+        "a candidate the canary would roll back on latency fails here first. A difference "
+        "within 1 ms passes, whatever the ratio.",
+    )
     rule: Literal["point", "non_inferiority", "significant_regression"] = Field(
         "point",
         description="How a regression is judged: point (the observed difference against "

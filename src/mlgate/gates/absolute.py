@@ -19,7 +19,9 @@ class GateCheck(BaseModel):
     """One bound on one metric and whether the candidate met it."""
 
     metric: str
-    kind: Literal["min", "max", "regression", "relative_regression", "slice_regression"]
+    kind: Literal[
+        "min", "max", "regression", "relative_regression", "slice_regression", "latency_ratio"
+    ]
     bound: float = Field(description="The floor, ceiling or largest allowed loss.")
     value: float | None = Field(description="The metric, or the loss against the champion.")
     passed: bool

@@ -282,3 +282,42 @@ def _median_ms(predict: Any, X: pd.DataFrame) -> float | None:
     except Exception:  # a model that cannot predict one row: no figure, the checks say why
         return None
     return statistics.median(times) * 1e3
+
+
+#: One-row predictions timed per version to compare serving latency (after 20 unmeasured).
+LATENCY_CALLS = 200
+
+
+def served_p99_ms(model: Any, card: Any, folder: Path, X: pd.DataFrame) -> float | None:
+    """The p99 time, in ms, to answer one row the way the gateway serves this version: its
+    ONNX export through ONNX Runtime when it has one, else the model itself."""
+    import hashlib
+    import time
+
+    import numpy as np
+
+    rows = [X.iloc[[i]] for i in range(min(50, len(X)))]
+    if not rows:
+        return None
+    predict: Any = model.predict
+    if card.onnx is not None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        data = (folder / card.onnx.path).read_bytes()
+        if hashlib.sha256(data).hexdigest() != card.onnx.sha256:
+            return None  # the gateway would refuse it; its checks say so elsewhere
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        kinds = card.kinds
+
+        def predict(row: pd.DataFrame) -> Any:
+            return session.run(None, onnx_feed(row, kinds))
+
+    times = []
+    for i in range(LATENCY_CALLS + 20):
+        start = time.perf_counter()
+        predict(rows[i % len(rows)])
+        if i >= 20:
+            times.append(time.perf_counter() - start)
+    return float(np.percentile(times, 99)) * 1e3

@@ -18,7 +18,7 @@ from mlgate.config.models import GatesConfig
 from mlgate.data.io import read_pandas
 from mlgate.errors import ArtifactError, ConfigError, DataError
 from mlgate.evaluation.evaluate import unseen_labels
-from mlgate.gates.absolute import GateResult
+from mlgate.gates.absolute import GateCheck, GateResult
 from mlgate.gates.compare import Comparison, Scores, Side, compare_predictions
 from mlgate.gates.decide import decide
 from mlgate.registry.bundle import TEST_SET
@@ -35,6 +35,7 @@ __all__ = [
     "compare_refs",
     "compare_with_champion",
     "gate_comparison_file",
+    "latency_check",
     "with_rule",
 ]
 
@@ -160,6 +161,56 @@ def compare_with_champion(project: Project, out: Path, test: pd.DataFrame) -> Co
     comparison.baseline_ref = f"{ref} (champion)"
     comparison.verdict = decide(comparison, config.gates)
     return comparison
+
+
+#: A candidate within this many ms of the champion's p99 passes the latency gate whatever
+#: the ratio (0.05 ms against 0.02 ms is no reason to refuse a model), as in the rollout.
+LATENCY_SLACK_MS = 1.0
+
+
+def latency_check(project: Project, out: Path, test: pd.DataFrame) -> GateCheck | None:
+    """gates.max_latency_ratio: the candidate's p99 one-row latency over the champion's,
+    each served as the gateway serves it, on the same rows; None when off or no champion."""
+    from mlgate.registry.onnx import served_p99_ms
+    from mlgate.training.preprocessing import prepare_features
+
+    config, catalog = project.config, project.catalog
+    limit = config.gates.max_latency_ratio
+    champion = catalog.alias(config.name, CHAMPION) if catalog.has_model(config.name) else None
+    if limit is None or champion is None:
+        return None
+    sides = [load_ref(f"models:/{config.name}/{champion.version}", catalog=catalog)]
+    sides.append(load_ref(str(out)))
+    p99 = []
+    for side in sides:
+        X = prepare_features(test, side.card.kinds)
+        p99.append(served_p99_ms(side.model, side.card, side.folder, X))
+    before, after = p99
+    if before is None or after is None:
+        return None
+    ratio = after / before if before > 0 else float("inf")
+    within = after - before <= LATENCY_SLACK_MS
+    how = "ONNX Runtime" if sides[1].card.onnx is not None else "its own library (no ONNX)"
+    reason = (
+        f"p99 latency {after:.2f} ms (served by {how}) vs champion {before:.2f} ms: ratio "
+        f"{ratio:.1f}, limit {limit:g}"
+    )
+    passed = ratio <= limit or within
+    if within and ratio > limit:
+        reason += f" (within the {LATENCY_SLACK_MS:g} ms slack)"
+    if not passed:
+        reason += (
+            "; the canary would roll it back on latency. Export it to ONNX (see its "
+            "onnx_note), choose a lighter model, or raise gates.max_latency_ratio"
+        )
+    return GateCheck(
+        metric="p99_latency_ratio",
+        kind="latency_ratio",
+        bound=limit,
+        value=round(ratio, 3),
+        passed=passed,
+        reason=reason,
+    )
 
 
 def gate_comparison_file(

@@ -119,6 +119,7 @@ def _run(
             config, base, reports, prepared, fitted, card, exported, verdicts, out, files
         )
     from mlgate.project import Project
+    from mlgate.road.compare import latency_check
     from mlgate.road.release import register_run
 
     owner = project or Project.open(config)
@@ -128,6 +129,8 @@ def _run(
             if judge is not None and isinstance(found, Comparison):
                 found.verdict = judge(found)
             verdicts.add(found)
+            if verdicts.comparison is not None:
+                verdicts.also(latency_check(owner, out, prepared.test))
         result = _finish(
             config, base, reports, prepared, fitted, card, exported, verdicts, out, files
         )
@@ -224,12 +227,18 @@ class _Verdicts:
     apply: bool
     comparison: Comparison | None = None
     failed: list[GateCheck] = field(default_factory=list)
+    #: Checks outside the metric gates that may pass (the latency ratio).
+    more: list[GateCheck] = field(default_factory=list)
 
     def add(self, found: Comparison | GateCheck | None) -> None:
         if isinstance(found, Comparison):
             self.comparison = found
         elif found is not None:
             self.failed.append(found)
+
+    def also(self, check: GateCheck | None) -> None:
+        if check is not None:
+            self.more.append(check)
 
 
 def _verdict(
@@ -244,8 +253,8 @@ def _verdict(
         gates = comparison.verdict
     else:
         gates = gate_absolute(evaluation.metrics, config.gates)
-    if verdicts.failed:
-        gates = GateResult(checks=[*gates.checks, *verdicts.failed])
+    if verdicts.failed or verdicts.more:
+        gates = GateResult(checks=[*gates.checks, *verdicts.more, *verdicts.failed])
     return gates
 
 

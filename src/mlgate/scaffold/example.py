@@ -30,6 +30,7 @@ evaluation:
 gates:
   min: {accuracy: 0.80, f1: 0.78, roc_auc: 0.85}
   max_regression: {accuracy: 0.02}   # against the registered champion, on the same rows
+  # max_latency_ratio: 1.5           # p99 vs the champion's, as the gateway serves them
 """
 
 

@@ -29,6 +29,7 @@ model:
 gates:
   min: {accuracy: 0.80}
   max_regression: {accuracy: 0.02}
+  # max_latency_ratio: 1.5   # p99 against the champion's, served as the gateway serves both
 """
 
 _TEST_DATA = '''\
