@@ -16,7 +16,12 @@ def test_the_gateway_manifests_parse_and_read_secrets_from_a_secret() -> None:
     deployment = documents[1]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
-    for secret in ("MLGATE_REGISTRY_URI", "MLGATE_STATE_URL", "MLGATE_ADMIN_TOKEN"):
+    for secret in (
+        "MLGATE_REGISTRY_URI",
+        "MLGATE_STATE_URL",
+        "MLGATE_ADMIN_TOKEN",
+        "MLGATE_FEEDBACK_TOKEN",
+    ):
         assert "secretKeyRef" in env[secret]["valueFrom"], secret
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert "mlgate serve" in " ".join(container["command"])

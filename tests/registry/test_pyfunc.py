@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -262,3 +263,53 @@ def test_an_mlmodel_mlflow_cannot_write_registers_nothing(
     ):
         run(config, apply_gates=False, register=True)
     assert not Project(tmp_path / "project").catalog.has_model("demo")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """A local Spark of one core, small and quiet (Java 17 is on these machines)."""
+    import os
+    import sys
+
+    pyspark = pytest.importorskip("pyspark.sql")
+    # Spark's Python workers are this interpreter, with its packages.
+    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    session = (
+        pyspark.SparkSession.builder.master("local[1]")
+        .appName("mlgate-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def test_spark_udf_predicts_what_the_gateway_answers(
+    registered: Callable[..., RunResult],
+    binary_frame: pd.DataFrame,
+    mlflow_uri: Callable[[RunResult], str],
+    spark: Any,
+) -> None:
+    import mlflow.pyfunc
+    from pyspark.sql.functions import struct
+
+    from mlgate.serving.runtime import ServedModel
+
+    result = registered(binary_frame, FOREST, "label")
+    mlflow_uri(result)
+    rows = as_signed(binary_frame.drop(columns="label").iloc[160:])
+    udf = mlflow.pyfunc.spark_udf(
+        spark, "models:/demo/1", env_manager="local", result_type="string"
+    )
+    frame = spark.createDataFrame(rows)
+    got = [r.p for r in frame.withColumn("p", udf(struct(*rows.columns))).collect()]
+    catalog = Project(Path(result.output_dir).parents[3]).catalog
+    served = ServedModel.load(load_ref("models:/demo/1", catalog=catalog))  # the gateway's path
+    columns = {name: rows[name].to_numpy() for name in served.features}
+    columns = {
+        name: values.astype(np.float64) if name in served.numeric else values.astype(object)
+        for name, values in columns.items()
+    }
+    assert got == [str(label) for label in served.predict(columns).labels]

@@ -156,10 +156,16 @@ def canary_to_promotion(gateway: Gateway, rows: list[dict[str, Any]], labels: li
 
 
 def served(gateway: Gateway, rows: list[dict[str, Any]]) -> list[Any]:
-    answer = httpx.post(f"{gateway.url}/predict", json={"instances": rows}, timeout=30)
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["x-mlgate-version"] == "2"
-    return list(answer.json()["predictions"])
+    """The promoted version's answers, once the gateway's watcher has seen the promotion
+    (it polls the state store; a loaded machine may take a few polls)."""
+    deadline = time.monotonic() + 20
+    while True:
+        answer = httpx.post(f"{gateway.url}/predict", json={"instances": rows}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        if answer.headers["x-mlgate-version"] == "2":
+            return list(answer.json()["predictions"])
+        assert time.monotonic() < deadline, "the gateway still serves version 1"
+        time.sleep(0.2)
 
 
 @pytest.mark.parametrize("flavour", list(FLAVOURS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import (
     AliasChoices,
@@ -18,6 +19,11 @@ __all__ = ["Settings", "load_settings", "redact_url"]
 
 #: The folder, beside mlgate.yaml, that holds the embedded registry and state.
 HOME = ".mlgate"
+
+
+def _seconds(default: float, description: str) -> Any:
+    """A duration setting: a number of seconds, more than 0 and at most an hour."""
+    return Field(default, gt=0, le=3600, allow_inf_nan=False, description=description)
 
 
 class Settings(BaseSettings):
@@ -66,28 +72,19 @@ class Settings(BaseSettings):
         description="Largest request head (the request line and every header together); "
         "a larger one is answered 431 before the rest is read.",
     )
-    header_timeout: float = Field(
+    header_timeout: float = _seconds(
         10.0,
-        gt=0,
-        le=3600,
-        allow_inf_nan=False,
-        description="Seconds a client has to send a request's headers, from connecting (or "
+        "Seconds a client has to send a request's headers, from connecting (or "
         "from its first byte on a kept-alive connection); then 408 and the connection closes.",
     )
-    body_timeout: float = Field(
+    body_timeout: float = _seconds(
         60.0,
-        gt=0,
-        le=3600,
-        allow_inf_nan=False,
-        description="Seconds a client has to send a request's body once its headers are in; "
+        "Seconds a client has to send a request's body once its headers are in; "
         "then the connection closes.",
     )
-    keep_alive_timeout: float = Field(
+    keep_alive_timeout: float = _seconds(
         5.0,
-        gt=0,
-        le=3600,
-        allow_inf_nan=False,
-        description="Seconds an idle kept-alive connection stays open.",
+        "Seconds an idle kept-alive connection stays open.",
     )
     max_connections: int = Field(
         1000,
@@ -105,12 +102,9 @@ class Settings(BaseSettings):
         description="Say in an x-mlgate-role header whether the champion or the challenger "
         "answered (off: a client sending labels could aim them at one version).",
     )
-    poll_interval: float = Field(
+    poll_interval: float = _seconds(
         0.5,
-        gt=0,
-        le=3600,
-        allow_inf_nan=False,
-        description="Seconds between the gateway's checks of the rollout state (a number).",
+        "Seconds between the gateway's checks of the rollout state (a number).",
     )
     challenger_fallback: bool = Field(
         True, description="Answer with the champion when the challenger fails."

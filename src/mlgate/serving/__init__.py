@@ -8,6 +8,10 @@
   `protocols/` (v2, mlflow, plain, prometheus), `feedback` and `admin`;
   `responses` holds the one error-to-response mapping, `fastpath` the direct
   path to the prediction routes.
+- `limits`: every limit on what a client sends, in one place; `connections`
+  keeps the ones on connections and headers before the app sees a request;
+  `request_ids` issues signed request ids and checks the headers a client sends
+  about itself; `tokens` checks bearer tokens and slows down guessing.
 - `server`: loads a config's gateway and runs it under uvicorn.
 
 Input refusals are `mlgate.errors.InputError`; a version named by a request

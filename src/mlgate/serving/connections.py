@@ -107,6 +107,11 @@ class GuardedProtocol(HttpToolsProtocol):
             return False
         self._deadline = math.inf
         cycle = self.cycle
+        if self._reading_head and not self._head_bytes and cycle is None:
+            # Opened and never used (a client's pool opens some ahead): closed as an idle
+            # kept-alive connection is, without an answer nobody asked for.
+            self.transport.close()
+            return True
         if self._reading_head and (cycle is None or cycle.response_complete):
             self._answer(
                 408,
