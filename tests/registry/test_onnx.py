@@ -313,7 +313,11 @@ def test_a_run_records_the_onnx_digest_in_the_card(
         "size_bytes": (tmp_path / "out" / "model.onnx").stat().st_size,
     }
     assert card["onnx_note"] == "predictions equal to the model's on every test row"
+    assert (card["onnx_differing_rows"], card["onnx_label_flips"]) == (0, 0)
+    assert result.onnx is not None
+    assert card["prediction_ms"] == {"onnx": round(result.onnx.onnx_ms or 0.0, 4)}
     assert result.files["onnx"] == str(tmp_path / "out" / "model.onnx")
+    assert not [w for w in result.warnings if "ONNX" in w]
 
 
 def test_a_run_of_a_model_without_a_converter_says_why_in_the_card(
@@ -334,6 +338,73 @@ def test_a_run_of_a_model_without_a_converter_says_why_in_the_card(
     assert not (tmp_path / "out" / "model.onnx").exists()
     assert "onnx" not in result.files
     assert (tmp_path / "out" / "model.skops").exists()  # the model itself is kept
+    assert result.onnx is not None
+    assert result.onnx.model_ms is not None
+    assert card["prediction_ms"] == {"model": round(result.onnx.model_ms, 4)}
+    assert (
+        f"no ONNX export ({card['onnx_note']}): the gateway will serve this version with "
+        f"scikit-learn at {result.onnx.model_ms:.2f} ms a row (median of 30 one-row answers), "
+        "against about 0.1 ms with ONNX Runtime for models that convert, and a rollout "
+        "compares its latency with the champion's"
+    ) in result.warnings
+
+
+def test_a_run_whose_export_is_refused_says_why_and_what_it_costs(
+    new_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A forest behind a StandardScaler from model.pipeline, on values measured to two
+    decimals: rows on a threshold move across it in ONNX's float32, on more rows than
+    allowed. The card, the run's result, its warning and its summary say so, with the
+    one-row time of the model and of the refused export."""
+    rng = np.random.default_rng(7)
+    n = 1000
+    data = pd.DataFrame({"x1": rng.normal(0, 1, n).round(2), "x2": rng.normal(5, 2, n).round(2)})
+    data["label"] = np.where(data["x1"] + 0.5 * (data["x2"] - 5) > 0.3, "yes", "no")
+    config = new_project(
+        data.iloc[:500],
+        test=data.iloc[500:],
+        model={
+            "estimator": "sklearn.ensemble.RandomForestClassifier",
+            "params": {"n_estimators": 20},
+            "pipeline": [{"transformer": "sklearn.preprocessing.StandardScaler"}],
+            "cv_folds": 0,
+        },
+    )
+    result = run(load_config(config), output=tmp_path / "out", apply_gates=False)
+    card = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
+    exported = result.onnx
+    assert exported is not None
+    assert exported.artifact is None
+    assert card["onnx"] is None
+    assert card["onnx_note"] == exported.reason
+    assert exported.reason.startswith(
+        f"ONNX answers differ on {exported.differing_rows} of 500 test rows ("
+    )
+    assert exported.reason.endswith(
+        "StandardScaler in front of the trees computes in float32 under ONNX Runtime, which "
+        "moves rows that sit on a threshold across it (a tree model needs no scaling: without "
+        "such steps the export keeps to the model's answers)"
+    )
+    assert card["onnx_differing_rows"] == exported.differing_rows > 0.005 * 500
+    assert card["onnx_label_flips"] == exported.label_flips
+    assert exported.model_ms is not None
+    assert exported.onnx_ms is not None
+    assert card["prediction_ms"] == {
+        "model": round(exported.model_ms, 4),
+        "onnx": round(exported.onnx_ms, 4),
+    }
+    assert (
+        f"no ONNX export ({exported.reason}): the gateway will serve this version with "
+        f"scikit-learn at {exported.model_ms:.2f} ms a row (median of 30 one-row answers), "
+        f"against {exported.onnx_ms:.3f} ms with ONNX Runtime as measured on the refused "
+        f"export ({exported.model_ms / exported.onnx_ms:.0f}x slower), and a rollout compares "
+        "its latency with the champion's"
+    ) in result.warnings
+    summary = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    assert (
+        f"- ONNX: not exported: {exported.reason} ({exported.onnx_ms:.3g} ms a row with ONNX "
+        f"Runtime; {exported.model_ms:.3g} ms a row with scikit-learn)"
+    ) in summary
 
 
 def boosted() -> list[Any]:
