@@ -56,12 +56,16 @@ class ModelCard(BaseModel):
     onnx_differing_rows: int = Field(
         0,
         description="Test rows on which the ONNX export answers otherwise than the model "
-        "(float32 thresholds), within the share allowed.",
+        "(float32 threshold flips of a tree model), within the share allowed.",
+    )
+    onnx_label_flips: int = Field(
+        0, description="Of onnx_differing_rows, those whose label differs (classifiers)."
     )
     prediction_ms: dict[str, float] = Field(
         default_factory=dict,
-        description="Median time to predict one row, by path: 'model' (the model's own "
-        "library) and 'onnx' (ONNX Runtime).",
+        description="Median time to answer one row, by path: 'model' (the model's own "
+        "library, as the gateway serves a version without ONNX; measured when no export "
+        "is kept) and 'onnx' (ONNX Runtime, whenever the model converted).",
     )
 
 

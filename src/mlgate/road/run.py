@@ -206,6 +206,7 @@ def _finish(
         gates=gates,
         training_time_s=fitted.seconds,
         model=card.artifact,
+        onnx=exported,
         warnings=fitted.warnings + onnx_warning(exported),
         comparison=comparison,
     )

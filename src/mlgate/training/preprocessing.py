@@ -10,7 +10,13 @@ from mlgate.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["build_model", "feature_kinds", "prepare_features"]
+__all__ = [
+    "build_model",
+    "feature_kinds",
+    "final_estimator",
+    "is_tree_ensemble",
+    "prepare_features",
+]
 
 #: The value missing categories are imputed with: a category of its own.
 MISSING = "(missing)"
@@ -83,11 +89,23 @@ _TREE_LIBRARIES = ("xgboost", "lightgbm", "catboost")
 _TREE_NAMES = ("Tree", "Trees", "Forest", "GradientBoosting")
 
 
+def final_estimator(model: Any) -> Any:
+    """The estimator at the end of `model`, through pipelines within pipelines (the one
+    `model.pipeline` builds sits inside the one `build_model` puts the preprocessing in)."""
+    while getattr(model, "steps", None):
+        model = model.steps[-1][1]
+    return model
+
+
 def is_tree_ensemble(estimator: Any) -> bool:
-    """Whether `estimator` is a tree model, which scaling cannot change but can hurt: ONNX
-    Runtime scales in float32, and a value that sits on a split threshold (HistGradient-
-    Boosting's thresholds are data values) then takes the other branch."""
-    kind = type(estimator)
+    """Whether `estimator` (or the one a pipeline ends in) is a tree model, which scaling
+    cannot change but can hurt: ONNX Runtime scales in float32, and a value that sits on
+    a split threshold (HistGradientBoosting's thresholds are data values) then takes the
+    other branch."""
+    return any(_is_tree_class(kind) for kind in type(final_estimator(estimator)).__mro__)
+
+
+def _is_tree_class(kind: type[Any]) -> bool:
     if kind.__module__.partition(".")[0] in _TREE_LIBRARIES:
         return True
     return kind.__module__.startswith(("sklearn.ensemble", "sklearn.tree")) and any(
