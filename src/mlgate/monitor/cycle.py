@@ -100,6 +100,9 @@ def recent_traffic(
     sql, params = _TRAFFIC, {"model": model, "since": since}
     if version is not None:
         sql, params = sql + " AND p.version = $version", params | {"version": version}
+    # In a fixed order: segments are read in any order, and rows of one request share
+    # their time, while the retraining holds out a seeded sample of these rows.
+    sql += " ORDER BY p.time, p.request_id, p.row"
     traffic = query_logs(log_root, sql, params, as_frame=True)
     for column in traffic.columns:
         if column not in _LOGGED and not is_numeric_dtype(traffic[column]):
