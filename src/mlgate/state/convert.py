@@ -205,13 +205,15 @@ class Converter:
             self._quarantine(kind, f"{stem}-{number:04d}-unreadable", reason, path, unreadable)
         if not records:
             return 0
-        try:
-            table = self.builders[kind](records)
-            day = datetime.fromtimestamp(records[0]["t"] / 1e9, UTC).strftime("%Y-%m-%d")
-        except Exception as e:  # a record the table cannot take: set it aside, go on
-            reason = f"cannot build the table: {type(e).__name__}: {e}"
-            self._quarantine(kind, f"{stem}-{number:04d}", reason, path, read)
+        built, rejected = _built(self.builders[kind], records, read)
+        if rejected:  # records the table cannot take: set aside with why, the rest go on
+            reasons = list(dict.fromkeys(reason for _, reason in rejected))
+            reason = "cannot build the table: " + "; ".join(reasons[:5])
+            lines_out = [line for line, _ in rejected]
+            self._quarantine(kind, f"{stem}-{number:04d}-rejected", reason, path, lines_out)
+        if built is None:
             return 0
+        table, day = built
         try:
             written = write_segment(
                 self.log_root, kind, table, day=day, name=f"{stem}-{number:04d}.parquet"
@@ -296,6 +298,60 @@ def read_status(spool_root: str | Path) -> dict[str, Any] | None:
             continue
         return found if isinstance(found, dict) else None
     return None
+
+
+Build = Callable[[list[dict[str, Any]]], Any]
+
+
+def _table(build: Build, records: list[dict[str, Any]]) -> tuple[Any, str]:
+    """The table of `records` and the day of the first (its segment's date folder)."""
+    table = build(records)
+    day = datetime.fromtimestamp(records[0]["t"] / 1e9, UTC).strftime("%Y-%m-%d")
+    return table, day
+
+
+def _built(
+    build: Build, records: list[dict[str, Any]], lines: list[bytes]
+) -> tuple[tuple[Any, str] | None, list[tuple[bytes, str]]]:
+    """(the table and day of the records that can be built, or None; the lines of those
+    that cannot, each with why). A chunk that fails is halved until each bad record is
+    alone: a few builds per bad record, and one build when all are good."""
+    try:
+        return _table(build, records), []
+    except Exception as e:
+        if len(records) == 1:
+            return None, [(lines[0], _why(e))]
+    middle = len(records) // 2
+    good, bad = _split(build, records, 0, middle)
+    more_good, more_bad = _split(build, records, middle, len(records))
+    good += more_good
+    rejected = [(lines[i], why) for i, why in bad + more_bad]
+    if not good:
+        return None, rejected
+    try:
+        return _table(build, [records[i] for i in good]), rejected
+    except Exception as e:  # good alone, not together: set them all aside
+        return None, rejected + [(lines[i], _why(e)) for i in good]
+
+
+def _split(
+    build: Build, records: list[dict[str, Any]], start: int, stop: int
+) -> tuple[list[int], list[tuple[int, str]]]:
+    """(the positions in [start, stop) whose records build, those that do not with why)."""
+    try:
+        _table(build, records[start:stop])
+        return list(range(start, stop)), []
+    except Exception as e:
+        if stop - start == 1:
+            return [], [(start, _why(e))]
+    middle = (start + stop) // 2
+    good, bad = _split(build, records, start, middle)
+    more_good, more_bad = _split(build, records, middle, stop)
+    return good + more_good, bad + more_bad
+
+
+def _why(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:_ERROR_CHARS]
 
 
 def _record(line: bytes) -> dict[str, Any] | None:
