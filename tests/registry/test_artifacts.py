@@ -68,8 +68,9 @@ def test_a_file_with_an_untrusted_type_is_refused_by_name(
         ArtifactError,
         match=exact(
             f"{path}: refusing to load a model file that contains untrusted type(s): {name}. "
-            "Only scikit-learn, NumPy and SciPy classes are loaded from model files; "
-            "retrain the model from its config."
+            "Only scikit-learn, NumPy and SciPy classes, and those of the files listed under "
+            "model.code (stored with the version), are loaded from model files; list the "
+            "module that defines them under model.code and train again."
         ),
     ) as caught:
         load_skops(path, sha256=sha256_file(path))

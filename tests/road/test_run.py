@@ -485,8 +485,8 @@ def test_the_load_back_check_owes_nothing_to_the_training_process(
     assert result.registration.alias is None
     assert [r for r in result.reasons if "loaded back" in r] == [
         "loaded back, it predicts otherwise than the model fitted. A version the gateway "
-        "cannot load is never registered as passing; use an estimator of scikit-learn (or "
-        "one whose types mlgate trusts)"
+        "cannot load is never registered as passing; list the module that defines its "
+        "classes under model.code, or use an estimator of scikit-learn, XGBoost or LightGBM"
     ]
 
 
