@@ -249,8 +249,9 @@ class Gateway:
     def check_logs(self) -> None:
         """ConfigError when the spool or the log cannot be written."""
         for spool in (self.predictions, self.feedback):
-            spool.check()
             check_writable(self.log_root, spool.kind)
+        for spool in (self.predictions, self.feedback):
+            spool.check()
 
     def start(self) -> None:
         """Open the spools (with their fsync threads), and the converter's thread if any."""
@@ -272,8 +273,9 @@ class Gateway:
         self.predictions.rotate()
         self.feedback.rotate()
         converter = self.converter or Converter(self.spool_root, self.log_root)
+        before = sum(s["rows"] for s in converter.status.values())
         converter.drain(10.0)
-        return sum(s["rows"] for s in converter.status.values())
+        return sum(s["rows"] for s in converter.status.values()) - before
 
     def log_health(self) -> dict[str, Any]:
         """The log's state, for health checks: `ready` is false once a spool has failed

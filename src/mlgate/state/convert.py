@@ -105,8 +105,10 @@ class Converter:
             time.sleep(0.1)
 
     def pending(self) -> int:
-        """Spool files not converted yet (held by a writer or not)."""
-        return sum(len(_spool_files(self.spool_root / kind)) for kind in self.builders)
+        """Spool files with records not converted yet (held by a writer or not)."""
+        return sum(
+            1 for kind in self.builders for p in _spool_files(self.spool_root / kind) if _size(p)
+        )
 
     # in a thread ----------------------------------------------------------------------
 
@@ -161,9 +163,9 @@ class Converter:
             if status["failing_since"] is not None:
                 log.info("the %s log is stored again", kind)
             status["failing_since"] = None
-        left = _spool_files(folder)
-        status["pending_files"] = len(left)
-        status["pending_bytes"] = sum(_size(p) for p in left)
+        sizes = [size for p in _spool_files(folder) if (size := _size(p))]
+        status["pending_files"] = len(sizes)  # with records: a writer's fresh file is empty
+        status["pending_bytes"] = sum(sizes)
         return rows
 
     def _convert_file(self, kind: str, path: Path) -> int:
@@ -478,12 +480,17 @@ def run(spool_root: str, log_root: str, interval: float = 1.0, parent: int | Non
     """Convert every `interval` seconds until SIGTERM/SIGINT, or until `parent` is gone
     (the server it serves was killed); then convert what is left, and return.
 
-    The process entry of `mlgate serve`'s converter: it runs at a lower CPU priority
-    than the workers, so converting never takes a core from answering.
+    The process entry of `mlgate serve`'s converter: it runs at the lowest CPU
+    priority and on one thread, so that converting does not take a core from
+    answering; under a load that leaves no CPU to spare it falls behind (the spool
+    grows, `mlgate_log_pending_bytes`) and catches up when the load eases.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     with contextlib.suppress(OSError):
-        os.nice(10)
+        os.nice(19)  # the workers' CPU first: converting can wait a moment, answers cannot
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)  # one core at a time, not a burst on every core
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda number, frame: stop.set())

@@ -60,10 +60,21 @@ def _per_request(values: list[Any], index: Any, kind: Any) -> Any:
     return pa.DictionaryArray.from_arrays(encoded.indices.take(index), encoded.dictionary)
 
 
-def _scores(records: list[dict[str, Any]]) -> Any:
+def _joined(texts: list[str]) -> Any:
+    """base64 float64 blocks, decoded and put end to end in one array."""
+    import numpy as np
+
+    return np.frombuffer(b"".join(map(binascii.a2b_base64, texts)), dtype=np.float64)
+
+
+def _scores(records: list[dict[str, Any]], total: int) -> Any:
     """Each row's score: the top class probability, a regressor's value, or null."""
     import numpy as np
 
+    first = records[0].get("pc")
+    if first and all(r.get("pb") is not None and r.get("pc") == first for r in records):
+        # The usual segment: one classifier's answers, all rows' probabilities at once.
+        return _joined([r["pb"] for r in records]).reshape(total, first).max(axis=1)
     parts = []
     for r in records:
         rows = r["n"]
@@ -107,9 +118,12 @@ def _features(records: list[dict[str, Any]]) -> Any:
     same = all((r.get("f"), r.get("fx"), tuple(r.get("ft") or ())) == layout for r in records)
     if same and first.get("f") and not first.get("ft"):  # the usual segment: numbers only
         names = list(first["f"])
-        blocks = [_numbers(r["fb"], (len(names), r["n"])) for r in records]
-        whole = np.concatenate(blocks, axis=1)
-        columns = {name: whole[j] for j, name in enumerate(names)}
+        if all(r["n"] == 1 for r in records):  # one row each: the blocks end to end are rows
+            whole = _joined([r["fb"] for r in records]).reshape(len(records), len(names)).T
+        else:
+            blocks = [_numbers(r["fb"], (len(names), r["n"])) for r in records]
+            whole = np.concatenate(blocks, axis=1)
+        columns = {name: np.ascontiguousarray(whole[j]) for j, name in enumerate(names)}
     else:
         parts = [_feature_parts(r) for r in records]
         seen: dict[str, None] = {}
@@ -117,8 +131,10 @@ def _features(records: list[dict[str, Any]]) -> Any:
             seen.update(dict.fromkeys(p))
         columns = {}
         for name in seen:
+            numeric = all(p[name].dtype.kind == "f" for p in parts if name in p)
+            gap: Any = (np.nan, np.float64) if numeric else (None, object)  # another version's
             pieces = [
-                p[name] if name in p else np.full(r["n"], None, dtype=object)
+                p[name] if name in p else np.full(r["n"], gap[0], dtype=gap[1])
                 for p, r in zip(parts, records, strict=True)
             ]
             columns[name] = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
@@ -143,6 +159,8 @@ def _text(value: Any) -> str | None:
 
 
 def _labels(records: list[dict[str, Any]]) -> list[str | None]:
+    if all(r["n"] == 1 and r.get("p") is not None for r in records):  # one row each
+        return [None if (label := r["p"][0]) is None else str(label) for r in records]
     out: list[str | None] = []
     for r in records:
         labels = r.get("p")
@@ -175,7 +193,7 @@ def prediction_table(records: list[dict[str, Any]]) -> Any:
         if spread
         else np.zeros(len(records), dtype=np.int64)
     )
-    scores = _scores(records)
+    scores = _scores(records, sum(counts))
     stamp = pa.timestamp("us", tz="UTC")
     return pa.table(
         {

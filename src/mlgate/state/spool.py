@@ -136,7 +136,11 @@ class Spool:
             self._thread = None
         with self._lock:
             fd, self._fd = self._fd, None
+            empty, path = self._size == 0 and not self._torn, self._path
         if fd is not None:
+            if empty and path is not None:  # still held: nobody else can be reading it
+                with contextlib.suppress(OSError):
+                    path.unlink()
             self._sync(fd)
             os.close(fd)
 
