@@ -181,6 +181,11 @@ class Project:
         """Where the prediction and feedback logs are."""
         return self.settings.logs(self.base_dir)
 
+    @property
+    def spool_root(self) -> str:
+        """The local folder where the gateway spools log records before they are segments."""
+        return self.settings.spool(self.base_dir)
+
     @cached_property
     def state(self) -> StateStore:
         """The state store: alias history, rollout state and events, leases."""

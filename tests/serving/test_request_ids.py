@@ -72,7 +72,7 @@ async def test_a_header_unfit_to_route_by_or_log_is_refused(
     kit: Any, gateway: Any, header: str, value: bytes, shown: str
 ) -> None:
     what = "a user or session id" if header == "x-mlgate-key" else "your own id for this request"
-    written = gateway.predictions._rows
+    written = gateway.predictions.records
     async with kit.running(gateway, lifespan=False) as s:
         for path in ("/predict", "/invocations"):
             response = await s.client.post(path, json={"instances": [ROW]}, headers={header: value})
@@ -82,4 +82,4 @@ async def test_a_header_unfit_to_route_by_or_log_is_refused(
                 f"got {len(value)} bytes: {shown}",
                 "bad_header",
             )
-    assert gateway.predictions._rows == written, "a refused request is not logged"
+    assert gateway.predictions.records == written, "a refused request is not logged"

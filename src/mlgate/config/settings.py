@@ -56,6 +56,27 @@ class Settings(BaseSettings):
         description="Where the gateway writes prediction and feedback logs (path or fsspec "
         "URL); default: .mlgate/logs.",
     )
+    spool_path: str | None = Field(
+        None,
+        description="Local folder of the log's spool, where every answer's record is written "
+        "before the answer is sent; default: spool/ in MLGATE_LOG_PATH when that is a local "
+        "folder, else .mlgate/spool. One spool per log path.",
+    )
+    log_sync_interval: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds between fsyncs of the spool: a crash of the machine loses at "
+        "most this much of the answers (a killed gateway loses none); each worker then hands "
+        "its spool file to be turned into a Parquet segment. 0: every record is written "
+        "through to the disk before its answer (slower).",
+    )
+    log_grace: float = _seconds(
+        10.0,
+        "Seconds the spool may fail to take records before readiness answers 503 (each "
+        "answer whose record cannot be written is answered 503 at once).",
+    )
     max_body_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="Largest request body the gateway reads."
     )
@@ -169,6 +190,18 @@ class Settings(BaseSettings):
     def logs(self, base_dir: Path) -> str:
         """Where prediction and feedback logs go for a project in `base_dir`."""
         return self.log_path or str((base_dir / HOME / "logs").resolve())
+
+    def spool(self, base_dir: Path) -> str:
+        """The local folder of the log's spool for a project in `base_dir`."""
+        if self.spool_path:
+            return str(Path(self.spool_path).resolve())
+        logs = self.logs(base_dir)
+        scheme, sep, rest = logs.partition("://")
+        if not sep:
+            return str(Path(logs, "spool").resolve())
+        if scheme in ("file", "local"):
+            return str(Path(rest, "spool").resolve())
+        return str((base_dir / HOME / "spool").resolve())
 
     def state(self, base_dir: Path) -> str:
         """The state store URL to use for a project in `base_dir`."""

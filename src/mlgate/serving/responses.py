@@ -30,6 +30,7 @@ __all__ = [
     "failure",
     "json_response",
     "prediction_response",
+    "readiness",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,23 @@ class PredictionResponse(Response):
         ]
         if role:
             self.raw_headers.append((b"x-mlgate-role", served.role.encode("latin-1")))
+
+
+#: What a health check's body says instead when the log cannot be written.
+_UNREADY: dict[str, Any] = {"ready": False, "status": "unavailable"}
+
+
+def readiness(gateway: Gateway, body: dict[str, Any], *, details: bool = True) -> Response:
+    """A health check's answer: `body` (with the log's state when `details`); 503 with
+    the reason while answers cannot be recorded (for longer than MLGATE_LOG_GRACE), as
+    every prediction would be refused then."""
+    health = gateway.log_health()
+    shown = {"log": health} if details else {}
+    if health["ready"]:
+        return json_response({**body, **shown})
+    problem = f"the prediction log cannot be written: {health['problem']}"
+    failed = {**body, **{k: v for k, v in _UNREADY.items() if k in body}}
+    return json_response({**failed, "error": problem, **shown}, status=503)
 
 
 def prediction_response(payload: dict[str, Any], served: Served, *, role: bool) -> Response:

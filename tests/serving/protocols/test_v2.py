@@ -149,7 +149,8 @@ async def test_v2_metadata_health_and_ready(serve: Any, registered: Any) -> None
     assert server.status_code == 200
     assert server.json()["name"] == "mlgate"
     assert live.json() == {"live": True}
-    assert ready.json() == {"ready": True}
+    assert ready.json()["ready"] is True
+    assert ready.json()["log"]["ready"] is True  # the log's state: see test_log_health.py
     assert model_ready.json() == {"name": MODEL, "ready": True}
     metadata = model.json()
     assert metadata["name"] == MODEL

@@ -26,7 +26,7 @@ from mlgate.serving.body import CsvText, from_csv, off_loop
 from mlgate.serving.coercion import listed
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.request_ids import Caller
-from mlgate.serving.responses import json_response, prediction_response
+from mlgate.serving.responses import json_response, prediction_response, readiness
 from mlgate.serving.routes import Route, gateway_of, prediction_request
 from mlgate.serving.runtime import ServedModel
 
@@ -35,12 +35,13 @@ __all__ = ["ROUTES", "answer", "parse_mlflow"]
 _KEYS = frozenset({"dataframe_split", "dataframe_records", "instances", "inputs"})
 
 
-async def ping() -> Response:
-    return json_response({"status": "ok"})
+async def ping(request: Request) -> Response:
+    return readiness(gateway_of(request), {"status": "ok"}, details=False)
 
 
 async def health(request: Request) -> Response:
-    return json_response({"status": "ok", **gateway_of(request).describe()})
+    gateway = gateway_of(request)
+    return readiness(gateway, {"status": "ok", **gateway.describe()})
 
 
 async def version(request: Request) -> Response:

@@ -20,7 +20,7 @@ from mlgate.serving.body import off_loop
 from mlgate.serving.coercion import show_value
 from mlgate.serving.gateway import Gateway, Served
 from mlgate.serving.request_ids import Caller
-from mlgate.serving.responses import json_response, prediction_response
+from mlgate.serving.responses import json_response, prediction_response, readiness
 from mlgate.serving.routes import Route, gateway_of, prediction_request
 from mlgate.serving.runtime import ServedModel
 from mlgate.serving.tensors import parse_v2
@@ -65,8 +65,8 @@ async def live() -> Response:
     return json_response({"live": True})
 
 
-async def ready() -> Response:
-    return json_response({"ready": True})
+async def ready(request: Request) -> Response:
+    return readiness(gateway_of(request), {"ready": True})
 
 
 async def server_metadata() -> Response:
@@ -88,7 +88,7 @@ async def model_metadata(model_name: str, request: Request) -> Response:
 async def model_ready(model_name: str, request: Request) -> Response:
     gateway = gateway_of(request)
     check_model(gateway, model_name)
-    return json_response({"name": gateway.name, "ready": True})
+    return readiness(gateway, {"name": gateway.name, "ready": True}, details=False)
 
 
 async def infer(model_name: str, request: Request) -> Response:
