@@ -273,9 +273,10 @@ class Gateway:
         self.predictions.rotate()
         self.feedback.rotate()
         converter = self.converter or Converter(self.spool_root, self.log_root)
-        before = sum(s["rows"] for s in converter.status.values())
+        before: int = sum(s["rows"] for s in converter.status.values())
         converter.drain(10.0)
-        return sum(s["rows"] for s in converter.status.values()) - before
+        after: int = sum(s["rows"] for s in converter.status.values())
+        return after - before
 
     def log_health(self) -> dict[str, Any]:
         """The log's state, for health checks: `ready` is false once a spool has failed
