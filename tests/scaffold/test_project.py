@@ -137,6 +137,34 @@ def test_ci_generate_refreshes_only_the_workflows(scaffolded: Path) -> None:
     assert (scaffolded / "mlgate.yaml").read_text() == config
 
 
+@pytest.mark.parametrize("python", ["3.9", "3.10.14", "2.7", "latest", "pypy3.10"])
+def test_ci_generate_refuses_a_python_mlgate_cannot_run_on(scaffolded: Path, python: str) -> None:
+    workflows = scaffolded / ".github" / "workflows"
+    before = {path.name: path.read_text() for path in workflows.iterdir()}
+    result = CliRunner().invoke(
+        app, ["ci", "generate", "-c", str(scaffolded / "mlgate.yaml"), "--python", python]
+    )
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.stderr.split()) == (
+        f"error: --python '{python}': mlgate needs Python 3.11 or later, and the workflows "
+        "would fail to install it. Pass --python 3.11 (or a later 3.x, e.g. 3.12)."
+    )
+    assert {path.name: path.read_text() for path in workflows.iterdir()} == before
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12", "3.13.1", "3.x"])
+def test_ci_generate_takes_a_python_mlgate_runs_on(
+    scaffolded: Path, tmp_path: Path, python: str
+) -> None:
+    project = shutil.copytree(scaffolded, tmp_path / "project")
+    result = CliRunner().invoke(
+        app, ["ci", "generate", "-c", str(project / "mlgate.yaml"), "--python", python]
+    )
+    assert result.exit_code == 0, result.output
+    ci = (project / ".github" / "workflows" / "ci.yml").read_text()
+    assert f'python-version: "{python}"' in ci
+
+
 def test_a_bare_projects_tests_follow_its_gates_for_a_regressor(tmp_path: Path) -> None:
     import sys
 

@@ -115,6 +115,13 @@ def _run(
         say("loading it back as the gateway will")
         verdicts.add(check_loadable(out, fitted, prepared))
     if not register:
+        if apply_gates:
+            # Said, not silent: the gates against the champion were not applied.
+            fitted.warnings.append(
+                "not compared with the champion: a run that registers nothing reads no "
+                f"registry. Compare with `mlgate compare --baseline {config.name}@champion "
+                f"--candidate {out}`, or run without --no-register"
+            )
         return _finish(
             config, base, reports, prepared, fitted, card, exported, verdicts, out, files
         )

@@ -6,9 +6,11 @@ permissions it needs, and secrets are read only from `secrets.*`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mlgate.config.models import PipelineConfig
+from mlgate.errors import ConfigError
 
 __all__ = ["WORKFLOWS", "render_workflows", "write_workflows"]
 
@@ -149,6 +151,7 @@ def render_workflows(
     config: PipelineConfig, *, config_path: str = "mlgate.yaml", python: str = "3.11"
 ) -> dict[str, str]:
     """Each workflow's file name and text for the project `config` describes."""
+    _check_python(python)
     values = {
         "name": config.name,
         "config": config_path,
@@ -164,6 +167,23 @@ def render_workflows(
         ),
     }
     return {file: template.format(**parts, **values) for file, template in WORKFLOWS.items()}
+
+
+#: The oldest Python mlgate runs on (pyproject's requires-python).
+OLDEST_PYTHON = (3, 11)
+
+
+def _check_python(python: str) -> None:
+    """Refuse a CI Python that mlgate cannot be installed on (setup-python's own forms)."""
+    found = re.fullmatch(r"3\.(\d+|x)(\.\d+)?", python)
+    if found and (found[1] == "x" or (3, int(found[1])) >= OLDEST_PYTHON):
+        return
+    oldest = ".".join(map(str, OLDEST_PYTHON))
+    raise ConfigError(
+        f"--python {python!r}: mlgate needs Python {oldest} or later, and the workflows "
+        "would fail to install it.",
+        fix=f"Pass --python {oldest} (or a later 3.x, e.g. 3.12).",
+    )
 
 
 def write_workflows(
