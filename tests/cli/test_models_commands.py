@@ -16,6 +16,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from mlgate.cli import app
+from mlgate.cli.output import out
 
 ENV = ("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLGATE_STATE_URL", "MLGATE_ACTOR")
 FOREST = {
@@ -206,6 +207,24 @@ def test_models_history_after_the_runs(scenario: Scenario) -> None:
         ("champion", None, "1", "register", "ci", "first version to pass its gates"),
         ("challenger", None, "3", "register", "ci", "passed its gates against the champion"),
     ]
+
+
+def test_models_history_keeps_its_short_columns_whole_at_80_columns(copy: Path) -> None:
+    """Too narrow for a table: each move on one line, its reason under it, wrapped between
+    words; time, versions and actor never break."""
+    why = "the p99 latency ratio of 3.2 exceeded the canary's limit of 1.5 on live traffic"
+    moved = invoke("models", "promote", "demo", "3", "-r", why, "-c", copy, actor="on-call")
+    assert moved.exit_code == 0, moved.output
+    shown = invoke("models", "history", "demo", "-c", copy)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert out.width == 80  # not a terminal, no COLUMNS: rich's default
+    assert max(len(line) for line in lines) <= 80
+    assert re.match(r"when \(UTC\) +alias +from +to +action +by +why$", lines[0]), lines[0]
+    row = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  champion +1 +3 +promote +on-call"
+    (at,) = [i for i, line in enumerate(lines) if re.fullmatch(row, line)]
+    assert lines[at + 1].startswith("    the p99 latency ratio")
+    assert " ".join(line.strip() for line in lines[at + 1 : at + 3]) == why
 
 
 # --- promote and roll back -----------------------------------------------------------------

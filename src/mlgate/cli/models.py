@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mlgate.cli.output import friendly, out, print_json
 
@@ -275,10 +277,30 @@ def _listing(
     elif not items:
         out.print(empty)
     else:
-        table = Table(*columns)
-        for item in items:
-            table.add_row(*row(item))
-        out.print(table)
+        rows = [row(item) for item in items]
+        # The short columns never break; the last one (why, what) wraps between words in
+        # the width left, or, when too little is left, goes under its row, indented.
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns[:-1])]
+        if sum(widths) + 3 * len(columns) + _MIN_TEXT_WIDTH <= out.width:
+            table = Table()
+            for column in columns[:-1]:
+                table.add_column(column, no_wrap=True)
+            table.add_column(columns[-1], ratio=1, overflow="fold")
+            for cells in rows:
+                table.add_row(*cells)
+            out.print(table)
+            return
+        out.print(
+            "  ".join([*(c.ljust(w) for c, w in zip(columns, widths, strict=False)), columns[-1]])
+        )
+        for cells in rows:
+            out.print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip())
+            for line in textwrap.wrap(Text.from_markup(cells[-1]).plain, out.width - 4):
+                out.print(f"    {escape(line)}")
+
+
+#: The narrowest the last column of a listing may be and stay a table column.
+_MIN_TEXT_WIDTH = 30
 
 
 def register(app: typer.Typer) -> None:
