@@ -51,6 +51,90 @@ def test_init_refuses_to_overwrite_and_names_the_files(scaffolded: Path) -> None
     assert (scaffolded / "mlgate.yaml").read_text() == before
 
 
+def _refusal(folder: Path, *links: str) -> str:
+    return re.escape(
+        f"{folder}: refusing to write through {len(links)} symbolic link(s): "
+        f"{', '.join(links)}. mlgate writes only regular files inside the project, never "
+        "through a link (it may point outside): remove the link(s), or choose another folder."
+    )
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder outside the project, with a file of its own."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "precious.yaml").write_text("mine: true\n", encoding="utf-8")
+    return folder
+
+
+def _unchanged(outside: Path) -> None:
+    assert sorted(p.name for p in outside.iterdir()) == ["precious.yaml"]
+    assert (outside / "precious.yaml").read_text(encoding="utf-8") == "mine: true\n"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_init_never_writes_through_a_link_to_a_file_outside(
+    tmp_path: Path, outside: Path, force: bool
+) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mlgate.yaml").symlink_to(outside / "precious.yaml")
+    (folder / ".gitignore").symlink_to(outside / "not-there-yet")  # dangling
+    with pytest.raises(ConfigError, match=f"^{_refusal(folder, 'mlgate.yaml', '.gitignore')}$"):
+        init_project(folder, force=force)
+    _unchanged(outside)
+    assert sorted(p.name for p in folder.iterdir()) == [".gitignore", "mlgate.yaml"]
+
+
+def test_a_dangling_config_link_is_not_taken_for_an_absent_file(
+    tmp_path: Path, outside: Path
+) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mlgate.yaml").symlink_to(outside / "created-by-init.yaml")
+    result = CliRunner().invoke(app, ["init", str(folder), "--bare"])
+    assert result.exit_code == 2
+    assert "refusing to write through 1 symbolic link(s): mlgate.yaml" in result.output
+    _unchanged(outside)
+
+
+def test_a_linked_folder_is_refused_for_every_file_under_it(tmp_path: Path, outside: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "data").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ConfigError, match=f"^{_refusal(folder, 'data')}$"):
+        init_project(folder, force=True)
+    _unchanged(outside)
+
+
+def test_ci_generate_does_not_write_through_a_linked_workflows_folder(
+    scaffolded: Path, outside: Path
+) -> None:
+    workflows = scaffolded / ".github" / "workflows"
+    kept = scaffolded.parent / "kept-workflows"
+    workflows.rename(kept)
+    workflows.symlink_to(outside, target_is_directory=True)
+    try:
+        result = CliRunner().invoke(app, ["ci", "generate", "-c", str(scaffolded / "mlgate.yaml")])
+        assert result.exit_code == 2
+        assert "symbolic link(s): .github/workflows." in result.output
+        _unchanged(outside)
+    finally:
+        workflows.unlink()
+        kept.rename(workflows)
+
+
+def test_quickstart_force_does_not_write_through_a_link(tmp_path: Path, outside: Path) -> None:
+    folder = tmp_path / "quick"
+    folder.mkdir()
+    (folder / "schema.yaml").symlink_to(outside / "precious.yaml")
+    result = CliRunner().invoke(app, ["quickstart", str(folder), "--force", "-q"])
+    assert result.exit_code == 2
+    assert "refusing to write through 1 symbolic link(s): schema.yaml" in result.output
+    _unchanged(outside)
+
+
 def test_bare_init_writes_a_config_to_fill_in(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["init", str(tmp_path / "bare"), "--bare", "--ci", "none"])
     assert result.exit_code == 0, result.output

@@ -2,7 +2,8 @@
 
 It writes the config, a schema, example data (unless bare), tests that call
 mlgate, requirements, a README and the GitHub Actions workflows. It never
-overwrites a file unless told to, and says which files are in the way.
+overwrites a file unless told to, and says which files are in the way; it never
+writes through a symbolic link, even when told to (see `mlgate.scaffold._files`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from mlgate._version import __version__
 from mlgate.errors import ConfigError
+from mlgate.scaffold._files import refuse_links
+from mlgate.scaffold.example import EXAMPLE_FILES
 
 __all__ = ["EXAMPLES", "init_project"]
 
@@ -127,7 +130,7 @@ def _planned(folder: Path, bare: bool) -> dict[str, str | None]:
         "tests/test_integration.py": _TEST_INTEGRATION,
     }
     if not bare:
-        files |= {"schema.yaml": None, "data/train.csv": None, "data/test.csv": None}
+        files |= dict.fromkeys(EXAMPLE_FILES)
     return files
 
 
@@ -161,6 +164,7 @@ def init_project(
     if ci:
         planned += [f".github/workflows/{name}" for name in WORKFLOWS]
     planned.append("README.md")
+    refuse_links(folder, planned)  # also with --force, also a dangling link
     existing = [name for name in planned if (folder / name).exists()]
     if existing and not force:
         raise ConfigError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlgate.config.models import PipelineConfig
+from mlgate.scaffold._files import refuse_links
 
 __all__ = ["ENVIRONMENT", "WORKFLOWS", "render_workflows", "write_workflows"]
 
@@ -206,7 +207,11 @@ def write_workflows(
     config_path: str = "mlgate.yaml",
     python: str = "3.11",
 ) -> list[Path]:
-    """Write (or refresh) the workflows into `folder`/.github/workflows; the paths written."""
+    """Write (or refresh) the workflows into `folder`/.github/workflows; the paths written.
+
+    A symbolic link on the way to any of them is refused before anything is written.
+    """
+    refuse_links(folder, [f".github/workflows/{file}" for file in WORKFLOWS])
     target = folder / ".github" / "workflows"
     target.mkdir(parents=True, exist_ok=True)
     written = []
