@@ -2,6 +2,15 @@
 
 Actions are pinned to a major version, each workflow asks for the least
 permissions it needs, and secrets are read only from `secrets.*`.
+
+A pull request's code runs in the PR check (its estimator is imported, its
+requirements installed), so that job gets no secret that can write: it trains
+without registering and reads the champion through `MLGATE_REGISTRY_URI_READONLY`
+(a read-only database user or tracking-server account), or compares with nothing
+when that secret is unset. Only the jobs that run after a merge or on a schedule
+(`train`, `deploy`) see the registry, state store and webhook secrets, and only
+inside the `production` environment, whose protection rules decide who may run
+them; one concurrency group keeps their registrations one after another.
 """
 
 from __future__ import annotations
@@ -11,11 +20,14 @@ from pathlib import Path
 
 from mlgate.config.models import PipelineConfig
 from mlgate.errors import ConfigError
+from mlgate.scaffold._files import refuse_links
 
-__all__ = ["WORKFLOWS", "render_workflows", "write_workflows"]
+__all__ = ["ENVIRONMENT", "WORKFLOWS", "render_workflows", "write_workflows"]
 
 _SETUP = """\
       - uses: actions/checkout@v4
+        with:
+          persist-credentials: false
       - uses: actions/setup-python@v5
         with:
           python-version: "{python}"
@@ -24,7 +36,11 @@ _SETUP = """\
         run: pip install -r requirements.txt
 """
 
-_REGISTRY_ENV = """\
+#: The protected environment that holds the secrets which write (see the module's docstring).
+ENVIRONMENT = "production"
+
+_WRITER = """\
+    environment: {environment}
     env:
       MLGATE_REGISTRY_URI: ${{{{ secrets.MLGATE_REGISTRY_URI }}}}
       MLGATE_STATE_URL: ${{{{ secrets.MLGATE_STATE_URL }}}}
@@ -67,6 +83,14 @@ jobs:
         run: python -m pytest -q
 """
 
+# Registrations from train and deploy wait for one another (never cancelled: a run that
+# registered half way would leave its version for the next run to mark failed).
+_ONE_WRITER = """\
+concurrency:
+  group: mlgate-registry-{name}
+  cancel-in-progress: false
+"""
+
 TRAIN = """\
 name: train
 on:
@@ -75,11 +99,12 @@ on:
   workflow_dispatch:
 permissions:
   contents: read
+{one_writer}\
 jobs:
   train:
     runs-on: ubuntu-latest
     timeout-minutes: 60
-{registry}\
+{writer}\
     steps:
 {setup}\
       - name: Validate, train, evaluate, gate, register
@@ -87,6 +112,7 @@ jobs:
 {keep_run}\
 """
 
+# The pull request's code runs here: no secret that writes, whatever the branch.
 PR_CHECK = """\
 name: pr-model-check
 on:
@@ -98,17 +124,25 @@ jobs:
   model-check:
     runs-on: ubuntu-latest
     timeout-minutes: 60
-{registry}\
+    env:
+      # Only whether the read-only registry secret is set, not its value.
+      READ_ONLY_REGISTRY: ${{{{ secrets.MLGATE_REGISTRY_URI_READONLY != '' }}}}
     steps:
 {setup}\
-      - name: Train the pull request's model
+      - name: Train the pull request's model (registers nothing)
         run: mlgate run -c {config} --no-register -o candidate
       - name: Compare with the champion
         id: compare
+        if: env.READ_ONLY_REGISTRY == 'true'
+        env:
+          MLGATE_REGISTRY_URI: ${{{{ secrets.MLGATE_REGISTRY_URI_READONLY }}}}
         run: >-
           mlgate compare -c {config}
           --baseline models:/{name}@champion --candidate candidate
           -o comparison.json --markdown report.md --html report.html
+      - name: Report the candidate alone (no read-only registry to compare with)
+        if: always() && env.READ_ONLY_REGISTRY != 'true' && hashFiles('candidate/summary.md') != ''
+        run: cp candidate/summary.md report.md
       - name: Comment on the pull request
         if: always() && hashFiles('report.md') != ''
         env:
@@ -116,6 +150,7 @@ jobs:
         run: mlgate report comment --file report.md --label model-check
 {keep_reports}\
       - name: Fail on a regression
+        if: env.READ_ONLY_REGISTRY == 'true'
         run: mlgate gate comparison.json -c {config}
 """
 
@@ -127,14 +162,12 @@ on:
   workflow_dispatch:
 permissions:
   contents: read
-concurrency:
-  group: deploy-{name}
-  cancel-in-progress: false
+{one_writer}\
 jobs:
   deploy:
     runs-on: ubuntu-latest
     timeout-minutes: 60
-{registry}\
+{writer}\
     steps:
 {setup}\
       - name: Train, gate, register and start the rollout
@@ -160,7 +193,8 @@ def render_workflows(
     }
     parts = {
         "setup": _SETUP.format(**values),
-        "registry": _REGISTRY_ENV.format(),
+        "writer": _WRITER.format(environment=ENVIRONMENT),
+        "one_writer": _ONE_WRITER.format(**values),
         "keep_run": _keep("Keep the run", "mlgate-run", ["run.json", ".mlgate/runs/"], days=30),
         "keep_reports": _keep(
             "Keep the reports", "model-check", ["comparison.json", "report.md", "report.html"]
@@ -193,7 +227,11 @@ def write_workflows(
     config_path: str = "mlgate.yaml",
     python: str = "3.11",
 ) -> list[Path]:
-    """Write (or refresh) the workflows into `folder`/.github/workflows; the paths written."""
+    """Write (or refresh) the workflows into `folder`/.github/workflows; the paths written.
+
+    A symbolic link on the way to any of them is refused before anything is written.
+    """
+    refuse_links(folder, [f".github/workflows/{file}" for file in WORKFLOWS])
     target = folder / ".github" / "workflows"
     target.mkdir(parents=True, exist_ok=True)
     written = []
