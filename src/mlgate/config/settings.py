@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking URI; default: a SQLite file under .mlgate/.",
     )
+    allow_local_registry: bool = Field(
+        False,
+        description="Allow registering into the local SQLite registry when CI=true (refused "
+        "there by default: the runner's files are thrown away).",
+    )
     state_url: str | None = Field(
         None, description="SQLAlchemy URL of the state store; default: SQLite under .mlgate/."
     )
@@ -165,6 +170,23 @@ class Settings(BaseSettings):
             Faults.parse(value)  # raises ValueError with what is wrong
             return value
         return None
+
+    def check_registry_for_writing(self) -> None:
+        """Refuse to register into the local SQLite default inside CI (`CI=true`), where it
+        is a throwaway file on the runner, unless MLGATE_ALLOW_LOCAL_REGISTRY is set."""
+        import os
+
+        from mlgate.errors import ConfigError
+
+        in_ci = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+        if in_ci and not self.registry_uri and not self.allow_local_registry:
+            raise ConfigError(
+                "CI is set and MLGATE_REGISTRY_URI is not: the version would be registered in "
+                "a SQLite file on this runner, thrown away when the job ends.",
+                fix="Give the job the registry's secret (MLGATE_REGISTRY_URI, and "
+                "MLGATE_STATE_URL for the gateway's state), or set "
+                "MLGATE_ALLOW_LOCAL_REGISTRY=true if a throwaway registry is what you want.",
+            )
 
     def registry(self, base_dir: Path) -> str:
         """The registry URI to use for a project in `base_dir`."""

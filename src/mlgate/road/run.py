@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.models import PipelineConfig
+from mlgate.config.settings import load_settings
 from mlgate.data.validate import ValidationReport
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult
@@ -86,6 +87,8 @@ def _run(
     judge: Judge | None,
 ) -> RunResult:
     say = progress or (lambda _message: None)
+    if register:  # before any training: a registry that would be thrown away is refused
+        (project.settings if project else load_settings()).check_registry_for_writing()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     estimator = resolve_estimator(
         config.model, seed=config.seed, file=config.source, project=config.base_dir

@@ -100,7 +100,8 @@ mlgate serve            # serve the champion on http://127.0.0.1:8080
 
 Workflows in `.github/workflows/`: `ci.yml` (tests), `train.yml` (weekly and on
 demand), `pr-model-check.yml` (compare a pull request's model with the champion
-and comment), `deploy.yml` (register and start a rollout on merge).
+and comment), `deploy.yml` (on merge: the tests, then staging, then production;
+each registers, starts a rollout and smoke-tests that environment's gateway).
 
 Secrets:
 
@@ -109,11 +110,12 @@ Secrets:
   request's code. Use a database user granted SELECT only (or a read-only
   tracking-server account), or leave it unset: the check then reports the
   candidate alone, without comparing it with the champion.
-- `MLGATE_REGISTRY_URI`, `MLGATE_STATE_URL`, `MLGATE_WEBHOOK_URL` (secrets of
-  the `production` environment): read and written by `train.yml` and
-  `deploy.yml` only. Create the environment under Settings → Environments and
-  limit its deployment branches to `main`, so no other branch's code runs
-  with them.
+- `MLGATE_REGISTRY_URI`, `MLGATE_STATE_URL`, `MLGATE_WEBHOOK_URL` and
+  `MLGATE_GATEWAY_URL` (secrets of the `staging` and `production`
+  environments): read and written by `train.yml` and `deploy.yml` only. Create
+  the environments under Settings → Environments and limit their deployment
+  branches to `main`, so no other branch's code runs with them; add reviewers
+  to `production` to approve each deploy there.
 """
 
 _GITIGNORE = ".mlgate/\n__pycache__/\n.pytest_cache/\ncandidate/\n"

@@ -9,8 +9,10 @@ without registering and reads the champion through `MLGATE_REGISTRY_URI_READONLY
 (a read-only database user or tracking-server account), or compares with nothing
 when that secret is unset. Only the jobs that run after a merge or on a schedule
 (`train`, `deploy`) see the registry, state store and webhook secrets, and only
-inside the `production` environment, whose protection rules decide who may run
-them; one concurrency group keeps their registrations one after another.
+inside the `staging` and `production` environments, whose protection rules decide
+who may run them; one concurrency group keeps their registrations one after
+another. `deploy` runs the tests (`ci`, called) first, then staging, then
+production, each ending with smoke requests to that environment's gateway.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mlgate.config.models import PipelineConfig
 from mlgate.errors import ConfigError
 from mlgate.scaffold._files import refuse_links
 
-__all__ = ["ENVIRONMENT", "WORKFLOWS", "render_workflows", "write_workflows"]
+__all__ = ["ENVIRONMENT", "STAGES", "WORKFLOWS", "render_workflows", "write_workflows"]
 
 _SETUP = """\
       - uses: actions/checkout@v4
@@ -63,12 +65,12 @@ def _keep(step: str, artifact: str, paths: list[str], *, days: int | None = None
     )
 
 
+# On pushes to main, deploy.yml calls this workflow before it deploys.
 CI = """\
 name: ci
 on:
-  push:
-    branches: [main]
   pull_request:
+  workflow_call:
 permissions:
   contents: read
 jobs:
@@ -154,6 +156,8 @@ jobs:
         run: mlgate gate comparison.json -c {config}
 """
 
+# Tests first (ci.yml, called), then staging, then production: each environment holds its
+# own secrets and protection rules (reviewers, wait timers) in the repository's settings.
 DEPLOY = """\
 name: deploy
 on:
@@ -164,18 +168,37 @@ permissions:
   contents: read
 {one_writer}\
 jobs:
-  deploy:
+  test:
+    uses: ./.github/workflows/ci.yml
+{stages}\
+"""
+
+_STAGE = """\
+  {environment}:
+    needs: {needs}
     runs-on: ubuntu-latest
     timeout-minutes: 60
 {writer}\
+      MLGATE_GATEWAY_URL: ${{{{ secrets.MLGATE_GATEWAY_URL }}}}
     steps:
 {setup}\
       - name: Train, gate, register and start the rollout
         run: mlgate run -c {config} --deploy
+      - name: Smoke requests against the gateway
+        if: env.MLGATE_GATEWAY_URL != ''
+        run: mlgate smoke "$MLGATE_GATEWAY_URL" -c {config}
+      - name: No gateway to smoke-test
+        if: env.MLGATE_GATEWAY_URL == ''
+        run: >-
+          echo "::warning::set the {environment} environment's MLGATE_GATEWAY_URL
+          to smoke-test its gateway after each deploy"
       - name: Rollout status
         if: always()
         run: mlgate rollout status -c {config}
 """
+
+#: The environments a deploy goes through, in order.
+STAGES = ("staging", ENVIRONMENT)
 
 WORKFLOWS = {"ci.yml": CI, "train.yml": TRAIN, "pr-model-check.yml": PR_CHECK, "deploy.yml": DEPLOY}
 
@@ -194,6 +217,16 @@ def render_workflows(
     parts = {
         "setup": _SETUP.format(**values),
         "writer": _WRITER.format(environment=ENVIRONMENT),
+        "stages": "".join(
+            _STAGE.format(
+                environment=stage,
+                needs=before,
+                writer=_WRITER.format(environment=stage),
+                setup=_SETUP.format(**values),
+                config=config_path,
+            )
+            for before, stage in zip(("test", *STAGES), STAGES, strict=False)
+        ),
         "one_writer": _ONE_WRITER.format(**values),
         "keep_run": _keep("Keep the run", "mlgate-run", ["run.json", ".mlgate/runs/"], days=30),
         "keep_reports": _keep(
