@@ -67,7 +67,10 @@ def create_app(gateway: Gateway) -> FastAPI:
         if route.answer is not None:
             # The same handler, reached without FastAPI's per-request work; under the
             # route's own name, which labels its errors in the metrics.
-            fast.add(route.path, FastRoute(route.name, route.answer, route.check, route.csv))
+            fast.add(
+                route.path,
+                FastRoute(route.name, route.answer, route.check, route.csv, route.binary),
+            )
     app.fast_path = fast
     app.add_exception_handler(MlgateError, _failed)
     app.add_exception_handler(Exception, _failed)

@@ -6,6 +6,10 @@ fast path (`receive_body`) read them alike, then `decode` them (off the event
 loop when large, `off_loop`). A refusal is an `InputError`: 413 past
 MLGATE_MAX_BODY_BYTES, 415 for a body not sent as application/json (or text/csv
 where CSV is taken) or sent compressed, 400 for a body that is not JSON (or CSV).
+
+Where a route takes the KServe V2 binary data extension, a body with an
+`Inference-Header-Content-Length` header is that many bytes of JSON, then raw
+tensor bytes: it decodes to `Binary` (see `binary.py` for the tensors).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from mlgate.serving.limits import OFF_LOOP_BYTES
 from mlgate.serving.runtime import ServedModel
 
 __all__ = [
+    "Binary",
     "CsvText",
     "Raw",
     "decode",
@@ -41,6 +46,9 @@ __all__ = [
 
 _T = TypeVar("_T")
 _CSV_TYPES = frozenset({"text/csv", "application/csv"})
+_OCTETS = "application/octet-stream"
+#: The header of the KServe V2 binary data extension: how many bytes of the body are JSON.
+JSON_SIZE = "inference-header-content-length"
 
 #: What Python's json.dumps writes for float("nan") and float("inf"), and JSON does not have.
 _NOT_JSON = re.compile(rb"[\[:,]\s*-?(NaN|Infinity)\s*[\],}]")
@@ -58,12 +66,23 @@ class CsvText:
     raw: bytes
 
 
+@dataclass(frozen=True)
+class Binary:
+    """A body of the KServe V2 binary data extension: its JSON object, and the tensor
+    bytes after it."""
+
+    head: Any
+    tail: bytes
+
+
 @dataclass(frozen=True, slots=True)
 class Raw:
-    """A request's body as received: its bytes, and whether they are CSV (else JSON)."""
+    """A request's body as received: its bytes, whether they are CSV (else JSON), and
+    for the binary data extension, how many of them are the JSON object."""
 
     data: bytes
     csv: bool = False
+    json_size: int | None = None
 
 
 def is_csv(content_type: str | None) -> bool:
@@ -87,7 +106,9 @@ async def read_json(request: Request, limit: int, *, empty: Any = None, csv: boo
     return await off_loop(len(raw.data), decode, raw, empty)
 
 
-async def read_body(request: Request, limit: int, *, csv: bool = False) -> Raw:
+async def read_body(
+    request: Request, limit: int, *, csv: bool = False, binary: bool = False
+) -> Raw:
     """The request's body, read up to `limit` bytes (see `receive_body`)."""
     headers = request.headers
     return await receive_body(
@@ -98,6 +119,8 @@ async def read_body(request: Request, limit: int, *, csv: bool = False) -> Raw:
         limit,
         csv=csv,
         browser="origin" in headers,
+        json_size=headers.get(JSON_SIZE),
+        binary=binary,
     )
 
 
@@ -110,6 +133,8 @@ async def receive_body(
     *,
     csv: bool = False,
     browser: bool = False,
+    json_size: str | None = None,
+    binary: bool = False,
 ) -> Raw:
     """A body from its chunks and headers (FastAPI's routes and the fast path), read up to
     `limit` bytes.
@@ -118,7 +143,11 @@ async def receive_body(
     Content-Type from a client that is no browser (`browser`: the request has an Origin
     header); stock Open Inference clients send none. A browser posts text/plain, form
     types or no type to any site without asking it first (no CORS preflight).
+
+    `json_size` is the Inference-Header-Content-Length header, taken where `binary`
+    (the KServe V2 binary data extension; its body may be application/octet-stream).
     """
+    size_of_json = _json_size(json_size, binary)
     if encoding is not None and encoding.strip().lower() not in ("", "identity"):
         raise InputError(
             f"the body is sent with Content-Encoding {encoding[:40]!r}, which the gateway "
@@ -142,7 +171,12 @@ async def receive_body(
                 code="too_large",
             )
     media = None if content_type is None else _media(content_type)
-    if media is not None and media != "application/json" and not (csv and media in _CSV_TYPES):
+    if (
+        media is not None
+        and media != "application/json"
+        and not (csv and media in _CSV_TYPES)
+        and not (size_of_json is not None and media == _OCTETS)
+    ):
         raise _wrong_type(content_type, csv)
     parts = []
     received = 0
@@ -159,7 +193,34 @@ async def receive_body(
     raw = parts[0] if len(parts) == 1 else b"".join(parts)
     if media is None and browser and raw.strip():
         raise _wrong_type(None, csv)
-    return Raw(raw, csv=media in _CSV_TYPES)
+    if size_of_json is not None and size_of_json > len(raw):
+        raise InputError(
+            f"the Inference-Header-Content-Length header says the JSON is {size_of_json} "
+            f"bytes, but the body has only {len(raw)}; give the JSON object's length in bytes",
+            status=400,
+            code="bad_header",
+        )
+    return Raw(raw, csv=media in _CSV_TYPES, json_size=size_of_json)
+
+
+def _json_size(header: str | None, binary: bool) -> int | None:
+    """The JSON object's length in bytes, from the Inference-Header-Content-Length header."""
+    if header is None:
+        return None
+    if not binary:
+        raise InputError(
+            "the Inference-Header-Content-Length header (the KServe V2 binary data "
+            "extension) is taken only by /v2/models/NAME/infer; send a plain JSON body here",
+            status=400,
+            code="bad_header",
+        )
+    if not (header.isascii() and header.isdigit()):
+        raise InputError(
+            f"the Inference-Header-Content-Length header is not a number: {header[:40]!r}",
+            status=400,
+            code="bad_header",
+        )
+    return int(header)
 
 
 def _wrong_type(content_type: str | None, csv: bool) -> InputError:
@@ -173,9 +234,12 @@ def _wrong_type(content_type: str | None, csv: bool) -> InputError:
 
 
 def decode(raw: Raw, empty: Any = None) -> Any:
-    """A body's JSON value (`empty`, if given, for no body), or its CSV as `CsvText`."""
+    """A body's JSON value (`empty`, if given, for no body), its CSV as `CsvText`, or
+    with binary tensor data, a `Binary`."""
     if raw.csv:
         return CsvText(raw.data)
+    if raw.json_size is not None:
+        return Binary(_loads(raw.data[: raw.json_size]), raw.data[raw.json_size :])
     if not raw.data.strip():
         if empty is not None:
             return empty

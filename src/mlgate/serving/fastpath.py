@@ -42,6 +42,8 @@ class FastRoute:
     check: Check | None = None
     #: Whether the route also takes text/csv bodies.
     csv: bool = False
+    #: Whether the route takes the KServe V2 binary data extension.
+    binary: bool = False
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -97,7 +99,7 @@ class FastPath:
         self, scope: Scope, receive: Receive, send: Send, route: FastRoute, param: str | None
     ) -> None:
         """Answer one request, with errors handled the way the app's handlers do."""
-        key = request_id = declared = kind = encoding = None
+        key = request_id = declared = kind = encoding = json_size = None
         browser = False
         for name, value in scope["headers"]:  # the first of each, as Headers.get
             if name == b"content-length":
@@ -112,6 +114,8 @@ class FastPath:
                 encoding = value.decode("latin-1") if encoding is None else encoding
             elif name == b"origin":
                 browser = True
+            elif name == b"inference-header-content-length":
+                json_size = value.decode("latin-1") if json_size is None else json_size
         gateway = self.gateway
         try:
             if route.check is not None and param is not None:
@@ -125,6 +129,8 @@ class FastPath:
                 self.limit,
                 csv=route.csv,
                 browser=browser,
+                json_size=json_size,
+                binary=route.binary,
             )
             body = await off_loop(len(raw.data), decode, raw)
             response = await route.answer(gateway, body, Caller(key, request_id, len(raw.data)))

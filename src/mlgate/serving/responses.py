@@ -67,17 +67,25 @@ class PredictionResponse(Response):
 
     media_type = _JSON
 
-    def __init__(self, content: bytes, served: Served, *, role: bool = False) -> None:
+    def __init__(
+        self, content: bytes, served: Served, *, role: bool = False, tail: bytes | None = None
+    ) -> None:
         self.status_code = 200
-        self.body = content
+        self.body = content if tail is None else content + tail
         # Starlette awaits `background()` after the body: the off-path copy, if any.
         self.background = cast("BackgroundTask | None", served.shadow)
         self.raw_headers = [
             (b"x-mlgate-version", served.model.version.encode("latin-1")),
             (b"x-request-id", served.request_id.encode("latin-1")),
-            (b"content-length", str(len(content)).encode("latin-1")),
-            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode("latin-1")),
         ]
+        if tail is None:
+            self.raw_headers.append((b"content-type", b"application/json"))
+        else:  # the KServe V2 binary data extension: JSON, then the outputs' bytes
+            self.raw_headers.append((b"content-type", b"application/octet-stream"))
+            self.raw_headers.append(
+                (b"inference-header-content-length", str(len(content)).encode("latin-1"))
+            )
         if role:
             self.raw_headers.append((b"x-mlgate-role", served.role.encode("latin-1")))
 
@@ -99,10 +107,13 @@ def readiness(gateway: Gateway, body: dict[str, Any], *, details: bool = True) -
     return json_response({**failed, "error": problem, **shown}, status=503)
 
 
-def prediction_response(payload: dict[str, Any], served: Served, *, role: bool) -> Response:
+def prediction_response(
+    payload: dict[str, Any], served: Served, *, role: bool, tail: bytes | None = None
+) -> Response:
     """A prediction's response: `payload`, and headers saying which version answered it
-    (with `role`, MLGATE_ROLE_HEADER, also whether it was the champion or the challenger)."""
-    return PredictionResponse(dumps(payload), served, role=role)
+    (with `role`, MLGATE_ROLE_HEADER, also whether it was the champion or the challenger);
+    `tail`, binary tensor data sent after the JSON (KServe V2's binary data extension)."""
+    return PredictionResponse(dumps(payload), served, role=role, tail=tail)
 
 
 def error_body(error: MlgateError) -> dict[str, Any]:

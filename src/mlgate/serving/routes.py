@@ -63,6 +63,8 @@ class Route:
     check: Check | None = None
     #: Whether the route also takes text/csv bodies.
     csv: bool = False
+    #: Whether the route takes the KServe V2 binary data extension.
+    binary: bool = False
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -72,14 +74,14 @@ def gateway_of(request: Request) -> Gateway:
 
 
 async def prediction_request(
-    request: Request, gateway: Gateway, *, csv: bool = False
+    request: Request, gateway: Gateway, *, csv: bool = False, binary: bool = False
 ) -> tuple[Any, Caller]:
     """A prediction request's parsed body (off the event loop when large) and its caller,
     as the fast path reads them: the headers are checked before the body is read."""
     headers = request.headers
     key = routing_key(headers.get("x-mlgate-key"))
     client_id = client_request_id(headers.get("x-request-id"))
-    raw = await read_body(request, gateway.settings.max_body_bytes, csv=csv)
+    raw = await read_body(request, gateway.settings.max_body_bytes, csv=csv, binary=binary)
     body = await off_loop(len(raw.data), decode, raw)
     return body, Caller(key, client_id, len(raw.data))
 
