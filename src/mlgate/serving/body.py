@@ -32,9 +32,11 @@ from mlgate.serving.limits import OFF_LOOP_BYTES
 from mlgate.serving.runtime import ServedModel
 
 __all__ = [
+    "PANDAS_FORMATS",
     "Binary",
     "CsvText",
     "Raw",
+    "csv_columns",
     "decode",
     "from_csv",
     "is_csv",
@@ -83,6 +85,9 @@ class Raw:
     data: bytes
     csv: bool = False
     json_size: int | None = None
+    #: MLflow's JSON: bare NaN and Infinity tokens, and the Content-Type's `format`.
+    mlflow: bool = False
+    form: str | None = None
 
 
 def is_csv(content_type: str | None) -> bool:
@@ -146,8 +151,15 @@ async def receive_body(
 
     `json_size` is the Inference-Header-Content-Length header, taken where `binary`
     (the KServe V2 binary data extension; its body may be application/octet-stream).
+
+    With `csv` (MLflow's /invocations), JSON is read as MLflow's server reads it: the
+    Content-Type may say `format=pandas-split` or `format=pandas-records` (older MLflow
+    clients send the DataFrame bare so), and the bare tokens NaN and Infinity (Python's
+    json writes them) are read as a missing value and an infinite number. A charset
+    other than UTF-8 is refused (415), on every route.
     """
     size_of_json = _json_size(json_size, binary)
+    form = None if content_type is None else _parameters(content_type, csv)
     if encoding is not None and encoding.strip().lower() not in ("", "identity"):
         raise InputError(
             f"the body is sent with Content-Encoding {encoding[:40]!r}, which the gateway "
@@ -200,7 +212,37 @@ async def receive_body(
             status=400,
             code="bad_header",
         )
-    return Raw(raw, csv=media in _CSV_TYPES, json_size=size_of_json)
+    return Raw(raw, csv=media in _CSV_TYPES, json_size=size_of_json, mlflow=csv, form=form)
+
+
+#: The `format` parameters MLflow 1.x's clients put on application/json, and what they mean.
+PANDAS_FORMATS = ("pandas-split", "pandas-records")
+
+
+def _parameters(content_type: str, mlflow: bool) -> str | None:
+    """The Content-Type's `format` (taken where `mlflow`), after refusing a charset other
+    than UTF-8 (415): JSON and CSV are read as UTF-8."""
+    form = None
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        key, value = key.strip().lower(), value.strip().strip('"').lower()
+        if key == "charset" and value not in ("utf-8", "utf8"):
+            raise InputError(
+                f"the body is sent with charset {value[:40]!r}; the gateway reads only UTF-8: "
+                "send it encoded as UTF-8",
+                status=415,
+                code="unsupported_charset",
+            )
+        if key == "format" and mlflow:
+            if value not in PANDAS_FORMATS:
+                raise InputError(
+                    f"the Content-Type's format {value[:40]!r} is not one this route takes; "
+                    f"one of {', '.join(PANDAS_FORMATS)}, or none",
+                    status=415,
+                    code="unsupported_media_type",
+                )
+            form = value
+    return form
 
 
 def _json_size(header: str | None, binary: bool) -> int | None:
@@ -244,7 +286,16 @@ def decode(raw: Raw, empty: Any = None) -> Any:
         if empty is not None:
             return empty
         raise InputError("the request has no body; send JSON", status=400, code="bad_body")
-    return _loads(raw.data)
+    body = _loads(raw.data, constants=raw.mlflow)
+    if raw.form == "pandas-split" and not (isinstance(body, dict) and _MLFLOW_KEYS & body.keys()):
+        return {"dataframe_split": body}
+    if raw.form == "pandas-records" and isinstance(body, list):
+        return {"dataframe_records": body}
+    return body
+
+
+#: The keys of MLflow's JSON scoring bodies (MLflow 2 and later).
+_MLFLOW_KEYS = frozenset({"dataframe_split", "dataframe_records", "instances", "inputs"})
 
 
 async def off_loop(size: int, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -255,11 +306,13 @@ async def off_loop(size: int, work: Callable[..., _T], *args: Any, **kwargs: Any
     return await asyncio.to_thread(work, *args, **kwargs)
 
 
-def _loads(raw: bytes) -> Any:
+def _loads(raw: bytes, *, constants: bool = False) -> Any:
+    """The JSON value of `raw`; with `constants`, bare NaN is read as null and Infinity
+    as an infinite number, as Python's json (and so MLflow's server) reads them."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        if "infinity" not in str(e):
+        if "infinity" not in str(e) and not (constants and _NOT_JSON.search(raw)):
             hint = (
                 "; NaN and Infinity are not JSON: send null for a missing value"
                 if _NOT_JSON.search(raw)
@@ -272,7 +325,9 @@ def _loads(raw: bytes) -> Any:
     # A number too large for a double (1e999): read it as infinity, so that the input
     # checks can say which row and feature hold it. Only refused bodies come here.
     try:
-        parsed = json.loads(raw, parse_constant=_no_constant, parse_int=_integer)
+        parsed = json.loads(
+            raw, parse_constant=_constant if constants else _no_constant, parse_int=_integer
+        )
         orjson.dumps(parsed)  # refuses what orjson.loads would have: lone surrogates
     except (ValueError, TypeError, RecursionError):
         raise InputError(
@@ -285,6 +340,11 @@ def _no_constant(word: str) -> Any:
     raise ValueError(f"{word} is not JSON")
 
 
+def _constant(word: str) -> float | None:
+    """MLflow's reading of Python's non-JSON words: NaN is missing, Infinity infinite."""
+    return None if word == "NaN" else float(word)
+
+
 def _integer(text: str) -> int | float:
     # As orjson does: integers past 64 bits become floats (and far past, infinity).
     return int(text) if len(text) <= 19 else float(text)
@@ -293,6 +353,12 @@ def _integer(text: str) -> int | float:
 def from_csv(model: ServedModel, raw: bytes, *, limit: int) -> Batch:
     """A batch from CSV text as pandas writes it: a header of feature names, then rows;
     an empty field is a missing value. Row numbers in errors count data rows from 0."""
+    return from_columns(model, csv_columns(model, raw, limit=limit), limit=limit)
+
+
+def csv_columns(model: ServedModel, raw: bytes, *, limit: int) -> dict[str, list[Any]]:
+    """CSV text as pandas writes it, as one list of values per column of its header
+    (checked: a header naming some feature, rows as wide as it, none missing)."""
     table = _csv_table(raw)
     header, rows = table[0], table[1:]
     twice = sorted(name for name, count in Counter(header).items() if count > 1)
@@ -322,11 +388,10 @@ def from_csv(model: ServedModel, raw: bytes, *, limit: int) -> Batch:
                 row=i,
                 code="bad_csv",
             )
-    columns = {
+    return {
         name: [None if value in _CSV_MISSING else value for value in values]
         for name, values in zip(header, zip(*rows, strict=True), strict=True)
     }
-    return from_columns(model, columns, limit=limit)
 
 
 def _csv_table(raw: bytes) -> list[list[str]]:

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from mlgate.serving.body import decode, off_loop, receive_body
 from mlgate.serving.request_ids import Caller, client_request_id, routing_key
-from mlgate.serving.responses import failure
+from mlgate.serving.responses import ErrorForm, failure
 from mlgate.serving.routes import Answer, Check
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ class FastRoute:
     csv: bool = False
     #: Whether the route takes the KServe V2 binary data extension.
     binary: bool = False
+    #: The route's own shape of a refusal, if not mlgate's.
+    errors: ErrorForm | None = None
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -135,7 +137,7 @@ class FastPath:
             body = await off_loop(len(raw.data), decode, raw)
             response = await route.answer(gateway, body, Caller(key, request_id, len(raw.data)))
         except Exception as error:
-            response, again = failure(gateway, error, route.name, scope["path"])
+            response, again = failure(gateway, error, route.name, scope["path"], route.errors)
             await response(scope, receive, send)
             if again:  # as Starlette's ServerErrorMiddleware: the server logs it too
                 raise
@@ -143,7 +145,7 @@ class FastPath:
         try:
             await response(scope, receive, send)
         except Exception as error:  # sending, or a background task: too late to answer
-            failure(gateway, error, route.name, scope["path"])
+            failure(gateway, error, route.name, scope["path"], route.errors)
             raise
 
 

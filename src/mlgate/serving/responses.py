@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from mlgate.serving.gateway import Gateway, Served
 
 __all__ = [
+    "ErrorForm",
     "PredictionResponse",
     "dumps",
     "error_body",
@@ -36,6 +38,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _JSON = "application/json"
+
+#: A protocol's own shape of a refusal: (status, mlgate's error body) -> (status, body).
+ErrorForm = Callable[[int, dict[str, Any]], tuple[int, dict[str, Any]]]
 
 
 def dumps(payload: Any) -> bytes:
@@ -127,20 +132,31 @@ def error_body(error: MlgateError) -> dict[str, Any]:
     return {"error": error.problem or str(error), "detail": detail}
 
 
-def failure(gateway: Gateway, error: Exception, route: str, path: str) -> tuple[Response, bool]:
+def failure(
+    gateway: Gateway, error: Exception, route: str, path: str, form: ErrorForm | None = None
+) -> tuple[Response, bool]:
     """The one error-to-response mapping, and whether the error is a crash to raise again.
 
-    `route` is the route's name (a bounded metric label), `path` the request's.
+    `route` is the route's name (a bounded metric label), `path` the request's; `form`,
+    the route's protocol's own shape of a refusal, if it has one.
     """
+    shape = form or _as_is
     if isinstance(error, MlgateError):
         # Refused input, or the state forbids the act: the status is the error's own.
         gateway.metrics.errors.labels(gateway.name, route, error.code).inc()
         wait = getattr(error, "retry_after", None)
         headers = None if wait is None else {"retry-after": str(wait)}
-        return json_response(error_body(error), status=error.http_status, headers=headers), False
+        status, body = shape(error.http_status, error_body(error))
+        return json_response(body, status=status, headers=headers), False
     if isinstance(error, ClientDisconnect):  # gone before its body was in: nobody to answer
         gateway.metrics.errors.labels(gateway.name, route, "disconnected").inc()
-        return json_response({"error": "the client went away"}, status=400), False
+        status, body = shape(400, {"error": "the client went away"})
+        return json_response(body, status=status), False
     log.exception("unexpected error on %s", path)
     gateway.metrics.errors.labels(gateway.name, route, "internal").inc()
-    return json_response({"error": "internal error; see the gateway's log"}, status=500), True
+    status, body = shape(500, {"error": "internal error; see the gateway's log"})
+    return json_response(body, status=status), True
+
+
+def _as_is(status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return status, body

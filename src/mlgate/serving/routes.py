@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from mlgate.serving.body import decode, off_loop, read_body
 from mlgate.serving.request_ids import Caller, client_request_id, routing_key
+from mlgate.serving.responses import ErrorForm
 
 if TYPE_CHECKING:
     from mlgate.serving.gateway import Gateway
@@ -65,6 +66,8 @@ class Route:
     csv: bool = False
     #: Whether the route takes the KServe V2 binary data extension.
     binary: bool = False
+    #: The route's protocol's own shape of a refusal (MLflow's), if not mlgate's.
+    errors: ErrorForm | None = None
 
 
 def gateway_of(request: Request) -> Gateway:
