@@ -62,6 +62,11 @@ class RunResult(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="Warnings raised while fitting and scoring, once each."
     )
+    dropped_rows: dict[str, int] = Field(
+        default_factory=dict,
+        description="Rows left out because their target is missing, by part (train, test): "
+        "data.drop_missing_target.",
+    )
     lineage: Lineage
     files: dict[str, str] = Field(default_factory=dict, description="What was written, by role.")
     comparison: Comparison | None = Field(

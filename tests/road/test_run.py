@@ -666,3 +666,35 @@ def test_a_candidate_far_slower_than_the_champion_fails_the_latency_gate(
             check.reason,
         ), check.reason
         assert result.reasons == [check.reason]
+
+
+def test_rows_with_a_missing_target_are_refused_or_dropped_by_the_setting(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = binary_frame.copy()
+    frame.loc[[3, 50, 77], "label"] = None
+    test = binary_frame.iloc[:40].copy()
+    test.loc[[5], "label"] = None
+    schema = loose_schema(tmp_path / "project", binary_frame)
+    path = new_project(frame, test=test, schema=schema)
+    with pytest.raises(
+        DataError,
+        match=exact(
+            "train.csv: target column 'label' is missing in 3 of 240 row(s). Remove or label "
+            "those rows, or set data.drop_missing_target: true in mlgate.yaml to leave them "
+            "out (counted in the run's result)."
+        ),
+    ):
+        run(load_config(path), output=tmp_path / "refused", apply_gates=False)
+    path = new_project(frame, test=test, schema=schema, data={"drop_missing_target": True})
+    result = run(load_config(path), output=tmp_path / "out", apply_gates=False)
+    assert result.passed
+    assert result.dropped_rows == {"train": 3, "test": 1}
+    assert result.warnings[:2] == [
+        "train data: 3 row(s) whose target 'label' is missing left out (data.drop_missing_target)",
+        "test data: 1 row(s) whose target 'label' is missing left out (data.drop_missing_target)",
+    ]
+    assert result.evaluation is not None
+    assert result.evaluation.rows == 39
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "- train data: 3 row(s) whose target 'label' is missing left out" in summary

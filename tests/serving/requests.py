@@ -22,3 +22,8 @@ LIST = list(ROW.values())
 def error(message: str, code: str, **where: Any) -> dict[str, Any]:
     """A refusal's body: the message, its code, and where (row, feature) when known."""
     return {"error": message, "detail": {"code": code, **where}}
+
+
+def mlflow_error(message: str, code: str, **where: Any) -> dict[str, Any]:
+    """A refusal on /invocations: MLflow's `error_code` and `message`, and mlgate's detail."""
+    return {"error_code": "BAD_REQUEST", "message": message, "detail": {"code": code, **where}}

@@ -6,7 +6,7 @@ the columns and the fix) before anything is fitted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,15 @@ from mlgate.training.train import check_target, split_holdout
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Data", "Prepared", "prepare", "read", "validate_data", "violations"]
+__all__ = [
+    "Data",
+    "Prepared",
+    "dropped_warnings",
+    "prepare",
+    "read",
+    "validate_data",
+    "violations",
+]
 
 
 @dataclass
@@ -46,6 +54,8 @@ class Data:
     train_pl: Any
     test_pl: Any
     lineage: Lineage
+    #: Rows left out because their target is missing (data.drop_missing_target), by part.
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,10 +99,38 @@ def read(config: PipelineConfig) -> Data:
         test_pl=pl.from_arrow(test_arrow) if test_arrow is not None else None,
         lineage=lineage(config),
     )
+    if config.data.drop_missing_target:
+        _drop_missing_target(data, config.data.target)
     check_rows(data.train, train_source)
     if data.test is not None and test_source:
         check_rows(data.test, test_source)
     return data
+
+
+def _drop_missing_target(data: Data, target: str) -> None:
+    """Leave out the rows whose target is missing, from both views of each file, and
+    count them (a file without the target column is refused later, by name)."""
+    import polars as pl
+
+    for part in ("train", "test"):
+        frame = getattr(data, part)
+        if frame is None or target not in frame.columns:
+            continue
+        keep = frame[target].notna()
+        if keep.all():
+            continue
+        data.dropped[part] = int((~keep).sum())
+        setattr(data, part, frame[keep.to_numpy()].reset_index(drop=True))
+        setattr(data, f"{part}_pl", getattr(data, f"{part}_pl").filter(pl.Series(keep.to_numpy())))
+
+
+def dropped_warnings(dropped: dict[str, int], target: str) -> list[str]:
+    """What a run says of the rows data.drop_missing_target left out."""
+    return [
+        f"{part} data: {count} row(s) whose target {target!r} is missing left out "
+        "(data.drop_missing_target)"
+        for part, count in dropped.items()
+    ]
 
 
 def lineage(config: PipelineConfig) -> Lineage:

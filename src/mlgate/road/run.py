@@ -24,7 +24,14 @@ from mlgate.gates.compare import Comparison
 from mlgate.registry.bundle import TEST_SET, ModelCard
 from mlgate.registry.onnx import OnnxExport
 from mlgate.results import RunResult
-from mlgate.road._data import Prepared, prepare, read, validate_data, violations
+from mlgate.road._data import (
+    Prepared,
+    dropped_warnings,
+    prepare,
+    read,
+    validate_data,
+    violations,
+)
 from mlgate.road._fit import (
     Fitted,
     check_loadable,
@@ -102,7 +109,7 @@ def _run(
     say("reading data")
     data = read(config)
     base: dict[str, Any] = {"name": config.name, "run_id": run_id, "output_dir": str(out)}
-    base |= {"target": config.data.target, "lineage": data.lineage}
+    base |= {"target": config.data.target, "lineage": data.lineage, "dropped_rows": data.dropped}
     say("validating data")
     schema, reports, files = validate_data(config, data, out)
     if not all(r.passed for r in reports.values()):
@@ -217,7 +224,9 @@ def _finish(
         training_time_s=fitted.seconds,
         model=card.artifact,
         onnx=exported,
-        warnings=fitted.warnings + onnx_warning(exported),
+        warnings=dropped_warnings(base["dropped_rows"], config.data.target)
+        + fitted.warnings
+        + onnx_warning(exported),
         comparison=comparison,
     )
     files |= {"model": str(out / card.artifact.path), "card": str(out / "model.json")}

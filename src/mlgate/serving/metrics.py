@@ -112,6 +112,13 @@ class GatewayMetrics:
             ["model", "version"],
             registry=r,
         )
+        self.ignored = Counter(
+            "mlgate_ignored_columns",
+            "Columns sent to /invocations that the model does not use (an id, a DataFrame's "
+            "index), ignored as MLflow's scoring server ignores them.",
+            ["model", "route"],
+            registry=r,
+        )
         self.log_failures = Counter(
             "mlgate_log_write_failures",
             "Records the log's spool could not take (a full disk, say), by kind of log: "

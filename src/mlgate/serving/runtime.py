@@ -98,6 +98,12 @@ class ServedModel:
         return tuple(name for name in self.card.features if name in self.numeric)
 
     @cached_property
+    def integers(self) -> tuple[str, ...]:
+        """The numeric features the schema types `int`, in model order."""
+        columns = self.schema.columns if self.schema else {}
+        return tuple(n for n in self.numeric_order if n in columns and columns[n].dtype == "int")
+
+    @cached_property
     def feature_set(self) -> frozenset[str]:
         """The input features, for quick membership checks."""
         return frozenset(self.card.features)

@@ -56,7 +56,8 @@ def check_target(frame: pd.DataFrame, target: str, task: Task | None, *, source:
             f"target column {target!r} is missing in {int(values.isna().sum())} of "
             f"{len(values)} row(s).",
             source=source,
-            fix="Remove or label those rows.",
+            fix="Remove or label those rows, or set data.drop_missing_target: true in "
+            "mlgate.yaml to leave them out (counted in the run's result).",
         )
     if task == "regression" and (
         not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
