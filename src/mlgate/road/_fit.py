@@ -25,6 +25,7 @@ from mlgate.registry.onnx import (
     same_labels,
 )
 from mlgate.road._data import Prepared
+from mlgate.stats.estimate import Calibration
 from mlgate.training.preprocessing import build_model
 from mlgate.training.train import CrossValidation, cross_validate, fit
 
@@ -91,10 +92,11 @@ def save(
     exported = export_onnx(model, prepared.kinds, task, prepared.X_test, out / "model.onnx")
     prepared.test.to_parquet(out / TEST_SET, index=False)
     say("profiling the reference data for drift")
+    predicted = model.predict(prepared.X_test)
     build_profile(
         prepared.train,
         prepared.kinds,
-        predictions=model.predict(prepared.X_test),
+        predictions=predicted,
         prediction_kind="numeric" if task == "regression" else "categorical",
         labels=prepared.test[target].to_numpy(),
     ).save(out / PROFILE)
@@ -115,6 +117,7 @@ def save(
             "onnx_note": exported.reason,
             "onnx_differing_rows": exported.differing_rows,
             "onnx_label_flips": exported.label_flips,
+            "calibration": _calibration(model, task, prepared, predicted, target),
             "prediction_ms": {
                 path: round(ms, 4)
                 for path, ms in (("model", exported.model_ms), ("onnx", exported.onnx_ms))
@@ -124,6 +127,20 @@ def save(
         code=code_files(config),
     )
     return card, exported
+
+
+def _calibration(
+    model: Any, task: str, prepared: Prepared, predicted: Any, target: str
+) -> Calibration | None:
+    """A classifier's confidence map for estimating accuracy without labels, fitted on the
+    held-out rows (mlgate.stats.estimate); None for a model without probabilities."""
+    if task != "classification" or not hasattr(model, "predict_proba"):
+        return None
+    import numpy as np
+
+    top = np.asarray(model.predict_proba(prepared.X_test)).max(axis=1)
+    truth = prepared.test[target].to_numpy()
+    return Calibration.fit(top, np.asarray(predicted) == truth)
 
 
 def code_files(config: PipelineConfig) -> list[Path]:
