@@ -313,3 +313,54 @@ def test_spark_udf_predicts_what_the_gateway_answers(
         for name, values in columns.items()
     }
     assert got == [str(label) for label in served.predict(columns).labels]
+
+
+# --- an MLmodel for a version registered without one ---------------------------------------
+
+
+def test_a_version_registered_without_an_mlmodel_gets_one_and_mlflow_loads_it(
+    registered: Callable[..., RunResult],
+    binary_frame: pd.DataFrame,
+    mlflow_uri: Callable[[RunResult], str],
+) -> None:
+    import mlflow.pyfunc
+    from typer.testing import CliRunner
+
+    from mlgate.cli import app
+    from mlgate.registry.pyfunc import _MLFLOW_FILES
+
+    result = registered(binary_frame, FOREST, "label")
+    mlflow_uri(result)
+    folder = registered_folder(result)
+    own = {p.name: p.read_bytes() for p in folder.iterdir() if p.name not in _MLFLOW_FILES}
+    for name in _MLFLOW_FILES:  # as a version registered before mlgate wrote them
+        (folder / name).unlink(missing_ok=True)
+    with pytest.raises(Exception, match="MLmodel"):
+        mlflow.pyfunc.load_model("models:/demo/1")
+    config = Path(result.output_dir).parents[3] / "mlgate.yaml"
+
+    def invoke(*args: str) -> tuple[int, str]:
+        done = CliRunner().invoke(app, ["models", "mlmodel", "demo", "1", "-c", str(config), *args])
+        return done.exit_code, " ".join(done.output.split())
+
+    code, said = invoke()
+    assert code == 0, said
+    assert said.startswith("demo version 1: wrote MLmodel, ")
+    assert said.endswith('MLflow loads it now: mlflow.pyfunc.load_model("models:/demo/1")')
+    rows = as_signed(binary_frame.drop(columns="label").iloc[160:])
+    model = mlflow.pyfunc.load_model("models:/demo/1")
+    assert np.asarray(model.predict(rows)).tolist() == mlgate_predictions(result, rows).tolist()
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in own} == own
+
+    assert invoke() == (
+        2,
+        "error: version 1 of 'demo' already has an MLmodel. MLflow loads it as it is; pass "
+        "--force to write it again.",
+    )
+    skops = folder / "model.skops"
+    data = bytearray(skops.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    skops.write_bytes(bytes(data))
+    code, said = invoke("--force")
+    assert code == 2
+    assert said.startswith(f"error: {skops}: the model file's sha256 does not match")

@@ -213,6 +213,30 @@ def rollback(
         out.print(_moved(act, "champion", ""))
 
 
+@models_app.command("mlmodel")
+@friendly
+def mlmodel(
+    name: Annotated[str, typer.Argument(help="The registered model.")],
+    version: Annotated[str, typer.Argument(help="The version registered without an MLmodel.")],
+    config: ProjectOption = Path("mlgate.yaml"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Write it again where the version has one.")
+    ] = False,
+) -> None:
+    """Give a version registered before mlgate wrote MLflow's MLmodel one, so that
+    mlflow.pyfunc.load_model, mlflow models serve and spark_udf load it; its files are
+    checked first and none of them changes."""
+    from mlgate.registry.backfill import add_mlmodel
+
+    with open_project(config) as project:
+        added = add_mlmodel(project.catalog, name, version, force=force)
+    out.print(
+        f"{escape(name)} version {escape(version)}: wrote {escape(', '.join(added.files))} "
+        f"to {escape(added.location)}"
+    )
+    out.print(f'MLflow loads it now: mlflow.pyfunc.load_model("models:/{escape(name)}/{version}")')
+
+
 @models_app.command("history")
 @friendly
 def history(
