@@ -6,17 +6,20 @@ the columns and the fix) before anything is fitted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.loader import config_hash
 from mlgate.config.models import PipelineConfig
+from mlgate.data.disclosure import column, withheld
 from mlgate.data.fingerprint import fingerprint
 from mlgate.data.io import read_arrow
 from mlgate.data.schema import Schema, infer_schema, inference_header, load_schema
 from mlgate.data.validate import ValidationReport, validate
-from mlgate.errors import DataError
+from mlgate.errors import DataError, MlgateError
 from mlgate.gates.absolute import check_gate_metrics
 from mlgate.lineage import Lineage, git_commit, package_versions
 from mlgate.road.checks import (
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Data",
     "Prepared",
+    "disclosure",
     "dropped_warnings",
     "prepare",
     "read",
@@ -79,6 +83,24 @@ def _own(config: PipelineConfig, location: str) -> bool:
         return False
     resolved = Path(config.resolve(location)).resolve()
     return resolved.is_relative_to(config.base_dir.resolve())
+
+
+@contextmanager
+def disclosure(config: PipelineConfig, data: Data) -> Iterator[None]:
+    """A block whose messages keep a data file outside the project to themselves: its
+    columns by position unless the project names them, none of its values (see
+    `mlgate.data.disclosure`). Nothing is withheld when every file is the project's."""
+    sources = [config.data.train, *([config.data.test] if config.data.test else [])]
+    if all(_own(config, source) for source in sources):
+        yield
+        return
+    named = {config.data.target, *config.data.drop, *config.evaluation.slices}
+    named |= set(config.data.features or [])
+    if config.schema_file:
+        with suppress(MlgateError, OSError):  # validation reports a schema it cannot read
+            named |= set(load_schema(config.resolve(config.schema_file)).columns)
+    with withheld(data.train.columns, named=named):
+        yield
 
 
 def read(config: PipelineConfig) -> Data:
@@ -201,7 +223,8 @@ def prepare(
         missing = [f for f in features if f not in test.columns]
         if missing:
             raise DataError(
-                f"test data lacks feature column(s): {', '.join(missing)}.",
+                "test data lacks feature column(s): "
+                f"{', '.join(column(f, quoted=False) for f in missing)}.",
                 source=config.data.test,
                 fix="Give the test file the same columns as the training file.",
             )

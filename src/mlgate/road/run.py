@@ -26,6 +26,7 @@ from mlgate.registry.onnx import OnnxExport
 from mlgate.results import RunResult
 from mlgate.road._data import (
     Prepared,
+    disclosure,
     dropped_warnings,
     prepare,
     read,
@@ -110,15 +111,17 @@ def _run(
     data = read(config)
     base: dict[str, Any] = {"name": config.name, "run_id": run_id, "output_dir": str(out)}
     base |= {"target": config.data.target, "lineage": data.lineage, "dropped_rows": data.dropped}
-    say("validating data")
-    schema, reports, files = validate_data(config, data, out)
-    if not all(r.passed for r in reports.values()):
-        failed = RunResult(
-            **base, passed=False, stage="validate", reasons=violations(reports), validation=reports
-        )
-        return _write(failed, out, files)
-    prepared = prepare(config, estimator, data, schema, apply_gates)
-    fitted = fit_and_evaluate(config, estimator, prepared, say)
+    with disclosure(config, data):  # messages quote no data file outside the project
+        say("validating data")
+        schema, reports, files = validate_data(config, data, out)
+        if not all(r.passed for r in reports.values()):
+            reasons = violations(reports)
+            failed = RunResult(
+                **base, passed=False, stage="validate", reasons=reasons, validation=reports
+            )
+            return _write(failed, out, files)
+        prepared = prepare(config, estimator, data, schema, apply_gates)
+        fitted = fit_and_evaluate(config, estimator, prepared, say)
     card, exported = save(config, prepared, fitted, out, say)
     verdicts = _Verdicts(apply_gates)
     if apply_gates:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.disclosure import column, examples
 from mlgate.data.schema import Schema
 from mlgate.errors import DataError
 
@@ -34,8 +35,8 @@ def feature_kinds(frame: pd.DataFrame, features: list[str], schema: Schema) -> d
             dtype is None and pd.api.types.is_datetime64_any_dtype(frame[name])
         ):
             raise DataError(
-                f"feature {name!r} holds dates, which models cannot take as they are.",
-                fix=f"Derive numbers from it in your data, or list {name!r} under data.drop.",
+                f"feature {column(name)} holds dates, which models cannot take as they are.",
+                fix=f"Derive numbers from it in your data, or list {column(name)} under data.drop.",
             )
         if dtype in ("int", "float") or (
             dtype is None
@@ -66,8 +67,11 @@ def prepare_features(
             numbers = pd.to_numeric(series, errors="coerce").astype("float64")
             wrong = numbers.isna() & series.notna()
             if wrong.any():
-                examples = ", ".join(repr(v) for v in series[wrong].unique()[:3])
-                bad.append(f"{name!r} ({int(wrong.sum())} value(s), e.g. {examples})")
+                shown = examples(series[wrong].unique()[:3])
+                bad.append(
+                    f"{column(name)} ({int(wrong.sum())} value(s)"
+                    + (f", e.g. {shown})" if shown else ")")
+                )
             columns[name] = numbers
         else:
             # Missing categories become a category of their own here rather than in an
