@@ -118,7 +118,8 @@ def test_a_forest_differing_on_more_rows_than_allowed_is_refused_with_both_speed
     ratio = exported.model_ms / exported.onnx_ms
     assert warning == (
         f"no ONNX export ({exported.reason}): the gateway will serve this version with "
-        f"scikit-learn at {exported.model_ms:.2f} ms a row (median of 30 one-row answers), "
+        f"scikit-learn at {exported.model_ms:.2f} ms a row "
+        f"(median of {exported.timed_rows} one-row answers), "
         f"against {exported.onnx_ms:.3f} ms with ONNX Runtime as measured on the refused "
         f"export ({ratio:.0f}x slower), and a rollout compares its latency with the champion's"
     )

@@ -262,8 +262,8 @@ def test_the_cost_of_no_export_is_measured_and_said(rows: pd.DataFrame, tmp_path
     (warning,) = onnx_warning(exported)
     assert warning == (
         f"no ONNX export ({exported.reason}): the gateway will serve this version with "
-        f"its own library (test_onnx) at {exported.model_ms:.2f} ms a row (median of 30 "
-        "one-row answers), "
+        f"its own library (test_onnx) at {exported.model_ms:.2f} ms a row "
+        f"(median of {exported.timed_rows} one-row answers), "
         "against about 0.1 ms with ONNX Runtime for models that convert, and a rollout "
         "compares its latency with the champion's"
     )
@@ -343,7 +343,8 @@ def test_a_run_of_a_model_without_a_converter_says_why_in_the_card(
     assert card["prediction_ms"] == {"model": round(result.onnx.model_ms, 4)}
     assert (
         f"no ONNX export ({card['onnx_note']}): the gateway will serve this version with "
-        f"scikit-learn at {result.onnx.model_ms:.2f} ms a row (median of 30 one-row answers), "
+        f"scikit-learn at {result.onnx.model_ms:.2f} ms a row (median of {result.onnx.timed_rows} "
+        "one-row answers), "
         "against about 0.1 ms with ONNX Runtime for models that convert, and a rollout "
         "compares its latency with the champion's"
     ) in result.warnings
@@ -395,7 +396,8 @@ def test_a_run_whose_export_is_refused_says_why_and_what_it_costs(
     }
     assert (
         f"no ONNX export ({exported.reason}): the gateway will serve this version with "
-        f"scikit-learn at {exported.model_ms:.2f} ms a row (median of 30 one-row answers), "
+        f"scikit-learn at {exported.model_ms:.2f} ms a row (median of {exported.timed_rows} "
+        "one-row answers), "
         f"against {exported.onnx_ms:.3f} ms with ONNX Runtime as measured on the refused "
         f"export ({exported.model_ms / exported.onnx_ms:.0f}x slower), and a rollout compares "
         "its latency with the champion's"
