@@ -45,4 +45,6 @@ def test_the_tutorial_runs(tmp_path: Path) -> None:
     assert '"predictions":[' in done.stdout
     assert "canary rollout started at 10%" in done.stdout
     assert '"strategy":"canary"' in done.stdout.replace(" ", "")
+    assert "blue-green rollout started at 0%" in done.stdout
+    assert "(the pre-switch analysis)" in " ".join(done.stdout.split())
     assert "dataset drift" in done.stdout

@@ -80,6 +80,31 @@ def test_defaults_make_a_canary_that_ends_at_full_traffic() -> None:
     assert RolloutConfig(interval="1m", duration="1h").max_duration == 3600.0
 
 
+def test_blue_green_judges_mirrored_requests_before_it_switches_unless_told_not_to() -> None:
+    config = RolloutConfig(strategy="blue-green", interval="5s", analysis={"min_requests": 40})
+    assert (config.pre_switching, config.weight_at(0), config.weight_at(1)) == (True, 0.0, 100.0)
+    assert (config.pre_switch_requests, config.pre_switch_duration) == (40, 50.0)
+    sized = RolloutConfig(
+        strategy="blue-green", pre_switch={"min_requests": 7, "max_duration": "2m"}
+    )
+    assert (sized.pre_switch_requests, sized.pre_switch_duration) == (7, 120.0)
+    at_once = RolloutConfig(strategy="blue-green", pre_switch={"enabled": False})
+    assert (at_once.pre_switching, at_once.weight_at(0)) == (False, 100.0)
+    assert not RolloutConfig(strategy="canary").pre_switching
+
+
+def test_live_accuracy_is_required_when_set_or_in_an_ab_and_waited_for_a_duration() -> None:
+    assert not RolloutConfig().needs_labels
+    assert RolloutConfig().live_accuracy_floor == -0.02
+    asked = RolloutConfig(analysis={"min_live_accuracy_delta": -0.05})
+    assert (asked.needs_labels, asked.live_accuracy_floor) == (True, -0.05)
+    assert RolloutConfig(strategy="ab").needs_labels
+    assert RolloutConfig(interval="30s").labels_wait == 300.0  # rollout.duration's default
+    assert RolloutConfig(duration="1h").labels_wait == 3600.0
+    assert RolloutConfig(analysis={"labels_wait": "2h"}).labels_wait == 7200.0
+    assert RolloutConfig().analysis.on_missing_labels == "rollback"
+
+
 def test_a_config_file_reads_durations_and_steps(tmp_path: Path) -> None:
     path = config_with(
         tmp_path,
@@ -121,14 +146,33 @@ def test_steps_need_not_end_at_100_outside_a_canary(tmp_path: Path) -> None:
         (
             {"stepz": [10, 100]},
             "rollout.stepz: unknown key (did you mean 'steps'? allowed: alpha, analysis, "
-            "duration, failure_limit, interval, lease, margin, sample_size, steps, strategy, "
-            "webhook, weight)",
+            "duration, failure_limit, interval, lease, margin, pre_switch, sample_size, steps, "
+            "strategy, webhook, weight)",
         ),
         (
             {"analysis": {"max_eror_rate": 0.1}},
             "rollout.analysis.max_eror_rate: unknown key (did you mean 'max_error_rate'? "
-            "allowed: latency_slack_ms, max_error_rate, max_p99_latency_ratio, min_agreement, "
-            "min_labels, min_live_accuracy_delta, min_requests, regression_tolerance)",
+            "allowed: labels_wait, latency_slack_ms, max_error_rate, max_p99_latency_ratio, "
+            "min_agreement, min_labels, min_live_accuracy_delta, min_requests, "
+            "on_missing_labels, regression_tolerance)",
+        ),
+        (
+            {"analysis": {"on_missing_labels": "wait"}},
+            "rollout.analysis.on_missing_labels: must be one of 'hold', 'rollback' or 'promote' "
+            "(got 'wait')",
+        ),
+        (
+            {"analysis": {"labels_wait": "later"}},
+            "rollout.analysis.labels_wait: must be a duration such as 30s, 5m or 1h (got 'later')",
+        ),
+        (
+            {"pre_switch": {"min_requests": 0}},
+            "rollout.pre_switch.min_requests: must be greater than or equal to 1 (got 0)",
+        ),
+        (
+            {"pre_switch": {"enable": False}},
+            "rollout.pre_switch.enable: unknown key (did you mean 'enabled'? allowed: enabled, "
+            "max_duration, min_requests)",
         ),
         (
             {"analysis": {"min_agreement": 1.5}},

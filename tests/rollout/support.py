@@ -202,6 +202,24 @@ def canary_traffic(
     return records
 
 
+def mirrored_traffic(
+    n: int, *, at: datetime, prefix: str = "m", errors: int = 0
+) -> list[dict[str, Any]]:
+    """`n` requests the champion answered, each with the challenger's answer to a copy off
+    the path (a shadow, or a blue-green before its switch); the first `errors` copies fail."""
+    records: list[dict[str, Any]] = []
+    for i in range(n):
+        rid = f"{prefix}-{i}"
+        records.append(prediction(rid, "champion", CHAMPION, "0", at=at))
+        if i < errors:
+            records.append(
+                prediction(rid, "shadow", CHALLENGER, None, at=at, error="ValueError: boom")
+            )
+        else:
+            records.append(prediction(rid, "shadow", CHALLENGER, "0", at=at))
+    return records
+
+
 def utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 

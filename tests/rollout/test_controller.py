@@ -33,6 +33,8 @@ from .support import (
     CHAMPION,
     NAME,
     canary_traffic,
+    label,
+    mirrored_traffic,
     race_for_an_expired_lease,
     set_rollout,
     utc,
@@ -278,7 +280,7 @@ def test_an_abort_elsewhere_during_an_analysis_is_not_undone(project: Path, cloc
 
 
 @pytest.mark.parametrize(
-    ("strategy", "weight"), [("blue-green", 100.0), ("shadow", 0.0), ("ab", 50.0)]
+    ("strategy", "weight"), [("blue-green", 0.0), ("shadow", 0.0), ("ab", 50.0)]
 )
 def test_start_with_another_strategy(project: Path, strategy: str, weight: float) -> None:
     state = open_controller(project).start(strategy=strategy)
@@ -468,7 +470,12 @@ def test_status_shows_the_next_action(project: Path, clock: Clock) -> None:
 @pytest.mark.parametrize(
     ("strategy", "action"),
     [
-        ("blue-green", "promote if every check passes; rolls back after 2 more failed analyses"),
+        (
+            "blue-green",
+            "switch all traffic to the challenger if every check passes on the copies of live "
+            "requests it answers off the path (the pre-switch analysis); rolls back after 2 "
+            "more failed analyses",
+        ),
         ("shadow", "promote by "),
         ("ab", "promote once the challenger is shown no worse than 0.02 in live accuracy"),
     ],
@@ -479,9 +486,71 @@ def test_status_next_action_per_strategy(project: Path, strategy: str, action: s
     assert controller.status()["next"]["action"].startswith(action)
 
 
-def test_blue_green_switches_at_once_and_promotes_after_one_analysis(
+def serve_mirrored(config: Path, clock: Clock, n: int = 40, **options: Any) -> None:
+    """`n` requests the champion answered, each copied to the challenger off the path."""
+    clock.advance(0.5)
+    write(
+        logs(config),
+        "predictions",
+        mirrored_traffic(n, at=utc(clock.now), prefix=f"m{clock.now}", **options),
+    )
+
+
+def test_blue_green_switches_after_its_pre_switch_analysis_then_promotes(
     project: Path, clock: Clock
 ) -> None:
+    controller = open_controller(project)
+    assert controller.start(strategy="blue-green").weight == 0.0
+    assert controller.status()["next"]["of_steps"] == 2
+    serve_mirrored(project, clock)
+    clock.advance(1)
+    switch = controller.tick()
+    assert switch is not None
+    assert switch.action == "advance"
+    assert {c.name for c in switch.checks} == {"error_rate", "p99_latency_ratio", "agreement"}
+    state = get_rollout(controller.store, NAME)
+    assert (state.status, state.weight, state.plan["step"]) == ("running", 100.0, 1)
+    step = rollout_events(controller.store, NAME)[-1]
+    assert (step.kind, step.weight) == ("step", 100.0)
+    assert step.message == (
+        "switched all traffic to version 2: the pre-switch analysis passed on 40 mirrored "
+        "request(s): all traffic switches to the challenger"
+    )
+    assert controller.status()["next"]["action"].startswith("promote if every check passes")
+    serve_traffic(project, clock, challenger_share=1.0)
+    clock.advance(1)
+    verdict = controller.tick()
+    assert verdict is not None
+    assert verdict.action == "promote"
+    assert controller.catalog.aliases(NAME) == {"champion": CHALLENGER}
+
+
+def test_a_blue_green_failing_its_pre_switch_analysis_never_switches(
+    project: Path, clock: Clock
+) -> None:
+    controller = open_controller(project)
+    controller.start(strategy="blue-green")
+    weights = []
+    for _ in range(2):
+        serve_mirrored(project, clock, errors=12)
+        clock.advance(1)
+        verdict = controller.tick()
+        assert verdict is not None
+        weights.append((verdict.action, get_rollout(controller.store, NAME).weight))
+    assert weights == [("hold", 0.0), ("rollback", 0.0)]
+    state = get_rollout(controller.store, NAME)
+    assert state.status == "rolled_back"
+    assert state.note == (
+        "rolled back version 2: the pre-switch analysis failed on 80 mirrored request(s), so "
+        "no user got the challenger's answers: challenger error rate 30.00% (champion 0.00%), "
+        "limit 1.00%"
+    )
+    assert kinds(controller) == ["start", "analysis", "analysis", "rollback"]
+    assert controller.catalog.aliases(NAME) == {"champion": CHAMPION}
+
+
+def test_a_blue_green_told_not_to_judge_first_switches_at_once(project: Path, clock: Clock) -> None:
+    set_rollout(project, pre_switch={"enabled": False})
     controller = open_controller(project)
     assert controller.start(strategy="blue-green").weight == 100.0
     serve_traffic(project, clock, challenger_share=1.0)
@@ -489,7 +558,95 @@ def test_blue_green_switches_at_once_and_promotes_after_one_analysis(
     verdict = controller.tick()
     assert verdict is not None
     assert verdict.action == "promote"
-    assert controller.catalog.aliases(NAME) == {"champion": CHALLENGER}
+
+
+# --- live accuracy asked for, labels missing ----------------------------------------------
+
+
+def give_labels(config: Path, clock: Clock, prefix: str, n: int) -> None:
+    """Labels for the first `n` requests of each side logged under `prefix`."""
+    write(
+        logs(config),
+        "feedback",
+        [label(f"{prefix}-{i}", "0", at=utc(clock.now)) for i in range(n)],
+    )
+
+
+def test_a_canary_asked_for_live_accuracy_holds_for_labels_then_rolls_back(
+    project: Path, clock: Clock
+) -> None:
+    set_rollout(project, analysis={"min_live_accuracy_delta": -0.05, "labels_wait": "3s"})
+    recorder = Recorder()
+    controller = open_controller(project, notifier=recorder)
+    controller.start()
+    actions = []
+    for _ in range(3):  # analyses 1.5 s apart
+        serve_traffic(project, clock)
+        clock.advance(1)
+        verdict = controller.tick()
+        assert verdict is not None
+        actions.append((verdict.action, get_rollout(controller.store, NAME).weight))
+    # 10% advances on the other checks; 50%, the last step before all traffic, waits
+    assert actions == [("advance", 50.0), ("hold", 50.0), ("rollback", 0.0)]
+    analyses = [e for e in rollout_events(controller.store, NAME) if e.kind == "analysis"]
+    assert analyses[1].message == (
+        "hold: waiting for labels: live accuracy is required (rollout.analysis."
+        "min_live_accuracy_delta -0.05) and needs 20 labelled rows per version from POST "
+        "/feedback; 0 (challenger) and 0 (champion) so far; waited 2 of 3 s "
+        "(rollout.analysis.labels_wait), then rollback (rollout.analysis.on_missing_labels)"
+    )
+    state = get_rollout(controller.store, NAME)
+    assert state.status == "rolled_back"
+    assert state.note.startswith(
+        "rolled back version 2: no verdict on live accuracy after 3 s "
+        "(rollout.analysis.labels_wait 3 s): live accuracy is required"
+    )
+    assert state.note.endswith("rollout.analysis.on_missing_labels is rollback")
+    assert controller.catalog.aliases(NAME) == {"champion": CHAMPION}
+    assert [m[0] for m in recorder.messages][-1] == "rollout_rollback"
+
+
+def test_a_canary_asked_for_live_accuracy_advances_once_labels_come(
+    project: Path, clock: Clock
+) -> None:
+    set_rollout(project, steps=[50, 100], analysis={"min_live_accuracy_delta": -0.05})
+    controller = open_controller(project)
+    controller.start()
+    serve_traffic(project, clock, n=40)
+    clock.advance(1)
+    first = controller.tick()
+    assert first is not None
+    assert first.reasons[0].startswith("waiting for labels: ")
+    prefix = f"t{clock.now - 1}"
+    serve_traffic(project, clock, n=40)
+    give_labels(project, clock, prefix, 40)  # 20 rows served by each version
+    clock.advance(1)
+    second = controller.tick()
+    assert second is not None
+    assert second.action == "advance"
+    assert "live_accuracy_delta" in {c.name for c in second.checks}
+
+
+@pytest.mark.parametrize(("then", "status"), [("promote", "promoted"), ("hold", "running")])
+def test_a_shadow_without_labels_does_what_on_missing_labels_says(
+    project: Path, clock: Clock, then: str, status: str
+) -> None:
+    set_rollout(
+        project,
+        strategy="shadow",
+        duration="2s",
+        analysis={"min_live_accuracy_delta": -0.05, "on_missing_labels": then},
+    )
+    controller = open_controller(project)
+    controller.start()
+    for _ in range(3):
+        serve_mirrored(project, clock)
+        clock.advance(1)
+        controller.tick()
+    state = get_rollout(controller.store, NAME)
+    assert state.status == status
+    last = [e for e in rollout_events(controller.store, NAME) if e.kind == "analysis"][-1]
+    assert f"rollout.analysis.on_missing_labels is {then}" in last.message
 
 
 # --- aliases moved outside the rollout ---------------------------------------------------

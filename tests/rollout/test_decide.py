@@ -67,8 +67,11 @@ def verdict(
     step: int = 0,
     failures: int = 0,
     elapsed: float = 60.0,
+    step_elapsed: float | None = None,
 ) -> Verdict:
-    return judge(seen, plan, step=step, failures=failures, elapsed=elapsed)
+    return judge(
+        seen, plan, step=step, failures=failures, elapsed=elapsed, step_elapsed=step_elapsed
+    )
 
 
 def check(found: Verdict, name: str) -> bool:
@@ -104,8 +107,177 @@ def test_promotes_only_after_the_last_canary_step(step: int, action: str) -> Non
     assert verdict(analysis(), step=step).action == action
 
 
-def test_blue_green_promotes_after_its_one_analysis() -> None:
-    assert verdict(analysis(), config(strategy="blue-green"), step=0).action == "promote"
+def test_blue_green_switches_after_its_pre_switch_analysis_then_promotes() -> None:
+    plan = config(strategy="blue-green")
+    switch = verdict(analysis(), plan, step=0)
+    assert switch.action == "advance"
+    assert switch.reasons[0] == (
+        "the pre-switch analysis passed on 500 mirrored request(s): all traffic switches to "
+        "the challenger"
+    )
+    assert [c.name for c in switch.checks] == ["error_rate", "p99_latency_ratio", "agreement"]
+    assert verdict(analysis(), plan, step=1).action == "promote"
+    at_once = config(strategy="blue-green", pre_switch={"enabled": False})
+    assert verdict(analysis(), at_once, step=0).action == "promote"
+
+
+# --- blue-green before its switch -------------------------------------------------------
+
+BLUE_GREEN = config(strategy="blue-green", pre_switch={"min_requests": 50, "max_duration": "5m"})
+
+
+def test_pre_switch_waits_for_its_own_count_of_mirrored_requests() -> None:
+    found = verdict(analysis(figures(requests=49)), BLUE_GREEN, step=0)
+    assert found.action == "hold"
+    assert found.reasons == [
+        "pre-switch analysis: 49 mirrored request(s) so far; the switch needs 50"
+    ]
+    assert verdict(analysis(figures(requests=50)), BLUE_GREEN, step=0).action == "advance"
+    # after the switch, the analysis's own minimum counts again
+    assert verdict(analysis(figures(requests=50)), BLUE_GREEN, step=1).action == "hold"
+
+
+def test_a_failing_pre_switch_analysis_rolls_back_naming_it() -> None:
+    broken = analysis(figures(requests=100, errors=29))
+    first = verdict(broken, BLUE_GREEN, step=0)
+    assert (first.action, first.failures) == ("hold", 1)
+    second = verdict(broken, BLUE_GREEN, step=0, failures=1)
+    assert second.action == "rollback"
+    assert second.reasons == [
+        "the pre-switch analysis failed on 100 mirrored request(s), so no user got the "
+        "challenger's answers: challenger error rate 29.00% (champion 0.00%), limit 1.00%"
+    ]
+
+
+def test_pre_switch_agreement_counts_as_a_shadows_does() -> None:
+    found = verdict(analysis(agreement=0.5), BLUE_GREEN, step=0)
+    assert check(found, "agreement") is False
+    assert "agreement" not in [c.name for c in verdict(analysis(), BLUE_GREEN, step=1).checks]
+
+
+def test_too_few_mirrored_requests_by_the_pre_switch_deadline_roll_back() -> None:
+    quiet = analysis(figures(requests=3))
+    assert verdict(quiet, BLUE_GREEN, step=0, elapsed=299).action == "hold"
+    found = verdict(quiet, BLUE_GREEN, step=0, elapsed=300)
+    assert found.action == "rollback"
+    assert found.reasons == [
+        "the pre-switch analysis saw 3 mirrored request(s) in 300 s "
+        "(rollout.pre_switch.max_duration 300 s); the switch needs 50"
+    ]
+
+
+# --- a step that needs labels -----------------------------------------------------------
+
+
+def labelled(champion: int, challenger: int) -> Analysis:
+    return analysis(
+        figures(labelled=challenger, correct=challenger * 8 // 10),
+        figures(version="1", labelled=champion, correct=champion * 8 // 10),
+    )
+
+
+def asking(strategy: str = "canary", duration: str = "1h", **more: Any) -> RolloutConfig:
+    wanted = {"min_live_accuracy_delta": -0.05, "labels_wait": "10m", **more}
+    return config(
+        strategy=strategy, duration=duration, analysis=CANARY.analysis.model_dump() | wanted
+    )
+
+
+def test_a_step_that_needs_labels_holds_for_them_and_says_why() -> None:
+    found = verdict(labelled(200, 3), asking(), step=1, elapsed=120, step_elapsed=60)
+    assert found.action == "hold"
+    assert found.failures == 0
+    assert found.reasons == [
+        "waiting for labels: live accuracy is required (rollout.analysis."
+        "min_live_accuracy_delta -0.05) and needs 50 labelled rows per version from POST "
+        "/feedback; 3 (challenger) and 200 (champion) so far; waited 60 of 600 s "
+        "(rollout.analysis.labels_wait), then rollback (rollout.analysis.on_missing_labels)"
+    ]
+    assert verdict(labelled(200, 50), asking(), step=1, step_elapsed=60).action == "advance"
+
+
+def test_only_the_step_before_all_traffic_waits_for_labels() -> None:
+    # [10, 50, 100]: the 10% step advances on the other checks; the 50% one must see labels
+    assert verdict(labelled(0, 0), asking(), step=0, step_elapsed=60).action == "advance"
+    assert verdict(labelled(0, 0), asking(), step=1, step_elapsed=60).action == "hold"
+    assert verdict(labelled(0, 0), asking(), step=2, step_elapsed=60).action == "promote"
+    plan = asking("blue-green")
+    assert verdict(labelled(0, 0), plan, step=0, step_elapsed=60).action == "hold"
+    assert verdict(labelled(0, 0), plan, step=1, step_elapsed=60).action == "promote"
+
+
+def test_unset_live_accuracy_waits_for_no_label() -> None:
+    for strategy, step in (("canary", 1), ("blue-green", 0)):
+        found = verdict(labelled(0, 0), config(strategy=strategy), step=step, elapsed=60)
+        assert found.action == "advance"
+
+
+@pytest.mark.parametrize(
+    ("then", "action", "failures"), [("rollback", "rollback", 1), ("hold", "hold", 0)]
+)
+def test_after_the_wait_a_step_without_labels_does_what_on_missing_labels_says(
+    then: str, action: str, failures: int
+) -> None:
+    plan = asking(on_missing_labels=then)
+    found = verdict(labelled(200, 3), plan, step=1, elapsed=900, step_elapsed=600)
+    assert (found.action, found.failures) == (action, failures)
+    late = (
+        "no verdict on live accuracy after 600 s (rollout.analysis.labels_wait 600 s): live "
+        "accuracy is required (rollout.analysis.min_live_accuracy_delta -0.05) and needs 50 "
+        "labelled rows per version from POST /feedback; 3 (challenger) and 200 (champion) so "
+        f"far; rollout.analysis.on_missing_labels is {then}"
+    )
+    if then == "hold":
+        late += ": holding until they come, or a person promotes or aborts"
+    assert found.reasons == [late]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "step", "action"),
+    [("canary", 1, "advance"), ("blue-green", 0, "advance"), ("shadow", 0, "promote")],
+)
+def test_on_missing_labels_promote_goes_on_as_if_live_accuracy_passed(
+    strategy: str, step: int, action: str
+) -> None:
+    plan = asking(strategy, on_missing_labels="promote", labels_wait="1m")
+    found = verdict(labelled(0, 0), plan, step=step, elapsed=60, step_elapsed=60)
+    assert found.action == action
+    assert found.reasons[0].endswith(
+        "rollout.analysis.on_missing_labels is promote: going on without it"
+    )
+
+
+def test_a_shadow_asked_for_live_accuracy_is_not_promoted_without_labels() -> None:
+    plan = asking("shadow", labels_wait=None, duration="10m")
+    early = verdict(labelled(0, 0), plan, elapsed=30)
+    assert (early.action, early.reasons[0][:19]) == ("hold", "waiting for labels:")
+    found = verdict(labelled(0, 0), plan, elapsed=600)  # the wait is the shadow's duration
+    assert found.action == "rollback"
+    assert found.reasons[0].startswith("no verdict on live accuracy after 600 s")
+    assert verdict(labelled(50, 50), plan, elapsed=600).action == "promote"
+
+
+def test_an_ab_without_labels_holds_for_them_then_acts_by_on_missing_labels() -> None:
+    plan = config(strategy="ab", duration="1h")
+    early = verdict(labelled(10, 10), plan, elapsed=60)
+    assert early.action == "hold"
+    assert early.reasons[0].startswith(
+        "waiting for labels: an A/B judges by live accuracy and needs 50 labelled rows per "
+        "version from POST /feedback; 10 (challenger) and 10 (champion) so far; waited 60 of "
+        "3600 s"
+    )
+    late = verdict(labelled(10, 10), plan, elapsed=3600)
+    assert late.action == "rollback"
+    assert late.reasons[0].startswith("no verdict on live accuracy after 3600 s")
+    kept = config(strategy="ab", duration="1h", analysis={"on_missing_labels": "hold"})
+    assert verdict(labelled(10, 10), kept, elapsed=7200).action == "hold"
+
+
+def test_an_ab_shown_worse_on_few_labels_rolls_back_without_waiting() -> None:
+    plan = config(strategy="ab", duration="1h", analysis={"min_labels": 500})
+    found = verdict(ab((190, 200), (20, 200)), plan, elapsed=60)
+    assert found.action == "rollback"
+    assert found.reasons[0].startswith("the challenger is worse by more than 0.02")
 
 
 def test_rolls_back_after_failure_limit_consecutive_failures_and_not_before() -> None:

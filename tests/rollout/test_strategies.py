@@ -113,11 +113,13 @@ def test_keyless_assignment_uses_the_random_draw() -> None:
 
 
 @pytest.mark.parametrize("key", [None, "alice", "bob"])
-def test_blue_green_switches_everything_at_100_and_back_at_0(key: str | None) -> None:
+def test_blue_green_switches_everything_at_100_and_mirrors_before(key: str | None) -> None:
     draw = random.Random(1).random
     assert assign("blue-green", 100.0, key, draw, salt=SALT) == Assignment("challenger")
     for weight in (0.0, 50.0, 99.9):
-        assert assign("blue-green", weight, key, draw, salt=SALT) == Assignment("champion")
+        # before the switch the champion answers, and the challenger gets a copy to be judged
+        found = assign("blue-green", weight, key, draw, salt=SALT)
+        assert found == Assignment("champion", shadow=True)
 
 
 @pytest.mark.parametrize("weight", [0.0, 30.0, 100.0])

@@ -249,3 +249,85 @@ def test_a_shadow_disagreeing_on_40_percent_is_rolled_back_and_never_answers_a_u
     assert not shadow["served"].any()
     assert set(log[log["served"]]["role"]) == {"champion"}
     _assert_log_matches_answers(seen, log)
+
+
+def test_a_blue_green_failing_30_percent_never_answers_a_user_and_is_rolled_back(
+    project: Path, gateways: list[Gateway]
+) -> None:
+    final, seen, events, log = _rehearse(
+        project,
+        gateways,
+        faults="errors=0.3",
+        strategy="blue-green",
+        pre_switch={"min_requests": 30},
+        analysis={"min_requests": 30, "max_p99_latency_ratio": 1000, "min_agreement": 0.0},
+    )
+    assert final["status"] == "rolled_back"
+    _assert_rolled_back_within_the_limit(events, "error_rate")
+    assert final["note"].startswith("rolled back version 2: the pre-switch analysis failed on "), (
+        final["note"]
+    )
+    assert "so no user got the challenger's answers: challenger error rate" in final["note"]
+    seen.assert_no_failures()
+    assert {v for _, v in seen.answered} == {CHAMPION}, "no user got the challenger's answer"
+    mirrored = log[log["role"] == "shadow"]
+    assert len(mirrored) >= 30
+    assert not mirrored["served"].any()
+    assert mirrored["error"].notna().any()
+    assert set(log[log["served"]]["role"]) == {"champion"}
+    _assert_log_matches_answers(seen, log)
+
+
+def test_a_good_blue_green_switches_after_its_pre_switch_analysis_then_is_promoted(
+    project: Path, gateways: list[Gateway]
+) -> None:
+    final, seen, events, log = _rehearse(
+        project,
+        gateways,
+        faults=None,
+        strategy="blue-green",
+        pre_switch={"min_requests": 30},
+        # as for the equal canary: a shared machine's p99 on a few dozen requests is noise
+        analysis={"min_requests": 30, "max_p99_latency_ratio": 5, "latency_slack_ms": 1000},
+    )
+    assert final["status"] == "promoted", "\n".join(e.message for e in events)
+    (switch,) = [e for e in events if e.kind == "step"]
+    assert switch.weight == 100.0
+    assert switch.message.startswith("switched all traffic to version 2: the pre-switch analysis")
+    before = [e for e in _analyses_until_the_end(events) if e.id < switch.id]
+    assert before[-1].figures["verdict"]["action"] == "advance"
+    assert before[-1].figures["analysis"]["challenger"]["requests"] >= 30
+    assert all(e.message.startswith("hold: pre-switch analysis: ") for e in before[:-1])
+    seen.assert_no_failures()
+    # The champion answered every user until the switch, the new version every one after.
+    versions = [v for _, v in seen.answered]
+    first = versions.index(CHALLENGER)
+    assert set(versions[:first]) == {CHAMPION}
+    assert set(versions[first:]) == {CHALLENGER}
+    assert len(log[log["role"] == "shadow"]) >= 30
+    _assert_log_matches_answers(seen, log)
+
+
+def test_a_shadow_asked_for_live_accuracy_without_labels_is_rolled_back_saying_why(
+    project: Path, gateways: list[Gateway]
+) -> None:
+    final, seen, events, _log = _rehearse(
+        project,
+        gateways,
+        faults=None,
+        strategy="shadow",
+        duration="4s",
+        analysis={
+            "min_requests": 30,
+            "max_p99_latency_ratio": 1000,
+            "latency_slack_ms": 1000,
+            "min_live_accuracy_delta": -0.05,
+        },
+    )
+    assert final["status"] == "rolled_back", "\n".join(e.message for e in events)
+    analyses = _analyses_until_the_end(events)
+    assert any(e.message.startswith("hold: waiting for labels: ") for e in analyses)
+    assert final["note"].startswith("rolled back version 2: no verdict on live accuracy after ")
+    assert final["note"].endswith("rollout.analysis.on_missing_labels is rollback")
+    seen.assert_no_failures()
+    assert {v for _, v in seen.answered} == {CHAMPION}

@@ -113,10 +113,20 @@ def status(
 _ENDINGS = frozenset({"promote", "rollback", "abort", "superseded"})
 
 
+#: Strategies in which a challenger at 0% answers copies of requests, not users.
+_MIRRORED = frozenset({"shadow", "blue-green"})
+
+
 def _serving(state: dict[str, Any]) -> str:
     """Who serves what, in words: during a rollout the split, after it the outcome."""
     plan = state.get("plan") or {}
     champion, challenger = plan.get("champion"), plan.get("challenger")
+    if state["status"] == "running" and state["weight"] == 0 and state["strategy"] in _MIRRORED:
+        return (
+            f"running, {state['strategy']}: champion {champion} answers all traffic; version "
+            f"{challenger} answers copies of it off the path"
+            + (" (the pre-switch analysis)" if state["strategy"] == "blue-green" else "")
+        )
     if state["status"] == "running":
         return (
             f"running, {state['strategy']}: version {challenger} takes {state['weight']:g}% "

@@ -10,10 +10,13 @@ from pydantic import Field, ValidationInfo, field_validator
 from mlgate.config._base import OptionalSeconds, Seconds, Strict, parse_duration
 
 __all__ = [
+    "LIVE_ACCURACY_FLOOR",
     "PLANS",
     "STRATEGIES",
     "AnalysisConfig",
+    "MissingLabels",
     "Plan",
+    "PreSwitchConfig",
     "RolloutConfig",
     "Strategy",
     "parse_duration",
@@ -25,6 +28,10 @@ Plan = Literal["blue-green", "canary", "shadow", "ab"]
 Strategy = Literal["none", "blue-green", "canary", "shadow", "ab"]
 PLANS: tuple[str, ...] = get_args(Plan)
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
+#: What a step that needs feedback labels does when they have not come in time.
+MissingLabels = Literal["hold", "rollback", "promote"]
+#: The live accuracy check's minimum when the config does not set one.
+LIVE_ACCURACY_FLOOR = -0.02
 
 
 class AnalysisConfig(Strict):
@@ -53,17 +60,33 @@ class AnalysisConfig(Strict):
         description="Share of rows where the challenger predicts what the champion does "
         "(canary and shadow).",
     )
-    min_live_accuracy_delta: float = Field(
-        -0.02,
-        description="Challenger live accuracy minus the champion's, once feedback labels "
-        "arrive; canary and blue-green fail it only when the always-valid interval of the "
-        "difference (at rollout.alpha) lies wholly below it.",
+    min_live_accuracy_delta: float | None = Field(
+        None,
+        description="Challenger live accuracy minus the champion's; canary and blue-green "
+        "fail it only when the always-valid interval of the difference (at rollout.alpha) "
+        "lies wholly below it. Set, it is required: the step that would give the "
+        "challenger all traffic (or promote it) waits for min_labels labelled rows per "
+        "version (see labels_wait, on_missing_labels). Unset, labels that arrive are "
+        "checked against -0.02 and none are waited for.",
     )
     min_requests: int = Field(
         200, ge=1, description="No verdict on fewer challenger requests than this."
     )
     min_labels: int = Field(
         100, ge=1, description="Fewest labelled rows per version before live accuracy counts."
+    )
+    labels_wait: OptionalSeconds = Field(
+        None,
+        description="How long a step that needs live accuracy (min_live_accuracy_delta "
+        "set, or an A/B) waits for min_labels labelled rows per version, from the step's "
+        "start (default: rollout.duration, 10 intervals unless set).",
+    )
+    on_missing_labels: MissingLabels = Field(
+        "rollback",
+        description="What that step does when the labels have not come by labels_wait: "
+        "rollback; hold (until they come or a person acts); or promote (go on as if live "
+        "accuracy passed: a canary advances, a blue-green switches, a shadow or A/B is "
+        "promoted).",
     )
     regression_tolerance: float = Field(
         0.05,
@@ -72,6 +95,28 @@ class AnalysisConfig(Strict):
         description="Regressors: an answer within this share of the champion's agrees with "
         "it, and one within this share of the label is correct (live accuracy), e.g. 0.05 "
         "for 5%; against values near 0 the share is of 1.",
+    )
+
+
+class PreSwitchConfig(Strict):
+    """Blue-green's analysis before the switch, on copies of live requests."""
+
+    enabled: bool = Field(
+        True,
+        description="Before a blue-green switches all traffic, the challenger answers "
+        "copies of live requests off the response path (as a shadow does), and the switch "
+        "happens only if rollout.analysis's checks pass on them; false switches at once.",
+    )
+    min_requests: int | None = Field(
+        None,
+        ge=1,
+        description="Mirrored requests the pre-switch analysis needs before it judges "
+        "(default: rollout.analysis.min_requests).",
+    )
+    max_duration: OptionalSeconds = Field(
+        None,
+        description="The longest the pre-switch analysis waits for them; with too few "
+        "by then the rollout is rolled back, never switched (default: 10 intervals).",
     )
 
 
@@ -111,6 +156,7 @@ class RolloutConfig(Strict):
         "count as good enough.",
     )
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    pre_switch: PreSwitchConfig = Field(default_factory=PreSwitchConfig)
     failure_limit: int = Field(
         2, ge=1, description="Consecutive failed analyses before the controller rolls back."
     )
@@ -145,6 +191,39 @@ class RolloutConfig(Strict):
         return self.duration if self.duration is not None else 10 * self.interval
 
     @property
+    def pre_switching(self) -> bool:
+        """Whether this plan is a blue-green that judges mirrored requests before it
+        switches (its step 0; the switch is step 1)."""
+        return self.strategy == "blue-green" and self.pre_switch.enabled
+
+    @property
+    def pre_switch_requests(self) -> int:
+        """Mirrored requests the pre-switch analysis needs."""
+        return self.pre_switch.min_requests or self.analysis.min_requests
+
+    @property
+    def pre_switch_duration(self) -> float:
+        """Seconds the pre-switch analysis may wait for them."""
+        return self.pre_switch.max_duration or 10 * self.interval
+
+    @property
+    def labels_wait(self) -> float:
+        """Seconds a step that needs live accuracy waits for labels."""
+        return self.analysis.labels_wait or self.max_duration
+
+    @property
+    def needs_labels(self) -> bool:
+        """Whether live accuracy is required: an A/B judges by it, and a set
+        min_live_accuracy_delta asks for it."""
+        return self.strategy == "ab" or self.analysis.min_live_accuracy_delta is not None
+
+    @property
+    def live_accuracy_floor(self) -> float:
+        """The live accuracy check's minimum difference."""
+        found = self.analysis.min_live_accuracy_delta
+        return LIVE_ACCURACY_FLOOR if found is None else found
+
+    @property
     def lease_ttl(self) -> float:
         """Seconds a controller's lease lasts: room for two missed analyses."""
         return self.lease if self.lease is not None else max(3 * self.interval, 15.0)
@@ -154,7 +233,7 @@ class RolloutConfig(Strict):
         if self.strategy == "canary":
             return self.steps[min(step, len(self.steps) - 1)]
         if self.strategy == "blue-green":
-            return 100.0
+            return 0.0 if self.pre_switching and step == 0 else 100.0
         if self.strategy == "ab":
             return self.weight
         return 0.0

@@ -339,7 +339,7 @@ def rollout_status(project: Project) -> dict[str, Any]:
             "analysis_at": datetime.fromtimestamp(due, UTC).isoformat(),
             "in_seconds": max(0.0, due - now()),
             "step": plan["step"],
-            "of_steps": len(config.steps) if config.strategy == "canary" else 1,
+            "of_steps": _steps(config),
             "action": _next_action(config, plan),
         }
     return {
@@ -349,12 +349,25 @@ def rollout_status(project: Project) -> dict[str, Any]:
     }
 
 
+def _steps(config: RolloutConfig) -> int:
+    """How many steps the plan has: a canary's weights; a blue-green's analysis before
+    and after its switch."""
+    if config.strategy == "canary":
+        return len(config.steps)
+    return 2 if config.pre_switching else 1
+
+
 def _next_action(config: RolloutConfig, plan: dict[str, Any]) -> str:
     """What the next analysis does if the live figures hold, in words."""
     left = config.failure_limit - int(plan.get("failures", 0))
     fails = f"; rolls back after {left} more failed analys{'is' if left == 1 else 'es'}"
     if config.strategy == "canary" and plan["step"] < len(config.steps) - 1:
         return f"advance to {config.steps[plan['step'] + 1]:g}% if every check passes{fails}"
+    if config.pre_switching and plan["step"] == 0:
+        return (
+            "switch all traffic to the challenger if every check passes on the copies of "
+            f"live requests it answers off the path (the pre-switch analysis){fails}"
+        )
     if config.strategy in ("canary", "blue-green"):
         return f"promote if every check passes{fails}"
     ends = datetime.fromtimestamp(plan["started_at"] + config.max_duration, UTC)

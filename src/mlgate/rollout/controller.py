@@ -76,6 +76,7 @@ class Controller:
             step=plan["step"],
             failures=plan["failures"],
             elapsed=now - plan["started_at"],
+            step_elapsed=now - plan["step_started_at"],
         )
         figures = {
             "analysis": analysis.model_dump(mode="json"),
@@ -129,9 +130,10 @@ class Controller:
             log.info("the rollout of %s changed during its analysis; not stepping", self.name)
             return
         if verdict.action == "advance":
-            rollouts.record(
-                self.project, updated, "step", f"advanced to {weight:g}%", figures, "controller"
-            )
+            said = f"advanced to {weight:g}%"
+            if state.strategy == "blue-green":
+                said = f"switched all traffic to version {plan['challenger']}: {verdict.reasons[0]}"
+            rollouts.record(self.project, updated, "step", said, figures, "controller")
 
     def run(self, stop: threading.Event, *, every: float = 1.0) -> None:
         """Tick until `stop` is set; errors are logged and retried, and notified once a streak."""

@@ -52,7 +52,8 @@ def assign(
     """Which version answers one request under `strategy` at `weight` percent.
 
     - none: the champion answers everything.
-    - blue-green: all traffic to one side: the challenger at weight 100, else the champion.
+    - blue-green: all traffic to one side: the challenger at weight 100; below it (before
+      the switch) the champion, with a copy to the challenger for the pre-switch analysis.
     - canary and ab: the challenger for keys whose bucket is below the weight; keyless
       requests are split at random with the weight (`random()` in [0, 1)).
     - shadow: the champion answers; the challenger gets a copy.
@@ -62,7 +63,7 @@ def assign(
     if strategy == "shadow":
         return _SHADOW
     if strategy == "blue-green":
-        return _CHALLENGER if weight >= 100.0 else _CHAMPION
+        return _CHALLENGER if weight >= 100.0 else _SHADOW
     if weight <= 0.0:
         return _CHAMPION
     position = bucket(key, salt) if key is not None else random() * 100.0
