@@ -192,7 +192,7 @@ def measure(flavour: Flavour, body: bytes, store: str, seconds: float, warmup: f
                 environment = environment | {"MLGATE_LOG_PATH": str(scratch / "logs")}
             with serving(command, environment, scratch) as port:
                 status, answer = bench.request(port, "/invocations", body)
-                got = json.loads(answer).get("predictions") if status == 200 else None
+                got = bench.answered(answer) if status == 200 else None
                 if got != flavour.expected:
                     raise SystemExit(
                         f"{flavour.name}, {label}: answered {status} {answer[:300]!r}; "

@@ -288,6 +288,71 @@ def test_rollback_with_no_earlier_champion(copy: Path) -> None:
     )
 
 
+# --- mlgate models mlmodel: MLflow's view of versions registered before it -----------------
+
+
+def test_a_version_with_an_mlmodel_keeps_it(scenario: Scenario) -> None:
+    result = invoke("models", "mlmodel", "demo", "1", "-c", scenario.config)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "demo version 1 already has an MLmodel; nothing written (--replace writes it again)\n"
+    )
+
+
+def test_an_old_version_gets_an_mlmodel_that_mlflow_loads(
+    scenario: Scenario, tmp_path: Path, mlflow_template: Path
+) -> None:
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    from mlgate.project import Project
+
+    project = tmp_path / "project"
+    (project / ".mlgate").mkdir(parents=True)
+    shutil.copyfile(mlflow_template, project / ".mlgate" / "mlflow.db")
+    for name in ("train.csv", "test.csv", "schema.yaml"):
+        shutil.copyfile(scenario.project / name, project / name)
+    config = write_config(project, FOREST)
+    assert invoke("run", "-c", config, "-q").exit_code == 0
+    catalog = Project(project).catalog
+    # What a version registered before mlgate wrote the MLmodel holds in the store.
+    stored = catalog.local_path(catalog.version("demo", "1"))
+    for name in ("MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml"):
+        (stored / name).unlink()
+    mlflow.set_tracking_uri(catalog.uri)
+    mlflow.set_registry_uri(catalog.uri)
+    try:
+        with pytest.raises(MlflowException, match=r'Could not find an "MLmodel"'):
+            mlflow.pyfunc.load_model("models:/demo/1")
+        result = invoke("models", "mlmodel", "demo", "1", "-c", config)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == [
+            "demo version 1: MLmodel written (MLmodel, conda.yaml, input_example.json, "
+            "python_env.yaml, requirements.txt, serving_input_example.json)",
+            "  mlflow.pyfunc.load_model('models:/demo/1') loads it with mlgate's checks",
+        ]
+        rows = pd.read_csv(project / "test.csv").drop(columns="label")
+        got = mlflow.pyfunc.load_model("models:/demo/1").predict(rows)
+        assert set(got["label"]) == {"yes", "no"}
+        assert as_json("models", "mlmodel", "demo", "1", "--replace", "-c", config) == {
+            "name": "demo",
+            "version": "1",
+            "uri": "models:/demo/1",
+            "files": [
+                "MLmodel",
+                "conda.yaml",
+                "input_example.json",
+                "python_env.yaml",
+                "requirements.txt",
+                "serving_input_example.json",
+            ],
+            "replaced": True,
+        }
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+
+
 # --- mistakes: one clear line, exit 2 ------------------------------------------------------
 
 
@@ -301,6 +366,8 @@ def test_rollback_with_no_earlier_champion(copy: Path) -> None:
         (("promote", "nope", "1"), "no registered model named 'nope'. Registered: demo."),
         (("rollback", "nope"), "no registered model named 'nope'. Registered: demo."),
         (("show", "demo/9"), "model 'demo' has no version '9'. Versions: 1, 2, 3."),
+        (("mlmodel", "demo", "9"), "model 'demo' has no version '9'. Versions: 1, 2, 3."),
+        (("mlmodel", "nope", "1"), "no registered model named 'nope'. Registered: demo."),
         (("promote", "demo", "abc"), "model 'demo' has no version 'abc'. Versions: 1, 2, 3."),
         (
             ("show", "demo@staging"),

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from mlgate.road.acts import Act
 
 models_app = typer.Typer(
-    help="Registered models: list, show, promote, roll back, history.", no_args_is_help=True
+    help="Registered models: list, show, promote, roll back, history, MLmodel.",
+    no_args_is_help=True,
 )
 
 ProjectOption = Annotated[
@@ -209,6 +210,44 @@ def rollback(
         )
     else:
         out.print(_moved(act, "champion", ""))
+
+
+@models_app.command("mlmodel")
+@friendly
+def mlmodel(
+    name: Annotated[str, typer.Argument(help="The registered model.")],
+    version: Annotated[str, typer.Argument(help="The version to give an MLmodel.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Write it again where the version has one.")
+    ] = False,
+    config: ProjectOption = Path("mlgate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Add an MLmodel to VERSION (registered before mlgate wrote one), so that MLflow
+    loads it: mlflow.pyfunc.load_model, mlflow models serve, spark_udf. The version is
+    verified and loaded first; its own files are not touched."""
+    from mlgate.registry.mlmodel import add_mlmodel
+
+    with open_project(config) as project:
+        added = add_mlmodel(project.catalog, name, version, replace=replace)
+    if as_json:
+        print_json(
+            {
+                "name": added.name,
+                "version": added.version,
+                "uri": added.uri,
+                "files": added.files,
+                "replaced": added.replaced,
+            }
+        )
+        return
+    where = f"{escape(added.name)} version {added.version}"
+    if not added.files:
+        out.print(f"{where} already has an MLmodel; nothing written (--replace writes it again)")
+        return
+    verb = "replaced" if added.replaced else "written"
+    out.print(f"{where}: MLmodel {verb} ({', '.join(added.files)})")
+    out.print(f"  mlflow.pyfunc.load_model({added.uri!r}) loads it with mlgate's checks")
 
 
 @models_app.command("history")
