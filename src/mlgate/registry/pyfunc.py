@@ -15,6 +15,7 @@ regressor's `prediction`.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import warnings
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from mlflow.models.signature import ModelSignature
 
 __all__ = ["MLMODEL", "VerifiedPyfunc", "model_signature", "write_mlmodel"]
+
+log = logging.getLogger(__name__)
 
 #: This module: MLflow imports it by name and calls its `_load_pyfunc`.
 LOADER = __name__
@@ -114,11 +117,22 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
 
     `packages` are the lineage's package versions, pinned in the requirements with
     mlgate itself and the libraries the model's objects come from. The model is loaded
-    (its files verified) to learn what it answers. MLflow's files from an earlier run
+    (its files verified) to learn what it answers; one that does not load gets an MLmodel
+    from its card alone, which MLflow's loader refuses as the gateway does. MLflow's files from an earlier run
     into the same folder are replaced, the bundle's own never.
     """
-    model, card = load_bundle(bundle)
-    predictor = Predictor.open(model, card, bundle)
+    card = _card(bundle)
+    model: Any = None
+    try:
+        model, _ = load_bundle(bundle)
+        predictor = Predictor.open(model, card, bundle)
+        probabilities, onnx = predictor.gives_probabilities, predictor.fast
+    except ArtifactError as e:
+        # A model that does not load is registered as failed, saying why (the road's
+        # load-back check): its MLmodel comes from the card, and MLflow's loader refuses
+        # it as the gateway does.
+        log.debug("writing the MLmodel of %s from its card alone: %s", bundle, e)
+        probabilities, onnx = card.task == "classification", card.onnx is not None
     mlflow_pyfunc = _import_pyfunc()
     metadata = {
         "card_sha256": sha256_file(bundle / CARD_FILE),
@@ -135,11 +149,9 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
                 mlflow_pyfunc.save_model(
                     str(made),
                     loader_module=LOADER,
-                    signature=model_signature(card, probabilities=predictor.gives_probabilities),
+                    signature=model_signature(card, probabilities=probabilities),
                     input_example=_example(bundle, card),
-                    pip_requirements=model_requirements(
-                        packages, model, onnx=predictor.session is not None
-                    ),
+                    pip_requirements=model_requirements(packages, model, onnx=onnx),
                     metadata={_METADATA: metadata},
                 )
         except Exception as e:  # MLflow raises its own and whatever its helpers do
@@ -208,6 +220,17 @@ def _recorded_digests(folder: Path) -> dict[str, Any]:
     if not isinstance(found, dict):
         raise ArtifactError(f"the {MLMODEL} file's mlgate digests are damaged.", path=folder)
     return found
+
+
+def _card(bundle: Path) -> ModelCard:
+    try:
+        return ModelCard.model_validate_json((bundle / CARD_FILE).read_bytes())
+    except (OSError, ValueError) as e:  # pydantic's ValidationError is a ValueError
+        raise ArtifactError(
+            f"cannot read the model card ({e}).",
+            path=bundle / CARD_FILE,
+            fix="Register the output folder of `mlgate run`.",
+        ) from e
 
 
 def _example(bundle: Path, card: ModelCard) -> pd.DataFrame | None:

@@ -20,9 +20,11 @@ def model_requirements(packages: dict[str, str], model: Any, *, onnx: bool = Fal
     """`name==version` lines: the lineage's `packages` as recorded at training, then the
     distributions `model`'s objects come from (XGBoost, LightGBM, a pipeline step's
     library) and, for an ONNX export, onnxruntime, pinned as installed here. mlgate
-    itself always; a team's own module (stored with the version) is no requirement."""
+    itself always; a team's own module (stored with the version) is no requirement.
+    Without a `model` (one that does not load), the lineage's packages only."""
     pins = {name: version for name, version in packages.items() if name not in _NOT_PIP}
-    found = (_distribution(module) for module in _modules(model))
+    modules = set() if model is None else _modules(model)
+    found = (_distribution(module) for module in modules)
     wanted = {name for name in found if name is not None} | {"mlgate"}
     if onnx:
         wanted.add("onnxruntime")
