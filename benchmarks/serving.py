@@ -723,8 +723,9 @@ def asgi_costs(config: Path, onnx: Path, body: bytes) -> dict[str, list[float]]:
 
     The same request goes straight to each ASGI app: no HTTP parsing, no socket,
     no load generator sharing the CPU. Bursts alternate between the two apps, so a
-    noisy moment hits both alike; mlgate's app runs inside its lifespan (log
-    writers, state watcher, rollout controller), as under `mlgate serve`.
+    noisy moment hits both alike; mlgate's app runs inside its lifespan (the log's
+    spool, state watcher, rollout controller), as under `mlgate serve`, where the
+    log's converter is a process of its own (not started here).
     """
     import asyncio
     import gc
@@ -734,7 +735,11 @@ def asgi_costs(config: Path, onnx: Path, body: bytes) -> dict[str, list[float]]:
 
     os.environ[FLOOR_ONNX] = str(onnx)
     floor = floor_app()
-    app = create_app(build_gateway(config))
+    try:  # as under `mlgate serve`: the log's converter is another process
+        gateway = build_gateway(config, convert=False)
+    except TypeError:  # a tree (--compare) from before the spool: its writer is a thread
+        gateway = build_gateway(config)
+    app = create_app(gateway)
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},

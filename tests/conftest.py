@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,10 @@ import yaml
 from typer.testing import CliRunner
 
 from mlgate.scaffold.example import write_example
+
+# The suite registers into local SQLite registries on purpose; on a CI runner (CI=true)
+# mlgate refuses that (tests/road/test_ci_registry.py sets CI where it is the point).
+os.environ.pop("CI", None)
 
 
 @pytest.fixture
@@ -172,7 +177,6 @@ def chatty(monkeypatch: pytest.MonkeyPatch) -> str:
 def spark() -> Iterator[Any]:
     """A local Spark of one core, small and quiet (Java 17 is on these machines);
     skipped where pyspark is not installed (`pip install 'mlgate[spark]'`)."""
-    import os
     import sys
 
     pyspark = pytest.importorskip("pyspark.sql")
@@ -189,3 +193,61 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+# --- a small filesystem that fills up: disk-full behaviour on a real disk ---
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """`small_disk(bytes)`: a folder on a tmpfs of that size, unmounted at the end.
+
+    Skipped where mounting is not permitted (not root, or a container without
+    CAP_SYS_ADMIN): a full disk is only tested on a real one.
+    """
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(size: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or done.stdout}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file into `folder` until its disk is full; the file (remove it to free)."""
+    import os
+
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for size in (64 * 1024, 4096, 512, 64, 1):  # then whatever a smaller write still takes
+            while True:
+                try:
+                    if os.write(fd, bytes(size)) < size:
+                        break
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.fixture
+def fill_disk() -> Callable[[Path], Path]:
+    """`fill_disk(folder)`: fill the disk `folder` is on; returns the file that fills it."""
+    return _fill

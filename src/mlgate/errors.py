@@ -19,6 +19,7 @@ message and exit code 2, never a traceback::
     ├── ServeError                    the gateway could not keep serving: its workers kept dying
     ├── InputError (400-422)          a request the gateway refuses: status, code, row, feature
     ├── VersionFailed (503)           a version a request named failed to predict
+    ├── LogUnavailable (503)          an answer's record could not be written to the log's spool
     └── InjectedFault (500)           a challenger prediction failed on purpose (MLGATE_FAULTS)
 
 Value errors (config, schema, data, artifact, input) also derive from
@@ -37,6 +38,7 @@ __all__ = [
     "GitHubError",
     "InjectedFault",
     "InputError",
+    "LogUnavailable",
     "MlgateError",
     "RegistryError",
     "RevisionConflict",
@@ -275,6 +277,23 @@ class VersionFailed(MlgateError, RuntimeError):
         self.version = version
         self.error = error
         super().__init__(f"version {version} failed to predict: {error}")
+
+
+class LogUnavailable(MlgateError, RuntimeError):
+    """A record the prediction log must keep could not be written: the answer (or the
+    labels) it records is refused rather than given unrecorded."""
+
+    http_status = 503
+
+    def __init__(self, kind: str, folder: str, reason: str, *, refused: str) -> None:
+        self.kind = kind
+        self.folder = folder
+        self.reason = reason
+        super().__init__(
+            f"the {kind} log's spool at {folder} cannot be written ({reason}), so {refused}",
+            fix="Free space on that disk, or point MLGATE_SPOOL_PATH at one with room; the "
+            "gateway answers again as soon as its records can be written.",
+        )
 
 
 class InjectedFault(MlgateError, RuntimeError):

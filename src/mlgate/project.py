@@ -12,10 +12,8 @@ settings, catalog or state store of its own. Parts are opened on first use
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
-import uuid
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +23,7 @@ from mlgate.config.loader import load_config
 from mlgate.config.models import PipelineConfig
 from mlgate.config.settings import Settings, load_settings
 from mlgate.errors import ConfigError, RolloutError
+from mlgate.processes import holder
 
 if TYPE_CHECKING:
     from mlgate.registry.catalog import Catalog
@@ -45,7 +44,8 @@ class Acting:
     Two acts that each read the state and then moved aliases from it, in two processes
     at once, both succeeded: a promotion and an abort each did their part, and the
     record said the opposite of what was served. A process that dies holding the lease
-    holds it until `TTL` runs out; an act waits `WAIT` seconds for it, then is refused.
+    on another host holds it until `TTL` runs out (one SIGKILLed on this host is seen
+    gone and loses it at once); an act waits `WAIT` seconds for it, then is refused.
     """
 
     LEASE = "acting"
@@ -55,7 +55,7 @@ class Acting:
         self._project = project
         self._lock = threading.RLock()
         self._depth = 0
-        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._holder = holder()
 
     def __enter__(self) -> None:
         self._lock.acquire()
@@ -180,6 +180,11 @@ class Project:
     def log_root(self) -> str:
         """Where the prediction and feedback logs are."""
         return self.settings.logs(self.base_dir)
+
+    @property
+    def spool_root(self) -> str:
+        """The local folder where the gateway spools log records before they are segments."""
+        return self.settings.spool(self.base_dir)
 
     @cached_property
     def state(self) -> StateStore:

@@ -16,6 +16,7 @@ from mlgate.gates.absolute import GateResult
 from mlgate.gates.compare import Comparison
 from mlgate.lineage import Lineage
 from mlgate.registry.artifacts import ArtifactInfo
+from mlgate.registry.onnx import OnnxExport
 from mlgate.training.task import Task
 from mlgate.training.train import CrossValidation
 
@@ -53,8 +54,18 @@ class RunResult(BaseModel):
     gates: GateResult | None = None
     training_time_s: float | None = None
     model: ArtifactInfo | None = None
+    onnx: OnnxExport | None = Field(
+        None,
+        description="The ONNX export: kept or why not, the rows on which it differs from "
+        "the model, and one-row answer times with and without it.",
+    )
     warnings: list[str] = Field(
         default_factory=list, description="Warnings raised while fitting and scoring, once each."
+    )
+    dropped_rows: dict[str, int] = Field(
+        default_factory=dict,
+        description="Rows left out because their target is missing, by part (train, test): "
+        "data.drop_missing_target.",
     )
     lineage: Lineage
     files: dict[str, str] = Field(default_factory=dict, description="What was written, by role.")

@@ -258,14 +258,42 @@ def test_gate_reports_each_threshold(comparison_file: Path) -> None:
 def test_gate_on_files_that_are_not_comparisons(models: Models, tmp_path: Path) -> None:
     markdown = tmp_path / "c.md"
     markdown.write_text("# not json", encoding="utf-8")
-    for path in (markdown, models.forest / "run.json", models.forest / "model.skops"):
-        assert one_error(invoke("gate", path, "--min-accuracy", "0.5")) == (
-            f"{path}: not a comparison file written by `mlgate compare -o`. "
-            "Pass the comparison.json that mlgate compare wrote."
-        )
+    said = one_error(invoke("gate", markdown, "--min-accuracy", "0.5"))
+    assert said.startswith(f"{markdown}: cannot read it as JSON (Expecting value")
+    assert said.endswith("Pass the comparison.json of mlgate compare -o or a run's metrics.json.")
+    other = tmp_path / "other.json"
+    other.write_text('{"rows": [1, 2]}', encoding="utf-8")
+    assert one_error(invoke("gate", other, "--min-accuracy", "0.5")) == (
+        f"{other}: not a comparison file written by `mlgate compare -o`, nor a run's "
+        "metrics.json. Pass the comparison.json that mlgate compare wrote, or a run's "
+        "metrics.json."
+    )
     missing = tmp_path / "nothing.json"
     assert one_error(invoke("gate", missing)) == (
-        f"{missing}: comparison file not found. Write one with mlgate compare -o."
+        f"{missing}: comparison file not found. Write one with mlgate compare -o, or pass "
+        "a run's metrics.json."
+    )
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "run.json"])
+def test_gate_on_a_run_s_metrics_judges_the_absolute_floors(models: Models, name: str) -> None:
+    """The chapter's check_threshold: a run's metrics file against a floor."""
+    path = models.forest / name
+    accuracy = read(models.forest / "metrics.json")["accuracy"]
+    passed = invoke("gate", path, "--min-accuracy", "0.3", "-c", NO_CONFIG)
+    assert passed.exit_code == 0, passed.output
+    assert f"✓ accuracy {accuracy:.4f} >= min 0.3" in passed.stdout
+    failed = invoke("gate", path, "--min-accuracy", "0.999", "-c", NO_CONFIG)
+    assert failed.exit_code == 1, failed.output
+    assert f"✗ accuracy {accuracy:.4f} < min 0.999" in failed.stdout
+    assert one_error(invoke("gate", path, "--max-regression", "0.1", "-c", NO_CONFIG)) == (
+        f"{path}: --max-regression needs a baseline, and a run's metrics file has none. "
+        "Compare with the champion first (mlgate compare -o comparison.json) and gate that "
+        "file; or judge this one with --min-accuracy."
+    )
+    assert one_error(invoke("gate", path, "-c", NO_CONFIG)) == (
+        f"{path}: a run's metrics file is judged by absolute floors and ceilings, and none "
+        "is set. Pass --min-accuracy, or set gates.min / gates.max in mlgate.yaml."
     )
 
 

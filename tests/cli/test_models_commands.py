@@ -16,6 +16,11 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from mlgate.cli import app
+from mlgate.cli.output import out
+from mlgate.project import Project
+from mlgate.registry.catalog import Catalog
+from mlgate.registry.refs import load_ref
+from mlgate.serving.runtime import ServedModel
 
 ENV = ("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLGATE_STATE_URL", "MLGATE_ACTOR")
 FOREST = {
@@ -208,6 +213,24 @@ def test_models_history_after_the_runs(scenario: Scenario) -> None:
     ]
 
 
+def test_models_history_keeps_its_short_columns_whole_at_80_columns(copy: Path) -> None:
+    """Too narrow for a table: each move on one line, its reason under it, wrapped between
+    words; time, versions and actor never break."""
+    why = "the p99 latency ratio of 3.2 exceeded the canary's limit of 1.5 on live traffic"
+    moved = invoke("models", "promote", "demo", "3", "-r", why, "-c", copy, actor="on-call")
+    assert moved.exit_code == 0, moved.output
+    shown = invoke("models", "history", "demo", "-c", copy)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert out.width == 80  # not a terminal, no COLUMNS: rich's default
+    assert max(len(line) for line in lines) <= 80
+    assert re.match(r"when \(UTC\) +alias +from +to +action +by +why$", lines[0]), lines[0]
+    row = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  champion +1 +3 +promote +on-call"
+    (at,) = [i for i, line in enumerate(lines) if re.fullmatch(row, line)]
+    assert lines[at + 1].startswith("    the p99 latency ratio")
+    assert " ".join(line.strip() for line in lines[at + 1 : at + 3]) == why
+
+
 # --- promote and roll back -----------------------------------------------------------------
 
 
@@ -291,12 +314,26 @@ def test_rollback_with_no_earlier_champion(copy: Path) -> None:
 # --- mlgate models mlmodel: MLflow's view of versions registered before it -----------------
 
 
-def test_a_version_with_an_mlmodel_keeps_it(scenario: Scenario) -> None:
-    result = invoke("models", "mlmodel", "demo", "1", "-c", scenario.config)
-    assert result.exit_code == 0, result.output
-    assert result.stdout == (
-        "demo version 1 already has an MLmodel; nothing written (--replace writes it again)\n"
+def test_a_version_with_an_mlmodel_is_refused_unless_forced(scenario: Scenario) -> None:
+    catalog = Project(scenario.project).catalog
+    source = catalog.version("demo", "1").source
+    assert one_error(invoke("models", "mlmodel", "demo", "1", "-c", scenario.config)) == (
+        f"demo version 1 already has an MLmodel ({source}/MLmodel), so MLflow loads it as "
+        "it is. Pass --force to write it again (say, one an older mlgate wrote, whose "
+        "signature gave labels only)."
     )
+
+
+def _gateway_answers(catalog: Catalog, rows: pd.DataFrame) -> tuple[list[object], np.ndarray]:
+    """What the gateway's loader answers for `rows` of version 1."""
+    served = ServedModel.load(load_ref("models:/demo/1", catalog=catalog))
+    columns = {
+        name: rows[name].to_numpy(np.float64 if name in served.numeric else object)
+        for name in served.features
+    }
+    answer = served.predict(columns)
+    assert answer.probabilities is not None
+    return answer.labels, answer.probabilities
 
 
 def test_an_old_version_gets_an_mlmodel_that_mlflow_loads(
@@ -304,8 +341,6 @@ def test_an_old_version_gets_an_mlmodel_that_mlflow_loads(
 ) -> None:
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
-
-    from mlgate.project import Project
 
     project = tmp_path / "project"
     (project / ".mlgate").mkdir(parents=True)
@@ -317,8 +352,12 @@ def test_an_old_version_gets_an_mlmodel_that_mlflow_loads(
     catalog = Project(project).catalog
     # What a version registered before mlgate wrote the MLmodel holds in the store.
     stored = catalog.local_path(catalog.version("demo", "1"))
-    for name in ("MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml"):
+    written = ["MLmodel", "conda.yaml", "input_example.json", "python_env.yaml"]
+    written += ["requirements.txt", "serving_input_example.json"]
+    for name in written:
         (stored / name).unlink()
+    own = {p.name: p.read_bytes() for p in stored.iterdir()}
+    rows = pd.read_csv(project / "test.csv").drop(columns="label")
     mlflow.set_tracking_uri(catalog.uri)
     mlflow.set_registry_uri(catalog.uri)
     try:
@@ -327,27 +366,29 @@ def test_an_old_version_gets_an_mlmodel_that_mlflow_loads(
         result = invoke("models", "mlmodel", "demo", "1", "-c", config)
         assert result.exit_code == 0, result.output
         assert result.stdout.splitlines() == [
-            "demo version 1: MLmodel written (MLmodel, conda.yaml, input_example.json, "
-            "python_env.yaml, requirements.txt, serving_input_example.json)",
+            f"demo version 1: MLmodel written ({', '.join(written)})",
             "  mlflow.pyfunc.load_model('models:/demo/1') loads it with mlgate's checks",
         ]
-        rows = pd.read_csv(project / "test.csv").drop(columns="label")
         got = mlflow.pyfunc.load_model("models:/demo/1").predict(rows)
-        assert set(got["label"]) == {"yes", "no"}
-        assert as_json("models", "mlmodel", "demo", "1", "--replace", "-c", config) == {
+        labels, probabilities = _gateway_answers(catalog, rows)
+        assert set(labels) == {"yes", "no"}
+        assert got["label"].tolist() == labels
+        assert got["probabilities"].tolist() == probabilities.tolist()
+        assert {p.name: p.read_bytes() for p in stored.iterdir() if p.name in own} == own
+        assert as_json("models", "mlmodel", "demo", "1", "--force", "-c", config) == {
             "name": "demo",
             "version": "1",
             "uri": "models:/demo/1",
-            "files": [
-                "MLmodel",
-                "conda.yaml",
-                "input_example.json",
-                "python_env.yaml",
-                "requirements.txt",
-                "serving_input_example.json",
-            ],
+            "files": written,
             "replaced": True,
         }
+        # A version whose files fail their sha256 gets nothing, --force or not.
+        mlmodel = (stored / "MLmodel").read_bytes()
+        skops = stored / "model.skops"
+        skops.write_bytes(skops.read_bytes() + b"\0")
+        refused = one_error(invoke("models", "mlmodel", "demo", "1", "--force", "-c", config))
+        assert refused.startswith(f"{skops}: the model file's sha256 does not match")
+        assert (stored / "MLmodel").read_bytes() == mlmodel
     finally:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
         mlflow.set_registry_uri(None)  # type: ignore[arg-type]

@@ -264,6 +264,11 @@ def test_a_failed_gate_exits_1_and_says_metric_value_and_bound(
     assert "✓ gate: f1 " in human.stdout
     assert "demo: FAILED at gate\n" in human.stdout
     assert f"  - accuracy {accuracy:.4f} < min 0.999\n" in human.stdout
+    # Said, not silent: the champion was not consulted, and how to consult it.
+    assert (
+        "not compared with the champion: a run that registers nothing reads no registry. "
+        f"Compare with `mlgate compare --baseline demo@champion --candidate {tmp_path / 'b'}`"
+    ) in " ".join(human.stderr.split())
 
 
 def test_train_ignores_the_gates(

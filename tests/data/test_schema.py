@@ -19,7 +19,8 @@ from mlgate.errors import DataError, MlgateError, SchemaError
 from mlgate.scaffold.example import EXAMPLE_CONFIG, credit_data
 
 COLUMN_KEYS = (
-    "allow_inf, categories, dtype, max, max_missing_rate, mean_max, mean_min, min, nullable"
+    "allow_inf, categories, dtype, max, max_missing_rate, mean_max, mean_min, min, "
+    "nullable, std_max, std_min"
 )
 GLOBAL_KEYS = "allow_extra_columns, max_duplicate_rate, max_duplicates, max_rows, min_rows"
 
@@ -326,10 +327,43 @@ def test_the_chapters_flat_form_loads(tmp_path: Path) -> None:
     assert validate(data, schema).passed
 
 
-def test_the_flat_form_without_global_loads(tmp_path: Path) -> None:
-    schema = load_schema(write(tmp_path, "a: {dtype: int}\n"))
+def test_the_flat_form_without_global_gets_the_chapters_defaults(tmp_path: Path) -> None:
+    """As the chapter's validator: at most 5% missing a column, no duplicate row."""
+    schema = load_schema(write(tmp_path, "a: {dtype: int}\nb: {nullable: false}\n"))
 
-    assert schema.dataset.max_duplicates is None
+    assert schema.dataset.max_duplicates == 0
+    assert schema.columns["a"].missing_limit == 0.05
+    assert schema.columns["b"].missing_limit == 0.0  # a written rule wins
+    frame = pd.DataFrame({"a": [1, 2, None, 4, 4], "b": [1, 2, 3, 4, 4]})
+    report = validate(frame, schema)
+    assert sorted(str(v.rule) for v in report.violations) == ["duplicates", "missing_rate"]
+    written = load_schema(
+        write(tmp_path, "a: {max_missing_rate: 0.5}\n_global: {max_duplicate_rate: 0.5}\n")
+    )
+    assert (written.dataset.max_duplicates, written.columns["a"].missing_limit) == (None, 0.5)
+    mlgate_form = load_schema(write(tmp_path, "columns: {a: {dtype: int}}\n"))
+    assert (mlgate_form.dataset.max_duplicates, mlgate_form.columns["a"].missing_limit) == (
+        None,
+        1.0,
+    )
+
+
+def test_std_bounds_judge_the_sample_standard_deviation(tmp_path: Path) -> None:
+    """The chapter's `assert df['score'].std() < 0.5`, as a rule."""
+    schema = load_schema(write(tmp_path, "columns: {score: {std_max: 0.5}, n: {std_min: 1}}\n"))
+    frame = pd.DataFrame({"score": [0.0, 2.0, 0.0, 2.0], "n": [1, 1, 1, math.inf]})
+    report = validate(frame, schema)
+    (high,) = [v for v in report.violations if v.column == "score"]
+    assert (high.rule, high.message, high.expected) == (
+        "std_out_of_range",
+        f"std {frame['score'].std():.6g} outside [None, 0.5]",
+        [None, 0.5],
+    )
+    (low,) = [v for v in report.violations if v.rule == "std_out_of_range" and v.column == "n"]
+    assert low.message == "std 0 outside [1, None]"  # over the finite values only
+    assert validate(frame.assign(score=[0.1, 0.2, 0.1, 0.2], n=[1, 5, 9, 3]), schema).passed
+    with pytest.raises(SchemaError, match="std_min \\(2\\) is greater than std_max \\(1\\)"):
+        load_schema(write(tmp_path, "columns: {a: {std_min: 2, std_max: 1}}\n"))
 
 
 @pytest.mark.parametrize(
@@ -357,7 +391,10 @@ def test_common_dtype_spellings_load(tmp_path: Path, written: str, dtype: str) -
 def test_a_column_with_no_rules_and_a_numeric_column_name_load(tmp_path: Path) -> None:
     schema = load_schema(write(tmp_path, "age:\n2020: {dtype: float}\n"))
 
-    assert schema.columns == {"age": ColumnSchema(), "2020": ColumnSchema(dtype="float")}
+    assert schema.columns == {
+        "age": ColumnSchema(max_missing_rate=0.05),  # the flat form's default
+        "2020": ColumnSchema(dtype="float", max_missing_rate=0.05),
+    }
 
 
 def test_numeric_categories_load_as_numbers(tmp_path: Path) -> None:

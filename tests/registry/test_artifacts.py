@@ -57,7 +57,14 @@ def test_a_tampered_file_is_refused(forest: RandomForestClassifier, tmp_path: Pa
 
 
 @pytest.mark.parametrize(
-    ("function", "name"), [(subprocess.call, "subprocess.call"), (eval, "builtins.eval")]
+    ("function", "name"),
+    [
+        (subprocess.call, "subprocess.call"),
+        (eval, "builtins.eval"),
+        # A class of a trusted package is still a callable: this one opens files.
+        (np.memmap, "numpy.memmap"),
+        (np.lib.format.open_memmap, "numpy.lib.format.open_memmap"),
+    ],
 )
 def test_a_file_with_an_untrusted_type_is_refused_by_name(
     tmp_path: Path, function: object, name: str
@@ -68,12 +75,52 @@ def test_a_file_with_an_untrusted_type_is_refused_by_name(
         ArtifactError,
         match=exact(
             f"{path}: refusing to load a model file that contains untrusted type(s): {name}. "
-            "Only scikit-learn, NumPy and SciPy classes are loaded from model files; "
-            "retrain the model from its config."
+            "Only scikit-learn estimators and their state, NumPy dtypes, scalars and random "
+            "state, SciPy sparse matrices, and the classes of the files listed under model.code "
+            "(stored with the version) are loaded from model files; list the module that "
+            "defines them under model.code and train again."
         ),
     ) as caught:
         load_skops(path, sha256=sha256_file(path))
     assert caught.value.path == str(path)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "forest",
+        "hist",
+        "neighbours",
+        "pipeline",
+    ],
+)
+def test_what_models_hold_is_on_the_list_and_loads(tmp_path: Path, model: str) -> None:
+    """Trees, their predictors, neighbour indexes and metrics, dtypes and ufunc functions:
+    each model kind's state is on the list and loads."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 3))
+    y = (x[:, 0] > 0.5).astype(int)
+    fitted: object = {
+        "forest": lambda: RandomForestClassifier(3, random_state=0).fit(x, y),
+        "hist": lambda: HistGradientBoostingClassifier(max_iter=3).fit(x, y),
+        "neighbours": lambda: KNeighborsClassifier(algorithm="kd_tree").fit(x, y),
+        "pipeline": lambda: Pipeline(
+            [
+                ("log", FunctionTransformer(np.log1p)),
+                ("scale", StandardScaler()),
+                ("model", LogisticRegression()),
+            ]
+        ).fit(x, y),
+    }[model]()
+    path = tmp_path / "model.skops"
+    sio.dump(fitted, path)
+    loaded = load_skops(path, sha256=sha256_file(path))
+    assert np.array_equal(loaded.predict(x), fitted.predict(x))  # type: ignore[attr-defined]
 
 
 def test_a_missing_file(tmp_path: Path) -> None:

@@ -158,8 +158,8 @@ def test_an_unknown_flavour_lists_those_there_are() -> None:
     with pytest.raises(
         ArtifactError,
         match=exact(
-            "unknown model flavour 'onnx'; the flavours there are: lightgbm, sklearn, xgboost. "
-            "Use the mlgate version that saved this model, or retrain it."
+            "unknown model flavour 'onnx'; the flavours there are: catboost, lightgbm, sklearn, "
+            "xgboost. Use the mlgate version that saved this model, or retrain it."
         ),
     ):
         get_flavour("onnx")

@@ -78,11 +78,18 @@ def test_add_mlmodel_makes_mlflow_load_it_as_the_gateway_serves_it(old: Catalog)
     load_ref("models:/demo/1", catalog=old)
 
 
-def test_an_mlmodel_there_is_kept_unless_replaced(old: Catalog) -> None:
+def test_an_mlmodel_there_is_refused_unless_forced(old: Catalog) -> None:
     first = add_mlmodel(old, "demo", "1")
-    kept = add_mlmodel(old, "demo", "1")
-    assert (kept.files, kept.replaced) == ([], False)
-    again = add_mlmodel(old, "demo", "1", replace=True)
+    info = old.version("demo", "1")
+    stamp = info.tags[ADDED_TAG]
+    with pytest.raises(
+        RegistryError,
+        match=rf"^demo version 1 already has an MLmodel \({re.escape(info.source)}/MLmodel\), "
+        r"so MLflow loads it as it is\. Pass --force to write it again",
+    ):
+        add_mlmodel(old, "demo", "1")
+    assert old.version("demo", "1").tags[ADDED_TAG] == stamp
+    again = add_mlmodel(old, "demo", "1", force=True)
     assert (again.files, again.replaced) == (first.files, True)
 
 

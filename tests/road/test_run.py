@@ -312,8 +312,9 @@ def test_estimator_warnings_are_kept_in_the_result(
         "cv_folds": 2,
     }
     result = run(load_config(new_project(binary_frame, model=model)), output=tmp_path / "out")
-    assert len(result.warnings) == 1
-    assert result.warnings[0].startswith("ConvergenceWarning: lbfgs failed to converge")
+    fitting, compared = result.warnings  # once each; and the champion was not consulted
+    assert fitting.startswith("ConvergenceWarning: lbfgs failed to converge")
+    assert compared.startswith("not compared with the champion")
 
 
 def test_a_config_error_comes_before_any_data_is_read(
@@ -485,8 +486,8 @@ def test_the_load_back_check_owes_nothing_to_the_training_process(
     assert result.registration.alias is None
     assert [r for r in result.reasons if "loaded back" in r] == [
         "loaded back, it predicts otherwise than the model fitted. A version the gateway "
-        "cannot load is never registered as passing; use an estimator of scikit-learn (or "
-        "one whose types mlgate trusts)"
+        "cannot load is never registered as passing; list the module that defines its "
+        "classes under model.code, or use an estimator of scikit-learn, XGBoost or LightGBM"
     ]
 
 
@@ -535,6 +536,96 @@ def test_a_data_file_outside_the_project_is_never_quoted(
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     with pytest.raises(DataError, match=r"got 3: ci,AKIA-not-for-logs,extra\."):
         run(load_config(path), output=tmp_path / "out")
+
+
+_NUMBERS = "".join(f"{i},{i % 2}\n" for i in range(19))
+_SECRETS = [
+    # the header is the file's first line: it is never listed as the columns there are
+    (
+        "SECRET-HEADER:x:0:0\nsecret-row\nsecret-row\n",
+        "sklearn.dummy.DummyClassifier",
+        "target column 'default' is not in the data. Set data.target to one of: the file's "
+        "1 column(s), not named here: it is outside the project.",
+    ),
+    (
+        "x,default\n1,SECRET-ONE\n2,b\n3,b\n4,b\n5,b\n6,b\n",
+        "sklearn.dummy.DummyClassifier",
+        "class (not shown) of target 'default' has a single row, too few to hold out a "
+        "stratified test set. Add rows of that class, or set data.split.stratify: false.",
+    ),
+    (
+        "x,default\n1,SECRET-A\n2,SECRET-B\n",
+        "sklearn.linear_model.LinearRegression",
+        "target column 'default' holds text values, which a regressor cannot learn. Use a "
+        "classifier (or task: classification), or set data.target to a numeric column.",
+    ),
+    (
+        f"SECRET-COLUMN,default\n{_NUMBERS}SECRET-VALUE,1\n",
+        "sklearn.dummy.DummyClassifier",
+        "column(s) of numbers with a few values that are not numbers, which would make them "
+        "categories: column 1 (1 of 20 values). Fix or blank those values; or, if the column "
+        "is text, give the config a schema (`mlgate schema infer`) that says dtype: string.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "estimator", "message"), _SECRETS, ids=["header", "class", "regression", "typo"]
+)
+def test_messages_about_data_outside_the_project_show_none_of_it(
+    new_project: NewProject,
+    binary_frame: pd.DataFrame,
+    tmp_path: Path,
+    text: str,
+    estimator: str,
+    message: str,
+) -> None:
+    path = new_project(binary_frame)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["data"] |= {"target": "default"}
+    doc["model"] = {"estimator": estimator, "cv_folds": 0}
+    outside = tmp_path / "elsewhere" / "secrets.csv"
+    outside.parent.mkdir()
+    outside.write_text(text, encoding="utf-8")
+    inside = path.parent / "secrets.csv"
+    inside.write_text(text, encoding="utf-8")
+    for where, shown in ((str(outside), False), ("secrets.csv", True)):
+        doc["data"]["train"] = where
+        path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        with pytest.raises(DataError) as caught:
+            run(load_config(path), output=tmp_path / "out")
+        # The same file in the project: the message names what it found there.
+        assert ("SECRET" in str(caught.value)) is shown, str(caught.value)
+    doc["data"]["train"] = str(outside)
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(DataError, match=f"^{re.escape(f'{outside}: {message}')}$"):
+        run(load_config(path), output=tmp_path / "out")
+
+
+def test_a_validation_report_of_data_outside_the_project_shows_none_of_it(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = new_project(binary_frame)
+    outside = tmp_path / "elsewhere" / "secrets.csv"
+    outside.parent.mkdir()
+    binary_frame.assign(**{"SECRET-COLUMN": "SECRET-VALUE"}).to_csv(outside, index=False)
+    schema = {"columns": {name: {} for name in binary_frame}}
+    schema["columns"]["x1"] = {"dtype": "float", "max": -100.0}
+    (path.parent / "schema.yaml").write_text(yaml.safe_dump(schema), encoding="utf-8")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["data"]["train"] = str(outside)
+    doc["schema"] = "schema.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = run(load_config(path), output=tmp_path / "out")
+    assert result.stage == "validate"
+    # x1 is the schema's: named. The other column is only the file's: its position.
+    assert result.reasons == [
+        "train data: column 6: column is not in the schema",
+        "train data: x1: 240 value(s) above max -100.0",
+    ]
+    assert all(not v.examples for v in result.validation["train"].violations)
+    written = (tmp_path / "out" / "run.json").read_text(encoding="utf-8")
+    assert "SECRET" not in written
 
 
 def test_a_factory_in_the_project_folder_takes_the_road(
@@ -665,3 +756,35 @@ def test_a_candidate_far_slower_than_the_champion_fails_the_latency_gate(
             check.reason,
         ), check.reason
         assert result.reasons == [check.reason]
+
+
+def test_rows_with_a_missing_target_are_refused_or_dropped_by_the_setting(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = binary_frame.copy()
+    frame.loc[[3, 50, 77], "label"] = None
+    test = binary_frame.iloc[:40].copy()
+    test.loc[[5], "label"] = None
+    schema = loose_schema(tmp_path / "project", binary_frame)
+    path = new_project(frame, test=test, schema=schema)
+    with pytest.raises(
+        DataError,
+        match=exact(
+            "train.csv: target column 'label' is missing in 3 of 240 row(s). Remove or label "
+            "those rows, or set data.drop_missing_target: true in mlgate.yaml to leave them "
+            "out (counted in the run's result)."
+        ),
+    ):
+        run(load_config(path), output=tmp_path / "refused", apply_gates=False)
+    path = new_project(frame, test=test, schema=schema, data={"drop_missing_target": True})
+    result = run(load_config(path), output=tmp_path / "out", apply_gates=False)
+    assert result.passed
+    assert result.dropped_rows == {"train": 3, "test": 1}
+    assert result.warnings[:2] == [
+        "train data: 3 row(s) whose target 'label' is missing left out (data.drop_missing_target)",
+        "test data: 1 row(s) whose target 'label' is missing left out (data.drop_missing_target)",
+    ]
+    assert result.evaluation is not None
+    assert result.evaluation.rows == 39
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "- train data: 3 row(s) whose target 'label' is missing left out" in summary

@@ -152,11 +152,15 @@ def label(
 
 def write(root: str | Path, kind: str, records: list[dict[str, Any]]) -> None:
     """Write `records` as one Parquet segment of `kind` under `root`."""
-    from mlgate.state.predlog import SegmentWriter
+    import uuid
 
-    writer = SegmentWriter(str(root), kind)
-    writer.append(records)
-    assert writer.flush() == len(records)
+    import pyarrow as pa
+
+    from mlgate.state.predlog import write_segment
+
+    day = records[0]["time"].strftime("%Y-%m-%d")
+    name = f"{uuid.uuid4().hex}.parquet"
+    assert write_segment(str(root), kind, pa.Table.from_pylist(records), day=day, name=name)
 
 
 def canary_traffic(

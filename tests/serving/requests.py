@@ -30,3 +30,8 @@ def labels_of(answer: dict[str, Any]) -> list[Any]:
     """The labels of a classifier's /invocations answer: one {"label", "probabilities"}
     object per row, as `mlflow models serve` answers for the version's MLmodel."""
     return [row["label"] for row in answer["predictions"]]
+
+
+def mlflow_error(message: str, code: str, **where: Any) -> dict[str, Any]:
+    """A refusal on /invocations: MLflow's `error_code` and `message`, and mlgate's detail."""
+    return {"error_code": "BAD_REQUEST", "message": message, "detail": {"code": code, **where}}

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from serving.requests import LIST, ROW, error
+from serving.requests import LIST, ROW, error, mlflow_error
 
 pytestmark = pytest.mark.anyio
 
@@ -231,6 +231,39 @@ async def test_numbers_as_text_are_read_as_numbers(kit: Any, gateway: Any) -> No
     assert text.json()["predictions"] == numbers.json()["predictions"]
 
 
+async def test_an_integer_feature_takes_whole_numbers_only(kit: Any, gateway: Any) -> None:
+    # age and credit_score are dtype: int in the schema: 41, 41.0 and "41" are the integer
+    # 41 (numbers come as text in V2 BYTES tensors and CSV); 41.5 is no integer.
+    model = gateway.routing.champion
+    assert model.integers == ("age", "credit_score")
+    whole = [_with(age=41.0, credit_score="690"), _with(age="41.0"), ROW]
+    split = {"columns": list(ROW), "data": [list(ROW.values()), [41.5, *LIST[1:]]]}
+    async with kit.running(gateway, lifespan=False) as s:
+        served = await s.client.post("/predict", json={"instances": whole})
+        plain = await s.client.post("/predict", json={"instances": [ROW] * 3})
+        fraction = await s.client.post("/predict", json={"instances": [ROW, _with(age=41.5)]})
+        as_text = await s.client.post(
+            "/predict",
+            json={"instances": [_with(credit_score="6.9e2"), _with(credit_score="690.5")]},
+        )
+        numbers_only = await s.client.post("/invocations", json={"dataframe_split": split})
+    assert served.status_code == 200, served.text
+    assert served.json()["predictions"] == plain.json()["predictions"]
+    assert fraction.status_code == 422
+    assert fraction.json() == error(
+        "feature 'age' in row 1 must be a whole number (the schema says dtype: int), got 41.5",
+        "not_an_integer",
+        row=1,
+        feature="age",
+    )
+    assert as_text.json()["error"] == (
+        "feature 'credit_score' in row 1 must be a whole number (the schema says dtype: int), "
+        "got 690.5"
+    )
+    assert numbers_only.status_code == 400
+    assert numbers_only.json()["message"].startswith("feature 'age' in row 1 must be a whole")
+
+
 async def _post_raw(s: Any, raw: bytes, path: str = "/predict") -> Any:
     return await s.client.post(path, content=raw, headers={"content-type": "application/json"})
 
@@ -267,7 +300,7 @@ async def test_the_feature_whose_count_differs_from_the_others_is_named(
     columns = {name: [value] for name, value in ROW.items()} | {"age": [41, 42]}
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/invocations", json={"inputs": columns})
-    assert response.json() == error(
+    assert response.json() == mlflow_error(
         "feature 'age' has 2 value(s) but the others have 1", "bad_shape", feature="age"
     )
 
@@ -328,7 +361,7 @@ async def test_counts_without_a_majority_are_all_shown(kit: Any, gateway: Any) -
     columns = {name: [value] * (2 if i < 3 else 1) for i, (name, value) in enumerate(ROW.items())}
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/invocations", json={"inputs": columns})
-    assert response.json() == error(
+    assert response.json() == mlflow_error(
         "every feature needs as many values as the others; the counts are: age 2, income 2, "
         "debt_ratio 2, credit_score 1, employment 1, region 1",
         "bad_shape",

@@ -87,7 +87,7 @@ def _exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], Any]:
 def test_a_header_up_to_8_kib_is_read(url: str) -> None:
     value = b"v" * (8192 - len(b"x-note"))
     status, _, body = _exchange(url, READY + b"x-note: " + value + b"\r\n\r\n")
-    assert (status, body) == (200, {"ready": True})
+    assert (status, body["ready"]) == (200, True)
 
 
 def test_a_header_past_8_kib_is_refused_431(url: str) -> None:

@@ -57,8 +57,7 @@ def test_a_chosen_request_id_steers_nothing(served: tuple[Any, str], project: An
         )
     assert forged.json() == {"accepted": 0, "unknown": 2, "duplicate": 0}
     assert honest.json() == {"accepted": 10, "unknown": 0, "duplicate": 3}
-    gateway.predictions.flush()
-    gateway.feedback.flush()
+    gateway.flush_logs()
     found = analyse(project.logs, MODEL, since)
     assert found.champion.labelled + found.challenger.labelled == 10  # once per answered row
     assert found.champion.requests + found.challenger.requests == 120
@@ -88,7 +87,7 @@ def test_feedback_needs_the_token_when_one_is_set(kit: Any, project: Any) -> Non
             "detail": {"code": "unauthorized"},
         }
     assert taken.json() == {"accepted": 1, "unknown": 0, "duplicate": 0}
-    assert gateway.feedback.written == 1  # written when the server stopped
+    assert gateway.converter.status["feedback"]["rows"] == 1  # written when it stopped
 
 
 def test_the_role_is_told_only_when_asked_for(kit: Any, project: Any) -> None:

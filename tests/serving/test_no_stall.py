@@ -67,9 +67,10 @@ def test_a_repeated_name_among_50_000_columns_is_refused_without_a_stall(url: st
     columns = [f"c{i}" for i in range(NAMES)] + ["c0"]
     body = {"dataframe_split": {"columns": columns, "data": [[1] * len(columns)]}}
     response, longest = _while_sending(url, "/invocations", orjson.dumps(body), "application/json")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json() == {
-        "error": "dataframe_split.columns names 'c0' more than once",
+        "error_code": "BAD_REQUEST",
+        "message": "dataframe_split.columns names 'c0' more than once",
         "detail": {"code": "wrong_features", "feature": "c0"},
     }
     assert longest < PATIENCE, f"a readiness check waited {longest:.1f} s"

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from mlgate.state.predlog import SegmentWriter, read_log
+from mlgate.state.convert import Converter
+from mlgate.state.predlog import read_log
+from mlgate.state.spool import Spool
 from serving.requests import MODEL
 
 pytestmark = pytest.mark.anyio
@@ -79,9 +81,11 @@ async def test_every_served_request_is_in_the_log_after_shutdown(
 ) -> None:
     async with serve() as s:
         sent, client_ids = await _send_all(s, registered)
-        writer = s.gateway.predictions
-    assert writer.failures == 0
-    assert writer.written == sum(r.stop - r.start for r in sent.values()) == 130
+        spool, converter = s.gateway.predictions, s.gateway.converter
+    assert spool.failures == 0
+    assert spool.records == len(sent)  # one record per request, whatever its rows
+    assert converter.status["predictions"]["rows"] == 130
+    assert sum(r.stop - r.start for r in sent.values()) == 130
 
     log = read_log(
         project.logs,
@@ -282,8 +286,7 @@ async def test_bad_feedback_is_refused(
         response = await s.client.post("/feedback", json=body)
     assert response.status_code == status
     assert response.json()["error"] == error
-    assert gateway.feedback.written == 0
-    assert not gateway.feedback._buffer
+    assert gateway.feedback.records == 0
 
 
 async def test_an_infinite_label_is_refused(kit: Any, gateway: Any) -> None:
@@ -299,19 +302,28 @@ async def test_an_infinite_label_is_refused(kit: Any, gateway: Any) -> None:
     )
 
 
-def test_a_failed_write_is_retried_not_lost(tmp_path: Any) -> None:
-    # The first write fails (the log folder is a file); the records wait for the next.
+def test_a_segment_that_cannot_be_stored_is_tried_again_not_lost(tmp_path: Any) -> None:
+    # The log folder is a file: no segment can be stored, and the spool keeps the labels.
     blocked = tmp_path / "logs"
     blocked.write_text("not a folder", encoding="utf-8")
-    writer = SegmentWriter(str(blocked), "predictions")
-    writer.append([{"request_id": "a", "row": 0}, {"request_id": "b", "row": 0}])
-    assert writer.flush() == 0
-    assert writer.failures == 1
+    spool = Spool(str(tmp_path / "spool"), "feedback")
+    converter = Converter(str(tmp_path / "spool"), str(blocked))
+    labels = [b'{"t":1,"id":"%s","row":0,"label":"1","m":"m"}\n' % i for i in (b"a", b"b")]
+    for line in labels:
+        spool.write(line)
+    spool.rotate()
+    assert converter.run_once() == 0
+    status = converter.status["feedback"]
+    assert status["failures"] == 1
+    assert status["pending_bytes"] == len(b"".join(labels))  # in the spool still
+    assert status["failing_since"] is not None
+    assert status["last_error"].startswith("cannot store a segment: ")
     blocked.unlink()
-    writer.append([{"request_id": "c", "row": 0}])
-    writer.close()
-    assert writer.written == 3
-    log = read_log(str(blocked), "predictions", "SELECT request_id FROM log ORDER BY 1")
+    spool.write(b'{"t": 2, "id": "c", "row": 0, "label": "0", "m": "m"}\n')
+    spool.close()
+    assert converter.run_once() == 3
+    assert converter.status["feedback"]["failing_since"] is None
+    log = read_log(str(blocked), "feedback", "SELECT request_id FROM log ORDER BY 1")
     assert log["request_id"].tolist() == ["a", "b", "c"]
 
 

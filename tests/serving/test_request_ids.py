@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mlgate.serving.request_ids import RequestIds
-from serving.requests import ROW, error
+from serving.requests import ROW, error, mlflow_error
 
 pytestmark = pytest.mark.anyio
 
@@ -72,14 +72,15 @@ async def test_a_header_unfit_to_route_by_or_log_is_refused(
     kit: Any, gateway: Any, header: str, value: bytes, shown: str
 ) -> None:
     what = "a user or session id" if header == "x-mlgate-key" else "your own id for this request"
-    written = gateway.predictions._rows
+    written = gateway.predictions.records
     async with kit.running(gateway, lifespan=False) as s:
         for path in ("/predict", "/invocations"):
             response = await s.client.post(path, json={"instances": [ROW]}, headers={header: value})
             assert response.status_code == 400
-            assert response.json() == error(
+            refusal = mlflow_error if path == "/invocations" else error
+            assert response.json() == refusal(
                 f"the {header} header must be {what}, 1 to 128 printable ASCII characters; "
                 f"got {len(value)} bytes: {shown}",
                 "bad_header",
             )
-    assert gateway.predictions._rows == written, "a refused request is not logged"
+    assert gateway.predictions.records == written, "a refused request is not logged"

@@ -41,12 +41,12 @@ def _refused(metrics: str, code: str, route: str) -> float:
 async def test_refusals_are_counted_and_change_nothing(kit: Any, gateway: Any) -> None:
     async with kit.running(gateway, lifespan=False) as s:
         before = (await s.client.get("/metrics")).text
-        logged = gateway.predictions.written + len(gateway.predictions._buffer)
+        logged = gateway.predictions.records
         for _ in range(3):
             await s.client.post("/predict", json={"instances": [_with(age="old")]})
         await s.client.post("/v2/models/nope/infer", json={})
         metrics = (await s.client.get("/metrics")).text
-    assert gateway.predictions.written + len(gateway.predictions._buffer) == logged
+    assert gateway.predictions.records == logged
     assert _refused(metrics, "not_a_number", "predict") - _refused(
         before, "not_a_number", "predict"
     ) == pytest.approx(3.0)

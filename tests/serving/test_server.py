@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from mlgate.state.convert import read_status
 from mlgate.state.predlog import read_log
 
 REQUESTS = 60
@@ -123,8 +124,22 @@ def test_serving_needs_no_data_files(project: Any) -> None:
     assert gateway.describe()["champion"] == "1"
 
 
+def _converter(project: Any) -> int:
+    """The process id of the server's log converter, from its status file."""
+    deadline = time.monotonic() + 60
+    while (status := read_status(Path(project.logs, "spool"))) is None:
+        assert time.monotonic() < deadline, "the log converter wrote no status"
+        time.sleep(0.1)
+    return int(status["pid"])
+
+
+def _workers(pid: int, project: Any) -> set[int]:
+    """The worker processes of the server `pid`: its children but the log converter."""
+    return _children(pid) - {_converter(project)}
+
+
 def _children(pid: int) -> set[int]:
-    """The worker processes of the server `pid` (not multiprocessing's resource tracker)."""
+    """The processes the server `pid` started (not multiprocessing's resource tracker)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -140,18 +155,18 @@ def _children(pid: int) -> set[int]:
 
 
 def test_a_worker_that_dies_is_replaced_and_the_others_keep_serving(
-    server_for: Any, registered: Any
+    server_for: Any, registered: Any, project: Any
 ) -> None:
     import os
     import signal
 
     server = server_for("--workers", "2")
     rows = {"instances": registered.lists(slice(0, 1))}
-    before = _children(server.process.pid)
+    before = _workers(server.process.pid, project)
     assert len(before) == 2
     os.kill(min(before), signal.SIGKILL)
     deadline = time.monotonic() + 60
-    while len(_children(server.process.pid) - before) < 1:
+    while len(_workers(server.process.pid, project) - before) < 1:
         assert time.monotonic() < deadline, server.log()
         time.sleep(0.2)
     # Every new connection is answered (the kernel spreads them over the workers alive).
@@ -183,12 +198,13 @@ def test_workers_that_keep_dying_stop_the_server_with_an_error() -> None:
     assert time.monotonic() - started < 30
 
 
-def test_workers_stop_when_their_supervisor_is_killed(server_for: Any) -> None:
+def test_workers_stop_when_their_supervisor_is_killed(server_for: Any, project: Any) -> None:
     import os
     import signal
 
     server = server_for("--workers", "2", "--log-level", "info")
-    workers = _children(server.process.pid)
+    converter = _converter(project)
+    workers = _workers(server.process.pid, project)
     assert len(workers) == 2
     deadline = time.monotonic() + 90  # ready is one worker up; the other may still load
     while server.log().count("Application startup complete") < 2:
@@ -199,8 +215,11 @@ def test_workers_stop_when_their_supervisor_is_killed(server_for: Any) -> None:
     os.kill(server.process.pid, signal.SIGKILL)
     server.process.wait(timeout=10)
     deadline = time.monotonic() + 60
-    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+    while any(Path(f"/proc/{pid}").exists() for pid in {*workers, converter}):
         assert time.monotonic() < deadline, server.log()
         time.sleep(0.2)
-    # Stopped gracefully: each flushed its log on the way out.
+    # Stopped gracefully: each closed its spool on the way out, and the converter, once
+    # they had, made segments of everything and stopped too.
     assert server.log().count("Application shutdown complete") == 2, server.log()
+    assert "the gateway is gone; converting what it left" in server.log()
+    assert not list(Path(project.logs, "spool", "predictions").glob("*.jsonl"))

@@ -8,12 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import PolynomialFeatures
 
 from mlgate.data.schema import ColumnSchema, Schema
 from mlgate.errors import DataError
-from mlgate.training.preprocessing import build_model, feature_kinds, prepare_features
+from mlgate.training.preprocessing import (
+    build_model,
+    feature_kinds,
+    final_estimator,
+    is_tree_ensemble,
+    prepare_features,
+)
 
 
 def exact(message: str) -> str:
@@ -100,3 +108,30 @@ def test_the_pipeline_imputes_scales_and_one_hot_encodes() -> None:
 def test_preprocessing_none_passes_features_straight_to_the_estimator() -> None:
     model = build_model(LogisticRegression(), {"n": "numeric"}, "none")
     assert [name for name, _ in model.steps] == ["model"]
+
+
+class OwnForest(RandomForestClassifier):
+    """A team's subclass of a scikit-learn forest: still trees."""
+
+
+@pytest.mark.parametrize(
+    ("estimator", "trees"),
+    [
+        (HistGradientBoostingClassifier(), True),
+        (OwnForest(), True),
+        (Pipeline([("poly", PolynomialFeatures()), ("estimator", RandomForestClassifier())]), True),
+        (Pipeline([("poly", PolynomialFeatures()), ("estimator", LogisticRegression())]), False),
+        (LogisticRegression(), False),
+    ],
+    ids=["hist-gradient-boosting", "subclass", "yaml-pipeline-of-trees", "yaml-pipeline", "linear"],
+)
+def test_auto_scales_numbers_only_for_models_without_trees(estimator: object, trees: bool) -> None:
+    """Trees are blind to scale, and ONNX Runtime scales in float32: a value sitting on a
+    threshold would take the other branch. A pipeline from model.pipeline is judged by
+    the estimator it ends in."""
+    assert is_tree_ensemble(estimator) is trees
+    assert final_estimator(Pipeline([("front", "passthrough"), ("model", estimator)])) is (
+        estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    )
+    numeric = build_model(estimator, {"n": "numeric"}, "auto").steps[0][1].transformers[0][1]
+    assert [name for name, _ in numeric.steps] == (["impute"] if trees else ["impute", "scale"])

@@ -49,7 +49,8 @@ def test_a_target_missing_in_some_rows() -> None:
         DataError,
         match=exact(
             "train.csv: target column 'label' is missing in 1 of 3 row(s). "
-            "Remove or label those rows."
+            "Remove or label those rows, or set data.drop_missing_target: true in mlgate.yaml "
+            "to leave them out (counted in the run's result)."
         ),
     ):
         check_target(frame, "label", "classification", source="train.csv")

@@ -18,6 +18,7 @@ from mlgate.cli import (
     rollout,
     scaffold,
     serve,
+    smoke,
 )
 
 app = typer.Typer(
@@ -55,6 +56,7 @@ compare.register(app)
 models.register(app)
 report.register(app)
 serve.register(app)
+smoke.register(app)
 rollout.register(app)
 monitor.register(app)
 scaffold.register(app)

@@ -121,7 +121,13 @@ def compare(
 
 @friendly
 def gate(
-    comparison_file: Annotated[Path, typer.Argument(help="A comparison.json from mlgate compare.")],
+    comparison_file: Annotated[
+        Path,
+        typer.Argument(
+            help="A comparison.json from mlgate compare, or a run's metrics.json (absolute "
+            "floors and ceilings only)."
+        ),
+    ],
     min_accuracy: Annotated[
         float | None,
         typer.Option("--min-accuracy", min=0.0, max=1.0, help="Floor on the candidate's accuracy."),
@@ -141,7 +147,7 @@ def gate(
     ] = Path("mlgate.yaml"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
-    """Judge a comparison file against thresholds. Exit 0 passed, 1 failed."""
+    """Judge a comparison (or a run's metrics) file against thresholds. Exit 0 passed, 1 failed."""
     from mlgate.project import Project
     from mlgate.road.compare import gate_comparison_file
 

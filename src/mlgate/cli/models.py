@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mlgate.cli.output import friendly, out, print_json
 
@@ -217,8 +219,8 @@ def rollback(
 def mlmodel(
     name: Annotated[str, typer.Argument(help="The registered model.")],
     version: Annotated[str, typer.Argument(help="The version to give an MLmodel.")],
-    replace: Annotated[
-        bool, typer.Option("--replace", help="Write it again where the version has one.")
+    force: Annotated[
+        bool, typer.Option("--force", help="Write it again where the version has one.")
     ] = False,
     config: ProjectOption = Path("mlgate.yaml"),
     as_json: JsonOption = False,
@@ -229,7 +231,7 @@ def mlmodel(
     from mlgate.registry.mlmodel import add_mlmodel
 
     with open_project(config) as project:
-        added = add_mlmodel(project.catalog, name, version, replace=replace)
+        added = add_mlmodel(project.catalog, name, version, force=force)
     if as_json:
         print_json(
             {
@@ -241,13 +243,14 @@ def mlmodel(
             }
         )
         return
-    where = f"{escape(added.name)} version {added.version}"
-    if not added.files:
-        out.print(f"{where} already has an MLmodel; nothing written (--replace writes it again)")
-        return
     verb = "replaced" if added.replaced else "written"
-    out.print(f"{where}: MLmodel {verb} ({', '.join(added.files)})")
-    out.print(f"  mlflow.pyfunc.load_model({added.uri!r}) loads it with mlgate's checks")
+    out.print(
+        f"{escape(added.name)} version {added.version}: MLmodel {verb} "
+        f"({escape(', '.join(added.files))})"
+    )
+    out.print(
+        f"  mlflow.pyfunc.load_model({escape(repr(added.uri))}) loads it with mlgate's checks"
+    )
 
 
 @models_app.command("history")
@@ -314,10 +317,30 @@ def _listing(
     elif not items:
         out.print(empty)
     else:
-        table = Table(*columns)
-        for item in items:
-            table.add_row(*row(item))
-        out.print(table)
+        rows = [row(item) for item in items]
+        # The short columns never break; the last one (why, what) wraps between words in
+        # the width left, or, when too little is left, goes under its row, indented.
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns[:-1])]
+        if sum(widths) + 3 * len(columns) + _MIN_TEXT_WIDTH <= out.width:
+            table = Table()
+            for column in columns[:-1]:
+                table.add_column(column, no_wrap=True)
+            table.add_column(columns[-1], ratio=1, overflow="fold")
+            for cells in rows:
+                table.add_row(*cells)
+            out.print(table)
+            return
+        out.print(
+            "  ".join([*(c.ljust(w) for c, w in zip(columns, widths, strict=False)), columns[-1]])
+        )
+        for cells in rows:
+            out.print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip())
+            for line in textwrap.wrap(Text.from_markup(cells[-1]).plain, out.width - 4):
+                out.print(f"    {escape(line)}")
+
+
+#: The narrowest the last column of a listing may be and stay a table column.
+_MIN_TEXT_WIDTH = 30
 
 
 def register(app: typer.Typer) -> None:

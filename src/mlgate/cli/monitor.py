@@ -137,9 +137,15 @@ def render_cycle(result: CycleResult) -> None:
     """One monitoring cycle's verdict, for people."""
     colour = {"healthy": "green", "insufficient": "yellow"}.get(result.status, "red")
     accuracy = "-" if result.live_accuracy is None else f"{result.live_accuracy:.3f}"
+    estimate = result.estimated_accuracy
+    estimated = (
+        f", estimated {estimate.accuracy:.3f} ({estimate.low:.3f} to {estimate.high:.3f})"
+        if estimate is not None
+        else ""
+    )
     out.print(
         f"[{colour}]{result.status}[/] — champion {result.champion}, {result.rows} served rows, "
-        f"{result.labelled} labelled, live accuracy {accuracy}"
+        f"{result.labelled} labelled, live accuracy {accuracy}{estimated}"
     )
     for reason in result.reasons + result.notes:
         out.print(f"  - {escape(reason)}")

@@ -125,6 +125,7 @@ def config_reference() -> str:
         "",
     ]
     _model_lines(PipelineConfig, "", lines)
+    lines += _schema_lines()
     lines += [
         "## Environment (runtime settings)",
         "",
@@ -140,6 +141,39 @@ def config_reference() -> str:
         default = field.default if field.default is not None else ""
         lines.append(f"| `{variable}` | {default} | {field.description or ''} |")
     return "\n".join(lines) + "\n"
+
+
+def _schema_lines() -> list[str]:
+    """The schema file's rules, its two forms and the flat form's defaults."""
+    from mlgate.data.schema import (
+        FLAT_MAX_DUPLICATES,
+        FLAT_MAX_MISSING_RATE,
+        ColumnSchema,
+        DatasetRules,
+    )
+
+    lines = [
+        "## schema.yaml",
+        "",
+        "The rules `mlgate validate` and `mlgate run` check, written by `mlgate schema infer`. "
+        "In mlgate's form, `columns:` maps each column to its rules and `_global:` holds the "
+        "table's. The flat form puts the column names at the top level beside `_global:`; "
+        f"in it, a column without `max_missing_rate` or `nullable` may miss at most "
+        f"{FLAT_MAX_MISSING_RATE:.0%} of its values, and a table without `max_duplicates` or "
+        f"`max_duplicate_rate` may hold {FLAT_MAX_DUPLICATES or 'no'} duplicate rows (that "
+        "form's defaults). "
+        "In mlgate's form an unwritten rule checks nothing. `dtype: float` accepts integer "
+        "data (integers are numbers; `dtype: int` refuses fractions). Means and standard "
+        "deviations are over a column's finite values; the deviation is the sample one "
+        "(n - 1), as pandas' `std()`.",
+        "",
+        "### A column's rules",
+        "",
+    ]
+    _model_lines(ColumnSchema, "", lines)
+    lines += ["### `_global`: the table's rules", ""]
+    _model_lines(DatasetRules, "", lines)
+    return lines
 
 
 @friendly

@@ -168,7 +168,9 @@ def quickstart(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Write into a non-empty folder, replacing the example's own files."
+            "--force",
+            help="Write into a non-empty folder, replacing the example's own files (never "
+            "through a symbolic link).",
         ),
     ] = False,
     quiet: QuietOption = False,

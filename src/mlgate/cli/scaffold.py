@@ -25,7 +25,10 @@ def init(
     ci: Annotated[str, typer.Option("--ci", help="CI workflows to write: github or none.")] = (
         "github"
     ),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Overwrite existing files (never through a symbolic link)."),
+    ] = False,
 ) -> None:
     """Scaffold a project: config, schema, example data, tests, workflows, README."""
     from mlgate.scaffold.project import init_project

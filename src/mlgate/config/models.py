@@ -47,6 +47,11 @@ class DataConfig(_Strict):
         None, description="Columns the model sees; default: every column but target and drop."
     )
     drop: list[str] = Field(default_factory=list, description="Columns the model never sees.")
+    drop_missing_target: bool = Field(
+        False,
+        description="Leave out rows whose target is missing (counted in the run's result "
+        "and warnings) instead of refusing the data.",
+    )
 
     @model_validator(mode="after")
     def _one_way_to_test(self) -> DataConfig:

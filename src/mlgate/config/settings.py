@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking URI; default: a SQLite file under .mlgate/.",
     )
+    allow_local_registry: bool = Field(
+        False,
+        description="Allow registering into the local SQLite registry when CI=true (refused "
+        "there by default: the runner's files are thrown away).",
+    )
     state_url: str | None = Field(
         None, description="SQLAlchemy URL of the state store; default: SQLite under .mlgate/."
     )
@@ -55,6 +60,27 @@ class Settings(BaseSettings):
         None,
         description="Where the gateway writes prediction and feedback logs (path or fsspec "
         "URL); default: .mlgate/logs.",
+    )
+    spool_path: str | None = Field(
+        None,
+        description="Local folder of the log's spool, where every answer's record is written "
+        "before the answer is sent; default: spool/ in MLGATE_LOG_PATH when that is a local "
+        "folder, else .mlgate/spool. One spool per log path.",
+    )
+    log_sync_interval: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds between fsyncs of the spool: a crash of the machine loses at "
+        "most this much of the answers (a killed gateway loses none); each worker then hands "
+        "its spool file to be turned into a Parquet segment. 0: every record is written "
+        "through to the disk before its answer (slower).",
+    )
+    log_grace: float = _seconds(
+        10.0,
+        "Seconds the spool may fail to take records before readiness answers 503 (each "
+        "answer whose record cannot be written is answered 503 at once).",
     )
     max_body_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="Largest request body the gateway reads."
@@ -145,6 +171,23 @@ class Settings(BaseSettings):
             return value
         return None
 
+    def check_registry_for_writing(self) -> None:
+        """Refuse to register into the local SQLite default inside CI (`CI=true`), where it
+        is a throwaway file on the runner, unless MLGATE_ALLOW_LOCAL_REGISTRY is set."""
+        import os
+
+        from mlgate.errors import ConfigError
+
+        in_ci = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+        if in_ci and not self.registry_uri and not self.allow_local_registry:
+            raise ConfigError(
+                "CI is set and MLGATE_REGISTRY_URI is not: the version would be registered in "
+                "a SQLite file on this runner, thrown away when the job ends.",
+                fix="Give the job the registry's secret (MLGATE_REGISTRY_URI, and "
+                "MLGATE_STATE_URL for the gateway's state), or set "
+                "MLGATE_ALLOW_LOCAL_REGISTRY=true if a throwaway registry is what you want.",
+            )
+
     def registry(self, base_dir: Path) -> str:
         """The registry URI to use for a project in `base_dir`."""
         if self.registry_uri:
@@ -169,6 +212,18 @@ class Settings(BaseSettings):
     def logs(self, base_dir: Path) -> str:
         """Where prediction and feedback logs go for a project in `base_dir`."""
         return self.log_path or str((base_dir / HOME / "logs").resolve())
+
+    def spool(self, base_dir: Path) -> str:
+        """The local folder of the log's spool for a project in `base_dir`."""
+        if self.spool_path:
+            return str(Path(self.spool_path).resolve())
+        logs = self.logs(base_dir)
+        scheme, sep, rest = logs.partition("://")
+        if not sep:
+            return str(Path(logs, "spool").resolve())
+        if scheme in ("file", "local"):
+            return str(Path(rest, "spool").resolve())
+        return str((base_dir / HOME / "spool").resolve())
 
     def state(self, base_dir: Path) -> str:
         """The state store URL to use for a project in `base_dir`."""

@@ -137,31 +137,48 @@ def dataset_rules(frame: pl.DataFrame, schema: Schema, checkable: list[str]) -> 
                         examples=examples(frame, name, mask=frame.get_column(name).is_null()),
                     )
                 )
-    means = [
+    for statistic in ("mean", "std"):
+        violations.extend(_moment_rules(frame, schema, checkable, statistic))
+    violations.extend(_table_rules(frame, schema))
+    return violations
+
+
+def _moment_rules(
+    frame: pl.DataFrame, schema: Schema, checkable: list[str], statistic: str
+) -> list[Violation]:
+    """Each numeric column's mean (or sample standard deviation) against its bounds,
+    over its finite values."""
+    bounded = [
         c
         for c in checkable
-        if (schema.columns[c].mean_min is not None or schema.columns[c].mean_max is not None)
+        if (
+            getattr(schema.columns[c], f"{statistic}_min") is not None
+            or getattr(schema.columns[c], f"{statistic}_max") is not None
+        )
         and is_numeric(frame.get_column(c).dtype)
     ]
-    if means and rows:
-        values = frame.select(pl.col(means).filter(pl.col(means).is_finite()).mean()).row(
-            0, named=True
+    if not bounded or not frame.height:
+        return []
+    import polars as pl
+
+    finite = pl.col(bounded).filter(pl.col(bounded).is_finite())
+    measured = finite.mean() if statistic == "mean" else finite.std(ddof=1)
+    values = frame.select(measured).row(0, named=True)
+    violations = []
+    for name in bounded:
+        rules, value = schema.columns[name], values[name]
+        low, high = getattr(rules, f"{statistic}_min"), getattr(rules, f"{statistic}_max")
+        if value is None or ((low is None or low <= value) and (high is None or value <= high)):
+            continue
+        violations.append(
+            Violation(
+                column=name,
+                rule=f"{statistic}_out_of_range",
+                message=f"{statistic} {value:.6g} outside [{low}, {high}]",
+                observed=value,
+                expected=[low, high],
+            )
         )
-        for name in means:
-            rules, mean = schema.columns[name], values[name]
-            low = rules.mean_min if rules.mean_min is not None else float("-inf")
-            high = rules.mean_max if rules.mean_max is not None else float("inf")
-            if mean is not None and not low <= mean <= high:
-                violations.append(
-                    Violation(
-                        column=name,
-                        rule="mean_out_of_range",
-                        message=f"mean {mean:.6g} outside [{rules.mean_min}, {rules.mean_max}]",
-                        observed=mean,
-                        expected=[rules.mean_min, rules.mean_max],
-                    )
-                )
-    violations.extend(_table_rules(frame, schema))
     return violations
 
 

@@ -21,6 +21,7 @@ Rule = Literal[
     "unknown_category",
     "missing_rate",
     "mean_out_of_range",
+    "std_out_of_range",
     "duplicates",
     "row_count",
 ]

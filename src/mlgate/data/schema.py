@@ -101,6 +101,12 @@ class ColumnSchema(BaseModel):
     allow_inf: bool = Field(False, description="Whether +inf and -inf are allowed.")
     mean_min: Bound = Field(None, description="Smallest allowed column mean.")
     mean_max: Bound = Field(None, description="Largest allowed column mean.")
+    std_min: Bound = Field(
+        None, description="Smallest allowed standard deviation (sample, n - 1, as pandas')."
+    )
+    std_max: Bound = Field(
+        None, description="Largest allowed standard deviation (sample, n - 1, as pandas')."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -120,9 +126,12 @@ class ColumnSchema(BaseModel):
     def _bounds(self) -> ColumnSchema:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-        low, high = self.mean_min, self.mean_max
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"mean_min ({low}) is greater than mean_max ({high})")
+        for what in ("mean", "std"):
+            low, high = getattr(self, f"{what}_min"), getattr(self, f"{what}_max")
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"{what}_min ({low}) is greater than {what}_max ({high})")
+        if self.std_min is not None and self.std_min < 0:
+            raise ValueError(f"std_min ({self.std_min}) is negative: a deviation never is")
         return self
 
     @property
@@ -196,8 +205,9 @@ def load_schema(path: str | Path) -> Schema:
     """The schema in a YAML file, in mlgate's form or the chapter's flat one.
 
     mlgate's form has `columns:` (name to rules) and `_global:`; the flat form puts
-    the column names at the top level beside `_global:`. Anything malformed is one
-    SchemaError that names every bad field.
+    the column names at the top level beside `_global:`, with that form's defaults
+    where a rule is not written (at most 5% missing a column, no duplicate row).
+    Anything malformed is one SchemaError that names every bad field.
     """
     from mlgate.config.loader import read_yaml, validation_to_config_error
 
@@ -228,6 +238,8 @@ def load_schema(path: str | Path) -> Schema:
     shaped = {k: v for k, v in raw.items() if not flat and k != "columns"} | {"columns": columns}
     if flat and "_global" in raw:
         shaped["_global"] = raw["_global"]
+    if flat:
+        shaped = _flat_defaults(shaped)
     try:
         return Schema.model_validate(shaped)
     except ValidationError as e:
@@ -235,6 +247,28 @@ def load_schema(path: str | Path) -> Schema:
         raise validation_to_config_error(
             e, Schema, file=path, raw=raw, strip=strip, kind=SchemaError
         ) from e
+
+
+#: The flat form's defaults, as the chapter's validator applies them: a column may miss
+#: at most 5% of its values, and the table may repeat no row.
+FLAT_MAX_MISSING_RATE, FLAT_MAX_DUPLICATES = 0.05, 0
+
+
+def _flat_defaults(shaped: dict[str, Any]) -> dict[str, Any]:
+    """The flat form with its defaults filled in where a rule is not written."""
+    columns = shaped["columns"]
+    if isinstance(columns, dict):
+        shaped["columns"] = {
+            name: rules | {"max_missing_rate": FLAT_MAX_MISSING_RATE}
+            if isinstance(rules, dict) and not {"max_missing_rate", "nullable"} & rules.keys()
+            else rules
+            for name, rules in columns.items()
+        }
+    table = shaped.get("_global")
+    table = {} if table is None else table
+    if isinstance(table, dict) and not {"max_duplicates", "max_duplicate_rate"} & table.keys():
+        shaped["_global"] = table | {"max_duplicates": FLAT_MAX_DUPLICATES}
+    return shaped
 
 
 def _column_name(key: Any) -> Any:

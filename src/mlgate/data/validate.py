@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlgate.data import disclosure
 from mlgate.data._row_rules import row_rules
 from mlgate.data._rules import column_rules, dataset_rules
 from mlgate.data.io import read_polars, to_polars
@@ -36,9 +37,10 @@ def validate(
     violations, checkable = column_rules(data, schema)
     violations += row_rules(data, schema, checkable)
     violations += dataset_rules(data, schema, checkable)
-    return ValidationReport(
+    found = ValidationReport(
         source=source, rows=data.height, columns=data.width, violations=violations
     )
+    return disclosure.report(found)  # inside a `withheld` block, nothing of the data
 
 
 def validate_file(location: str | Path, schema: Schema) -> ValidationReport:

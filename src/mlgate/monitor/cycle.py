@@ -22,9 +22,11 @@ from mlgate.config.monitor import RetrainGate
 from mlgate.drift.detector import DriftReport, compare_column, detect, sample_values
 from mlgate.drift.profile import PROFILE, Profile, sample_of
 from mlgate.errors import DataError, MlgateError, RegistryError
+from mlgate.registry.bundle import CARD_FILE, ModelCard
 from mlgate.registry.versions import CHAMPION, VersionInfo
 from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import record_event
+from mlgate.stats.estimate import AccuracyEstimate, estimate_accuracy
 from mlgate.training.preprocessing import MISSING
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 Status = Literal["healthy", "drift", "degraded", "insufficient"]
 
 _TRAFFIC = """
-SELECT p.request_id, p.row, p.prediction, p.time, f.label, unnest(p.features)
+SELECT p.request_id, p.row, p.prediction, p.score, p.time, f.label, unnest(p.features)
 FROM predictions AS p
 LEFT JOIN (
     SELECT request_id, row, arg_min(label, time) AS label FROM feedback
@@ -50,7 +52,7 @@ LEFT JOIN (
 WHERE p.model = $model AND p.time >= $since AND p.served AND p.role IN ('champion', 'challenger')
 """
 #: The columns of `_TRAFFIC` that are not features.
-_LOGGED = frozenset({"request_id", "row", "prediction", "time", "label"})
+_LOGGED = frozenset({"request_id", "row", "prediction", "score", "time", "label"})
 
 
 class CycleResult(BaseModel):
@@ -65,6 +67,17 @@ class CycleResult(BaseModel):
     labelled: int
     live_accuracy: float | None = None
     champion: str | None = None
+    estimated_accuracy: AccuracyEstimate | None = Field(
+        None,
+        description="The champion's accuracy on the window's rows estimated from its "
+        "calibrated confidence, before any label (classifiers).",
+    )
+    estimate_note: str | None = Field(None, description="Why there is no estimate.")
+    estimate_gap: float | None = Field(
+        None,
+        description="Realized minus estimated accuracy on the labelled rows, once there are "
+        "enough of them.",
+    )
     drift: DriftReport | None = None
     retrained: bool = False
     retrain_passed: bool | None = None
@@ -100,6 +113,9 @@ def recent_traffic(
     sql, params = _TRAFFIC, {"model": model, "since": since}
     if version is not None:
         sql, params = sql + " AND p.version = $version", params | {"version": version}
+    # In a fixed order: segments are read in any order, and rows of one request share
+    # their time, while the retraining holds out a seeded sample of these rows.
+    sql += " ORDER BY p.time, p.request_id, p.row"
     traffic = query_logs(log_root, sql, params, as_frame=True)
     for column in traffic.columns:
         if column not in _LOGGED and not is_numeric_dtype(traffic[column]):
@@ -128,7 +144,7 @@ def run_cycle(
     monitor = project.config.monitor
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=monitor.window)
-    champion, profile = _champion(project)
+    champion, profile, card = _champion(project)
     # Only the champion's own rows: those an earlier version served say nothing of it.
     traffic = recent_traffic(project.log_root, project.name, since, version=champion.version)
     labelled, accuracy = _live_accuracy(traffic, str(champion.tags.get("mlgate.task", "")))
@@ -149,14 +165,15 @@ def run_cycle(
             f"{len(traffic)} served row(s) in the window; a verdict needs {monitor.min_samples}"
         )
         return _finish(project, result)
+    _estimate(card, traffic, result, monitor.min_labels)
     _judge(monitor, profile, traffic, result)
     if retrain and result.status in monitor.retrain_on:
         _retrain(project, traffic, result, progress)
     return _finish(project, result)
 
 
-def _champion(project: Project) -> tuple[VersionInfo, Profile]:
-    """The champion and its reference profile."""
+def _champion(project: Project) -> tuple[VersionInfo, Profile, ModelCard | None]:
+    """The champion, its reference profile and its card (None if it cannot be read)."""
     catalog = project.catalog
     champion = catalog.alias(project.name, CHAMPION)
     if champion is None:
@@ -172,7 +189,40 @@ def _champion(project: Project) -> tuple[VersionInfo, Profile]:
             source=str(folder),
             fix="Retrain it with this mlgate (profiles are saved with every run).",
         )
-    return champion, Profile.load(profile_path)
+    try:
+        card: ModelCard | None = ModelCard.model_validate_json((folder / CARD_FILE).read_bytes())
+    except (OSError, ValueError):
+        card = None
+    return champion, Profile.load(profile_path), card
+
+
+def _estimate(card: ModelCard | None, traffic: Any, result: CycleResult, min_labels: int) -> None:
+    """The champion's accuracy estimated without labels, and, once labels are in, the gap
+    between estimate and realized accuracy on the labelled rows."""
+    calibration = card.calibration if card is not None else None
+    if calibration is None or not calibration.usable:
+        result.estimate_note = (
+            calibration.note
+            if calibration is not None
+            else "the champion has no calibration (a regressor, a model without "
+            "probabilities, or one registered before mlgate fitted them)"
+        )
+        return
+    result.estimated_accuracy = estimate_accuracy(calibration, traffic["score"].to_numpy())
+    if result.live_accuracy is None:
+        return
+    labelled = traffic[traffic["label"].notna()]
+    on_labelled = estimate_accuracy(calibration, labelled["score"].to_numpy())
+    if on_labelled is None:
+        return
+    result.estimate_gap = result.live_accuracy - on_labelled.accuracy
+    if not on_labelled.low <= result.live_accuracy <= on_labelled.high:
+        result.notes.append(
+            f"realized accuracy {result.live_accuracy:.3f} on {result.labelled} labelled rows "
+            f"is outside the estimate's interval for them ({on_labelled.low:.3f} to "
+            f"{on_labelled.high:.3f}): the relation between features and label may have "
+            "changed (concept drift), which an estimate from the model's confidence cannot see"
+        )
 
 
 def _judge(monitor: MonitorConfig, profile: Profile, traffic: Any, result: CycleResult) -> None:
@@ -202,6 +252,15 @@ def _judge(monitor: MonitorConfig, profile: Profile, traffic: Any, result: Cycle
         result.reasons.append(
             f"live accuracy {result.live_accuracy:.3f} on {result.labelled} labelled rows is "
             f"below the floor {floor:g}"
+        )
+    estimate = result.estimated_accuracy
+    if floor is not None and result.live_accuracy is None and estimate and estimate.high < floor:
+        # Before labels: the estimate's whole interval below the floor is a finding.
+        result.status = "degraded"
+        result.reasons.append(
+            f"estimated accuracy {estimate.accuracy:.3f} (95% interval {estimate.low:.3f} to "
+            f"{estimate.high:.3f}) on {estimate.rows} rows without enough labels is below the "
+            f"floor {floor:g}"
         )
     if not result.reasons:
         result.reasons.append(

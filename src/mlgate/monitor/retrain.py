@@ -103,7 +103,7 @@ def _recent_rows(
     import pandas as pd
 
     target, retrain = config.data.target, config.monitor.retrain
-    recent = traffic[traffic["label"].notna()].sort_values("time", ascending=False)
+    recent = traffic[traffic["label"].notna()].sort_values("time", ascending=False, kind="stable")
     if retrain.max_recent_rows:
         recent = recent.head(retrain.max_recent_rows)
     absent = [f for f in features if f not in recent.columns]

@@ -15,38 +15,85 @@ from mlgate.errors import ArtifactError
 
 __all__ = ["ArtifactInfo", "load_skops", "load_skops_bytes", "save_skops", "sha256_file"]
 
-#: Packages whose *classes* may be loaded from a skops file. Functions are refused even
-#: there (a model file naming `builtins.eval` or `subprocess.call` is an attack), and so is
-#: anything outside these packages, by name.
-TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy")
 #: Plain containers skops may list as untrusted though they run no code.
 TRUSTED_TYPES = frozenset(
     {"collections.OrderedDict", "collections.defaultdict", "collections.Counter"}
 )
+#: scikit-learn's modules whose classes hold a fitted estimator's state (trees, their
+#: predictors, neighbour indexes, distance metrics, losses); beside these, only estimators
+#: (BaseEstimator subclasses) are loaded from scikit-learn.
+SKLEARN_STATE_MODULES = frozenset(
+    {
+        "sklearn.tree._tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor",
+        "sklearn.ensemble._hist_gradient_boosting.binning",
+        "sklearn.neighbors._kd_tree",
+        "sklearn.neighbors._ball_tree",
+        "sklearn.metrics._dist_metrics",
+        "sklearn._loss.loss",
+        "sklearn._loss.link",
+    }
+)
+#: NumPy's random state, by name; its other classes are dtypes and scalar types only.
+NUMPY_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "numpy.random.RandomState",
+        "numpy.random.Generator",
+        "numpy.random.SeedSequence",
+        "numpy.random._mt19937.MT19937",
+        "numpy.random._pcg64.PCG64",
+        "numpy.random._pcg64.PCG64DXSM",
+        "numpy.random._philox.Philox",
+        "numpy.random._sfc64.SFC64",
+        "numpy.random.bit_generator.SeedSequence",
+    }
+)
 
 
 def _trusted(name: str) -> bool:
-    """Whether the type `name` (module.Qualified.Name) is a class from a trusted package,
-    or from the code of the version being loaded (mlgate.registry.code)."""
+    """Whether the type `name` (module.Qualified.Name) is on the explicit list: a scikit-learn
+    estimator or state class, a NumPy dtype, scalar type or random state, a SciPy sparse
+    matrix, or a class from the code of the version being loaded (mlgate.registry.code).
+
+    Whole packages are not trusted: a class is also a callable, and `numpy.memmap` named
+    as a FunctionTransformer's function opens files when the model runs.
+    """
     from mlgate.registry.code import trusted_modules
 
-    if name in TRUSTED_TYPES:
+    if name in TRUSTED_TYPES or name in NUMPY_TYPES:
         return True
     module_name, _, attribute = name.rpartition(".")
     if module_name in trusted_modules():
-        found_class: object = sys.modules.get(module_name)
-        for part in attribute.split("."):
-            found_class = getattr(found_class, part, None)
-        return inspect.isclass(found_class)
-    if module_name.split(".")[0] not in TRUSTED_PACKAGES:
+        return inspect.isclass(_attribute(sys.modules.get(module_name), attribute))
+    package = module_name.split(".")[0]
+    if package not in ("sklearn", "numpy", "scipy"):
         return False
     try:
-        found: object = importlib.import_module(module_name)
+        found = _attribute(importlib.import_module(module_name), attribute)
     except ImportError:
         return False
-    for part in attribute.split("."):
+    if not inspect.isclass(found):
+        return False
+    if package == "sklearn":
+        from sklearn.base import BaseEstimator
+
+        return module_name in SKLEARN_STATE_MODULES or issubclass(found, BaseEstimator)
+    if package == "numpy":
+        import numpy as np
+
+        return issubclass(found, np.generic | np.dtype)
+    from scipy import sparse
+
+    return module_name.startswith("scipy.sparse") and issubclass(
+        found, sparse.spmatrix | sparse.sparray
+    )
+
+
+def _attribute(found: object, dotted: str) -> object:
+    for part in dotted.split("."):
         found = getattr(found, part, None)
-    return inspect.isclass(found)
+    return found
 
 
 class ArtifactInfo(BaseModel):
@@ -103,9 +150,10 @@ def load_skops_bytes(data: bytes, *, path: str | Path) -> Any:
         raise ArtifactError(
             f"refusing to load a model file that contains untrusted type(s): {', '.join(refused)}.",
             path=path,
-            fix="Only scikit-learn, NumPy and SciPy classes, and those of the files listed "
-            "under model.code (stored with the version), are loaded from model files; list "
-            "the module that defines them under model.code and train again.",
+            fix="Only scikit-learn estimators and their state, NumPy dtypes, scalars and random "
+            "state, SciPy sparse matrices, and the classes of the files listed under "
+            "model.code (stored with the version) are loaded from model files; list the "
+            "module that defines them under model.code and train again.",
         )
     try:
         return sio.loads(data, trusted=list(untrusted))

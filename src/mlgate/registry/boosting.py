@@ -1,10 +1,11 @@
-"""XGBoost and LightGBM flavours: the estimator in its library's own safe format.
+"""XGBoost, LightGBM and CatBoost flavours: the estimator in its library's own safe format.
 
 The preprocessing pipeline around the estimator stays in skops (`model.skops`,
 its last step left as "passthrough"); the estimator is written with XGBoost's
-JSON `save_model` or LightGBM's model text, never pickled, and `estimator.json`
-keeps its class and plain parameters (and, for LightGBM, what its scikit-learn
-wrapper learned besides the booster: classes and input width). Loading builds
+JSON `save_model`, LightGBM's model text or CatBoost's binary `cbm`, never
+pickled, and `estimator.json` keeps its class and plain parameters (and, for
+LightGBM, what its scikit-learn wrapper learned besides the booster: classes and
+input width). Loading builds
 the estimator from the verified bytes and puts it back as the pipeline's last step.
 """
 
@@ -20,14 +21,24 @@ from mlgate.errors import ArtifactError
 from mlgate.registry.artifacts import load_skops_bytes, save_skops
 from mlgate.registry.flavours import MODEL_FILE, Flavour, register_flavour
 
-__all__ = ["ESTIMATOR_FILE", "LIGHTGBM", "LIGHTGBM_FILE", "XGBOOST", "XGBOOST_FILE"]
+__all__ = [
+    "CATBOOST",
+    "CATBOOST_FILE",
+    "ESTIMATOR_FILE",
+    "LIGHTGBM",
+    "LIGHTGBM_FILE",
+    "XGBOOST",
+    "XGBOOST_FILE",
+]
 
 ESTIMATOR_FILE = "estimator.json"
 XGBOOST_FILE = "model.xgb.json"
 LIGHTGBM_FILE = "model.lgb.txt"
+CATBOOST_FILE = "model.cbm"
 
 _XGBOOST_CLASSES = frozenset({"XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor"})
 _LIGHTGBM_CLASSES = frozenset({"LGBMClassifier", "LGBMRegressor"})
+_CATBOOST_CLASSES = frozenset({"CatBoostClassifier", "CatBoostRegressor"})
 
 
 def _library(name: str) -> Any:
@@ -164,9 +175,30 @@ def _load_lightgbm(files: Mapping[str, bytes]) -> Any:
     return _splice(files, estimator)
 
 
+def _save_catboost(model: Any, folder: Path) -> list[str]:
+    pipeline, estimator = _split(model)
+    save_skops(pipeline, folder / MODEL_FILE)
+    estimator.save_model(str(folder / CATBOOST_FILE), format="cbm")
+    _write_meta(folder, estimator)
+    return [MODEL_FILE, CATBOOST_FILE, ESTIMATOR_FILE]
+
+
+def _load_catboost(files: Mapping[str, bytes]) -> Any:
+    """The CatBoost estimator from its own binary format (`cbm`), read from checked bytes."""
+    _, estimator = _read_meta(files, _library("catboost"), _CATBOOST_CLASSES)
+    try:
+        estimator.load_model(blob=files[CATBOOST_FILE])
+    except Exception as e:  # CatBoost raises its own CatBoostError on bytes it cannot read
+        raise ArtifactError(f"not a CatBoost model ({e}).", path=CATBOOST_FILE) from e
+    return _splice(files, estimator)
+
+
 XGBOOST = register_flavour(
     Flavour("xgboost", _handles("xgboost", _XGBOOST_CLASSES), _save_xgboost, _load_xgboost)
 )
 LIGHTGBM = register_flavour(
     Flavour("lightgbm", _handles("lightgbm", _LIGHTGBM_CLASSES), _save_lightgbm, _load_lightgbm)
+)
+CATBOOST = register_flavour(
+    Flavour("catboost", _handles("catboost", _CATBOOST_CLASSES), _save_catboost, _load_catboost)
 )

@@ -15,6 +15,7 @@ from mlgate.registry import boosting  # noqa: F401
 from mlgate.registry.artifacts import ArtifactInfo, sha256_file
 from mlgate.registry.code import copy_code, module_name, running_code
 from mlgate.registry.flavours import MODEL_FILE, SKLEARN, flavour_for, get_flavour, read_verified
+from mlgate.stats.estimate import Calibration
 
 __all__ = ["TEST_SET", "ModelCard", "load_bundle", "save_bundle"]
 
@@ -56,12 +57,22 @@ class ModelCard(BaseModel):
     onnx_differing_rows: int = Field(
         0,
         description="Test rows on which the ONNX export answers otherwise than the model "
-        "(float32 thresholds), within the share allowed.",
+        "(float32 threshold flips of a tree model), within the share allowed.",
+    )
+    onnx_label_flips: int = Field(
+        0, description="Of onnx_differing_rows, those whose label differs (classifiers)."
+    )
+    calibration: Calibration | None = Field(
+        None,
+        description="A classifier's map from top-class probability to the chance its answer "
+        "is right, fitted on the held-out rows: accuracy is estimated from it before labels "
+        "arrive (mlgate.stats.estimate).",
     )
     prediction_ms: dict[str, float] = Field(
         default_factory=dict,
-        description="Median time to predict one row, by path: 'model' (the model's own "
-        "library) and 'onnx' (ONNX Runtime).",
+        description="Median time to answer one row, by path: 'model' (the model's own "
+        "library, as the gateway serves a version without ONNX; measured when no export "
+        "is kept) and 'onnx' (ONNX Runtime, whenever the model converted).",
     )
 
 

@@ -12,12 +12,16 @@ version without its files.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.settings import HOME, Settings
 from mlgate.errors import ArtifactError, RegistryError
+from mlgate.registry._abandoned import close_abandoned, mark_failed, owner_tags
+from mlgate.registry._lock import registry_lock, sqlite_file
 from mlgate.registry._mlflow import TAG as _TAG
 from mlgate.registry._mlflow import escape, missing, quiet_mlflow, refused, version_info
 from mlgate.registry._record import check_bundle, fit_reasons
@@ -96,7 +100,14 @@ class Catalog:
             quiet_mlflow()
             from mlflow import MlflowClient
 
-            self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            # MLflow makes (or migrates) the tables when it makes its stores (the client
+            # its tracking store, the first registry call its registry store), and two
+            # processes doing so at once fail: one at a time, under the registry's lock.
+            with registry_lock(self.uri):
+                client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+                if sqlite_file(self.uri) is not None:
+                    self._call(lambda: client.search_registered_models(max_results=1))
+            self._client = client
         return self._client
 
     # reading -----------------------------------------------------------------
@@ -255,39 +266,105 @@ class Catalog:
         sha256: str,
         run_name: str,
     ) -> VersionInfo:
-        """Log the bundle as an MLflow run and register it as a new version of `name`.
+        """Log the bundle as an MLflow run and register it as a new version of `name`
+        (`registering`, with nothing to do before its run ends)."""
+        with self.registering(
+            name,
+            bundle,
+            passed=passed,
+            reasons=reasons,
+            metrics=metrics,
+            params=params,
+            tags=tags,
+            sha256=sha256,
+            run_name=run_name,
+        ) as info:
+            return info
+
+    @contextmanager
+    def registering(
+        self,
+        name: str,
+        bundle: Path,
+        *,
+        passed: bool,
+        reasons: list[str],
+        metrics: dict[str, float | None],
+        params: dict[str, Any],
+        tags: dict[str, str],
+        sha256: str,
+        run_name: str,
+    ) -> Iterator[VersionInfo]:
+        """Register the bundle as a new version of `name`; the block moves its aliases.
 
         The bundle is checked first (its model file must still have digest `sha256`
         when one is given), and its files are found in the registry's store before
-        the version is made.
+        the version is made. The run stays RUNNING until the block ends: FINISHED
+        then, or FAILED with the version marked failed when the block raises, so a
+        run still RUNNING is a registration cut short (closed by the next one, see
+        `mlgate.registry._abandoned`). On a SQLite registry, registrations happen
+        one at a time, block included.
         """
         model_sha256, card_sha256, required = check_bundle(bundle, sha256)
-        client = self.client
-        experiment = self._experiment(name)
+        client = self.client  # made before the lock: making it takes the lock too
         verdict = {
             f"{_TAG}passed": str(passed).lower(),
             f"{_TAG}reasons": fit_reasons(reasons),
             f"{_TAG}sha256": model_sha256,
             f"{_TAG}card_sha256": card_sha256,
         }
-        run = self._call(
-            lambda: client.create_run(experiment, run_name=run_name, tags=tags | verdict)
-        )
-        self._log(run.info.run_id, bundle, metrics, params, required)
-        self._ensure_model(name)
         description = "passed its gates" if passed else "FAILED: " + "; ".join(reasons)
         if len(description) > _DESCRIPTION_LIMIT:
             description = description[: _DESCRIPTION_LIMIT - 1] + "…"
-        version = self._call(
-            lambda: client.create_model_version(
-                name,
-                f"{run.info.artifact_uri}/model",
-                run_id=run.info.run_id,
-                tags=tags | verdict,
-                description=description,
+        with registry_lock(self.uri):
+            experiment = self._experiment(name)
+            self._call(lambda: close_abandoned(client, experiment, name, self._history))
+            run = self._call(
+                lambda: client.create_run(
+                    experiment, run_name=run_name, tags=tags | verdict | owner_tags()
+                )
             )
-        )
-        return self._info(version)
+            run_id = run.info.run_id
+            try:
+                self._log(run_id, bundle, metrics, params, required)
+                self._ensure_model(name)
+                version = self._call(
+                    lambda: client.create_model_version(
+                        name,
+                        f"{run.info.artifact_uri}/model",
+                        run_id=run_id,
+                        tags=tags | verdict,
+                        description=description,
+                    )
+                )
+            except BaseException:
+                self._end(run_id, "FAILED")
+                raise
+            info = self._info(version)
+            try:
+                yield info
+            except BaseException as e:
+                self._cut_short(info, e)
+                raise
+            self._end(run_id, "FINISHED")
+
+    def _cut_short(self, info: VersionInfo, error: BaseException) -> None:
+        """The version marked failed and its run FAILED: its registration did not finish."""
+        problem = getattr(error, "problem", None) or str(error) or type(error).__name__
+        try:
+            reason = f"its registration did not finish: {problem}"
+            mark_failed(self.client, info.name, info.version, info.tags, reason)
+        except Exception:  # the registry that just failed may refuse this too
+            logging.getLogger(__name__).warning("could not mark version %s failed", info.version)
+        self._end(info.run_id, "FAILED")
+
+    def _end(self, run_id: str | None, status: str) -> None:
+        if run_id is None:
+            return
+        try:
+            self.client.set_terminated(run_id, status)
+        except Exception:  # left RUNNING, the next registration closes it
+            logging.getLogger(__name__).warning("could not mark run %s %s", run_id, status)
 
     def _log(
         self,
@@ -298,8 +375,8 @@ class Catalog:
         required: list[str],
     ) -> None:
         """Metrics, params and the bundle's files into the run, every required file found
-        in the store after; the run marked failed (and a RegistryError) otherwise."""
-        from mlflow.entities import Metric, Param, RunStatus
+        in the store after; a RegistryError otherwise."""
+        from mlflow.entities import Metric, Param
 
         client = self.client
         try:
@@ -317,12 +394,7 @@ class Catalog:
             lost = [f for f in required if f not in logged and Path(f).name not in logged]
             if lost:
                 raise RegistryError(f"{', '.join(lost)} did not reach the registry's store")
-            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
         except Exception as e:
-            try:
-                client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
-            except Exception:  # the store that just failed may refuse this too
-                logging.getLogger(__name__).warning("could not mark run %s failed", run_id)
             raise RegistryError(
                 f"could not log the model's files to the registry ({e}), so no version "
                 "was registered.",
@@ -395,16 +467,24 @@ class Catalog:
 
     def _experiment(self, name: str) -> str:
         experiment_name = f"mlgate/{name}"
+        from mlflow.exceptions import MlflowException
+
         found = self._call(lambda: self.client.get_experiment_by_name(experiment_name))
         if found is not None:
             return str(found.experiment_id)
-        return str(
-            self._call(
-                lambda: self.client.create_experiment(
-                    experiment_name, artifact_location=self.artifact_root
-                )
+        try:
+            made = self.client.create_experiment(
+                experiment_name, artifact_location=self.artifact_root
             )
-        )
+        except MlflowException as e:
+            if "RESOURCE_ALREADY_EXISTS" not in str(e.error_code):
+                raise refused(self.uri, e) from e
+            # Another process made it just now (no lock keeps a server's writers apart).
+            found = self._call(lambda: self.client.get_experiment_by_name(experiment_name))
+            if found is None:
+                raise refused(self.uri, e) from e
+            return str(found.experiment_id)
+        return str(made)
 
     def _ensure_model(self, name: str) -> None:
         from mlflow.exceptions import MlflowException

@@ -1,10 +1,13 @@
 """An MLmodel for a version registered before mlgate wrote one, or with an older one.
 
-The version is loaded as the gateway loads it (every digest checked against the
-registry's) before anything is written; the MLmodel and the files MLflow reads
-beside it are then written from those verified files and logged into the
-version's folder of the registry's store. The model's own files and its card are
-never touched, so the digests the registry keeps still hold.
+Such a version loads and serves in mlgate as ever; MLflow's own loaders refuse it
+('Could not find an "MLmodel" configuration file'). It is loaded as the gateway
+loads it (every digest checked against the registry's) before anything is written;
+the MLmodel and the files MLflow reads beside it are then written from those
+verified files, pinned to the packages the version was trained with, and logged
+into the version's folder of its run's artifacts (MLflow's artifact repository:
+in place for a local registry, uploaded for a tracking server). The model's own
+files and its card are never touched, so the digests the registry keeps still hold.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mlgate.errors import RegistryError
 from mlgate.registry._mlflow import TAG
 from mlgate.registry._record import MLMODEL
 from mlgate.registry.catalog import Catalog
@@ -29,7 +33,7 @@ ADDED_TAG = f"{TAG}mlmodel_added"
 
 @dataclass(frozen=True)
 class MlmodelAdded:
-    """What `add_mlmodel` did: the files it logged (none when one was there and kept)."""
+    """What `add_mlmodel` did: the files it logged, and whether they replaced an MLmodel."""
 
     name: str
     version: str
@@ -41,15 +45,18 @@ class MlmodelAdded:
         return f"models:/{self.name}/{self.version}"
 
 
-def add_mlmodel(
-    catalog: Catalog, name: str, version: str, *, replace: bool = False
-) -> MlmodelAdded:
+def add_mlmodel(catalog: Catalog, name: str, version: str, *, force: bool = False) -> MlmodelAdded:
     """Give version `version` of `name` an MLmodel through which MLflow loads it with
-    mlgate's verified loader; one it has already is kept unless `replace`."""
+    mlgate's verified loader; one that has an MLmodel is refused unless `force`."""
     info = catalog.version(name, version)
     had = MLMODEL in catalog.version_files(info)
-    if had and not replace:
-        return MlmodelAdded(name, info.version)
+    if had and not force:
+        raise RegistryError(
+            f"{name} version {info.version} already has an {MLMODEL} "
+            f"({info.source.rstrip('/')}/{MLMODEL}), so MLflow loads it as it is.",
+            fix="Pass --force to write it again (say, one an older mlgate wrote, whose "
+            "signature gave labels only).",
+        )
     loaded = load_ref(f"models:/{name}/{info.version}", catalog=catalog)
     with tempfile.TemporaryDirectory(prefix="mlgate-mlmodel-") as scratch:
         bundle = Path(scratch) / "model"

@@ -118,8 +118,8 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
     `packages` are the lineage's package versions, pinned in the requirements with
     mlgate itself and the libraries the model's objects come from. The model is loaded
     (its files verified) to learn what it answers; one that does not load gets an MLmodel
-    from its card alone, which MLflow's loader refuses as the gateway does. MLflow's files from an earlier run
-    into the same folder are replaced, the bundle's own never.
+    from its card alone, which MLflow's loader refuses as the gateway does. MLflow's
+    files from an earlier run into the same folder are replaced, the bundle's own never.
     """
     card = _card(bundle)
     model: Any = None

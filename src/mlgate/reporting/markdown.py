@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mlgate.registry.onnx import OnnxExport
     from mlgate.results import RunResult
 
 __all__ = ["run_summary"]
@@ -77,4 +78,17 @@ def run_summary(result: RunResult) -> str:
         )
     if result.training_time_s is not None:
         lines.append(f"- training time: {result.training_time_s:.2f} s")
+    if result.onnx is not None:
+        lines.append(f"- ONNX: {_onnx(result.onnx)}")
     return "\n".join(lines) + "\n"
+
+
+def _onnx(exported: OnnxExport) -> str:
+    """The export in one line: kept or why not, and how fast one row is answered."""
+    speeds = [
+        f"{ms:.3g} ms a row with {how}"
+        for ms, how in ((exported.onnx_ms, "ONNX Runtime"), (exported.model_ms, exported.library))
+        if ms is not None
+    ]
+    kept = "exported" if exported.artifact is not None else "not exported"
+    return f"{kept}: {exported.reason}" + (f" ({'; '.join(speeds)})" if speeds else "")

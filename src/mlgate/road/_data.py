@@ -6,17 +6,20 @@ the columns and the fix) before anything is fitted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.loader import config_hash
 from mlgate.config.models import PipelineConfig
+from mlgate.data.disclosure import column, withheld
 from mlgate.data.fingerprint import fingerprint
 from mlgate.data.io import read_arrow
 from mlgate.data.schema import Schema, infer_schema, inference_header, load_schema
 from mlgate.data.validate import ValidationReport, validate
-from mlgate.errors import DataError
+from mlgate.errors import DataError, MlgateError
 from mlgate.gates.absolute import check_gate_metrics
 from mlgate.lineage import Lineage, git_commit, package_versions
 from mlgate.road.checks import (
@@ -34,7 +37,16 @@ from mlgate.training.train import check_target, split_holdout
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Data", "Prepared", "prepare", "read", "validate_data", "violations"]
+__all__ = [
+    "Data",
+    "Prepared",
+    "disclosure",
+    "dropped_warnings",
+    "prepare",
+    "read",
+    "validate_data",
+    "violations",
+]
 
 
 @dataclass
@@ -46,6 +58,8 @@ class Data:
     train_pl: Any
     test_pl: Any
     lineage: Lineage
+    #: Rows left out because their target is missing (data.drop_missing_target), by part.
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +85,24 @@ def _own(config: PipelineConfig, location: str) -> bool:
     return resolved.is_relative_to(config.base_dir.resolve())
 
 
+@contextmanager
+def disclosure(config: PipelineConfig, data: Data) -> Iterator[None]:
+    """A block whose messages keep a data file outside the project to themselves: its
+    columns by position unless the project names them, none of its values (see
+    `mlgate.data.disclosure`). Nothing is withheld when every file is the project's."""
+    sources = [config.data.train, *([config.data.test] if config.data.test else [])]
+    if all(_own(config, source) for source in sources):
+        yield
+        return
+    named = {config.data.target, *config.data.drop, *config.evaluation.slices}
+    named |= set(config.data.features or [])
+    if config.schema_file:
+        with suppress(MlgateError, OSError):  # validation reports a schema it cannot read
+            named |= set(load_schema(config.resolve(config.schema_file)).columns)
+    with withheld(data.train.columns, named=named):
+        yield
+
+
 def read(config: PipelineConfig) -> Data:
     """The train (and test) data, refused when empty, with the lineage of what was read."""
     import polars as pl
@@ -89,10 +121,38 @@ def read(config: PipelineConfig) -> Data:
         test_pl=pl.from_arrow(test_arrow) if test_arrow is not None else None,
         lineage=lineage(config),
     )
+    if config.data.drop_missing_target:
+        _drop_missing_target(data, config.data.target)
     check_rows(data.train, train_source)
     if data.test is not None and test_source:
         check_rows(data.test, test_source)
     return data
+
+
+def _drop_missing_target(data: Data, target: str) -> None:
+    """Leave out the rows whose target is missing, from both views of each file, and
+    count them (a file without the target column is refused later, by name)."""
+    import polars as pl
+
+    for part in ("train", "test"):
+        frame = getattr(data, part)
+        if frame is None or target not in frame.columns:
+            continue
+        keep = frame[target].notna()
+        if keep.all():
+            continue
+        data.dropped[part] = int((~keep).sum())
+        setattr(data, part, frame[keep.to_numpy()].reset_index(drop=True))
+        setattr(data, f"{part}_pl", getattr(data, f"{part}_pl").filter(pl.Series(keep.to_numpy())))
+
+
+def dropped_warnings(dropped: dict[str, int], target: str) -> list[str]:
+    """What a run says of the rows data.drop_missing_target left out."""
+    return [
+        f"{part} data: {count} row(s) whose target {target!r} is missing left out "
+        "(data.drop_missing_target)"
+        for part, count in dropped.items()
+    ]
 
 
 def lineage(config: PipelineConfig) -> Lineage:
@@ -163,7 +223,8 @@ def prepare(
         missing = [f for f in features if f not in test.columns]
         if missing:
             raise DataError(
-                f"test data lacks feature column(s): {', '.join(missing)}.",
+                "test data lacks feature column(s): "
+                f"{', '.join(column(f, quoted=False) for f in missing)}.",
                 source=config.data.test,
                 fix="Give the test file the same columns as the training file.",
             )

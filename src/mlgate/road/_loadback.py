@@ -32,7 +32,10 @@ def answers_of(bundle: Path, *, timeout: float = TIMEOUT) -> tuple[Any, Any | No
 
     with tempfile.TemporaryDirectory(prefix="mlgate-loadback-") as scratch:
         out = Path(scratch)
-        command = [sys.executable, "-P", "-m", "mlgate.serving.loadcheck", str(bundle), scratch]
+        # Absolute: the process runs in the scratch folder, and `mlgate run -o candidate`
+        # names its bundle relative to this one's.
+        where = str(bundle.resolve())
+        command = [sys.executable, "-P", "-m", "mlgate.serving.loadcheck", where, scratch]
         try:
             done = subprocess.run(
                 command,

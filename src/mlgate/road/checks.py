@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.models import PipelineConfig
+from mlgate.data.disclosure import column, examples, names
 from mlgate.errors import ConfigError, DataError
 from mlgate.training.task import Task, estimator_task, infer_task
 
@@ -33,7 +34,7 @@ def feature_columns(config: PipelineConfig, frame: pd.DataFrame, source: str) ->
             raise DataError(
                 f"data.features names column(s) that are not in the data: {', '.join(missing)}.",
                 source=source,
-                fix=f"Columns there: {', '.join(map(str, frame.columns))}.",
+                fix=f"Columns there: {names(frame.columns)}.",
             )
         features = [f for f in config.data.features if f != target and f not in drop]
     else:
@@ -65,7 +66,7 @@ def check_usable(frame: pd.DataFrame, features: list[str], source: str) -> None:
     if empty:
         raise DataError(
             f"feature column(s) with no values at all, missing in every one of the "
-            f"{len(frame)} rows: {', '.join(empty)}.",
+            f"{len(frame)} rows: {', '.join(column(f, quoted=False) for f in empty)}.",
             source=source,
             fix="Fill them, or list them under data.drop.",
         )
@@ -92,8 +93,11 @@ def check_text_among_numbers(frame: pd.DataFrame, features: list[str], source: s
         numbers = pd.to_numeric(values, errors="coerce")
         bad = values[numbers.isna()]
         if len(values) and 0 < len(bad) <= (1 - MOSTLY_NUMBERS) * len(values):
-            shown = ", ".join(repr(v) for v in bad.unique()[:3])
-            found.append(f"{name!r} ({len(bad)} of {len(values)} values, e.g. {shown})")
+            shown = examples(bad.unique()[:3])
+            found.append(
+                f"{column(name)} ({len(bad)} of {len(values)} values"
+                + (f", e.g. {shown})" if shown else ")")
+            )
     if found:
         raise DataError(
             "column(s) of numbers with a few values that are not numbers, which would make "
@@ -111,7 +115,7 @@ def check_slices(config: PipelineConfig, frame: pd.DataFrame, source: str) -> No
             f"slice column(s) not in the data of {source}: {', '.join(missing)}.",
             file=config.source,
             field="evaluation.slices",
-            allowed=", ".join(map(str, frame.columns)),
+            allowed=names(frame.columns),
             show_value=False,
         )
 

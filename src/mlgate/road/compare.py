@@ -18,7 +18,7 @@ from mlgate.config.models import GatesConfig
 from mlgate.data.io import read_pandas
 from mlgate.errors import ArtifactError, ConfigError, DataError
 from mlgate.evaluation.evaluate import unseen_labels
-from mlgate.gates.absolute import GateCheck, GateResult
+from mlgate.gates.absolute import GateCheck, GateResult, gate_absolute
 from mlgate.gates.compare import Comparison, Scores, Side, compare_predictions
 from mlgate.gates.decide import decide
 from mlgate.registry.bundle import TEST_SET
@@ -221,18 +221,35 @@ def gate_comparison_file(
     max_regression: float | None = None,
     rule: str | None = None,
 ) -> GateResult:
-    """The verdict on a saved comparison: the flags' thresholds, else the config's gates."""
+    """The verdict on a saved comparison: the flags' thresholds, else the config's gates.
+
+    A run's `metrics.json` (or `run.json`) has no baseline: it is judged by the absolute
+    floors and ceilings alone (--min-accuracy, gates.min, gates.max).
+    """
     if not path.is_file():
         raise ConfigError(
-            "comparison file not found.", file=path, fix="Write one with mlgate compare -o."
+            "comparison file not found.",
+            file=path,
+            fix="Write one with mlgate compare -o, or pass a run's metrics.json.",
         )
     try:
-        comparison = Comparison.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, ValidationError) as e:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
         raise ConfigError(
-            "not a comparison file written by `mlgate compare -o`.",
+            f"cannot read it as JSON ({e}).",
             file=path,
-            fix="Pass the comparison.json that mlgate compare wrote.",
+            fix="Pass the comparison.json of mlgate compare -o or a run's metrics.json.",
+        ) from e
+    metrics = _run_metrics(document)
+    if metrics is not None:
+        return _gate_metrics(project, path, metrics, min_accuracy, max_regression)
+    try:
+        comparison = Comparison.model_validate(document)
+    except ValidationError as e:
+        raise ConfigError(
+            "not a comparison file written by `mlgate compare -o`, nor a run's metrics.json.",
+            file=path,
+            fix="Pass the comparison.json that mlgate compare wrote, or a run's metrics.json.",
         ) from e
     if min_accuracy is not None or max_regression is not None:
         if "accuracy" not in comparison.metrics:
@@ -250,6 +267,51 @@ def gate_comparison_file(
     else:
         gates = project.config.gates if project.has_config else GatesConfig()
     return decide(comparison, with_rule(gates, rule))
+
+
+def _run_metrics(document: object) -> dict[str, float | None] | None:
+    """The metrics of a run's metrics.json (name → number) or run.json; None otherwise."""
+    if isinstance(document, dict) and "run_id" in document and "metrics" in document:
+        document = document["metrics"]
+    if not isinstance(document, dict) or not document or "task" in document:
+        return None
+    if not all(
+        (isinstance(v, int | float) and not isinstance(v, bool)) or v is None
+        for v in document.values()
+    ):
+        return None
+    return {str(k): None if v is None else float(v) for k, v in document.items()}
+
+
+def _gate_metrics(
+    project: Project,
+    path: Path,
+    metrics: dict[str, float | None],
+    min_accuracy: float | None,
+    max_regression: float | None,
+) -> GateResult:
+    """A run's metrics against the absolute floors and ceilings."""
+    if max_regression is not None:
+        raise ConfigError(
+            "--max-regression needs a baseline, and a run's metrics file has none.",
+            file=path,
+            fix="Compare with the champion first (mlgate compare -o comparison.json) and gate "
+            "that file; or judge this one with --min-accuracy.",
+        )
+    if min_accuracy is not None:
+        gates = GatesConfig(min={"accuracy": min_accuracy})
+    elif project.has_config:
+        configured = project.config.gates
+        gates = GatesConfig(min=configured.min, max=configured.max)
+    else:
+        gates = GatesConfig()
+    if not gates.min and not gates.max:
+        raise ConfigError(
+            "a run's metrics file is judged by absolute floors and ceilings, and none is set.",
+            file=path,
+            fix="Pass --min-accuracy, or set gates.min / gates.max in mlgate.yaml.",
+        )
+    return gate_absolute(metrics, gates)
 
 
 def _side(loaded: LoadedModel) -> Side:

@@ -27,7 +27,10 @@ def register_run(project: Project, result: RunResult) -> Registration:
     config, catalog = project.config, project.catalog
     # MLflow's own loaders, `mlflow models serve` and its signature view read this.
     write_mlmodel(Path(result.output_dir), result.lineage.packages)
-    info = catalog.register(
+    alias = None
+    # One registration at a time (on a SQLite registry): of two runs at once, the
+    # second sees the first's champion. The run ends when the aliases are moved.
+    with catalog.registering(
         config.name,
         Path(result.output_dir),
         passed=result.passed,
@@ -38,15 +41,17 @@ def register_run(project: Project, result: RunResult) -> Registration:
         tags=_tags(result),
         sha256=result.model.sha256 if result.model else "",
         run_name=result.run_id,
-    )
-    alias = None
-    if result.passed:
-        first = catalog.alias(config.name, CHAMPION) is None
-        alias = CHAMPION if first else CHALLENGER
-        reason = (
-            "first version to pass its gates" if first else "passed its gates against the champion"
-        )
-        catalog.move_alias(config.name, alias, info.version, action="register", reason=reason)
+    ) as info:
+        if result.passed:
+            first = catalog.alias(config.name, CHAMPION) is None
+            alias = CHAMPION if first else CHALLENGER
+            if first:
+                reason = "first version to pass its gates"
+            elif result.comparison is not None:
+                reason = "passed its gates against the champion"
+            else:  # another run registered the first champion while this one was gated
+                reason = "passed its gates; not compared with the champion, registered meanwhile"
+            catalog.move_alias(config.name, alias, info.version, action="register", reason=reason)
     _notify(project, result, info.version, alias)
     return Registration(
         name=config.name,

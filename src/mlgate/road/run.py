@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.models import PipelineConfig
+from mlgate.config.settings import load_settings
 from mlgate.data.validate import ValidationReport
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult
@@ -23,7 +24,15 @@ from mlgate.gates.compare import Comparison
 from mlgate.registry.bundle import TEST_SET, ModelCard
 from mlgate.registry.onnx import OnnxExport
 from mlgate.results import RunResult
-from mlgate.road._data import Prepared, prepare, read, validate_data, violations
+from mlgate.road._data import (
+    Prepared,
+    disclosure,
+    dropped_warnings,
+    prepare,
+    read,
+    validate_data,
+    violations,
+)
 from mlgate.road._fit import (
     Fitted,
     check_loadable,
@@ -86,6 +95,8 @@ def _run(
     judge: Judge | None,
 ) -> RunResult:
     say = progress or (lambda _message: None)
+    if register:  # before any training: a registry that would be thrown away is refused
+        (project.settings if project else load_settings()).check_registry_for_writing()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     estimator = resolve_estimator(
         config.model, seed=config.seed, file=config.source, project=config.base_dir
@@ -99,22 +110,31 @@ def _run(
     say("reading data")
     data = read(config)
     base: dict[str, Any] = {"name": config.name, "run_id": run_id, "output_dir": str(out)}
-    base |= {"target": config.data.target, "lineage": data.lineage}
-    say("validating data")
-    schema, reports, files = validate_data(config, data, out)
-    if not all(r.passed for r in reports.values()):
-        failed = RunResult(
-            **base, passed=False, stage="validate", reasons=violations(reports), validation=reports
-        )
-        return _write(failed, out, files)
-    prepared = prepare(config, estimator, data, schema, apply_gates)
-    fitted = fit_and_evaluate(config, estimator, prepared, say)
+    base |= {"target": config.data.target, "lineage": data.lineage, "dropped_rows": data.dropped}
+    with disclosure(config, data):  # messages quote no data file outside the project
+        say("validating data")
+        schema, reports, files = validate_data(config, data, out)
+        if not all(r.passed for r in reports.values()):
+            reasons = violations(reports)
+            failed = RunResult(
+                **base, passed=False, stage="validate", reasons=reasons, validation=reports
+            )
+            return _write(failed, out, files)
+        prepared = prepare(config, estimator, data, schema, apply_gates)
+        fitted = fit_and_evaluate(config, estimator, prepared, say)
     card, exported = save(config, prepared, fitted, out, say)
     verdicts = _Verdicts(apply_gates)
     if apply_gates:
         say("loading it back as the gateway will")
         verdicts.add(check_loadable(out, fitted, prepared))
     if not register:
+        if apply_gates:
+            # Said, not silent: the gates against the champion were not applied.
+            fitted.warnings.append(
+                "not compared with the champion: a run that registers nothing reads no "
+                f"registry. Compare with `mlgate compare --baseline {config.name}@champion "
+                f"--candidate {out}`, or run without --no-register"
+            )
         return _finish(
             config, base, reports, prepared, fitted, card, exported, verdicts, out, files
         )
@@ -206,7 +226,10 @@ def _finish(
         gates=gates,
         training_time_s=fitted.seconds,
         model=card.artifact,
-        warnings=fitted.warnings + onnx_warning(exported),
+        onnx=exported,
+        warnings=dropped_warnings(base["dropped_rows"], config.data.target)
+        + fitted.warnings
+        + onnx_warning(exported),
         comparison=comparison,
     )
     files |= {"model": str(out / card.artifact.path), "card": str(out / "model.json")}

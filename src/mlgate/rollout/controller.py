@@ -9,15 +9,13 @@ at the same step and weight. Every analysis and every action is an event.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.rollout import RolloutConfig
 from mlgate.errors import RevisionConflict
+from mlgate.processes import holder as new_holder
 from mlgate.road import rollouts
 from mlgate.rollout.analysis import analyse
 from mlgate.rollout.decide import Verdict, judge
@@ -45,7 +43,7 @@ class Controller:
         self.name = project.name
         self.store = project.state
         self.log_root = project.log_root
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.holder = holder or new_holder()
         self.lease = f"rollout:{self.name}"
         self._failing = False
 

@@ -6,11 +6,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlgate.errors import ConfigError
+from mlgate.scaffold._files import refuse_links
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EXAMPLE_CONFIG", "credit_data", "write_example"]
+__all__ = ["EXAMPLE_CONFIG", "EXAMPLE_FILES", "credit_data", "write_example"]
+
+#: What `write_example` writes, relative to the project folder.
+EXAMPLE_FILES = (
+    "mlgate.yaml",
+    "schema.yaml",
+    "data/train.csv",
+    "data/test.csv",
+    "data/drifted.csv",
+)
 
 EXAMPLE_CONFIG = """\
 # mlgate.yaml: one model's road. Paths are relative to this file.
@@ -90,6 +100,7 @@ def write_example(folder: Path, *, rows: int = 2000, seed: int = 7) -> Path:
     from mlgate.data.io import to_polars
     from mlgate.data.schema import infer_schema, inference_header
 
+    refuse_links(folder, EXAMPLE_FILES)
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)
     frame = credit_data(rows, seed=seed)

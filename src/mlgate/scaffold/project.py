@@ -2,7 +2,8 @@
 
 It writes the config, a schema, example data (unless bare), tests that call
 mlgate, requirements, a README and the GitHub Actions workflows. It never
-overwrites a file unless told to, and says which files are in the way.
+overwrites a file unless told to, and says which files are in the way; it never
+writes through a symbolic link, even when told to (see `mlgate.scaffold._files`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from mlgate._version import __version__
 from mlgate.errors import ConfigError
+from mlgate.scaffold._files import refuse_links
+from mlgate.scaffold.example import EXAMPLE_FILES
 
 __all__ = ["EXAMPLES", "init_project"]
 
@@ -97,9 +100,22 @@ mlgate serve            # serve the champion on http://127.0.0.1:8080
 
 Workflows in `.github/workflows/`: `ci.yml` (tests), `train.yml` (weekly and on
 demand), `pr-model-check.yml` (compare a pull request's model with the champion
-and comment), `deploy.yml` (register and start a rollout on merge). They read
-`MLGATE_REGISTRY_URI`, `MLGATE_STATE_URL` and `MLGATE_WEBHOOK_URL` from the
-repository's secrets.
+and comment), `deploy.yml` (on merge: the tests, then staging, then production;
+each registers, starts a rollout and smoke-tests that environment's gateway).
+
+Secrets:
+
+- `MLGATE_REGISTRY_URI_READONLY` (repository secret, optional): the registry
+  with read-only credentials, for the pull-request check, which runs the pull
+  request's code. Use a database user granted SELECT only (or a read-only
+  tracking-server account), or leave it unset: the check then reports the
+  candidate alone, without comparing it with the champion.
+- `MLGATE_REGISTRY_URI`, `MLGATE_STATE_URL`, `MLGATE_WEBHOOK_URL` and
+  `MLGATE_GATEWAY_URL` (secrets of the `staging` and `production`
+  environments): read and written by `train.yml` and `deploy.yml` only. Create
+  the environments under Settings → Environments and limit their deployment
+  branches to `main`, so no other branch's code runs with them; add reviewers
+  to `production` to approve each deploy there.
 """
 
 _GITIGNORE = ".mlgate/\n__pycache__/\n.pytest_cache/\ncandidate/\n"
@@ -116,7 +132,7 @@ def _planned(folder: Path, bare: bool) -> dict[str, str | None]:
         "tests/test_integration.py": _TEST_INTEGRATION,
     }
     if not bare:
-        files |= {"schema.yaml": None, "data/train.csv": None, "data/test.csv": None}
+        files |= dict.fromkeys(EXAMPLE_FILES)
     return files
 
 
@@ -150,6 +166,7 @@ def init_project(
     if ci:
         planned += [f".github/workflows/{name}" for name in WORKFLOWS]
     planned.append("README.md")
+    refuse_links(folder, planned)  # also with --force, also a dangling link
     existing = [name for name in planned if (folder / name).exists()]
     if existing and not force:
         raise ConfigError(

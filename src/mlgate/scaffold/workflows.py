@@ -2,18 +2,34 @@
 
 Actions are pinned to a major version, each workflow asks for the least
 permissions it needs, and secrets are read only from `secrets.*`.
+
+A pull request's code runs in the PR check (its estimator is imported, its
+requirements installed), so that job gets no secret that can write: it trains
+without registering and reads the champion through `MLGATE_REGISTRY_URI_READONLY`
+(a read-only database user or tracking-server account), or compares with nothing
+when that secret is unset. Only the jobs that run after a merge or on a schedule
+(`train`, `deploy`) see the registry, state store and webhook secrets, and only
+inside the `staging` and `production` environments, whose protection rules decide
+who may run them; one concurrency group keeps their registrations one after
+another. `deploy` runs the tests (`ci`, called) first, then staging, then
+production, each ending with smoke requests to that environment's gateway.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mlgate.config.models import PipelineConfig
+from mlgate.errors import ConfigError
+from mlgate.scaffold._files import refuse_links
 
-__all__ = ["WORKFLOWS", "render_workflows", "write_workflows"]
+__all__ = ["ENVIRONMENT", "STAGES", "WORKFLOWS", "render_workflows", "write_workflows"]
 
 _SETUP = """\
       - uses: actions/checkout@v4
+        with:
+          persist-credentials: false
       - uses: actions/setup-python@v5
         with:
           python-version: "{python}"
@@ -22,7 +38,11 @@ _SETUP = """\
         run: pip install -r requirements.txt
 """
 
-_REGISTRY_ENV = """\
+#: The protected environment that holds the secrets which write (see the module's docstring).
+ENVIRONMENT = "production"
+
+_WRITER = """\
+    environment: {environment}
     env:
       MLGATE_REGISTRY_URI: ${{{{ secrets.MLGATE_REGISTRY_URI }}}}
       MLGATE_STATE_URL: ${{{{ secrets.MLGATE_STATE_URL }}}}
@@ -45,12 +65,12 @@ def _keep(step: str, artifact: str, paths: list[str], *, days: int | None = None
     )
 
 
+# On pushes to main, deploy.yml calls this workflow before it deploys.
 CI = """\
 name: ci
 on:
-  push:
-    branches: [main]
   pull_request:
+  workflow_call:
 permissions:
   contents: read
 jobs:
@@ -65,6 +85,14 @@ jobs:
         run: python -m pytest -q
 """
 
+# Registrations from train and deploy wait for one another (never cancelled: a run that
+# registered half way would leave its version for the next run to mark failed).
+_ONE_WRITER = """\
+concurrency:
+  group: mlgate-registry-{name}
+  cancel-in-progress: false
+"""
+
 TRAIN = """\
 name: train
 on:
@@ -73,11 +101,12 @@ on:
   workflow_dispatch:
 permissions:
   contents: read
+{one_writer}\
 jobs:
   train:
     runs-on: ubuntu-latest
     timeout-minutes: 60
-{registry}\
+{writer}\
     steps:
 {setup}\
       - name: Validate, train, evaluate, gate, register
@@ -85,6 +114,7 @@ jobs:
 {keep_run}\
 """
 
+# The pull request's code runs here: no secret that writes, whatever the branch.
 PR_CHECK = """\
 name: pr-model-check
 on:
@@ -96,17 +126,25 @@ jobs:
   model-check:
     runs-on: ubuntu-latest
     timeout-minutes: 60
-{registry}\
+    env:
+      # Only whether the read-only registry secret is set, not its value.
+      READ_ONLY_REGISTRY: ${{{{ secrets.MLGATE_REGISTRY_URI_READONLY != '' }}}}
     steps:
 {setup}\
-      - name: Train the pull request's model
+      - name: Train the pull request's model (registers nothing)
         run: mlgate run -c {config} --no-register -o candidate
       - name: Compare with the champion
         id: compare
+        if: env.READ_ONLY_REGISTRY == 'true'
+        env:
+          MLGATE_REGISTRY_URI: ${{{{ secrets.MLGATE_REGISTRY_URI_READONLY }}}}
         run: >-
           mlgate compare -c {config}
           --baseline models:/{name}@champion --candidate candidate
           -o comparison.json --markdown report.md --html report.html
+      - name: Report the candidate alone (no read-only registry to compare with)
+        if: always() && env.READ_ONLY_REGISTRY != 'true' && hashFiles('candidate/summary.md') != ''
+        run: cp candidate/summary.md report.md
       - name: Comment on the pull request
         if: always() && hashFiles('report.md') != ''
         env:
@@ -114,9 +152,12 @@ jobs:
         run: mlgate report comment --file report.md --label model-check
 {keep_reports}\
       - name: Fail on a regression
+        if: env.READ_ONLY_REGISTRY == 'true'
         run: mlgate gate comparison.json -c {config}
 """
 
+# Tests first (ci.yml, called), then staging, then production: each environment holds its
+# own secrets and protection rules (reviewers, wait timers) in the repository's settings.
 DEPLOY = """\
 name: deploy
 on:
@@ -125,22 +166,39 @@ on:
   workflow_dispatch:
 permissions:
   contents: read
-concurrency:
-  group: deploy-{name}
-  cancel-in-progress: false
+{one_writer}\
 jobs:
-  deploy:
+  test:
+    uses: ./.github/workflows/ci.yml
+{stages}\
+"""
+
+_STAGE = """\
+  {environment}:
+    needs: {needs}
     runs-on: ubuntu-latest
     timeout-minutes: 60
-{registry}\
+{writer}\
+      MLGATE_GATEWAY_URL: ${{{{ secrets.MLGATE_GATEWAY_URL }}}}
     steps:
 {setup}\
       - name: Train, gate, register and start the rollout
         run: mlgate run -c {config} --deploy
+      - name: Smoke requests against the gateway
+        if: env.MLGATE_GATEWAY_URL != ''
+        run: mlgate smoke "$MLGATE_GATEWAY_URL" -c {config}
+      - name: No gateway to smoke-test
+        if: env.MLGATE_GATEWAY_URL == ''
+        run: >-
+          echo "::warning::set the {environment} environment's MLGATE_GATEWAY_URL
+          to smoke-test its gateway after each deploy"
       - name: Rollout status
         if: always()
         run: mlgate rollout status -c {config}
 """
+
+#: The environments a deploy goes through, in order.
+STAGES = ("staging", ENVIRONMENT)
 
 WORKFLOWS = {"ci.yml": CI, "train.yml": TRAIN, "pr-model-check.yml": PR_CHECK, "deploy.yml": DEPLOY}
 
@@ -149,6 +207,7 @@ def render_workflows(
     config: PipelineConfig, *, config_path: str = "mlgate.yaml", python: str = "3.11"
 ) -> dict[str, str]:
     """Each workflow's file name and text for the project `config` describes."""
+    _check_python(python)
     values = {
         "name": config.name,
         "config": config_path,
@@ -157,13 +216,41 @@ def render_workflows(
     }
     parts = {
         "setup": _SETUP.format(**values),
-        "registry": _REGISTRY_ENV.format(),
+        "writer": _WRITER.format(environment=ENVIRONMENT),
+        "stages": "".join(
+            _STAGE.format(
+                environment=stage,
+                needs=before,
+                writer=_WRITER.format(environment=stage),
+                setup=_SETUP.format(**values),
+                config=config_path,
+            )
+            for before, stage in zip(("test", *STAGES), STAGES, strict=False)
+        ),
+        "one_writer": _ONE_WRITER.format(**values),
         "keep_run": _keep("Keep the run", "mlgate-run", ["run.json", ".mlgate/runs/"], days=30),
         "keep_reports": _keep(
             "Keep the reports", "model-check", ["comparison.json", "report.md", "report.html"]
         ),
     }
     return {file: template.format(**parts, **values) for file, template in WORKFLOWS.items()}
+
+
+#: The oldest Python mlgate runs on (pyproject's requires-python).
+OLDEST_PYTHON = (3, 11)
+
+
+def _check_python(python: str) -> None:
+    """Refuse a CI Python that mlgate cannot be installed on (setup-python's own forms)."""
+    found = re.fullmatch(r"3\.(\d+|x)(\.\d+)?", python)
+    if found and (found[1] == "x" or (3, int(found[1])) >= OLDEST_PYTHON):
+        return
+    oldest = ".".join(map(str, OLDEST_PYTHON))
+    raise ConfigError(
+        f"--python {python!r}: mlgate needs Python {oldest} or later, and the workflows "
+        "would fail to install it.",
+        fix=f"Pass --python {oldest} (or a later 3.x, e.g. 3.12).",
+    )
 
 
 def write_workflows(
@@ -173,7 +260,11 @@ def write_workflows(
     config_path: str = "mlgate.yaml",
     python: str = "3.11",
 ) -> list[Path]:
-    """Write (or refresh) the workflows into `folder`/.github/workflows; the paths written."""
+    """Write (or refresh) the workflows into `folder`/.github/workflows; the paths written.
+
+    A symbolic link on the way to any of them is refused before anything is written.
+    """
+    refuse_links(folder, [f".github/workflows/{file}" for file in WORKFLOWS])
     target = folder / ".github" / "workflows"
     target.mkdir(parents=True, exist_ok=True)
     written = []

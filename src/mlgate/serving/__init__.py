@@ -1,7 +1,9 @@
 """The gateway: serves registered models through the rollout strategies.
 
 - `gateway`: the core, free of any web framework: which versions serve, the
-  split between them, and the prediction log (`Gateway`, `Routing`, `Served`).
+  split between them, and the prediction log (`Gateway`, `Routing`, `Served`);
+  `records` encodes each answer's log record, written to the spool before the
+  answer is sent.
 - `runtime`: a loaded version, ready to predict (`ServedModel`, `Prediction`).
 - `batch`, `coercion`, `tensors`, `body`: request bodies into a checked `Batch`.
 - `app`: the ASGI app factory (`create_app`), built from the routes of
@@ -12,10 +14,12 @@
   keeps the ones on connections and headers before the app sees a request;
   `request_ids` issues signed request ids and checks the headers a client sends
   about itself; `tokens` checks bearer tokens and slows down guessing.
-- `server`: loads a config's gateway and runs it under uvicorn.
+- `server`: loads a config's gateway and runs it under uvicorn, with the log's
+  converter in a process beside it.
 
 Input refusals are `mlgate.errors.InputError`; a version named by a request
-that fails is `mlgate.errors.VersionFailed`.
+that fails is `mlgate.errors.VersionFailed`; an answer whose log record cannot be
+written is `mlgate.errors.LogUnavailable` (503), never a 200.
 """
 
 from mlgate.serving.batch import Batch

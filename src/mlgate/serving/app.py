@@ -67,8 +67,14 @@ def create_app(gateway: Gateway) -> FastAPI:
         if route.answer is not None:
             # The same handler, reached without FastAPI's per-request work; under the
             # route's own name, which labels its errors in the metrics.
-            fast.add(route.path, FastRoute(route.name, route.answer, route.check, route.csv))
+            fast.add(
+                route.path,
+                FastRoute(
+                    route.name, route.answer, route.check, route.csv, route.binary, route.errors
+                ),
+            )
     app.fast_path = fast
+    app.state.error_forms = {route.name: route.errors for route in ROUTES if route.errors}
     app.add_exception_handler(MlgateError, _failed)
     app.add_exception_handler(Exception, _failed)
     return app
@@ -105,7 +111,9 @@ def _slash_redirect(router: Router) -> ASGIApp:
 
 
 async def _failed(request: Request, error: Exception) -> Response:
-    return failure(gateway_of(request), error, route_name(request), request.url.path)[0]
+    name = route_name(request)
+    form = request.app.state.error_forms.get(name)
+    return failure(gateway_of(request), error, name, request.url.path, form)[0]
 
 
 @contextlib.asynccontextmanager

@@ -59,6 +59,28 @@ class Batch:
 
 def from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> Batch:
     """A batch from one list of values per feature name."""
+    return _whole(model, _from_columns(model, columns, limit=limit))
+
+
+def _whole(model: ServedModel, batch: Batch) -> Batch:
+    """`batch`, once every value of an integer feature (schema dtype int) is a whole
+    number: 41, 41.0 and "41" are the integer 41; 41.5 is refused, naming row and feature."""
+    for name in model.integers:
+        values = batch.columns[name]
+        broken = np.isfinite(values) & (values != np.floor(values))
+        if broken.any():
+            row = int(np.argmax(broken))
+            raise InputError(
+                f"feature {name!r} in row {row} must be a whole number (the schema says "
+                f"dtype: int), got {values[row].item()!r}",
+                row=row,
+                feature=name,
+                code="not_an_integer",
+            )
+    return batch
+
+
+def _from_columns(model: ServedModel, columns: dict[str, Any], *, limit: int) -> Batch:
     features = model.features
     if columns.keys() != model.feature_set:  # else nothing is missing or unknown
         _check_names(model, columns)
@@ -104,7 +126,8 @@ def from_plain_rows(model: ServedModel, rows: list[Any], *, limit: int) -> Batch
     if block is None:
         return None
     block = np.ascontiguousarray(block.T)  # [feature, row], as `Columns` holds it
-    return Batch(Columns(zip(numeric_order, block, strict=True), block, numeric_order), len(rows))
+    columns = Columns(zip(numeric_order, block, strict=True), block, numeric_order)
+    return _whole(model, Batch(columns, len(rows)))
 
 
 def from_rows(model: ServedModel, rows: Any, *, limit: int) -> Batch:

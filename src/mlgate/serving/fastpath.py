@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from mlgate.serving.body import decode, off_loop, receive_body
 from mlgate.serving.request_ids import Caller, client_request_id, routing_key
-from mlgate.serving.responses import failure
+from mlgate.serving.responses import ErrorForm, failure
 from mlgate.serving.routes import Answer, Check
 
 if TYPE_CHECKING:
@@ -42,6 +42,10 @@ class FastRoute:
     check: Check | None = None
     #: Whether the route also takes text/csv bodies.
     csv: bool = False
+    #: Whether the route takes the KServe V2 binary data extension.
+    binary: bool = False
+    #: The route's own shape of a refusal, if not mlgate's.
+    errors: ErrorForm | None = None
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -97,7 +101,7 @@ class FastPath:
         self, scope: Scope, receive: Receive, send: Send, route: FastRoute, param: str | None
     ) -> None:
         """Answer one request, with errors handled the way the app's handlers do."""
-        key = request_id = declared = kind = encoding = None
+        key = request_id = declared = kind = encoding = json_size = None
         browser = False
         for name, value in scope["headers"]:  # the first of each, as Headers.get
             if name == b"content-length":
@@ -112,6 +116,8 @@ class FastPath:
                 encoding = value.decode("latin-1") if encoding is None else encoding
             elif name == b"origin":
                 browser = True
+            elif name == b"inference-header-content-length":
+                json_size = value.decode("latin-1") if json_size is None else json_size
         gateway = self.gateway
         try:
             if route.check is not None and param is not None:
@@ -125,11 +131,13 @@ class FastPath:
                 self.limit,
                 csv=route.csv,
                 browser=browser,
+                json_size=json_size,
+                binary=route.binary,
             )
             body = await off_loop(len(raw.data), decode, raw)
             response = await route.answer(gateway, body, Caller(key, request_id, len(raw.data)))
         except Exception as error:
-            response, again = failure(gateway, error, route.name, scope["path"])
+            response, again = failure(gateway, error, route.name, scope["path"], route.errors)
             await response(scope, receive, send)
             if again:  # as Starlette's ServerErrorMiddleware: the server logs it too
                 raise
@@ -137,7 +145,7 @@ class FastPath:
         try:
             await response(scope, receive, send)
         except Exception as error:  # sending, or a background task: too late to answer
-            failure(gateway, error, route.name, scope["path"])
+            failure(gateway, error, route.name, scope["path"], route.errors)
             raise
 
 

@@ -6,22 +6,34 @@ versions before swapping them in (so no request is dropped), routes each
 request with the rollout strategy, and logs every prediction under a request id
 it issues. A challenger that cannot be loaded (tampered with, say) is logged and
 left out: the champion serves alone. Labels are taken only for the ids it issued.
+
+Every answer's record is written to the log's spool before the answer is sent;
+one that cannot be written (a full disk) is refused with 503 `LogUnavailable`,
+never answered unrecorded, and readiness turns 503 when that lasts longer than
+MLGATE_LOG_GRACE. The spool files become Parquet segments in another process
+under `mlgate serve`, or on a thread of this one (`convert=True`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.faults import Faults
-from mlgate.errors import InjectedFault, RegistryError, ServeError, VersionFailed
+from mlgate.errors import (
+    InjectedFault,
+    LogUnavailable,
+    RegistryError,
+    ServeError,
+    VersionFailed,
+)
 from mlgate.registry.refs import load_ref
 from mlgate.registry.versions import CHALLENGER, CHAMPION
 from mlgate.rollout.strategies import assign
@@ -29,13 +41,15 @@ from mlgate.serving.batch import Batch
 from mlgate.serving.faults import wrap
 from mlgate.serving.limits import OFF_LOOP_ROWS
 from mlgate.serving.metrics import GatewayMetrics
-from mlgate.serving.records import entry, table
+from mlgate.serving.records import encode_feedback, encode_prediction
 from mlgate.serving.request_ids import Caller, RequestIds
 from mlgate.serving.runtime import Prediction, ServedModel
 from mlgate.serving.tokens import TokenGuard
+from mlgate.state.convert import Converter, read_status
 from mlgate.state.keys import shared_key
-from mlgate.state.predlog import SegmentWriter
+from mlgate.state.predlog import check_writable
 from mlgate.state.rollout import RolloutState, get_rollout, revision
+from mlgate.state.spool import Spool
 
 if TYPE_CHECKING:
     from mlgate.project import Project
@@ -91,7 +105,7 @@ def _log_failure(message: str, version: str, error: Exception) -> None:
 class Gateway:
     """Serves one config's model from the registry through the rollout strategy."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, convert: bool = True) -> None:
         self.project = project
         self.config = project.config
         self.name = project.name
@@ -99,10 +113,27 @@ class Gateway:
         self.catalog = project.catalog
         self.store = project.state
         self.metrics = GatewayMetrics()
-        logs = project.log_root
-        # Entries, not records: the writer thread builds the rows (`records.table`).
-        self.predictions = SegmentWriter(logs, "predictions", build=table)
-        self.feedback = SegmentWriter(logs, "feedback")
+        self.log_root = project.log_root
+        self.spool_root = project.spool_root
+        sync = settings.log_sync_interval
+        self.predictions = Spool(
+            self.spool_root,
+            "predictions",
+            sync_interval=sync,
+            refused="the answer was not sent",
+            on_failure=lambda: self.metrics.log_failures.labels(self.name, "predictions").inc(),
+        )
+        self.feedback = Spool(
+            self.spool_root,
+            "feedback",
+            sync_interval=sync,
+            refused="the labels were not taken",
+            on_failure=lambda: self.metrics.log_failures.labels(self.name, "feedback").inc(),
+        )
+        #: Converts spool files to segments on a thread of this process; None when another
+        #: process does (`mlgate serve`).
+        self.converter = Converter(self.spool_root, self.log_root) if convert else None
+        self.metrics.log_health = self.log_health
         self._cache: dict[str, ServedModel] = {}
         self._routing: Routing | None = None
         self._random = random.Random()
@@ -213,15 +244,72 @@ class Gateway:
             except Exception:
                 log.exception("could not refresh the routing; serving what is loaded")
 
+    # the log ----------------------------------------------------------------
+
+    def check_logs(self) -> None:
+        """ConfigError when the spool or the log cannot be written."""
+        for spool in (self.predictions, self.feedback):
+            check_writable(self.log_root, spool.kind)
+        for spool in (self.predictions, self.feedback):
+            spool.check()
+
     def start(self) -> None:
-        """Start the log writers."""
+        """Open the spools (with their fsync threads), and the converter's thread if any."""
         self.predictions.start()
         self.feedback.start()
+        if self.converter is not None:
+            self.converter.start()
 
     def close(self) -> None:
-        """Write every buffered log record; called on graceful shutdown."""
+        """Close the spools; convert what they hold when this process converts. Called
+        on graceful shutdown."""
         self.predictions.close()
         self.feedback.close()
+        if self.converter is not None:
+            self.converter.close()
+
+    def flush_logs(self) -> int:
+        """Make every record spooled so far a segment now; the rows written."""
+        self.predictions.rotate()
+        self.feedback.rotate()
+        converter = self.converter or Converter(self.spool_root, self.log_root)
+        before: int = sum(s["rows"] for s in converter.status.values())
+        converter.drain(10.0)
+        after: int = sum(s["rows"] for s in converter.status.values())
+        return after - before
+
+    def log_health(self) -> dict[str, Any]:
+        """The log's state, for health checks: `ready` is false once a spool has failed
+        for longer than MLGATE_LOG_GRACE; then each spool's and the converter's figures."""
+        grace = self.settings.log_grace
+        spools = {s.kind: s.state() for s in (self.predictions, self.feedback)}
+        failing = [
+            f"{kind}: {state['last_error']} for {state['failing_for_s']:.1f} s"
+            for kind, state in spools.items()
+            if state["failing_for_s"] is not None and state["failing_for_s"] > grace
+        ]
+        status = read_status(self.spool_root)
+        converter = None
+        if status is not None:
+            now = time.time()
+            converter = {
+                "updated_s_ago": round(now - float(status.get("updated", now)), 3),
+                **{
+                    kind: {
+                        **{k: v for k, v in figures.items() if k != "failing_since"},
+                        "failing_for_s": None
+                        if figures.get("failing_since") is None
+                        else round(now - figures["failing_since"], 3),
+                    }
+                    for kind, figures in (status.get("kinds") or {}).items()
+                },
+            }
+        return {
+            "ready": not failing,
+            "problem": "; ".join(failing) or None,
+            "spool": spools,
+            "converter": converter,
+        }
 
     def describe(self) -> dict[str, Any]:
         """What is served now, for status endpoints."""
@@ -285,9 +373,9 @@ class Gateway:
             _log_failure("version %s failed on a request that named it: %s", model.version, e)
             raise VersionFailed(model.version, error) from e
         elapsed = time.perf_counter() - started
+        self._log(batch, model, role, route, caller, request_id, rollout, prediction, elapsed, None)
         labels = prediction.labels if model.card.task == "classification" else None
         self.metrics.answered(self.name, model.version, role, route, elapsed, labels)
-        self._log(batch, model, role, route, caller, request_id, rollout, prediction, elapsed, None)
         return Served(prediction, model, role, request_id)
 
     async def serve(self, batch: Batch, *, route: str, caller: Caller) -> Served:
@@ -325,6 +413,8 @@ class Gateway:
             model, role = routing.champion, CHAMPION
             prediction = await self._predict(model, batch)
         elapsed = time.perf_counter() - started
+        # Recorded before it is counted or sent: LogUnavailable (503) when it cannot be.
+        self._log(batch, model, role, route, caller, request_id, rollout, prediction, elapsed, None)
         self.metrics.answered(
             self.name,
             model.version,
@@ -333,7 +423,6 @@ class Gateway:
             elapsed,
             prediction.labels if model.card.task == "classification" else None,
         )
-        self._log(batch, model, role, route, caller, request_id, rollout, prediction, elapsed, None)
         after = None
         if chosen.shadow and challenger is not None:
             after = self._copy(challenger, "shadow", batch, route, caller, request_id, rollout)
@@ -356,20 +445,25 @@ class Gateway:
     ) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             started = time.perf_counter()
+            prediction: Prediction | None
+            error: str | None
             try:
                 prediction = await self._predict(other, batch)
             except Exception as e:  # an off-path answer's failure never reaches users
                 if role == "shadow":
                     self.metrics.shadow.labels(self.name, other.version, "error").inc()
                 error = f"{type(e).__name__}: {e}"
-                self._log(batch, other, role, route, caller, request_id, rollout, None, 0, error)
-                return
-            elapsed = time.perf_counter() - started
-            if role == "shadow":
-                self.metrics.shadow.labels(self.name, other.version, "ok").inc()
-            self._log(
-                batch, other, role, route, caller, request_id, rollout, prediction, elapsed, None
-            )
+                prediction, elapsed = None, 0.0
+            else:
+                error, elapsed = None, time.perf_counter() - started
+                if role == "shadow":
+                    self.metrics.shadow.labels(self.name, other.version, "ok").inc()
+            # The user has the answer already: a record the spool refuses is counted there.
+            with contextlib.suppress(LogUnavailable):
+                self._log(
+                    *(batch, other, role, route, caller, request_id, rollout),
+                    *(prediction, elapsed, error),
+                )
 
         return run
 
@@ -386,9 +480,8 @@ class Gateway:
         elapsed: float,
         error: str | None,
     ) -> None:
-        # A tuple now; the rows (time, ids, prediction, score, features...) are built in
-        # the writer thread, one table per segment (see `records.table`).
-        logged = entry(
+        # One line, written before the answer is sent; the converter makes rows of it.
+        line = encode_prediction(
             time.time_ns(),
             request_id,
             self.name,
@@ -406,13 +499,14 @@ class Gateway:
             batch,
             caller.client_id,
         )
-        self.predictions.add(logged, batch.rows)
+        self.predictions.write(line)
 
     def record_feedback(self, items: list[tuple[str, int, Any]]) -> Labelled:
-        """Queue ground-truth labels given as (request id, row, label): only for ids this
-        gateway issued, and once per row (as far as this process remembers)."""
-        now = datetime.now(UTC)
-        taken: list[dict[str, Any]] = []
+        """Spool ground-truth labels given as (request id, row, label): only for ids this
+        gateway issued, and once per row (as far as this process remembers).
+        LogUnavailable (and none taken) when the spool cannot take them."""
+        taken: list[tuple[str, int, str]] = []
+        marked: list[int] = []
         unknown = duplicate = 0
         with self._labelling:
             for request_id, row, label in items:
@@ -424,16 +518,16 @@ class Gateway:
                     duplicate += 1
                     continue
                 self._labelled[seen] = None
-                if len(self._labelled) > _REMEMBERED:
-                    del self._labelled[next(iter(self._labelled))]
-                taken.append(
-                    {
-                        "time": now,
-                        "request_id": request_id,
-                        "row": row,
-                        "label": str(label),
-                        "model": self.name,
-                    }
-                )
-        self.feedback.append(taken)
+                marked.append(seen)
+                taken.append((request_id, row, str(label)))
+            try:
+                if taken:
+                    line = encode_feedback(time.time_ns(), taken, self.name)
+                    self.feedback.write(line, len(taken))
+            except LogUnavailable:  # not taken: the same labels may be sent again
+                for seen in marked:
+                    self._labelled.pop(seen, None)
+                raise
+            while len(self._labelled) > _REMEMBERED:
+                del self._labelled[next(iter(self._labelled))]
         return Labelled(len(taken), unknown, duplicate)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -25,6 +26,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from mlgate.config.rollout import STRATEGIES
 
@@ -109,6 +112,24 @@ class GatewayMetrics:
             ["model", "version"],
             registry=r,
         )
+        self.ignored = Counter(
+            "mlgate_ignored_columns",
+            "Columns sent to /invocations that the model does not use (an id, a DataFrame's "
+            "index), ignored as MLflow's scoring server ignores them.",
+            ["model", "route"],
+            registry=r,
+        )
+        self.log_failures = Counter(
+            "mlgate_log_write_failures",
+            "Records the log's spool could not take (a full disk, say), by kind of log: "
+            "each such answer was refused with 503, each such label not taken.",
+            ["model", "kind"],
+            registry=r,
+        )
+        #: The gateway's `log_health`, read at each scrape (see `LogCollector`).
+        self.log_health: Callable[[], dict[str, Any]] | None = None
+        self._log_collector = LogCollector(self)
+        r.register(self._log_collector)
 
     def render(self) -> bytes:
         """The text exposition of every metric (all workers' in multiprocess mode)."""
@@ -118,6 +139,7 @@ class GatewayMetrics:
 
             combined = CollectorRegistry()
             multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+            combined.register(self._log_collector)
             return generate_latest(combined)
         return generate_latest(self.registry)
 
@@ -182,3 +204,73 @@ class GatewayMetrics:
             if len(self._classes) < _MAX_CACHED:
                 self._classes[key] = child
         return child
+
+
+class LogCollector(Collector):
+    """The log's health at each scrape, from the gateway's `log_health`: whether it is
+    ready, the converter's figures (one converter per server, so they are not summed
+    over workers), and the last error of each spool and of the converter.
+
+    `mlgate_log_last_error_info` carries the error's text as a label (cut to 200
+    characters), the time it happened as its value, one series per kind and stage.
+    """
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        source = self._metrics.log_health
+        if source is None:
+            return
+        health = source()
+        yield GaugeMetricFamily(
+            "mlgate_log_ready",
+            "1 while every answer's record is being written to the log's spool; 0 once "
+            "writing has failed for longer than MLGATE_LOG_GRACE (readiness answers 503).",
+            value=1.0 if health["ready"] else 0.0,
+        )
+        errors = GaugeMetricFamily(
+            "mlgate_log_last_error_info",
+            "The last error of the log, by kind and stage (spool: this worker writing "
+            "records; converter: making segments); the value is when it happened.",
+            labels=["kind", "stage", "error"],
+        )
+        for kind, state in health["spool"].items():
+            if state["last_error"]:
+                at = state["last_error_at"] or 0.0
+                errors.add_metric([kind, "spool", state["last_error"][:200]], at)
+        converter = health.get("converter") or {}
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
+            "failures": CounterMetricFamily(
+                "mlgate_log_conversion_failures",
+                "Passes of the log's converter that could not store a segment (retried).",
+                labels=["kind"],
+            ),
+            "quarantined_records": CounterMetricFamily(
+                "mlgate_log_quarantined_records",
+                "Records the converter set aside in the dead-letter folder, with the reason.",
+                labels=["kind"],
+            ),
+            "rows": CounterMetricFamily(
+                "mlgate_log_converted_rows",
+                "Rows the converter wrote to Parquet segments since it started.",
+                labels=["kind"],
+            ),
+            "pending_bytes": GaugeMetricFamily(
+                "mlgate_log_pending_bytes",
+                "Bytes of spool files not yet made segments.",
+                labels=["kind"],
+            ),
+        }
+        for kind, figures in converter.items():
+            if not isinstance(figures, dict):
+                continue
+            for key, family in families.items():
+                family.add_metric([kind], float(figures.get(key) or 0))
+            if figures.get("last_error"):
+                errors.add_metric(
+                    [kind, "converter", str(figures["last_error"])[:200]],
+                    float(figures.get("last_error_at") or 0.0),
+                )
+        yield from families.values()
+        yield errors

@@ -1,46 +1,67 @@
-"""Prediction-log records: a tuple queued per answer, made into a table in the writer thread.
+"""Prediction-log records as the gateway spools them: one JSON line per answer.
 
-The request path only captures what it knows (`entry`); the columns, one row
-per predicted row, are built later and all at once by `table`, off the event
-loop's hot path and without a dict per row.
+The request path writes each answer's record to the spool before the answer is
+sent (`Gateway._log`), so encoding is on the hot path: a request's numbers go
+as one base64 block of float64 (exact, and quicker to write and read than
+decimal text), and nothing is built per row. The layout, and how the converter
+makes Parquet rows of it, is in `mlgate.state.layout`.
 """
 
 from __future__ import annotations
 
+import binascii
 from typing import TYPE_CHECKING, Any
 
-from mlgate.serving.runtime import Columns
+import numpy as np
+import orjson
+
+from mlgate.state.layout import MAX_TEXT
 
 if TYPE_CHECKING:
     from mlgate.serving.batch import Batch
     from mlgate.serving.runtime import Prediction
 
-__all__ = ["Entry", "entry", "table"]
+__all__ = ["encode_feedback", "encode_prediction"]
 
-#: (time in ns since the epoch, request id, model, version, role, served, strategy,
-#: weight, routing key, route, latency in ms, prediction or None, regression?, error, batch,
-#: the client's own request id)
-Entry = tuple[
-    int,
-    str,
-    str,
-    str,
-    str,
-    bool,
-    str,
-    float,
-    "str | None",
-    str,
-    float,
-    "Prediction | None",
-    bool,
-    "str | None",
-    "Batch",
-    "str | None",
-]
+_OPTIONS = orjson.OPT_APPEND_NEWLINE
 
 
-def entry(
+def _capped(text: str | None) -> str | None:
+    """At most MAX_TEXT characters of a request's own text: the log's bytes per request
+    are bounded whoever calls the gateway (the HTTP routes refuse longer keys already)."""
+    return text if text is None or len(text) <= MAX_TEXT else text[:MAX_TEXT]
+
+
+def _base64(values: Any) -> str:
+    return binascii.b2a_base64(
+        np.ascontiguousarray(values, dtype=np.float64).tobytes(), newline=False
+    ).decode("ascii")
+
+
+def _features(record: dict[str, Any], columns: dict[str, Any]) -> None:
+    """Put the batch's features in `record`: names in order, numbers as one block."""
+    record["f"] = names = list(columns)
+    block = getattr(columns, "block", None)  # `runtime.Columns`: its numbers in one array
+    if block is not None:
+        numeric: tuple[str, ...] | list[str] = columns.numeric  # type: ignore[attr-defined]
+        text = [n for n in names if n not in numeric] if len(numeric) < len(names) else []
+    else:
+        numeric = [n for n in names if columns[n].dtype.kind == "f"]
+        text = [n for n in names if columns[n].dtype.kind != "f"]
+        block = np.array([columns[n] for n in numeric], dtype=np.float64) if numeric else None
+    record["fx"] = None if len(numeric) == len(names) else list(numeric)
+    record["fb"] = None if block is None or not len(numeric) else _base64(block)
+    record["ft"] = {n: columns[n].tolist() for n in text} if text else None
+
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot write itself (a numpy scalar among labels), as JSON."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def encode_prediction(
     time_ns: int,
     request_id: str,
     model: str,
@@ -56,147 +77,40 @@ def entry(
     regression: bool,
     error: str | None,
     batch: Batch,
-    client_request_id: str | None = None,
-) -> Entry:
-    """One answer (or failure) to log, as the gateway queues it."""
-    return (
-        time_ns,
-        request_id,
-        model,
-        version,
-        role,
-        served,
-        strategy,
-        weight,
-        key,
-        route,
-        latency_ms,
-        prediction,
-        regression,
-        error,
-        batch,
-        client_request_id,
-    )
+    client_request_id: str | None,
+) -> bytes:
+    """One answer (or failed prediction) as a spool line."""
+    probabilities = None if prediction is None else prediction.probabilities
+    record: dict[str, Any] = {
+        "t": time_ns,
+        "id": request_id,
+        "m": model,
+        "v": version,
+        "r": role,
+        "s": served,
+        "st": strategy,
+        "w": weight,
+        "k": _capped(key),
+        "rt": route,
+        "ms": latency_ms,
+        "e": _capped(error),
+        "c": _capped(client_request_id),
+        "n": batch.rows,
+        "p": None if prediction is None else prediction.labels,
+        "pb": None if probabilities is None else _base64(probabilities),
+        "pc": None if probabilities is None else int(probabilities.shape[-1]),
+        "reg": regression,
+    }
+    _features(record, batch.columns)
+    return orjson.dumps(record, default=_plain, option=_OPTIONS)
 
 
-def _scores(entries: list[Entry], counts: list[int]) -> Any:
-    """The score of every row: the top class probability, a regressor's value, or None."""
-    import numpy as np
-
-    tables = [e[11].probabilities if e[11] is not None else None for e in entries]
-    first = tables[0]
-    if first is not None:
-        known = [t for t in tables if t is not None and t.shape[1:] == first.shape[1:]]
-        if len(known) == len(tables):  # the usual segment: one classifier's answers
-            return np.concatenate(known).max(axis=1)
-    scores: list[float | None] = []
-    for e, probabilities, rows in zip(entries, tables, counts, strict=True):
-        prediction = e[11]
-        if prediction is None:
-            scores.extend([None] * rows)
-        elif probabilities is not None:
-            scores.extend(probabilities.max(axis=1).tolist())
-        elif e[12]:  # a regressor's value is its own score
-            scores.extend(None if label is None else float(label) for label in prediction.labels)
-        else:
-            scores.extend([None] * rows)
-    return scores
-
-
-def _features(batches: list[Batch]) -> Any:
-    """The rows' features as one struct column: numbers as float64 (NaN missing), text."""
-    import numpy as np
-    import pyarrow as pa
-
-    layout = tuple(batches[0].columns)
-    first = batches[0].columns
-    first_numeric = first.numeric if isinstance(first, Columns) else None
-    stacked: dict[str, Any] = {}
-    if all(tuple(b.columns) == layout for b in batches):  # the usual segment
-        names: list[str] = list(layout)
-        blocks = [
-            b.columns.block
-            for b in batches
-            if isinstance(b.columns, Columns) and b.columns.numeric == first_numeric
-        ]
-        if first_numeric is not None and len(blocks) == len(batches):
-            # One [feature, row] block per request: one concatenation for all of them.
-            whole = np.concatenate(blocks, axis=1)
-            stacked = {name: whole[j] for j, name in enumerate(first_numeric)}
-        per_name = [
-            () if name in stacked else tuple(b.columns[name] for b in batches) for name in names
-        ]
-    else:  # versions with different features: each row has nulls for the others'
-        seen: dict[str, None] = {}
-        for b in batches:
-            seen.update(dict.fromkeys(b.columns))
-        names = list(seen)
-        per_name = [
-            tuple(
-                b.columns[name] if name in b.columns else np.full(b.rows, None, object)
-                for b in batches
-            )
-            for name in names
-        ]
-    fields, arrays = [], []
-    for name, parts in zip(names, per_name, strict=True):
-        values = stacked[name] if name in stacked else np.concatenate(parts)
-        if values.dtype.kind == "f":
-            array = pa.array(values, type=pa.float64(), mask=np.isnan(values))  # NaN: missing
-        else:
-            array = pa.array(values.tolist(), type=pa.string())
-        fields.append(pa.field(name, array.type))
-        arrays.append(array)
-    return pa.StructArray.from_arrays(arrays, fields=fields)
-
-
-def table(entries: list[Entry]) -> Any:
-    """The pyarrow Table of every row of `entries`, in the prediction log's layout."""
-    import numpy as np
-    import pyarrow as pa
-
-    fields = list(zip(*entries, strict=True))  # one tuple per field of the entries
-    batches: list[Batch] = list(fields[14])
-    counts = [b.rows for b in batches]
-    total = sum(counts)
-    spread = total != len(entries)  # some entries hold several rows
-    index = pa.array(np.repeat(np.arange(len(entries)), counts)) if spread else None
-
-    def each(position: int, kind: Any) -> Any:
-        values = pa.array(fields[position], type=kind)
-        return values.take(index) if index is not None else values
-
-    times = np.array(fields[0], dtype=np.int64) // 1000
-    rows = (
-        np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
-        if spread
-        else np.zeros(total, dtype=np.int64)
-    )
-    predictions: list[str | None] = []
-    for prediction, n in zip(fields[11], counts, strict=True):
-        if prediction is None:
-            predictions.extend([None] * n)
-        else:
-            predictions.extend(None if label is None else str(label) for label in prediction.labels)
-    time = pa.array(times, type=pa.timestamp("us", tz="UTC"))
-    return pa.table(
-        {
-            "time": time.take(index) if index is not None else time,
-            "request_id": each(1, pa.string()),
-            "row": pa.array(rows),
-            "model": each(2, pa.string()),
-            "version": each(3, pa.string()),
-            "role": each(4, pa.string()),
-            "served": each(5, pa.bool_()),
-            "strategy": each(6, pa.string()),
-            "weight": each(7, pa.float64()),
-            "key": each(8, pa.string()),
-            "route": each(9, pa.string()),
-            "latency_ms": each(10, pa.float64()),
-            "prediction": pa.array(predictions, type=pa.string()),
-            "score": pa.array(_scores(entries, counts), type=pa.float64()),
-            "error": each(13, pa.string()),
-            "client_request_id": each(15, pa.string()),
-            "features": _features(batches),
-        }
+def encode_feedback(time_ns: int, items: list[tuple[str, int, str]], model: str) -> bytes:
+    """Labels given as (request id, row, label), one spool line each."""
+    return b"".join(
+        orjson.dumps(
+            {"t": time_ns, "id": request_id, "row": row, "label": label, "m": model},
+            option=_OPTIONS,
+        )
+        for request_id, row, label in items
     )

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from mlgate.serving.body import decode, off_loop, read_body
 from mlgate.serving.request_ids import Caller, client_request_id, routing_key
+from mlgate.serving.responses import ErrorForm
 
 if TYPE_CHECKING:
     from mlgate.serving.gateway import Gateway
@@ -63,6 +64,10 @@ class Route:
     check: Check | None = None
     #: Whether the route also takes text/csv bodies.
     csv: bool = False
+    #: Whether the route takes the KServe V2 binary data extension.
+    binary: bool = False
+    #: The route's protocol's own shape of a refusal (MLflow's), if not mlgate's.
+    errors: ErrorForm | None = None
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -72,14 +77,14 @@ def gateway_of(request: Request) -> Gateway:
 
 
 async def prediction_request(
-    request: Request, gateway: Gateway, *, csv: bool = False
+    request: Request, gateway: Gateway, *, csv: bool = False, binary: bool = False
 ) -> tuple[Any, Caller]:
     """A prediction request's parsed body (off the event loop when large) and its caller,
     as the fast path reads them: the headers are checked before the body is read."""
     headers = request.headers
     key = routing_key(headers.get("x-mlgate-key"))
     client_id = client_request_id(headers.get("x-request-id"))
-    raw = await read_body(request, gateway.settings.max_body_bytes, csv=csv)
+    raw = await read_body(request, gateway.settings.max_body_bytes, csv=csv, binary=binary)
     body = await off_loop(len(raw.data), decode, raw)
     return body, Caller(key, client_id, len(raw.data))
 

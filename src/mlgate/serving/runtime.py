@@ -5,6 +5,7 @@ and schema."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from mlgate.data.schema import Schema, load_schema
 from mlgate.registry.predictor import Columns, Prediction, Predictor
@@ -35,3 +36,9 @@ class ServedModel(Predictor):
             version=loaded.version.version if loaded.version else loaded.folder.name,
             schema=load_schema(schema_path) if schema_path.exists() else None,
         )
+
+    @cached_property
+    def integers(self) -> tuple[str, ...]:
+        """The numeric features the schema types `int`, in model order."""
+        columns = self.schema.columns if self.schema else {}
+        return tuple(n for n in self.numeric_order if n in columns and columns[n].dtype == "int")

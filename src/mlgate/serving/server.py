@@ -11,6 +11,14 @@ busy for a moment (writing a log segment) when a client opens its pool of
 keep-alive connections is left without any, and the other serves them all on
 one core. The supervisor holds the port (bound, not listening), restarts a
 worker that dies, and stops them all gracefully on SIGTERM or SIGINT.
+
+Beside the workers runs the log's converter (`mlgate.state.convert.run`), a
+process of its own at a lower CPU priority: workers only append each answer's
+record to their spool, and the converter makes Parquet segments of the spool
+files, so no worker stalls while a segment is built. It starts before the
+workers, so it first converts what a killed server left; it is restarted if it
+dies, and stopped last, once the workers have closed their spools. When the
+gateway is killed, it notices its parent is gone and converts what is left.
 """
 
 from __future__ import annotations
@@ -44,13 +52,65 @@ log = logging.getLogger(__name__)
 _RESTARTS, _RESTART_WINDOW = 5, 60.0
 
 
-def build_gateway(config_path: Path, settings: Settings | None = None) -> Gateway:
-    """A gateway for the config's model with its champion (and challenger) loaded."""
-    gateway = Gateway(Project.open(config_path, settings=settings, data_files=False))
-    gateway.predictions.check()
-    gateway.feedback.check()
+def build_gateway(
+    config_path: Path, settings: Settings | None = None, *, convert: bool = True
+) -> Gateway:
+    """A gateway for the config's model with its champion (and challenger) loaded;
+    `convert`: it makes its log's segments itself (else another process does)."""
+    project = Project.open(config_path, settings=settings, data_files=False)
+    gateway = Gateway(project, convert=convert)
+    gateway.check_logs()
     gateway.load()
     return gateway
+
+
+class _Converter:
+    """The log's converter process: started, kept running, stopped after the workers."""
+
+    def __init__(self, config_path: Path) -> None:
+        project = Project.open(config_path, data_files=False)
+        self.args = (project.spool_root, project.log_root, 1.0, os.getpid())
+        self.process: Any = None
+        self._keeping = threading.Event()
+
+    def start(self) -> _Converter:
+        from mlgate.state.convert import run
+
+        context = multiprocessing.get_context("spawn")  # imports only what it needs
+        self.process = context.Process(
+            target=run, args=self.args, name="mlgate-log-converter", daemon=False
+        )
+        self.process.start()
+        return self
+
+    def keep(self) -> None:
+        """Start it again if it died (its spool files wait for it meanwhile)."""
+        if self.process is not None and not self.process.is_alive():
+            log.warning("the log converter exited with %s; starting another", self.process.exitcode)
+            self.start()
+
+    def keep_in_background(self) -> None:
+        """`keep` every second on a thread, until `stop`."""
+
+        def loop() -> None:
+            while not self._keeping.wait(1.0):
+                self.keep()
+
+        threading.Thread(target=loop, name="mlgate-converter-watch", daemon=True).start()
+
+    def stop(self, timeout: float = 90.0) -> None:
+        """SIGTERM: it converts what is left (bounded), then exits; SIGKILL past `timeout`."""
+        self._keeping.set()
+        process = self.process
+        if process is None:
+            return
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGTERM)
+        process.join(timeout)
+        if process.is_alive():
+            log.error("the log converter did not stop within %.0f s; killing it", timeout)
+            process.kill()
+            process.join()
 
 
 def _settle() -> None:
@@ -132,7 +192,7 @@ def _serve(config_path: Path, listen: Callable[[], socket.socket], log_level: st
 
     from mlgate.serving.app import create_app
 
-    gateway = build_gateway(config_path)
+    gateway = build_gateway(config_path, convert=False)  # the converter process converts
     config = uvicorn.Config(create_app(gateway), **uvicorn_options(gateway.settings, log_level))
     _settle()
     sock = listen()
@@ -201,7 +261,12 @@ def run_server(
             sock.listen(2048)
             return sock
 
-        _serve(config_path, listen, log_level)
+        converter = _Converter(config_path).start()
+        converter.keep_in_background()
+        try:
+            _serve(config_path, listen, log_level)
+        finally:
+            converter.stop()
         return
     # A port someone else listens on is refused here, before any worker starts: the
     # probe does not share the port, so even another SO_REUSEPORT listener stops it.
@@ -209,7 +274,7 @@ def run_server(
     port = probe.getsockname()[1]  # --port 0: the one port the system chose, for every worker
     probe.close()
     hold = _listen(host, port, share=True, listen=False)  # the port stays ours meanwhile
-    build_gateway(config_path).close()  # refuse a bad config or registry before starting
+    build_gateway(config_path, convert=False).close()  # refuse a bad config or registry first
     created = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         created = tempfile.mkdtemp(prefix="mlgate-metrics-")
@@ -217,7 +282,11 @@ def run_server(
     shown = f"[{host}]" if ":" in host else host
     log.info("starting %d workers on http://%s:%d", workers, shown, port)
     try:
-        _supervise(workers, (config_path.resolve(), host, port, log_level))
+        _supervise(
+            workers,
+            (config_path.resolve(), host, port, log_level),
+            converter=_Converter(config_path.resolve()),
+        )
     finally:
         hold.close()
         if created is not None:
@@ -225,8 +294,14 @@ def run_server(
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
-def _supervise(workers: int, args: tuple[Any, ...], target: Any = _worker) -> None:
-    """Run `workers` worker processes until a signal; restart one that dies.
+def _supervise(
+    workers: int,
+    args: tuple[Any, ...],
+    target: Any = _worker,
+    converter: _Converter | None = None,
+) -> None:
+    """Run `workers` worker processes (and the log's `converter`) until a signal; restart
+    one that dies.
 
     ServeError when workers die too often to go on (after stopping the others).
     """
@@ -247,9 +322,13 @@ def _supervise(workers: int, args: tuple[Any, ...], target: Any = _worker) -> No
 
     deaths: list[float] = []
     failed = None
+    if converter is not None:
+        converter.start()
     running = [start(i) for i in range(workers)]
     try:
         while not stopping.wait(0.5):
+            if converter is not None:
+                converter.keep()
             for index, process in enumerate(running):
                 if process.is_alive() or stopping.is_set():
                     continue
@@ -276,6 +355,8 @@ def _supervise(workers: int, args: tuple[Any, ...], target: Any = _worker) -> No
             if process.is_alive():
                 process.kill()
                 process.join()
+        if converter is not None:  # last: every worker's spool is closed by now
+            converter.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if failed:

@@ -12,6 +12,8 @@ from typing import Any
 
 from mlgate.errors import InputError
 from mlgate.serving.batch import Batch, check_rows, from_columns
+from mlgate.serving.binary import read_values
+from mlgate.serving.body import Binary
 from mlgate.serving.coercion import show_value
 from mlgate.serving.runtime import ServedModel
 
@@ -45,15 +47,27 @@ def parse_v2(model: ServedModel, body: Any, *, limit: int) -> Batch:
     """A batch from an Open Inference Protocol (KServe V2) request.
 
     Either one [rows, features] tensor in the model's feature order, or one
-    [rows] (or [rows, 1]) tensor per feature, named after it.
+    [rows] (or [rows, 1]) tensor per feature, named after it. A `Binary` body's
+    tensors may hold their values in its bytes (the binary data extension).
     """
+    tail = None
+    if isinstance(body, Binary):
+        body, tail = body.head, body.tail
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise InputError(
             'expected {"inputs": [{"name", "shape", "datatype", "data"}, ...]}',
             status=400,
             code="bad_body",
         )
-    tensors = [_tensor(spec, i) for i, spec in enumerate(body["inputs"])]
+    at = [0]  # how far the binary data is read
+    tensors = [_tensor(spec, i, tail, at) for i, spec in enumerate(body["inputs"])]
+    if tail is not None and at[0] != len(tail):
+        raise InputError(
+            f"the body has {len(tail)} bytes after its JSON, and the inputs' "
+            f"binary_data_size add up to {at[0]}",
+            status=400,
+            code="bad_tensor",
+        )
     if not tensors:
         raise InputError("inputs is empty", status=400, code="bad_body")
     if len(tensors) == 1 and tensors[0][0] not in model.card.kinds:
@@ -92,7 +106,9 @@ def _from_rows_tensor(model: ServedModel, tensor: Tensor, limit: int) -> Batch:
     return from_columns(model, columns, limit=limit)
 
 
-def _tensor(spec: Any, index: int) -> Tensor:
+def _tensor(spec: Any, index: int, tail: bytes | None, at: list[int]) -> Tensor:
+    """One input tensor; its values read from `tail` at `at[0]` (moved past them) when
+    its parameters give a binary_data_size."""
     if not isinstance(spec, dict):
         raise InputError(f"inputs[{index}] must be an object", status=400, code="bad_tensor")
     name, shape, datatype, data = (spec.get(k) for k in ("name", "shape", "datatype", "data"))
@@ -115,8 +131,24 @@ def _tensor(spec: Any, index: int) -> Tensor:
             status=400,
             code="bad_tensor",
         )
-    values = _flatten(data)
     expected = math.prod(shape)
+    size = _binary_size(spec, index, name, tail)
+    if size is not None and tail is not None:
+        if at[0] + size > len(tail):
+            raise InputError(
+                f"inputs[{index}] ({name}): binary_data_size {size} runs past the body's "
+                f"{len(tail)} bytes of binary data",
+                status=400,
+                code="bad_tensor",
+            )
+        raw, at[0] = tail[at[0] : at[0] + size], at[0] + size
+        return (
+            name,
+            shape,
+            datatype,
+            read_values(raw, datatype, expected, f"inputs[{index}] ({name})"),
+        )
+    values = _flatten(data)
     if len(values) != expected:
         raise InputError(
             f"inputs[{index}] ({name}): shape {shape} needs {expected} value(s), "
@@ -125,6 +157,29 @@ def _tensor(spec: Any, index: int) -> Tensor:
             code="bad_tensor",
         )
     return name, shape, datatype, values
+
+
+def _binary_size(spec: dict[str, Any], index: int, name: str, tail: bytes | None) -> int | None:
+    """An input's binary_data_size parameter, checked; None when it has none."""
+    parameters = spec.get("parameters")
+    size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+    if size is None:
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InputError(
+            f"inputs[{index}] ({name}): binary_data_size must be a non-negative integer, "
+            f"got {show_value(size)}",
+            status=400,
+            code="bad_tensor",
+        )
+    if tail is None:
+        raise InputError(
+            f"inputs[{index}] ({name}) gives a binary_data_size, but the request has no "
+            "Inference-Header-Content-Length header saying where its JSON ends",
+            status=400,
+            code="bad_tensor",
+        )
+    return size
 
 
 def _flatten(data: Any) -> list[Any]:

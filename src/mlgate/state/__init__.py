@@ -3,7 +3,9 @@
 `StateStore` keeps the history of alias moves (it is the catalog's
 `AliasHistory`); `rollout` the split the gateways apply, rollout events and the
 controller's lease; `keys` the secret keys a deployment's processes share;
-`predlog` the gateway's Parquet prediction and feedback log.
+`predlog` the gateway's Parquet prediction and feedback log, `spool` where each
+record is appended before its answer is sent, `convert` what turns spool files
+into Parquet segments, and `layout` the records' and the segments' columns.
 """
 
 from mlgate.state.keys import shared_key

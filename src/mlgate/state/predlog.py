@@ -1,172 +1,104 @@
-"""The prediction log: append-only Parquet segments, written off the request path.
+"""The prediction log: append-only Parquet segments, and reading them with DuckDB.
 
-Records go into an in-memory buffer; a background thread writes them out as a
-new Parquet segment every `interval` seconds (or sooner when the buffer is
-full), and `close()` writes whatever is left, so a graceful shutdown loses
-nothing. A writer given a `build` function buffers cheap entries instead of
-records and turns them into a table in the background thread, so the request
-path only queues a tuple. Segments live under `<root>/<kind>/date=YYYY-MM-DD/`, on local disk or
-any fsspec URL, and are read back with DuckDB.
+Segments live under `<root>/<kind>/date=YYYY-MM-DD/`, on local disk or any
+fsspec URL. The gateway does not write them while it serves: it appends each
+answer's record to its spool (`mlgate.state.spool`), and the converter
+(`mlgate.state.convert`) turns spool files into segments with `write_segment`,
+in another process. A segment appears whole or not at all: it is written under
+a hidden temporary name, fsynced on local disk, then renamed; the temporary
+file is removed on any failure, so a full disk is not kept full by the writer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["SegmentWriter", "read_log"]
+__all__ = ["check_writable", "query_logs", "read_log", "segment_path", "write_segment"]
 
 log = logging.getLogger(__name__)
 
-#: Turns buffered entries into a pyarrow Table, in the writer thread.
-Build = Callable[[list[Any]], Any]
 
+def check_writable(root: str, kind: str) -> None:
+    """Write and remove a probe file where segments of `kind` go; ConfigError when that
+    fails (a log nobody can write loses every record, and a rollout has nothing to judge)."""
+    import fsspec
 
-class SegmentWriter:
-    """A buffered writer of Parquet segments for one kind of record.
+    from mlgate.errors import ConfigError
 
-    Without `build`, the buffer holds dict records (`append`). With `build`, it
-    holds whatever `add` is given, and `build(entries)` makes the segment's table.
-    """
-
-    def __init__(
-        self,
-        root: str,
-        kind: str,
-        *,
-        interval: float = 1.0,
-        max_rows: int = 50_000,
-        build: Build | None = None,
-    ) -> None:
-        self.root = root.rstrip("/")
-        self.kind = kind
-        self.interval = interval
-        self.max_rows = max_rows
-        self.build = build
-        self._buffer: list[Any] = []
-        self._rows = 0
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.written = 0
-        self.failures = 0
-
-    def check(self) -> None:
-        """Write and remove a probe file where segments go; ConfigError when that fails
-        (a log nobody can write loses every record, and a rollout has nothing to judge)."""
-        import fsspec
-
-        from mlgate.errors import ConfigError
-
-        folder = f"{self.root}/{self.kind}"
-        try:
-            fs, path = fsspec.core.url_to_fs(folder)
-            fs.makedirs(path, exist_ok=True)
-            probe = f"{path}/.probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            with fs.open(probe, "wb") as handle:
-                handle.write(b"")
-            fs.rm(probe)
-        except Exception as e:
-            raise ConfigError(
-                f"cannot write the {self.kind} log at {folder}: {type(e).__name__}: {e}",
-                field="MLGATE_LOG_PATH",
-                fix="Set MLGATE_LOG_PATH to a folder (or fsspec URL) this process can write, "
-                "or unset it for .mlgate/logs.",
-            ) from None
-
-    def start(self) -> SegmentWriter:
-        """Start the background flusher (idempotent)."""
-        if self._thread is None:
-            # Imported here, not at the first flush: importing pyarrow holds the GIL for
-            # a good while, which would stall the requests being served then.
-            import fsspec  # noqa: F401
-            import pyarrow.parquet  # noqa: F401
-
-            self._thread = threading.Thread(
-                target=self._loop, name=f"mlgate-{self.kind}-writer", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def append(self, records: Iterable[dict[str, Any]]) -> None:
-        """Queue records; never blocks on I/O."""
-        with self._lock:
-            before = len(self._buffer)
-            self._buffer.extend(records)
-            self._rows += len(self._buffer) - before
-            full = self._rows >= self.max_rows
-        if full:
-            self._wake.set()
-
-    def add(self, entry: Any, rows: int = 1) -> None:
-        """Queue one entry that `build` turns into `rows` records later; never blocks on I/O."""
-        with self._lock:
-            self._buffer.append(entry)
-            self._rows += rows
-            full = self._rows >= self.max_rows
-        if full:
-            self._wake.set()
-
-    def flush(self) -> int:
-        """Write everything buffered now as one segment; the number of records written."""
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-            rows, self._rows = self._rows, 0
-        if not batch:
-            return 0
-        try:
-            written = self._write(batch)
-        except Exception:  # keep serving; put the records back to try again
-            log.exception("writing a %s segment failed; will retry", self.kind)
-            self.failures += 1
-            with self._lock:
-                self._buffer[:0] = batch
-                self._rows += rows
-            return 0
-        self.written += written
-        return written
-
-    def close(self) -> None:
-        """Stop the flusher and write what is left."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-        self.flush()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            self.flush()
-
-    def _write(self, batch: list[Any]) -> int:
-        import fsspec
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pylist(batch) if self.build is None else self.build(batch)
-        if table.num_rows == 0:
-            return 0
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        name = f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
-        folder = f"{self.root}/{self.kind}/date={day}"
+    folder = f"{root.rstrip('/')}/{kind}"
+    try:
         fs, path = fsspec.core.url_to_fs(folder)
         fs.makedirs(path, exist_ok=True)
-        final = f"{path}/{name}"
-        temporary = f"{path}/.{name}.tmp"
-        with fs.open(temporary, "wb") as handle:
-            pq.write_table(table, handle)
+        probe = f"{path}/.probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        with fs.open(probe, "wb") as handle:
+            handle.write(b"")
+        fs.rm(probe)
+    except Exception as e:
+        raise ConfigError(
+            f"cannot write the {kind} log at {folder}: {type(e).__name__}: {e}",
+            field="MLGATE_LOG_PATH",
+            fix="Set MLGATE_LOG_PATH to a folder (or fsspec URL) this process can write, "
+            "or unset it for .mlgate/logs.",
+        ) from None
+
+
+def segment_path(root: str, kind: str, day: str, name: str) -> tuple[Any, str]:
+    """(the filesystem, the path) of segment `name` of `kind` written on `day`."""
+    import fsspec
+
+    fs, folder = fsspec.core.url_to_fs(f"{root.rstrip('/')}/{kind}/date={day}")
+    return fs, f"{folder}/{name}"
+
+
+def write_segment(root: str, kind: str, table: Any, *, day: str, name: str) -> bool:
+    """Write `table` as segment `name` (ending .parquet) of `kind` in `date=day`; False,
+    writing nothing, when that segment is there already (a conversion done before)."""
+    import pyarrow.parquet as pq
+
+    fs, final = segment_path(root, kind, day, name)
+    if fs.exists(final):
+        return False
+    folder, _, base = final.rpartition("/")
+    fs.makedirs(folder, exist_ok=True)
+    temporary = f"{folder}/.{base}.{os.getpid()}.tmp"
+    local = _is_local(fs)
+    try:
+        if local:
+            with open(temporary, "wb") as handle:
+                pq.write_table(table, handle)
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before its spool file is removed
+        else:
+            with fs.open(temporary, "wb") as handle:
+                pq.write_table(table, handle)
         fs.mv(temporary, final)  # readers never see half a segment
-        return int(table.num_rows)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if fs.exists(temporary):
+                fs.rm(temporary)
+        raise
+    if local:
+        _sync_folder(folder)
+    return True
+
+
+def _is_local(fs: Any) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol in ("file", "local")
+
+
+def _sync_folder(folder: str) -> None:
+    """fsync a folder, so the names in it (a segment renamed in) survive a crash."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def read_log(root: str, kind: str, sql: str = "SELECT * FROM log") -> Any:

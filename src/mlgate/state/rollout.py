@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mlgate.config.rollout import STRATEGIES, Strategy
 from mlgate.errors import ConfigError, RevisionConflict
+from mlgate.processes import Owner
 from mlgate.state.base import Base
 from mlgate.state.store import StateStore, _AliasEventRow
 
@@ -303,12 +304,29 @@ def acquire_lease(store: StateStore, name: str, holder: str, ttl: float) -> bool
             )
             if getattr(taken, "rowcount", 0) == 1:
                 return True
-            if session.get(_LeaseRow, name) is not None:
-                return False  # held by another, and not expired
+            held = session.get(_LeaseRow, name)
+            if held is not None:
+                # Held by another and not expired: free only if its holder is certainly
+                # gone (SIGKILLed on this host), taken from that holder alone.
+                return _take_from_dead(session, name, held.holder, holder, now + ttl)
             session.add(_LeaseRow(name=name, holder=holder, expires_at=now + ttl))
             return True
     except IntegrityError:  # another process inserted it first
         return False
+
+
+def _take_from_dead(session: Any, name: str, dead: str, holder: str, until: float) -> bool:
+    """Take lease `name` from holder `dead` if that process certainly runs no more."""
+    owner = Owner.parse(dead)
+    if owner is None or not owner.gone():
+        return False
+    taken = session.execute(
+        update(_LeaseRow)
+        .where(_LeaseRow.name == name, _LeaseRow.holder == dead)
+        .values(holder=holder, expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(taken, "rowcount", 0) == 1
 
 
 def release_lease(store: StateStore, name: str, holder: str) -> None:

@@ -247,6 +247,25 @@ def _from_factory(path: str, given: dict[str, Any], seed: int, file: Path | None
     return built
 
 
+#: Per library: the params that keep it from printing every iteration or writing files into
+#: the working folder, and the params a user sets either with (then left alone).
+_QUIET: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
+    # CatBoost logs each iteration and writes catboost_info/ into the current folder.
+    "catboost": (
+        {"verbose": False, "allow_writing_files": False},
+        frozenset({"verbose", "logging_level", "silent", "verbose_eval", "allow_writing_files"}),
+    ),
+}
+
+
+def _quiet(cls: type[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with the library's quiet defaults where the user set none of their kind."""
+    found = _QUIET.get(cls.__module__.partition(".")[0])
+    if found is None or found[1] & params.keys():
+        return params
+    return found[0] | params
+
+
 def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: Path | None) -> Any:
     """An instance of `cls` with the `given` params (at `where` in the config), checked."""
     name = cls.__name__
@@ -262,8 +281,9 @@ def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: P
                     show_value=False,
                 )
     params = dict(given)
-    if "random_state" in accepted and "random_state" not in params:
+    if "random_state" in accepted and "random_state" not in params and "random_seed" not in params:
         params["random_state"] = seed
+    params = _quiet(cls, params)
     try:
         built = cls(**params)
     except (TypeError, ValueError) as e:

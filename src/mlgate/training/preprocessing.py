@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.disclosure import column, examples
 from mlgate.data.schema import Schema
 from mlgate.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["build_model", "feature_kinds", "prepare_features"]
+__all__ = [
+    "build_model",
+    "feature_kinds",
+    "final_estimator",
+    "is_tree_ensemble",
+    "prepare_features",
+]
 
 #: The value missing categories are imputed with: a category of its own.
 MISSING = "(missing)"
@@ -28,8 +35,8 @@ def feature_kinds(frame: pd.DataFrame, features: list[str], schema: Schema) -> d
             dtype is None and pd.api.types.is_datetime64_any_dtype(frame[name])
         ):
             raise DataError(
-                f"feature {name!r} holds dates, which models cannot take as they are.",
-                fix=f"Derive numbers from it in your data, or list {name!r} under data.drop.",
+                f"feature {column(name)} holds dates, which models cannot take as they are.",
+                fix=f"Derive numbers from it in your data, or list {column(name)} under data.drop.",
             )
         if dtype in ("int", "float") or (
             dtype is None
@@ -60,8 +67,11 @@ def prepare_features(
             numbers = pd.to_numeric(series, errors="coerce").astype("float64")
             wrong = numbers.isna() & series.notna()
             if wrong.any():
-                examples = ", ".join(repr(v) for v in series[wrong].unique()[:3])
-                bad.append(f"{name!r} ({int(wrong.sum())} value(s), e.g. {examples})")
+                shown = examples(series[wrong].unique()[:3])
+                bad.append(
+                    f"{column(name)} ({int(wrong.sum())} value(s)"
+                    + (f", e.g. {shown})" if shown else ")")
+                )
             columns[name] = numbers
         else:
             # Missing categories become a category of their own here rather than in an
@@ -83,11 +93,23 @@ _TREE_LIBRARIES = ("xgboost", "lightgbm", "catboost")
 _TREE_NAMES = ("Tree", "Trees", "Forest", "GradientBoosting")
 
 
+def final_estimator(model: Any) -> Any:
+    """The estimator at the end of `model`, through pipelines within pipelines (the one
+    `model.pipeline` builds sits inside the one `build_model` puts the preprocessing in)."""
+    while getattr(model, "steps", None):
+        model = model.steps[-1][1]
+    return model
+
+
 def is_tree_ensemble(estimator: Any) -> bool:
-    """Whether `estimator` is a tree model, which scaling cannot change but can hurt: ONNX
-    Runtime scales in float32, and a value that sits on a split threshold (HistGradient-
-    Boosting's thresholds are data values) then takes the other branch."""
-    kind = type(estimator)
+    """Whether `estimator` (or the one a pipeline ends in) is a tree model, which scaling
+    cannot change but can hurt: ONNX Runtime scales in float32, and a value that sits on
+    a split threshold (HistGradientBoosting's thresholds are data values) then takes the
+    other branch."""
+    return any(_is_tree_class(kind) for kind in type(final_estimator(estimator)).__mro__)
+
+
+def _is_tree_class(kind: type[Any]) -> bool:
     if kind.__module__.partition(".")[0] in _TREE_LIBRARIES:
         return True
     return kind.__module__.startswith(("sklearn.ensemble", "sklearn.tree")) and any(

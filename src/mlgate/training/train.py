@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from mlgate.config.models import SplitConfig
+from mlgate.data.disclosure import example, names, value
 from mlgate.errors import DataError, TrainingError
 from mlgate.training.task import Task
 
@@ -42,7 +43,7 @@ def check_target(frame: pd.DataFrame, target: str, task: Task | None, *, source:
         raise DataError(
             f"target column {target!r} is not in the data.",
             source=source,
-            fix=f"Set data.target to one of: {', '.join(map(str, frame.columns))}.",
+            fix=f"Set data.target to one of: {names(frame.columns)}.",
         )
     values = frame[target]
     if values.isna().all():
@@ -56,15 +57,16 @@ def check_target(frame: pd.DataFrame, target: str, task: Task | None, *, source:
             f"target column {target!r} is missing in {int(values.isna().sum())} of "
             f"{len(values)} row(s).",
             source=source,
-            fix="Remove or label those rows.",
+            fix="Remove or label those rows, or set data.drop_missing_target: true in "
+            "mlgate.yaml to leave them out (counted in the run's result).",
         )
     if task == "regression" and (
         not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
     ):
         raise DataError(
             f"target column {target!r} holds "
-            f"{'true/false' if pd.api.types.is_bool_dtype(values) else 'text'} values "
-            f"(e.g. {values.iloc[0]!r}), which a regressor cannot learn.",
+            f"{'true/false' if pd.api.types.is_bool_dtype(values) else 'text'} values"
+            f"{example(values.iloc[0])}, which a regressor cannot learn.",
             source=source,
             fix="Use a classifier (or task: classification), "
             "or set data.target to a numeric column.",
@@ -72,16 +74,17 @@ def check_target(frame: pd.DataFrame, target: str, task: Task | None, *, source:
     if task == "classification":
         if values.nunique() < 2:
             raise DataError(
-                f"target column {target!r} has a single class ({values.iloc[0]!r}) in all "
+                f"target column {target!r} has a single class{example(values.iloc[0], lead='')} "
+                "in all "
                 f"{len(values)} rows; a classifier needs at least two.",
                 source=source,
                 fix="Add rows of another class, or check that data.target names the label.",
             )
         numeric = pd.api.types.is_float_dtype(values)
         if numeric and not bool((values == values.round()).all()):
-            example = next(v for v in values if v != round(v))
+            continuous = next(v for v in values if v != round(v))
             raise DataError(
-                f"target column {target!r} holds continuous values (e.g. {example!r}), "
+                f"target column {target!r} holds continuous values{example(continuous)}, "
                 "which a classifier cannot learn.",
                 source=source,
                 fix="Set task: regression and use a regressor.",
@@ -99,7 +102,7 @@ def split_holdout(
         counts = frame[target].value_counts()
         if counts.min() < 2:
             raise DataError(
-                f"class {counts.idxmin()!r} of target {target!r} has a single row, "
+                f"class {value(counts.idxmin())} of target {target!r} has a single row, "
                 "too few to hold out a stratified test set.",
                 source=source,
                 fix="Add rows of that class, or set data.split.stratify: false.",

@@ -6,6 +6,7 @@ scikit-learn predictions on the project's real test set (data/test.csv).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,8 @@ async def test_v2_metadata_health_and_ready(serve: Any, registered: Any) -> None
     assert server.status_code == 200
     assert server.json()["name"] == "mlgate"
     assert live.json() == {"live": True}
-    assert ready.json() == {"ready": True}
+    assert ready.json()["ready"] is True
+    assert ready.json()["log"]["ready"] is True  # the log's state: see test_log_health.py
     assert model_ready.json() == {"name": MODEL, "ready": True}
     metadata = model.json()
     assert metadata["name"] == MODEL
@@ -273,6 +275,97 @@ def _talk_like_triton(httpclient: Any, url: str, registered: Any) -> None:
             client.infer(MODEL, [tensor], outputs=label, model_version="9")
     finally:
         client.close()
+
+
+def test_tritonclient_defaults_binary_tensors_both_ways(
+    kit: Any, project: Any, registered: Any
+) -> None:
+    # tritonclient's defaults: every input as binary data after the JSON
+    # (Inference-Header-Content-Length), and with no outputs named, every output as binary.
+    httpclient = pytest.importorskip("tritonclient.http")
+    import httpx
+
+    frame = registered.test[registered.features]
+    complete = frame[frame["income"].notna()]
+    keep = registered.test["income"].notna().to_numpy()
+    expected = np.asarray(registered.labels["1"])[keep].tolist()
+    typed = {
+        "age": complete["age"].to_numpy(np.int64),
+        "income": complete["income"].to_numpy(np.float64),
+        "debt_ratio": complete["debt_ratio"].to_numpy(np.float32),
+        "credit_score": complete["credit_score"].to_numpy(np.int32),
+        "employment": complete["employment"].to_numpy(object),
+        "region": complete["region"].to_numpy(object),
+    }
+    with kit.in_thread(kit.make_gateway(project)) as url:
+        client = httpclient.InferenceServerClient(url.removeprefix("http://"))
+        try:
+            inputs = []
+            for name, data in typed.items():
+                datatype = httpclient.np_to_triton_dtype(data.dtype)
+                one = httpclient.InferInput(name, [len(data)], datatype)
+                one.set_data_from_numpy(data)  # binary_data=True, the default
+                inputs.append(one)
+            result = client.infer(MODEL, inputs)
+            assert result.get_output("label")["parameters"]["binary_data_size"] == 8 * len(data)
+            assert result.as_numpy("label").tolist() == expected
+            np.testing.assert_allclose(
+                result.as_numpy("probabilities"),
+                registered.probabilities["1"][keep],
+                atol=PROBABILITY_TOLERANCE,
+            )
+            # One BYTES tensor of rows, binary; one output asked for as JSON, one binary.
+            values = frame.astype(object).to_numpy()
+            rows = httpclient.InferInput("input", list(values.shape), "BYTES")
+            rows.set_data_from_numpy(values)
+            outputs = [
+                httpclient.InferRequestedOutput("label", binary_data=False),
+                httpclient.InferRequestedOutput("probabilities"),
+            ]
+            result = client.infer(MODEL, [rows], outputs=outputs, model_version="2")
+            assert result.get_output("label")["data"] == registered.labels["2"]
+            assert result.get_output("probabilities")["parameters"]["binary_data_size"] == (
+                8 * 2 * len(values)
+            )
+            assert result.as_numpy("label").tolist() == registered.labels["2"]
+            config = client.get_model_config(MODEL)
+            assert [i["name"] for i in config["input"]] == registered.features
+            assert config["input"][0] == {"name": "age", "data_type": "TYPE_INT64", "dims": [-1]}
+            assert client.get_model_config(MODEL, model_version="2")["version_policy"] == {
+                "specific": {"versions": ["2"]}
+            }
+            assert client.get_model_repository_index() == [
+                {"name": MODEL, "version": v, "state": "READY"} for v in ("1", "2")
+            ]
+            assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
+        finally:
+            client.close()
+        assert httpx.get(f"{url}/v2/models").json() == {"models": [MODEL]}
+
+
+async def test_binary_data_refusals_say_what_is_wrong(serve: Any) -> None:
+    head = {"inputs": [{"name": "input", "shape": [1, 6], "datatype": "FP64"}]}
+    head["inputs"][0]["parameters"] = {"binary_data_size": 48}
+    text = json.dumps(head).encode()
+    size = {"inference-header-content-length": str(len(text))}
+    async with serve() as s:
+        short = await s.client.post(INFER, content=text + b"\0" * 40, headers=size)
+        long = await s.client.post(INFER, content=text + b"\0" * 56, headers=size)
+        plain = await s.client.post("/invocations", content=text, headers=size)
+        unsaid = await s.client.post(INFER, content=text)
+    assert short.status_code == 400
+    assert short.json()["error"] == (
+        "inputs[0] (input): binary_data_size 48 runs past the body's 40 bytes of binary data"
+    )
+    assert long.json()["error"] == (
+        "the body has 56 bytes after its JSON, and the inputs' binary_data_size add up to 48"
+    )
+    assert plain.status_code == 400
+    assert "taken only by /v2/models/NAME/infer" in plain.text
+    assert unsaid.json()["error"] == (
+        "inputs[0] (input) gives a binary_data_size, but the request has no "
+        "Inference-Header-Content-Length header saying where its JSON ends"
+    )
 
 
 async def test_a_regressor_answers_a_prediction_not_a_label(

@@ -2,7 +2,9 @@
 
 A request may name a version in its path (`/versions/{version}/...`): it is
 answered by exactly that version, the champion or the challenger, with no split
-and no fallback.
+and no fallback. Inference takes the binary tensor data extension (`binary.py`)
+both ways; `GET /v2/models` lists the model (KServe), and Triton's model
+configuration (`.../config`) and repository index answer what tritonclient asks.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from mlgate.errors import InputError, VersionFailed
 from mlgate.registry.predictor import PROBABILITIES, answer_name
 from mlgate.serving import schemas
 from mlgate.serving.batch import Batch
-from mlgate.serving.body import off_loop
+from mlgate.serving.binary import EXTENSION, wants_binary, write_values
+from mlgate.serving.body import Binary, off_loop
 from mlgate.serving.coercion import show_value
 from mlgate.serving.gateway import Gateway, Served
 from mlgate.serving.request_ids import Caller
-from mlgate.serving.responses import json_response, prediction_response
+from mlgate.serving.responses import json_response, prediction_response, readiness
 from mlgate.serving.routes import Route, gateway_of, prediction_request
 from mlgate.serving.runtime import ServedModel
 from mlgate.serving.tensors import parse_v2
@@ -66,12 +69,42 @@ async def live() -> Response:
     return json_response({"live": True})
 
 
-async def ready() -> Response:
-    return json_response({"ready": True})
+async def ready(request: Request) -> Response:
+    return readiness(gateway_of(request), {"ready": True})
 
 
 async def server_metadata() -> Response:
-    return json_response({"name": "mlgate", "version": __version__, "extensions": []})
+    return json_response({"name": "mlgate", "version": __version__, "extensions": [EXTENSION]})
+
+
+async def model_list(request: Request) -> Response:
+    """The models this gateway serves (KServe's model list): one."""
+    return json_response({"models": [gateway_of(request).name]})
+
+
+async def repository_index(request: Request) -> Response:
+    """The served versions, as Triton's model repository index lists them."""
+    gateway = gateway_of(request)
+    routing = gateway.routing
+    served = [routing.champion] + ([routing.challenger] if routing.challenger else [])
+    return json_response(
+        [{"name": gateway.name, "version": m.version, "state": "READY"} for m in served]
+    )
+
+
+async def model_config(model_name: str, request: Request) -> Response:
+    """The champion's configuration, as Triton's model configuration gives it."""
+    gateway = gateway_of(request)
+    check_model(gateway, model_name)
+    champion = gateway.routing.champion
+    return json_response(_config(gateway.name, champion))
+
+
+async def version_config(model_name: str, version: str, request: Request) -> Response:
+    """A served version's configuration, as Triton's model configuration gives it."""
+    gateway = gateway_of(request)
+    model, _ = _version(gateway, model_name, version)
+    return json_response(_config(gateway.name, model))
 
 
 async def model_metadata(model_name: str, request: Request) -> Response:
@@ -89,13 +122,13 @@ async def model_metadata(model_name: str, request: Request) -> Response:
 async def model_ready(model_name: str, request: Request) -> Response:
     gateway = gateway_of(request)
     check_model(gateway, model_name)
-    return json_response({"name": gateway.name, "ready": True})
+    return readiness(gateway, {"name": gateway.name, "ready": True}, details=False)
 
 
 async def infer(model_name: str, request: Request) -> Response:
     gateway = gateway_of(request)
     check_model(gateway, model_name)
-    return await answer(gateway, *await prediction_request(request, gateway))
+    return await answer(gateway, *await prediction_request(request, gateway, binary=True))
 
 
 async def version_metadata(model_name: str, version: str, request: Request) -> Response:
@@ -117,7 +150,7 @@ async def infer_version(model_name: str, version: str, request: Request) -> Resp
     """Infer with exactly this version (the champion or the challenger): no split."""
     gateway = gateway_of(request)
     model, role = _version(gateway, model_name, version)
-    body, caller = await prediction_request(request, gateway)
+    body, caller = await prediction_request(request, gateway, binary=True)
     return await answer(gateway, body, caller, pinned=(model, role))
 
 
@@ -136,8 +169,9 @@ async def answer(
     batch = await off_loop(
         caller.size, parse_v2, champion, body, limit=gateway.settings.max_batch_rows
     )
-    given_id = _v2_id(body)
-    wanted = _v2_outputs(champion, body)
+    head = body.head if isinstance(body, Binary) else body
+    given_id = _v2_id(head)
+    wanted = _v2_outputs(champion, head)
     if pinned is None:
         served = await gateway.serve(batch, route="v2", caller=caller)
     else:
@@ -163,6 +197,13 @@ async def answer(
         )
     if wanted:
         outputs = [o for o in outputs if o["name"] in wanted]
+    binary = wants_binary(head, wanted or {o["name"]: {} for o in outputs})
+    tail = []
+    for output in outputs:
+        if output["name"] in binary:
+            data = write_values(output.pop("data"), output["datatype"])
+            output["parameters"] = {"binary_data_size": len(data)}
+            tail.append(data)
     parameters = {"request_id": served.request_id}
     if gateway.settings.role_header:  # which version answered, for clients that may know
         parameters["role"] = served.role
@@ -173,7 +214,9 @@ async def answer(
         "parameters": parameters,
         "outputs": outputs,
     }
-    return prediction_response(payload, served, role=gateway.settings.role_header)
+    return prediction_response(
+        payload, served, role=gateway.settings.role_header, tail=b"".join(tail) if binary else None
+    )
 
 
 async def _serve_pinned(
@@ -203,11 +246,11 @@ def _v2_id(body: dict[str, Any]) -> str | None:
     return given
 
 
-def _v2_outputs(model: ServedModel, body: dict[str, Any]) -> set[str]:
-    """The output names a V2 request asks for; empty for all of them."""
+def _v2_outputs(model: ServedModel, body: dict[str, Any]) -> dict[str, Any]:
+    """The outputs a V2 request asks for, each with its parameters; empty for all."""
     requested = body.get("outputs")
     if requested is None:
-        return set()
+        return {}
     names = [answer_name(model.card.task)] + (
         [PROBABILITIES] if model.card.task == "classification" else []
     )
@@ -220,8 +263,8 @@ def _v2_outputs(model: ServedModel, body: dict[str, Any]) -> set[str]:
             status=400,
             code="bad_body",
         )
-    wanted = {o["name"] for o in requested}
-    unknown = sorted(wanted - set(names))
+    wanted = {o["name"]: o.get("parameters") or {} for o in requested}
+    unknown = sorted(set(wanted) - set(names))
     if unknown:
         raise InputError(
             f"unknown output(s): {', '.join(map(repr, unknown))}; this model gives: "
@@ -256,6 +299,34 @@ def _metadata(name: str, model: ServedModel) -> dict[str, Any]:
     }
 
 
+def _config(name: str, model: ServedModel) -> dict[str, Any]:
+    """A version's configuration in the form of Triton's model configuration (its JSON):
+    inputs and outputs with `TYPE_` datatypes; the batch is the first dimension."""
+    metadata = _metadata(name, model)
+
+    def tensors(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {"name": t["name"], "data_type": "TYPE_" + _TRITON.get(t["datatype"], t["datatype"])}
+            | {"dims": t["shape"]}
+            for t in specs
+        ]
+
+    return {
+        "name": name,
+        "platform": "mlgate",
+        "backend": "onnxruntime" if model.fast else "python",
+        "version_policy": {"specific": {"versions": [model.version]}},
+        "max_batch_size": 0,
+        "input": tensors(metadata["inputs"]),
+        "output": tensors(metadata["outputs"]),
+        "parameters": {"task": {"string_value": model.card.task}},
+    }
+
+
+#: Triton's configuration names for datatypes the V2 protocol names otherwise.
+_TRITON = {"BYTES": "STRING"}
+
+
 def _input_type(model: ServedModel, feature: str) -> str:
     """A feature's V2 datatype, as its schema types it (numbers as FP64 when it does not)."""
     if feature not in model.numeric:
@@ -283,12 +354,24 @@ ROUTES = (
     Route("GET", "/v2/health/live", live, "live", "v2"),
     Route("GET", "/v2/health/ready", ready, "ready", "v2"),
     Route("GET", "/v2", server_metadata, "server_metadata", "v2"),
+    Route("GET", "/v2/models", model_list, "model_list", "v2"),
+    Route("POST", "/v2/repository/index", repository_index, "repository_index", "v2"),
     Route("GET", _MODEL, model_metadata, "model_metadata", "v2"),
     Route("GET", _MODEL + "/ready", model_ready, "model_ready", "v2"),
+    Route("GET", _MODEL + "/config", model_config, "model_config", "v2"),
     Route(
-        "POST", _MODEL + "/infer", infer, "v2", "v2", body=_INFER, answer=answer, check=check_model
+        "POST",
+        _MODEL + "/infer",
+        infer,
+        "v2",
+        "v2",
+        body=_INFER,
+        answer=answer,
+        check=check_model,
+        binary=True,
     ),
     Route("GET", _VERSION, version_metadata, "version_metadata", "v2"),
     Route("GET", _VERSION + "/ready", version_ready, "version_ready", "v2"),
-    Route("POST", _VERSION + "/infer", infer_version, "v2_version", "v2", body=_INFER),
+    Route("GET", _VERSION + "/config", version_config, "version_config", "v2"),
+    Route("POST", _VERSION + "/infer", infer_version, "v2_version", "v2", body=_INFER, binary=True),
 )

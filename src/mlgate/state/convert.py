@@ -1,0 +1,507 @@
+"""Spool files into Parquet segments, outside the request path.
+
+`mlgate serve` runs the converter in a process of its own beside the workers
+(`run`), at a lower CPU priority; an in-process gateway (tests, a library user)
+runs it on a thread. Either way it starts with what is already there: the spool
+files of a gateway that was killed are converted at the next start.
+
+A pass takes every spool file no process holds (`mlgate.state.spool`: rotated
+files, and those of dead processes), reads it in chunks of at most
+`chunk_bytes`, and writes chunk `i` of file `F` as the segment `F-i.parquet`
+dated by its first record. The names are fixed by the spool file, so a pass
+cut short (killed between writing a segment and removing its spool file)
+writes nothing twice when it runs again. Then the spool file is removed.
+
+A chunk that cannot be made into a table, or a line that is no record (one cut
+short by a crash of the machine), is quarantined: written with the reason to
+`<spool>/dead-letter/<kind>/`, and the converter moves on. A chunk whose
+segment cannot be stored (a full disk, storage unreachable) stays in the spool
+and is tried again at the next pass; nothing is held in memory meanwhile. What
+the converter did and its last error go to `<spool>/converter.json`, which the
+gateway's health checks and metrics read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from mlgate.state.layout import BUILDERS
+from mlgate.state.predlog import write_segment
+from mlgate.state.spool import SUFFIX
+
+__all__ = ["STATUS", "Converter", "read_status", "run"]
+
+log = logging.getLogger(__name__)
+
+#: The converter's status file, in the spool folder.
+STATUS = "converter.json"
+#: Its fixed size: it is overwritten in place, so it can be updated on a full disk.
+_STATUS_BYTES = 8192
+#: Most bytes of spool records made into one segment (a record is never split).
+CHUNK_BYTES = 32 * 1024 * 1024
+#: Most characters of an error kept in the status.
+_ERROR_CHARS = 500
+
+
+class _StorageFailed(Exception):
+    """A segment could not be stored: the spool file stays, for the next pass."""
+
+
+class Converter:
+    """Turns the spool files under `spool_root` into segments under `log_root`."""
+
+    def __init__(
+        self,
+        spool_root: str,
+        log_root: str,
+        *,
+        builders: dict[str, Callable[[list[dict[str, Any]]], Any]] | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.spool_root = Path(spool_root)
+        self.log_root = log_root
+        self.builders = BUILDERS if builders is None else builders
+        self.chunk_bytes = chunk_bytes
+        self.status: dict[str, dict[str, Any]] = {kind: _fresh() for kind in self.builders}
+        self._status_fd: int | None = None
+        self._status_failed = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # passes ---------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """One pass over every kind; the rows written. Skipped (0) while another
+        converter holds the spool."""
+        self.spool_root.mkdir(parents=True, exist_ok=True)
+        with _locked(self.spool_root / ".converter.lock", wait=False) as held:
+            if not held:
+                return 0
+            rows = sum(self._convert_kind(kind) for kind in self.builders)
+        self._save_status()
+        return rows
+
+    def drain(self, seconds: float = 30.0) -> None:
+        """Pass until no spool file is left (writers closing theirs meanwhile), or
+        `seconds` have gone by, or storage keeps failing."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.run_once()
+            left = self.pending()
+            failing = any(s["failing_since"] is not None for s in self.status.values())
+            if not left or failing or time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+
+    def pending(self) -> int:
+        """Spool files with records not converted yet (held by a writer or not)."""
+        return sum(
+            1 for kind in self.builders for p in _spool_files(self.spool_root / kind) if _size(p)
+        )
+
+    # in a thread ----------------------------------------------------------------------
+
+    def start(self, interval: float = 1.0) -> Converter:
+        """Convert every `interval` seconds on a thread of this process (idempotent)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, args=(interval,), name="mlgate-log-converter", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def close(self, drain: float = 30.0) -> None:
+        """Stop the thread, then convert what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
+        self.drain(drain)
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
+
+    def _loop(self, interval: float) -> None:
+        while True:
+            try:
+                self.run_once()
+            except Exception:  # a pass that failed is tried again; it must not end the loop
+                log.exception("converting the log's spool failed")
+            if self._stop.wait(interval):
+                return
+
+    # one kind, one file ---------------------------------------------------------------
+
+    def _convert_kind(self, kind: str) -> int:
+        folder = self.spool_root / kind
+        status = self.status[kind]
+        rows = 0
+        _remove_abandoned(folder)
+        for path in _spool_files(folder):
+            try:
+                rows += self._convert_file(kind, path)
+            except _StorageFailed as e:
+                status["failures"] += 1
+                self._note(kind, f"cannot store a segment: {e}")
+                if status["failing_since"] is None:
+                    status["failing_since"] = time.time()
+                    log.error("cannot store a %s log segment (will retry): %s", kind, e)
+                break  # the same storage fails for the next file too: try at the next pass
+        else:
+            if status["failing_since"] is not None:
+                log.info("the %s log is stored again", kind)
+            status["failing_since"] = None
+        sizes = [size for p in _spool_files(folder) if (size := _size(p))]
+        status["pending_files"] = len(sizes)  # with records: a writer's fresh file is empty
+        status["pending_bytes"] = sum(sizes)
+        return rows
+
+    def _convert_file(self, kind: str, path: Path) -> int:
+        """Convert one spool file no writer holds; 0 when a writer holds it."""
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:  # another pass took it
+            return 0
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # its process writes to it still
+                return 0
+            if not _same_file(handle, path):  # removed (and converted) meanwhile
+                return 0
+            rows = 0
+            for number, chunk in enumerate(_chunks(handle, self.chunk_bytes)):
+                rows += self._convert_chunk(kind, path, number, chunk)
+            path.unlink()
+        return rows
+
+    def _convert_chunk(self, kind: str, path: Path, number: int, lines: list[bytes]) -> int:
+        status = self.status[kind]
+        records: list[dict[str, Any]] = []
+        read: list[bytes] = []
+        unreadable: list[bytes] = []
+        for line in lines:
+            if line == b"\n":
+                continue
+            record = _record(line)
+            if record is None:
+                unreadable.append(line)
+                continue
+            records.append(record)
+            read.append(line)
+        stem = path.name.removesuffix(SUFFIX)
+        if unreadable:
+            reason = "records that are not whole JSON objects (cut short by a crash?)"
+            self._quarantine(kind, f"{stem}-{number:04d}-unreadable", reason, path, unreadable)
+        if not records:
+            return 0
+        built, rejected = _built(self.builders[kind], records, read)
+        if rejected:  # records the table cannot take: set aside with why, the rest go on
+            reasons = list(dict.fromkeys(reason for _, reason in rejected))
+            reason = "cannot build the table: " + "; ".join(reasons[:5])
+            lines_out = [line for line, _ in rejected]
+            self._quarantine(kind, f"{stem}-{number:04d}-rejected", reason, path, lines_out)
+        if built is None:
+            return 0
+        table, day = built
+        try:
+            written = write_segment(
+                self.log_root, kind, table, day=day, name=f"{stem}-{number:04d}.parquet"
+            )
+        except OSError as e:
+            raise _StorageFailed(f"{type(e).__name__}: {e}") from e
+        except Exception as e:  # the table cannot be written as Parquet: set it aside
+            reason = f"cannot write the segment: {type(e).__name__}: {e}"
+            self._quarantine(kind, f"{stem}-{number:04d}", reason, path, read)
+            return 0
+        if written:
+            status["rows"] += table.num_rows
+            status["segments"] += 1
+        return int(table.num_rows) if written else 0
+
+    def _quarantine(
+        self, kind: str, name: str, reason: str, source: Path, lines: list[bytes]
+    ) -> None:
+        """Write `lines` with `reason` to the dead-letter folder; count and log them."""
+        folder = self.spool_root / "dead-letter" / kind
+        target = folder / f"{name}{SUFFIX}"
+        header = {
+            "reason": reason,
+            "source": str(source),
+            "records": len(lines),
+            "at": datetime.now(UTC).isoformat(),
+        }
+        temporary = folder / f".{name}.tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with temporary.open("wb") as handle:
+                handle.write(json.dumps(header).encode() + b"\n")
+                for line in lines:
+                    handle.write(line if line.endswith(b"\n") else line + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            temporary.replace(target)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise _StorageFailed(f"cannot quarantine to {folder}: {e}") from e
+        status = self.status[kind]
+        status["quarantined"] += 1
+        status["quarantined_records"] += len(lines)
+        self._note(kind, f"quarantined {len(lines)} record(s) to {target}: {reason}")
+        log.error("quarantined %d %s record(s) to %s: %s", len(lines), kind, target, reason)
+
+    def _note(self, kind: str, error: str) -> None:
+        status = self.status[kind]
+        status["last_error"] = error[:_ERROR_CHARS]
+        status["last_error_at"] = time.time()
+
+    # status ---------------------------------------------------------------------------
+
+    def _save_status(self) -> None:
+        """Overwrite the status file in place (it needs no new space on a full disk)."""
+        document = {"pid": os.getpid(), "updated": time.time(), "kinds": self.status}
+        data = json.dumps(document).encode()[: _STATUS_BYTES - 1]
+        try:
+            if self._status_fd is None:
+                self._status_fd = _status_file(self.spool_root / STATUS)
+            os.pwrite(self._status_fd, data.ljust(_STATUS_BYTES, b" "), 0)
+        except OSError as e:
+            if not self._status_failed:  # once, not every pass of a full disk
+                log.warning("cannot write the converter's status: %s", e)
+            self._status_failed = True
+        else:
+            self._status_failed = False
+
+
+def read_status(spool_root: str | Path) -> dict[str, Any] | None:
+    """The converter's last status for this spool, or None when there is none (yet)."""
+    path = Path(spool_root) / STATUS
+    for _attempt in range(3):  # a read may meet a write half done: read again
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            found = json.loads(data.decode().strip() or "null")
+        except ValueError:
+            continue
+        return found if isinstance(found, dict) else None
+    return None
+
+
+Build = Callable[[list[dict[str, Any]]], Any]
+
+
+def _table(build: Build, records: list[dict[str, Any]]) -> tuple[Any, str]:
+    """The table of `records` and the day of the first (its segment's date folder)."""
+    table = build(records)
+    day = datetime.fromtimestamp(records[0]["t"] / 1e9, UTC).strftime("%Y-%m-%d")
+    return table, day
+
+
+def _built(
+    build: Build, records: list[dict[str, Any]], lines: list[bytes]
+) -> tuple[tuple[Any, str] | None, list[tuple[bytes, str]]]:
+    """(the table and day of the records that can be built, or None; the lines of those
+    that cannot, each with why). A chunk that fails is halved until each bad record is
+    alone: a few builds per bad record, and one build when all are good."""
+    try:
+        return _table(build, records), []
+    except Exception as e:
+        if len(records) == 1:
+            return None, [(lines[0], _why(e))]
+    middle = len(records) // 2
+    good, bad = _split(build, records, 0, middle)
+    more_good, more_bad = _split(build, records, middle, len(records))
+    good += more_good
+    rejected = [(lines[i], why) for i, why in bad + more_bad]
+    if not good:
+        return None, rejected
+    try:
+        return _table(build, [records[i] for i in good]), rejected
+    except Exception as e:  # good alone, not together: set them all aside
+        return None, rejected + [(lines[i], _why(e)) for i in good]
+
+
+def _split(
+    build: Build, records: list[dict[str, Any]], start: int, stop: int
+) -> tuple[list[int], list[tuple[int, str]]]:
+    """(the positions in [start, stop) whose records build, those that do not with why)."""
+    try:
+        _table(build, records[start:stop])
+        return list(range(start, stop)), []
+    except Exception as e:
+        if stop - start == 1:
+            return [], [(start, _why(e))]
+    middle = (start + stop) // 2
+    good, bad = _split(build, records, start, middle)
+    more_good, more_bad = _split(build, records, middle, stop)
+    return good + more_good, bad + more_bad
+
+
+def _why(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:_ERROR_CHARS]
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The record on a spool line; None for a line cut short (a crash) or not an object."""
+    import orjson
+
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _fresh() -> dict[str, Any]:
+    return {
+        "rows": 0,
+        "segments": 0,
+        "failures": 0,
+        "quarantined": 0,
+        "quarantined_records": 0,
+        "pending_files": 0,
+        "pending_bytes": 0,
+        "last_error": None,
+        "last_error_at": None,
+        "failing_since": None,
+    }
+
+
+def _status_file(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        if os.fstat(fd).st_size < _STATUS_BYTES:
+            os.pwrite(fd, b" " * _STATUS_BYTES, 0)  # allocated once, while there is room
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def _locked(path: Path, *, wait: bool) -> Iterator[bool]:
+    """Hold an exclusive flock on `path`; yields False when another holds it (no wait)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _spool_files(folder: Path) -> list[Path]:
+    """The spool files in `folder`, oldest first (their names start with the time)."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(SUFFIX) and n[0] != ".")
+    except FileNotFoundError:
+        return []
+    return [folder / n for n in names]
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove files a writer died creating (`.name.new`, never written) or probing."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(".")]
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not (name.endswith(".new") or name.startswith(".probe-")):
+            continue
+        with contextlib.suppress(OSError), (folder / name).open("rb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if name.startswith(".probe-") and _alive(name.removeprefix(".probe-")):
+                continue
+            (folder / name).unlink()
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _same_file(handle: IO[bytes], path: Path) -> bool:
+    try:
+        return os.fstat(handle.fileno()).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _chunks(handle: IO[bytes], limit: int) -> Iterator[list[bytes]]:
+    """The file's lines, in lists of at most `limit` bytes (or one longer line)."""
+    chunk: list[bytes] = []
+    size = 0
+    for line in handle:
+        chunk.append(line)
+        size += len(line)
+        if size >= limit:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+# the converter's own process ----------------------------------------------------------
+
+
+def run(spool_root: str, log_root: str, interval: float = 1.0, parent: int | None = None) -> None:
+    """Convert every `interval` seconds until SIGTERM/SIGINT, or until `parent` is gone
+    (the server it serves was killed); then convert what is left, and return.
+
+    The process entry of `mlgate serve`'s converter: it runs at the lowest CPU
+    priority and on one thread, so that converting does not take a core from
+    answering; under a load that leaves no CPU to spare it falls behind (the spool
+    grows, `mlgate_log_pending_bytes`) and catches up when the load eases.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    with contextlib.suppress(OSError):
+        os.nice(19)  # the workers' CPU first: converting can wait a moment, answers cannot
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)  # one core at a time, not a burst on every core
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, frame: stop.set())
+    converter = Converter(spool_root, log_root)
+    while not stop.is_set():
+        try:
+            converter.run_once()
+        except Exception:
+            log.exception("converting the log's spool failed")
+        if parent is not None and os.getppid() != parent:
+            log.info("the gateway is gone; converting what it left")
+            break
+        stop.wait(interval)
+    converter.close(drain=60.0)
