@@ -91,7 +91,12 @@ def onnx_feed(X: pd.DataFrame, kinds: dict[str, str]) -> dict[str, np.ndarray[An
 
 
 #: How the libraries whose estimators mlgate serves are called, by top-level module.
-_LIBRARIES = {"sklearn": "scikit-learn", "xgboost": "XGBoost", "lightgbm": "LightGBM"}
+_LIBRARIES = {
+    "sklearn": "scikit-learn",
+    "xgboost": "XGBoost",
+    "lightgbm": "LightGBM",
+    "catboost": "CatBoost",
+}
 
 
 def library_of(model: Any) -> str:
