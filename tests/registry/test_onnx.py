@@ -478,6 +478,23 @@ def test_catboost_exports_its_own_onnx_behind_the_preprocessing(
     np.testing.assert_allclose(probabilities, model.predict_proba(X.iloc[200:]), atol=1e-6)
 
 
+def test_a_multiclass_catboost_export_agrees_on_one_label_a_row(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    # CatBoost answers a multiclass predict() as a [rows, 1] column; ONNX one label a row.
+    config = ModelConfig.model_validate(
+        {"estimator": "catboost.CatBoostClassifier", "params": {"iterations": 20}}
+    )
+    model = build_model(resolve_estimator(config, seed=0), KINDS, "auto")
+    X = prepare_features(rows, KINDS)
+    y = rows["colour"].fillna("none")
+    model.fit(X.iloc[:200], y.iloc[:200])
+    exported = export_onnx(model, KINDS, "classification", X.iloc[200:], tmp_path / "m.onnx")
+    assert exported.reason == "predictions equal to the model's on every test row"
+    labels = onnx_labels(tmp_path / "m.onnx", X.iloc[200:])
+    assert labels.tolist() == np.asarray(model.predict(X.iloc[200:])).reshape(-1).tolist()
+
+
 def test_catboost_says_why_it_cannot_export_float_labels(
     rows: pd.DataFrame, tmp_path: Path
 ) -> None:

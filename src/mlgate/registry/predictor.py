@@ -18,6 +18,7 @@ from typing import Any, Self
 import numpy as np
 
 from mlgate.errors import ArtifactError
+from mlgate.evaluation.evaluate import predict_rows
 from mlgate.registry.bundle import ModelCard
 
 __all__ = [
@@ -171,7 +172,7 @@ class Predictor:
         import pandas as pd
 
         frame = pd.DataFrame({name: columns[name] for name in self.features})
-        labels = self.model.predict(frame)
+        labels = predict_rows(self.model, frame)
         probabilities = None
         if self.card.task == "classification" and hasattr(self.model, "predict_proba"):
             try:
