@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from mlgate.errors import ArtifactError
+
 __all__ = ["hist_gradient_boosting_fixed", "register_converters"]
 
 _registered: set[type[Any]] = set()
@@ -128,8 +130,11 @@ def _convert_catboost(scope: Any, operator: Any, container: Any) -> None:
         or any(kind != "ZipMap" for kind in nodes[1:])
         or len(graph.initializer) > 0
     ):
-        raise NotImplementedError(
-            f"CatBoost's ONNX export holds {', '.join(nodes) or 'no node'}, not one tree ensemble"
+        # Caught by export_onnx, which registers the version without ONNX, saying why.
+        raise ArtifactError(
+            f"CatBoost's ONNX export holds {', '.join(nodes) or 'no node'}, not one tree "
+            "ensemble to put behind the preprocessing.",
+            fix="The version is served by CatBoost itself.",
         )
     trees = graph.node[0]
     opsets = {entry.domain: entry.version for entry in exported.opset_import}
