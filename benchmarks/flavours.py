@@ -1,6 +1,6 @@
 """Every flavour on the same data: road time, ONNX or not, and how fast it serves.
 
-RandomForest, HistGradientBoosting, XGBoost and LightGBM classifiers are trained
+RandomForest, HistGradientBoosting, XGBoost, LightGBM and CatBoost classifiers are trained
 through mlgate's road on the serving benchmark's data (20 numeric features, 4,000
 training rows; benchmarks/serving.py `generate`), each registered in its own
 project. Per flavour the table gives:
@@ -13,7 +13,7 @@ project. Per flavour the table gives:
 - `mlgate serve` (one worker) with ONNX Runtime and with `MLGATE_ONNX=false` (the
   version's own library), and `mlflow models serve` of the same fitted pipeline
   logged with `mlflow.sklearn.log_model` in cloudpickle (the one format that holds
-  all four; MLflow serves it with MLFLOW_ALLOW_PICKLE_DESERIALIZATION): requests
+  all five; MLflow serves it with MLFLOW_ALLOW_PICKLE_DESERIALIZATION): requests
   per second and p99 at 16 connections, one row per request in MLflow's
   `dataframe_split` form to `/invocations`, wrk with one thread on 127.0.0.1.
 
@@ -61,6 +61,7 @@ FLAVOURS: dict[str, tuple[str, dict[str, Any]]] = {
     "HistGradientBoosting": ("sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": 100}),
     "XGBoost": ("xgboost.XGBClassifier", {"n_estimators": 100, "max_depth": 6}),
     "LightGBM": ("lightgbm.LGBMClassifier", {"n_estimators": 100, "verbose": -1}),
+    "CatBoost": ("catboost.CatBoostClassifier", {"iterations": 100, "depth": 6}),
 }
 
 
@@ -192,7 +193,7 @@ def measure(flavour: Flavour, body: bytes, store: str, seconds: float, warmup: f
                 environment = environment | {"MLGATE_LOG_PATH": str(scratch / "logs")}
             with serving(command, environment, scratch) as port:
                 status, answer = bench.request(port, "/invocations", body)
-                got = json.loads(answer).get("predictions") if status == 200 else None
+                got = bench.answered(answer) if status == 200 else None
                 if got != flavour.expected:
                     raise SystemExit(
                         f"{flavour.name}, {label}: answered {status} {answer[:300]!r}; "

@@ -489,6 +489,19 @@ def request(port: int, path: str, body: bytes | None = None) -> tuple[int, bytes
         return int(e.code), bytes(e.read())
 
 
+def answered(body: bytes) -> list[Any] | None:
+    """The labels (or a regressor's values) of an /invocations answer, whichever form it
+    takes: mlgate's one object per row ({"label": ..., "probabilities": [...]} or
+    {"prediction": ...}), or MLflow's plain list for a scikit-learn model."""
+    predictions = json.loads(body).get("predictions")
+    if not isinstance(predictions, list):
+        return None
+    return [
+        row.get("label", row.get("prediction")) if isinstance(row, dict) else row
+        for row in predictions
+    ]
+
+
 def wait_ready(process: subprocess.Popen[bytes], port: int, path: str, scratch: Path) -> None:
     """Block until the server answers `path`; fail with its log if it dies or stalls."""
     deadline = time.monotonic() + 180
@@ -637,7 +650,7 @@ def started(server: Server, prepared: Prepared) -> Iterator[tuple[int, int]]:
         with running(server, port, scratch) as process:
             wait_ready(process, port, server.ready_path, scratch)
             status, answer = request(port, "/invocations", prepared.body)
-            predictions = json.loads(answer).get("predictions") if status == 200 else None
+            predictions = answered(answer) if status == 200 else None
             if predictions != prepared.expected:
                 raise SystemExit(
                     f"{server.key} answered {status} {answer[:300]!r}; "

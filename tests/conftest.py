@@ -170,6 +170,31 @@ def chatty(monkeypatch: pytest.MonkeyPatch) -> str:
     return "chatty_models.Chatty"
 
 
+# --- Spark: one local session for the whole test session, which is slow to start ---
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """A local Spark of one core, small and quiet (Java 17 is on these machines);
+    skipped where pyspark is not installed (`pip install 'mlgate[spark]'`)."""
+    import sys
+
+    pyspark = pytest.importorskip("pyspark.sql")
+    # Spark's Python workers are this interpreter, with its packages.
+    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    session = (
+        pyspark.SparkSession.builder.master("local[1]")
+        .appName("mlgate-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 # --- a small filesystem that fills up: disk-full behaviour on a real disk ---
 
 

@@ -17,6 +17,10 @@ from typer.testing import CliRunner, Result
 
 from mlgate.cli import app
 from mlgate.cli.output import out
+from mlgate.project import Project
+from mlgate.registry.catalog import Catalog
+from mlgate.registry.refs import load_ref
+from mlgate.serving.runtime import ServedModel
 
 ENV = ("MLGATE_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLGATE_STATE_URL", "MLGATE_ACTOR")
 FOREST = {
@@ -307,6 +311,89 @@ def test_rollback_with_no_earlier_champion(copy: Path) -> None:
     )
 
 
+# --- mlgate models mlmodel: MLflow's view of versions registered before it -----------------
+
+
+def test_a_version_with_an_mlmodel_is_refused_unless_forced(scenario: Scenario) -> None:
+    catalog = Project(scenario.project).catalog
+    source = catalog.version("demo", "1").source
+    assert one_error(invoke("models", "mlmodel", "demo", "1", "-c", scenario.config)) == (
+        f"demo version 1 already has an MLmodel ({source}/MLmodel), so MLflow loads it as "
+        "it is. Pass --force to write it again (say, one an older mlgate wrote, whose "
+        "signature gave labels only)."
+    )
+
+
+def _gateway_answers(catalog: Catalog, rows: pd.DataFrame) -> tuple[list[object], np.ndarray]:
+    """What the gateway's loader answers for `rows` of version 1."""
+    served = ServedModel.load(load_ref("models:/demo/1", catalog=catalog))
+    columns = {
+        name: rows[name].to_numpy(np.float64 if name in served.numeric else object)
+        for name in served.features
+    }
+    answer = served.predict(columns)
+    assert answer.probabilities is not None
+    return answer.labels, answer.probabilities
+
+
+def test_an_old_version_gets_an_mlmodel_that_mlflow_loads(
+    scenario: Scenario, tmp_path: Path, mlflow_template: Path
+) -> None:
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    project = tmp_path / "project"
+    (project / ".mlgate").mkdir(parents=True)
+    shutil.copyfile(mlflow_template, project / ".mlgate" / "mlflow.db")
+    for name in ("train.csv", "test.csv", "schema.yaml"):
+        shutil.copyfile(scenario.project / name, project / name)
+    config = write_config(project, FOREST)
+    assert invoke("run", "-c", config, "-q").exit_code == 0
+    catalog = Project(project).catalog
+    # What a version registered before mlgate wrote the MLmodel holds in the store.
+    stored = catalog.local_path(catalog.version("demo", "1"))
+    written = ["MLmodel", "conda.yaml", "input_example.json", "python_env.yaml"]
+    written += ["requirements.txt", "serving_input_example.json"]
+    for name in written:
+        (stored / name).unlink()
+    own = {p.name: p.read_bytes() for p in stored.iterdir()}
+    rows = pd.read_csv(project / "test.csv").drop(columns="label")
+    mlflow.set_tracking_uri(catalog.uri)
+    mlflow.set_registry_uri(catalog.uri)
+    try:
+        with pytest.raises(MlflowException, match=r'Could not find an "MLmodel"'):
+            mlflow.pyfunc.load_model("models:/demo/1")
+        result = invoke("models", "mlmodel", "demo", "1", "-c", config)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == [
+            f"demo version 1: MLmodel written ({', '.join(written)})",
+            "  mlflow.pyfunc.load_model('models:/demo/1') loads it with mlgate's checks",
+        ]
+        got = mlflow.pyfunc.load_model("models:/demo/1").predict(rows)
+        labels, probabilities = _gateway_answers(catalog, rows)
+        assert set(labels) == {"yes", "no"}
+        assert got["label"].tolist() == labels
+        assert got["probabilities"].tolist() == probabilities.tolist()
+        assert {p.name: p.read_bytes() for p in stored.iterdir() if p.name in own} == own
+        assert as_json("models", "mlmodel", "demo", "1", "--force", "-c", config) == {
+            "name": "demo",
+            "version": "1",
+            "uri": "models:/demo/1",
+            "files": written,
+            "replaced": True,
+        }
+        # A version whose files fail their sha256 gets nothing, --force or not.
+        mlmodel = (stored / "MLmodel").read_bytes()
+        skops = stored / "model.skops"
+        skops.write_bytes(skops.read_bytes() + b"\0")
+        refused = one_error(invoke("models", "mlmodel", "demo", "1", "--force", "-c", config))
+        assert refused.startswith(f"{skops}: the model file's sha256 does not match")
+        assert (stored / "MLmodel").read_bytes() == mlmodel
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+
+
 # --- mistakes: one clear line, exit 2 ------------------------------------------------------
 
 
@@ -320,6 +407,8 @@ def test_rollback_with_no_earlier_champion(copy: Path) -> None:
         (("promote", "nope", "1"), "no registered model named 'nope'. Registered: demo."),
         (("rollback", "nope"), "no registered model named 'nope'. Registered: demo."),
         (("show", "demo/9"), "model 'demo' has no version '9'. Versions: 1, 2, 3."),
+        (("mlmodel", "demo", "9"), "model 'demo' has no version '9'. Versions: 1, 2, 3."),
+        (("mlmodel", "nope", "1"), "no registered model named 'nope'. Registered: demo."),
         (("promote", "demo", "abc"), "model 'demo' has no version 'abc'. Versions: 1, 2, 3."),
         (
             ("show", "demo@staging"),

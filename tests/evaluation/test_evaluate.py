@@ -11,7 +11,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.svm import SVC, LinearSVC
 
 from mlgate.errors import DataError
-from mlgate.evaluation.evaluate import evaluate_model, score
+from mlgate.evaluation.evaluate import evaluate_model, predict_rows, score
 from mlgate.training.preprocessing import build_model, prepare_features
 
 KINDS = {"x1": "numeric", "x2": "numeric", "count": "numeric", "colour": "categorical"}
@@ -98,3 +98,20 @@ def test_regression_evaluation(diabetes_frame: pd.DataFrame) -> None:
     assert list(result.metrics) == ["rmse", "mae", "r2"]
     residual = y.iloc[350:].to_numpy() - model.predict(X.iloc[350:])
     assert result.metrics["rmse"] == pytest.approx(float(np.sqrt(np.mean(residual**2))))
+
+
+def test_a_classifier_answering_a_column_gives_one_label_a_row(
+    binary_frame: pd.DataFrame,
+) -> None:
+    # CatBoost's multiclass classifier answers predict() as a [rows, 1] column.
+    catboost = pytest.importorskip("catboost")
+    frame = binary_frame.assign(label=np.resize(["a", "b", "c"], len(binary_frame)))
+    estimator = catboost.CatBoostClassifier(iterations=5, verbose=False, allow_writing_files=False)
+    model, X, y = trained(frame, estimator)
+    assert np.asarray(model.predict(X)).shape == (80, 1)
+    labels = predict_rows(model, X)
+    assert labels.tolist() == np.asarray(model.predict(X)).reshape(-1).tolist()
+    slices = frame.iloc[160:][["colour"]]
+    result = evaluate_model(model, X, y, "classification", slices=slices, measure_latency=False)
+    assert result.metrics["accuracy"] == float(np.mean(labels == y.to_numpy()))
+    assert sum(s.rows for s in result.slices) == 80

@@ -215,6 +215,8 @@ COMPUTING_STEPS = [
         ("xgboost.XGBRegressor", {"n_estimators": 20}, EXACT_STEPS),
         ("lightgbm.LGBMClassifier", {"n_estimators": 20, "verbose": -1}, EXACT_STEPS),
         ("lightgbm.LGBMRegressor", {"n_estimators": 20, "verbose": -1}, EXACT_STEPS),
+        ("catboost.CatBoostClassifier", {"iterations": 20}, EXACT_STEPS),
+        ("catboost.CatBoostRegressor", {"iterations": 20}, EXACT_STEPS),
     ],
     ids=lambda v: v.rpartition(".")[2] if isinstance(v, str) else "",
 )
@@ -452,3 +454,59 @@ def test_an_xgboost_export_is_kept_only_when_it_agrees(rows: pd.DataFrame, tmp_p
     else:
         labels = onnx_labels(tmp_path / "m.onnx", X.iloc[200:])
         assert list(labels) == list(model.predict(X.iloc[200:]))
+
+
+def test_catboost_exports_its_own_onnx_behind_the_preprocessing(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    """CatBoost's own export of its trees, with the class names as CatBoost keeps them."""
+    config = ModelConfig.model_validate(
+        {"estimator": "catboost.CatBoostClassifier", "params": {"iterations": 20}}
+    )
+    model = build_model(resolve_estimator(config, seed=0), KINDS, "auto")
+    X = prepare_features(rows, KINDS)
+    model.fit(X.iloc[:200], rows["label"].iloc[:200])
+    exported = export_onnx(model, KINDS, "classification", X.iloc[200:], tmp_path / "m.onnx")
+    assert exported.artifact is not None, exported.reason
+    assert exported.library == "CatBoost"
+    assert exported.max_probability_difference is not None
+    assert exported.max_probability_difference < 1e-6
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(None, onnx_feed(X.iloc[200:], KINDS))
+    assert labels.reshape(-1).tolist() == model.predict(X.iloc[200:]).tolist()
+    assert set(labels.reshape(-1)) == {"yes", "no"}
+    np.testing.assert_allclose(probabilities, model.predict_proba(X.iloc[200:]), atol=1e-6)
+
+
+def test_a_multiclass_catboost_export_agrees_on_one_label_a_row(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    # CatBoost answers a multiclass predict() as a [rows, 1] column; ONNX one label a row.
+    config = ModelConfig.model_validate(
+        {"estimator": "catboost.CatBoostClassifier", "params": {"iterations": 20}}
+    )
+    model = build_model(resolve_estimator(config, seed=0), KINDS, "auto")
+    X = prepare_features(rows, KINDS)
+    y = rows["colour"].fillna("none")
+    model.fit(X.iloc[:200], y.iloc[:200])
+    exported = export_onnx(model, KINDS, "classification", X.iloc[200:], tmp_path / "m.onnx")
+    assert exported.reason == "predictions equal to the model's on every test row"
+    labels = onnx_labels(tmp_path / "m.onnx", X.iloc[200:])
+    assert labels.tolist() == np.asarray(model.predict(X.iloc[200:])).reshape(-1).tolist()
+
+
+def test_catboost_says_why_it_cannot_export_float_labels(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    config = ModelConfig.model_validate(
+        {"estimator": "catboost.CatBoostClassifier", "params": {"iterations": 20}}
+    )
+    model = build_model(resolve_estimator(config, seed=0), KINDS, "auto")
+    X = prepare_features(rows, KINDS)
+    model.fit(X.iloc[:200], (rows["label"].iloc[:200] == "yes").astype(float))
+    exported = export_onnx(model, KINDS, "classification", X.iloc[200:], tmp_path / "m.onnx")
+    assert exported.artifact is None
+    assert exported.reason.startswith("not convertible: ")
+    assert exported.reason.endswith("ONNX format does not support floating-point labels")
+    assert exported.model_ms is not None  # the cost is measured, and said at registration
+    assert not (tmp_path / "m.onnx").exists()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,10 +15,12 @@ import yaml
 from mlgate.config.loader import load_config
 from mlgate.errors import ArtifactError
 from mlgate.project import Project
+from mlgate.registry.predictor import Prediction
 from mlgate.registry.pyfunc import MLMODEL
 from mlgate.registry.refs import load_ref
 from mlgate.results import RunResult
 from mlgate.road.run import run
+from mlgate.serving.runtime import ServedModel
 from mlgate.training.preprocessing import prepare_features
 
 FOREST = {
@@ -69,10 +71,12 @@ def as_signed(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.astype(dict.fromkeys(numbers, "float64"))
 
 
-def mlgate_predictions(result: RunResult, rows: pd.DataFrame) -> np.ndarray:
+def gateway_answers(result: RunResult, rows: pd.DataFrame) -> Prediction:
+    """What the gateway's own predictor (ONNX Runtime where there is an export) answers."""
     catalog = Project(Path(result.output_dir).parents[3]).catalog
-    loaded = load_ref("models:/demo/1", catalog=catalog)
-    return np.asarray(loaded.model.predict(prepare_features(rows, loaded.card.kinds)))
+    served = ServedModel.load(load_ref("models:/demo/1", catalog=catalog))
+    features = prepare_features(rows, served.card.kinds)
+    return served.predict({name: features[name].to_numpy() for name in served.features})
 
 
 def test_a_classifier_loads_in_mlflow_and_predicts_as_mlgate_does(
@@ -86,9 +90,14 @@ def test_a_classifier_loads_in_mlflow_and_predicts_as_mlgate_does(
     mlflow_uri(result)
     model = mlflow.pyfunc.load_model("models:/demo/1")
     rows = as_signed(binary_frame.drop(columns="label").iloc[160:])
-    got = np.asarray(model.predict(rows))
-    assert got.tolist() == mlgate_predictions(result, rows).tolist()
-    assert set(got) <= {"yes", "no"}
+    got = model.predict(rows)
+    assert list(got.columns) == ["label", "probabilities"]
+    expected = gateway_answers(result, rows)
+    assert got["label"].tolist() == expected.labels
+    assert set(expected.labels) == {"yes", "no"}
+    assert expected.probabilities is not None
+    assert got["probabilities"].tolist() == expected.probabilities.tolist()
+    assert got.index.equals(rows.index)
 
 
 def test_a_regressor_loads_in_mlflow_and_predicts_as_mlgate_does(
@@ -102,9 +111,10 @@ def test_a_regressor_loads_in_mlflow_and_predicts_as_mlgate_does(
     mlflow_uri(result)
     model = mlflow.pyfunc.load_model("models:/demo/1")
     rows = as_signed(diabetes_frame.drop(columns="progression").iloc[300:])
-    got = np.asarray(model.predict(rows))
-    assert got.dtype == np.float64
-    assert got.tolist() == mlgate_predictions(result, rows).tolist()
+    got = model.predict(rows)
+    assert list(got.columns) == ["prediction"]
+    assert got["prediction"].dtype == np.float64
+    assert got["prediction"].tolist() == gateway_answers(result, rows).labels
 
 
 def test_the_mlmodel_has_the_signature_example_and_requirements(
@@ -126,8 +136,11 @@ def test_the_mlmodel_has_the_signature_example_and_requirements(
         {"type": "string", "name": "colour", "required": True},
     ]
     assert info.signature.outputs.to_dict() == [
-        {"type": "string", "name": "label", "required": True}
+        {"type": "string", "name": "label", "required": True},
+        {"type": "array", "items": {"type": "double"}, "name": "probabilities", "required": True},
     ]
+    assert info.metadata["mlgate"]["task"] == "classification"
+    assert info.metadata["mlgate"]["classes"] == ["no", "yes"]
     folder = Path(result.output_dir)
     example = json.loads((folder / "input_example.json").read_text(encoding="utf-8"))
     assert example["columns"] == ["x1", "x2", "count", "colour"]
@@ -138,6 +151,9 @@ def test_the_mlmodel_has_the_signature_example_and_requirements(
     for name, version in result.lineage.packages.items():
         if name != "python":
             assert f"{name}=={version}" in requirements
+    # The forest is served by ONNX Runtime, and so is it in MLflow.
+    assert f"onnxruntime=={metadata.version('onnxruntime')}" in requirements
+    assert not any(line.startswith("python") for line in requirements)
 
 
 def test_a_regressor_signature_answers_a_double(
@@ -152,7 +168,7 @@ def test_a_regressor_signature_answers_a_double(
     signature = mlflow.models.get_model_info("models:/demo/1").signature
     assert signature is not None
     assert signature.outputs.to_dict() == [
-        {"type": "double", "name": "progression", "required": True}
+        {"type": "double", "name": "prediction", "required": True}
     ]
 
 
@@ -214,11 +230,12 @@ def test_integer_classes_are_long_labels_in_and_out(
     mlflow_uri(result)
     signature = mlflow.models.get_model_info("models:/demo/1").signature
     assert signature is not None
-    assert signature.outputs.to_dict() == [{"type": "long", "name": "label", "required": True}]
+    assert signature.outputs.to_dict()[0] == {"type": "long", "name": "label", "required": True}
     rows = multiclass_frame.drop(columns="label").iloc[200:]
-    got = np.asarray(mlflow.pyfunc.load_model("models:/demo/1").predict(rows))
-    assert got.tolist() == mlgate_predictions(result, rows).tolist()
-    assert set(got.tolist()) <= {0, 1, 2}
+    got = mlflow.pyfunc.load_model("models:/demo/1").predict(rows)
+    assert got["label"].tolist() == gateway_answers(result, rows).labels
+    assert set(got["label"].tolist()) == {0, 1, 2}
+    assert got["label"].dtype == np.int64
 
 
 def test_a_second_run_into_the_same_folder_registers_its_own_mlmodel(
@@ -265,102 +282,39 @@ def test_an_mlmodel_mlflow_cannot_write_registers_nothing(
     assert not Project(tmp_path / "project").catalog.has_model("demo")
 
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    """A local Spark of one core, small and quiet (Java 17 is on these machines)."""
-    import os
-    import sys
-
-    pyspark = pytest.importorskip("pyspark.sql")
-    # Spark's Python workers are this interpreter, with its packages.
-    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        pyspark.SparkSession.builder.master("local[1]")
-        .appName("mlgate-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
-def test_spark_udf_predicts_what_the_gateway_answers(
+def test_an_xgboost_version_requires_the_xgboost_that_trained_it(
     registered: Callable[..., RunResult],
-    binary_frame: pd.DataFrame,
-    mlflow_uri: Callable[[RunResult], str],
-    spark: Any,
-) -> None:
-    import mlflow.pyfunc
-    from pyspark.sql.functions import struct
-
-    from mlgate.serving.runtime import ServedModel
-
-    result = registered(binary_frame, FOREST, "label")
-    mlflow_uri(result)
-    rows = as_signed(binary_frame.drop(columns="label").iloc[160:])
-    udf = mlflow.pyfunc.spark_udf(
-        spark, "models:/demo/1", env_manager="local", result_type="string"
-    )
-    frame = spark.createDataFrame(rows)
-    got = [r.p for r in frame.withColumn("p", udf(struct(*rows.columns))).collect()]
-    catalog = Project(Path(result.output_dir).parents[3]).catalog
-    served = ServedModel.load(load_ref("models:/demo/1", catalog=catalog))  # the gateway's path
-    columns = {name: rows[name].to_numpy() for name in served.features}
-    columns = {
-        name: values.astype(np.float64) if name in served.numeric else values.astype(object)
-        for name, values in columns.items()
-    }
-    assert got == [str(label) for label in served.predict(columns).labels]
-
-
-# --- an MLmodel for a version registered without one ---------------------------------------
-
-
-def test_a_version_registered_without_an_mlmodel_gets_one_and_mlflow_loads_it(
-    registered: Callable[..., RunResult],
-    binary_frame: pd.DataFrame,
+    multiclass_frame: pd.DataFrame,
     mlflow_uri: Callable[[RunResult], str],
 ) -> None:
     import mlflow.pyfunc
-    from typer.testing import CliRunner
 
-    from mlgate.cli import app
-    from mlgate.registry.pyfunc import _MLFLOW_FILES
-
-    result = registered(binary_frame, FOREST, "label")
+    pytest.importorskip("xgboost")
+    model = {"estimator": "xgboost.XGBClassifier", "params": {"n_estimators": 10}, "cv_folds": 0}
+    result = registered(multiclass_frame, model, "label")
+    (xgboost,) = metadata.packages_distributions()["xgboost"]
+    requirements = (Path(result.output_dir) / "requirements.txt").read_text(encoding="utf-8")
+    assert f"{xgboost}=={metadata.version(xgboost)}" in requirements.split()
     mlflow_uri(result)
-    folder = registered_folder(result)
-    own = {p.name: p.read_bytes() for p in folder.iterdir() if p.name not in _MLFLOW_FILES}
-    for name in _MLFLOW_FILES:  # as a version registered before mlgate wrote them
-        (folder / name).unlink(missing_ok=True)
-    with pytest.raises(Exception, match="MLmodel"):
-        mlflow.pyfunc.load_model("models:/demo/1")
-    config = Path(result.output_dir).parents[3] / "mlgate.yaml"
+    rows = multiclass_frame.drop(columns="label").iloc[200:]
+    got = mlflow.pyfunc.load_model("models:/demo/1").predict(rows)
+    assert got["label"].tolist() == gateway_answers(result, rows).labels
 
-    def invoke(*args: str) -> tuple[int, str]:
-        done = CliRunner().invoke(app, ["models", "mlmodel", "demo", "1", "-c", str(config), *args])
-        return done.exit_code, " ".join(done.output.split())
 
-    code, said = invoke()
-    assert code == 0, said
-    assert said.startswith("demo version 1: wrote MLmodel, ")
-    assert said.endswith('MLflow loads it now: mlflow.pyfunc.load_model("models:/demo/1")')
-    rows = as_signed(binary_frame.drop(columns="label").iloc[160:])
-    model = mlflow.pyfunc.load_model("models:/demo/1")
-    assert np.asarray(model.predict(rows)).tolist() == mlgate_predictions(result, rows).tolist()
-    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in own} == own
+def test_a_pipeline_step_s_library_is_a_requirement() -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+    from xgboost import XGBRegressor
 
-    assert invoke() == (
-        2,
-        "error: version 1 of 'demo' already has an MLmodel. MLflow loads it as it is; pass "
-        "--force to write it again.",
+    from mlgate.registry.requirements import model_requirements
+
+    (xgboost,) = metadata.packages_distributions()["xgboost"]
+    pipeline = make_pipeline(PolynomialFeatures(), XGBRegressor())
+    got = model_requirements({"scikit-learn": "1.0", "python": "3.11.0"}, pipeline)
+    assert got == sorted(
+        [
+            "scikit-learn==1.0",  # as the lineage recorded it, not as installed
+            f"{xgboost}=={metadata.version(xgboost)}",
+            f"mlgate=={metadata.version('mlgate')}",
+        ]
     )
-    skops = folder / "model.skops"
-    data = bytearray(skops.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    skops.write_bytes(bytes(data))
-    code, said = invoke("--force")
-    assert code == 2
-    assert said.startswith(f"error: {skops}: the model file's sha256 does not match")

@@ -22,6 +22,7 @@ import yaml
 
 from mlgate.config.loader import load_config
 from mlgate.project import Project
+from mlgate.registry.predictor import answer_name
 from mlgate.registry.refs import load_ref
 from mlgate.road.run import run
 from mlgate.scaffold.example import write_example
@@ -203,7 +204,8 @@ def test_a_flavour_takes_the_whole_road(flavour: str, tmp_path: Path, clean_env:
     mlflow.set_registry_uri(project.catalog.uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{config.name}@champion")
     numbers = frame.select_dtypes("number").columns
-    from_mlflow = np.asarray(pyfunc.predict(frame.astype(dict.fromkeys(numbers, "float64"))))
+    answer = pyfunc.predict(frame.astype(dict.fromkeys(numbers, "float64")))
+    from_mlflow = answer[answer_name(loaded.card.task)]
 
     boosters = ("xgboost", "lightgbm", "catboost")
     assert loaded.card.flavour == (flavour if flavour in boosters else "sklearn")

@@ -40,6 +40,7 @@ from mlgate.serving.app import create_app
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.server import uvicorn_options
 from mlgate.training.preprocessing import prepare_features
+from serving.requests import REGRESSOR
 
 NAME = "credit-risk"
 CHAMPION, CHALLENGER = "1", "2"
@@ -125,6 +126,43 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
     return Registered(folder, test, labels, probabilities)
 
 
+@pytest.fixture(scope="session")
+def registered_regressor(tmp_path_factory: pytest.TempPathFactory) -> Registered:
+    """A project whose champion (version 1) is a ridge regression, exported to ONNX, with
+    its own predictions (`labels["1"]`) on the held-out rows (`test`, features only)."""
+    from sklearn.datasets import load_diabetes
+
+    folder = tmp_path_factory.mktemp("regressor") / "project"
+    folder.mkdir()
+    frame = load_diabetes(as_frame=True).frame.rename(columns={"target": "y"})
+    frame.iloc[:360].to_csv(folder / "train.csv", index=False)
+    frame.iloc[360:].to_csv(folder / "test.csv", index=False)
+    config = {
+        "name": REGRESSOR,
+        "data": {"train": "train.csv", "test": "test.csv", "target": "y"},
+        "model": {"estimator": "sklearn.linear_model.Ridge", "cv_folds": 0},
+    }
+    (folder / "mlgate.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        _clean_environment(patch)
+        assert run(load_config(folder / "mlgate.yaml"), register=True).passed
+        catalog = OpenProject(folder, Settings()).catalog
+        loaded = load_ref(f"models:/{REGRESSOR}/1", catalog=catalog)
+    assert loaded.card.onnx is not None, "the fast path is what the gateway serves"
+    test = frame.iloc[360:].drop(columns="y").reset_index(drop=True)
+    own = loaded.model.predict(prepare_features(test, loaded.card.kinds))
+    return Registered(folder, test, {"1": np.asarray(own).tolist()}, {})
+
+
+@pytest.fixture
+def regressor_project(
+    registered_regressor: Registered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Project:
+    """A fresh copy of the regressor's project, with no MLGATE_* variable set."""
+    _clean_environment(monkeypatch)
+    return copy_project(registered_regressor, tmp_path / "regressor")
+
+
 @dataclass(frozen=True)
 class Project:
     """A private copy of the registered project for one test."""
@@ -148,9 +186,11 @@ def copy_project(registered: Registered, target: Path) -> Project:
     """The project's config, data and databases in `target` (artifacts stay shared)."""
     source = registered.folder
     target.mkdir(parents=True)
-    for name in ("mlgate.yaml", "schema.yaml"):
-        shutil.copy2(source / name, target / name)
-    shutil.copytree(source / "data", target / "data")
+    for path in source.iterdir():  # config, schema, data: what the project holds
+        if path.is_file():
+            shutil.copy2(path, target / path.name)
+        elif path.name != ".mlgate":
+            shutil.copytree(path, target / path.name)
     (target / ".mlgate").mkdir()
     for name in ("mlflow.db", "state.db"):
         shutil.copy2(source / ".mlgate" / name, target / ".mlgate" / name)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 MODEL = "credit-risk"
+#: The registered name of the regressor (on scikit-learn's diabetes data).
+REGRESSOR = "progression"
 
 ROW = {
     "age": 41,
@@ -22,6 +24,12 @@ LIST = list(ROW.values())
 def error(message: str, code: str, **where: Any) -> dict[str, Any]:
     """A refusal's body: the message, its code, and where (row, feature) when known."""
     return {"error": message, "detail": {"code": code, **where}}
+
+
+def labels_of(answer: dict[str, Any]) -> list[Any]:
+    """The labels of a classifier's /invocations answer: one {"label", "probabilities"}
+    object per row, as `mlflow models serve` answers for the version's MLmodel."""
+    return [row["label"] for row in answer["predictions"]]
 
 
 def mlflow_error(message: str, code: str, **where: Any) -> dict[str, Any]:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from mlgate.road.acts import Act
 
 models_app = typer.Typer(
-    help="Registered models: list, show, promote, roll back, history.", no_args_is_help=True
+    help="Registered models: list, show, promote, roll back, history, MLmodel.",
+    no_args_is_help=True,
 )
 
 ProjectOption = Annotated[
@@ -217,24 +218,39 @@ def rollback(
 @friendly
 def mlmodel(
     name: Annotated[str, typer.Argument(help="The registered model.")],
-    version: Annotated[str, typer.Argument(help="The version registered without an MLmodel.")],
-    config: ProjectOption = Path("mlgate.yaml"),
+    version: Annotated[str, typer.Argument(help="The version to give an MLmodel.")],
     force: Annotated[
         bool, typer.Option("--force", help="Write it again where the version has one.")
     ] = False,
+    config: ProjectOption = Path("mlgate.yaml"),
+    as_json: JsonOption = False,
 ) -> None:
-    """Give a version registered before mlgate wrote MLflow's MLmodel one, so that
-    mlflow.pyfunc.load_model, mlflow models serve and spark_udf load it; its files are
-    checked first and none of them changes."""
-    from mlgate.registry.backfill import add_mlmodel
+    """Add an MLmodel to VERSION (registered before mlgate wrote one), so that MLflow
+    loads it: mlflow.pyfunc.load_model, mlflow models serve, spark_udf. The version is
+    verified and loaded first; its own files are not touched."""
+    from mlgate.registry.mlmodel import add_mlmodel
 
     with open_project(config) as project:
         added = add_mlmodel(project.catalog, name, version, force=force)
+    if as_json:
+        print_json(
+            {
+                "name": added.name,
+                "version": added.version,
+                "uri": added.uri,
+                "files": added.files,
+                "replaced": added.replaced,
+            }
+        )
+        return
+    verb = "replaced" if added.replaced else "written"
     out.print(
-        f"{escape(name)} version {escape(version)}: wrote {escape(', '.join(added.files))} "
-        f"to {escape(added.location)}"
+        f"{escape(added.name)} version {added.version}: MLmodel {verb} "
+        f"({escape(', '.join(added.files))})"
     )
-    out.print(f'MLflow loads it now: mlflow.pyfunc.load_model("models:/{escape(name)}/{version}")')
+    out.print(
+        f"  mlflow.pyfunc.load_model({escape(repr(added.uri))}) loads it with mlgate's checks"
+    )
 
 
 @models_app.command("history")

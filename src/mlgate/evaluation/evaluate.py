@@ -13,6 +13,7 @@ from mlgate.evaluation.metrics import available_metrics, get_metric
 from mlgate.evaluation.slices import slice_masks
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Latency",
     "SliceMetrics",
     "evaluate_model",
+    "predict_rows",
     "score",
     "unseen_labels",
 ]
@@ -68,6 +70,15 @@ def unseen_labels(truth: pd.Series, known: list[Any]) -> str | None:
         return None
     shown = ", ".join(repr(_plain(v)) for v in sorted(unseen.unique(), key=str)[:5])
     return f"{shown} ({len(unseen)} of {len(truth)} rows)"
+
+
+def predict_rows(model: Any, X: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """`model.predict(X)` as one answer a row: CatBoost's multiclass classifier answers a
+    column of shape [rows, 1], which compared with a row of labels would broadcast."""
+    import numpy as np
+
+    answers = np.asarray(model.predict(X))
+    return answers.reshape(-1) if answers.ndim == 2 and answers.shape[1] == 1 else answers
 
 
 def _probabilities(model: Any, X: pd.DataFrame) -> Any:
@@ -145,7 +156,7 @@ def evaluate_model(
                 f"it knows {', '.join(map(repr, known))}.",
                 fix="Evaluate on data labelled like the training data, or retrain with them.",
             )
-    y_pred = model.predict(X)
+    y_pred = predict_rows(model, X)
     proba = _probabilities(model, X) if task == "classification" else None
     metrics = score(task, y, y_pred, proba, classes)
     found: list[SliceMetrics] = []

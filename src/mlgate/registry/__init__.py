@@ -4,8 +4,10 @@
 `AliasHistory` it is given; `aliases` holds the rules of promote, nominate and
 rollback; `refs` loads a version by reference after checking its digests;
 `bundle`, `flavours`, `artifacts` and `onnx` write and read the verified files;
+`predictor` predicts as the gateway serves (ONNX Runtime where there is an export);
 `pyfunc` writes the MLmodel through which MLflow loads a version with mlgate's
-checks.
+checks and predicts through that predictor, with the pip `requirements` of the
+model; `mlmodel` adds an MLmodel to a version registered without one.
 """
 
 from mlgate.registry.artifacts import ArtifactInfo, load_skops, save_skops, sha256_file

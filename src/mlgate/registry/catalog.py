@@ -402,6 +402,46 @@ class Catalog:
                 "then run again.",
             ) from e
 
+    def version_files(self, info: VersionInfo) -> list[str]:
+        """The names of the files in the version's folder of the registry's store."""
+        run_id, folder = self._run_folder(info)
+        return sorted(
+            Path(f.path).name
+            for f in self._call(lambda: self.client.list_artifacts(run_id, folder))
+            if not f.is_dir
+        )
+
+    def add_version_files(self, info: VersionInfo, local: Path, names: list[str]) -> None:
+        """Log the files `names` of folder `local` into the version's folder, beside its
+        own (one of the same name is replaced), and find them there after."""
+        run_id, folder = self._run_folder(info)
+        for name in names:
+            self._call(lambda n=name: self.client.log_artifact(run_id, str(local / n), folder))
+        lost = sorted(set(names) - set(self.version_files(info)))
+        if lost:
+            raise RegistryError(
+                f"{', '.join(lost)} did not reach the registry's store for {info.name} "
+                f"version {info.version}.",
+                fix="Check that the registry's artifact store is reachable and writable, "
+                "then try again.",
+            )
+
+    def tag_version(self, info: VersionInfo, key: str, value: str) -> None:
+        """Set tag `key` of the version to `value`."""
+        self._call(lambda: self.client.set_model_version_tag(info.name, info.version, key, value))
+
+    def _run_folder(self, info: VersionInfo) -> tuple[str, str]:
+        """The run holding the version's files, and their folder within its artifacts."""
+        run = None if info.run_id is None else self._call(lambda: self.client.get_run(info.run_id))
+        root = "" if run is None else run.info.artifact_uri.rstrip("/") + "/"
+        if run is None or not info.source.startswith(root):
+            raise RegistryError(
+                f"{info.name} version {info.version} keeps its files outside a run's "
+                f"artifacts ({info.source}), where mlgate cannot add to them.",
+                fix="Register the model again with `mlgate run`.",
+            )
+        return str(info.run_id), info.source[len(root) :].rstrip("/")
+
     def move_alias(
         self, name: str, alias: str, version: str | None, *, action: str, reason: str
     ) -> AliasEvent:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from mlgate.evaluation.evaluate import predict_rows
 from mlgate.registry._agreement import (
     MAX_DIFFERING_SHARE,
     PROBABILITY_TOLERANCE,
@@ -91,7 +92,12 @@ def onnx_feed(X: pd.DataFrame, kinds: dict[str, str]) -> dict[str, np.ndarray[An
 
 
 #: How the libraries whose estimators mlgate serves are called, by top-level module.
-_LIBRARIES = {"sklearn": "scikit-learn", "xgboost": "XGBoost", "lightgbm": "LightGBM"}
+_LIBRARIES = {
+    "sklearn": "scikit-learn",
+    "xgboost": "XGBoost",
+    "lightgbm": "LightGBM",
+    "catboost": "CatBoost",
+}
 
 
 def library_of(model: Any) -> str:
@@ -237,7 +243,7 @@ def export_onnx(
 
 def _agreement(model: Any, task: str, X_check: pd.DataFrame, outputs: list[Any]) -> Agreement:
     """How the export's `outputs` for `X_check` compare with the model's answers."""
-    expected = model.predict(X_check)
+    expected = predict_rows(model, X_check)
     got = outputs[0].reshape(-1)
     trees = is_tree_ensemble(model)
     if task != "classification":

@@ -3,17 +3,22 @@
 `write_mlmodel` adds to a bundle the files MLflow reads (MLmodel, the input example,
 requirements.txt, python_env.yaml, conda.yaml) with a signature built from the model
 card. MLflow then loads the version through `_load_pyfunc` here, which checks the
-digests as `load_ref` does for a folder and loads model.skops with skops' trusted
-types, never with pickle. The MLmodel records the sha256 of model.json too, so a
-card rewritten after the MLmodel was written is refused. Predictions are those of
-the gateway: the rows go through `prepare_features` first.
+digests as `load_ref` does for a folder and loads the model files with their
+flavour's verified loader, never with pickle. The MLmodel records the sha256 of
+model.json too, so a card rewritten after the MLmodel was written is refused.
+
+Predictions are those of the gateway, through the same `Predictor` (ONNX Runtime
+when the version has an export): a DataFrame with a classifier's `label` and
+`probabilities` (in the order of the MLmodel's `metadata.mlgate.classes`), or a
+regressor's `prediction`.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +27,8 @@ from mlgate.registry._mlflow import quiet_mlflow
 from mlgate.registry._record import MLMODEL
 from mlgate.registry.artifacts import sha256_file
 from mlgate.registry.bundle import CARD_FILE, TEST_SET, ModelCard, load_bundle
+from mlgate.registry.predictor import LABEL, PREDICTION, PROBABILITIES, Predictor
+from mlgate.registry.requirements import model_requirements
 from mlgate.training.preprocessing import prepare_features
 
 if TYPE_CHECKING:
@@ -30,14 +37,14 @@ if TYPE_CHECKING:
 
 __all__ = ["MLMODEL", "VerifiedPyfunc", "model_signature", "write_mlmodel"]
 
+log = logging.getLogger(__name__)
+
 #: This module: MLflow imports it by name and calls its `_load_pyfunc`.
 LOADER = __name__
 #: Rows of the saved test set kept as the input example.
 EXAMPLE_ROWS = 5
-#: Where the MLmodel keeps the digests it was written for.
+#: Where the MLmodel keeps the digests it was written for, the task and the classes.
 _METADATA = "mlgate"
-#: Lineage entries that are not pip packages.
-_NOT_PIP = frozenset({"python"})
 #: JSON types of class labels → MLflow column types.
 _LABEL_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 
@@ -57,15 +64,15 @@ _AGAIN = "Register the model again from a trusted run."
 
 
 class VerifiedPyfunc:
-    """A verified, loaded bundle as MLflow's `python_function` model: labels or numbers."""
+    """A verified, loaded bundle as MLflow's `python_function` model."""
 
-    def __init__(self, model: Any, card: ModelCard) -> None:
-        self.model = model
-        self.card = card
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.card = predictor.card
 
-    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-        """What the gateway answers for these rows: class labels, or doubles for regressors."""
-        import numpy as np
+    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """What the gateway answers for these rows, one row each: a classifier's `label`
+        and `probabilities`, a regressor's `prediction`."""
         import pandas as pd
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
@@ -75,15 +82,18 @@ class VerifiedPyfunc:
                 f"the input lacks feature(s) {', '.join(missing)}.",
                 fix=f"Send every feature the model takes: {', '.join(self.card.features)}.",
             )
-        labels = np.asarray(self.model.predict(prepare_features(frame, self.card.kinds)))
-        return labels.astype(np.float64) if self.card.task == "regression" else labels
+        features = prepare_features(frame, self.card.kinds)
+        columns = {name: features[name].to_numpy() for name in self.card.features}
+        answer = self.predictor.predict(columns)
+        return pd.DataFrame.from_records(answer.records(self.card.task), index=frame.index)
 
 
-def model_signature(card: ModelCard) -> ModelSignature:
+def model_signature(card: ModelCard, *, probabilities: bool) -> ModelSignature:
     """The signature the card implies: numeric features as doubles, categorical ones as
-    strings; out, the label (its type from the classes) or a double for regressors."""
+    strings; out, a classifier's `label` (typed as its classes are) and, with
+    `probabilities`, an array of doubles in class order; a regressor's `prediction`."""
     from mlflow.models.signature import ModelSignature
-    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.schema import Array, ColSpec, DataType, Schema, TensorSpec
 
     inputs = Schema(
         [
@@ -92,37 +102,62 @@ def model_signature(card: ModelCard) -> ModelSignature:
         ]
     )
     if card.task == "regression":
-        output = "double"
-    else:
-        kinds = {_LABEL_TYPES.get(type(c), "string") for c in card.classes or []}
-        output = kinds.pop() if len(kinds) == 1 else "string"
-    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec(output, card.target)]))
+        return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", PREDICTION)]))
+    kinds = {_LABEL_TYPES.get(type(c), "string") for c in card.classes or []}
+    outputs: list[ColSpec | TensorSpec] = [
+        ColSpec(kinds.pop() if len(kinds) == 1 else "string", LABEL)
+    ]
+    if probabilities:
+        outputs.append(ColSpec(Array(DataType.double), PROBABILITIES))
+    return ModelSignature(inputs=inputs, outputs=Schema(outputs))
 
 
 def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
     """Write the MLmodel and the files MLflow reads beside it into `bundle`; their names.
 
     `packages` are the lineage's package versions, pinned in the requirements with
-    mlgate itself. MLflow's files from an earlier run into the same folder are replaced,
-    the bundle's own never.
+    mlgate itself and the libraries the model's objects come from. The model is loaded
+    (its files verified) to learn what it answers; one that does not load gets an MLmodel
+    from its card alone, which MLflow's loader refuses as the gateway does. MLflow's
+    files from an earlier run into the same folder are replaced, the bundle's own never.
     """
     card = _card(bundle)
+    model: Any = None
+    try:
+        model, _ = load_bundle(bundle)
+        predictor = Predictor.open(model, card, bundle)
+        probabilities, onnx = predictor.gives_probabilities, predictor.fast
+    except ArtifactError as e:
+        # A model that does not load is registered as failed, saying why (the road's
+        # load-back check): its MLmodel comes from the card, and MLflow's loader refuses
+        # it as the gateway does.
+        log.debug("writing the MLmodel of %s from its card alone: %s", bundle, e)
+        probabilities, onnx = card.task == "classification", card.onnx is not None
     mlflow_pyfunc = _import_pyfunc()
-    digests = {"card_sha256": sha256_file(bundle / CARD_FILE), "sha256": card.artifact.sha256}
+    metadata = {
+        "card_sha256": sha256_file(bundle / CARD_FILE),
+        "sha256": card.artifact.sha256,
+        "task": card.task,
+        "classes": card.classes,
+    }
     with tempfile.TemporaryDirectory(prefix="mlgate-mlmodel-") as scratch:
         made = Path(scratch) / "model"
         try:
-            mlflow_pyfunc.save_model(
-                str(made),
-                loader_module=LOADER,
-                signature=model_signature(card),
-                input_example=_example(bundle, card),
-                pip_requirements=_requirements(packages),
-                metadata={_METADATA: digests},
-            )
+            with warnings.catch_warnings():
+                # A bundle without its test set (from before mlgate saved one) has no example.
+                warnings.filterwarnings("ignore", ".*An input example was not provided")
+                mlflow_pyfunc.save_model(
+                    str(made),
+                    loader_module=LOADER,
+                    signature=model_signature(card, probabilities=probabilities),
+                    input_example=_example(bundle, card),
+                    pip_requirements=model_requirements(packages, model, onnx=onnx),
+                    metadata={_METADATA: metadata},
+                )
         except Exception as e:  # MLflow raises its own and whatever its helpers do
             raise ArtifactError(
-                f"MLflow could not write the {MLMODEL} file ({e}), so no version was registered.",
+                f"MLflow could not write the {MLMODEL} file ({e}); nothing was registered "
+                "or changed.",
                 path=bundle,
                 fix="Check the MLflow installation (`pip install mlflow`), then run again.",
             ) from e
@@ -139,8 +174,6 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
 
 def _import_pyfunc() -> Any:
     """`mlflow.pyfunc`, without the warning its first import gives about MLflow's own hints."""
-    import warnings
-
     quiet_mlflow()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*Any type hint", UserWarning)
@@ -168,7 +201,7 @@ def _load_pyfunc(path: str) -> VerifiedPyfunc:
             path=folder,
             fix=_AGAIN,
         )
-    return VerifiedPyfunc(model, card)
+    return VerifiedPyfunc(Predictor.open(model, card, folder))
 
 
 def _recorded_digests(folder: Path) -> dict[str, Any]:
@@ -191,9 +224,7 @@ def _recorded_digests(folder: Path) -> dict[str, Any]:
 
 def _card(bundle: Path) -> ModelCard:
     try:
-        return ModelCard.model_validate(
-            json.loads((bundle / CARD_FILE).read_text(encoding="utf-8"))
-        )
+        return ModelCard.model_validate_json((bundle / CARD_FILE).read_bytes())
     except (OSError, ValueError) as e:  # pydantic's ValidationError is a ValueError
         raise ArtifactError(
             f"cannot read the model card ({e}).",
@@ -217,16 +248,3 @@ def _example(bundle: Path, card: ModelCard) -> pd.DataFrame | None:
     # MLflow compares the column names with a range, which pandas' text index deprecates.
     example.columns = pd.Index(list(example.columns), dtype=object)
     return example
-
-
-def _requirements(packages: dict[str, str]) -> list[str]:
-    """mlgate and the lineage's packages, pinned as they were at training."""
-    from importlib import metadata
-
-    pins = {name: version for name, version in packages.items() if name not in _NOT_PIP}
-    if "mlgate" not in pins:
-        try:
-            pins["mlgate"] = metadata.version("mlgate")
-        except metadata.PackageNotFoundError:
-            pins["mlgate"] = ""
-    return [f"{name}=={version}" if version else name for name, version in sorted(pins.items())]

@@ -14,7 +14,7 @@ from typing import Any
 from mlgate.config.models import PipelineConfig
 from mlgate.drift.profile import PROFILE, build_profile
 from mlgate.errors import ArtifactError, ConfigError, DataError
-from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model
+from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model, predict_rows
 from mlgate.gates.absolute import GateCheck
 from mlgate.registry.bundle import TEST_SET, ModelCard, save_bundle
 from mlgate.registry.onnx import (
@@ -92,7 +92,7 @@ def save(
     exported = export_onnx(model, prepared.kinds, task, prepared.X_test, out / "model.onnx")
     prepared.test.to_parquet(out / TEST_SET, index=False)
     say("profiling the reference data for drift")
-    predicted = model.predict(prepared.X_test)
+    predicted = predict_rows(model, prepared.X_test)
     build_profile(
         prepared.train,
         prepared.kinds,
@@ -212,7 +212,6 @@ def check_loadable(out: Path, fitted: Fitted, prepared: Prepared) -> GateCheck |
     gateway loads it (verified files, trusted types, ONNX, its input checks), cannot
     answer its test rows or answers otherwise than the model fitted; None when it
     answers the same."""
-    import numpy as np
 
     from mlgate.road._loadback import answers_of
 
@@ -220,7 +219,7 @@ def check_loadable(out: Path, fitted: Fitted, prepared: Prepared) -> GateCheck |
         labels, onnx_labels = answers_of(out)
     except ArtifactError as e:
         return _unloadable(f"it cannot be loaded back as the gateway loads it: {e.problem}")
-    expected = np.asarray(fitted.model.predict(prepared.X_test))
+    expected = predict_rows(fitted.model, prepared.X_test)
     if not _same(labels, expected, prepared.task):
         return _unloadable("loaded back, it predicts otherwise than the model fitted")
     if onnx_labels is not None and not _onnx_agrees(onnx_labels, expected, prepared.task):

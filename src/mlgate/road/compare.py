@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from mlgate.config.models import GatesConfig
 from mlgate.data.io import read_pandas
 from mlgate.errors import ArtifactError, ConfigError, DataError
-from mlgate.evaluation.evaluate import unseen_labels
+from mlgate.evaluation.evaluate import predict_rows, unseen_labels
 from mlgate.gates.absolute import GateCheck, GateResult, gate_absolute
 from mlgate.gates.compare import Comparison, Scores, Side, compare_predictions
 from mlgate.gates.decide import decide
@@ -335,7 +335,7 @@ def _score(loaded: LoadedModel, frame: pd.DataFrame, source: str) -> Scores:
             proba = loaded.model.predict_proba(X)
         except (AttributeError, NotImplementedError):
             proba = None
-    return Scores(loaded.model.predict(X), proba)
+    return Scores(predict_rows(loaded.model, X), proba)
 
 
 def _check_pair(

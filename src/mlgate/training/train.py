@@ -135,7 +135,7 @@ def cross_validate(
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    from mlgate.evaluation.evaluate import score
+    from mlgate.evaluation.evaluate import predict_rows, score
 
     if task == "classification":
         smallest = int(y.value_counts().min())
@@ -155,7 +155,7 @@ def cross_validate(
             progress(f"cross-validation fold {i}/{folds}")
         fold = clone(model)
         fit(fold, X.iloc[fit_rows], y.iloc[fit_rows])
-        predicted = fold.predict(X.iloc[score_rows])
+        predicted = predict_rows(fold, X.iloc[score_rows])
         found = score(task, y.iloc[score_rows], predicted, None, getattr(fold, "classes_", None))
         for name in names:
             value = found.get(name)

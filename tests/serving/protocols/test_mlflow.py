@@ -10,9 +10,10 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
-from serving.requests import LIST, MODEL, ROW
+from serving.requests import LIST, MODEL, ROW, labels_of, mlflow_error
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +68,9 @@ async def test_mlflow_invocations(serve: Any, registered: Any, form: str) -> Non
         response = await s.client.post("/invocations", json=_mlflow_bodies(registered)[form])
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["predictions"] == registered.labels["1"]
+    assert labels_of(body) == registered.labels["1"]
+    probabilities = [row["probabilities"] for row in body["predictions"]]
+    np.testing.assert_allclose(probabilities, registered.probabilities["1"], atol=0.05)
     assert body["version"] == response.headers["x-mlgate-version"] == "1"
     assert body["model"] == MODEL
     assert body["request_id"] == response.headers["x-request-id"]
@@ -84,13 +87,13 @@ async def test_mlflow_invocations_as_csv(serve: Any, registered: Any) -> None:
                 "/invocations", content=text.encode(), headers={"content-type": content_type}
             )
             assert response.status_code == 200, response.text
-            assert response.json()["predictions"] == registered.labels["1"]
+            assert labels_of(response.json()) == registered.labels["1"]
         # The same route, fast path off: FastAPI's routing reads CSV alike.
         s.app.fast_path = None
         again = await s.client.post(
             "/invocations", content=text.encode(), headers={"content-type": "text/csv"}
         )
-        assert again.json()["predictions"] == registered.labels["1"]
+        assert again.json() | {"request_id": None} == response.json() | {"request_id": None}
 
 
 @pytest.mark.parametrize(
@@ -172,7 +175,7 @@ async def test_mlflow_split_rows_must_match_the_columns(kit: Any, gateway: Any) 
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/invocations", json=body)
     assert response.status_code == 400
-    assert response.json() == _mlflow_error(
+    assert response.json() == mlflow_error(
         "dataframe_split.data must be a list of rows of 6 value(s), one per column; row 1 has 4",
         "bad_body",
         row=1,
@@ -180,7 +183,7 @@ async def test_mlflow_split_rows_must_match_the_columns(kit: Any, gateway: Any) 
     body = {"dataframe_split": {"columns": [*ROW, "age"], "data": [[*LIST, 3]]}}
     async with kit.running(gateway, lifespan=False) as s:
         response = await s.client.post("/invocations", json=body)
-    assert response.json() == _mlflow_error(
+    assert response.json() == mlflow_error(
         "dataframe_split.columns names 'age' more than once", "wrong_features", feature="age"
     )
 
@@ -204,8 +207,8 @@ def test_mlflow_scoring_client_against_a_real_server(
         client = ScoringServerClient(host, int(port))
         client.wait_server_ready(timeout=10)
         answer = client.invoke(frame)
-        assert answer["predictions"] == registered.labels["1"]
-        assert answer.get_predictions()[0].tolist() == registered.labels["1"]
+        assert labels_of(answer) == registered.labels["1"]
+        assert answer.get_predictions()["label"].tolist() == registered.labels["1"]
         assert answer["ignored_columns"] == ["customer_id"]
         bad = frame.head(2).astype({"age": object})
         bad.loc[1, "age"] = "old"
@@ -217,10 +220,6 @@ def test_mlflow_scoring_client_against_a_real_server(
     assert f'mlgate_ignored_columns_total{{model="{MODEL}",route="invocations"}} 1.0' in metrics
 
 
-def _mlflow_error(message: str, code: str, **where: Any) -> dict[str, Any]:
-    return {"error_code": "BAD_REQUEST", "message": message, "detail": {"code": code, **where}}
-
-
 async def test_mlflow_refusals_have_mlflow_shape_and_status(serve: Any) -> None:
     body = {"dataframe_records": [ROW | {"age": "old"}]}
     async with serve() as s:
@@ -229,7 +228,7 @@ async def test_mlflow_refusals_have_mlflow_shape_and_status(serve: Any) -> None:
         again = await s.client.post("/invocations", json=body)
     for answered in (response, again):
         assert answered.status_code == 400
-        assert answered.json() == _mlflow_error(
+        assert answered.json() == mlflow_error(
             "feature 'age' in row 0 must be a number, got \"old\"",
             "not_a_number",
             row=0,
@@ -278,8 +277,8 @@ async def test_mlflow_older_clients_pandas_formats(serve: Any, registered: Any) 
             headers={"content-type": "application/json; format=pandas-table"},
         )
     assert by_split.status_code == 200, by_split.text
-    assert by_split.json()["predictions"] == registered.labels["1"][:20]
-    assert by_records.json()["predictions"] == registered.labels["1"][:20]
+    assert labels_of(by_split.json()) == registered.labels["1"][:20]
+    assert labels_of(by_records.json()) == registered.labels["1"][:20]
     assert unknown.status_code == 415
     assert unknown.json()["message"] == (
         "the Content-Type's format 'pandas-table' is not one this route takes; one of "
@@ -328,5 +327,5 @@ async def test_mlflow_csv_with_the_index_pandas_writes(serve: Any, registered: A
             "/invocations", content=frame.to_csv().encode(), headers={"content-type": "text/csv"}
         )
     assert response.status_code == 200, response.text
-    assert response.json()["predictions"] == registered.labels["1"]
+    assert labels_of(response.json()) == registered.labels["1"]
     assert response.json()["ignored_columns"] == [""]

@@ -1,8 +1,11 @@
 """MLflow's scoring protocol: POST /invocations, and /ping, /health and /version.
 
 /invocations takes exactly one of `dataframe_split`, `dataframe_records`,
-`instances` or `inputs` as JSON, or CSV as pandas writes it (text/csv), and
-answers as MLflow's own scoring server does where clients can tell:
+`instances` or `inputs` as JSON, or CSV as pandas writes it (text/csv). It answers
+what `mlflow models serve` answers for the version's MLmodel (`registry.pyfunc`),
+one object per row: {"label": ..., "probabilities": [...]} from a classifier,
+{"prediction": ...} from a regressor; and it answers as MLflow's own scoring server
+does where clients can tell:
 
 - JSON is read as MLflow reads it (see `body.receive_body`): bare NaN is a
   missing value, and `application/json; format=pandas-split` (or
@@ -74,7 +77,7 @@ async def answer(gateway: Gateway, body: Any, caller: Caller) -> Response:
     )
     served = await gateway.serve(batch, route="invocations", caller=caller)
     payload = {
-        "predictions": served.prediction.labels,
+        "predictions": served.prediction.records(served.model.card.task),
         "model": gateway.name,
         "version": served.model.version,
         "request_id": served.request_id,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from mlgate._version import __version__
 from mlgate.errors import InputError, VersionFailed
+from mlgate.registry.predictor import PROBABILITIES, answer_name
 from mlgate.serving import schemas
 from mlgate.serving.batch import Batch
 from mlgate.serving.binary import EXTENSION, wants_binary, write_values
@@ -178,7 +179,7 @@ async def answer(
     prediction, model = served.prediction, served.model
     outputs: list[dict[str, Any]] = [
         {
-            "name": _answer(model),
+            "name": answer_name(model.card.task),
             "shape": [batch.rows],
             "datatype": _label_type(model),
             "data": prediction.labels,
@@ -188,7 +189,7 @@ async def answer(
         probabilities = prediction.probabilities
         outputs.append(
             {
-                "name": "probabilities",
+                "name": PROBABILITIES,
                 "shape": list(probabilities.shape),
                 "datatype": "FP64",
                 "data": probabilities.reshape(-1),
@@ -245,17 +246,14 @@ def _v2_id(body: dict[str, Any]) -> str | None:
     return given
 
 
-def _answer(model: ServedModel) -> str:
-    """The name of a version's answer: a classifier's `label`, a regressor's `prediction`."""
-    return "label" if model.card.task == "classification" else "prediction"
-
-
 def _v2_outputs(model: ServedModel, body: dict[str, Any]) -> dict[str, Any]:
     """The outputs a V2 request asks for, each with its parameters; empty for all."""
     requested = body.get("outputs")
     if requested is None:
         return {}
-    names = [_answer(model)] + (["probabilities"] if model.card.task == "classification" else [])
+    names = [answer_name(model.card.task)] + (
+        [PROBABILITIES] if model.card.task == "classification" else []
+    )
     if not isinstance(requested, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
     ):
@@ -286,10 +284,12 @@ def _metadata(name: str, model: ServedModel) -> dict[str, Any]:
         {"name": feature, "datatype": _input_type(model, feature), "shape": [-1]}
         for feature in model.features
     ]
-    outputs = [{"name": _answer(model), "datatype": _label_type(model), "shape": [-1]}]
+    outputs = [
+        {"name": answer_name(model.card.task), "datatype": _label_type(model), "shape": [-1]}
+    ]
     if model.card.task == "classification":
         classes = len(model.classes or [])
-        outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, classes]})
+        outputs.append({"name": PROBABILITIES, "datatype": "FP64", "shape": [-1, classes]})
     return {
         "name": name,
         "platform": "mlgate",
