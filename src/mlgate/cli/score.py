@@ -145,6 +145,37 @@ def score(
     raise typer.Exit(PASSED if result.complete else FAILED)
 
 
+@friendly
+def feedback(
+    labels: Annotated[
+        str,
+        typer.Argument(help="CSV or Parquet with request_id, row_id (or row) and label."),
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", help="The model's name [default: the config's].")
+    ] = None,
+    config: Annotated[
+        Path, typer.Option("-c", "--config", help="Project config: its registry and logs.")
+    ] = Path("mlgate.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Record ground-truth labels of logged rows (a `mlgate score --log` run's: its output's
+    request_id and row_id), as POST /feedback does. One bad label: none is kept (exit 2)."""
+    from mlgate.project import Project
+    from mlgate.scoring import send_labels
+
+    with Project.open(config, required=model is None, create=False) as project:
+        result = send_labels(project, labels, model=model)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        out.print(
+            f"{escape(result.model)}: {result.accepted:,} label(s) recorded, "
+            f"{result.unknown:,} for request ids never issued (not kept)"
+        )
+
+
 def register(app: typer.Typer) -> None:
-    """Add `mlgate score` to the root app."""
+    """Add `mlgate score` and `mlgate feedback` to the root app."""
     app.command("score")(score)
+    app.command("feedback")(feedback)

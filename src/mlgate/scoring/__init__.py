@@ -6,10 +6,12 @@
   `checks`: each batch through the gateway's input checks, bad rows set aside;
   `output` and `sink`: the output's columns, and a Parquet file or folder that
   appears whole; `local`: the streaming engine; `journal`: the run's rows in
-  the prediction log (`--log`).
+  the prediction log (`--log`); `labels`: a label file's labels as feedback
+  (`mlgate feedback`), joined to logged rows by request id and row id.
 """
 
+from mlgate.scoring.labels import LabelsResult, send_labels
 from mlgate.scoring.result import Refusal, ScoreResult
 from mlgate.scoring.score import score
 
-__all__ = ["Refusal", "ScoreResult", "score"]
+__all__ = ["LabelsResult", "Refusal", "ScoreResult", "score", "send_labels"]

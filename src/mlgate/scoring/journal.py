@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mlgate.serving.batch import Batch
     from mlgate.serving.runtime import Prediction, ServedModel
 
-__all__ = ["ROUTE", "Journal", "batch_role", "request_ids"]
+__all__ = ["ROUTE", "Journal", "Staged", "batch_role", "request_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +57,56 @@ def request_ids(project: Project, model: str) -> RequestIds:
     return RequestIds(shared_key(project.state, f"request-ids:{model}"))
 
 
-class Journal:
-    """Appends a batch run's predictions to the project's prediction log."""
+class Staged:
+    """A spool of `kind` records in a folder of the run's own under the project's spool:
+    made segments of the log by `close(commit=True)`, dropped by `close(commit=False)`."""
 
-    def __init__(self, project: Project, model: ServedModel, version: VersionInfo) -> None:
+    def __init__(self, project: Project, kind: str, run: str) -> None:
+        check_writable(project.log_root, kind)
         self.project = project
-        self.model = model
-        self.role = batch_role(version)
-        self.request_id = request_ids(project, model.name).new()
-        check_writable(project.log_root, "predictions")
-        self.folder = Path(project.spool_root) / "batch-runs" / self.request_id
+        self.folder = Path(project.spool_root) / "batch-runs" / run
         self.spool = Spool(
             str(self.folder),
-            "predictions",
+            kind,
             sync_interval=project.settings.log_sync_interval,
             refused="the batch run stopped",
         )
         self.spool.open()  # one file, converted at the end: no rotation thread
+
+    def write(self, line: bytes, records: int = 1) -> None:
+        """Append whole JSON lines (`records` of them)."""
+        self.spool.write(line, records)
+
+    def close(self, *, commit: bool) -> bool:
+        """Close the spool; with `commit` make its records segments of the log, else drop
+        them. False when they could not be made segments (they stay, for a later try)."""
+        self.spool.close()
+        if commit:
+            converter = Converter(str(self.folder), self.project.log_root)
+            converter.drain(60.0)
+            left = converter.pending()
+            if left:  # storage failing: the records stay in the folder
+                log.error(
+                    "%d spool file(s) in %s could not be made segments of the log at %s",
+                    left,
+                    self.folder,
+                    self.project.log_root,
+                )
+                return False
+        shutil.rmtree(self.folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the last run's: the folder goes too
+            self.folder.parent.rmdir()
+        return True
+
+
+class Journal:
+    """Appends a batch run's predictions to the project's prediction log."""
+
+    def __init__(self, project: Project, model: ServedModel, version: VersionInfo) -> None:
+        self.model = model
+        self.role = batch_role(version)
+        self.request_id = request_ids(project, model.name).new()
+        self.staged = Staged(project, "predictions", self.request_id)
         self.rows = 0
 
     def write(self, batch: Batch, prediction: Prediction, rows: list[int], seconds: float) -> None:
@@ -97,28 +130,10 @@ class Journal:
             None,
             rows,
         )
-        self.spool.write(line)
+        self.staged.write(line)
         self.rows += batch.rows
 
     def close(self, *, commit: bool) -> None:
-        """Close the spool; with `commit` make its records segments of the log, else
-        drop them (the run wrote no output)."""
-        self.spool.close()
-        if commit:
-            converter = Converter(str(self.folder), self.project.log_root)
-            converter.drain(60.0)
-            if converter.pending():  # storage failing: the records stay for a later try
-                log.error(
-                    "%d spool file(s) of batch run %s could not be made segments of the "
-                    "log at %s; they stay in %s",
-                    converter.pending(),
-                    self.request_id,
-                    self.project.log_root,
-                    self.folder,
-                )
-                return
-        else:
+        """Make the run's records segments of the log (`commit`), or drop them."""
+        if not self.staged.close(commit=commit) or not commit:
             self.rows = 0
-        shutil.rmtree(self.folder, ignore_errors=True)
-        with contextlib.suppress(OSError):  # the last run's: the folder goes too
-            self.folder.parent.rmdir()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-__all__ = ["Source", "open_source"]
+__all__ = ["Source", "open_source", "open_table"]
 
 _SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 
@@ -88,6 +88,27 @@ def open_source(
 ) -> Source:
     """The input at `location` (file, folder, or fsspec URL), checked to hold every
     feature (and every column of `keep`); a DataError that says what is missing."""
+    text = [*features, *keep]
+    kind, dataset = _open(location, text)
+    names = set(dataset.schema.names)
+    missing = [name for name in text if name not in names]
+    if missing:
+        shown = ", ".join(map(repr, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise DataError(
+            f"the input has no column {shown}; the model takes: {', '.join(features)}.",
+            source=location,
+            fix="Score data with the model's features (extra columns are ignored).",
+        )
+    return Source(location, kind, dataset, text, numeric)
+
+
+def open_table(location: str, *, text: tuple[str, ...] = ("request_id", "label")) -> ds.Dataset:
+    """A CSV or Parquet file or folder as a dataset (CSV columns `text` read as text)."""
+    return _open(location, list(text))[1]
+
+
+def _open(location: str, text: list[str]) -> tuple[Literal["csv", "parquet"], ds.Dataset]:
+    """(the format, the dataset) of a file or folder; a CSV's columns `text` as text."""
     import fsspec
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -118,7 +139,6 @@ def open_source(
     else:
         files = [path]
         kind = table_format(location)
-    text = [*features, *keep]
     file_format: ds.FileFormat
     if kind == "csv":
         delimiter = "\t" if files[0].lower().removesuffix(".gz").endswith(".tsv") else ","
@@ -138,16 +158,7 @@ def open_source(
             source=location,
             fix=f"Check that it is {kind.upper()} and not damaged.",
         ) from e
-    names = set(dataset.schema.names)
-    missing = [name for name in text if name not in names]
-    if missing:
-        shown = ", ".join(map(repr, missing[:10])) + (" ..." if len(missing) > 10 else "")
-        raise DataError(
-            f"the input has no column {shown}; the model takes: {', '.join(features)}.",
-            source=location,
-            fix="Score data with the model's features (extra columns are ignored).",
-        )
-    return Source(location, kind, dataset, text, numeric)
+    return kind, dataset
 
 
 def _hidden(relative: str) -> bool:
