@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -70,42 +69,32 @@ def data(rows: int, folder: Path) -> Path:
 
 
 def score(folder: Path, source: Path, *extra: str) -> dict[str, Any]:
-    """One `mlgate score` process: wall seconds, peak RSS, and its own summary."""
+    """One `mlgate score` process: wall seconds, its own peak RSS, and its summary."""
+    import tempfile
+
     output = WORK / "scored.parquet"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlgate",
-            "score",
-            "models:/credit-risk@champion",
-            str(source),
-            str(output),
-            "--overwrite",
-            "--json",
-            *extra,
-        ],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode != 0:
-        raise SystemExit(done.stderr)
-    summary = json.loads(done.stdout)
+    command = [
+        *(sys.executable, "-m", "mlgate", "score", "models:/credit-risk@champion"),
+        *(str(source), str(output), "--overwrite", "--json", *extra),
+    ]
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=folder, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        if process.returncode != 0:
+            raise SystemExit(stderr.read().decode())
+        summary = json.loads(stdout.read())
     return {
         "args": list(extra),
         "rows": summary["rows_scored"],
         "wall_s": round(wall, 2),
         "scoring_s": round(summary["scoring_seconds"], 2),
         "rows_per_s": round(summary["rows_per_s"]),
-        # ru_maxrss of children is the largest any child reached (not this one's when
-        # an earlier child was larger): runs go from small to large.
-        "peak_rss_mb": round(max(peak, before) / 1024),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
     }
 
 

@@ -1,7 +1,7 @@
 """The rows to score: a Parquet or CSV file or folder, read batch by batch.
 
-pyarrow.dataset reads at most a few batches ahead, so memory stays bounded by
-the batch size however large the input is. Files are read in the order of
+pyarrow.dataset reads one file at a time, a batch or two ahead on one thread, so
+memory stays bounded by the batch size however large the input is. Files are read in the order of
 their names, and the rows of each in file order: a row's `row_id` (its
 position in the input, from 0) is the same on every run over the same files.
 
@@ -51,7 +51,17 @@ class Source:
 
         for fragment in self.dataset.get_fragments():
             try:
-                for batch in fragment.to_batches(columns=self.columns, batch_size=rows):
+                # Threaded scans decode row groups far ahead of a slower consumer (the
+                # whole of a 10M-row file: memory grew with the input); one thread reads
+                # a batch or two ahead, and scoring, not reading, sets the pace.
+                batches = fragment.to_batches(
+                    columns=self.columns,
+                    batch_size=rows,
+                    batch_readahead=2,
+                    fragment_readahead=1,
+                    use_threads=False,
+                )
+                for batch in batches:
                     if batch.num_rows:
                         yield batch
             except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
