@@ -23,6 +23,7 @@ PACKAGES = [
     "mlgate.road",
     "mlgate.rollout",
     "mlgate.scaffold",
+    "mlgate.scoring",
     "mlgate.serving",
     "mlgate.state",
     "mlgate.stats",

@@ -17,6 +17,7 @@ from mlgate.cli import (
     road,
     rollout,
     scaffold,
+    score,
     serve,
     smoke,
 )
@@ -59,6 +60,7 @@ serve.register(app)
 smoke.register(app)
 rollout.register(app)
 monitor.register(app)
+score.register(app)
 scaffold.register(app)
 reference.register(app)
 

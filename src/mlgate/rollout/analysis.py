@@ -3,7 +3,9 @@
 Roles in the log: `champion` and `challenger` answered users; `shadow` is the
 challenger's copy in shadow mode; `reference` is the champion's answer computed
 off the path for a request the challenger served (so agreement is measurable
-in a canary too).
+in a canary too). Rows a batch job logged (`mlgate score --log`, route `batch`)
+are left out: the analysis judges the traffic the split routed, and a batch's
+time is no request's latency.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Analysis(BaseModel):
 
 _PER_ROLE = """
 WITH p AS (
-    SELECT * FROM predictions WHERE model = $model AND time >= $since
+    SELECT * FROM predictions WHERE model = $model AND time >= $since AND route <> 'batch'
 )
 SELECT
     CASE WHEN role IN ('champion', 'reference') THEN 'champion' ELSE 'challenger' END AS side,
@@ -68,7 +70,7 @@ END
 _AGREEMENT = f"""
 WITH p AS (
     SELECT request_id, row, role, prediction FROM predictions
-    WHERE model = $model AND time >= $since AND error IS NULL
+    WHERE model = $model AND time >= $since AND error IS NULL AND route <> 'batch'
 )
 SELECT count(*),
     avg(CASE WHEN {_SAME.format(a="c.prediction", b="b.prediction")} THEN 1.0 ELSE 0.0 END)
@@ -86,6 +88,7 @@ WITH p AS (
         arg_min(prediction, time) AS prediction
     FROM predictions
     WHERE model = $model AND time >= $since AND error IS NULL AND role <> 'reference'
+        AND route <> 'batch'
     GROUP BY request_id, row, side
 ),
 f AS (

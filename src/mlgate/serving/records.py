@@ -78,8 +78,10 @@ def encode_prediction(
     error: str | None,
     batch: Batch,
     client_request_id: str | None,
+    rows: list[int] | None = None,
 ) -> bytes:
-    """One answer (or failed prediction) as a spool line."""
+    """One answer (or failed prediction) as a spool line. `rows`: the rows' numbers when
+    they are not 0, 1, 2... (a batch job's rows keep their place in its input)."""
     probabilities = None if prediction is None else prediction.probabilities
     record: dict[str, Any] = {
         "t": time_ns,
@@ -101,6 +103,8 @@ def encode_prediction(
         "pc": None if probabilities is None else int(probabilities.shape[-1]),
         "reg": regression,
     }
+    if rows is not None:
+        record["rn"] = rows
     _features(record, batch.columns)
     return orjson.dumps(record, default=_plain, option=_OPTIONS)
 

@@ -11,7 +11,8 @@ key, the version, the error) is written once, and its rows are columns:
 - `m`, `v`, `r`, `s`: model, version, role, served (answered a user, no error);
 - `st`, `w`, `k`, `rt`: rollout strategy, challenger weight, routing key, route;
 - `ms`, `e`: latency in milliseconds; the error of a failed prediction;
-- `n`: its rows;
+- `n`: its rows; `rn` (optional), their numbers when they are not 0 to n-1 (a batch
+  job's rows, numbered by their place in its input);
 - `p`, `pb`, `pc`, `reg`: the labels (or values); the probabilities, base64 float64
   [rows, `pc`]; whether the model is a regressor (its value is its score);
 - `f`, `fx`, `fb`, `ft`: the feature names in order; the numeric ones (null: all),
@@ -181,6 +182,9 @@ def prediction_table(records: list[dict[str, Any]]) -> Any:
         labels = r.get("p")
         if n < 1 or (labels is not None and len(labels) != n):
             raise ValueError(f"request {r.get('id')!r}: {n} rows but {len(labels or [])} labels")
+        numbered = r.get("rn")
+        if numbered is not None and len(numbered) != n:
+            raise ValueError(f"request {r.get('id')!r}: {n} rows but {len(numbered)} row numbers")
     spread = sum(counts) != len(records)  # some requests hold several rows
     index = pa.array(np.repeat(np.arange(len(records), dtype=np.int32), counts)) if spread else None
 
@@ -188,11 +192,19 @@ def prediction_table(records: list[dict[str, Any]]) -> Any:
         return _per_request([r.get(key) for r in records], index, kind)
 
     micros = np.array([r["t"] for r in records], dtype=np.int64) // 1000
-    row = (
-        np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
-        if spread
-        else np.zeros(len(records), dtype=np.int64)
-    )
+    if any(r.get("rn") is not None for r in records):
+        row = np.concatenate(
+            [
+                np.arange(n, dtype=np.int64)
+                if r.get("rn") is None
+                else np.asarray(r["rn"], dtype=np.int64)
+                for r, n in zip(records, counts, strict=True)
+            ]
+        )
+    elif spread:
+        row = np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
+    else:
+        row = np.zeros(len(records), dtype=np.int64)
     scores = _scores(records, sum(counts))
     stamp = pa.timestamp("us", tz="UTC")
     return pa.table(

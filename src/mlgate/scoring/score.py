@@ -1,0 +1,121 @@
+"""`score`: a registered version (or a run folder) over a dataset, into Parquet.
+
+The model is loaded as the gateway loads it (`load_ref`, digests checked, then
+`ServedModel`: ONNX Runtime where the version has an export), and every row goes
+through the gateway's input checks; a refused row is skipped with its reason,
+or with `strict` the run stops there and writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Literal
+
+from mlgate.errors import ConfigError
+from mlgate.registry.refs import is_registry_ref, load_ref
+from mlgate.scoring.journal import Journal
+from mlgate.scoring.local import Progress, score_local
+from mlgate.scoring.result import ScoreResult
+from mlgate.scoring.source import open_source
+from mlgate.serving.runtime import ServedModel
+
+if TYPE_CHECKING:
+    from mlgate.project import Project
+
+__all__ = ["ENGINES", "score"]
+
+ENGINES = ("local", "spark")
+#: Refused rows a result lists one by one; every one is counted by its code.
+SHOWN = 20
+
+
+def score(
+    project: Project,
+    ref: str,
+    input: str,
+    output: str,
+    *,
+    engine: Literal["local", "spark"] = "local",
+    id_column: str | None = None,
+    batch_rows: int = 65_536,
+    strict: bool = False,
+    log: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ScoreResult:
+    """Score every row of `input` with the model `ref` names, into `output` (Parquet).
+
+    `ref`: models:/NAME@ALIAS, models:/NAME/VERSION or a run folder; `input`: a Parquet
+    or CSV file or folder (path or fsspec URL); `output`: a .parquet file, or else a
+    folder of part files. `log` appends every scored row to the prediction log.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(
+            "unknown engine.", field="--engine", value=engine, allowed=", ".join(ENGINES)
+        )
+    if batch_rows < 1:
+        raise ConfigError(
+            "the batch size must be a positive number of rows.",
+            field="--batch-rows",
+            value=batch_rows,
+            fix="Pass --batch-rows 65536 (the default), or more or fewer.",
+        )
+    started = time.perf_counter()
+    registered = is_registry_ref(ref)
+    if log and not registered:
+        raise ConfigError(
+            "--log needs a registered version: the prediction log holds registered "
+            "versions' answers.",
+            field="MODEL_URI",
+            value=ref,
+            fix="Name it as models:/NAME/VERSION or models:/NAME@champion.",
+        )
+    loaded = load_ref(ref, catalog=project.catalog if registered else None)
+    model = ServedModel.load(loaded, onnx=project.settings.onnx)
+    keep = [id_column] if id_column is not None else []
+    if id_column is not None and id_column in model.feature_set:
+        keep = []  # read once; still copied to the output
+    source = open_source(input, model.features, frozenset(model.numeric), keep=keep)
+    journal = Journal(project, model, loaded.version) if log and loaded.version else None
+    result = ScoreResult(
+        model=model.name,
+        version=model.version,
+        engine=engine,
+        input=input,
+        complete=False,
+        request_id=None if journal is None else journal.request_id,
+        role=None if journal is None else journal.role,
+    )
+    scoring = time.perf_counter()
+    try:
+        if engine == "spark":
+            raise ConfigError(
+                "the spark engine is not available yet.", field="--engine", value=engine
+            )
+        run = score_local(
+            *(model, source, output),
+            id_column=id_column,
+            batch_rows=batch_rows,
+            strict=strict,
+            overwrite=overwrite,
+            journal=journal,
+            shown=SHOWN,
+            progress=progress,
+        )
+    except BaseException:
+        if journal is not None:
+            journal.close(commit=False)
+        raise
+    if journal is not None:
+        journal.close(commit=run.complete)
+    result.complete = run.complete
+    result.output = output if run.complete else None
+    result.rows_read = run.rows_read
+    result.rows_scored = run.rows_scored
+    result.rows_skipped = sum(run.codes.values())
+    result.refusals = run.refusals
+    result.refusal_codes = dict(run.codes)
+    result.rows_logged = 0 if journal is None else journal.rows
+    result.scoring_seconds = time.perf_counter() - scoring
+    result.seconds = time.perf_counter() - started
+    return result
