@@ -45,4 +45,5 @@ def test_the_tutorial_runs(tmp_path: Path) -> None:
     assert '"predictions":[' in done.stdout
     assert "canary rollout started at 10%" in done.stdout
     assert '"strategy":"canary"' in done.stdout.replace(" ", "")
+    assert '"points":[' in done.stdout  # the dashboard's figures
     assert "dataset drift" in done.stdout

@@ -66,6 +66,11 @@ ROUTES = [
     ("POST", "/admin/rollout/abort"),
     ("POST", "/admin/promote"),
     ("POST", "/admin/rollback"),
+    ("GET", "/ui"),
+    ("GET", "/ui/static/{name}"),
+    ("GET", "/ui/api/rollout"),
+    ("GET", "/ui/api/models"),
+    ("GET", "/ui/api/traffic"),
 ]
 
 
