@@ -19,6 +19,7 @@ from mlgate.cli import (
     scaffold,
     serve,
     smoke,
+    ui,
 )
 
 app = typer.Typer(
@@ -61,6 +62,7 @@ rollout.register(app)
 monitor.register(app)
 scaffold.register(app)
 reference.register(app)
+ui.register(app)
 
 
 def main() -> None:

@@ -54,6 +54,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     )
     app.router.default = _slash_redirect(app.router)
     app.state.gateway = gateway
+    app.state.project = gateway.project  # the dashboard's reads (ui.pages) find it here
+    app.state.tokens = gateway.tokens
     app.state.controller = Controller(gateway.project)
     fast = FastPath(gateway)
     for route in ROUTES:

@@ -9,7 +9,10 @@ Screenshots of each view go to the test's tmp dir.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +31,7 @@ from rollout.support import (
     Gateway,
     clean_environment,
     copy_project,
+    free_port,
     registered_template,
     sample_rows,
     set_rollout,
@@ -249,3 +253,46 @@ def test_the_page_follows_a_rollout_and_aborts_it_only_with_the_admin_token(
     refused = [e for e in watched.errors if "status of 401" not in e]
     assert refused == []
     assert all(url.startswith(f"{gateway.url}/") for url in watched.requests)
+
+
+def test_mlgate_ui_shows_the_same_page_read_only_with_no_gateway(
+    served: tuple[Path, Gateway], watched: Watched, tmp_path: Path
+) -> None:
+    config, _ = served
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    output = (tmp_path / "ui.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", "ui", "-c", str(config), "--port", str(port)],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        cwd=config.parent,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (tmp_path / "ui.log").read_text()
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/ui", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "mlgate ui did not answer"
+            time.sleep(0.1)
+        page = watched.page
+        page.goto(f"{url}/ui")
+        page.wait_for_function("() => document.getElementById('champion').textContent === 'v1'")
+        page.wait_for_function(
+            "() => document.getElementById('admin-state').textContent.startsWith('read-only: no')"
+        )
+        assert page.locator("#admin-token").is_hidden()
+        for button in page.locator(".act").all():
+            assert button.is_disabled()
+        page.click("button[data-view=models]")
+        page.wait_for_function("() => document.querySelectorAll('#versions tbody tr').length >= 2")
+        watched.screenshot(tmp_path, "alone")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        output.close()
+    assert process.returncode == 0, (tmp_path / "ui.log").read_text()
+    assert watched.errors == []
+    assert all(u.startswith(f"{url}/") for u in watched.requests)

@@ -6,6 +6,10 @@ lets it load and fetch from its own origin only: no inline script or style, no
 other host. Its reads (`/ui/api/...`) carry figures only; they are open like
 /metrics unless MLGATE_READ_TOKEN is set, then they need it as a bearer token.
 Its actions go to the admin API, with the admin token the user types in.
+
+The routes find the project (and the gateway, when there is one) on the app's
+state: the gateway's app serves them, and so does `mlgate ui` (`alone`) for a
+project with no gateway running, read-only.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from starlette.responses import Response
 
 from mlgate.errors import InputError
 from mlgate.serving.responses import json_response
-from mlgate.serving.routes import Route, client_address, gateway_of
+from mlgate.serving.routes import Route, client_address
 from mlgate.serving.ui.figures import model_figures, rollout_figures, traffic_figures
 
 if TYPE_CHECKING:
@@ -75,17 +79,19 @@ async def asset(request: Request) -> Response:
 
 def _readable(request: Request) -> Project:
     """The project whose figures a request may read: refused (401, or 429) without the
-    read token when one is set."""
-    gateway = gateway_of(request)
-    token = gateway.settings.read_token
+    read token when one is set. The app keeps the project and the token brake on its
+    state (the gateway's own, or `mlgate ui`'s)."""
+    state = request.app.state
+    project: Project = state.project
+    token = project.settings.read_token
     if token is not None:
-        gateway.tokens.check(
+        state.tokens.check(
             client_address(request),
             request.headers.get("authorization"),
             token,
             "the dashboard's reads need Authorization: Bearer <MLGATE_READ_TOKEN>",
         )
-    return gateway.project
+    return project
 
 
 def _figures(payload: object) -> Response:
@@ -94,7 +100,8 @@ def _figures(payload: object) -> Response:
 
 async def rollout(request: Request) -> Response:
     project = _readable(request)
-    served = gateway_of(request).describe()
+    gateway = getattr(request.app.state, "gateway", None)  # none under `mlgate ui`
+    served = gateway.describe() if gateway is not None else None
     return _figures(await asyncio.to_thread(rollout_figures, project, served))
 
 

@@ -239,15 +239,20 @@
   };
 
   function showActions() {
-    const admin = Boolean(sessionStorage.getItem(ADMIN));
+    // `mlgate ui` serves no admin API: with no gateway behind the page, it only reads.
+    const gateway = !rollout || rollout.serving !== null;
+    const admin = gateway && Boolean(sessionStorage.getItem(ADMIN));
     const running = rollout && rollout.status === "running";
     const challenger = rollout && rollout.challenger;
     const possible = { start: !running && challenger, promote: challenger, abort: running, rollback: true };
     for (const button of document.querySelectorAll(".act")) {
       button.disabled = !admin || !rollout || !possible[button.dataset.act];
-      button.title = admin ? "" : "Enter the admin token to act";
+      button.title = !gateway ? "No gateway here: act through mlgate serve's page or the CLI"
+        : admin ? "" : "Enter the admin token to act";
     }
-    $("admin-state").textContent = admin ? "admin token in use (this tab only)" : "read-only";
+    for (const id of ["admin-label", "admin-token", "admin-save"]) $(id).hidden = !gateway;
+    $("admin-state").textContent = !gateway ? "read-only: no gateway (mlgate ui)"
+      : admin ? "admin token in use (this tab only)" : "read-only";
     $("admin-forget").hidden = !admin;
   }
 
