@@ -296,3 +296,47 @@ def test_mlgate_ui_shows_the_same_page_read_only_with_no_gateway(
     assert process.returncode == 0, (tmp_path / "ui.log").read_text()
     assert watched.errors == []
     assert all(u.startswith(f"{url}/") for u in watched.requests)
+
+
+def test_a_drifted_column_is_charted_after_mlgate_monitor_once(
+    served: tuple[Path, Gateway], watched: Watched, tmp_path: Path
+) -> None:
+    config, gateway = served
+    drifted = pd.read_csv(config.parent / "data" / "drifted.csv").drop(columns=["default"])
+    rows = [
+        {k: None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+        for r in drifted.to_dict("records")
+    ]
+
+    def requests() -> int:
+        shown = httpx.get(f"{gateway.url}/ui/api/traffic", timeout=10).json()["versions"]
+        return sum(sum(line["requests"]) for line in shown.values())
+
+    before = requests()
+    # Enough drifted rows to outweigh what the earlier tests sent from the test set.
+    batches = [rows[i : i + 50] for i in range(0, len(rows), 50)] * 8
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        for batch in batches:
+            assert client.post("/predict", json={"instances": batch}).status_code == 200
+    deadline = time.monotonic() + 30
+    while requests() < before + len(batches):  # in the log's segments, for the monitor
+        assert time.monotonic() < deadline, "the drifted rows never reached the log"
+        time.sleep(0.2)
+    monitored = CliRunner().invoke(app, ["monitor", "-c", str(config), "--once", "--no-retrain"])
+    assert monitored.exit_code == 1, monitored.output  # 1: drift
+
+    page = watched.page
+    page.goto(f"{gateway.url}/ui")
+    page.click("button[data-view=traffic]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#drift-charts figure canvas').length > 0",
+        timeout=WAIT_MS,
+    )
+    verdicts = dict(
+        line.split("\t")[0::4] for line in page.locator("#drift tbody tr").all_inner_texts()
+    )
+    charted = [c.split(":")[0] for c in page.locator("#drift-charts figcaption").all_inner_texts()]
+    assert charted
+    assert sorted(charted) == sorted(c for c, v in verdicts.items() if v == "drifted")
+    watched.screenshot(tmp_path, "drift")
+    assert watched.errors == []

@@ -32,6 +32,20 @@ _THRESHOLDS = (
     "min_agreement",
     "min_live_accuracy_delta",
 )
+#: What the page shows of each column's drift test.
+_DRIFT_KEYS = (
+    "column",
+    "kind",
+    "test",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "threshold",
+    "drifted",
+    "reference_rows",
+    "current_rows",
+    "unseen",
+)
 #: What the page shows of the plan (its webhook is a secret; its lease, of no interest).
 _PLAN_KEYS = ("strategy", "steps", "interval", "failure_limit", "alpha", "margin", "duration")
 
@@ -218,4 +232,8 @@ def _monitor(event: RolloutEvent) -> dict[str, Any]:
         "live_accuracy": figures.get("live_accuracy"),
         "drifted": figures.get("drifted", []),
         "share": figures.get("share"),
+        "columns": [
+            {key: column.get(key) for key in _DRIFT_KEYS} for column in figures.get("columns", [])
+        ],
+        "distributions": figures.get("distributions", {}),
     }

@@ -72,7 +72,7 @@
 
   // --- charts (uPlot) -------------------------------------------------------------------
 
-  function chart(holder, key, title, series, data, bands) {
+  function chart(holder, key, title, series, data, bands, extra) {
     let entry = charts.get(key);
     if (!entry) {
       const figure = document.createElement("figure");
@@ -90,6 +90,7 @@
         bands: bands || [],
         axes: [{}, { size: 55 }],
         legend: { live: true },
+        ...extra,
       };
       entry = { figure, plot: new uPlot(options, data, plot) };
       charts.set(key, entry);
@@ -220,10 +221,41 @@
       chart(holder, chartKey, title,
         versions.map((v, i) => line(`v${v}`, palette[i % palette.length])), [ts, ...columns]);
     }
-    const m = data.monitor;
-    $("monitor").textContent = m
-      ? `${when(m.at)}: ${m.message}` + (m.drifted && m.drifted.length ? ` Drifted: ${m.drifted.join(", ")}.` : "")
-      : "The monitor has not run yet (mlgate monitor).";
+    showDrift(data.monitor);
+  }
+
+  function showDrift(m) {
+    $("monitor").textContent = m ? `${when(m.at)}: ${m.message}` : "The monitor has not run yet (mlgate monitor).";
+    const columns = m ? m.columns : [];
+    $("drift").hidden = columns.length === 0;
+    const num = (v) => (v === null || v === undefined ? "–" : (+v).toPrecision(3));
+    fill("drift", columns, (tr, c) => {
+      cell(tr, c.column);
+      cell(tr, c.test);
+      cell(tr, num(c.statistic), "num");
+      cell(tr, num(c.p_adjusted ?? c.p_value), "num");
+      cell(tr, c.drifted ? "drifted" : "no drift", c.drifted ? "fail" : "pass");
+    });
+    const holder = $("drift-charts");
+    const wanted = new Set(Object.keys(m ? m.distributions : {}).map((c) => `drift-${m.at}-${c}`));
+    for (const [k, entry] of charts) {  // another monitor run: its columns, drawn anew
+      if (k.startsWith("drift-") && !wanted.has(k)) { entry.plot.destroy(); entry.figure.remove(); charts.delete(k); }
+    }
+    for (const [column, d] of Object.entries(m ? m.distributions : {})) {
+      const series = [line("reference", COLOURS.champion), line("current", COLOURS.challenger)];
+      const key = `drift-${m.at}-${column}`;
+      if (d.kind === "numeric") {
+        chart(holder, key, `${column}: value at each percentile`, series,
+          [d.levels, d.reference, d.current], [],
+          { scales: { x: { time: false } }, axes: [{ values: (u, ticks) => ticks.map((t) => `${t}%`) }, { size: 75 }] });
+      } else {
+        const at = d.categories.map((_, i) => i);
+        chart(holder, key, `${column}: share of each category`, series,
+          [at, d.reference, d.current], [],
+          { scales: { x: { time: false } },
+            axes: [{ splits: () => at, values: (u, ticks) => ticks.map((t) => d.categories[t] ?? "") }, { size: 50 }] });
+      }
+    }
   }
 
   // --- actions ----------------------------------------------------------------------------
