@@ -70,6 +70,7 @@ ROUTES = [
     ("GET", "/ui/static/{name}"),
     ("GET", "/ui/api/rollout"),
     ("GET", "/ui/api/models"),
+    ("GET", "/ui/api/versions/{version}"),
     ("GET", "/ui/api/traffic"),
 ]
 

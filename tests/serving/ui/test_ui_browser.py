@@ -172,6 +172,12 @@ def test_the_page_loads_each_view_with_no_error_and_nothing_off_its_origin(
     assert rows[1].startswith("v1\tchampion\tpassed")
     assert page.locator("#history tbody tr").count() >= 2
     watched.screenshot(tmp_path, "models")
+    page.click("#versions button:text-is('v2')")
+    page.wait_for_function("() => document.querySelectorAll('#comparison tbody tr').length > 0")
+    assert text(page, "#version-title") == "Version 2 (challenger): gate passed"
+    compared = page.locator("#comparison tbody tr").all_inner_texts()
+    assert any(row.startswith("accuracy\t") for row in compared)
+    watched.screenshot(tmp_path, "version")
 
     page.click("button[data-view=traffic]")
     page.wait_for_function("() => document.getElementById('traffic-window').textContent !== ''")

@@ -73,6 +73,20 @@ async def test_the_reads_carry_figures_and_never_rows_or_secrets(kit: Any, proje
         rollout = (await s.client.get("/ui/api/rollout")).json()
         models = (await s.client.get("/ui/api/models")).json()
         traffic = (await s.client.get("/ui/api/traffic")).json()
+        first = (await s.client.get("/ui/api/versions/1")).json()
+        second = (await s.client.get("/ui/api/versions/2")).json()
+        missing = await s.client.get("/ui/api/versions/9")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "model 'credit-risk' has no version '9'; its versions: 1, 2"
+    assert first["comparison"] is None  # the first champion had none to be compared with
+    assert second["aliases"] == ["challenger"]
+    comparison = second["comparison"]
+    assert comparison["against"] == "models:/credit-risk/1 (champion)"
+    accuracy = next(m for m in comparison["metrics"] if m["metric"] == "accuracy")
+    assert accuracy["ci_low"] <= accuracy["difference"] <= accuracy["ci_high"]
+    assert accuracy["candidate"] == second["metrics"]["accuracy"]
+    assert comparison["passed"] is True
+    assert all(check["passed"] for check in comparison["checks"])
     assert rollout["status"] == "running"
     assert (rollout["champion"], rollout["challenger"]) == ("1", "2")
     assert rollout["plan"]["steps"] == [10.0, 100.0]
@@ -89,7 +103,8 @@ async def test_the_reads_carry_figures_and_never_rows_or_secrets(kit: Any, proje
     sent = {v: sum(line["requests"]) for v, line in traffic["versions"].items()}
     assert sum(sent.values()) == 12
     assert set(sent) <= {"1", "2"}
-    shown = str([rollout, models, traffic])
+    shown = str([rollout, models, traffic, first, second])
+    assert str(project.config.parent) not in shown  # no path of the machine
     assert "T0-SECRET-PATH" not in shown
     for value in ("employed", "52345.678", "features", "prediction"):
         assert value not in shown, value

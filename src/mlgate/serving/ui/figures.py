@@ -8,9 +8,11 @@ prediction, or a secret (the plan's webhook URL is left out).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mlgate.errors import InputError
 from mlgate.road.rollouts import rollout_status
 from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import RolloutEvent, rollout_events
@@ -19,7 +21,7 @@ from mlgate.stats.sequential import msprt
 if TYPE_CHECKING:
     from mlgate.project import Project
 
-__all__ = ["model_figures", "rollout_figures", "traffic_figures"]
+__all__ = ["model_figures", "rollout_figures", "traffic_figures", "version_figures"]
 
 #: Events read for the charts: a rollout's analyses since its start, and the list shown.
 _EVENTS, _SHOWN = 1000, 60
@@ -173,6 +175,64 @@ def model_figures(project: Project) -> dict[str, Any]:
         for e in catalog.history(name)
     ]
     return {"model": name, "versions": versions, "history": history}
+
+
+#: What the page shows of a comparison's metric and of a gate check.
+_METRIC_KEYS = (
+    "metric",
+    "baseline",
+    "candidate",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "greater_is_better",
+    "p_value",
+)
+_CHECK_KEYS = ("metric", "kind", "bound", "value", "passed", "reason", "slice")
+
+
+def version_figures(project: Project, version: str) -> dict[str, Any]:
+    """One version: its verdict and metrics, and the comparison report it was gated with
+    (each metric against the champion of the day, with its interval; McNemar's counts;
+    every check), when it has one. InputError (404) for a version that is not there."""
+    catalog, name = project.catalog, project.name
+    found = {v.version: v for v in catalog.versions(name)}
+    info = found.get(version)
+    if info is None:
+        raise InputError(
+            f"model {name!r} has no version {version[:20]!r}; its versions: "
+            f"{', '.join(found) or 'none yet'}",
+            status=404,
+            code="no_version",
+        )
+    path = catalog.local_path(info) / "comparison.json"
+    comparison = None
+    if path.exists():
+        report = json.loads(path.read_text(encoding="utf-8"))
+        verdict = report.get("verdict") or {}
+        comparison = {
+            "against": report.get("baseline_ref"),
+            "test_samples": report.get("test_samples"),
+            "task": report.get("task"),
+            "metrics": [
+                {key: m.get(key) for key in _METRIC_KEYS}
+                for m in (report.get("metrics") or {}).values()
+            ],
+            "mcnemar": report.get("mcnemar"),
+            "passed": verdict.get("passed"),
+            "checks": [{key: c.get(key) for key in _CHECK_KEYS} for c in verdict.get("checks", [])],
+        }
+    return {
+        "model": name,
+        "version": info.version,
+        "created": info.created.isoformat(),
+        "passed": info.passed,
+        "reasons": info.reasons,
+        "aliases": info.aliases,
+        "metrics": info.metrics,
+        "comparison": comparison,
+    }
 
 
 _TRAFFIC = f"""

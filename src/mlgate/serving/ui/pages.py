@@ -25,7 +25,12 @@ from starlette.responses import Response
 from mlgate.errors import InputError
 from mlgate.serving.responses import json_response
 from mlgate.serving.routes import Route, client_address
-from mlgate.serving.ui.figures import model_figures, rollout_figures, traffic_figures
+from mlgate.serving.ui.figures import (
+    model_figures,
+    rollout_figures,
+    traffic_figures,
+    version_figures,
+)
 
 if TYPE_CHECKING:
     from mlgate.project import Project
@@ -110,6 +115,12 @@ async def models(request: Request) -> Response:
     return _figures(await asyncio.to_thread(model_figures, project))
 
 
+async def version(request: Request) -> Response:
+    project = _readable(request)
+    number = request.path_params["version"]
+    return _figures(await asyncio.to_thread(version_figures, project, number))
+
+
 async def traffic(request: Request) -> Response:
     project = _readable(request)
     return _figures(await asyncio.to_thread(traffic_figures, project))
@@ -120,5 +131,6 @@ ROUTES = (
     Route("GET", "/ui/static/{name}", asset, "ui_asset", "dashboard"),
     Route("GET", "/ui/api/rollout", rollout, "ui_rollout", "dashboard"),
     Route("GET", "/ui/api/models", models, "ui_models", "dashboard"),
+    Route("GET", "/ui/api/versions/{version}", version, "ui_version", "dashboard"),
     Route("GET", "/ui/api/traffic", traffic, "ui_traffic", "dashboard"),
 )

@@ -182,7 +182,12 @@
     const shown = (metrics) => Object.entries(metrics)
       .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : (+v).toFixed(4)}`).join(", ");
     fill("versions", [...data.versions].reverse(), (tr, v) => {
-      cell(tr, `v${v.version}`, "num");
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "link";
+      open.textContent = `v${v.version}`;
+      open.addEventListener("click", () => showVersion(v.version));
+      cell(tr, "", "num").appendChild(open);
       cell(tr, v.aliases.join(", "));
       const gate = v.passed === null ? "–" : v.passed ? "passed" : "failed";
       const td = cell(tr, gate, v.passed === null ? "" : v.passed ? "pass" : "fail");
@@ -198,6 +203,41 @@
       cell(tr, e.actor);
       cell(tr, e.reason);
     });
+  }
+
+  const fixed = (v, digits = 4) => (v === null || v === undefined ? "–" : (+v).toFixed(digits));
+
+  async function showVersion(version) {
+    const panel = $("version-detail");
+    try {
+      const v = await read(`ui/api/versions/${encodeURIComponent(version)}`);
+      $("version-title").textContent = `Version ${v.version}`
+        + (v.aliases.length ? ` (${v.aliases.join(", ")})` : "")
+        + `: gate ${v.passed === null ? "not applied" : v.passed ? "passed" : "failed"}`;
+      const c = v.comparison;
+      $("version-against").textContent = c
+        ? `Compared with ${c.against} on ${c.test_samples} held-out rows (paired: the same rows).`
+          + (c.mcnemar ? ` McNemar: ${c.mcnemar.baseline_only} rows only the champion got right, `
+            + `${c.mcnemar.candidate_only} only this version; p = ${fixed(c.mcnemar.p_value, 3)}.` : "")
+        : "No comparison report: it was registered with no champion to compare against.";
+      fill("comparison", c ? c.metrics : [], (tr, m) => {
+        cell(tr, m.metric);
+        cell(tr, fixed(m.baseline), "num");
+        cell(tr, fixed(m.candidate), "num");
+        cell(tr, fixed(m.difference), "num");
+        const level = m.confidence === 0.95 ? "" : ` (${m.confidence * 100}%)`;
+        cell(tr, `${fixed(m.ci_low)} to ${fixed(m.ci_high)}${level}`, "num");
+        cell(tr, fixed(m.p_value, 3), "num");
+      });
+      fill("checks", c ? c.checks : v.reasons.map((r) => ({ passed: v.passed, reason: r })), (tr, k) => {
+        cell(tr, k.passed ? "pass" : "fail", k.passed ? "pass" : "fail");
+        cell(tr, k.reason);
+      });
+      panel.hidden = false;
+      panel.scrollIntoView();
+    } catch (error) {
+      $("notice").textContent = `Could not read version ${version}: ${error.message}`;
+    }
   }
 
   // --- the traffic view -----------------------------------------------------------------
