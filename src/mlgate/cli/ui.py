@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mlgate.cli.output import friendly
-from mlgate.cli.serve import LogLevel
+from mlgate.cli.serve import LogLevel, cannot_listen
 
 
 @friendly
@@ -28,18 +28,12 @@ def ui(
     running: the rollout and its events, the models, the traffic. Read-only:
     acts need a gateway's admin API. Reads need MLGATE_READ_TOKEN when it is set.
     """
-    from mlgate.errors import ConfigError
     from mlgate.serving.server import run_ui
 
     try:
         run_ui(config, host=host, port=port, log_level=log_level.value)
-    except OSError as e:  # the address: in use, not this machine's, or not an address at all
-        reason = e.strerror or str(e)
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {reason}",
-            field="--host/--port",
-            fix="Choose a free port (--port) on an address of this machine (--host).",
-        ) from e
+    except OSError as e:
+        raise cannot_listen(host, port, e) from e
 
 
 def register(app: typer.Typer) -> None:
