@@ -32,7 +32,8 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-background-networking"],
+            # root in CI needs --no-sandbox; a container's small /dev/shm, the last one
+            args=["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"],
         )
         try:
             yield chromium
