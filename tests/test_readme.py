@@ -47,4 +47,5 @@ def test_the_tutorial_runs(tmp_path: Path) -> None:
     assert '"strategy":"canary"' in done.stdout.replace(" ", "")
     assert "blue-green rollout started at 0%" in done.stdout
     assert "(the pre-switch analysis)" in " ".join(done.stdout.split())
+    assert '"points":[' in done.stdout  # the dashboard's figures
     assert "dataset drift" in done.stdout

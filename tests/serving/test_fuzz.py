@@ -70,6 +70,12 @@ ROUTES = [
     ("POST", "/admin/rollout/abort"),
     ("POST", "/admin/promote"),
     ("POST", "/admin/rollback"),
+    ("GET", "/ui"),
+    ("GET", "/ui/static/{name}"),
+    ("GET", "/ui/api/rollout"),
+    ("GET", "/ui/api/models"),
+    ("GET", "/ui/api/versions/{version}"),
+    ("GET", "/ui/api/traffic"),
 ]
 
 

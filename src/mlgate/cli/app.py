@@ -20,6 +20,7 @@ from mlgate.cli import (
     score,
     serve,
     smoke,
+    ui,
 )
 
 app = typer.Typer(
@@ -63,6 +64,7 @@ monitor.register(app)
 score.register(app)
 scaffold.register(app)
 reference.register(app)
+ui.register(app)
 
 
 def main() -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlgate.cli.output import friendly
+
+if TYPE_CHECKING:
+    from mlgate.errors import ConfigError
 
 
 class LogLevel(StrEnum):
@@ -69,13 +72,20 @@ def serve(
 
     try:
         run_server(config, host=host, port=port, workers=workers, log_level=log_level.value)
-    except OSError as e:  # the address: in use, not this machine's, or not an address at all
-        reason = e.strerror or str(e)
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {reason}",
-            field="--host/--port",
-            fix="Choose a free port (--port) on an address of this machine (--host).",
-        ) from e
+    except OSError as e:
+        raise cannot_listen(host, port, e) from e
+
+
+def cannot_listen(host: str, port: int, error: OSError) -> ConfigError:
+    """The error to show for an address the server cannot listen on: in use, not this
+    machine's, or not an address at all."""
+    from mlgate.errors import ConfigError
+
+    return ConfigError(
+        f"cannot listen on {host}:{port}: {error.strerror or error}",
+        field="--host/--port",
+        fix="Choose a free port (--port) on an address of this machine (--host).",
+    )
 
 
 def register(app: typer.Typer) -> None:

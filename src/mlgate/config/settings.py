@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         description="Bearer token POST /feedback requires when set (set it in production: "
         "labels steer rollouts); unset, anyone who can reach the gateway may send labels.",
     )
+    read_token: SecretStr | None = Field(
+        None,
+        description="Bearer token the dashboard's reads (GET /ui/api/...) require when set; "
+        "unset, they are open like /metrics (figures only, never data rows or secrets).",
+    )
     role_header: bool = Field(
         False,
         description="Say in an x-mlgate-role header whether the champion or the challenger "
@@ -147,17 +152,16 @@ class Settings(BaseSettings):
         "flip=0.4 (share of rows answered wrong); comma-separated. Never the champion.",
     )
 
-    @field_validator("admin_token", "feedback_token")
+    @field_validator("admin_token", "feedback_token", "read_token")
     @classmethod
     def _token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
             # An empty value (a secret that expanded to nothing) must not mean "no password".
-            unset = (
-                "unset the variable to keep it off"
-                if info.field_name == "admin_token"
-                else "unset the variable to take labels without one"
-            )
-            what = "turn the admin API on" if info.field_name == "admin_token" else "require it"
+            unset, what = {
+                "admin_token": ("unset the variable to keep it off", "turn the admin API on"),
+                "feedback_token": ("unset the variable to take labels without one", "require it"),
+                "read_token": ("unset the variable to keep the reads open", "require it"),
+            }[str(info.field_name)]
             raise ValueError(f"is set but empty; set a token to {what}, or {unset}.")
         return value
 

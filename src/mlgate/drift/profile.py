@@ -21,7 +21,14 @@ from pydantic import BaseModel, Field, ValidationError
 from mlgate.drift.stattests import CategoricalSample, NumericSample
 from mlgate.errors import DataError
 
-__all__ = ["PROFILE", "ColumnProfile", "Profile", "build_profile", "sample_of"]
+__all__ = [
+    "PROFILE",
+    "ColumnProfile",
+    "Profile",
+    "build_profile",
+    "distributions",
+    "sample_of",
+]
 
 #: The profile's file name in a model's folder.
 PROFILE = "profile.json"
@@ -144,3 +151,38 @@ def sample_of(column: ColumnProfile) -> NumericSample | CategoricalSample:
         mean=column.mean if column.mean is not None else float("nan"),
         std=column.std if column.std is not None else float("nan"),
     )
+
+
+#: Percentiles at which `distributions` compares two numeric columns.
+_LEVELS = [float(p) for p in range(0, 101, 5)]
+
+
+def distributions(reference: ColumnProfile, current: ColumnProfile) -> dict[str, Any]:
+    """Two profiles of one column side by side, to plot: a numeric column's value at every
+    5th percentile, a categorical one's share of each reference category (the rest of
+    the current values as one share, "(other)": their names are not kept)."""
+    if reference.kind == "numeric":
+        return {
+            "kind": "numeric",
+            "levels": _LEVELS,
+            "reference": _percentiles(reference.quantiles),
+            "current": _percentiles(current.quantiles),
+        }
+    categories = sorted(reference.counts, key=lambda c: -reference.counts[c])
+    seen = sum(current.counts.get(c, 0) for c in categories)
+    total = max(current.count, 1)
+    return {
+        "kind": "categorical",
+        "categories": [*categories, "(other)"],
+        "reference": [reference.counts[c] / max(reference.count, 1) for c in categories] + [0.0],
+        "current": [current.counts.get(c, 0) / total for c in categories]
+        + [(current.count - seen) / total],
+    }
+
+
+def _percentiles(sketch: list[float]) -> list[float | None]:
+    """The sketch's value at each of `_LEVELS` (none for an empty column)."""
+    if not sketch:
+        return [None] * len(_LEVELS)
+    positions = np.asarray(_LEVELS) / 100 * (len(sketch) - 1)
+    return [float(v) for v in np.interp(positions, np.arange(len(sketch)), sketch)]

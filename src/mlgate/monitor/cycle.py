@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from mlgate.config.monitor import RetrainGate
 from mlgate.drift.detector import DriftReport, compare_column, detect, sample_values
-from mlgate.drift.profile import PROFILE, Profile, sample_of
+from mlgate.drift.profile import PROFILE, Profile, column_profile, distributions, sample_of
 from mlgate.errors import DataError, MlgateError, RegistryError
 from mlgate.registry.bundle import CARD_FILE, ModelCard
 from mlgate.registry.versions import CHAMPION, VersionInfo
@@ -96,6 +96,11 @@ class CycleResult(BaseModel):
     )
     rollout_started: bool = False
     notes: list[str] = Field(default_factory=list)
+    distributions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="The drifted columns' reference and current distributions, to plot "
+        "(see mlgate.drift.profile.distributions).",
+    )
 
 
 def recent_traffic(
@@ -240,6 +245,12 @@ def _judge(monitor: MonitorConfig, profile: Profile, traffic: Any, result: Cycle
             monitor.drift,
         )
     result.drift = report
+    result.distributions = {
+        c.column: distributions(
+            profile.columns[c.column], column_profile(traffic[c.column], c.kind)
+        )
+        for c in report.drifted
+    }
     if report.dataset_drift:
         result.status = "drift"
         result.reasons.append(
@@ -371,6 +382,11 @@ def _finish(project: Project, result: CycleResult) -> CycleResult:
     if result.drift is not None:
         figures["drifted"] = [c.column for c in result.drift.drifted]
         figures["share"] = result.drift.share
+        # Each column's test, as figures: the unseen categories are counted, not named.
+        figures["columns"] = [
+            c.model_dump(mode="json", exclude={"unseen"}) | {"unseen": len(c.unseen)}
+            for c in result.drift.columns
+        ]
     record_event(
         project.state,
         result.model,

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlgate._version import __version__
 from mlgate.errors import MlgateError
 from mlgate.rollout.controller import Controller
-from mlgate.serving import admin, feedback
+from mlgate.serving import admin, feedback, ui
 from mlgate.serving.fastpath import FastPath, FastRoute, GatewayApp
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.protocols import mlflow, plain, prometheus, v2
@@ -39,6 +39,7 @@ ROUTES: tuple[Route, ...] = (
     *feedback.ROUTES,
     *prometheus.ROUTES,
     *admin.ROUTES,
+    *ui.ROUTES,
 )
 
 
@@ -53,6 +54,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     )
     app.router.default = _slash_redirect(app.router)
     app.state.gateway = gateway
+    app.state.project = gateway.project  # the dashboard's reads (ui.pages) find it here
+    app.state.tokens = gateway.tokens
     app.state.controller = Controller(gateway.project)
     fast = FastPath(gateway)
     for route in ROUTES:

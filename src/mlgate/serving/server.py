@@ -19,6 +19,8 @@ files, so no worker stalls while a segment is built. It starts before the
 workers, so it first converts what a killed server left; it is restarted if it
 dies, and stopped last, once the workers have closed their spools. When the
 gateway is killed, it notices its parent is gone and converts what is left.
+
+`run_ui` serves only the dashboard (`mlgate ui`), for a project with no gateway.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from mlgate.errors import ServeError
 from mlgate.project import Project
 from mlgate.serving.gateway import Gateway
 
-__all__ = ["build_gateway", "run_server", "uvicorn_options"]
+__all__ = ["build_gateway", "run_server", "run_ui", "uvicorn_options"]
 
 log = logging.getLogger(__name__)
 
@@ -363,3 +365,32 @@ def _supervise(
         raise ServeError(
             failed, fix="See the workers' errors above; `--workers 1` shows them first."
         )
+
+
+def run_ui(
+    config_path: Path, *, host: str = "127.0.0.1", port: int = 8090, log_level: str = "info"
+) -> None:
+    """Serve the dashboard of the config's project until SIGINT/SIGTERM.
+
+    A model that is not registered is refused before anything listens.
+    """
+    import uvicorn
+
+    from mlgate.serving.ui.alone import create_ui_app
+
+    project = Project.open(config_path, data_files=False)
+    try:
+        project.catalog.aliases(project.name)  # refuses an unknown model, naming the known
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)  # a port in use: OSError
+    except BaseException:
+        project.close()
+        raise
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
+    bound, chosen = sock.getsockname()[:2]
+    shown = f"[{bound}]" if ":" in bound else bound
+    log.info("dashboard of %s on http://%s:%d/ui (read-only)", project.name, shown, chosen)
+    config = uvicorn.Config(create_ui_app(project), **uvicorn_options(project.settings, log_level))
+    server = uvicorn.Server(config)
+    with _exit_zero_on_stop(server):
+        server.run(sockets=[sock])
