@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 from sklearn.ensemble import RandomForestClassifier
@@ -83,6 +84,32 @@ def test_a_file_with_an_untrusted_type_is_refused_by_name(
     ) as caught:
         load_skops(path, sha256=sha256_file(path))
     assert caught.value.path == str(path)
+
+
+def test_a_booster_inside_an_ensemble_is_refused_saying_where_boosters_go(
+    tmp_path: Path, binary_frame: pd.DataFrame
+) -> None:
+    import xgboost
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X = binary_frame[["x1", "x2"]]
+    y = (binary_frame["label"] == "yes").astype(int)
+    voting = VotingClassifier(
+        [("xgb", xgboost.XGBClassifier(n_estimators=4)), ("lr", LogisticRegression())],
+        voting="soft",
+    ).fit(X, y)
+    path = tmp_path / "model.skops"
+    sio.dump(voting, path)
+    with pytest.raises(ArtifactError) as caught:
+        load_skops(path, sha256=sha256_file(path))
+    assert str(caught.value).endswith(
+        "XGBoost estimators are saved in their own format when they are the model's final "
+        "estimator (model.estimator, or the last step of model.pipeline); one anywhere else, "
+        "e.g. inside a VotingClassifier or StackingClassifier, cannot be stored safely. Make "
+        "it the final estimator, or use a scikit-learn estimator in its place, and train again."
+    ), str(caught.value)
+    assert "xgboost.sklearn.XGBClassifier" in str(caught.value)
 
 
 @pytest.mark.parametrize(

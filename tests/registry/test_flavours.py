@@ -16,7 +16,7 @@ from sklearn.ensemble import RandomForestClassifier
 from mlgate.errors import ArtifactError
 from mlgate.registry.bundle import load_bundle, save_bundle
 from mlgate.registry.flavours import Flavour, flavour_for, get_flavour, register_flavour
-from mlgate.training.preprocessing import build_model, prepare_features
+from mlgate.training.preprocessing import build_model, final_estimator, prepare_features
 
 KINDS = {"x1": "numeric", "x2": "numeric", "colour": "categorical"}
 
@@ -42,8 +42,9 @@ def fitted(estimator: Any, frame: pd.DataFrame, preprocessing: str = "auto") -> 
     X = prepare_features(frame, KINDS)
     if preprocessing == "none":
         X = X[["x1", "x2"]]
-    regressor = type(estimator).__name__.endswith("Regressor")
-    xgboost = type(estimator).__module__.startswith("xgboost")
+    final = final_estimator(estimator)
+    regressor = type(final).__name__.endswith("Regressor")
+    xgboost = type(final).__module__.startswith("xgboost")
     # XGBoost's classifiers learn labels 0..n-1 only; LightGBM's take any.
     y = (
         frame["x1"]
@@ -176,3 +177,31 @@ def test_a_registered_flavour_is_found_by_name_and_chosen_for_what_it_handles() 
         from mlgate.registry import flavours
 
         del flavours._FLAVOURS["mine"]
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_a_booster_inside_the_users_own_pipeline_is_saved_in_its_own_format(
+    library: str, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """`model.pipeline` puts the user's pipeline inside the schema's: the estimator
+    two pipelines deep is still written in its library's format, and loads back."""
+    import lightgbm
+    import xgboost
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    estimator = (
+        xgboost.XGBClassifier(n_estimators=8, max_depth=2)
+        if library == "xgboost"
+        else lightgbm.LGBMClassifier(n_estimators=8, verbose=-1)
+    )
+    own = Pipeline([("scale", StandardScaler()), ("boost", estimator)])
+    model, X = fitted(own, binary_frame)
+    card = save_bundle(model, tmp_path, card_for(model))
+    assert card.flavour == library
+    loaded, _ = load_bundle(tmp_path)
+    inner = loaded.steps[-1][1]
+    assert [name for name, _ in inner.steps] == ["scale", "boost"]
+    assert type(inner.steps[-1][1]) is type(estimator)
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    assert np.allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=0, atol=1e-7)

@@ -538,6 +538,21 @@ def test_a_data_file_outside_the_project_is_never_quoted(
         run(load_config(path), output=tmp_path / "out")
 
 
+def test_a_misspelt_column_under_data_drop_is_refused_not_left_among_the_features(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = new_project(binary_frame, data={"drop": ["colour", "cuont"]})
+    with pytest.raises(
+        DataError,
+        match=exact(
+            "train.csv: data.drop names column(s) that are not in the data: cuont. Did you "
+            "mean 'count'? Columns there: x1, x2, count, colour, label."
+        ),
+    ):
+        run(load_config(path), output=tmp_path / "out")
+    assert not (tmp_path / "out" / "model.skops").exists()
+
+
 _NUMBERS = "".join(f"{i},{i % 2}\n" for i in range(19))
 _SECRETS = [
     # the header is the file's first line: it is never listed as the columns there are

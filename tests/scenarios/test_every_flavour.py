@@ -46,9 +46,10 @@ FLAVOURS: dict[str, dict[str, Any]] = {
         "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
         "params": {"max_iter": 40},
     },
+    # a booster at the end of the team's own pipeline, itself inside the schema's
     "yaml-pipeline": {
-        "estimator": "sklearn.linear_model.LogisticRegression",
-        "params": {"max_iter": 1000},
+        "estimator": "lightgbm.LGBMClassifier",
+        "params": {"n_estimators": 40, "num_leaves": 15},
         "pipeline": [
             {"transformer": "sklearn.preprocessing.PolynomialFeatures", "params": {"degree": 2}},
             {"transformer": "sklearn.preprocessing.StandardScaler"},
@@ -57,14 +58,21 @@ FLAVOURS: dict[str, dict[str, Any]] = {
     "own-class": {
         "estimator": "scenario_models.ScaledLogit",
         "params": {"C": 0.5},
-        "code": ["scenario_models.py"],
+        # listed before the helper module it imports: the order does not matter
+        "code": ["scenario_models.py", "scenario_helpers.py"],
     },
+}
+
+#: The flavour each scenario's model is saved in.
+SAVED_AS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"} | {
+    "yaml-pipeline": "lightgbm"
 }
 
 #: The team's own estimator of the "own-class" flavour, in the project's folder.
 OWN_CLASS = """
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
+
+import scenario_helpers
 
 
 class ScaledLogit(ClassifierMixin, BaseEstimator):
@@ -72,7 +80,7 @@ class ScaledLogit(ClassifierMixin, BaseEstimator):
         self.C = C
 
     def fit(self, X, y):
-        self.inner_ = LogisticRegression(C=self.C, max_iter=1000).fit(X, y)
+        self.inner_ = scenario_helpers.logit(self.C).fit(X, y)
         self.classes_ = self.inner_.classes_
         return self
 
@@ -81,6 +89,15 @@ class ScaledLogit(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         return self.inner_.predict_proba(X)
+"""
+
+#: A module of the team's that the own class imports.
+OWN_HELPERS = """
+from sklearn.linear_model import LogisticRegression
+
+
+def logit(C):
+    return LogisticRegression(C=C, max_iter=1000)
 """
 
 ROLLOUT = {
@@ -114,6 +131,7 @@ def project_for(folder: Path, model: dict[str, Any]) -> Path:
     config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     if model.get("code"):
         (folder / "scenario_models.py").write_text(OWN_CLASS, encoding="utf-8")
+        (folder / "scenario_helpers.py").write_text(OWN_HELPERS, encoding="utf-8")
     return config
 
 
@@ -207,7 +225,6 @@ def test_a_flavour_takes_the_whole_road(flavour: str, tmp_path: Path, clean_env:
     answer = pyfunc.predict(frame.astype(dict.fromkeys(numbers, "float64")))
     from_mlflow = answer[answer_name(loaded.card.task)]
 
-    boosters = ("xgboost", "lightgbm", "catboost")
-    assert loaded.card.flavour == (flavour if flavour in boosters else "sklearn")
+    assert loaded.card.flavour == SAVED_AS.get(flavour, "sklearn")
     assert from_mlgate.tolist() == from_gateway
     assert from_mlflow.tolist() == from_gateway

@@ -276,6 +276,54 @@ def test_a_typo_on_a_scikit_learn_estimator_is_still_refused() -> None:
         resolve("sklearn.ensemble.RandomForestClassifier", n_estimator=3)
 
 
+@pytest.mark.parametrize(
+    ("estimator", "params", "typo", "hint"),
+    [
+        ("xgboost.XGBClassifier", {"max_dept": 3}, "max_dept", "Did you mean 'max_depth'? "),
+        (
+            "lightgbm.LGBMClassifier",
+            {"n_estimator": 3},
+            "n_estimator",
+            "Did you mean 'n_estimators'? ",
+        ),
+        ("lightgbm.LGBMClassifier", {"num_leaves": 7, "leaf_size": 3}, "leaf_size", ""),
+    ],
+)
+def test_a_typo_on_an_estimator_that_takes_any_keyword_is_refused(
+    estimator: str, params: dict[str, object], typo: str, hint: str
+) -> None:
+    """The library would train with its default and, at best, warn in the middle of the fit."""
+    with pytest.raises(ConfigError) as caught:
+        resolve(estimator, **params)
+    message = str(caught.value)
+    library = estimator.partition(".")[0]
+    name = estimator.rpartition(".")[2]
+    assert message.startswith(
+        f"/project/mlgate.yaml: model.params.{typo}: {name} has no parameter {typo!r}, and "
+        f"{library} would ignore it. {hint}Its parameters: "
+    ), message
+    assert caught.value.field == f"model.params.{typo}"
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [
+        ("xgboost.XGBClassifier", {"eta": 0.1, "lambda": 1.0, "alpha": 0.5, "nthread": 1}),
+        ("lightgbm.LGBMClassifier", {"min_data_in_leaf": 3, "feature_fraction": 0.5}),
+    ],
+)
+def test_the_library_s_own_parameter_names_pass(estimator: str, params: dict[str, object]) -> None:
+    got = resolve(estimator, **params).get_params()  # type: ignore[attr-defined]
+    assert {key: got[key] for key in params} == params
+
+
+def test_lightgbm_is_quiet_unless_the_config_says_otherwise() -> None:
+    assert resolve("lightgbm.LGBMClassifier").get_params()["verbose"] == -1  # type: ignore[attr-defined]
+    chatty = resolve("lightgbm.LGBMClassifier", verbosity=1).get_params()  # type: ignore[attr-defined]
+    assert "verbose" not in chatty
+    assert chatty["verbosity"] == 1
+
+
 FACTORIES = """
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline

@@ -31,6 +31,18 @@ def test_a_target_that_is_not_in_the_data() -> None:
         check_target(frame, "label", None, source="train.csv")
 
 
+def test_a_target_name_near_a_column_s_is_suggested() -> None:
+    frame = pd.DataFrame({"a": [1, 2], "outcome": [0, 1]})
+    with pytest.raises(
+        DataError,
+        match=exact(
+            "train.csv: target column 'outcomes' is not in the data. Did you mean "
+            "'outcome'? Set data.target to one of: a, outcome."
+        ),
+    ):
+        check_target(frame, "outcomes", None, source="train.csv")
+
+
 def test_a_target_without_values() -> None:
     frame = pd.DataFrame({"a": [1, 2], "label": [None, None]})
     with pytest.raises(

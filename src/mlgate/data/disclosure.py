@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlgate.data.report import ValidationReport
 
-__all__ = ["column", "example", "examples", "names", "report", "value", "withheld"]
+__all__ = ["closest", "column", "example", "examples", "names", "report", "value", "withheld"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,17 @@ def names(columns: Iterable[object]) -> str:
     if _WITHHELD.get() is None:
         return ", ".join(listed)
     return f"the file's {len(listed)} column(s), not named here: it is outside the project"
+
+
+def closest(name: str, columns: Iterable[object]) -> str:
+    """'Did you mean X? ' for the column whose name is nearest `name`; withheld or none
+    near, nothing."""
+    import difflib
+
+    if _WITHHELD.get() is not None:
+        return ""
+    close = difflib.get_close_matches(name, [str(c) for c in columns], n=1, cutoff=0.6)
+    return f"Did you mean {close[0]!r}? " if close else ""
 
 
 def value(found: object) -> str:

@@ -137,6 +137,32 @@ def load_skops(path: Path, *, sha256: str | None = None) -> Any:
     return load_skops_bytes(data, path=path)
 
 
+#: Libraries whose estimators have a format of their own (mlgate.registry.boosting).
+_OWN_FORMATS = {"xgboost": "XGBoost", "lightgbm": "LightGBM", "catboost": "CatBoost"}
+
+
+def _untrusted_fix(refused: list[str]) -> str:
+    """What to do about `refused` types: a booster is saved in its own format only as the
+    model's final estimator; anything else comes from the team's code."""
+    libraries = sorted(
+        {_OWN_FORMATS[t.partition(".")[0]] for t in refused if t.partition(".")[0] in _OWN_FORMATS}
+    )
+    if libraries:
+        return (
+            f"{' and '.join(libraries)} estimators are saved in their own format when they are "
+            "the model's final estimator (model.estimator, or the last step of "
+            "model.pipeline); one anywhere else, e.g. inside a VotingClassifier or "
+            "StackingClassifier, cannot be stored safely. Make it the final estimator, or "
+            "use a scikit-learn estimator in its place, and train again."
+        )
+    return (
+        "Only scikit-learn estimators and their state, NumPy dtypes, scalars and random "
+        "state, SciPy sparse matrices, and the classes of the files listed under "
+        "model.code (stored with the version) are loaded from model files; list the "
+        "module that defines them under model.code and train again."
+    )
+
+
 def load_skops_bytes(data: bytes, *, path: str | Path) -> Any:
     """The model in skops `data` (read from `path`), if every type in it is trusted."""
     import skops.io as sio
@@ -150,10 +176,7 @@ def load_skops_bytes(data: bytes, *, path: str | Path) -> Any:
         raise ArtifactError(
             f"refusing to load a model file that contains untrusted type(s): {', '.join(refused)}.",
             path=path,
-            fix="Only scikit-learn estimators and their state, NumPy dtypes, scalars and random "
-            "state, SciPy sparse matrices, and the classes of the files listed under "
-            "model.code (stored with the version) are loaded from model files; list the "
-            "module that defines them under model.code and train again.",
+            fix=_untrusted_fix(refused),
         )
     try:
         return sio.loads(data, trusted=list(untrusted))

@@ -61,19 +61,31 @@ def _handles(library: str, classes: frozenset[str]) -> Any:
 
 
 def _split(model: Any) -> tuple[Any, Any]:
-    """The pipeline with its final step left as "passthrough", and that final estimator."""
+    """The pipeline with its final step left as "passthrough", and that final estimator.
+
+    Nested pipelines (the user's own `model.pipeline` inside the schema's) are
+    copied down to the estimator, which is replaced in the innermost one.
+    """
     from sklearn.pipeline import Pipeline
 
     if not isinstance(model, Pipeline):
         return Pipeline([("model", "passthrough")]), model
-    name, estimator = model.steps[-1]
-    return Pipeline([*model.steps[:-1], (name, "passthrough")]), estimator
+    name, last = model.steps[-1]
+    if isinstance(last, Pipeline):
+        inner, estimator = _split(last)
+        return Pipeline([*model.steps[:-1], (name, inner)]), estimator
+    return Pipeline([*model.steps[:-1], (name, "passthrough")]), last
 
 
 def _splice(files: Mapping[str, bytes], estimator: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+
     pipeline = load_skops_bytes(files[MODEL_FILE], path=MODEL_FILE)
-    name, _ = pipeline.steps[-1]
-    pipeline.steps[-1] = (name, estimator)
+    innermost = pipeline
+    while isinstance(innermost.steps[-1][1], Pipeline):
+        innermost = innermost.steps[-1][1]
+    name, _ = innermost.steps[-1]
+    innermost.steps[-1] = (name, estimator)
     return pipeline
 
 

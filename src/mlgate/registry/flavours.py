@@ -18,6 +18,7 @@ from typing import Any
 
 from mlgate.errors import ArtifactError
 from mlgate.registry.artifacts import ArtifactInfo, load_skops_bytes, save_skops
+from mlgate.training.preprocessing import final_estimator
 
 __all__ = [
     "MODEL_FILE",
@@ -74,7 +75,7 @@ def get_flavour(name: str) -> Flavour:
 
 def flavour_for(model: Any) -> Flavour:
     """The flavour that saves `model`: the first that handles its final estimator, else skops."""
-    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+    estimator = final_estimator(model)
     for flavour in _FLAVOURS.values():
         if flavour.name != SKLEARN and flavour.handles(estimator):
             return flavour

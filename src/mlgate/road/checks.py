@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.models import PipelineConfig
-from mlgate.data.disclosure import column, examples, names
+from mlgate.data.disclosure import closest, column, examples, names
 from mlgate.errors import ConfigError, DataError
 from mlgate.training.task import Task, estimator_task, infer_task
 
@@ -28,6 +28,14 @@ __all__ = [
 
 def feature_columns(config: PipelineConfig, frame: pd.DataFrame, source: str) -> list[str]:
     target, drop = config.data.target, set(config.data.drop)
+    unknown = [d for d in config.data.drop if d not in frame.columns]
+    if unknown:
+        # A misspelt name would leave the column it meant among the features, unnoticed.
+        raise DataError(
+            f"data.drop names column(s) that are not in the data: {', '.join(unknown)}.",
+            source=source,
+            fix=f"{closest(unknown[0], frame.columns)}Columns there: {names(frame.columns)}.",
+        )
     if config.data.features is not None:
         missing = [f for f in config.data.features if f not in frame.columns]
         if missing:

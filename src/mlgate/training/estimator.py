@@ -7,7 +7,7 @@ import difflib
 import importlib
 import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +255,56 @@ _QUIET: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
         {"verbose": False, "allow_writing_files": False},
         frozenset({"verbose", "logging_level", "silent", "verbose_eval", "allow_writing_files"}),
     ),
+    # LightGBM prints its warnings and progress, [LightGBM] lines, from its own library.
+    "lightgbm": ({"verbose": -1}, frozenset({"verbose", "verbosity"})),
 }
+
+
+def _lightgbm_params() -> set[str]:
+    """Every parameter LightGBM's own library takes, by name and alias."""
+    from lightgbm.basic import _ConfigAliases
+
+    names: set[str] = set()
+    for name, aliases in _ConfigAliases._get_all_param_aliases().items():
+        names |= {name, *aliases}
+    return names
+
+
+#: Per library whose estimators pass unknown keywords on to it: every name it takes.
+_NATIVE_PARAMS: dict[str, Callable[[], set[str]]] = {"lightgbm": _lightgbm_params}
+
+
+def _refuse_typos(
+    cls: type[Any], given: dict[str, Any], known: set[str], where: str, file: Path | None
+) -> None:
+    """Refuse what is plainly a misspelt parameter of an estimator that takes any keyword.
+
+    Such an estimator hands unknown keywords to its library, which at best warns during
+    the fit and trains with the default. Where the library lists every name it takes
+    (LightGBM), any other is refused; elsewhere (XGBoost's booster parameters are not
+    listed), a name close to one of the estimator's own, and not one of them, is.
+    """
+    library = cls.__module__.partition(".")[0]
+    native: set[str] | None = None
+    lister = _NATIVE_PARAMS.get(library)
+    if lister is not None:
+        with contextlib.suppress(Exception):  # a library version without the list
+            native = lister()
+    for key in given:
+        if key in known or (native is not None and key in native):
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+        if native is None and not close:
+            continue
+        hint = f"Did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"{cls.__name__} has no parameter {key!r}, and {library} would ignore it.",
+            file=file,
+            field=f"{where}.{key}",
+            fix=f"{hint}Its parameters: {', '.join(sorted(known))}"
+            + (f", and the names {library}'s own documentation lists." if native else "."),
+            show_value=False,
+        )
 
 
 def _quiet(cls: type[Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -280,6 +329,8 @@ def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: P
                     allowed=", ".join(sorted(accepted)) or "none",
                     show_value=False,
                 )
+    else:
+        _refuse_typos(cls, given, accepted, where, file)
     params = dict(given)
     if "random_state" in accepted and "random_state" not in params and "random_seed" not in params:
         params["random_state"] = seed

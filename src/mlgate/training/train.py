@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from mlgate.config.models import SplitConfig
-from mlgate.data.disclosure import example, names, value
+from mlgate.data.disclosure import closest, example, names, value
 from mlgate.errors import DataError, TrainingError
+from mlgate.training.preprocessing import final_estimator
 from mlgate.training.task import Task
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def check_target(frame: pd.DataFrame, target: str, task: Task | None, *, source:
         raise DataError(
             f"target column {target!r} is not in the data.",
             source=source,
-            fix=f"Set data.target to one of: {names(frame.columns)}.",
+            fix=f"{closest(target, frame.columns)}Set data.target to one of: "
+            f"{names(frame.columns)}.",
         )
     values = frame[target]
     if values.isna().all():
@@ -178,7 +180,7 @@ def fit(model: Any, X: pd.DataFrame, y: pd.Series) -> float:
     try:
         model.fit(X, y)
     except Exception as e:  # whatever the configured estimator raises is a failed fit
-        final = model.steps[-1][1] if hasattr(model, "steps") else model
+        final = final_estimator(model)
         detail = " ".join(str(e).split()) or type(e).__name__
         raise TrainingError(
             f"{type(final).__name__} failed to fit on {len(X)} rows: {detail}"
