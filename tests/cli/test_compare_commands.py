@@ -293,8 +293,33 @@ def test_gate_on_a_run_s_metrics_judges_the_absolute_floors(models: Models, name
     )
     assert one_error(invoke("gate", path, "-c", NO_CONFIG)) == (
         f"{path}: a run's metrics file is judged by absolute floors and ceilings, and none "
-        "is set. Pass --min-accuracy, or set gates.min / gates.max in mlgate.yaml."
+        "is set. Pass --min-accuracy or --min/--max NAME=VALUE (e.g. --min r2=0.8), or set "
+        "gates.min / gates.max in mlgate.yaml."
     )
+
+
+def test_gate_on_a_regressor_s_metrics_takes_any_metric_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"rmse": 3.2, "mae": 2.1, "r2": 0.71}), encoding="utf-8")
+    passed = invoke("gate", path, "--min", "r2=0.7", "--max", "rmse=3.5", "-c", NO_CONFIG)
+    assert passed.exit_code == 0, passed.output
+    assert "✓ r2 0.7100 >= min 0.7" in passed.stdout
+    assert "✓ rmse 3.2000 <= max 3.5" in passed.stdout
+    failed = invoke("gate", path, "--min", "r2=0.8", "-c", NO_CONFIG)
+    assert failed.exit_code == 1, failed.output
+    assert "✗ r2 0.7100 < min 0.8" in failed.stdout
+    assert one_error(invoke("gate", path, "--min-accuracy", "0.8", "-c", NO_CONFIG)) == (
+        f"{path}: --min-accuracy: this file holds a regression model's metrics, which have no "
+        "'accuracy'. Allowed: rmse, mae, r2. Judge one of those with --min/--max NAME=VALUE "
+        "(e.g. --min r2=0.8)."
+    )
+    assert one_error(invoke("gate", path, "--min", "r22=0.5", "-c", NO_CONFIG)) == (
+        f"{path}: --min: this file holds a regression model's metrics, which have no 'r22'. "
+        "Allowed: rmse, mae, r2. Did you mean r2?"
+    )
+    bad = invoke("gate", path, "--min", "r2", "-c", NO_CONFIG)
+    assert bad.exit_code == 2
+    assert "'r2' is not NAME=VALUE with a number (e.g. r2=0.8)." in " ".join(bad.output.split())
 
 
 # --- what cannot be compared: exit 2, one line ---------------------------------------------
@@ -408,8 +433,8 @@ def test_accuracy_flags_on_a_comparison_without_accuracy_are_a_usage_error(
     path.write_text(json.dumps(regression), encoding="utf-8")
     assert one_error(invoke("gate", path, "--min-accuracy", "0.5", "-c", NO_CONFIG)) == (
         f"{path}: --min-accuracy and --max-regression judge accuracy, and this regression "
-        "comparison has none. Judge it by the config's gates instead (drop the flags; e.g. "
-        "gates.min or gates.max_regression on rmse)."
+        "comparison has none. Judge it with --min/--max NAME=VALUE on its own metrics (e.g. "
+        "--min r2=0.8 --max rmse=3), or by the config's gates (drop the flags)."
     )
 
 

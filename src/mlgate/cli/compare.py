@@ -141,6 +141,22 @@ def gate(
             help="Largest allowed accuracy loss vs the baseline.",
         ),
     ] = None,
+    floor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--min",
+            metavar="NAME=VALUE",
+            help="Floor on any metric of the task (e.g. r2=0.8, f1=0.7); repeatable.",
+        ),
+    ] = None,
+    ceiling: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max",
+            metavar="NAME=VALUE",
+            help="Ceiling on any metric of the task (e.g. rmse=3.5, log_loss=0.4); repeatable.",
+        ),
+    ] = None,
     rule: RuleOption = None,
     config: Annotated[
         Path, typer.Option("-c", "--config", help="Use this config's gates when no flag is given.")
@@ -151,7 +167,8 @@ def gate(
     from mlgate.project import Project
     from mlgate.road.compare import gate_comparison_file
 
-    flags = min_accuracy is not None or max_regression is not None
+    floors, ceilings = _bounds("--min", floor), _bounds("--max", ceiling)
+    flags = min_accuracy is not None or max_regression is not None or bool(floors or ceilings)
     # The flags' thresholds need no config: one that is there is not even read.
     project = Project.open(None if flags else config, required=False)
     result = gate_comparison_file(
@@ -160,6 +177,8 @@ def gate(
         min_accuracy=min_accuracy,
         max_regression=max_regression,
         rule=rule,
+        floors=floors,
+        ceilings=ceilings,
     )
     if as_json:
         print_json(result.model_dump(mode="json"))
@@ -168,9 +187,25 @@ def gate(
             mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
             out.print(f"{mark} {escape(check.reason)}")
         if not result.checks:
-            out.print("no thresholds given: nothing to fail (pass --min-accuracy/--max-regression)")
+            out.print("no thresholds given: nothing to fail (pass --min/--max NAME=VALUE)")
         out.print("[green]PASSED[/]" if result.passed else "[red]FAILED[/]")
     raise typer.Exit(PASSED if result.passed else FAILED)
+
+
+def _bounds(option: str, given: list[str] | None) -> dict[str, float]:
+    """NAME=VALUE pairs as a mapping, or a usage error naming the one that is not."""
+    bounds: dict[str, float] = {}
+    for pair in given or []:
+        name, sep, text = pair.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError(pair)
+            bounds[name.strip()] = float(text)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{pair!r} is not NAME=VALUE with a number (e.g. r2=0.8).", param_hint=option
+            ) from None
+    return bounds
 
 
 def register(app: typer.Typer) -> None:
