@@ -51,9 +51,9 @@ def _column_checks(rules: ColumnSchema, series: pl.Series) -> list[tuple[Checked
     One check per column covers min, max and finiteness together: pandera's cost is
     mostly per check (about 4 ms each), so three checks a column cost three times one.
     """
-    import pandera.polars as pa
     import polars as pl
 
+    pa = _pandera()
     checks: list[tuple[Checked, Any]] = []
     numeric = is_numeric(series.dtype)
     floats = series.dtype.is_float()
@@ -78,9 +78,22 @@ def _column_checks(rules: ColumnSchema, series: pl.Series) -> list[tuple[Checked
     return checks
 
 
+def _pandera() -> Any:
+    """pandera's polars API. Importing it imports pyspark when that is installed, which
+    warns about the pandas version on every run: a warning about pandera's import, not
+    about the user's data, so it is not shown."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet", category=FutureWarning)
+        import pandera.polars as pa
+    return pa
+
+
 def row_rules(frame: pl.DataFrame, schema: Schema, checkable: list[str]) -> list[Violation]:
-    import pandera.polars as pa
     import polars as pl
+
+    pa = _pandera()
 
     planned = {
         name: checks

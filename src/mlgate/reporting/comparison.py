@@ -28,7 +28,7 @@ def _value(value: float | None) -> str:
 
 
 def _change(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.3f}"
+    return "n/a" if value is None else f"{round(value, 3) + 0.0:+.3f}"  # never "-0.000"
 
 
 def comparison_markdown(comparison: Comparison, *, title: str = "Model comparison") -> str:
@@ -52,7 +52,7 @@ def comparison_markdown(comparison: Comparison, *, title: str = "Model compariso
     ]:
         m = comparison.metrics[name]
         interval = (
-            f"{m.ci_low:+.3f} to {m.ci_high:+.3f}"
+            f"{_change(m.ci_low)} to {_change(m.ci_high)}"
             if m.ci_low is not None and m.ci_high is not None
             else "n/a"
         )

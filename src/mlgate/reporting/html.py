@@ -130,8 +130,11 @@ def comparison_html(comparison: Comparison) -> str:
 def _fmt(value: float | None, *, sign: bool = False) -> str:
     if value is None:
         return "n/a"
-    return f"{value:+.4f}" if sign else f"{value:.4f}"
+    # rounded first, so that what rounds to zero is never "-0.0000"
+    return f"{round(value, 4) + 0.0:+.4f}" if sign else f"{round(value, 4) + 0.0:.4f}"
 
 
 def _interval(low: float | None, high: float | None) -> str:
-    return "n/a" if low is None or high is None else f"{low:+.4f} to {high:+.4f}"
+    if low is None or high is None:
+        return "n/a"
+    return f"{_fmt(low, sign=True)} to {_fmt(high, sign=True)}"
