@@ -256,3 +256,30 @@ def test_a_request_all_in_may_take_its_time(
         response = httpx.post(f"{served}/predict", json={"instances": rows}, timeout=30)
     assert response.status_code == 200
     assert len(response.json()["predictions"]) == 2000
+
+
+def _refusals(url: str) -> dict[tuple[str, str], float]:
+    """mlgate_connection_refusals_total by (status, code), from the gateway's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return {
+        (sample.labels["status"], sample.labels["code"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "mlgate_connection_refusals"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
+def test_refusals_made_before_the_app_are_counted_in_metrics(url: str) -> None:
+    before = _refusals(url)
+    status, _, _ = _exchange(url, READY + b"x-note: " + b"v" * 8193 + b"\r\n\r\n")
+    assert status == 431
+    with contextlib.closing(_connect(url)) as sock:
+        sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nhost: gate")  # and no more
+        late, _, _ = _answer(sock)
+    assert late == 408
+    after = _refusals(url)
+    for key in (("431", "header_too_large"), ("408", "request_timeout")):
+        assert after.get(key, 0) - before.get(key, 0) == 1, (key, after)

@@ -30,13 +30,24 @@ import weakref
 from typing import Any
 
 import orjson
+from prometheus_client import Counter
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from mlgate.serving.limits import HEADER_COUNT, Limits
 
-__all__ = ["guarded"]
+__all__ = ["REFUSED", "guarded"]
 
 log = logging.getLogger(__name__)
+
+#: Refusals made here, before any app sees a request: the gateway's metrics register it
+#: (`GatewayMetrics`), so /metrics counts them beside the app's own refusals.
+REFUSED = Counter(
+    "mlgate_connection_refusals",
+    "Requests refused before the app read them, by status and code: headers too large or "
+    "too many (431, 414), too slow to arrive (408), too many connections (503).",
+    ["status", "code"],
+    registry=None,
+)
 
 #: Seconds between two checks of the deadlines.
 _SWEEP = 0.5
@@ -199,6 +210,7 @@ class GuardedProtocol(HttpToolsProtocol):
             body,
         ]
         self._deadline = math.inf
+        REFUSED.labels(str(status), code).inc()
         self.transport.write(b"".join(head))
         self.transport.close()
         log.debug("refused a connection from %s: %s", self.client, message)

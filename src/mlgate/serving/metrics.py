@@ -126,6 +126,9 @@ class GatewayMetrics:
             ["model", "kind"],
             registry=r,
         )
+        from mlgate.serving.connections import REFUSED
+
+        r.register(REFUSED)
         #: The gateway's `log_health`, read at each scrape (see `LogCollector`).
         self.log_health: Callable[[], dict[str, Any]] | None = None
         self._log_collector = LogCollector(self)
