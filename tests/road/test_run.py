@@ -773,6 +773,21 @@ def test_a_candidate_far_slower_than_the_champion_fails_the_latency_gate(
         assert result.reasons == [check.reason]
 
 
+def test_a_categorical_feature_that_looks_like_an_identifier_is_warned_of(
+    new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = binary_frame.assign(customer=[f"c-{i:05d}" for i in range(len(binary_frame))])
+    path = new_project(frame, schema=loose_schema(tmp_path / "project", frame))
+    result = run(load_config(path), output=tmp_path / "out", apply_gates=False)
+    rows = len(frame) - result.evaluation.rows  # type: ignore[union-attr]
+    assert (
+        f"feature 'customer' has {rows} distinct values in {rows} training rows: an "
+        "identifier? One-hot encoded, it teaches the model little and makes it larger; list "
+        "it under data.drop (or declare it numeric in the schema if it is a number)"
+    ) in result.warnings
+    assert not [w for w in result.warnings if "'colour'" in w]
+
+
 def test_rows_with_a_missing_target_are_refused_or_dropped_by_the_setting(
     new_project: NewProject, binary_frame: pd.DataFrame, tmp_path: Path
 ) -> None:

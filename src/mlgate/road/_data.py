@@ -42,6 +42,7 @@ __all__ = [
     "Prepared",
     "disclosure",
     "dropped_warnings",
+    "identifier_warnings",
     "prepare",
     "read",
     "validate_data",
@@ -153,6 +154,32 @@ def dropped_warnings(dropped: dict[str, int], target: str) -> list[str]:
         "(data.drop_missing_target)"
         for part, count in dropped.items()
     ]
+
+
+#: A categorical feature with a distinct value on at least this share of the training
+#: rows (and at least `_MANY` values) is most likely an identifier.
+_MOSTLY_DISTINCT = 0.5
+_MANY = 50
+
+
+def identifier_warnings(prepared: Prepared) -> list[str]:
+    """What a run says of categorical features that look like identifiers: one-hot
+    encoded, each of their values is a column the model learns from a row or two, the
+    model grows with them, and at serving time every new id is unseen."""
+    rows = len(prepared.train)
+    found = []
+    for name, kind in prepared.kinds.items():
+        if kind != "categorical":
+            continue
+        distinct = int(prepared.train[name].nunique())
+        if distinct >= _MANY and distinct >= _MOSTLY_DISTINCT * rows:
+            found.append(
+                f"feature {column(name)} has {distinct} distinct values in {rows} training "
+                "rows: an identifier? One-hot encoded, it teaches the model little and "
+                "makes it larger; list it under data.drop (or declare it numeric in the "
+                "schema if it is a number)"
+            )
+    return found
 
 
 def lineage(config: PipelineConfig) -> Lineage:

@@ -28,6 +28,7 @@ from mlgate.road._data import (
     Prepared,
     disclosure,
     dropped_warnings,
+    identifier_warnings,
     prepare,
     read,
     validate_data,
@@ -121,7 +122,9 @@ def _run(
             )
             return _write(failed, out, files)
         prepared = prepare(config, estimator, data, schema, apply_gates)
+        identifiers = identifier_warnings(prepared)
         fitted = fit_and_evaluate(config, estimator, prepared, say)
+        fitted.warnings[:0] = identifiers
     card, exported = save(config, prepared, fitted, out, say)
     verdicts = _Verdicts(apply_gates)
     if apply_gates:
