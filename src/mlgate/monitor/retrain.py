@@ -188,6 +188,8 @@ def retraining_set(
     if len(slices) < len(config.evaluation.slices):
         left = [s for s in config.evaluation.slices if s not in columns]
         notes.append(f"slice(s) {', '.join(map(repr, left))} are not features: not in traffic")
+    # The set holds the features and the target alone: what data.drop names is not there.
+    update["drop"] = []
     retrained = config.model_copy(
         update={
             "data": config.data.model_copy(update=update),
