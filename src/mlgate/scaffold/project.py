@@ -33,6 +33,11 @@ gates:
   min: {accuracy: 0.80}
   max_regression: {accuracy: 0.02}
   # max_latency_ratio: 1.5   # p99 against the champion's, served as the gateway serves both
+# A regressor instead: estimator sklearn.ensemble.RandomForestRegressor, stratify: false,
+# and gates on a regressor's metrics (r2, rmse, mae), e.g.
+#   min: {r2: 0.70}
+#   max: {rmse: 10.0}
+#   max_regression: {rmse: 0.5}
 """
 
 _TEST_DATA = '''\
