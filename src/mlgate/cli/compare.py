@@ -198,13 +198,14 @@ def _bounds(option: str, given: list[str] | None) -> dict[str, float]:
     for pair in given or []:
         name, sep, text = pair.partition("=")
         try:
-            if not sep or not name.strip():
-                raise ValueError(pair)
-            bounds[name.strip()] = float(text)
+            number = float(text) if sep and name.strip() else None
         except ValueError:
+            number = None
+        if number is None:
             raise typer.BadParameter(
                 f"{pair!r} is not NAME=VALUE with a number (e.g. r2=0.8).", param_hint=option
-            ) from None
+            )
+        bounds[name.strip()] = number
     return bounds
 
 
