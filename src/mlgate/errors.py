@@ -168,7 +168,16 @@ class ArtifactError(MlgateError, ValueError):
 
 
 class RegistryError(MlgateError, LookupError):
-    """A model, version or alias the registry does not have, or a registry that fails."""
+    """A model, version or alias the registry does not have, or a registry that fails.
+
+    `unreachable`: the registry could not be reached at all (a tracking server down);
+    the gateway answers 503 then, as the act may succeed once it is back.
+    """
+
+    def __init__(self, problem: str, *, fix: str | None = None, unreachable: bool = False):
+        if unreachable:
+            self.http_status = 503
+        super().__init__(problem, fix=fix)
 
 
 class RolloutError(MlgateError, RuntimeError):

@@ -62,6 +62,7 @@ def refused(uri: str, e: Any) -> RegistryError:
         "project's own registry under .mlgate/."
         if unreachable
         else None,
+        unreachable=unreachable,
     )
 
 

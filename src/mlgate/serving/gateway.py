@@ -134,6 +134,10 @@ class Gateway:
         #: process does (`mlgate serve`).
         self.converter = Converter(self.spool_root, self.log_root) if convert else None
         self.metrics.log_health = self.log_health
+        self.metrics.state_health = self.state_health
+        #: When the state store last answered a poll (monotonic), and the last poll's error.
+        self._polled_at = time.monotonic()
+        self._poll_error: str | None = None
         self._cache: dict[str, ServedModel] = {}
         self._routing: Routing | None = None
         self._random = random.Random()
@@ -239,10 +243,32 @@ class Gateway:
             await asyncio.sleep(self.settings.poll_interval)
             try:
                 changed = await asyncio.to_thread(self.refresh)
-                if changed:
-                    log.info("routing changed: %s", self.describe())
-            except Exception:
-                log.exception("could not refresh the routing; serving what is loaded")
+            except Exception as e:
+                if self._poll_error is None:
+                    log.exception("could not refresh the routing; serving what is loaded")
+                self._poll_error = f"{type(e).__name__}: {str(e).strip()[:300]}"
+                continue
+            if self._poll_error is not None:
+                log.warning("the state store answers again; the routing is current")
+            self._polled_at, self._poll_error = time.monotonic(), None
+            if changed:
+                log.info("routing changed: %s", self.describe())
+
+    def state_health(self) -> dict[str, Any]:
+        """Whether the split served is the state store's current one: `current` is false
+        once no poll has succeeded for three poll intervals (at least 2 s), as when the
+        network to the store is cut; the gateway then goes on serving the split it last
+        read (`weight`, `revision`), so requests keep being answered."""
+        age = time.monotonic() - self._polled_at
+        current = age <= max(3 * self.settings.poll_interval, 2.0)
+        routing = self._routing
+        return {
+            "current": current,
+            "last_poll_s_ago": round(age, 3),
+            "error": self._poll_error,
+            "revision": routing.revision if routing else None,
+            "weight": routing.rollout.weight if routing and routing.challenger else 0.0,
+        }
 
     # the log ----------------------------------------------------------------
 

@@ -131,8 +131,12 @@ class GatewayMetrics:
         r.register(REFUSED)
         #: The gateway's `log_health`, read at each scrape (see `LogCollector`).
         self.log_health: Callable[[], dict[str, Any]] | None = None
+        #: The gateway's `state_health`, read at each scrape (see `StateCollector`).
+        self.state_health: Callable[[], dict[str, Any]] | None = None
         self._log_collector = LogCollector(self)
         r.register(self._log_collector)
+        self._state_collector = StateCollector(self)
+        r.register(self._state_collector)
 
     def render(self) -> bytes:
         """The text exposition of every metric (all workers' in multiprocess mode)."""
@@ -143,6 +147,7 @@ class GatewayMetrics:
             combined = CollectorRegistry()
             multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
             combined.register(self._log_collector)
+            combined.register(self._state_collector)
             return generate_latest(combined)
         return generate_latest(self.registry)
 
@@ -277,3 +282,30 @@ class LogCollector(Collector):
                 )
         yield from families.values()
         yield errors
+
+
+class StateCollector(Collector):
+    """Whether this process serves the state store's current split, at each scrape, from
+    the gateway's `state_health`: 0 while the store is out of reach and the split served
+    is the last one read. Per process (not summed over workers): each polls on its own."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        source = self._metrics.state_health
+        if source is None:
+            return
+        health = source()
+        yield GaugeMetricFamily(
+            "mlgate_state_current",
+            "1 while the split served is the state store's current one; 0 once no poll of "
+            "the store has succeeded for three poll intervals (the last split read is "
+            "served meanwhile).",
+            value=1.0 if health["current"] else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "mlgate_state_last_poll_age_seconds",
+            "Seconds since the state store last answered this gateway's poll.",
+            value=float(health["last_poll_s_ago"]),
+        )

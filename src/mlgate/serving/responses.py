@@ -102,9 +102,10 @@ _UNREADY: dict[str, Any] = {"ready": False, "status": "unavailable"}
 def readiness(gateway: Gateway, body: dict[str, Any], *, details: bool = True) -> Response:
     """A health check's answer: `body` (with the log's state when `details`); 503 with
     the reason while answers cannot be recorded (for longer than MLGATE_LOG_GRACE), as
-    every prediction would be refused then."""
+    every prediction would be refused then. A state store out of reach is shown (`state`)
+    but leaves the gateway ready: it answers with the split it last read."""
     health = gateway.log_health()
-    shown = {"log": health} if details else {}
+    shown = {"log": health, "state": gateway.state_health()} if details else {}
     if health["ready"]:
         return json_response({**body, **shown})
     problem = f"the prediction log cannot be written: {health['problem']}"

@@ -95,11 +95,27 @@ class StateStore:
             return [AliasEvent.model_validate(row) for row in rows]
 
 
+#: libpq settings that turn a cut network into an error within seconds: without them a
+#: query on a connection whose link went down waits for TCP to give up (many minutes),
+#: and a gateway's poll of the split with it. Settings the URL names are left alone.
+_POSTGRES_BOUNDS = {"connect_timeout": 5, "tcp_user_timeout": 5000, "keepalives_idle": 5}
+
+
+def _bounded(url: str) -> dict[str, object]:
+    """The connection arguments bounding a PostgreSQL connection's waits; none for others."""
+    if not url.startswith("postgresql"):
+        return {}
+    from sqlalchemy.engine import make_url
+
+    named = set(make_url(url).query)
+    return {k: v for k, v in _POSTGRES_BOUNDS.items() if k not in named}
+
+
 def _engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=_bounded(url))
         _create_tables(engine)
     # ValueError: a URL SQLAlchemy half-parses, such as a port that is not a number
     except (SQLAlchemyError, ImportError, ValueError, OSError) as e:

@@ -152,6 +152,8 @@ async def test_v2_metadata_health_and_ready(serve: Any, registered: Any) -> None
     assert live.json() == {"live": True}
     assert ready.json()["ready"] is True
     assert ready.json()["log"]["ready"] is True  # the log's state: see test_log_health.py
+    # The split served is the store's current one (cut from the store: tests/fleet).
+    assert ready.json()["state"]["current"] is True
     assert model_ready.json() == {"name": MODEL, "ready": True}
     metadata = model.json()
     assert metadata["name"] == MODEL
