@@ -128,6 +128,14 @@ class Settings(BaseSettings):
         description="Bearer token the dashboard's reads (GET /ui/api/...) require when set; "
         "unset, they are open like /metrics (figures only, never data rows or secrets).",
     )
+    arm: str | None = Field(
+        None,
+        max_length=128,
+        description="This replica's arm of a rollout another controller runs (Argo Rollouts, "
+        "Flagger): written into every prediction record, so GET/POST /judge compares the "
+        "arms. Set it from the pod's labels through the downward API (rollouts-pod-template-"
+        "hash, or the Deployment's name under Flagger).",
+    )
     role_header: bool = Field(
         False,
         description="Say in an x-mlgate-role header whether the champion or the challenger "

@@ -498,6 +498,7 @@ class Gateway:
             error,
             batch,
             caller.client_id,
+            arm=self.settings.arm,
         )
         self.predictions.write(line)
 
