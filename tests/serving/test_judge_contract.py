@@ -35,7 +35,8 @@ def _judged(project: Any) -> None:
 
 @pytest.fixture
 def arms(kit: Any, project: Any, tmp_path: Path) -> Iterator[dict[str, tuple[Any, str]]]:
-    """Three replicas: the stable arm, a good canary and a bad one; gateway and URL each."""
+    """Three replicas: the stable arm, a good canary and a bad one (pinned to version 2, as
+    a canary's pod template names its version); gateway and URL each."""
     _judged(project)
     with contextlib.ExitStack() as stack:
         found = {}
@@ -43,6 +44,7 @@ def arms(kit: Any, project: Any, tmp_path: Path) -> Iterator[dict[str, tuple[Any
             gateway = kit.make_gateway(
                 project,
                 arm=arm,
+                pinned_version="2" if arm == BAD else None,
                 spool_path=str(tmp_path / f"spool-{arm}"),
                 read_token=READ_TOKEN,
             )
@@ -127,6 +129,7 @@ def test_too_few_requests_is_inconclusive_then_a_good_canary_passes_and_a_bad_on
     bad = _argo(url, STABLE, BAD).json()
     assert bad["verdict"] == "fail"
     assert bad["canary"]["accuracy"] == 0.0
+    assert (bad["baseline"]["version"], bad["canary"]["version"]) == ("1", "2")  # pinned
     failed = [c["name"] for c in bad["checks"] if not c["passed"]]
     assert failed == ["live_accuracy_delta"]
 

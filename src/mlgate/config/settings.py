@@ -136,6 +136,13 @@ class Settings(BaseSettings):
         "arms. Set it from the pod's labels through the downward API (rollouts-pod-template-"
         "hash, or the Deployment's name under Flagger).",
     )
+    pinned_version: str | None = Field(
+        None,
+        max_length=64,
+        description="Serve only this registered version, whatever the aliases and mlgate's "
+        "own split say: for replicas whose traffic Argo Rollouts or Flagger moves (the "
+        "canary's pod template names the new version).",
+    )
     role_header: bool = Field(
         False,
         description="Say in an x-mlgate-role header whether the champion or the challenger "
