@@ -125,8 +125,9 @@ class Settings(BaseSettings):
     )
     read_token: SecretStr | None = Field(
         None,
-        description="Bearer token the dashboard's reads (GET /ui/api/...) require when set; "
-        "unset, they are open like /metrics (figures only, never data rows or secrets).",
+        description="Bearer token the dashboard's reads (GET /ui/api/...) and the judge "
+        "(/judge/...) require when set; unset, they are open like /metrics (figures only, "
+        "never data rows or secrets).",
     )
     arm: str | None = Field(
         None,
