@@ -10,6 +10,7 @@ headers and reads the answer with `jsonPath`; Flagger's webhook POSTs its payloa
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from mlgate.errors import RegistryError
 from serving.requests import MODEL
 
 STABLE, GOOD, BAD = "7d9f8c6b5", "5c6b7d8e9", "6f7a8b9c0"
@@ -196,3 +198,10 @@ def test_unknown_model_bad_arms_and_missing_token_get_clear_answers(
     not_flagger = httpx.post(f"{url}/judge/{MODEL}", json={"name": "credit"}, timeout=10)
     assert not_flagger.status_code == 400
     assert not_flagger.json()["detail"] == {"code": "invalid_payload"}
+
+
+def test_a_replica_pinned_to_a_version_the_registry_lacks_does_not_start(
+    kit: Any, project: Any
+) -> None:
+    with pytest.raises(RegistryError, match=re.escape(f"model {MODEL!r} has no version '9'.")):
+        kit.make_gateway(project, pinned_version="9")
