@@ -28,6 +28,7 @@ from mlgate.config import parse_duration
 from mlgate.config.rollout import RolloutConfig
 from mlgate.errors import InputError
 from mlgate.rollout.judge import Judgement, judge_arms
+from mlgate.serving import schemas
 from mlgate.serving.body import read_json
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.responses import json_response
@@ -167,5 +168,12 @@ async def flagger(request: Request) -> Response:
 
 ROUTES = (
     Route("GET", "/judge/{model}", argo, "judge_argo", "operations"),
-    Route("POST", "/judge/{model}", flagger, "judge_flagger", "operations"),
+    Route(
+        "POST",
+        "/judge/{model}",
+        flagger,
+        "judge_flagger",
+        "operations",
+        body=schemas.body(schemas.FLAGGER),
+    ),
 )
