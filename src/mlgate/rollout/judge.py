@@ -125,8 +125,6 @@ def judge_arms(
 ) -> Judgement:
     """The canary arm against the baseline arm from `since` until now, by `config`'s
     analysis thresholds (a regressor's answers agree within `regression_tolerance`)."""
-    from mlgate.state.predlog import query_logs
-
     analysis = config.analysis
     tolerance = analysis.regression_tolerance if regression else None
     params: dict[str, Any] = {
@@ -136,7 +134,7 @@ def judge_arms(
         "canary": canary,
     }
     arms = {baseline: ArmFigures(arm=baseline), canary: ArmFigures(arm=canary)}
-    for arm, version, requests, errors, p99 in query_logs(log_root, _PER_ARM, params):
+    for arm, version, requests, errors, p99 in _query(log_root, _PER_ARM, params):
         figures = arms[arm]
         figures.version = version
         figures.requests = int(requests or 0)
@@ -144,11 +142,11 @@ def judge_arms(
         figures.error_rate = figures.errors / figures.requests if figures.requests else 0.0
         figures.p99_latency_ms = None if p99 is None else float(p99)
     labelled = {**params, "tolerance": tolerance}
-    for arm, count, correct in query_logs(log_root, _ACCURACY, labelled):
+    for arm, count, correct in _query(log_root, _ACCURACY, labelled):
         figures = arms[arm]
         figures.labelled, figures.correct = int(count or 0), int(correct or 0)
         figures.accuracy = figures.correct / figures.labelled if figures.labelled else None
-    rows = query_logs(log_root, _AGREEMENT, labelled)
+    rows = _query(log_root, _AGREEMENT, labelled)
     compared, agreement = rows[0] if rows else (0, None)
     base, new = arms[baseline], arms[canary]
     both = Analysis(
@@ -182,6 +180,22 @@ def judge_arms(
         live_accuracy=sequential,
         checks=checks,
     )
+
+
+def _query(root: str, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of `sql`; none while the log holds only segments written before replicas
+    named their arm (it has no `arm` column yet, so no record of either arm)."""
+    import duckdb
+
+    from mlgate.state.predlog import query_logs
+
+    try:
+        rows: list[tuple[Any, ...]] = query_logs(root, sql, params)
+    except duckdb.BinderException as error:
+        if '"arm"' not in str(error):
+            raise
+        return []
+    return rows
 
 
 def _verdict(
