@@ -63,6 +63,8 @@ ROUTES = [
     ("POST", "/predict"),
     ("POST", "/feedback"),
     ("GET", "/metrics"),
+    ("GET", "/judge/{model}"),
+    ("POST", "/judge/{model}"),
     ("GET", "/admin/rollout"),
     ("POST", "/admin/rollout"),
     ("POST", "/admin/rollout/start"),
@@ -85,6 +87,7 @@ WITH_BODY = {
     ("POST", "/invocations"),
     ("POST", "/predict"),
     ("POST", "/feedback"),
+    ("POST", "/judge/{model}"),
     ("POST", "/admin/rollout"),
     ("POST", "/admin/rollout/start"),
 }

@@ -103,3 +103,11 @@ def test_feedback_records_keep_the_log_s_columns() -> None:
     assert table.schema.names == ["time", "request_id", "row", "label", "model"]
     assert table.to_pylist()[0]["label"] == "1"
     assert str(table.schema.field("time").type) == "timestamp[us, tz=UTC]"
+
+
+def test_each_row_keeps_its_replica_s_arm_and_older_records_have_none() -> None:
+    """A record spooled before replicas named their arm (no `a` key) reads as null."""
+    armed = _record("a", {"x": [1.0, 2.0]}, labels=[0, 1]) | {"a": "7d9f8c6b5"}
+    older = _record("b", {"x": [3.0]}, labels=[1])
+    arms = [(r["request_id"], r["arm"]) for r in prediction_table([armed, older]).to_pylist()]
+    assert arms == [("a", "7d9f8c6b5"), ("a", "7d9f8c6b5"), ("b", None)]

@@ -125,8 +125,24 @@ class Settings(BaseSettings):
     )
     read_token: SecretStr | None = Field(
         None,
-        description="Bearer token the dashboard's reads (GET /ui/api/...) require when set; "
-        "unset, they are open like /metrics (figures only, never data rows or secrets).",
+        description="Bearer token the dashboard's reads (GET /ui/api/...) and the judge "
+        "(/judge/...) require when set; unset, they are open like /metrics (figures only, "
+        "never data rows or secrets).",
+    )
+    arm: str | None = Field(
+        None,
+        max_length=128,
+        description="This replica's arm of a rollout another controller runs (Argo Rollouts, "
+        "Flagger): written into every prediction record, so GET/POST /judge compares the "
+        "arms. Set it from the pod's labels through the downward API (rollouts-pod-template-"
+        "hash, or the Deployment's name under Flagger).",
+    )
+    pinned_version: str | None = Field(
+        None,
+        max_length=64,
+        description="Serve only this registered version, whatever the aliases and mlgate's "
+        "own split say: for replicas whose traffic Argo Rollouts or Flagger moves (the "
+        "canary's pod template names the new version).",
     )
     role_header: bool = Field(
         False,

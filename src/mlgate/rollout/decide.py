@@ -24,7 +24,7 @@ from mlgate.config.rollout import RolloutConfig
 from mlgate.rollout.analysis import Analysis, VersionFigures
 from mlgate.stats.sequential import SequentialResult, msprt
 
-__all__ = ["Check", "Verdict", "judge"]
+__all__ = ["Check", "Verdict", "judge", "thresholds"]
 
 Action = Literal["hold", "advance", "promote", "rollback"]
 
@@ -54,7 +54,7 @@ def _at_most(value: float, bound: float) -> bool:
     return value <= bound + 1e-9
 
 
-def _checks(analysis: Analysis, config: RolloutConfig, *, mirrored: bool) -> list[Check]:
+def thresholds(analysis: Analysis, config: RolloutConfig, *, mirrored: bool) -> list[Check]:
     """The thresholds on these figures; `mirrored`: the challenger answered copies of
     the champion's requests (shadow, blue-green before its switch), so agreement counts."""
     a = config.analysis
@@ -145,7 +145,7 @@ def judge(
     needed = config.pre_switch_requests if pre else config.analysis.min_requests
     enough = challenger.requests >= needed
     mirrored = pre or config.strategy == "shadow"
-    checks = _checks(analysis, config, mirrored=mirrored) if challenger.requests else []
+    checks = thresholds(analysis, config, mirrored=mirrored) if challenger.requests else []
     failed = [c for c in checks if not c.passed]
     # Failures count even on little data: a challenger failing every request need not wait.
     if failed and (enough or challenger.errors >= needed // 10 + 1):

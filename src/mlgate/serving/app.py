@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlgate._version import __version__
 from mlgate.errors import MlgateError
 from mlgate.rollout.controller import Controller
-from mlgate.serving import admin, feedback, ui
+from mlgate.serving import admin, feedback, judge, ui
 from mlgate.serving.fastpath import FastPath, FastRoute, GatewayApp
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.protocols import mlflow, plain, prometheus, v2
@@ -38,6 +38,7 @@ ROUTES: tuple[Route, ...] = (
     *plain.ROUTES,
     *feedback.ROUTES,
     *prometheus.ROUTES,
+    *judge.ROUTES,
     *admin.ROUTES,
     *ui.ROUTES,
 )

@@ -181,14 +181,21 @@ class Gateway:
     def _load(self) -> Routing:
         seen = revision(self.store, self.name)
         rollout = get_rollout(self.store, self.name)
-        champion = self.catalog.alias(self.name, CHAMPION)
+        pinned = self.settings.pinned_version
+        # Another controller (Argo Rollouts, Flagger) moves the traffic between replicas:
+        # a pinned one serves its version alone, and mlgate's split has nothing to route to.
+        champion = (
+            self.catalog.version(self.name, pinned)
+            if pinned is not None
+            else self.catalog.alias(self.name, CHAMPION)
+        )
         if champion is None:
             raise RegistryError(
                 f"model {self.name!r} has no champion to serve",
                 fix="Run `mlgate run` until a version passes its gates, or "
                 f"`mlgate models promote {self.name} VERSION`.",
             )
-        challenger = self.catalog.alias(self.name, CHALLENGER)
+        challenger = None if pinned is not None else self.catalog.alias(self.name, CHALLENGER)
         routing = Routing(
             champion=self._served(champion.version),
             challenger=self._challenger(challenger.version) if challenger else None,
@@ -524,6 +531,7 @@ class Gateway:
             error,
             batch,
             caller.client_id,
+            arm=self.settings.arm,
         )
         self.predictions.write(line)
 

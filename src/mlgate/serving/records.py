@@ -79,9 +79,11 @@ def encode_prediction(
     batch: Batch,
     client_request_id: str | None,
     rows: list[int] | None = None,
+    arm: str | None = None,
 ) -> bytes:
     """One answer (or failed prediction) as a spool line. `rows`: the rows' numbers when
-    they are not 0, 1, 2... (a batch job's rows keep their place in its input)."""
+    they are not 0, 1, 2... (a batch job's rows keep their place in its input); `arm`: the
+    replica's arm of a rollout another controller runs (MLGATE_ARM)."""
     probabilities = None if prediction is None else prediction.probabilities
     record: dict[str, Any] = {
         "t": time_ns,
@@ -97,6 +99,7 @@ def encode_prediction(
         "ms": latency_ms,
         "e": _capped(error),
         "c": _capped(client_request_id),
+        "a": arm,
         "n": batch.rows,
         "p": None if prediction is None else prediction.labels,
         "pb": None if probabilities is None else _base64(probabilities),

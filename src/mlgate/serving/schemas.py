@@ -112,6 +112,20 @@ START: dict[str, Any] = {
     },
 }
 
+#: Flagger's webhook payload (its CanaryWebhookPayload); /judge reads its metadata's
+#: baseline, canary, window and token.
+FLAGGER: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "namespace", "phase"],
+    "properties": {
+        "name": {"type": "string"},
+        "namespace": {"type": "string"},
+        "phase": {"type": "string"},
+        "checksum": {"type": "string"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
 
 def body(schema: dict[str, Any], *, csv: bool = False, required: bool = True) -> dict[str, Any]:
     """The `openapi_extra` that documents a JSON request body (or, with `csv`, CSV too)."""

@@ -11,6 +11,7 @@ key, the version, the error) is written once, and its rows are columns:
 - `m`, `v`, `r`, `s`: model, version, role, served (answered a user, no error);
 - `st`, `w`, `k`, `rt`: rollout strategy, challenger weight, routing key, route;
 - `ms`, `e`: latency in milliseconds; the error of a failed prediction;
+- `a`: the replica's arm of a rollout another controller runs (MLGATE_ARM), or null;
 - `n`: its rows; `rn` (optional), their numbers when they are not 0 to n-1 (a batch
   job's rows, numbered by their place in its input);
 - `p`, `pb`, `pc`, `reg`: the labels (or values); the probabilities, base64 float64
@@ -225,6 +226,7 @@ def prediction_table(records: list[dict[str, Any]]) -> Any:
             "score": pa.array(scores, type=pa.float64(), mask=np.isnan(scores)),
             "error": each("e", pa.string()),
             "client_request_id": each("c", pa.string()),
+            "arm": each("a", pa.string()),
             "features": _features(records),
         }
     )

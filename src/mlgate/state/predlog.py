@@ -187,7 +187,8 @@ _EMPTY = {
         "SELECT TIMESTAMPTZ '2000-01-01' AS time, '' AS request_id, 0 AS row, '' AS model, "
         "'' AS version, '' AS role, true AS served, '' AS strategy, 0.0 AS weight, "
         "'' AS key, '' AS route, 0.0 AS latency_ms, '' AS prediction, 0.0 AS score, "
-        "'' AS error, CAST(NULL AS STRUCT(_ VARCHAR)) AS features"
+        "'' AS error, '' AS client_request_id, '' AS arm, "
+        "CAST(NULL AS STRUCT(_ VARCHAR)) AS features"
     ),
     "feedback": (
         "SELECT TIMESTAMPTZ '2000-01-01' AS time, '' AS request_id, 0 AS row, '' AS label, "

@@ -1,0 +1,221 @@
+"""mlgate's analysis of a rollout another controller runs (Argo Rollouts, Flagger).
+
+Those controllers move traffic between two sets of pods, a baseline and a canary,
+and ask an analysis provider whether the canary is good. Each replica of the
+gateway knows its own arm (MLGATE_ARM, set from the pod's labels) and writes it
+into every prediction record; the judge compares the arms' records in the
+shared prediction log since a time, with the same thresholds mlgate's own
+controller applies (`decide.thresholds`, the project's `rollout.analysis`):
+error rate, p99 latency ratio, agreement (on requests both arms answered: the
+canary's answers to mirrored copies, joined by the client's x-request-id) and
+live accuracy with its always-valid interval.
+
+The verdict is `pass`, `fail` or `inconclusive` (the canary answered fewer than
+`min_requests`, or the baseline answered none): a controller then waits, rather
+than promoting on no evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mlgate.config.rollout import RolloutConfig
+from mlgate.rollout.analysis import Analysis, VersionFigures
+from mlgate.rollout.decide import Check, thresholds
+from mlgate.stats.sequential import SequentialResult, msprt
+
+__all__ = ["ArmFigures", "Judgement", "judge_arms"]
+
+Outcome = Literal["pass", "fail", "inconclusive"]
+
+
+class ArmFigures(VersionFigures):
+    """One arm's live figures over the window; `version`: the highest it served."""
+
+    arm: str
+
+
+class Judgement(BaseModel):
+    """The canary against the baseline, and the verdict."""
+
+    model: str
+    since: datetime
+    verdict: Outcome
+    passed: bool = Field(description="The verdict is pass.")
+    reasons: list[str]
+    baseline: ArmFigures
+    canary: ArmFigures
+    p99_latency_ratio: float | None = None
+    compared_rows: int = Field(0, description="Rows both arms answered (mirrored requests).")
+    agreement: float | None = None
+    live_accuracy: SequentialResult | None = Field(
+        None, description="Canary minus baseline accuracy, with its always-valid interval."
+    )
+    checks: list[Check] = Field(default_factory=list)
+
+
+_PER_ARM = """
+WITH p AS (
+    SELECT * FROM predictions
+    WHERE model = $model AND time >= $since AND route <> 'batch' AND role <> 'reference'
+        AND arm IN ($baseline, $canary)
+)
+SELECT arm, max(version),
+    count(DISTINCT request_id),
+    count(DISTINCT request_id) FILTER (WHERE error IS NOT NULL),
+    quantile_cont(latency_ms, 0.99) FILTER (WHERE row = 0 AND error IS NULL)
+FROM p GROUP BY arm
+"""
+
+_SAME = """
+CASE WHEN CAST($tolerance AS DOUBLE) IS NULL THEN {a} = {b}
+ELSE abs(TRY_CAST({a} AS DOUBLE) - TRY_CAST({b} AS DOUBLE))
+     <= CAST($tolerance AS DOUBLE) * greatest(1.0, abs(TRY_CAST({b} AS DOUBLE)))
+END
+"""
+
+#: A mirrored request reaches both arms with the client's x-request-id: its answers
+#: meet there (the gateway issues each arm its own request id).
+_AGREEMENT = f"""
+WITH p AS (
+    SELECT client_request_id, row, arm, arg_min(prediction, time) AS prediction
+    FROM predictions
+    WHERE model = $model AND time >= $since AND error IS NULL AND route <> 'batch'
+        AND role <> 'reference' AND client_request_id IS NOT NULL
+        AND arm IN ($baseline, $canary)
+    GROUP BY client_request_id, row, arm
+)
+SELECT count(*),
+    avg(CASE WHEN {_SAME.format(a="c.prediction", b="b.prediction")} THEN 1.0 ELSE 0.0 END)
+FROM p AS c JOIN p AS b USING (client_request_id, row)
+WHERE c.arm = $canary AND b.arm = $baseline
+"""
+
+_ACCURACY = f"""
+WITH p AS (
+    SELECT request_id, row, arm, arg_min(prediction, time) AS prediction
+    FROM predictions
+    WHERE model = $model AND time >= $since AND error IS NULL AND route <> 'batch'
+        AND role <> 'reference' AND arm IN ($baseline, $canary)
+    GROUP BY request_id, row, arm
+),
+f AS (
+    SELECT request_id, row, arg_min(label, time) AS label FROM feedback
+    WHERE model = $model GROUP BY request_id, row
+)
+SELECT p.arm, count(*),
+    sum(CASE WHEN {_SAME.format(a="p.prediction", b="f.label")} THEN 1 ELSE 0 END)
+FROM p JOIN f USING (request_id, row)
+GROUP BY p.arm
+"""
+
+
+def judge_arms(
+    log_root: str,
+    model: str,
+    baseline: str,
+    canary: str,
+    since: datetime,
+    config: RolloutConfig,
+    *,
+    regression: bool = False,
+) -> Judgement:
+    """The canary arm against the baseline arm from `since` until now, by `config`'s
+    analysis thresholds (a regressor's answers agree within `regression_tolerance`)."""
+    analysis = config.analysis
+    tolerance = analysis.regression_tolerance if regression else None
+    params: dict[str, Any] = {
+        "model": model,
+        "since": since,
+        "baseline": baseline,
+        "canary": canary,
+    }
+    arms = {baseline: ArmFigures(arm=baseline), canary: ArmFigures(arm=canary)}
+    for arm, version, requests, errors, p99 in _query(log_root, _PER_ARM, params):
+        figures = arms[arm]
+        figures.version = version
+        figures.requests = int(requests or 0)
+        figures.errors = int(errors or 0)
+        figures.error_rate = figures.errors / figures.requests if figures.requests else 0.0
+        figures.p99_latency_ms = None if p99 is None else float(p99)
+    labelled = {**params, "tolerance": tolerance}
+    for arm, count, correct in _query(log_root, _ACCURACY, labelled):
+        figures = arms[arm]
+        figures.labelled, figures.correct = int(count or 0), int(correct or 0)
+        figures.accuracy = figures.correct / figures.labelled if figures.labelled else None
+    rows = _query(log_root, _AGREEMENT, labelled)
+    compared, agreement = rows[0] if rows else (0, None)
+    base, new = arms[baseline], arms[canary]
+    both = Analysis(
+        since=since,
+        champion=base,
+        challenger=new,
+        compared_rows=int(compared or 0),
+        agreement=None if not compared or agreement is None else float(agreement),
+    )
+    checks = thresholds(both, config, mirrored=True) if new.requests and base.requests else []
+    verdict, reasons = _verdict(base, new, checks, analysis.min_requests)
+    sequential = None
+    if base.labelled and new.labelled:
+        sequential = msprt(
+            base.correct, base.labelled, new.correct, new.labelled, alpha=config.alpha
+        )
+    ratio = None
+    if base.p99_latency_ms and new.p99_latency_ms is not None:
+        ratio = new.p99_latency_ms / base.p99_latency_ms
+    return Judgement(
+        model=model,
+        since=since,
+        verdict=verdict,
+        passed=verdict == "pass",
+        reasons=reasons,
+        baseline=base,
+        canary=new,
+        p99_latency_ratio=ratio,
+        compared_rows=both.compared_rows,
+        agreement=both.agreement,
+        live_accuracy=sequential,
+        checks=checks,
+    )
+
+
+def _query(root: str, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of `sql`; none while the log holds only segments written before replicas
+    named their arm (it has no `arm` column yet, so no record of either arm)."""
+    import duckdb
+
+    from mlgate.state.predlog import query_logs
+
+    try:
+        rows: list[tuple[Any, ...]] = query_logs(root, sql, params)
+    except duckdb.BinderException as error:
+        if '"arm"' not in str(error):
+            raise
+        return []
+    return rows
+
+
+def _verdict(
+    baseline: ArmFigures, canary: ArmFigures, checks: list[Check], min_requests: int
+) -> tuple[Outcome, list[str]]:
+    """Fail on any failed check; wait (inconclusive) while either arm has too little."""
+    failed = [c.reason for c in checks if not c.passed]
+    if failed:
+        return "fail", failed
+    waiting = []
+    if canary.requests < min_requests:
+        waiting.append(
+            f"canary arm {canary.arm!r} answered {canary.requests} requests in the window, "
+            f"fewer than min_requests {min_requests}; send traffic to it and ask again"
+        )
+    if not baseline.requests:
+        waiting.append(
+            f"baseline arm {baseline.arm!r} answered no requests in the window; check that "
+            "its pods set MLGATE_ARM to this value"
+        )
+    if waiting:
+        return "inconclusive", waiting
+    return "pass", [c.reason for c in checks]
