@@ -114,14 +114,25 @@ CANARY = RolloutConfig(
     interval=INTERVAL,
     analysis=AnalysisConfig(min_live_accuracy_delta=-MARGIN),
 )
+SHADOW = RolloutConfig(
+    strategy="shadow",
+    margin=MARGIN,
+    interval=INTERVAL,
+    analysis=AnalysisConfig(min_live_accuracy_delta=-MARGIN),
+)
 #: Analyses in an A/B experiment: `judge` forces a verdict once elapsed >= max_duration.
 INTERVALS = math.ceil(AB.max_duration / INTERVAL)
+
+#: A shadow's rows where exactly one version is right, at equal accuracy: the two models
+#: agree on the rest (their errors overlap, as two fits of one data set's do).
+DISCORDANT = 0.10
 
 RULES = (
     "mlgate ab",
     "t-test, every interval",
     "t-test, once at the end",
     "mlgate canary",
+    "mlgate shadow",
     "ab, sequence only (earlier rule)",
 )
 
@@ -253,34 +264,91 @@ def mlgate_ab(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
 
 
 def mlgate_canary(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
-    """`judge` after every interval on every simulated canary, the window restarting per step."""
+    """`judge` after every interval on every simulated canary, as the controller runs it:
+    the step's window restarts at every step, and its live accuracy is judged on every
+    labelled row since the rollout began (`accumulated`), the champion keeping the
+    holdback's keys through the last step."""
     rng = np.random.default_rng([SEED, cell.labelled, cell.shift + 10, 1])
     challenger_accuracy = CHAMPION_ACCURACY + cell.shift * MARGIN
     total = requests_for(2 * cell.labelled)
     actions: list[str] = []
     when: list[int] = []
     for _ in range(sims):
-        step, failures, action, k = 0, 0, "hold", 0
-        counts = [0, 0, 0, 0]  # champion labelled, correct; challenger labelled, correct
+        step, failures, action, k, step_k = 0, 0, "hold", 0, 0
+        # champion labelled, correct; challenger labelled, correct: this step's, and all
+        window, counts = [0, 0, 0, 0], [0, 0, 0, 0]
         while action not in ("promote", "rollback") and k < CANARY_MAX_INTERVALS:
             k += 1
-            weight = CANARY.steps[step] / 100
+            step_k += 1
+            weight = CANARY.weight_at(step) / 100
             to_challenger = round(total * LABEL_SHARE * weight)
             to_champion = round(total * LABEL_SHARE) - to_challenger
-            counts[0] += to_champion
-            counts[1] += int(rng.binomial(to_champion, CHAMPION_ACCURACY))
-            counts[2] += to_challenger
-            counts[3] += int(rng.binomial(to_challenger, challenger_accuracy))
-            analysis = Analysis(
-                since=SINCE,
-                champion=figures(counts[0], counts[1], requests_for(counts[0])),
-                challenger=figures(counts[2], counts[3], requests_for(counts[2])),
+            drawn = (
+                to_champion,
+                int(rng.binomial(to_champion, CHAMPION_ACCURACY)),
+                to_challenger,
+                int(rng.binomial(to_challenger, challenger_accuracy)),
             )
-            verdict = judge(analysis, CANARY, step=step, failures=failures, elapsed=k * INTERVAL)
+            window = [a + b for a, b in zip(window, drawn, strict=True)]
+            counts = [a + b for a, b in zip(counts, drawn, strict=True)]
+            verdict = judge(
+                canary_analysis(window),
+                CANARY,
+                step=step,
+                failures=failures,
+                elapsed=k * INTERVAL,
+                step_elapsed=step_k * INTERVAL,
+                accumulated=canary_analysis(counts),
+            )
             action, failures = verdict.action, verdict.failures
             if action == "advance":
-                step += 1
-                counts = [0, 0, 0, 0]
+                step, step_k, window = step + 1, 0, [0, 0, 0, 0]
+        actions.append(action)
+        when.append(k)
+    return actions, when
+
+
+def canary_analysis(counts: list[int]) -> Analysis:
+    """The figures of (champion labelled, correct, challenger labelled, correct)."""
+    return Analysis(
+        since=SINCE,
+        champion=figures(counts[0], counts[1], requests_for(counts[0])),
+        challenger=figures(counts[2], counts[3], requests_for(counts[2])),
+    )
+
+
+def mlgate_shadow(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
+    """`judge` after every interval on every simulated shadow that requires live accuracy:
+    both versions answer every request (the same total traffic, 2L labelled rows an
+    interval), and the rows only one of them got right decide."""
+    rng = np.random.default_rng([SEED, cell.labelled, cell.shift + 10, 2])
+    difference = cell.shift * MARGIN
+    # P(only the champion right), P(only the challenger right), P(both or neither)
+    only = ((DISCORDANT - difference) / 2, (DISCORDANT + difference) / 2)
+    shares = [only[0], only[1], 1.0 - sum(only)]
+    per_interval = 2 * cell.labelled
+    actions: list[str] = []
+    when: list[int] = []
+    for _ in range(sims):
+        failures, action, k = 0, "hold", 0
+        n = worse = better = 0
+        while action not in ("promote", "rollback"):
+            k += 1
+            drawn = rng.multinomial(per_interval, shares)
+            n, worse, better = n + per_interval, worse + int(drawn[0]), better + int(drawn[1])
+            # Both right on the concordant rows in the champion's share; the counts of
+            # correct rows below only show in reasons: the decision is on the pairs.
+            correct = round(n * CHAMPION_ACCURACY)
+            analysis = Analysis(
+                since=SINCE,
+                champion=figures(n, min(n, correct), requests_for(n)),
+                challenger=figures(n, min(n, max(0, correct - worse + better)), requests_for(n)),
+                paired_labelled=n,
+                champion_only=worse,
+                challenger_only=better,
+            )
+            verdict = judge(analysis, SHADOW, step=0, failures=failures, elapsed=k * INTERVAL)
+            action, failures = verdict.action, verdict.failures
         actions.append(action)
         when.append(k)
     return actions, when
@@ -315,6 +383,7 @@ SIMULATE: dict[str, Callable[[Cell, int], tuple[list[str], list[int]]]] = {
     "t-test, every interval": lambda cell, sims: ttest_rule(cell, sims, every=True),
     "t-test, once at the end": lambda cell, sims: ttest_rule(cell, sims, every=False),
     "mlgate canary": mlgate_canary,
+    "mlgate shadow": mlgate_shadow,
     "ab, sequence only (earlier rule)": sequence_only_ab,
 }
 
@@ -401,6 +470,8 @@ def main() -> None:
             "label_share": LABEL_SHARE,
             "canary_steps": CANARY.steps,
             "canary_min_live_accuracy_delta": CANARY.analysis.min_live_accuracy_delta,
+            "canary_holdback": CANARY.holdback,
+            "shadow_discordant_share": DISCORDANT,
             "min_labels": AB.analysis.min_labels,
             "min_requests": AB.analysis.min_requests,
             "sims_per_cell": args.sims,

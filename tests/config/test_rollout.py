@@ -146,8 +146,8 @@ def test_steps_need_not_end_at_100_outside_a_canary(tmp_path: Path) -> None:
         (
             {"stepz": [10, 100]},
             "rollout.stepz: unknown key (did you mean 'steps'? allowed: alpha, analysis, "
-            "duration, failure_limit, interval, lease, margin, pre_switch, sample_size, steps, "
-            "strategy, webhook, weight)",
+            "duration, failure_limit, holdback, interval, lease, margin, pre_switch, "
+            "sample_size, steps, strategy, webhook, weight)",
         ),
         (
             {"analysis": {"max_eror_rate": 0.1}},

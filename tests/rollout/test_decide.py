@@ -184,7 +184,7 @@ def asking(strategy: str = "canary", duration: str = "1h", **more: Any) -> Rollo
 
 
 def test_a_step_that_needs_labels_holds_for_them_and_says_why() -> None:
-    found = verdict(labelled(200, 3), asking(), step=1, elapsed=120, step_elapsed=60)
+    found = verdict(labelled(200, 3), asking(), step=2, elapsed=120, step_elapsed=60)
     assert found.action == "hold"
     assert found.failures == 0
     assert found.reasons == [
@@ -193,14 +193,21 @@ def test_a_step_that_needs_labels_holds_for_them_and_says_why() -> None:
         "/feedback; 3 (challenger) and 200 (champion) so far; waited 60 of 600 s "
         "(rollout.analysis.labels_wait), then rollback (rollout.analysis.on_missing_labels)"
     ]
-    assert verdict(labelled(200, 50), asking(), step=1, step_elapsed=60).action == "advance"
+    without = asking().model_copy(update={"holdback": 0.0})
+    assert verdict(labelled(200, 50), without, step=1, step_elapsed=60).action == "advance"
 
 
-def test_only_the_step_before_all_traffic_waits_for_labels() -> None:
-    # [10, 50, 100]: the 10% step advances on the other checks; the 50% one must see labels
-    assert verdict(labelled(0, 0), asking(), step=0, step_elapsed=60).action == "advance"
-    assert verdict(labelled(0, 0), asking(), step=1, step_elapsed=60).action == "hold"
-    assert verdict(labelled(0, 0), asking(), step=2, step_elapsed=60).action == "promote"
+def test_only_the_last_step_with_its_holdback_waits_for_labels() -> None:
+    # [10, 50, 100]: the steps before the last advance on the other checks; the last (95%,
+    # the champion keeping 5% of keys) must see labels
+    for step in (0, 1):
+        assert verdict(labelled(0, 0), asking(), step=step, step_elapsed=60).action == "advance"
+    assert verdict(labelled(0, 0), asking(), step=2, step_elapsed=60).action == "hold"
+    # with no holdback the champion has no labelled rows at 100%: the step before waits
+    without = asking().model_copy(update={"holdback": 0.0})
+    assert verdict(labelled(0, 0), without, step=0, step_elapsed=60).action == "advance"
+    assert verdict(labelled(0, 0), without, step=1, step_elapsed=60).action == "hold"
+    assert verdict(labelled(0, 0), without, step=2, step_elapsed=60).action == "promote"
     plan = asking("blue-green")
     assert verdict(labelled(0, 0), plan, step=0, step_elapsed=60).action == "hold"
     assert verdict(labelled(0, 0), plan, step=1, step_elapsed=60).action == "promote"
@@ -219,7 +226,7 @@ def test_after_the_wait_a_step_without_labels_does_what_on_missing_labels_says(
     then: str, action: str, failures: int
 ) -> None:
     plan = asking(on_missing_labels=then)
-    found = verdict(labelled(200, 3), plan, step=1, elapsed=900, step_elapsed=600)
+    found = verdict(labelled(200, 3), plan, step=2, elapsed=900, step_elapsed=600)
     assert (found.action, found.failures) == (action, failures)
     late = (
         "no verdict on live accuracy after 600 s (rollout.analysis.labels_wait 600 s): live "
@@ -234,7 +241,7 @@ def test_after_the_wait_a_step_without_labels_does_what_on_missing_labels_says(
 
 @pytest.mark.parametrize(
     ("strategy", "step", "action"),
-    [("canary", 1, "advance"), ("blue-green", 0, "advance"), ("shadow", 0, "promote")],
+    [("canary", 2, "promote"), ("blue-green", 0, "advance"), ("shadow", 0, "promote")],
 )
 def test_on_missing_labels_promote_goes_on_as_if_live_accuracy_passed(
     strategy: str, step: int, action: str
@@ -254,7 +261,8 @@ def test_a_shadow_asked_for_live_accuracy_is_not_promoted_without_labels() -> No
     found = verdict(labelled(0, 0), plan, elapsed=600)  # the wait is the shadow's duration
     assert found.action == "rollback"
     assert found.reasons[0].startswith("no verdict on live accuracy after 600 s")
-    assert verdict(labelled(50, 50), plan, elapsed=600).action == "promote"
+    both = labelled(50, 50).model_copy(update={"paired_labelled": 50})
+    assert verdict(both, plan, elapsed=600).action == "promote"
 
 
 def test_an_ab_without_labels_holds_for_them_then_acts_by_on_missing_labels() -> None:

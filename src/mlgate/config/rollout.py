@@ -131,8 +131,18 @@ class RolloutConfig(Strict):
     interval: Seconds = Field(60.0, description="Time between analyses, e.g. 60s or 5m.")
     duration: OptionalSeconds = Field(
         None,
-        description="Shadow and ab: the longest the experiment runs before a verdict "
-        "(default: 10 intervals).",
+        description="Shadow and ab: the longest the experiment runs before a verdict; a "
+        "canary that requires live accuracy: the longest its last step (all traffic but the "
+        "holdback) runs before one (default: 10 intervals).",
+    )
+    holdback: float = Field(
+        5.0,
+        ge=0.0,
+        lt=100.0,
+        description="Canary with min_live_accuracy_delta set: percent of routing keys the "
+        "champion keeps through the last step, so that both versions keep getting labels "
+        "until live accuracy concludes (the same keys on every gateway, by the split's key "
+        "hash); 0 gives the challenger all traffic and judges live accuracy before it.",
     )
     sample_size: int | None = Field(
         None,
@@ -185,6 +195,18 @@ class RolloutConfig(Strict):
             raise ValueError("a canary's last step must be 100 (all traffic)")
         return value
 
+    @field_validator("holdback")
+    @classmethod
+    def _holdback(cls, value: float, info: ValidationInfo) -> float:
+        steps = info.data.get("steps") or []
+        canary = info.data.get("strategy") == "canary" and len(steps) > 1
+        if canary and value > 0.0 and 100.0 - value <= steps[-2]:
+            raise ValueError(
+                f"{value:g} leaves the last step {100.0 - value:g}%, not above the step "
+                f"before it ({steps[-2]:g}%); hold back less than {100.0 - steps[-2]:g}"
+            )
+        return value
+
     @property
     def max_duration(self) -> float:
         """Seconds a shadow or A/B experiment may run before a verdict is forced."""
@@ -218,6 +240,12 @@ class RolloutConfig(Strict):
         return self.strategy == "ab" or self.analysis.min_live_accuracy_delta is not None
 
     @property
+    def holding_back(self) -> bool:
+        """Whether a canary's last step keeps `holdback` percent of keys on the champion
+        and judges live accuracy there, on every labelled row since the rollout started."""
+        return self.strategy == "canary" and self.needs_labels and self.holdback > 0.0
+
+    @property
     def live_accuracy_floor(self) -> float:
         """The live accuracy check's minimum difference."""
         found = self.analysis.min_live_accuracy_delta
@@ -231,7 +259,10 @@ class RolloutConfig(Strict):
     def weight_at(self, step: int) -> float:
         """The challenger's share of traffic, in percent, at `step` of this plan."""
         if self.strategy == "canary":
-            return self.steps[min(step, len(self.steps) - 1)]
+            last = len(self.steps) - 1
+            if step >= last and self.holding_back:
+                return 100.0 - self.holdback
+            return self.steps[min(step, last)]
         if self.strategy == "blue-green":
             return 0.0 if self.pre_switching and step == 0 else 100.0
         if self.strategy == "ab":
