@@ -135,15 +135,6 @@ class RolloutConfig(Strict):
         "canary that requires live accuracy: the longest its last step (all traffic but the "
         "holdback) runs before one (default: 10 intervals).",
     )
-    holdback: float = Field(
-        5.0,
-        ge=0.0,
-        lt=100.0,
-        description="Canary with min_live_accuracy_delta set: percent of routing keys the "
-        "champion keeps through the last step, so that both versions keep getting labels "
-        "until live accuracy concludes (the same keys on every gateway, by the split's key "
-        "hash); 0 gives the challenger all traffic and judges live accuracy before it.",
-    )
     sample_size: int | None = Field(
         None,
         ge=1,
@@ -166,6 +157,16 @@ class RolloutConfig(Strict):
         "count as good enough.",
     )
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    holdback: float = Field(
+        5.0,
+        ge=0.0,
+        lt=100.0,
+        validate_default=True,
+        description="Canary with min_live_accuracy_delta set: percent of routing keys the "
+        "champion keeps through the last step, so that both versions keep getting labels "
+        "until live accuracy concludes (the same keys on every gateway, by the split's key "
+        "hash); 0 gives the challenger all traffic and judges live accuracy before it.",
+    )
     pre_switch: PreSwitchConfig = Field(default_factory=PreSwitchConfig)
     failure_limit: int = Field(
         2, ge=1, description="Consecutive failed analyses before the controller rolls back."
@@ -199,10 +200,12 @@ class RolloutConfig(Strict):
     @classmethod
     def _holdback(cls, value: float, info: ValidationInfo) -> float:
         steps = info.data.get("steps") or []
-        canary = info.data.get("strategy") == "canary" and len(steps) > 1
+        analysis = info.data.get("analysis")
+        asked = analysis is not None and analysis.min_live_accuracy_delta is not None
+        canary = info.data.get("strategy") == "canary" and len(steps) > 1 and asked
         if canary and value > 0.0 and 100.0 - value <= steps[-2]:
             raise ValueError(
-                f"{value:g} leaves the last step {100.0 - value:g}%, not above the step "
+                f"leaves the last step at {100.0 - value:g}%, not above the step "
                 f"before it ({steps[-2]:g}%); hold back less than {100.0 - steps[-2]:g}"
             )
         return value
