@@ -62,12 +62,14 @@ class AnalysisConfig(Strict):
     )
     min_live_accuracy_delta: float | None = Field(
         None,
-        description="Challenger live accuracy minus the champion's; canary and blue-green "
-        "fail it only when the always-valid interval of the difference (at rollout.alpha) "
-        "lies wholly below it. Set, it is required: the step that would give the "
-        "challenger all traffic (or promote it) waits for min_labels labelled rows per "
-        "version (see labels_wait, on_missing_labels). Unset, labels that arrive are "
-        "checked against -0.02 and none are waited for.",
+        description="Challenger live accuracy minus the champion's; a check fails only when "
+        "the always-valid interval of the difference (at rollout.alpha) lies wholly below "
+        "it. Set, it is required: a canary's last step (with rollout.holdback) and a shadow "
+        "are promoted only once it is shown met, as an A/B's margin is (on every labelled "
+        "row since the start; a shadow's on the rows both versions answered), and the "
+        "deciding step waits for min_labels labelled rows per version (see labels_wait, "
+        "on_missing_labels). Unset, labels that arrive are checked against -0.02 and none "
+        "are waited for.",
     )
     min_requests: int = Field(
         200, ge=1, description="No verdict on fewer challenger requests than this."
@@ -148,7 +150,8 @@ class RolloutConfig(Strict):
         gt=0.0,
         lt=0.5,
         description="ab: the chance, at most, of promoting a challenger worse than the margin; "
-        "canary and blue-green: of failing the live accuracy check by chance.",
+        "canary and shadow with min_live_accuracy_delta set: worse than it; a live accuracy "
+        "check: of failing by chance.",
     )
     margin: float = Field(
         0.02,
