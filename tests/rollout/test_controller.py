@@ -622,6 +622,11 @@ def test_a_canary_asked_for_live_accuracy_is_judged_on_every_label_since_it_bega
     assert first is not None
     assert first.action == "advance"
     assert get_rollout(controller.store, NAME).weight == 95.0  # the holdback's 5% of keys
+    assert controller.status()["next"]["action"].startswith(
+        "promote once the challenger is shown no worse than -0.05 in live accuracy on every "
+        "label since the start (5% of keys held back on the champion); roll back if it is "
+        "shown worse, or with no clear answer by "
+    )
     # Labels come now, for the rows served at 50%: none of them is in the last step's window.
     give_labels(project, clock, prefix, 40)
     serve_traffic(project, clock, n=40, challenger_share=0.95)
