@@ -17,15 +17,20 @@ end, promotes 32-48% of challengers worse by the margin at 1000-3000 rows per ar
 (the end rule is a point rule at the boundary) and 10-11% of those worse by twice
 the margin at 1000; it meets alpha only at 10000 rows.
 
-The canary's live-accuracy check is no accuracy test, and is not meant to be:
-its arms answer different rows and its window restarts at every step, so it
-fails only when the always-valid interval of the difference lies wholly below
-the minimum. It never rolls back an equal challenger on noise (the earlier point
-rule rolled back 38% of them at 300 labelled rows a step, and still promoted 24%
-of those worse by the margin), and it catches only gross losses: at these
-traffic levels a challenger worse by the margin, or by twice the margin, is
-promoted. Use A/B (the sequential test) when live accuracy decides a promotion; a
-canary guards errors, latency and agreement with the champion.
+A canary and a shadow that require live accuracy (`min_live_accuracy_delta` set)
+are judged the same way and meet it too: a challenger worse by the margin is
+promoted in 2.35-2.48% of canaries and 2.60-2.79% of shadows, at every traffic
+level. The canary judges every labelled row since it began (its windows restart
+at every step, its evidence does not) and keeps `holdback` (5%) of keys on the
+champion through its last step until the comparison concludes; before that, its
+check judged each step's window alone, and the last step (100%) left the
+champion no labelled row, so a challenger worse by the margin was promoted at
+every traffic level (99.97% at 300 labelled rows). Equal challengers rolled
+back, for want of evidence: canary 52%, 25%, 4% at 100, 300, 1000 labelled rows
+per interval (its challenger sees few rows at the early steps, and the
+holdback's champion few at the last); shadow 19%, 0.2%, 0%, because both
+versions answer every request and only the rows where exactly one is right add
+noise (paired; `DISCORDANT` of the rows at equal accuracy).
 
 How the figures are made. Every simulated rollout has a *known* true live accuracy:
 the champion's is 0.85 and the challenger's is 0.85 + shift * margin for shift in
@@ -48,16 +53,22 @@ so only live accuracy can decide. The rules:
 - `t-test, once at the end`: the same rule judged only at the last interval (the
   fixed-horizon test the t-test is made for), for reference.
 - `mlgate canary`: `judge` with `RolloutConfig(strategy="canary")` over the default
-  steps 5/25/50/100 % with `min_live_accuracy_delta = -margin`. The same total
-  traffic (4L requests per interval, half labelled) is split by the step's weight;
-  the window restarts at every step, as in the controller. Agreement is left out
-  (it would fail equal models at random), so only the accuracy threshold judges.
+  steps 5/25/50/100 % with `min_live_accuracy_delta = -margin` and the default
+  holdback (the last step at 95%). The same total traffic (4L requests per
+  interval, half labelled) is split by the step's weight; the window restarts at
+  every step and the counts since the start are passed as `accumulated`, as in
+  the controller. Agreement is left out (it would fail equal models at random),
+  so only live accuracy judges.
+- `mlgate shadow`: `judge` with `RolloutConfig(strategy="shadow")` and
+  `min_live_accuracy_delta = -margin`: both versions answer the same 2L labelled
+  rows per interval; exactly one is right on `DISCORDANT` (10%) of them at equal
+  accuracy, the challenger's share of those moving with the true difference.
 - `ab, sequence only (earlier rule)`: mlgate's A/B before the alpha split, all of
   alpha on the always-valid interval and a rollback at the end without a clear
   answer (`sequence_only_ab`), to show what the split bought.
 
 Monte-Carlo standard error of a rate: 0.15% near 5%, 0.05% near 0.5%, 0.35% at most
-(each cell in the JSON carries its own). The full run takes about 110 CPU seconds.
+(each cell in the JSON carries its own). The full run takes about 260 CPU seconds.
 
     python benchmarks/rollout_decisions.py               # full run, writes results
     python benchmarks/rollout_decisions.py --sims 500    # a quicker look, no file written
@@ -114,14 +125,25 @@ CANARY = RolloutConfig(
     interval=INTERVAL,
     analysis=AnalysisConfig(min_live_accuracy_delta=-MARGIN),
 )
+SHADOW = RolloutConfig(
+    strategy="shadow",
+    margin=MARGIN,
+    interval=INTERVAL,
+    analysis=AnalysisConfig(min_live_accuracy_delta=-MARGIN),
+)
 #: Analyses in an A/B experiment: `judge` forces a verdict once elapsed >= max_duration.
 INTERVALS = math.ceil(AB.max_duration / INTERVAL)
+
+#: A shadow's rows where exactly one version is right, at equal accuracy: the two models
+#: agree on the rest (their errors overlap, as two fits of one data set's do).
+DISCORDANT = 0.10
 
 RULES = (
     "mlgate ab",
     "t-test, every interval",
     "t-test, once at the end",
     "mlgate canary",
+    "mlgate shadow",
     "ab, sequence only (earlier rule)",
 )
 
@@ -253,34 +275,91 @@ def mlgate_ab(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
 
 
 def mlgate_canary(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
-    """`judge` after every interval on every simulated canary, the window restarting per step."""
+    """`judge` after every interval on every simulated canary, as the controller runs it:
+    the step's window restarts at every step, and its live accuracy is judged on every
+    labelled row since the rollout began (`accumulated`), the champion keeping the
+    holdback's keys through the last step."""
     rng = np.random.default_rng([SEED, cell.labelled, cell.shift + 10, 1])
     challenger_accuracy = CHAMPION_ACCURACY + cell.shift * MARGIN
     total = requests_for(2 * cell.labelled)
     actions: list[str] = []
     when: list[int] = []
     for _ in range(sims):
-        step, failures, action, k = 0, 0, "hold", 0
-        counts = [0, 0, 0, 0]  # champion labelled, correct; challenger labelled, correct
+        step, failures, action, k, step_k = 0, 0, "hold", 0, 0
+        # champion labelled, correct; challenger labelled, correct: this step's, and all
+        window, counts = [0, 0, 0, 0], [0, 0, 0, 0]
         while action not in ("promote", "rollback") and k < CANARY_MAX_INTERVALS:
             k += 1
-            weight = CANARY.steps[step] / 100
+            step_k += 1
+            weight = CANARY.weight_at(step) / 100
             to_challenger = round(total * LABEL_SHARE * weight)
             to_champion = round(total * LABEL_SHARE) - to_challenger
-            counts[0] += to_champion
-            counts[1] += int(rng.binomial(to_champion, CHAMPION_ACCURACY))
-            counts[2] += to_challenger
-            counts[3] += int(rng.binomial(to_challenger, challenger_accuracy))
-            analysis = Analysis(
-                since=SINCE,
-                champion=figures(counts[0], counts[1], requests_for(counts[0])),
-                challenger=figures(counts[2], counts[3], requests_for(counts[2])),
+            drawn = (
+                to_champion,
+                int(rng.binomial(to_champion, CHAMPION_ACCURACY)),
+                to_challenger,
+                int(rng.binomial(to_challenger, challenger_accuracy)),
             )
-            verdict = judge(analysis, CANARY, step=step, failures=failures, elapsed=k * INTERVAL)
+            window = [a + b for a, b in zip(window, drawn, strict=True)]
+            counts = [a + b for a, b in zip(counts, drawn, strict=True)]
+            verdict = judge(
+                canary_analysis(window),
+                CANARY,
+                step=step,
+                failures=failures,
+                elapsed=k * INTERVAL,
+                step_elapsed=step_k * INTERVAL,
+                accumulated=canary_analysis(counts),
+            )
             action, failures = verdict.action, verdict.failures
             if action == "advance":
-                step += 1
-                counts = [0, 0, 0, 0]
+                step, step_k, window = step + 1, 0, [0, 0, 0, 0]
+        actions.append(action)
+        when.append(k)
+    return actions, when
+
+
+def canary_analysis(counts: list[int]) -> Analysis:
+    """The figures of (champion labelled, correct, challenger labelled, correct)."""
+    return Analysis(
+        since=SINCE,
+        champion=figures(counts[0], counts[1], requests_for(counts[0])),
+        challenger=figures(counts[2], counts[3], requests_for(counts[2])),
+    )
+
+
+def mlgate_shadow(cell: Cell, sims: int) -> tuple[list[str], list[int]]:
+    """`judge` after every interval on every simulated shadow that requires live accuracy:
+    both versions answer every request (the same total traffic, 2L labelled rows an
+    interval), and the rows only one of them got right decide."""
+    rng = np.random.default_rng([SEED, cell.labelled, cell.shift + 10, 2])
+    difference = cell.shift * MARGIN
+    # P(only the champion right), P(only the challenger right), P(both or neither)
+    only = ((DISCORDANT - difference) / 2, (DISCORDANT + difference) / 2)
+    shares = [only[0], only[1], 1.0 - sum(only)]
+    per_interval = 2 * cell.labelled
+    actions: list[str] = []
+    when: list[int] = []
+    for _ in range(sims):
+        failures, action, k = 0, "hold", 0
+        n = worse = better = 0
+        while action not in ("promote", "rollback"):
+            k += 1
+            drawn = rng.multinomial(per_interval, shares)
+            n, worse, better = n + per_interval, worse + int(drawn[0]), better + int(drawn[1])
+            # Both right on the concordant rows in the champion's share; the counts of
+            # correct rows below only show in reasons: the decision is on the pairs.
+            correct = round(n * CHAMPION_ACCURACY)
+            analysis = Analysis(
+                since=SINCE,
+                champion=figures(n, min(n, correct), requests_for(n)),
+                challenger=figures(n, min(n, max(0, correct - worse + better)), requests_for(n)),
+                paired_labelled=n,
+                champion_only=worse,
+                challenger_only=better,
+            )
+            verdict = judge(analysis, SHADOW, step=0, failures=failures, elapsed=k * INTERVAL)
+            action, failures = verdict.action, verdict.failures
         actions.append(action)
         when.append(k)
     return actions, when
@@ -315,6 +394,7 @@ SIMULATE: dict[str, Callable[[Cell, int], tuple[list[str], list[int]]]] = {
     "t-test, every interval": lambda cell, sims: ttest_rule(cell, sims, every=True),
     "t-test, once at the end": lambda cell, sims: ttest_rule(cell, sims, every=False),
     "mlgate canary": mlgate_canary,
+    "mlgate shadow": mlgate_shadow,
     "ab, sequence only (earlier rule)": sequence_only_ab,
 }
 
@@ -401,6 +481,8 @@ def main() -> None:
             "label_share": LABEL_SHARE,
             "canary_steps": CANARY.steps,
             "canary_min_live_accuracy_delta": CANARY.analysis.min_live_accuracy_delta,
+            "canary_holdback": CANARY.holdback,
+            "shadow_discordant_share": DISCORDANT,
             "min_labels": AB.analysis.min_labels,
             "min_requests": AB.analysis.min_requests,
             "sims_per_cell": args.sims,

@@ -146,8 +146,8 @@ def test_steps_need_not_end_at_100_outside_a_canary(tmp_path: Path) -> None:
         (
             {"stepz": [10, 100]},
             "rollout.stepz: unknown key (did you mean 'steps'? allowed: alpha, analysis, "
-            "duration, failure_limit, interval, lease, margin, pre_switch, sample_size, steps, "
-            "strategy, webhook, weight)",
+            "duration, failure_limit, holdback, interval, lease, margin, pre_switch, "
+            "sample_size, steps, strategy, webhook, weight)",
         ),
         (
             {"analysis": {"max_eror_rate": 0.1}},
@@ -177,6 +177,11 @@ def test_steps_need_not_end_at_100_outside_a_canary(tmp_path: Path) -> None:
         (
             {"analysis": {"min_agreement": 1.5}},
             "rollout.analysis.min_agreement: must be less than or equal to 1 (got 1.5)",
+        ),
+        (
+            {"steps": [10, 97, 100], "analysis": {"min_live_accuracy_delta": -0.02}},
+            "rollout.holdback: leaves the last step at 95%, not above the step before it "
+            "(97%); hold back less than 3 (got 5.0)",
         ),
     ],
 )

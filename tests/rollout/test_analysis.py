@@ -217,3 +217,24 @@ def test_a_regressors_answers_agree_and_are_correct_within_the_tolerance(logs: P
     within = analyse(str(logs), NAME, SINCE, tolerance=0.05)
     assert within.agreement == pytest.approx(15 / 20)
     assert (within.challenger.labelled, within.challenger.correct) == (20, 15)
+
+
+def test_a_shadows_paired_rows_count_where_only_one_version_was_right(logs: Path) -> None:
+    records = []
+    for i in range(12):
+        champion, shadow = ("1", "0") if i < 3 else ("0", "1") if i < 4 else ("0", "0")
+        records.append(prediction(f"s-{i}", "champion", CHAMPION, champion, at=NOW))
+        records.append(prediction(f"s-{i}", "shadow", CHALLENGER, shadow, at=NOW))
+    records.append(prediction("c-0", "champion", CHAMPION, "1", at=NOW))  # no shadow copy
+    write(logs, "predictions", records)
+    # Labels "1" for the first 10 requests and the uncopied one; s-10 and s-11 unlabelled.
+    later = NOW + timedelta(seconds=5)
+    write(
+        logs,
+        "feedback",
+        [label(f"s-{i}", "1", at=later) for i in range(10)] + [label("c-0", "1", at=later)],
+    )
+    found = analyse(str(logs), NAME, SINCE, paired=True)
+    # s-0..2: only the champion right; s-3: only the shadow; s-4..9 both wrong
+    assert (found.paired_labelled, found.champion_only, found.challenger_only) == (10, 3, 1)
+    assert analyse(str(logs), NAME, SINCE).paired_labelled == 0  # counted only when asked

@@ -580,16 +580,17 @@ def test_a_canary_asked_for_live_accuracy_holds_for_labels_then_rolls_back(
     controller = open_controller(project, notifier=recorder)
     controller.start()
     actions = []
-    for _ in range(3):  # analyses 1.5 s apart
+    for _ in range(4):  # analyses 1.5 s apart
         serve_traffic(project, clock)
         clock.advance(1)
         verdict = controller.tick()
         assert verdict is not None
         actions.append((verdict.action, get_rollout(controller.store, NAME).weight))
-    # 10% advances on the other checks; 50%, the last step before all traffic, waits
-    assert actions == [("advance", 50.0), ("hold", 50.0), ("rollback", 0.0)]
+    # 10% and 50% advance on the other checks; the last step, the champion keeping 5% of
+    # keys, waits for labels
+    assert actions == [("advance", 50.0), ("advance", 95.0), ("hold", 95.0), ("rollback", 0.0)]
     analyses = [e for e in rollout_events(controller.store, NAME) if e.kind == "analysis"]
-    assert analyses[1].message == (
+    assert analyses[2].message == (
         "hold: waiting for labels: live accuracy is required (rollout.analysis."
         "min_live_accuracy_delta -0.05) and needs 20 labelled rows per version from POST "
         "/feedback; 0 (challenger) and 0 (champion) so far; waited 2 of 3 s "
@@ -606,25 +607,51 @@ def test_a_canary_asked_for_live_accuracy_holds_for_labels_then_rolls_back(
     assert [m[0] for m in recorder.messages][-1] == "rollout_rollback"
 
 
-def test_a_canary_asked_for_live_accuracy_advances_once_labels_come(
+def test_a_canary_asked_for_live_accuracy_is_judged_on_every_label_since_it_began(
     project: Path, clock: Clock
 ) -> None:
-    set_rollout(project, steps=[50, 100], analysis={"min_live_accuracy_delta": -0.05})
+    set_rollout(
+        project, steps=[50, 100], duration="2s", analysis={"min_live_accuracy_delta": -0.05}
+    )
     controller = open_controller(project)
     controller.start()
-    serve_traffic(project, clock, n=40)
+    serve_traffic(project, clock, n=40)  # 20 requests to each version at 50%
+    prefix = f"t{clock.now}"
     clock.advance(1)
     first = controller.tick()
     assert first is not None
-    assert first.reasons[0].startswith("waiting for labels: ")
-    prefix = f"t{clock.now - 1}"
-    serve_traffic(project, clock, n=40)
-    give_labels(project, clock, prefix, 40)  # 20 rows served by each version
+    assert first.action == "advance"
+    assert get_rollout(controller.store, NAME).weight == 95.0  # the holdback's 5% of keys
+    assert controller.status()["next"]["action"].startswith(
+        "promote once the challenger is shown no worse than -0.05 in live accuracy on every "
+        "label since the start (5% of keys held back on the champion); roll back if it is "
+        "shown worse, or with no clear answer by "
+    )
+    # Labels come now, for the rows served at 50%: none of them is in the last step's window.
+    give_labels(project, clock, prefix, 40)
+    serve_traffic(project, clock, n=40, challenger_share=0.95)
     clock.advance(1)
-    second = controller.tick()
-    assert second is not None
-    assert second.action == "advance"
-    assert "live_accuracy_delta" in {c.name for c in second.checks}
+    measuring = controller.tick()
+    assert measuring is not None
+    assert measuring.action == "hold"
+    assert measuring.reasons[0].startswith("still measuring: live accuracy difference +0.000")
+    assert (
+        "(20 vs 20 labelled rows since the rollout began, 5% of keys held back"
+        in (measuring.reasons[0])
+    )
+    serve_traffic(project, clock, n=40, challenger_share=0.95)
+    clock.advance(1)
+    done = controller.tick()  # 3 s into the last step, past its duration: the end test
+    assert done is not None
+    assert done.action == "promote"
+    assert done.reasons[0].startswith(
+        "the challenger is not worse than 0.05: at the end, the one-sided 97.5% lower bound "
+        "of the difference is +0.000"
+    )
+    last = [e for e in rollout_events(controller.store, NAME) if e.kind == "analysis"][-1]
+    assert last.figures["analysis"]["challenger"]["labelled"] == 0
+    assert last.figures["accumulated"]["challenger"]["labelled"] == 20
+    assert get_rollout(controller.store, NAME).status == "promoted"
 
 
 @pytest.mark.parametrize(("then", "status"), [("promote", "promoted"), ("hold", "running")])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
+from statistics import NormalDist
 from typing import Any
 
 import pytest
@@ -184,7 +186,7 @@ def asking(strategy: str = "canary", duration: str = "1h", **more: Any) -> Rollo
 
 
 def test_a_step_that_needs_labels_holds_for_them_and_says_why() -> None:
-    found = verdict(labelled(200, 3), asking(), step=1, elapsed=120, step_elapsed=60)
+    found = verdict(labelled(200, 3), asking(), step=2, elapsed=120, step_elapsed=60)
     assert found.action == "hold"
     assert found.failures == 0
     assert found.reasons == [
@@ -193,14 +195,21 @@ def test_a_step_that_needs_labels_holds_for_them_and_says_why() -> None:
         "/feedback; 3 (challenger) and 200 (champion) so far; waited 60 of 600 s "
         "(rollout.analysis.labels_wait), then rollback (rollout.analysis.on_missing_labels)"
     ]
-    assert verdict(labelled(200, 50), asking(), step=1, step_elapsed=60).action == "advance"
+    without = asking().model_copy(update={"holdback": 0.0})
+    assert verdict(labelled(200, 50), without, step=1, step_elapsed=60).action == "advance"
 
 
-def test_only_the_step_before_all_traffic_waits_for_labels() -> None:
-    # [10, 50, 100]: the 10% step advances on the other checks; the 50% one must see labels
-    assert verdict(labelled(0, 0), asking(), step=0, step_elapsed=60).action == "advance"
-    assert verdict(labelled(0, 0), asking(), step=1, step_elapsed=60).action == "hold"
-    assert verdict(labelled(0, 0), asking(), step=2, step_elapsed=60).action == "promote"
+def test_only_the_last_step_with_its_holdback_waits_for_labels() -> None:
+    # [10, 50, 100]: the steps before the last advance on the other checks; the last (95%,
+    # the champion keeping 5% of keys) must see labels
+    for step in (0, 1):
+        assert verdict(labelled(0, 0), asking(), step=step, step_elapsed=60).action == "advance"
+    assert verdict(labelled(0, 0), asking(), step=2, step_elapsed=60).action == "hold"
+    # with no holdback the champion has no labelled rows at 100%: the step before waits
+    without = asking().model_copy(update={"holdback": 0.0})
+    assert verdict(labelled(0, 0), without, step=0, step_elapsed=60).action == "advance"
+    assert verdict(labelled(0, 0), without, step=1, step_elapsed=60).action == "hold"
+    assert verdict(labelled(0, 0), without, step=2, step_elapsed=60).action == "promote"
     plan = asking("blue-green")
     assert verdict(labelled(0, 0), plan, step=0, step_elapsed=60).action == "hold"
     assert verdict(labelled(0, 0), plan, step=1, step_elapsed=60).action == "promote"
@@ -219,7 +228,7 @@ def test_after_the_wait_a_step_without_labels_does_what_on_missing_labels_says(
     then: str, action: str, failures: int
 ) -> None:
     plan = asking(on_missing_labels=then)
-    found = verdict(labelled(200, 3), plan, step=1, elapsed=900, step_elapsed=600)
+    found = verdict(labelled(200, 3), plan, step=2, elapsed=900, step_elapsed=600)
     assert (found.action, found.failures) == (action, failures)
     late = (
         "no verdict on live accuracy after 600 s (rollout.analysis.labels_wait 600 s): live "
@@ -234,7 +243,7 @@ def test_after_the_wait_a_step_without_labels_does_what_on_missing_labels_says(
 
 @pytest.mark.parametrize(
     ("strategy", "step", "action"),
-    [("canary", 1, "advance"), ("blue-green", 0, "advance"), ("shadow", 0, "promote")],
+    [("canary", 2, "promote"), ("blue-green", 0, "advance"), ("shadow", 0, "promote")],
 )
 def test_on_missing_labels_promote_goes_on_as_if_live_accuracy_passed(
     strategy: str, step: int, action: str
@@ -254,7 +263,8 @@ def test_a_shadow_asked_for_live_accuracy_is_not_promoted_without_labels() -> No
     found = verdict(labelled(0, 0), plan, elapsed=600)  # the wait is the shadow's duration
     assert found.action == "rollback"
     assert found.reasons[0].startswith("no verdict on live accuracy after 600 s")
-    assert verdict(labelled(50, 50), plan, elapsed=600).action == "promote"
+    both = labelled(50, 50).model_copy(update={"paired_labelled": 50})
+    assert verdict(both, plan, elapsed=600).action == "promote"
 
 
 def test_an_ab_without_labels_holds_for_them_then_acts_by_on_missing_labels() -> None:
@@ -531,3 +541,124 @@ def test_ab_without_enough_traffic_by_its_end_rolls_back() -> None:
     seen.challenger.requests = 5
     assert verdict(seen, AB, elapsed=59).action == "hold"
     assert verdict(seen, AB, elapsed=3600).action == "rollback"
+
+
+# --- a canary's last step, with its holdback: judged on every label since it began --------
+
+HOLDING = config(
+    steps=[10, 50, 100], duration="10m", margin=0.02, analysis=asking().analysis.model_dump()
+)
+
+
+def since_start(champion: tuple[int, int], challenger: tuple[int, int]) -> Analysis:
+    """The figures since the rollout began: (correct, labelled) of each version."""
+    return ab(champion, challenger)
+
+
+def last_step(accumulated: Analysis, *, step_elapsed: float = 60.0, failures: int = 0) -> Verdict:
+    window = analysis()  # this step's window: requests, but no labelled row yet
+    return judge(
+        window,
+        HOLDING,
+        step=2,
+        failures=failures,
+        elapsed=1800.0,
+        step_elapsed=step_elapsed,
+        accumulated=accumulated,
+    )
+
+
+def test_the_last_step_keeps_the_holdback_on_the_champion() -> None:
+    assert [HOLDING.weight_at(s) for s in range(3)] == [10.0, 50.0, 95.0]
+    assert HOLDING.holding_back
+
+
+def test_the_last_step_promotes_once_the_accumulated_interval_clears_the_minimum() -> None:
+    seen = since_start((4000, 5000), (4000, 5000))
+    assert msprt(4000, 5000, 4000, 5000, alpha=HOLDING.alpha / 2).low > -0.05
+    found = last_step(seen)
+    assert found.action == "promote"
+    assert found.reasons[0].startswith("the challenger is not worse than 0.05: live accuracy ")
+    assert found.reasons[0].endswith(
+        "(5000 vs 5000 labelled rows since the rollout began, 5% of keys held back on the champion)"
+    )
+    assert found.sequential is not None
+    assert found.sequential.alpha == HOLDING.alpha / 2
+
+
+def test_the_last_step_rolls_back_a_challenger_shown_worse() -> None:
+    seen = since_start((4000, 5000), (3500, 5000))  # 0.70 vs 0.80
+    first = last_step(seen)
+    assert (first.action, first.failures) == ("hold", 1)  # a failed check, as at every step
+    assert not check(first, "live_accuracy_delta")
+    assert last_step(seen, failures=1).action == "rollback"
+
+
+def test_the_last_step_holds_while_the_interval_straddles_the_minimum() -> None:
+    seen = since_start((160, 200), (150, 200))  # 0.75 vs 0.80 on 200 rows each
+    interval = msprt(160, 200, 150, 200, alpha=HOLDING.alpha / 2)
+    assert interval.low < -0.05 < interval.high
+    assert last_step(seen).action == "hold"
+    # at its duration, one fixed-horizon test at alpha/2 decides
+    end = last_step(seen, step_elapsed=600.0)
+    assert end.action == "rollback"
+    spread = math.sqrt(0.8 * 0.2 / 200 + 0.75 * 0.25 / 200)
+    bound = -0.05 - NormalDist().inv_cdf(0.975) * spread
+    assert (
+        f"at the end, the one-sided 97.5% lower bound of the difference is {bound:+.3f}"
+        in (end.reasons[0])
+    )
+    close = since_start((1600, 2000), (1590, 2000))
+    assert last_step(close, step_elapsed=600.0).action == "promote"
+
+
+def test_the_steps_before_the_last_see_accumulated_labels_too() -> None:
+    # the 50% step's window holds no label, but the rows since the start show a gross loss
+    seen = since_start((800, 1000), (300, 1000))
+    found = judge(
+        analysis(),
+        HOLDING,
+        step=1,
+        failures=1,
+        elapsed=900.0,
+        step_elapsed=60.0,
+        accumulated=seen,
+    )
+    assert found.action == "rollback"
+    assert not check(found, "live_accuracy_delta")
+
+
+# --- shadow asked for live accuracy: the rows both versions answered -------------------------
+
+PAIRED_SHADOW = asking("shadow", duration="10m", labels_wait=None)
+
+
+def pairs(rows: int, champion_only: int, challenger_only: int) -> Analysis:
+    correct = rows * 8 // 10
+    return analysis(
+        figures(labelled=rows, correct=correct - champion_only + challenger_only),
+        figures(version="1", labelled=rows, correct=correct),
+    ).model_copy(
+        update={
+            "paired_labelled": rows,
+            "champion_only": champion_only,
+            "challenger_only": challenger_only,
+        }
+    )
+
+
+def test_a_shadow_is_promoted_on_paired_rows_two_samples_could_not_tell_apart() -> None:
+    # 0.78 vs 0.80 on 1,000 rows: as two samples no verdict; paired, few rows differ
+    seen = pairs(1000, 25, 5)
+    assert msprt(800, 1000, 780, 1000, alpha=0.025).low < -0.05
+    found = verdict(seen, PAIRED_SHADOW, elapsed=60)
+    assert found.action == "promote"
+    assert found.reasons[0].endswith(
+        "(1000 labelled rows both answered: 5 only the challenger got right, 25 only the champion)"
+    )
+
+
+def test_a_shadow_worse_on_paired_rows_is_rolled_back() -> None:
+    found = verdict(pairs(1000, 110, 10), PAIRED_SHADOW, elapsed=60)  # -0.10
+    assert found.action == "rollback"
+    assert found.reasons[0].startswith("the challenger is worse by more than 0.05: ")

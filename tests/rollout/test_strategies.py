@@ -141,3 +141,37 @@ def test_strategy_none_and_weight_zero_send_nobody_to_the_challenger() -> None:
         assert assign("none", 100.0, key, _never, salt=SALT).primary == "champion"
         assert assign("canary", 0.0, key, _never, salt=SALT).primary == "champion"
     assert assign("canary", 100.0, "anyone", _never, salt=SALT).primary == "challenger"
+
+
+def test_the_holdback_keeps_the_same_keys_on_the_champion_in_every_process() -> None:
+    from mlgate.config.rollout import RolloutConfig
+
+    plan = RolloutConfig(strategy="canary", analysis={"min_live_accuracy_delta": -0.02})
+    weights = [plan.weight_at(step) for step in range(len(plan.steps))]
+    assert weights == [5.0, 25.0, 50.0, 95.0]
+    held = [
+        k for k in KEYS if assign("canary", weights[-1], k, _never, salt=SALT).primary == "champion"
+    ]
+    assert abs(100 * len(held) / len(KEYS) - plan.holdback) <= 1.5
+    # The held-back keys stayed with the champion at every step: none of them switched.
+    for weight in weights:
+        assert all(
+            assign("canary", weight, k, _never, salt=SALT).primary == "champion" for k in held
+        )
+    # Another gateway replica (another process, another hash seed) holds back the same keys.
+    code = (
+        "import json, sys\n"
+        "from mlgate.rollout.strategies import assign\n"
+        "keys, salt, weight = json.loads(sys.argv[1])\n"
+        "print(json.dumps([k for k in keys if assign('canary', weight, k, random=None, "
+        "salt=salt).primary == 'champion']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps([KEYS, SALT, weights[-1]])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"PYTHONHASHSEED": "777", "PATH": "", "PYTHONPATH": ":".join(sys.path)},
+    )
+    assert json.loads(done.stdout) == held

@@ -331,3 +331,34 @@ def test_a_shadow_asked_for_live_accuracy_without_labels_is_rolled_back_saying_w
     assert final["note"].endswith("rollout.analysis.on_missing_labels is rollback")
     seen.assert_no_failures()
     assert {v for _, v in seen.answered} == {CHAMPION}
+
+
+def test_a_canary_asked_for_live_accuracy_keeps_its_holdback_through_the_last_step(
+    project: Path, gateways: list[Gateway]
+) -> None:
+    final, seen, events, _log = _rehearse(
+        project,
+        gateways,
+        faults=None,
+        strategy="canary",
+        steps=[20, 50, 100],
+        analysis={
+            "min_requests": 30,
+            "max_p99_latency_ratio": 1000,
+            "latency_slack_ms": 1000,
+            "min_live_accuracy_delta": -0.05,
+            "labels_wait": "3s",
+        },
+    )
+    # No label comes: the last step, the champion keeping 5% of keys, waits, then rolls back.
+    assert final["status"] == "rolled_back", "\n".join(e.message for e in events)
+    assert [e.weight for e in events if e.kind == "step"] == [50.0, 95.0]
+    last = [e for e in _analyses_until_the_end(events) if e.step == 2]
+    assert any(e.message.startswith("hold: waiting for labels: ") for e in last)
+    assert final["note"].endswith("rollout.analysis.on_missing_labels is rollback")
+    # Through the last step the gateway still sent the held-back keys to the champion (a
+    # little more than 5% in the window: the gateway applies the new weight within a poll).
+    window = last[-1].figures["analysis"]
+    champion, challenger = window["champion"]["requests"], window["challenger"]["requests"]
+    assert 0 < champion < challenger / 3, window
+    seen.assert_no_failures()

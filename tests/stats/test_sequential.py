@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from mlgate.stats.sequential import msprt
+from mlgate.stats.sequential import msprt, msprt_paired
 
 ALPHA = 0.05
 SIMULATIONS, LOOKS = 300, 50
@@ -171,3 +171,58 @@ def test_impossible_counts_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=rf"^{re.escape(message)}$"):
         msprt(*args, **options)
+
+
+# --- paired rows: both versions answered the same requests ------------------------------
+
+
+def paired_counts(rng: np.random.Generator, only: tuple[float, float], batch: int) -> Array:
+    """Rows only the baseline / only the candidate got right so far, at each look
+    (SIMULATIONS x LOOKS x 2)."""
+    shares = [only[0], only[1], 1.0 - sum(only)]
+    drawn = rng.multinomial(batch, shares, size=(SIMULATIONS, LOOKS))[..., :2]
+    return np.asarray(drawn.cumsum(axis=1))
+
+
+def test_equal_paired_versions_looked_at_fifty_times_are_rejected_at_most_alpha() -> None:
+    rng = np.random.default_rng(20261205)
+    counts = paired_counts(rng, (0.05, 0.05), 40)
+    rejected = 0
+    for sim in range(SIMULATIONS):
+        for look in range(LOOKS):
+            worse, better = (int(v) for v in counts[sim, look])
+            result = msprt_paired(40 * (look + 1), worse, better, alpha=ALPHA)
+            if result.low > 0 or result.high < 0:
+                rejected += 1
+                break
+    assert rejected / SIMULATIONS <= ALPHA
+
+
+def test_paired_rows_judge_a_difference_far_sooner_than_two_samples() -> None:
+    # 2,000 rows: the candidate is right on 60 rows the baseline misses and wrong on 20 it
+    # gets right (+0.02); as two independent samples of 0.85 and 0.87 that is noise.
+    paired = msprt_paired(2000, 20, 60, alpha=ALPHA)
+    apart = msprt(1700, 2000, 1740, 2000, alpha=ALPHA)
+    assert paired.difference == pytest.approx(apart.difference) == pytest.approx(0.02)
+    assert paired.low > 0.0 > apart.low
+    assert paired.high - paired.low < (apart.high - apart.low) / 2
+
+
+def test_paired_rows_that_never_differ_give_a_narrow_honest_interval() -> None:
+    result = msprt_paired(1000, 0, 0, alpha=ALPHA)
+    assert result.difference == 0.0
+    assert -0.02 < result.low < 0.0 < result.high < 0.02
+    assert msprt_paired(0, 0, 0).model_dump(include={"low", "high", "p_value"}) == {
+        "low": -1.0,
+        "high": 1.0,
+        "p_value": 1.0,
+    }
+
+
+def test_impossible_paired_counts_are_refused() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^rows must be at least 0 and baseline_only \+ candidate_only \(each at least "
+        r"0\) at most rows; got 6 \+ 5 of 10$",
+    ):
+        msprt_paired(10, 6, 5)

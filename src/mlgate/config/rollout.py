@@ -62,12 +62,14 @@ class AnalysisConfig(Strict):
     )
     min_live_accuracy_delta: float | None = Field(
         None,
-        description="Challenger live accuracy minus the champion's; canary and blue-green "
-        "fail it only when the always-valid interval of the difference (at rollout.alpha) "
-        "lies wholly below it. Set, it is required: the step that would give the "
-        "challenger all traffic (or promote it) waits for min_labels labelled rows per "
-        "version (see labels_wait, on_missing_labels). Unset, labels that arrive are "
-        "checked against -0.02 and none are waited for.",
+        description="Challenger live accuracy minus the champion's; a check fails only when "
+        "the always-valid interval of the difference (at rollout.alpha) lies wholly below "
+        "it. Set, it is required: a canary's last step (with rollout.holdback) and a shadow "
+        "are promoted only once it is shown met, as an A/B's margin is (on every labelled "
+        "row since the start; a shadow's on the rows both versions answered), and the "
+        "deciding step waits for min_labels labelled rows per version (see labels_wait, "
+        "on_missing_labels). Unset, labels that arrive are checked against -0.02 and none "
+        "are waited for.",
     )
     min_requests: int = Field(
         200, ge=1, description="No verdict on fewer challenger requests than this."
@@ -131,8 +133,9 @@ class RolloutConfig(Strict):
     interval: Seconds = Field(60.0, description="Time between analyses, e.g. 60s or 5m.")
     duration: OptionalSeconds = Field(
         None,
-        description="Shadow and ab: the longest the experiment runs before a verdict "
-        "(default: 10 intervals).",
+        description="Shadow and ab: the longest the experiment runs before a verdict; a "
+        "canary that requires live accuracy: the longest its last step (all traffic but the "
+        "holdback) runs before one (default: 10 intervals).",
     )
     sample_size: int | None = Field(
         None,
@@ -147,7 +150,8 @@ class RolloutConfig(Strict):
         gt=0.0,
         lt=0.5,
         description="ab: the chance, at most, of promoting a challenger worse than the margin; "
-        "canary and blue-green: of failing the live accuracy check by chance.",
+        "canary and shadow with min_live_accuracy_delta set: worse than it; a live accuracy "
+        "check: of failing by chance.",
     )
     margin: float = Field(
         0.02,
@@ -156,6 +160,16 @@ class RolloutConfig(Strict):
         "count as good enough.",
     )
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    holdback: float = Field(
+        5.0,
+        ge=0.0,
+        lt=100.0,
+        validate_default=True,
+        description="Canary with min_live_accuracy_delta set: percent of routing keys the "
+        "champion keeps through the last step, so that both versions keep getting labels "
+        "until live accuracy concludes (the same keys on every gateway, by the split's key "
+        "hash); 0 gives the challenger all traffic and judges live accuracy before it.",
+    )
     pre_switch: PreSwitchConfig = Field(default_factory=PreSwitchConfig)
     failure_limit: int = Field(
         2, ge=1, description="Consecutive failed analyses before the controller rolls back."
@@ -183,6 +197,20 @@ class RolloutConfig(Strict):
         # Here rather than on the model, so that the error names `rollout.steps`.
         if info.data.get("strategy") == "canary" and value[-1] != 100.0:
             raise ValueError("a canary's last step must be 100 (all traffic)")
+        return value
+
+    @field_validator("holdback")
+    @classmethod
+    def _holdback(cls, value: float, info: ValidationInfo) -> float:
+        steps = info.data.get("steps") or []
+        analysis = info.data.get("analysis")
+        asked = analysis is not None and analysis.min_live_accuracy_delta is not None
+        canary = info.data.get("strategy") == "canary" and len(steps) > 1 and asked
+        if canary and value > 0.0 and 100.0 - value <= steps[-2]:
+            raise ValueError(
+                f"leaves the last step at {100.0 - value:g}%, not above the step "
+                f"before it ({steps[-2]:g}%); hold back less than {100.0 - steps[-2]:g}"
+            )
         return value
 
     @property
@@ -218,6 +246,12 @@ class RolloutConfig(Strict):
         return self.strategy == "ab" or self.analysis.min_live_accuracy_delta is not None
 
     @property
+    def holding_back(self) -> bool:
+        """Whether a canary's last step keeps `holdback` percent of keys on the champion
+        and judges live accuracy there, on every labelled row since the rollout started."""
+        return self.strategy == "canary" and self.needs_labels and self.holdback > 0.0
+
+    @property
     def live_accuracy_floor(self) -> float:
         """The live accuracy check's minimum difference."""
         found = self.analysis.min_live_accuracy_delta
@@ -231,7 +265,10 @@ class RolloutConfig(Strict):
     def weight_at(self, step: int) -> float:
         """The challenger's share of traffic, in percent, at `step` of this plan."""
         if self.strategy == "canary":
-            return self.steps[min(step, len(self.steps) - 1)]
+            last = len(self.steps) - 1
+            if step >= last and self.holding_back:
+                return 100.0 - self.holdback
+            return self.steps[min(step, last)]
         if self.strategy == "blue-green":
             return 0.0 if self.pre_switching and step == 0 else 100.0
         if self.strategy == "ab":

@@ -362,11 +362,19 @@ def _next_action(config: RolloutConfig, plan: dict[str, Any]) -> str:
     left = config.failure_limit - int(plan.get("failures", 0))
     fails = f"; rolls back after {left} more failed analys{'is' if left == 1 else 'es'}"
     if config.strategy == "canary" and plan["step"] < len(config.steps) - 1:
-        return f"advance to {config.steps[plan['step'] + 1]:g}% if every check passes{fails}"
+        return f"advance to {config.weight_at(plan['step'] + 1):g}% if every check passes{fails}"
     if config.pre_switching and plan["step"] == 0:
         return (
             "switch all traffic to the challenger if every check passes on the copies of "
             f"live requests it answers off the path (the pre-switch analysis){fails}"
+        )
+    if config.holding_back:
+        ends = datetime.fromtimestamp(plan["step_started_at"] + config.max_duration, UTC)
+        return (
+            f"promote once the challenger is shown no worse than {config.live_accuracy_floor:+g} "
+            f"in live accuracy on every label since the start ({config.holdback:g}% of keys "
+            "held back on the champion); roll back if it is shown worse, or with no clear "
+            f"answer by {ends.isoformat(timespec='seconds')}{fails}"
         )
     if config.strategy in ("canary", "blue-green"):
         return f"promote if every check passes{fails}"
@@ -374,6 +382,12 @@ def _next_action(config: RolloutConfig, plan: dict[str, Any]) -> str:
     until = f"by {ends.isoformat(timespec='seconds')}"
     if config.sample_size is not None:
         until += f" or at {config.sample_size} labelled rows per version"
+    if config.strategy == "shadow" and config.needs_labels:
+        return (
+            f"promote once the challenger is shown no worse than {config.live_accuracy_floor:+g} "
+            "in live accuracy on the labelled rows both versions answered; roll back if it is "
+            f"shown worse, or with no clear answer {until}{fails}"
+        )
     if config.strategy == "shadow":
         return f"promote {until} if every check passes{fails}"
     return (

@@ -41,6 +41,11 @@ class Analysis(BaseModel):
     challenger: VersionFigures
     compared_rows: int = Field(0, description="Rows both versions predicted.")
     agreement: float | None = None
+    paired_labelled: int = Field(
+        0, description="Labelled rows both versions answered (a shadow's: every copied row)."
+    )
+    champion_only: int = Field(0, description="Of those, rows only the champion got right.")
+    challenger_only: int = Field(0, description="Of those, rows only the challenger got right.")
 
 
 _PER_ROLE = """
@@ -104,11 +109,47 @@ GROUP BY p.side
 """
 
 
+#: The labelled rows the champion and the shadow both answered (the same request), and on
+#: how many of them exactly one was right: the paired comparison of a shadow.
+_PAIRED = f"""
+WITH p AS (
+    SELECT request_id, row,
+        CASE WHEN role = 'champion' THEN 'champion' ELSE 'challenger' END AS side,
+        arg_min(prediction, time) AS prediction
+    FROM predictions
+    WHERE model = $model AND time >= $since AND error IS NULL
+        AND role IN ('champion', 'shadow') AND route <> 'batch'
+    GROUP BY request_id, row, side
+),
+f AS (
+    SELECT request_id, row, arg_min(label, time) AS label FROM feedback
+    WHERE model = $model GROUP BY request_id, row
+),
+j AS (
+    SELECT
+        coalesce({_SAME.format(a="a.prediction", b="f.label")}, false) AS champion_right,
+        coalesce({_SAME.format(a="b.prediction", b="f.label")}, false) AS challenger_right
+    FROM p AS a JOIN p AS b USING (request_id, row) JOIN f USING (request_id, row)
+    WHERE a.side = 'champion' AND b.side = 'challenger'
+)
+SELECT count(*),
+    count(*) FILTER (WHERE champion_right AND NOT challenger_right),
+    count(*) FILTER (WHERE challenger_right AND NOT champion_right)
+FROM j
+"""
+
+
 def analyse(
-    log_root: str, model: str, since: datetime, *, tolerance: float | None = None
+    log_root: str,
+    model: str,
+    since: datetime,
+    *,
+    tolerance: float | None = None,
+    paired: bool = False,
 ) -> Analysis:
     """The figures of both versions from `since` until now. For a regressor, `tolerance`:
-    answers within that share of each other agree, and within it of the label are correct."""
+    answers within that share of each other agree, and within it of the label are correct.
+    `paired`: also count the labelled rows both answered (a shadow's copies)."""
     params: dict[str, Any] = {"model": model, "since": since, "tolerance": tolerance}
     sides = {"champion": VersionFigures(), "challenger": VersionFigures()}
     counting = {"model": model, "since": since}
@@ -128,12 +169,16 @@ def analyse(
         figures.accuracy = figures.correct / figures.labelled if figures.labelled else None
     rows = _run(log_root, _AGREEMENT, params)
     compared, agreement = (rows[0] if rows else (0, None)) or (0, None)
+    both = (_run(log_root, _PAIRED, params) or [(0, 0, 0)])[0] if paired else (0, 0, 0)
     return Analysis(
         since=since,
         champion=sides["champion"],
         challenger=sides["challenger"],
         compared_rows=int(compared or 0),
         agreement=None if not compared else float(agreement),
+        paired_labelled=int(both[0] or 0),
+        champion_only=int(both[1] or 0),
+        challenger_only=int(both[2] or 0),
     )
 
 

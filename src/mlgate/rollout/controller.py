@@ -69,7 +69,13 @@ class Controller:
         since = datetime.fromtimestamp(plan["step_started_at"], UTC)
         regression = plan.get("task") == "regression"
         tolerance = config.analysis.regression_tolerance if regression else None
-        analysis = analyse(self.log_root, self.name, since, tolerance=tolerance)
+        shadow = config.strategy == "shadow"
+        analysis = analyse(self.log_root, self.name, since, tolerance=tolerance, paired=shadow)
+        accumulated = None
+        if config.holding_back and plan["step"] > 0:
+            # A canary's live accuracy is judged on every labelled row since it began.
+            began = datetime.fromtimestamp(plan["started_at"], UTC)
+            accumulated = analyse(self.log_root, self.name, began, tolerance=tolerance)
         verdict = judge(
             analysis,
             config,
@@ -77,11 +83,14 @@ class Controller:
             failures=plan["failures"],
             elapsed=now - plan["started_at"],
             step_elapsed=now - plan["step_started_at"],
+            accumulated=accumulated,
         )
         figures = {
             "analysis": analysis.model_dump(mode="json"),
             "verdict": verdict.model_dump(mode="json"),
         }
+        if accumulated is not None:
+            figures["accumulated"] = accumulated.model_dump(mode="json")
         message = f"{verdict.action}: {'; '.join(verdict.reasons)}"
         rollouts.record(self.project, state, "analysis", message, figures, "controller")
         if verdict.action in ("promote", "rollback"):

@@ -9,7 +9,10 @@ is clear or their time is up. A step that needs live accuracy (an A/B, or a set
 A/B judges live accuracy with the mixture SPRT, whose interval stays valid
 however often it is looked at, at alpha/2, and with one fixed-horizon test at
 alpha/2 at the planned end, so a challenger worse than the margin is promoted
-with probability at most alpha.
+with probability at most alpha. A canary that requires live accuracy is judged
+the same way at its last step, on every labelled row since the rollout began,
+while `holdback` percent of keys stay on the champion; a shadow, on the rows
+both versions answered (paired, so far fewer labels decide).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from mlgate.config.rollout import RolloutConfig
-from mlgate.rollout.analysis import Analysis, VersionFigures
-from mlgate.stats.sequential import SequentialResult, msprt
+from mlgate.rollout.analysis import Analysis
+from mlgate.stats.sequential import SequentialResult, msprt, msprt_paired
 
 __all__ = ["Check", "Verdict", "judge", "thresholds"]
 
@@ -54,9 +57,17 @@ def _at_most(value: float, bound: float) -> bool:
     return value <= bound + 1e-9
 
 
-def thresholds(analysis: Analysis, config: RolloutConfig, *, mirrored: bool) -> list[Check]:
-    """The thresholds on these figures; `mirrored`: the challenger answered copies of
-    the champion's requests (shadow, blue-green before its switch), so agreement counts."""
+def thresholds(
+    analysis: Analysis,
+    config: RolloutConfig,
+    labels: Analysis | None = None,
+    *,
+    mirrored: bool,
+) -> list[Check]:
+    """The thresholds on these figures, live accuracy on `labels`' rows (by default the
+    same figures'); `mirrored`: the challenger answered copies of the champion's requests
+    (shadow, blue-green before its switch), so agreement counts."""
+    labels = labels or analysis
     a = config.analysis
     champion, challenger = analysis.champion, analysis.challenger
     checks = [
@@ -96,6 +107,7 @@ def thresholds(analysis: Analysis, config: RolloutConfig, *, mirrored: bool) -> 
                 f"{analysis.compared_rows} rows, minimum {a.min_agreement:.0%}",
             )
         )
+    champion, challenger = labels.champion, labels.challenger
     if (
         config.strategy != "ab"
         and champion.accuracy is not None
@@ -136,16 +148,20 @@ def judge(
     failures: int,
     elapsed: float,
     step_elapsed: float | None = None,
+    accumulated: Analysis | None = None,
 ) -> Verdict:
     """The action after one analysis at step `step` (0-based), `elapsed` seconds after the
-    rollout started and `step_elapsed` after this step did (default: the same)."""
+    rollout started and `step_elapsed` after this step did (default: the same).
+    `accumulated`: the figures since the rollout started, whose labelled rows a canary's
+    live accuracy is judged on (default: this step's)."""
     step_elapsed = elapsed if step_elapsed is None else step_elapsed
+    labels = accumulated or analysis
     challenger = analysis.challenger
     pre = config.pre_switching and step == 0
     needed = config.pre_switch_requests if pre else config.analysis.min_requests
     enough = challenger.requests >= needed
     mirrored = pre or config.strategy == "shadow"
-    checks = thresholds(analysis, config, mirrored=mirrored) if challenger.requests else []
+    checks = thresholds(analysis, config, labels, mirrored=mirrored) if challenger.requests else []
     failed = [c for c in checks if not c.passed]
     # Failures count even on little data: a challenger failing every request need not wait.
     if failed and (enough or challenger.errors >= needed // 10 + 1):
@@ -192,13 +208,17 @@ def judge(
         return Verdict(action="hold", reasons=[seen], checks=checks, failures=failures)
     if config.strategy == "ab":
         verdict = _judge_ab(analysis, config, checks, elapsed)
+    elif config.strategy == "shadow" and config.needs_labels:
+        verdict = _judge_paired(analysis, config, checks, elapsed)
     elif config.strategy == "shadow":
         verdict = _judge_shadow(analysis, config, checks, elapsed)
+    elif config.holding_back and step >= len(config.steps) - 1:
+        verdict = _judge_holdback(labels, config, checks, step_elapsed)
     else:
         verdict = _judge_steps(analysis, config, checks, step, pre=pre)
     if _shown_worse(verdict, config) or not (config.needs_labels and _decisive(config, step)):
         return verdict
-    return _without_labels(analysis, config, verdict, step_elapsed, failures) or verdict
+    return _without_labels(labels, config, verdict, step_elapsed, failures) or verdict
 
 
 def _judge_steps(
@@ -226,7 +246,13 @@ def _shown_worse(verdict: Verdict, config: RolloutConfig) -> bool:
     if verdict.action != "rollback":
         return False
     result = verdict.sequential
-    return config.strategy != "ab" or (result is not None and result.high < -config.margin)
+    return result is None or result.high < _floor(config)
+
+
+def _floor(config: RolloutConfig) -> float:
+    """The least live accuracy difference a promotion needs shown: -margin in an A/B,
+    min_live_accuracy_delta in a canary or shadow that requires live accuracy."""
+    return -config.margin if config.strategy == "ab" else config.live_accuracy_floor
 
 
 def _decisive(config: RolloutConfig, step: int) -> bool:
@@ -235,7 +261,8 @@ def _decisive(config: RolloutConfig, step: int) -> bool:
     or is promoted. A canary's step before 100%, a blue-green's pre-switch analysis; a
     shadow's or A/B's only step."""
     if config.strategy == "canary":
-        return step == max(len(config.steps) - 2, 0)
+        last = len(config.steps) - 1
+        return step == (last if config.holding_back else max(last - 1, 0))
     if config.strategy == "blue-green":
         return step == 0
     return True
@@ -253,6 +280,8 @@ def _without_labels(
     when the labels are there."""
     a = config.analysis
     champion, challenger = analysis.champion.labelled, analysis.challenger.labelled
+    if config.strategy == "shadow":  # judged on the rows both answered
+        champion = challenger = analysis.paired_labelled
     if min(champion, challenger) >= a.min_labels:
         return None
     asked = (
@@ -331,16 +360,24 @@ def _judge_shadow(
     )
 
 
-def _final_bound(
-    champion_correct: int, champion_labelled: int, challenger: VersionFigures, alpha: float
-) -> float:
-    """One-sided lower confidence bound of challenger - champion accuracy (normal approx.)."""
-    if not champion_labelled or not challenger.labelled:
-        return -1.0
-    a = champion_correct / champion_labelled
+def _final_bound(difference: float, variance: float, alpha: float) -> float:
+    """One-sided lower confidence bound of a difference (normal approximation)."""
+    return difference - NormalDist().inv_cdf(1 - alpha) * math.sqrt(variance)
+
+
+def _unpaired(analysis: Analysis, alpha: float) -> tuple[SequentialResult, float]:
+    """The always-valid interval at `alpha` and the fixed-horizon lower bound at `alpha`
+    of challenger - champion live accuracy, the arms answering different rows."""
+    champion, challenger = analysis.champion, analysis.challenger
+    result = msprt(
+        champion.correct, champion.labelled, challenger.correct, challenger.labelled, alpha=alpha
+    )
+    if not champion.labelled or not challenger.labelled:
+        return result, -1.0
+    a = champion.correct / champion.labelled
     b = challenger.correct / challenger.labelled
-    se = math.sqrt(a * (1 - a) / champion_labelled + b * (1 - b) / challenger.labelled)
-    return b - a - NormalDist().inv_cdf(1 - alpha) * se
+    variance = a * (1 - a) / champion.labelled + b * (1 - b) / challenger.labelled
+    return result, _final_bound(b - a, variance, alpha)
 
 
 def _judge_ab(
@@ -354,18 +391,77 @@ def _judge_ab(
     challengers end with no clear answer and are rolled back
     (benchmarks/rollout_decisions.py)."""
     champion, challenger = analysis.champion, analysis.challenger
-    half = config.alpha / 2
-    result = msprt(
-        champion.correct,
-        champion.labelled,
-        challenger.correct,
-        challenger.labelled,
-        alpha=half,
+    labelled = min(champion.labelled, challenger.labelled)
+    result, bound = _unpaired(analysis, config.alpha / 2)
+    rows = f"{challenger.labelled} vs {champion.labelled} labelled rows"
+    end = elapsed >= config.max_duration or (
+        config.sample_size is not None and labelled >= config.sample_size
     )
+    return _conclude(result, bound, config, checks, labelled=labelled, end=end, rows=rows)
+
+
+def _judge_holdback(
+    labels: Analysis, config: RolloutConfig, checks: list[Check], step_elapsed: float
+) -> Verdict:
+    """A canary's last step with its holdback, judged as an A/B is on every labelled row
+    since the rollout started: the champion's early steps and its holdback against the
+    challenger's steps. The step ends at `duration`."""
+    champion, challenger = labels.champion, labels.challenger
+    result, bound = _unpaired(labels, config.alpha / 2)
+    rows = (
+        f"{challenger.labelled} vs {champion.labelled} labelled rows since the rollout began, "
+        f"{config.holdback:g}% of keys held back on the champion"
+    )
+    return _conclude(
+        result,
+        bound,
+        config,
+        checks,
+        labelled=min(champion.labelled, challenger.labelled),
+        end=step_elapsed >= config.max_duration,
+        rows=rows,
+    )
+
+
+def _judge_paired(
+    analysis: Analysis, config: RolloutConfig, checks: list[Check], elapsed: float
+) -> Verdict:
+    """A shadow that requires live accuracy: both versions answered the same requests,
+    so the test is on the labelled rows where exactly one was right."""
+    n, worse, better = analysis.paired_labelled, analysis.champion_only, analysis.challenger_only
+    half = config.alpha / 2
+    result = msprt_paired(n, worse, better, alpha=half)
+    bound = -1.0
+    if n:
+        difference = (better - worse) / n
+        variance = max(((better + worse) / n - difference * difference) / n, 1.0 / (n * n))
+        bound = _final_bound(difference, variance, half)
+    rows = (
+        f"{n} labelled rows both answered: {better} only the challenger got right, "
+        f"{worse} only the champion"
+    )
+    end = elapsed >= config.max_duration or (
+        config.sample_size is not None and n >= config.sample_size
+    )
+    return _conclude(result, bound, config, checks, labelled=n, end=end, rows=rows)
+
+
+def _conclude(
+    result: SequentialResult,
+    bound: float,
+    config: RolloutConfig,
+    checks: list[Check],
+    *,
+    labelled: int,
+    end: bool,
+    rows: str,
+) -> Verdict:
+    """Non-inferiority with alpha split in two (see _judge_ab): `result` the always-valid
+    interval at alpha/2, `bound` the fixed-horizon lower bound at alpha/2 used at the `end`."""
+    floor, half = _floor(config), config.alpha / 2
     shown = (
         f"live accuracy difference {_signed(result.difference)}, always-valid "
-        f"{1 - half:.1%} interval {_signed(result.low)} to {_signed(result.high)} "
-        f"({challenger.labelled} vs {champion.labelled} labelled rows)"
+        f"{1 - half:.1%} interval {_signed(result.low)} to {_signed(result.high)} ({rows})"
     )
 
     def verdict(action: Action, reason: str) -> Verdict:
@@ -375,32 +471,21 @@ def _judge_ab(
             action=action, reasons=[reason], checks=checks, failures=failures, sequential=result
         )
 
-    if result.high < -config.margin:
-        return verdict(
-            "rollback", f"the challenger is worse by more than {config.margin:g}: {shown}"
-        )
-    if (
-        result.low > -config.margin
-        and min(champion.labelled, challenger.labelled) >= config.analysis.min_labels
-    ):
-        return verdict("promote", f"the challenger is not worse than {config.margin:g}: {shown}")
-    enough = (
-        config.sample_size is not None
-        and min(champion.labelled, challenger.labelled) >= config.sample_size
-    )
-    if elapsed >= config.max_duration or enough:
-        bound = _final_bound(champion.correct, champion.labelled, challenger, half)
+    if result.high < floor:
+        return verdict("rollback", f"the challenger is worse by more than {-floor:g}: {shown}")
+    if result.low > floor and labelled >= config.analysis.min_labels:
+        return verdict("promote", f"the challenger is not worse than {-floor:g}: {shown}")
+    if end:
         final = (
             f"at the end, the one-sided {1 - half:.1%} lower bound of the difference is "
             f"{_signed(bound)}"
         )
-        if bound > -config.margin and challenger.labelled and champion.labelled:
+        if bound > floor and labelled:
             return verdict(
-                "promote", f"the challenger is not worse than {config.margin:g}: {final}; {shown}"
+                "promote", f"the challenger is not worse than {-floor:g}: {final}; {shown}"
             )
         return verdict(
-            "rollback",
-            f"the challenger may be worse by more than {config.margin:g}: {final}; {shown}",
+            "rollback", f"the challenger may be worse by more than {-floor:g}: {final}; {shown}"
         )
     return verdict("hold", f"still measuring: {shown}")
 
