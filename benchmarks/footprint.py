@@ -50,6 +50,8 @@ class Start:
     rss_mb: float
     pss_mb: float | None
     processes: int
+    #: Each process's RSS in MB, the launched one first: where the memory is.
+    each_mb: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -74,6 +76,21 @@ def tree_pss_mb(root: int) -> float | None:
             if line.startswith("Pss:"):
                 total_kb += int(line.split()[1])
     return total_kb / 1024
+
+
+def _children_mb(pid: int) -> float:
+    """The RSS of `pid`'s descendants, without `pid` itself."""
+    return sum(serving.tree_rss_mb(child) for child in _direct_children(pid))
+
+
+def _direct_children(pid: int) -> list[int]:
+    found = []
+    for child in serving._family(pid) - {pid}:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = Path(f"/proc/{child}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(child)
+    return found
 
 
 def ready_path(server: serving.Server) -> str:
@@ -109,6 +126,10 @@ def launch(server: serving.Server, prepared: serving.Prepared) -> Start:
                 rss_mb=serving.tree_rss_mb(process.pid),
                 pss_mb=tree_pss_mb(process.pid),
                 processes=len(serving._family(process.pid)),
+                each_mb=[
+                    round(serving.tree_rss_mb(pid) - _children_mb(pid), 1)
+                    for pid in sorted(serving._family(process.pid))
+                ],
             )
 
 
@@ -123,6 +144,7 @@ def summary(measured: Measured) -> dict[str, Any]:
         "ready_s_all": [round(s.ready_s, 2) for s in starts],
         "rss_mb": round(statistics.median(s.rss_mb for s in starts), 1),
         "pss_mb": round(statistics.median(pss), 1) if pss else None,
+        "each_rss_mb_last": starts[-1].each_mb,
     }
 
 
