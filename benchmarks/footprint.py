@@ -47,6 +47,9 @@ class Start:
     """One launch of one server: time to ready and memory once warm."""
 
     ready_s: float
+    #: CPU seconds the process tree used until ready: what start-up costs, read apart
+    #: from how busy the machine was (wall time stretches on a shared machine).
+    ready_cpu_s: float
     rss_mb: float
     pss_mb: float | None
     processes: int
@@ -116,6 +119,7 @@ def launch(server: serving.Server, prepared: serving.Prepared) -> Start:
                     raise SystemExit(f"{server.key} did not answer {path} within 180 s")
                 time.sleep(0.02)
             ready_s = time.monotonic() - began
+            ready_cpu_s = serving.tree_cpu_s(process.pid)
             for _ in range(WARM_REQUESTS):
                 status, body = serving.request(port, "/invocations", prepared.body)
                 if status != 200 or serving.answered(body) != prepared.expected:
@@ -123,6 +127,7 @@ def launch(server: serving.Server, prepared: serving.Prepared) -> Start:
             time.sleep(0.5)  # let every worker settle (each has answered or idled)
             return Start(
                 ready_s=ready_s,
+                ready_cpu_s=ready_cpu_s,
                 rss_mb=serving.tree_rss_mb(process.pid),
                 pss_mb=tree_pss_mb(process.pid),
                 processes=len(serving._family(process.pid)),
@@ -142,6 +147,7 @@ def summary(measured: Measured) -> dict[str, Any]:
         "processes": starts[-1].processes,
         "ready_s": round(statistics.median(s.ready_s for s in starts), 2),
         "ready_s_all": [round(s.ready_s, 2) for s in starts],
+        "ready_cpu_s": round(statistics.median(s.ready_cpu_s for s in starts), 2),
         "rss_mb": round(statistics.median(s.rss_mb for s in starts), 1),
         "pss_mb": round(statistics.median(pss), 1) if pss else None,
         "each_rss_mb_last": starts[-1].each_mb,
@@ -150,13 +156,14 @@ def summary(measured: Measured) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        f"{'server':<44} {'workers':>7} {'procs':>5} {'ready s':>8} {'RSS MB':>8} {'PSS MB':>8}",
+        f"{'server':<44} {'workers':>7} {'procs':>5} {'ready s':>8} {'CPU s':>6} "
+        f"{'RSS MB':>8} {'PSS MB':>8}",
     ]
     for row in rows:
         pss = "-" if row["pss_mb"] is None else f"{row['pss_mb']:.0f}"
         lines.append(
             f"{row['server']:<44} {row['workers']:>7} {row['processes']:>5} "
-            f"{row['ready_s']:>8.2f} {row['rss_mb']:>8.0f} {pss:>8}"
+            f"{row['ready_s']:>8.2f} {row['ready_cpu_s']:>6.2f} {row['rss_mb']:>8.0f} {pss:>8}"
         )
     return "\n".join(lines)
 
