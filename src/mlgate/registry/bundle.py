@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from mlgate.config.models import CardConfig
 from mlgate.errors import ArtifactError
 from mlgate.evaluation.importance import Importance
 
@@ -73,6 +74,9 @@ class ModelCard(BaseModel):
         None,
         description="Each feature's permutation importance on the held-out rows "
         "(mlgate.evaluation.importance); None on cards older than it.",
+    )
+    intended: CardConfig | None = Field(
+        None, description="The config's `card:` section when the version was trained."
     )
     prediction_ms: dict[str, float] = Field(
         default_factory=dict,

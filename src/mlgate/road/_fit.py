@@ -125,6 +125,7 @@ def save(
             "onnx_label_flips": exported.label_flips,
             "calibration": _calibration(model, task, prepared, predicted, target),
             "importance": importance,
+            "intended": config.card,
             "prediction_ms": {
                 path: round(ms, 4)
                 for path, ms in (("model", exported.model_ms), ("onnx", exported.onnx_ms))
