@@ -49,3 +49,10 @@ def test_the_tutorial_runs(tmp_path: Path) -> None:
     assert "(the pre-switch analysis)" in " ".join(done.stdout.split())
     assert '"points":[' in done.stdout  # the dashboard's figures
     assert "dataset drift" in done.stdout
+    assert "# Model card: credit-risk version 2" in done.stdout
+    assert "## Permutation importance" in done.stdout
+    # Each version the tutorial registers keeps the card written at its registration.
+    stored = list(tmp_path.glob("credit-demo/.mlgate/artifacts/*/artifacts/model/model_card.md"))
+    assert len(stored) == 2
+    for card in stored:
+        assert card.read_text(encoding="utf-8").startswith("# Model card: credit-risk, run ")

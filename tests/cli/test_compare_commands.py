@@ -175,6 +175,39 @@ def test_compare_two_run_folders_writes_json_markdown_and_html(
     assert "McNemar exact" in result.stdout
 
 
+def test_compare_shows_the_features_whose_importance_moved_most(
+    models: Models, tmp_path: Path
+) -> None:
+    forest = read(models.forest / "model.json")["importance"]
+    dummy = read(models.dummy / "model.json")["importance"]
+    assert forest["score"] == "accuracy"
+    assert forest["repeats"] == 3
+    assert forest["rows"] == 80
+    assert set(forest["mean"]) == {"x1", "colour"}
+    assert forest["mean"]["x1"] > forest["mean"]["colour"] > 0  # x1 carries most signal
+    assert dummy["mean"] == {"x1": 0.0, "colour": 0.0}  # a constant answer leans on nothing
+    profile = read(models.forest / "profile.json")
+    assert profile["importance"] == forest["mean"]  # drift findings are ranked by it
+    out, md, page = tmp_path / "comparison.json", tmp_path / "c.md", tmp_path / "c.html"
+    result = invoke(
+        "compare", "--baseline", models.forest, "--candidate", models.dummy,
+        "-o", out, "--markdown", md, "--html", page, "-c", NO_CONFIG,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    moved = read(out)["importance"]
+    assert [c["feature"] for c in moved] == ["x1", "colour"]
+    assert moved[0] == {
+        "feature": "x1",
+        "baseline": forest["mean"]["x1"],
+        "candidate": 0.0,
+        "change": -forest["mean"]["x1"],
+    }
+    text = md.read_text(encoding="utf-8")
+    assert "### Feature importance that moved most" in text
+    assert f"| x1 | {forest['mean']['x1']:.3f} | 0.000 | {-forest['mean']['x1']:+.3f} |" in text
+    assert "Feature importance that moved most" in page.read_text(encoding="utf-8")
+
+
 def test_compare_with_the_project_s_gates_exits_1_on_a_regression(models: Models) -> None:
     result = invoke(
         "compare", "--baseline", models.forest, "--candidate", models.dummy, "-c", models.config

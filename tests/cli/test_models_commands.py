@@ -66,6 +66,7 @@ def write_config(folder: Path, model: dict[str, object]) -> Path:
         "schema": "schema.yaml",
         "model": model,
         "gates": {"max_regression": {"accuracy": 0.02}},
+        "card": {"intended_use": "Screening demo loans.", "owners": ["risk-team"]},
     }
     path = folder / "mlgate.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -395,6 +396,44 @@ def test_an_old_version_gets_an_mlmodel_that_mlflow_loads(
 
 
 # --- mistakes: one clear line, exit 2 ------------------------------------------------------
+
+
+def test_every_registered_version_has_a_model_card(scenario: Scenario, tmp_path: Path) -> None:
+    catalog = Project(scenario.project, create=False).catalog
+    for version, verdict in (("1", "PASSED"), ("2", "FAILED at gate"), ("3", "PASSED")):
+        stored = (catalog.local_path(catalog.version("demo", version)) / "model_card.md").read_text(
+            encoding="utf-8"
+        )
+        assert stored.startswith("# Model card: demo, run ")  # kept with the version
+        result = invoke("models", "card", "demo", version, "-c", scenario.config)
+        assert result.exit_code == 0, result.output
+        text = result.stdout
+        assert text.startswith(f"# Model card: demo version {version}\n")
+        for title in (
+            "Intended use", "Data lineage", "Schema", "Metrics on the test set", "Slices",
+            "Gate verdict", "Permutation importance", "Drift reference profile", "Rollout history",
+        ):  # fmt: skip
+            assert f"\n## {title}\n" in text, title
+        assert "- Intended use: Screening demo loans.\n- Owners: risk-team" in text
+        assert re.search(
+            r"\| accuracy \| 0\.\d{4} \| 0\.\d{4} to 0\.\d{4} \(Wilson, 80 rows\)", text
+        )
+        assert f"## Gate verdict\n\n- {verdict}" in text
+        assert "| x1 | numeric |" in text
+        assert "| colour | categorical |" in text
+    two = invoke("models", "card", "demo", "2", "-c", scenario.config).stdout
+    assert "- Against models:/demo/1 (champion) on the same 80 rows:" in two
+    assert "McNemar's exact test" in two
+    assert "No alias has moved to or from this version yet." in two
+    three = invoke("models", "card", "demo", "3", "-c", scenario.config).stdout
+    assert re.search(r"\| challenger \| - \| 3 \| register \| ci \|", three)
+    page = tmp_path / "card.html"
+    written = invoke("models", "card", "demo", "1", "--html", "-o", page, "-c", scenario.config)
+    assert written.exit_code == 0, written.output
+    assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert "<h2>Permutation importance</h2>" in page.read_text(encoding="utf-8")
+    both = invoke("models", "card", "demo", "1", "--html", "--markdown", "-c", scenario.config)
+    assert one_error(both) == "--html and --markdown are two forms of the same card; pass one."
 
 
 @pytest.mark.parametrize(

@@ -162,3 +162,26 @@ def test_html_escapes_names_and_draws_dollars_as_text() -> None:
     assert "<b>$x$</b>" not in text
     assert "&lt;b&gt;$x$&lt;/b&gt;" in text
     assert text.count("data:image/png;base64,") == 2
+
+
+def test_drifted_columns_are_ranked_by_the_model_s_importance_of_them(
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    from mlgate.drift.profile import build_profile
+
+    reference, current = frames
+    kinds = {"age": "numeric", "income": "numeric", "plan": "categorical", "a|b": "numeric"}
+    profile = build_profile(reference, kinds)
+    unweighted = detect(profile, current)
+    assert [c.column for c in unweighted.drifted] == ["age", "plan"]  # by name
+    assert "Importance" not in drift_markdown(unweighted)
+    profile.importance = {"age": 0.01, "plan": 0.2, "income": 0.05}
+    report = detect(profile, current)
+    assert [c.column for c in report.drifted] == ["plan", "age"]  # plan matters more
+    assert [c.importance for c in report.columns] == [0.01, 0.05, 0.2, None]
+    table = drift_markdown(report).splitlines()
+    rows = [line.split(" | ")[0].lstrip("| ") for line in table if line.startswith("| ")][1:]
+    assert rows == ["plan", "age", "a\\|b", "income"]  # drifted first, by importance
+    assert table[6].endswith(" 0.2000 |")
+    assert table[8].endswith("|  | |")
+    assert "by the model's permutation importance" in table[-1]

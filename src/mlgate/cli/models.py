@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mlgate.road.acts import Act
 
 models_app = typer.Typer(
-    help="Registered models: list, show, promote, roll back, history, MLmodel.",
+    help="Registered models: list, show, promote, roll back, history, model card, MLmodel.",
     no_args_is_help=True,
 )
 
@@ -251,6 +251,41 @@ def mlmodel(
     out.print(
         f"  mlflow.pyfunc.load_model({escape(repr(added.uri))}) loads it with mlgate's checks"
     )
+
+
+@models_app.command("card")
+@friendly
+def card(
+    name: Annotated[str, typer.Argument(help="The registered model.")],
+    version: Annotated[str, typer.Argument(help="Its version.")],
+    config: ProjectOption = Path("mlgate.yaml"),
+    as_html: Annotated[bool, typer.Option("--html", help="A standalone HTML page.")] = False,
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown (the default).")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write it to this file.")
+    ] = None,
+) -> None:
+    """A version's model card, from the evidence stored with it: intended use and owners,
+    data lineage, metrics with intervals, slices, the gate's verdict against the champion,
+    permutation importance, the drift reference profile and its rollout history."""
+    from mlgate.errors import ConfigError
+    from mlgate.road.card import model_card
+
+    if as_html and as_markdown:
+        raise ConfigError(
+            "--html and --markdown are two forms of the same card; pass one.",
+            show_value=False,
+        )
+    with open_project(config) as project:
+        text = model_card(project, name, version, as_html=as_html)
+    if output is None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    out.print(f"wrote {escape(str(output))}")
 
 
 @models_app.command("history")

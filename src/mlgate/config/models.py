@@ -12,6 +12,7 @@ from mlgate.config.monitor import MonitorConfig
 from mlgate.config.rollout import RolloutConfig
 
 __all__ = [
+    "CardConfig",
     "DataConfig",
     "EvaluationConfig",
     "GatesConfig",
@@ -208,6 +209,16 @@ class GatesConfig(_Strict):
         return bool(self.max_regression or self.max_relative_regression)
 
 
+class CardConfig(_Strict):
+    """What the model card says of the model's purpose, beside the evidence mlgate keeps."""
+
+    intended_use: str = Field("", description="What the model is for, and for whom.")
+    owners: list[str] = Field(
+        default_factory=list, description="Who answers for the model (names, teams, emails)."
+    )
+    limitations: str = Field("", description="Where it should not be used, and known gaps.")
+
+
 class PipelineConfig(_Strict):
     """One model's road: data, schema, estimator, evaluation and gates."""
 
@@ -227,6 +238,10 @@ class PipelineConfig(_Strict):
     gates: GatesConfig = Field(default_factory=GatesConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    card: CardConfig = Field(
+        default_factory=CardConfig,
+        description="Intended use and owners, written into every version's model card.",
+    )
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True

@@ -188,6 +188,9 @@ def detect(
         futures = [pool.submit(compare, c, k) for c, k in kinds.items()]
         columns = [f.result() for f in futures]
     _correct(columns, config)
+    if isinstance(reference, Profile):
+        for column in columns:
+            column.importance = reference.importance.get(column.column)
     report = DriftReport(
         columns=columns,
         share=sum(c.drifted for c in columns) / len(columns) if columns else 0.0,

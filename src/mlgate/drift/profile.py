@@ -55,6 +55,11 @@ class Profile(BaseModel):
     columns: dict[str, ColumnProfile]
     prediction: ColumnProfile | None = None
     label: ColumnProfile | None = None
+    importance: dict[str, float] = Field(
+        default_factory=dict,
+        description="The model's permutation importance of each feature on its held-out "
+        "rows (mlgate.evaluation.importance): drifted columns are ranked by it.",
+    )
 
     def save(self, path: Path) -> Path:
         """Write the profile as JSON."""

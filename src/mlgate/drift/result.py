@@ -23,6 +23,9 @@ class ColumnDrift(BaseModel):
     reference_mean: float | None = None
     current_mean: float | None = None
     unseen: list[str] = Field(default_factory=list, description="Categories never seen before.")
+    importance: float | None = Field(
+        None, description="The model's permutation importance of the column, when known."
+    )
 
 
 class DriftReport(BaseModel):
@@ -44,5 +47,11 @@ class DriftReport(BaseModel):
 
     @property
     def drifted(self) -> list[ColumnDrift]:
-        """The columns that drifted."""
-        return [c for c in self.columns if c.drifted]
+        """The columns that drifted, those the model leans on most first (by permutation
+        importance, when the reference knows it), then by name."""
+        return sorted((c for c in self.columns if c.drifted), key=_weight)
+
+
+def _weight(column: ColumnDrift) -> tuple[float, str]:
+    """Sort key: the most important column first; unknown importance last."""
+    return (-column.importance if column.importance is not None else float("inf"), column.column)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pydantic import BaseModel, Field
 
 from mlgate.evaluation.evaluate import score
+from mlgate.evaluation.importance import ImportanceChange
 from mlgate.evaluation.metrics import get_metric
 from mlgate.evaluation.slices import slice_masks
 from mlgate.gates.absolute import GateResult
@@ -110,6 +111,14 @@ class Comparison(BaseModel):
     mcnemar: McNemarResult | None = None
     slices: list[SliceComparison] = Field(default_factory=list)
     curves: Curves | None = None
+    importance: list[ImportanceChange] = Field(
+        default_factory=list,
+        description="The features whose permutation importance (each on its own held-out "
+        "rows) moved most between baseline and candidate, largest move first.",
+    )
+    importance_score: str | None = Field(
+        None, description="The score whose drop the importance measures."
+    )
     verdict: GateResult | None = None
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from mlgate.config.models import CardConfig
 from mlgate.errors import ArtifactError
+from mlgate.evaluation.importance import Importance
 
 # Imported for its flavours (XGBoost, LightGBM), which it registers.
 from mlgate.registry import boosting  # noqa: F401
@@ -67,6 +69,14 @@ class ModelCard(BaseModel):
         description="A classifier's map from top-class probability to the chance its answer "
         "is right, fitted on the held-out rows: accuracy is estimated from it before labels "
         "arrive (mlgate.stats.estimate).",
+    )
+    importance: Importance | None = Field(
+        None,
+        description="Each feature's permutation importance on the held-out rows "
+        "(mlgate.evaluation.importance); None on cards older than it.",
+    )
+    intended: CardConfig | None = Field(
+        None, description="The config's `card:` section when the version was trained."
     )
     prediction_ms: dict[str, float] = Field(
         default_factory=dict,

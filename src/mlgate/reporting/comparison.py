@@ -31,6 +31,27 @@ def _change(value: float | None) -> str:
     return "n/a" if value is None else f"{round(value, 3) + 0.0:+.3f}"  # never "-0.000"
 
 
+def _importance(comparison: Comparison) -> list[str]:
+    """The features whose permutation importance moved most, as a table."""
+    if not comparison.importance:
+        return []
+    lines = [
+        "",
+        "### Feature importance that moved most",
+        "",
+        f"Permutation importance: the drop in {comparison.importance_score or 'score'} when "
+        "the feature is shuffled, each model on its own held-out rows.",
+        "",
+        "| Feature | Baseline | Candidate | Change |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c.feature} | {_value(c.baseline)} | {_value(c.candidate)} | {_change(c.change)} |"
+        for c in comparison.importance
+    ]
+    return lines
+
+
 def comparison_markdown(comparison: Comparison, *, title: str = "Model comparison") -> str:
     """A Markdown report: metric, baseline, candidate, change and its interval; the verdict."""
     verdict = comparison.verdict
@@ -75,6 +96,7 @@ def comparison_markdown(comparison: Comparison, *, title: str = "Model compariso
         for check in verdict.checks:
             lines.append(f"- {'✅' if check.passed else '❌'} {check.reason}")
         lines += ["", "**Passed**" if verdict.passed else "**Failed**"]
+    lines += _importance(comparison)
     if comparison.slices:
         lines += ["", "<details><summary>Slices</summary>", ""]
         lines += [

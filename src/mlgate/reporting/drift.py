@@ -35,8 +35,11 @@ def _value(column: ColumnDrift) -> str:
 
 
 def _rows(report: DriftReport) -> list[tuple[str, ColumnDrift]]:
-    """(name as shown, column): features with drift first, then the prediction and label."""
-    rows = [(c.column, c) for c in sorted(report.columns, key=lambda c: (not c.drifted, c.column))]
+    """(name as shown, column): features with drift first (those the model leans on most
+    first), then the others, then the prediction and label."""
+    drifted = report.drifted
+    rows = [(c.column, c) for c in drifted]
+    rows += [(c.column, c) for c in sorted(report.columns, key=lambda c: c.column) if not c.drifted]
     for role, extra in (("prediction", report.prediction), ("label", report.label)):
         if extra is not None:
             shown = role if extra.column == role else f"{extra.column} ({role})"
@@ -52,26 +55,36 @@ def _cell(text: str) -> str:
 def drift_markdown(report: DriftReport, *, title: str = "Data drift") -> str:
     """A Markdown report: the dataset verdict, then every column's test and verdict."""
     verdict = "❌ drift" if report.dataset_drift else "✅ no dataset drift"
+    weighted = any(c.importance is not None for c in report.columns)
     lines = [
         f"## {title}: {verdict}",
         "",
         f"{len(report.drifted)} of {len(report.columns)} columns drifted "
         f"({report.share:.0%}; the dataset drifts at {report.threshold:.0%}).",
         "",
-        "| Column | Test | Statistic | Drifted | Reference mean | Current mean | Unseen |",
-        "|---|---|---|---|---|---|---|",
+        "| Column | Test | Statistic | Drifted | Reference mean | Current mean | Unseen |"
+        + (" Importance |" if weighted else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if weighted else ""),
     ]
     for shown, c in _rows(report):
         means = ["" if m is None else f"{m:.4g}" for m in (c.reference_mean, c.current_mean)]
         unseen = ", ".join(c.unseen[:10]) + (" …" if len(c.unseen) > 10 else "")
+        importance = "" if c.importance is None else f" {c.importance:.4f} |"
         lines.append(
             f"| {_cell(shown)} | {_cell(_TESTS.get(c.test, c.test))} | {_value(c)} | "
             f"{'**yes**' if c.drifted else 'no'} | {means[0]} | {means[1]} | {_cell(unseen)} |"
+            + (importance or (" |" if weighted else ""))
         )
     lines += [
         "",
         "p-values are Benjamini–Hochberg adjusted across columns; large samples use effect "
-        "sizes with thresholds instead, since at large N every p-value is tiny.",
+        "sizes with thresholds instead, since at large N every p-value is tiny."
+        + (
+            " Drifted columns are listed by the model's permutation importance of them "
+            "(the drop in its score when the column is shuffled), most important first."
+            if weighted
+            else ""
+        ),
     ]
     if report.prediction is not None or report.label is not None:
         lines[-1] = lines[-1].replace(

@@ -110,6 +110,18 @@ def comparison_html(comparison: Comparison) -> str:
         word = "Passed" if comparison.verdict.passed else "Failed"
         klass = "pass" if comparison.verdict.passed else "fail"
         verdict = f'<h2 class="{klass}">{word}</h2><ul>{items}</ul>'
+    moved = "".join(
+        f"<tr><td>{e(c.feature)}</td><td>{_fmt(c.baseline)}</td><td>{_fmt(c.candidate)}</td>"
+        f"<td>{_fmt(c.change, sign=True)}</td></tr>"
+        for c in comparison.importance
+    )
+    if moved:
+        moved = (
+            "<h2>Feature importance that moved most</h2><p>Permutation importance: the drop "
+            f"in {e(comparison.importance_score or 'score')} when the feature is shuffled, "
+            "each model on its own held-out rows.</p><table><tr><th>feature</th>"
+            f"<th>baseline</th><th>candidate</th><th>change</th></tr>{moved}</table>"
+        )
     plots = "".join(
         f'<figure><img alt="{e(title)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{e(title)}</figcaption></figure>"
@@ -122,7 +134,7 @@ def comparison_html(comparison: Comparison) -> str:
         f"against candidate <code>{e(comparison.candidate_ref)}</code> on "
         f"{comparison.test_samples} rows of <code>{e(comparison.data)}</code>.</p>"
         "<table><tr><th>metric</th><th>baseline</th><th>candidate</th><th>change</th>"
-        f"<th>interval</th></tr>{rows}</table>{verdict}"
+        f"<th>interval</th></tr>{rows}</table>{verdict}{moved}"
         f'<div class="plots">{plots}</div></body></html>'
     )
 

@@ -15,6 +15,7 @@ from mlgate.config.models import PipelineConfig
 from mlgate.drift.profile import PROFILE, build_profile
 from mlgate.errors import ArtifactError, ConfigError, DataError
 from mlgate.evaluation.evaluate import EvaluationResult, evaluate_model, predict_rows
+from mlgate.evaluation.importance import Importance, permutation_importances
 from mlgate.gates.absolute import GateCheck
 from mlgate.registry.bundle import TEST_SET, ModelCard, save_bundle
 from mlgate.registry.onnx import (
@@ -93,13 +94,18 @@ def save(
     prepared.test.to_parquet(out / TEST_SET, index=False)
     say("profiling the reference data for drift")
     predicted = predict_rows(model, prepared.X_test)
-    build_profile(
+    say("measuring permutation importance on the test set")
+    importance = _importance(config, fitted, prepared)
+    profile = build_profile(
         prepared.train,
         prepared.kinds,
         predictions=predicted,
         prediction_kind="numeric" if task == "regression" else "categorical",
         labels=prepared.test[target].to_numpy(),
-    ).save(out / PROFILE)
+    )
+    if importance is not None:
+        profile.importance = dict(importance.mean)
+    profile.save(out / PROFILE)
     classes = getattr(model, "classes_", None)
     card = save_bundle(
         model,
@@ -118,6 +124,8 @@ def save(
             "onnx_differing_rows": exported.differing_rows,
             "onnx_label_flips": exported.label_flips,
             "calibration": _calibration(model, task, prepared, predicted, target),
+            "importance": importance,
+            "intended": config.card,
             "prediction_ms": {
                 path: round(ms, 4)
                 for path, ms in (("model", exported.model_ms), ("onnx", exported.onnx_ms))
@@ -127,6 +135,26 @@ def save(
         code=code_files(config),
     )
     return card, exported
+
+
+def _importance(config: PipelineConfig, fitted: Fitted, prepared: Prepared) -> Importance | None:
+    """The permutation importance of the model's features on the held-out rows; None
+    (with a warning kept) when the model cannot be scored on shuffled rows."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            found = permutation_importances(
+                fitted.model,
+                prepared.X_test,
+                prepared.test[config.data.target].to_numpy(),
+                prepared.task,
+                seed=config.seed,
+            )
+        except (ValueError, TypeError) as e:
+            fitted.warnings.append(f"no permutation importance: {e}")
+            return None
+    fitted.warnings.extend(w for w in unique_warnings(caught) if w not in fitted.warnings)
+    return found
 
 
 def _calibration(

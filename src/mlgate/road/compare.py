@@ -18,6 +18,7 @@ from mlgate.config.models import GatesConfig
 from mlgate.data.io import read_pandas
 from mlgate.errors import ArtifactError, ConfigError, DataError
 from mlgate.evaluation.evaluate import predict_rows, unseen_labels
+from mlgate.evaluation.importance import importance_changes
 from mlgate.gates.absolute import GateCheck, GateResult, check_gate_metrics, gate_absolute
 from mlgate.gates.compare import Comparison, Scores, Side, compare_predictions
 from mlgate.gates.decide import decide
@@ -76,7 +77,7 @@ def compare_models(
         if column not in frame.columns:
             raise DataError(f"slice column {column!r} is not in the data.", source=source)
     card = candidate.card
-    return compare_predictions(
+    comparison = compare_predictions(
         card.task,
         frame[card.target].to_numpy(),
         _score(baseline, frame, source),
@@ -90,6 +91,10 @@ def compare_models(
         confidence=confidence,
         seed=seed,
     )
+    comparison.importance = importance_changes(baseline.card.importance, card.importance)
+    if comparison.importance and card.importance is not None:
+        comparison.importance_score = card.importance.score
+    return comparison
 
 
 def compare_refs(

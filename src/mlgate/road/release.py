@@ -15,6 +15,7 @@ from mlgate.config.settings import redact_url
 from mlgate.registry.pyfunc import write_mlmodel
 from mlgate.registry.versions import CHALLENGER, CHAMPION
 from mlgate.results import Registration, RunResult
+from mlgate.road.card import write_card
 
 if TYPE_CHECKING:
     from mlgate.project import Project
@@ -27,6 +28,8 @@ def register_run(project: Project, result: RunResult) -> Registration:
     config, catalog = project.config, project.catalog
     # MLflow's own loaders, `mlflow models serve` and its signature view read this.
     write_mlmodel(Path(result.output_dir), result.lineage.packages)
+    # Stored with the version: the card as it stood at registration.
+    write_card(result, Path(result.output_dir))
     alias = None
     # One registration at a time (on a SQLite registry): of two runs at once, the
     # second sees the first's champion. The run ends when the aliases are moved.

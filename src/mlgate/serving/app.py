@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlgate._version import __version__
 from mlgate.errors import MlgateError
 from mlgate.rollout.controller import Controller
-from mlgate.serving import admin, feedback, judge, ui
+from mlgate.serving import admin, explain, feedback, judge, ui
 from mlgate.serving.fastpath import FastPath, FastRoute, GatewayApp
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.protocols import mlflow, plain, prometheus, v2
@@ -34,6 +34,7 @@ __all__ = ["ROUTES", "create_app"]
 #: Every route, in the order FastAPI matches them and the OpenAPI document lists them.
 ROUTES: tuple[Route, ...] = (
     *v2.ROUTES,
+    *explain.ROUTES,
     *mlflow.ROUTES,
     *plain.ROUTES,
     *feedback.ROUTES,

@@ -29,7 +29,7 @@ from mlgate.serving.routes import Route, gateway_of, prediction_request
 from mlgate.serving.runtime import ServedModel
 from mlgate.serving.tensors import parse_v2
 
-__all__ = ["ROUTES", "answer", "check_model"]
+__all__ = ["ROUTES", "answer", "check_model", "served_version"]
 
 
 def check_model(gateway: Gateway, model_name: str) -> None:
@@ -43,7 +43,7 @@ def check_model(gateway: Gateway, model_name: str) -> None:
         )
 
 
-def _version(gateway: Gateway, model_name: str, version: str) -> tuple[ServedModel, str]:
+def served_version(gateway: Gateway, model_name: str, version: str) -> tuple[ServedModel, str]:
     """The served version the path names, and its role; 404 for any other."""
     check_model(gateway, model_name)
     found = gateway.loaded(version)
@@ -103,7 +103,7 @@ async def model_config(model_name: str, request: Request) -> Response:
 async def version_config(model_name: str, version: str, request: Request) -> Response:
     """A served version's configuration, as Triton's model configuration gives it."""
     gateway = gateway_of(request)
-    model, _ = _version(gateway, model_name, version)
+    model, _ = served_version(gateway, model_name, version)
     return json_response(_config(gateway.name, model))
 
 
@@ -133,7 +133,7 @@ async def infer(model_name: str, request: Request) -> Response:
 
 async def version_metadata(model_name: str, version: str, request: Request) -> Response:
     gateway = gateway_of(request)
-    model, role = _version(gateway, model_name, version)
+    model, role = served_version(gateway, model_name, version)
     return json_response(
         _metadata(gateway.name, model) | {"versions": [model.version]},
         headers={"x-mlgate-version": model.version, "x-mlgate-role": role},
@@ -142,14 +142,14 @@ async def version_metadata(model_name: str, version: str, request: Request) -> R
 
 async def version_ready(model_name: str, version: str, request: Request) -> Response:
     gateway = gateway_of(request)
-    model, _ = _version(gateway, model_name, version)
+    model, _ = served_version(gateway, model_name, version)
     return json_response({"name": gateway.name, "version": model.version, "ready": True})
 
 
 async def infer_version(model_name: str, version: str, request: Request) -> Response:
     """Infer with exactly this version (the champion or the challenger): no split."""
     gateway = gateway_of(request)
-    model, role = _version(gateway, model_name, version)
+    model, role = served_version(gateway, model_name, version)
     body, caller = await prediction_request(request, gateway, binary=True)
     return await answer(gateway, body, caller, pinned=(model, role))
 
