@@ -175,7 +175,7 @@ def chatty(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    """A local Spark of one core, small and quiet (Java 17 is on these machines);
+    """A local Spark of two cores, small and quiet (Java 17 is on these machines);
     skipped where pyspark is not installed (`pip install 'mlgate[spark]'`)."""
     import sys
 
@@ -183,7 +183,7 @@ def spark() -> Iterator[Any]:
     # Spark's Python workers are this interpreter, with its packages.
     os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     session = (
-        pyspark.SparkSession.builder.master("local[1]")
+        pyspark.SparkSession.builder.master("local[2]")
         .appName("mlgate-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")

@@ -19,7 +19,7 @@ model: {estimator: sklearn.linear_model.LogisticRegression}
 
 # Every key mlgate.yaml allows at its top level, as the error lists them.
 CONFIG_KEYS = ", ".join(sorted(f.alias or n for n, f in PipelineConfig.model_fields.items()))
-DATA_KEYS = "drop, drop_missing_target, features, split, target, test, train"
+DATA_KEYS = "drop, drop_missing_target, engine, features, spark, split, target, test, train"
 
 
 @pytest.fixture

@@ -53,6 +53,24 @@ class DataConfig(_Strict):
         description="Leave out rows whose target is missing (counted in the run's result "
         "and warnings) instead of refusing the data.",
     )
+    engine: Literal["local", "spark"] = Field(
+        "local",
+        description="Where data commands run by default: in this process (local) or on "
+        "Spark (the active SparkSession, else a local one); `--engine` overrides it.",
+    )
+    spark: dict[str, str] = Field(
+        default_factory=dict,
+        description="spark.* settings of the SparkSession mlgate starts when none is "
+        "active (e.g. spark.master: local[4]).",
+    )
+
+    @field_validator("spark")
+    @classmethod
+    def _spark_settings(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = [key for key in value if not key.startswith("spark.")]
+        if wrong:
+            raise ValueError(f"Spark settings start with 'spark.'; got {', '.join(wrong)}")
+        return value
 
     @model_validator(mode="after")
     def _one_way_to_test(self) -> DataConfig:

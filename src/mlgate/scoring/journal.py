@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mlgate.serving.batch import Batch
     from mlgate.serving.runtime import Prediction, ServedModel
 
-__all__ = ["ROUTE", "Journal", "Staged", "batch_role", "request_ids"]
+__all__ = ["ROUTE", "Journal", "Staged", "batch_role", "encode_batch", "request_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -111,29 +111,48 @@ class Journal:
 
     def write(self, batch: Batch, prediction: Prediction, rows: list[int], seconds: float) -> None:
         """Log a scored batch: its rows (numbered `rows`), their answers and the time."""
-        line = encode_prediction(
-            time.time_ns(),
-            self.request_id,
-            self.model.name,
-            self.model.version,
-            self.role,
-            True,
-            "none",
-            0.0,
-            None,
-            ROUTE,
-            seconds * 1e3,
-            prediction,
-            self.model.card.task == "regression",
-            None,
-            batch,
-            None,
-            rows,
+        line = encode_batch(
+            self.model, self.role, self.request_id, batch, prediction, rows, seconds
         )
+        self.append(line, batch.rows)
+
+    def append(self, line: bytes, rows: int) -> None:
+        """Log a batch `encode_batch` made (on a Spark executor): `rows` rows."""
         self.staged.write(line)
-        self.rows += batch.rows
+        self.rows += rows
 
     def close(self, *, commit: bool) -> None:
         """Make the run's records segments of the log (`commit`), or drop them."""
         if not self.staged.close(commit=commit) or not commit:
             self.rows = 0
+
+
+def encode_batch(
+    model: ServedModel,
+    role: str,
+    request_id: str,
+    batch: Batch,
+    prediction: Prediction,
+    rows: list[int],
+    seconds: float,
+) -> bytes:
+    """A scored batch as one record of the prediction log (a JSON line)."""
+    return encode_prediction(
+        time.time_ns(),
+        request_id,
+        model.name,
+        model.version,
+        role,
+        True,
+        "none",
+        0.0,
+        None,
+        ROUTE,
+        seconds * 1e3,
+        prediction,
+        model.card.task == "regression",
+        None,
+        batch,
+        None,
+        rows,
+    )

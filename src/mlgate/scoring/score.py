@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Literal
 
+from mlgate.data.spark import ENGINES, check_engine, read_frame, spark_session
 from mlgate.errors import ConfigError
 from mlgate.registry.refs import is_registry_ref, load_ref
 from mlgate.scoring.journal import Journal
 from mlgate.scoring.local import Progress, score_local
 from mlgate.scoring.result import ScoreResult
-from mlgate.scoring.source import open_source
+from mlgate.scoring.source import missing_columns, open_source
+from mlgate.scoring.spark import score_spark
 from mlgate.serving.runtime import ServedModel
 
 if TYPE_CHECKING:
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ENGINES", "score"]
 
-ENGINES = ("local", "spark")
 #: Refused rows a result lists one by one; every one is counted by its code.
 SHOWN = 20
 
@@ -49,10 +50,7 @@ def score(
     or CSV file or folder (path or fsspec URL); `output`: a .parquet file, or else a
     folder of part files. `log` appends every scored row to the prediction log.
     """
-    if engine not in ENGINES:
-        raise ConfigError(
-            "unknown engine.", field="--engine", value=engine, allowed=", ".join(ENGINES)
-        )
+    check_engine(engine)
     if batch_rows < 1:
         raise ConfigError(
             "the batch size must be a positive number of rows.",
@@ -75,7 +73,12 @@ def score(
     keep = [id_column] if id_column is not None else []
     if id_column is not None and id_column in model.feature_set:
         keep = []  # read once; still copied to the output
-    source = open_source(input, model.features, frozenset(model.numeric), keep=keep)
+    if engine == "spark":
+        spark = spark_session(project.config.data.spark if project.has_config else None)
+        frame = read_frame(spark, input)
+        missing_columns(input, frame.columns, model.features, keep)
+    else:
+        source = open_source(input, model.features, frozenset(model.numeric), keep=keep)
     journal = Journal(project, model, loaded.version) if log and loaded.version else None
     result = ScoreResult(
         model=model.name,
@@ -89,19 +92,27 @@ def score(
     scoring = time.perf_counter()
     try:
         if engine == "spark":
-            raise ConfigError(
-                "the spark engine is not available yet.", field="--engine", value=engine
+            run = score_spark(
+                *(spark, frame, loaded, model, output),
+                onnx=project.settings.onnx,
+                id_column=id_column,
+                batch_rows=batch_rows,
+                strict=strict,
+                overwrite=overwrite,
+                journal=journal,
+                shown=SHOWN,
             )
-        run = score_local(
-            *(model, source, output),
-            id_column=id_column,
-            batch_rows=batch_rows,
-            strict=strict,
-            overwrite=overwrite,
-            journal=journal,
-            shown=SHOWN,
-            progress=progress,
-        )
+        else:
+            run = score_local(
+                *(model, source, output),
+                id_column=id_column,
+                batch_rows=batch_rows,
+                strict=strict,
+                overwrite=overwrite,
+                journal=journal,
+                shown=SHOWN,
+                progress=progress,
+            )
     except BaseException:
         if journal is not None:
             journal.close(commit=False)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-__all__ = ["Source", "open_source", "open_table"]
+__all__ = ["Source", "column_values", "missing_columns", "open_source", "open_table"]
 
 _SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 
@@ -72,25 +72,30 @@ class Source:
                 ) from e
 
     def values(self, batch: pa.RecordBatch, name: str) -> list[Any]:
-        """Column `name` of `batch` as the Python values the gateway's checks take.
+        """Column `name` of `batch` as the Python values the gateway's checks take."""
+        return column_values(batch, name, numeric=name in self.numeric)
 
-        Numbers are float64 (null: None); numeric text that all converts is converted,
-        else left as text for the per-value checks to refuse row by row.
-        """
-        import pyarrow as pa
-        import pyarrow.compute as pc
 
-        column = batch.column(name)
-        if name in self.numeric:
-            kind = column.type
-            if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+def column_values(batch: pa.RecordBatch, name: str, *, numeric: bool) -> list[Any]:
+    """Column `name` of `batch` as the Python values the gateway's checks take.
+
+    Numbers are float64 (null: None); numeric text that all converts is converted,
+    else left as text for the per-value checks to refuse row by row.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = batch.column(name)
+    if numeric:
+        kind = column.type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            column = pc.cast(column, pa.float64())
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            # Some value is no number: the per-value checks say which.
+            with contextlib.suppress(pa.ArrowInvalid):
                 column = pc.cast(column, pa.float64())
-            elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-                # Some value is no number: the per-value checks say which.
-                with contextlib.suppress(pa.ArrowInvalid):
-                    column = pc.cast(column, pa.float64())
-        values: list[Any] = column.to_pylist()
-        return values
+    values: list[Any] = column.to_pylist()
+    return values
 
 
 def open_source(
@@ -100,8 +105,14 @@ def open_source(
     feature (and every column of `keep`); a DataError that says what is missing."""
     text = [*features, *keep]
     kind, dataset = _open(location, text)
-    names = set(dataset.schema.names)
-    missing = [name for name in text if name not in names]
+    missing_columns(location, dataset.schema.names, features, keep)
+    return Source(location, kind, dataset, text, numeric)
+
+
+def missing_columns(location: str, names: list[str], features: list[str], keep: list[str]) -> None:
+    """DataError when the input's columns `names` lack a feature (or a column of `keep`)."""
+    present = set(names)
+    missing = [name for name in [*features, *keep] if name not in present]
     if missing:
         shown = ", ".join(map(repr, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise DataError(
@@ -109,7 +120,6 @@ def open_source(
             source=location,
             fix="Score data with the model's features (extra columns are ignored).",
         )
-    return Source(location, kind, dataset, text, numeric)
 
 
 def open_table(location: str, *, text: tuple[str, ...] = ("request_id", "label")) -> ds.Dataset:

@@ -1,0 +1,133 @@
+"""The Spark engine's session: the user's when there is one, else a local one.
+
+`--engine spark` (or `data.engine: spark` in mlgate.yaml) runs on the
+`SparkSession` already active in the process (a Databricks notebook, an EMR step,
+`spark-submit`), so a cluster is used unchanged. Without one, mlgate starts a
+session with the environment's Spark configuration (`SPARK_CONF_DIR`'s
+spark-defaults.conf, `PYSPARK_SUBMIT_ARGS`) and on top of it the `spark.*`
+settings of `data.spark` in mlgate.yaml; with no master named anywhere it is
+`local[*]`. pyspark is the optional extra `mlgate[spark]`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["ENGINES", "EXTRA", "check_engine", "read_frame", "require_pyspark", "spark_session"]
+
+ENGINES = ("local", "spark")
+#: The extra that installs the Spark engine.
+EXTRA = "mlgate[spark]"
+
+
+def check_engine(engine: str, field: str = "--engine") -> str:
+    """`engine` when mlgate has it (and, for spark, pyspark is installed); a ConfigError."""
+    if engine not in ENGINES:
+        raise ConfigError("unknown engine.", field=field, value=engine, allowed=", ".join(ENGINES))
+    if engine == "spark":
+        require_pyspark(field)
+    return engine
+
+
+def require_pyspark(field: str = "--engine") -> Any:
+    """The pyspark.sql module; a ConfigError naming the extra when it is not installed."""
+    try:
+        import pyspark.sql
+    except ImportError as e:
+        raise ConfigError(
+            "the spark engine needs pyspark, which is not installed.",
+            field=field,
+            value="spark",
+            fix=f"Install it with `pip install '{EXTRA}'`, or use --engine local.",
+        ) from e
+    return pyspark.sql
+
+
+def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
+    """The active SparkSession, else a new one with `settings` (spark.* keys)."""
+    sql = require_pyspark()
+    active = sql.SparkSession.getActiveSession()
+    if active is not None:
+        return active  # type: ignore[no-any-return]
+    chosen = dict(settings or {})
+    # Local workers run this interpreter, with mlgate and its model libraries.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = sql.SparkSession.builder.appName(chosen.pop("spark.app.name", "mlgate"))
+    if "spark.master" not in chosen and not _master_elsewhere():
+        builder = builder.master("local[*]")
+    for key, value in chosen.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()  # type: ignore[no-any-return]
+
+
+def _master_elsewhere() -> bool:
+    """Whether the environment names a master (spark-submit, PYSPARK_SUBMIT_ARGS, MASTER)."""
+    submit = os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+    return "--master" in submit or "MASTER" in os.environ or "SPARK_CONF_DIR" in os.environ
+
+
+def read_frame(spark: SparkSession, location: str) -> DataFrame:
+    """A Parquet or CSV file or folder (path or URL Spark reads), or a table's name.
+
+    A CSV's columns are read as text, as the local engine reads feature columns:
+    a value that is no number is then refused with its row, not guessed at.
+    """
+    from pyspark.errors import AnalysisException
+
+    if _is_table(spark, location):
+        return spark.table(location)
+    kind = _folder_format(location)
+    if ":" not in location:  # a local path: Spark resolves relative ones from its own cwd
+        location = os.path.abspath(location)
+    try:
+        if kind == "csv":
+            tab = location.lower().removesuffix(".gz").endswith(".tsv")
+            return spark.read.csv(location, header=True, sep="\t" if tab else ",")
+        return spark.read.parquet(location)
+    except AnalysisException as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise DataError(
+            f"Spark cannot read it as {kind.upper()}: {first}.",
+            source=location,
+            fix="Name a Parquet or CSV file or folder Spark can reach, or a table.",
+        ) from e
+
+
+def _is_table(spark: SparkSession, location: str) -> bool:
+    """Whether `location` is a table's name (db.table) rather than a path or URL."""
+    import re
+
+    if "/" in location or ":" in location or "\\" in location:
+        return False
+    if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}", location):
+        return False
+    if location.lower().endswith((".csv", ".tsv", ".parquet", ".pq")):
+        return False
+    return bool(spark.catalog.tableExists(location))
+
+
+def _folder_format(location: str) -> str:
+    """csv or parquet: by the name's suffix, else by a local folder's files, else parquet."""
+    from pathlib import Path
+
+    from mlgate.data.io import table_format
+
+    with_suffix = location.lower().rstrip("/").endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))
+    if with_suffix or location.lower().endswith((".parquet", ".pq")):
+        return table_format(location)
+    folder = Path(location)
+    if folder.is_dir():
+        names = [p.name.lower() for p in folder.rglob("*") if p.is_file()]
+        if any(n.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) for n in names) and not any(
+            n.endswith((".parquet", ".pq")) for n in names
+        ):
+            return "csv"
+    return "parquet"
