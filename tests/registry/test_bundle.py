@@ -13,7 +13,6 @@ from sklearn.ensemble import RandomForestClassifier
 
 from mlgate.errors import ArtifactError
 from mlgate.registry.bundle import load_bundle, save_bundle
-from mlgate.registry.onnx import export_onnx
 from mlgate.training.preprocessing import build_model, prepare_features
 
 KINDS = {"x1": "numeric", "x2": "numeric", "colour": "categorical"}
@@ -106,40 +105,3 @@ def test_a_damaged_card(saved: tuple[object, pd.DataFrame, Path]) -> None:
         ),
     ):
         load_bundle(folder)
-
-
-def test_onnx_only_checks_every_file_but_builds_no_model_beside_an_export(
-    saved: tuple[object, pd.DataFrame, Path],
-) -> None:
-    model, X, folder = saved
-    exported = export_onnx(model, KINDS, "classification", X, folder / "model.onnx")
-    assert exported.artifact is not None, exported.reason
-    card_path = folder / "model.json"
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    card["onnx"] = exported.artifact.model_dump()
-    card_path.write_text(json.dumps(card), encoding="utf-8")
-
-    built, loaded_card = load_bundle(folder, onnx_only=True)
-    assert built is None
-    assert loaded_card.onnx == exported.artifact
-    assert load_bundle(folder)[0] is not None  # without onnx_only the model is built
-    with (folder / "model.skops").open("ab") as handle:
-        handle.write(b"\0")
-    with pytest.raises(
-        ArtifactError,
-        match=exact(
-            f"{folder / 'model.skops'}: the model file's sha256 does not match the one recorded "
-            "when it was written; it was altered or replaced. "
-            "Retrain it, or restore the original file."
-        ),
-    ):
-        load_bundle(folder, onnx_only=True)
-
-
-def test_onnx_only_builds_the_model_of_a_bundle_without_an_export(
-    saved: tuple[object, pd.DataFrame, Path],
-) -> None:
-    model, X, folder = saved
-    built, card = load_bundle(folder, onnx_only=True)
-    assert card.onnx is None
-    assert np.array_equal(built.predict(X), model.predict(X))

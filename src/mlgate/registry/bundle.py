@@ -113,14 +113,9 @@ def save_bundle(
     return full
 
 
-def load_bundle(location: str | Path, *, onnx_only: bool = False) -> tuple[Any, ModelCard]:
+def load_bundle(location: str | Path) -> tuple[Any, ModelCard]:
     """The model and card in a run folder (or beside its model.skops), every file's
-    sha256 checked before the model is built from the bytes that were checked.
-
-    `onnx_only`: a bundle with an ONNX export has its files checked but its own model
-    not built (None): whoever serves the export alone need not import the model's
-    library (scikit-learn, a boosting library) nor hold the model in memory.
-    """
+    sha256 checked before the model is built from the bytes that were checked."""
     path = Path(location)
     folder = path.parent if path.is_file() else path
     card_path = folder / CARD_FILE
@@ -146,8 +141,6 @@ def load_bundle(location: str | Path, *, onnx_only: bool = False) -> tuple[Any, 
             f"the model card is damaged ({e}).", path=card_path, fix=_RETRAIN
         ) from e
     files = read_verified(folder, card.files or [card.artifact])
-    if onnx_only and card.onnx is not None:
-        return None, card
     with running_code(files):
         model = get_flavour(card.flavour).load(files)
     return model, card

@@ -51,17 +51,14 @@ def is_registry_ref(ref: str) -> bool:
     return "@" in ref or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/\d+", ref) is not None
 
 
-def load_ref(ref: str, *, catalog: Catalog | None = None, onnx_only: bool = False) -> LoadedModel:
+def load_ref(ref: str, *, catalog: Catalog | None = None) -> LoadedModel:
     """Load the model `ref` names; a registered one only if it matches the registry's digests.
-
-    `onnx_only`: a version with an ONNX export is verified but its own model is not
-    built (`model` is None; see `load_bundle`).
 
     The registry keeps the sha256 of model.skops and of model.json (which records
     model.onnx's), so rewriting a file *and* the digest in its card is caught too.
     """
     if not is_registry_ref(ref):
-        model, card = load_bundle(ref, onnx_only=onnx_only)
+        model, card = load_bundle(ref)
         folder = Path(ref) if Path(ref).is_dir() else Path(ref).parent
         return LoadedModel(ref=ref, model=model, card=card, folder=folder)
     if catalog is None:
@@ -102,5 +99,5 @@ def load_ref(ref: str, *, catalog: Catalog | None = None, onnx_only: bool = Fals
             path=folder,
             fix="Register the model again from a trusted run.",
         )
-    model, card = load_bundle(folder, onnx_only=onnx_only)
+    model, card = load_bundle(folder)
     return LoadedModel(ref=ref, model=model, card=card, folder=folder, version=info)

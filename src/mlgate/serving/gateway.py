@@ -168,11 +168,8 @@ class Gateway:
     def _served(self, version: str) -> ServedModel:
         found = self._cache.get(version)
         if found is None:
-            # Served on ONNX Runtime, a version's own model is not built: scikit-learn
-            # is then never imported, and the worker holds only the ONNX session.
-            onnx = self.settings.onnx
-            ref = f"models:/{self.name}/{version}"
-            found = ServedModel.load(load_ref(ref, catalog=self.catalog, onnx_only=onnx), onnx=onnx)
+            loaded = load_ref(f"models:/{self.name}/{version}", catalog=self.catalog)
+            found = ServedModel.load(loaded, onnx=self.settings.onnx)
             self._cache[version] = found
         return found
 
