@@ -56,6 +56,8 @@ ROUTES = [
     ("GET", "/v2/models/{model_name}/versions/{version}/ready"),
     ("GET", "/v2/models/{model_name}/versions/{version}/config"),
     ("POST", "/v2/models/{model_name}/versions/{version}/infer"),
+    ("POST", "/v2/models/{model_name}/explain"),
+    ("POST", "/v2/models/{model_name}/versions/{version}/explain"),
     ("GET", "/ping"),
     ("GET", "/health"),
     ("GET", "/version"),
@@ -84,6 +86,8 @@ ROUTES = [
 WITH_BODY = {
     ("POST", "/v2/models/{model_name}/infer"),
     ("POST", "/v2/models/{model_name}/versions/{version}/infer"),
+    ("POST", "/v2/models/{model_name}/explain"),
+    ("POST", "/v2/models/{model_name}/versions/{version}/explain"),
     ("POST", "/invocations"),
     ("POST", "/predict"),
     ("POST", "/feedback"),

@@ -28,7 +28,7 @@ def wrap(faults: Faults, model: ServedModel) -> ServedModel:
     """`model` with `faults`, or `model` itself when there are none."""
     if not faults.active:
         return model
-    own = {f.name: getattr(model, f.name) for f in fields(ServedModel)}
+    own = {f.name: getattr(model, f.name) for f in fields(ServedModel) if f.init}
     return FaultyModel(**own, faults=faults)
 
 
