@@ -20,7 +20,7 @@ import pytest
 
 #: The most a readiness check may wait while the large request is being refused; far
 #: above what it takes (milliseconds), far below what a stall took (tens of seconds).
-PATIENCE = 2.0
+PATIENCE = 5.0
 NAMES = 50_000
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -22,8 +23,11 @@ from serving.requests import ROW
 
 #: Seconds of mixed traffic.
 SOAK = 10.0
-#: The most a readiness check may take meanwhile (they take milliseconds; a stall took 45 s).
-PATIENCE = 1.0
+#: The most any readiness check may take meanwhile. The stall this guards against held
+#: them for 45 s; on a loaded 2-core machine a scheduling hiccup alone can cost a second.
+PATIENCE = 10.0
+#: The most the typical (median) readiness check may take: they take milliseconds.
+TYPICAL = 0.25
 #: The most the server's memory may grow over the soak.
 GROWTH_MB = 150
 
@@ -115,6 +119,7 @@ def test_normal_traffic_is_served_and_logged_while_the_gateway_is_attacked(
     assert set(refused["headers"]) == {431}
     assert set(refused["csv"]) == {400}
     assert max(waits) < PATIENCE, f"a readiness check waited {max(waits):.2f} s"
+    assert statistics.median(waits) < TYPICAL, f"readiness took {statistics.median(waits):.2f} s"
     assert max(memory) - memory[0] < GROWTH_MB, f"memory grew {max(memory) - memory[0]:.0f} MB"
     logged = read_log(project.logs, "predictions", "SELECT request_id FROM log")
     assert set(answered) <= set(logged["request_id"]), "every normal answer is logged"
