@@ -130,3 +130,20 @@ def test_a_check_passes_exactly_when_the_bound_holds(value: float, bound: float,
     shown = float(check.reason.split()[1])
     if not check.passed:
         assert shown != bound  # the printed value never looks like it met the bound
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome"), [("min", "can never be met"), ("max_regression", "allows anything")]
+)
+def test_a_share_written_as_a_percentage_is_refused_before_training(
+    kind: str, outcome: str
+) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=exact(
+            f"/project/mlgate.yaml: gates.{kind}.accuracy: accuracy is at most 1, so a bound of "
+            f"80 {outcome}. Write it as a share: 0.8 for 80%."
+        ),
+    ):
+        check_gate_metrics(GatesConfig(**{kind: {"accuracy": 80}}), None, file=CONFIG)
+    check_gate_metrics(GatesConfig(**{kind: {"accuracy": 0.8}}), None, file=CONFIG)

@@ -76,10 +76,12 @@ def test_a_file_with_an_untrusted_type_is_refused_by_name(
         ArtifactError,
         match=exact(
             f"{path}: refusing to load a model file that contains untrusted type(s): {name}. "
-            "Only scikit-learn estimators and their state, NumPy dtypes, scalars and random "
-            "state, SciPy sparse matrices, and the classes of the files listed under model.code "
-            "(stored with the version) are loaded from model files; list the module that "
-            "defines them under model.code and train again."
+            "Only scikit-learn estimators and their state, its feature-selection score "
+            "functions, NumPy dtypes, scalars, ufuncs and random state, SciPy sparse matrices, "
+            "and the classes of the files listed under model.code (stored with the version) "
+            "are loaded from model files. For your own classes, list the module that defines "
+            "them under model.code; for another function, wrap it in a class of your own "
+            "module; then train again."
         ),
     ) as caught:
         load_skops(path, sha256=sha256_file(path))
@@ -119,12 +121,15 @@ def test_a_booster_inside_an_ensemble_is_refused_saying_where_boosters_go(
         "hist",
         "neighbours",
         "pipeline",
+        "select_k_best",
+        "mutual_info",
     ],
 )
 def test_what_models_hold_is_on_the_list_and_loads(tmp_path: Path, model: str) -> None:
     """Trees, their predictors, neighbour indexes and metrics, dtypes and ufunc functions:
     each model kind's state is on the list and loads."""
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.feature_selection import SelectKBest, mutual_info_classif
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.preprocessing import StandardScaler
@@ -140,6 +145,15 @@ def test_what_models_hold_is_on_the_list_and_loads(tmp_path: Path, model: str) -
             [
                 ("log", FunctionTransformer(np.log1p)),
                 ("scale", StandardScaler()),
+                ("model", LogisticRegression()),
+            ]
+        ).fit(x, y),
+        "select_k_best": lambda: Pipeline(
+            [("select", SelectKBest(k=2)), ("model", LogisticRegression())]
+        ).fit(x, y),
+        "mutual_info": lambda: Pipeline(
+            [
+                ("select", SelectKBest(mutual_info_classif, k=2)),
                 ("model", LogisticRegression()),
             ]
         ).fit(x, y),

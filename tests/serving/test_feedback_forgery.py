@@ -63,6 +63,36 @@ def test_a_chosen_request_id_steers_nothing(served: tuple[Any, str], project: An
     assert found.champion.requests + found.challenger.requests == 120
 
 
+def test_a_label_for_a_row_the_request_did_not_have_is_refused(
+    served: tuple[Any, str], project: Any
+) -> None:
+    _, url = served
+    rows = {"instances": project.registered.lists(slice(0, 3))}
+    with httpx.Client(base_url=url, timeout=10) as client:
+        issued = client.post("/predict", json=rows).json()["request_id"]
+        past = client.post(
+            "/feedback",
+            json={
+                "feedback": [
+                    {"request_id": issued, "row": 2, "label": 1},
+                    {"request_id": issued, "row": 3, "label": 1},
+                ]
+            },
+        )
+        # The row count is signed into the id: changing it makes the id unknown.
+        count = int(issued[18:24], 16)
+        altered = issued[:18] + f"{count + 5:06x}" + issued[24:]
+        forged = client.post("/feedback", json={"request_id": altered, "row": 7, "label": 1})
+        last = client.post("/feedback", json={"request_id": issued, "row": 2, "label": 1})
+    assert count == 3
+    assert past.status_code == 422, past.text
+    assert past.json()["error"] == (
+        f"feedback[1].row is 3, but request {issued} had 3 row(s), numbered from 0 to 2"
+    )
+    assert forged.json() == {"accepted": 0, "unknown": 1, "duplicate": 0}
+    assert last.json() == {"accepted": 1, "unknown": 0, "duplicate": 0}  # nothing was kept
+
+
 def test_feedback_needs_the_token_when_one_is_set(kit: Any, project: Any) -> None:
     gateway = kit.make_gateway(project, feedback_token=FEEDBACK_TOKEN)
     row = {"instances": project.registered.lists(slice(0, 1))}
@@ -97,5 +127,19 @@ def test_the_role_is_told_only_when_asked_for(kit: Any, project: Any) -> None:
         gateway = kit.make_gateway(project, role_header=role_header)
         with kit.in_thread(gateway) as url:
             response = httpx.post(f"{url}/predict", json=row, timeout=10)
+            lists = row["instances"]
+            v2 = {
+                "inputs": [
+                    {
+                        "name": "input",
+                        "shape": [1, len(lists[0])],
+                        "datatype": "BYTES",
+                        "data": lists,
+                    }
+                ]
+            }
+            explained = httpx.post(f"{url}/v2/models/{MODEL}/explain", json=v2, timeout=30)
         assert response.headers["x-mlgate-version"] == "2"
         assert response.headers.get("x-mlgate-role") == expected
+        assert explained.status_code == 200, explained.text
+        assert explained.json().get("role") == (expected and "champion")

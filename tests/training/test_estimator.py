@@ -383,3 +383,33 @@ def test_a_factory_must_return_an_estimator(tmp_path: Path) -> None:
 def test_a_factory_path_is_module_colon_function() -> None:
     with pytest.raises(ValueError, match="must be module:function, such as mymodels:make_model"):
         ModelConfig(estimator="mymodels:")
+
+
+@pytest.mark.parametrize(
+    ("transformer", "params", "field"),
+    [
+        ("sklearn.preprocessing.FunctionTransformer", {"func": "numpy.log1p"}, "func"),
+        (
+            "sklearn.feature_selection.SelectFromModel",
+            {"estimator": "sklearn.linear_model.Lasso"},
+            "estimator",
+        ),
+    ],
+)
+def test_a_function_or_estimator_given_as_text_says_how_to_pass_one(
+    transformer: str, params: dict[str, object], field: str
+) -> None:
+    model = ModelConfig(
+        estimator="sklearn.linear_model.LogisticRegression",
+        pipeline=[{"transformer": transformer, "params": params}],
+    )
+    with pytest.raises(ConfigError) as caught:
+        resolve_estimator(model, seed=7, file=CONFIG)
+    message = str(caught.value)
+    assert message.startswith(f"{CONFIG}: model.pipeline[0].params.{field}: The '{field}'")
+    assert message.endswith(
+        f"mlgate.yaml gives {field} as text; a parameter that takes a function or an "
+        "estimator cannot be written there. Build the model in a function of your own module "
+        "(def build(): return SelectFromModel(RandomForestClassifier(), ...)), beside "
+        "mlgate.yaml, name it as model.estimator: mymodule:build, and train again."
+    ), message

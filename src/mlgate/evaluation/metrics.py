@@ -22,6 +22,8 @@ class Metric:
     score: Score
     greater_is_better: bool
     needs_proba: bool = False
+    #: The largest value the metric can take (1.0 for shares such as accuracy), if any.
+    at_most: float | None = None
 
 
 _REGISTRY: dict[str, Metric] = {}
@@ -113,18 +115,26 @@ def _r2(y_true: Any, y_pred: Any, proba: Any, classes: Any) -> float:
 
 
 for _metric in (
-    Metric("accuracy", "classification", _accuracy, True),
-    Metric("balanced_accuracy", "classification", _balanced_accuracy, True),
-    Metric("precision", "classification", _averaged("precision_score", "weighted"), True),
-    Metric("recall", "classification", _averaged("recall_score", "weighted"), True),
-    Metric("f1", "classification", _averaged("f1_score", "weighted"), True),
-    Metric("precision_macro", "classification", _averaged("precision_score", "macro"), True),
-    Metric("recall_macro", "classification", _averaged("recall_score", "macro"), True),
-    Metric("f1_macro", "classification", _averaged("f1_score", "macro"), True),
-    Metric("roc_auc", "classification", _roc_auc, True, needs_proba=True),
+    Metric("accuracy", "classification", _accuracy, True, at_most=1.0),
+    Metric("balanced_accuracy", "classification", _balanced_accuracy, True, at_most=1.0),
+    Metric(
+        "precision", "classification", _averaged("precision_score", "weighted"), True, at_most=1.0
+    ),
+    Metric("recall", "classification", _averaged("recall_score", "weighted"), True, at_most=1.0),
+    Metric("f1", "classification", _averaged("f1_score", "weighted"), True, at_most=1.0),
+    Metric(
+        "precision_macro",
+        "classification",
+        _averaged("precision_score", "macro"),
+        True,
+        at_most=1.0,
+    ),
+    Metric("recall_macro", "classification", _averaged("recall_score", "macro"), True, at_most=1.0),
+    Metric("f1_macro", "classification", _averaged("f1_score", "macro"), True, at_most=1.0),
+    Metric("roc_auc", "classification", _roc_auc, True, needs_proba=True, at_most=1.0),
     Metric("log_loss", "classification", _log_loss, False, needs_proba=True),
     Metric("rmse", "regression", _rmse, False),
     Metric("mae", "regression", _mae, False),
-    Metric("r2", "regression", _r2, True),
+    Metric("r2", "regression", _r2, True, at_most=1.0),
 ):
     register_metric(_metric)

@@ -79,6 +79,7 @@ def check_gate_metrics(gates: GatesConfig, task: str | None, *, file: Path | Non
         ("max_regression", gates.max_regression),
         ("max_relative_regression", gates.max_relative_regression),
     )
+    _refuse_percentages(named, file)
     for kind, bounds in named:
         for name in bounds:
             owners = _tasks_of(name)
@@ -109,6 +110,27 @@ def check_gate_metrics(gates: GatesConfig, task: str | None, *, file: Path | Non
                 fix=fix,
                 show_value=False,
             )
+
+
+def _refuse_percentages(named: tuple[tuple[str, dict[str, float]], ...], file: Path | None) -> None:
+    """Refuse a bound no value of its metric can reach past, e.g. accuracy 80 for 0.80."""
+    from mlgate.evaluation.metrics import get_metric
+
+    for kind, bounds in named:
+        if kind == "max_relative_regression":
+            continue
+        for name, bound in bounds.items():
+            tops = [get_metric(name, t).at_most for t in _tasks_of(name)]
+            top = next((t for t in tops if t is not None), None)
+            if top is not None and bound > top:
+                raise ConfigError(
+                    f"{name} is at most {top:g}, so a bound of {bound:g} "
+                    f"{'can never be met' if kind == 'min' else 'allows anything'}.",
+                    file=file,
+                    field=f"gates.{kind}.{name}",
+                    fix=f"Write it as a share: {bound / 100:g} for {bound:g}%.",
+                    show_value=False,
+                )
 
 
 def _shown(value: float, bound: float) -> str:

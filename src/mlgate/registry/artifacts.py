@@ -34,6 +34,16 @@ SKLEARN_STATE_MODULES = frozenset(
         "sklearn._loss.link",
     }
 )
+#: scikit-learn's functions a model may hold as a parameter (SelectKBest's and
+#: SelectPercentile's score functions): they compute statistics of arrays and nothing else.
+SKLEARN_FUNCTIONS = frozenset(
+    f"sklearn.feature_selection.{module}.{name}"
+    for module, names in {
+        "_univariate_selection": ("f_classif", "f_regression", "r_regression", "chi2"),
+        "_mutual_info": ("mutual_info_classif", "mutual_info_regression"),
+    }.items()
+    for name in names
+)
 #: NumPy's random state, by name; its other classes are dtypes and scalar types only.
 NUMPY_TYPES = frozenset(
     {
@@ -61,7 +71,7 @@ def _trusted(name: str) -> bool:
     """
     from mlgate.registry.code import trusted_modules
 
-    if name in TRUSTED_TYPES or name in NUMPY_TYPES:
+    if name in TRUSTED_TYPES or name in NUMPY_TYPES or name in SKLEARN_FUNCTIONS:
         return True
     module_name, _, attribute = name.rpartition(".")
     if module_name in trusted_modules():
@@ -156,10 +166,12 @@ def _untrusted_fix(refused: list[str]) -> str:
             "use a scikit-learn estimator in its place, and train again."
         )
     return (
-        "Only scikit-learn estimators and their state, NumPy dtypes, scalars and random "
-        "state, SciPy sparse matrices, and the classes of the files listed under "
-        "model.code (stored with the version) are loaded from model files; list the "
-        "module that defines them under model.code and train again."
+        "Only scikit-learn estimators and their state, its feature-selection score "
+        "functions, NumPy dtypes, scalars, ufuncs and random state, SciPy sparse matrices, "
+        "and the classes of the files listed under model.code (stored with the version) are "
+        "loaded from model files. For your own classes, list the module that defines them "
+        "under model.code; for another function, wrap it in a class of your own module; then "
+        "train again."
     )
 
 

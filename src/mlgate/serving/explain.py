@@ -99,11 +99,12 @@ async def _explain(gateway: Gateway, request: Request, model: ServedModel, role:
             for output, values in zip(explained.outputs, per_output, strict=True)
         }
         rows.append(row)
+    told = {"role": role} if gateway.settings.role_header else {}
     return json_response(
         {
             "model_name": gateway.name,
             "model_version": model.version,
-            "role": role,
+            **told,
             "method": explained.method,
             "output": explained.output,
             "features": explained.features,

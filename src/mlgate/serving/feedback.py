@@ -45,7 +45,8 @@ async def feedback(request: Request) -> Response:
             "POST /feedback needs Authorization: Bearer <MLGATE_FEEDBACK_TOKEN>",
         )
     body = await read_json(request, gateway.settings.max_body_bytes)
-    items = _items(body, gateway.settings.max_batch_rows, _classes(gateway))
+    items = _items(body, gateway.settings.max_batch_rows, _classes(gateway), _numeric(gateway))
+    _check_rows(gateway, items)
     labelled = gateway.record_feedback(items)
     counted = gateway.metrics.feedback
     for outcome in ("accepted", "unknown", "duplicate"):
@@ -70,9 +71,32 @@ def _classes(gateway: Gateway) -> list[str] | None:
     return list(found) or None
 
 
-def _items(body: Any, limit: int, classes: list[str] | None = None) -> list[Item]:
+def _numeric(gateway: Gateway) -> bool:
+    """Whether labels must be numbers: the served versions are all regressors."""
+    routing = gateway.routing
+    served = [m for m in (routing.champion, routing.challenger) if m is not None]
+    return all(m.card.task == "regression" for m in served)
+
+
+def _check_rows(gateway: Gateway, items: list[Item]) -> None:
+    """Refuse a label for a row past the end of the request its id names (the id carries
+    the request's row count); ids never issued are left to be counted as unknown."""
+    for i, (request_id, row, _) in enumerate(items):
+        rows = gateway.request_ids.rows(request_id)
+        if rows is not None and row >= rows:
+            raise InputError(
+                f"feedback[{i}].row is {row}, but request {request_id} had {rows} row(s), "
+                f"numbered from 0 to {rows - 1}",
+                row=i,
+                code="bad_feedback",
+            )
+
+
+def _items(
+    body: Any, limit: int, classes: list[str] | None = None, numeric: bool = False
+) -> list[Item]:
     """The (request id, row, label) of each label in `body`; a classifier's labels must
-    be one of its `classes` as predictions show them."""
+    be one of its `classes` as predictions show them, a regressor's a number."""
     # {"feedback": [...]}, a bare list of labels, or one label object on its own
     entries = (
         body.get("feedback", body if "request_id" in body else None)
@@ -94,10 +118,19 @@ def _items(body: Any, limit: int, classes: list[str] | None = None) -> list[Item
             status=413,
             code="too_many_rows",
         )
-    return [_item(i, entry, limit, classes) for i, entry in enumerate(entries)]
+    return [_item(i, entry, limit, classes, numeric) for i, entry in enumerate(entries)]
 
 
-def _item(i: int, entry: Any, limit: int, classes: list[str] | None) -> Item:
+def _is_number(label: Any) -> bool:
+    if isinstance(label, int | float):
+        return True
+    try:
+        return label.isascii() and math.isfinite(float(label))
+    except ValueError:
+        return False
+
+
+def _item(i: int, entry: Any, limit: int, classes: list[str] | None, numeric: bool) -> Item:
     """Label `i` of a request, checked."""
     if not isinstance(entry, dict):
         raise InputError(
@@ -130,6 +163,13 @@ def _item(i: int, entry: Any, limit: int, classes: list[str] | None) -> Item:
         raise InputError(
             f"feedback[{i}].label {show_value(label)} is not a class the model predicts; "
             f"send one of: {shown}",
+            row=i,
+            code="bad_feedback",
+        )
+    if classes is None and numeric and not _is_number(label):
+        raise InputError(
+            f"feedback[{i}].label {show_value(label)} is not a number; a regressor's label "
+            "is the true value it should have predicted",
             row=i,
             code="bad_feedback",
         )

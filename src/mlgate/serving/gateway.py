@@ -394,7 +394,7 @@ class Gateway:
         """Answer with exactly `model` (a request that named its version): no split, no
         fallback, no off-path copies; logged as served by its role."""
         started = time.perf_counter()
-        request_id = self.request_ids.new()
+        request_id = self.request_ids.new(batch.rows)
         rollout = self.routing.rollout
         try:
             prediction = await self._predict(model, batch)
@@ -425,7 +425,7 @@ class Gateway:
             salt=self.name,
             has_challenger=challenger is not None,
         )
-        request_id = self.request_ids.new()
+        request_id = self.request_ids.new(batch.rows)
         model = challenger if chosen.primary == CHALLENGER and challenger else routing.champion
         role: str = chosen.primary
         error = None

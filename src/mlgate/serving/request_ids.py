@@ -4,7 +4,9 @@ Every answer carries an id the gateway made (`RequestIds.new`): 40 hex digits,
 a random part and a signature of it with a key the deployment's processes share
 (`mlgate.state.keys`). `/feedback` takes labels only for ids that carry a valid
 signature, so a label names a request some worker of this gateway answered, never
-one a client made up, and never several requests at once. A client's own
+one a client made up, and never several requests at once. The random part ends with
+the request's row count (signed with it), so a label for a row the request did not
+have is refused without any shared memory of what was answered. A client's own
 x-request-id is kept beside it in the prediction log, for tracing; it is never the
 request's id. The routing key (x-mlgate-key) and the client's id are checked here:
 at most `ID_CHARS` printable ASCII characters.
@@ -23,9 +25,14 @@ from mlgate.serving.limits import ID_CHARS
 
 __all__ = ["Caller", "RequestIds", "client_request_id", "routing_key"]
 
-#: Bytes of an id's random part (96 bits: ids never collide in practice), and of its
-#: signature (64 bits: a forger has to try about 2**63 ids per label that counts).
+#: Bytes of an id's random part and row count (72 random bits: ids never collide in
+#: practice), and of its signature (64 bits: a forger has to try about 2**63 ids per
+#: label that counts).
 _NONCE, _TAG = 12, 8
+#: Bytes of the row count at the end of the random part; its largest value stands for
+#: "too many to say" (a batch run's millions of rows).
+_ROWS = 3
+_MANY = (1 << (8 * _ROWS)) - 1
 
 
 class _Nonces:
@@ -59,22 +66,32 @@ class RequestIds:
     def __init__(self, key: bytes) -> None:
         self._key = key
 
-    def new(self) -> str:
-        """A new request id: 40 lowercase hex digits."""
-        nonce = _nonce()
+    def new(self, rows: int | None = None) -> str:
+        """A new request id for a request of `rows` rows (None: too many to say): 40
+        lowercase hex digits."""
+        count = _MANY if rows is None or not 0 <= rows < _MANY else rows
+        nonce = _nonce()[: _NONCE - _ROWS] + count.to_bytes(_ROWS, "big")
         return (nonce + self._sign(nonce)).hex()
 
     def issued(self, request_id: str) -> bool:
         """Whether `request_id` is one this gateway (any of its processes) issued."""
+        return self.rows(request_id) is not None
+
+    def rows(self, request_id: str) -> int | None:
+        """The row count of the request `request_id` names (a very large number when the
+        id does not say), or None when this gateway never issued it."""
         if len(request_id) != 2 * (_NONCE + _TAG) or not request_id.isascii():
-            return False
+            return None
         try:
             raw = bytes.fromhex(request_id)
         except ValueError:
-            return False
+            return None
         if raw.hex() != request_id:  # fromhex also reads spaces and capitals
-            return False
-        return hmac.compare_digest(raw[_NONCE:], self._sign(raw[:_NONCE]))
+            return None
+        if not hmac.compare_digest(raw[_NONCE:], self._sign(raw[:_NONCE])):
+            return None
+        count = int.from_bytes(raw[_NONCE - _ROWS : _NONCE], "big")
+        return count if count != _MANY else 1 << 62
 
     def _sign(self, nonce: bytes) -> bytes:
         return hashlib.blake2b(nonce, key=self._key, digest_size=_TAG).digest()

@@ -149,6 +149,20 @@ def _param_field(message: str, params: dict[str, Any], where: str = "model.param
     return where
 
 
+def _objects_as_text(params: dict[str, Any]) -> str | None:
+    """How to pass a function or an estimator as a parameter, when a rejected parameter was
+    given one's import path as text (YAML has only text for them)."""
+    named = [k for k, v in params.items() if isinstance(v, str) and "." in v and " " not in v]
+    if not named:
+        return None
+    return (
+        f"mlgate.yaml gives {', '.join(named)} as text; a parameter that takes a function "
+        "or an estimator cannot be written there. Build the model in a function of your "
+        "own module (def build(): return SelectFromModel(RandomForestClassifier(), ...)), "
+        "beside mlgate.yaml, name it as model.estimator: mymodule:build, and train again."
+    )
+
+
 def resolve_estimator(
     model: ModelConfig, *, seed: int, file: Path | None = None, project: Path | None = None
 ) -> Any:
@@ -339,7 +353,10 @@ def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: P
         built = cls(**params)
     except (TypeError, ValueError) as e:
         raise ConfigError(
-            f"{name} rejects its params: {e}", file=file, field=_param_field(str(e), params, where)
+            f"{name} rejects its params: {e}",
+            file=file,
+            field=_param_field(str(e), params, where),
+            fix=_objects_as_text(given),
         ) from e
     # scikit-learn checks params at fit; asking now refuses them before any data is read.
     # Estimators outside scikit-learn inherit the method without the constraints it reads.
@@ -349,5 +366,10 @@ def _build(cls: type[Any], given: dict[str, Any], where: str, seed: int, file: P
             validate()
         except (TypeError, ValueError) as e:
             message = str(e)
-            raise ConfigError(message, file=file, field=_param_field(message, params, where)) from e
+            raise ConfigError(
+                message,
+                file=file,
+                field=_param_field(message, params, where),
+                fix=_objects_as_text(given),
+            ) from e
     return built

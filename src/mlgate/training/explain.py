@@ -131,12 +131,24 @@ def explainer_for(
     return _kernel(model, task, kinds, labels, target, background)
 
 
+def _shap() -> Any:
+    """SHAP, imported without the notices its plotting dependency (matplotlib) gives on
+    import: nothing here plots."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import shap
+    return shap
+
+
 def _tree(
     model: Any, task: str, kinds: dict[str, str], labels: list[str], target: str
 ) -> Explainer | None:
     """SHAP's tree explainer on the encoded rows; None when the pipeline's encoded columns
     cannot be traced back to the input features (a custom transformer)."""
-    import shap
+    shap = _shap()
 
     transforms, estimator = _split(model)
     columns_of = _columns_of(transforms, list(kinds))
@@ -176,7 +188,7 @@ def _kernel(
     background: pd.DataFrame | None,
 ) -> Explainer:
     """A sampled kernel estimate on the input features."""
-    import shap
+    shap = _shap()
 
     if background is None or background.empty:
         raise ConfigError(
