@@ -113,7 +113,7 @@ def test_a_forest_differing_on_more_rows_than_allowed_is_refused_with_both_speed
     # and the refused export, so registration can say what the refusal costs.
     assert exported.model_ms is not None
     assert exported.onnx_ms is not None
-    assert exported.timed_rows == 30
+    assert 1 <= exported.timed_rows <= 30  # fewer when the time budget runs out first
     (warning,) = onnx_warning(exported)
     ratio = exported.model_ms / exported.onnx_ms
     assert warning == (

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         None,
         description="Bearer token the dashboard's reads (GET /ui/api/...) and the judge "
         "(/judge/...) require when set; unset, they are open like /metrics (figures only, "
-        "never data rows or secrets).",
+        "never data rows or secrets). The dashboard's reads also take the admin token.",
     )
     arm: str | None = Field(
         None,

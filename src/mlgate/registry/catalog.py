@@ -100,6 +100,8 @@ class Catalog:
             quiet_mlflow()
             from mlflow import MlflowClient
 
+            quiet_mlflow()  # again: MLflow's first import sets its loggers to INFO
+
             # MLflow makes (or migrates) the tables when it makes its stores (the client
             # its tracking store, the first registry call its registry store), and two
             # processes doing so at once fail: one at a time, under the registry's lock.

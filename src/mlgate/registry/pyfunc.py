@@ -173,11 +173,13 @@ def write_mlmodel(bundle: Path, packages: dict[str, str]) -> list[str]:
 
 
 def _import_pyfunc() -> Any:
-    """`mlflow.pyfunc`, without the warning its first import gives about MLflow's own hints."""
-    quiet_mlflow()
+    """`mlflow.pyfunc`, without the warning its first import gives about MLflow's own hints,
+    and with MLflow's INFO lines off (quieted after the import, which sets its loggers up;
+    else "Validating input example" reaches the user's terminal)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*Any type hint", UserWarning)
         import mlflow.pyfunc
+    quiet_mlflow()
     return mlflow.pyfunc
 
 

@@ -42,9 +42,16 @@ class TokenGuard:
         self._failed: dict[str, deque[float]] = {}
 
     def check(
-        self, address: str, authorization: str | None, token: SecretStr, refusal: str
+        self,
+        address: str,
+        authorization: str | None,
+        token: SecretStr,
+        refusal: str,
+        *,
+        also: SecretStr | None = None,
     ) -> None:
-        """Refuse (401 saying `refusal`, or 429) unless `authorization` is `Bearer <token>`."""
+        """Refuse (401 saying `refusal`, or 429) unless `authorization` is `Bearer <token>`
+        (or `Bearer <also>`: a stronger token that may do this too)."""
         now = self._clock()
         recent = self._recent(address, now)
         if recent is not None and len(recent) >= self.failures:
@@ -57,15 +64,16 @@ class TokenGuard:
                 retry_after=wait,
             )
         scheme, _, value = (authorization or "").partition(" ")
-        expected = token.get_secret_value().strip().encode()
         presented = value.strip().encode()
-        if (
-            scheme.lower() == "bearer"
-            and expected
-            and presented
-            and hmac.compare_digest(presented, expected)
-        ):
-            return
+        for accepted in (token, also):
+            expected = accepted.get_secret_value().strip().encode() if accepted else b""
+            if (
+                scheme.lower() == "bearer"
+                and expected
+                and presented
+                and hmac.compare_digest(presented, expected)
+            ):
+                return
         self._fail(address, now, recent)
         raise InputError(refusal, status=401, code="unauthorized")
 

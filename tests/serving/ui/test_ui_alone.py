@@ -56,7 +56,8 @@ async def test_its_reads_need_the_read_token_when_one_is_set(project: Any) -> No
         shown = await client.get("/ui/api/models", headers={"authorization": "Bearer alone-token"})
     assert refused.status_code == 401
     assert refused.json() == {
-        "error": "the dashboard's reads need Authorization: Bearer <MLGATE_READ_TOKEN>",
+        "error": "the dashboard's reads need Authorization: Bearer <MLGATE_READ_TOKEN> (or "
+        "the admin token)",
         "detail": {"code": "unauthorized"},
     }
     assert shown.status_code == 200

@@ -111,17 +111,20 @@ async def test_the_reads_carry_figures_and_never_rows_or_secrets(kit: Any, proje
 
 
 async def test_a_read_token_closes_the_reads_but_not_the_page(kit: Any, project: Any) -> None:
-    gateway = kit.make_gateway(project, read_token=READ_TOKEN)
+    gateway = kit.make_gateway(project, read_token=READ_TOKEN, admin_token="admin-may-read")
     async with kit.running(gateway, lifespan=False) as s:
         assert (await s.client.get("/ui")).status_code == 200
         for path in ("/ui/api/rollout", "/ui/api/models", "/ui/api/traffic"):
             refused = await s.client.get(path)
             assert refused.status_code == 401
             assert refused.json()["error"] == (
-                "the dashboard's reads need Authorization: Bearer <MLGATE_READ_TOKEN>"
+                "the dashboard's reads need Authorization: Bearer <MLGATE_READ_TOKEN> (or the "
+                "admin token)"
             )
             wrong = await s.client.get(path, headers={"authorization": "Bearer nope"})
             assert wrong.status_code == 401
             shown = await s.client.get(path, headers={"authorization": f"Bearer {READ_TOKEN}"})
             assert shown.status_code == 200, shown.text
+            admin = await s.client.get(path, headers={"authorization": "Bearer admin-may-read"})
+            assert admin.status_code == 200, admin.text
             assert shown.headers["cache-control"] == "no-store"

@@ -84,8 +84,8 @@ async def asset(request: Request) -> Response:
 
 def _readable(request: Request) -> Project:
     """The project whose figures a request may read: refused (401, or 429) without the
-    read token when one is set. The app keeps the project and the token brake on its
-    state (the gateway's own, or `mlgate ui`'s)."""
+    read token (or the admin token, which may do more) when one is set. The app keeps
+    the project and the token brake on its state (the gateway's own, or `mlgate ui`'s)."""
     state = request.app.state
     project: Project = state.project
     token = project.settings.read_token
@@ -94,7 +94,9 @@ def _readable(request: Request) -> Project:
             client_address(request),
             request.headers.get("authorization"),
             token,
-            "the dashboard's reads need Authorization: Bearer <MLGATE_READ_TOKEN>",
+            "the dashboard's reads need Authorization: Bearer <MLGATE_READ_TOKEN> (or the "
+            "admin token)",
+            also=project.settings.admin_token,
         )
     return project
 

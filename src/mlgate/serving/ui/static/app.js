@@ -16,6 +16,7 @@
   let rollout = null;
   let modelsReadAt = 0;
   let nextAt = null;
+  let adminRefused = null;  // why the last admin token entered was refused
 
   // --- reading ----------------------------------------------------------------------
 
@@ -25,10 +26,12 @@
   }
 
   async function read(path) {
-    const response = await fetch(path, { headers: bearer(READ), cache: "no-store" });
+    // The admin token may read too: an admin needs only the one.
+    const key = sessionStorage.getItem(READ) || !sessionStorage.getItem(ADMIN) ? READ : ADMIN;
+    const response = await fetch(path, { headers: bearer(key), cache: "no-store" });
     if (response.status === 401) {
       $("read-form").hidden = false;
-      throw new Error("this gateway's figures need its read token (MLGATE_READ_TOKEN)");
+      throw new Error("these figures need the project's read token (MLGATE_READ_TOKEN) or its admin token");
     }
     if (!response.ok) {
       throw new Error(`${path} answered ${response.status}: ${await message(response)}`);
@@ -246,13 +249,19 @@
     $("traffic-window").textContent =
       `The last ${data.window_s / 60} minutes of the prediction log, in ${data.bucket_s} s buckets.`;
     const versions = Object.keys(data.versions).sort();
-    const ts = [...new Set(versions.flatMap((v) => data.versions[v].t))].sort((a, b) => a - b);
+    // Every bucket from the first to the last: a bucket without requests is a zero (and a
+    // gap in latency), never a line drawn across it as if traffic had gone on.
+    const seen = versions.flatMap((v) => data.versions[v].t);
+    const ts = [];
+    if (seen.length) {
+      for (let t = Math.min(...seen); t <= Math.max(...seen); t += data.bucket_s) ts.push(t);
+    }
     const palette = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#f0e442"];
     const holder = $("traffic-charts");
     for (const [key, title] of [["requests", "Requests"], ["errors", "Errors"], ["p99", "p99 latency (ms)"]]) {
       const columns = versions.map((v) => {
         const at = new Map(data.versions[v].t.map((t, i) => [t, data.versions[v][key][i]]));
-        return ts.map((t) => (at.has(t) ? at.get(t) : null));
+        return ts.map((t) => (at.has(t) ? at.get(t) : key === "p99" ? null : 0));
       });
       const chartKey = `traffic-${key}-${versions.join(",")}`;
       for (const [k, entry] of charts) {  // the versions changed: draw the chart anew
@@ -324,7 +333,7 @@
     }
     for (const id of ["admin-label", "admin-token", "admin-save"]) $(id).hidden = !gateway;
     $("admin-state").textContent = !gateway ? "read-only: no gateway (mlgate ui)"
-      : admin ? "admin token in use (this tab only)" : "read-only";
+      : admin ? "admin token in use (this tab only)" : adminRefused ?? "read-only";
     $("admin-forget").hidden = !admin;
   }
 
@@ -413,11 +422,23 @@
     for (const button of document.querySelectorAll(".act")) {
       button.addEventListener("click", () => act(button.dataset.act));
     }
-    $("admin-form").addEventListener("submit", (event) => {
+    $("admin-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const token = $("admin-token").value.trim();
-      if (token) sessionStorage.setItem(ADMIN, token);
       $("admin-token").value = "";
+      if (!token) return;
+      // Asked of the gateway before it is kept: a wrong token never turns the actions on.
+      const response = await fetch("admin/rollout", {
+        headers: { Authorization: `Bearer ${token}` },
+        cache: "no-store",
+      });
+      if (response.ok) {
+        sessionStorage.setItem(ADMIN, token);
+        adminRefused = null;
+        refresh();
+      } else {
+        adminRefused = `admin token refused (${response.status}): ${await message(response)}`;
+      }
       showActions();
     });
     $("admin-forget").addEventListener("click", () => {
