@@ -39,6 +39,8 @@ def _judged(project: Any) -> None:
         "max_p99_latency_ratio": 1000,
         "latency_slack_ms": 1000,
     }
+    # The drift figure tests the canary arm's window once it holds this many rows.
+    doc["monitor"] = {**doc.get("monitor", {}), "min_samples": 20}
     project.config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
 
 
@@ -76,6 +78,18 @@ def _traffic(url: str, project: Any, *, wrong: bool) -> None:
             labels.append({"request_id": answer.json()["request_id"], "label": label})
         taken = client.post("/feedback", json={"feedback": labels})
         assert taken.json()["accepted"] == REQUESTS
+
+
+def _shifted(url: str, project: Any) -> None:
+    """REQUESTS requests whose numeric features are a hundred times their test values."""
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for i in range(REQUESTS):
+            row = [
+                v * 100 + 1000 if isinstance(v, int | float) and not isinstance(v, bool) else v
+                for v in project.registered.lists(slice(i, i + 1))[0]
+            ]
+            answer = client.post("/predict", json={"instances": [row]})
+            assert answer.status_code == 200, answer.text
 
 
 def _argo(url: str, baseline: str, canary: str, token: str = READ_TOKEN) -> httpx.Response:
@@ -134,6 +148,16 @@ def test_too_few_requests_is_inconclusive_then_a_good_canary_passes_and_a_bad_on
     assert good["live_accuracy"]["difference"] == 0.0
     assert {c["name"] for c in good["checks"]} >= {"error_rate", "agreement"}
     assert {c["name"] for c in good["checks"]} >= {"live_accuracy_delta"}
+    # Drift of the canary's inputs against its version's training data: reported only.
+    features = len(project.registered.features)
+    assert good["drift"] == {
+        "version": "1",
+        "rows": REQUESTS,
+        "columns": features,
+        "drifted": [],
+        "share": 0.0,
+        "dataset_drift": False,
+    }
 
     bad = _argo(url, STABLE, BAD).json()
     assert bad["verdict"] == "fail"
@@ -149,6 +173,23 @@ def test_too_few_requests_is_inconclusive_then_a_good_canary_passes_and_a_bad_on
     assert refused.json()["verdict"] == "fail"
     assert refused.json()["canary_name"] == "credit"
     assert refused.json()["phase"] == "Progressing"
+
+    # Inputs far from the training data on every numeric feature: the figure says so, and
+    # a note among the reasons; the verdict stays what the checks make it.
+    _shifted(arms[GOOD][1], project)
+    arms[GOOD][0].flush_logs()
+    drifted = _argo(url, STABLE, GOOD).json()
+    assert drifted["drift"]["rows"] == 2 * REQUESTS
+    assert drifted["drift"]["dataset_drift"] is True, drifted["drift"]
+    numeric = [
+        name
+        for name, value in zip(
+            project.registered.features, project.registered.lists(slice(0, 1))[0], strict=True
+        )
+        if isinstance(value, int | float)
+    ]
+    assert set(numeric) <= set(drifted["drift"]["drifted"])
+    assert drifted["reasons"][-1].startswith("note: the canary's inputs drifted from version 1's")
 
 
 def test_flagger_names_the_arms_after_its_deployments(kit: Any, project: Any) -> None:

@@ -10,6 +10,12 @@ error rate, p99 latency ratio, agreement (on requests both arms answered: the
 canary's answers to mirrored copies, joined by the client's x-request-id) and
 live accuracy with its always-valid interval.
 
+Beside them, drift: the canary arm's inputs in the window against the canary
+version's reference profile (its training data), with the project's drift tests.
+Both arms see the same inputs, so drift cannot tell which is worse; it is reported
+(and a line added to the reasons) for the people watching, never the verdict:
+a canary judged on inputs unlike its training data is judged on the figures above.
+
 The verdict is `pass`, `fail` or `inconclusive` (the canary answered fewer than
 `min_requests`, or the baseline answered none): a controller then waits, rather
 than promoting on no evidence.
@@ -22,12 +28,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mlgate.config.monitor import DriftConfig
 from mlgate.config.rollout import RolloutConfig
+from mlgate.drift.profile import Profile
 from mlgate.rollout.analysis import Analysis, VersionFigures
 from mlgate.rollout.decide import Check, thresholds
 from mlgate.stats.sequential import SequentialResult, msprt
 
-__all__ = ["ArmFigures", "Judgement", "judge_arms"]
+__all__ = ["ArmDrift", "ArmFigures", "Judgement", "arm_drift", "judge_arms"]
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 
@@ -36,6 +44,17 @@ class ArmFigures(VersionFigures):
     """One arm's live figures over the window; `version`: the highest it served."""
 
     arm: str
+
+
+class ArmDrift(BaseModel):
+    """The canary arm's inputs in the window against its version's reference profile."""
+
+    version: str
+    rows: int
+    columns: int = Field(description="Features tested.")
+    drifted: list[str] = Field(description="Those that drifted, most important first.")
+    share: float
+    dataset_drift: bool = Field(description="At least monitor.drift.share of them drifted.")
 
 
 class Judgement(BaseModel):
@@ -55,6 +74,11 @@ class Judgement(BaseModel):
         None, description="Canary minus baseline accuracy, with its always-valid interval."
     )
     checks: list[Check] = Field(default_factory=list)
+    drift: ArmDrift | None = Field(
+        None,
+        description="The canary arm's inputs against its version's training data: reported, "
+        "never the verdict (both arms see the same inputs).",
+    )
 
 
 _PER_ARM = """
@@ -180,6 +204,79 @@ def judge_arms(
         live_accuracy=sequential,
         checks=checks,
     )
+
+
+#: The most rows of the window the drift tests read (a uniform sample beyond it).
+DRIFT_ROWS = 20_000
+
+_FEATURES = f"""
+SELECT unnest(features) FROM predictions
+WHERE model = $model AND time >= $since AND route <> 'batch' AND role <> 'reference'
+    AND error IS NULL AND arm = $arm
+USING SAMPLE reservoir({DRIFT_ROWS} ROWS) REPEATABLE (7)
+"""
+
+
+def arm_drift(
+    log_root: str,
+    model: str,
+    arm: str,
+    since: datetime,
+    version: str,
+    profile: Profile,
+    config: DriftConfig,
+    *,
+    min_rows: int,
+) -> ArmDrift | None:
+    """Drift of `arm`'s inputs since `since` against `profile` (version `version`'s
+    training data), or None with fewer than `min_rows` rows to test."""
+    import pandas as pd
+
+    from mlgate.drift.detector import detect
+    from mlgate.training.preprocessing import MISSING
+
+    params: dict[str, Any] = {"model": model, "since": since, "arm": arm}
+    try:
+        frame = _query_frame(log_root, _FEATURES, params)
+    except _NoArms:
+        return None
+    if len(frame) < max(min_rows, 1):
+        return None
+    features = [c for c in profile.columns if c in frame.columns]
+    for column in features:
+        if profile.columns[column].kind == "categorical":
+            # The gateway logs a missing category as its marker; the profile has it missing.
+            frame[column] = frame[column].mask(frame[column] == MISSING)
+        else:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    kinds: dict[str, str] = {c: profile.columns[c].kind for c in features}
+    report = detect(profile, frame[features], config=config, kinds=kinds)
+    return ArmDrift(
+        version=version,
+        rows=len(frame),
+        columns=len(report.columns),
+        drifted=[c.column for c in report.drifted],
+        share=report.share,
+        dataset_drift=report.dataset_drift,
+    )
+
+
+class _NoArms(Exception):
+    """The log holds no arm column yet."""
+
+
+def _query_frame(root: str, sql: str, params: dict[str, Any]) -> Any:
+    import duckdb
+
+    from mlgate.state.predlog import query_logs
+
+    try:
+        return query_logs(root, sql, params, as_frame=True)
+    except duckdb.BinderException as error:
+        # No segment names an arm, or holds features, yet: nothing to test.
+        if '"arm"' not in str(error) and '"features"' not in str(error):
+            raise
+        raise _NoArms from error
 
 
 def _query(root: str, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -25,9 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mlgate.config import parse_duration
+from mlgate.config.monitor import DriftConfig
 from mlgate.config.rollout import RolloutConfig
 from mlgate.errors import InputError
-from mlgate.rollout.judge import Judgement, judge_arms
+from mlgate.rollout.judge import ArmDrift, Judgement, arm_drift, judge_arms
 from mlgate.serving import schemas
 from mlgate.serving.body import read_json
 from mlgate.serving.gateway import Gateway
@@ -112,7 +113,7 @@ async def _judge(
     config = project.config.rollout if project.has_config else RolloutConfig()
     since = datetime.now(UTC) - timedelta(seconds=window)
     regression = gateway.routing.champion.card.task == "regression"
-    return await asyncio.to_thread(
+    judgement = await asyncio.to_thread(
         judge_arms,
         project.log_root,
         model,
@@ -121,6 +122,40 @@ async def _judge(
         since,
         config,
         regression=regression,
+    )
+    if judgement.canary.version is not None:
+        judgement.drift = await asyncio.to_thread(
+            _drift, gateway, model, canary, since, str(judgement.canary.version)
+        )
+        if judgement.drift is not None and judgement.drift.dataset_drift:
+            judgement.reasons.append(
+                f"note: the canary's inputs drifted from version {judgement.drift.version}'s "
+                f"training data ({', '.join(judgement.drift.drifted)}); both arms see them, so "
+                "it does not decide the verdict"
+            )
+    return judgement
+
+
+def _drift(
+    gateway: Gateway, model: str, arm: str, since: datetime, version: str
+) -> ArmDrift | None:
+    """The arm's drift against its version's reference profile; None when the version or
+    its profile cannot be read (the verdict does not wait on it)."""
+    from mlgate.drift.profile import PROFILE, Profile
+    from mlgate.errors import MlgateError
+
+    project = gateway.project
+    try:
+        catalog = project.catalog
+        folder = catalog.local_path(catalog.version(model, version))
+        profile = Profile.load(folder / PROFILE)
+    except (MlgateError, OSError, ValueError):
+        return None
+    monitor = project.config.monitor if project.has_config else None
+    drift = monitor.drift if monitor is not None else DriftConfig()
+    min_rows = monitor.min_samples if monitor is not None else 100
+    return arm_drift(
+        project.log_root, model, arm, since, version, profile, drift, min_rows=min_rows
     )
 
 
