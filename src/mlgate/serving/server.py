@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,11 @@ def build_gateway(
     gateway.check_logs()
     gateway.load()
     return gateway
+
+
+def _check(config_path: Path) -> None:
+    """Load the config's gateway once and close it: its errors are the config's."""
+    build_gateway(config_path, convert=False).close()
 
 
 class _Converter:
@@ -276,7 +282,11 @@ def run_server(
     port = probe.getsockname()[1]  # --port 0: the one port the system chose, for every worker
     probe.close()
     hold = _listen(host, port, share=True, listen=False)  # the port stays ours meanwhile
-    build_gateway(config_path, convert=False).close()  # refuse a bad config or registry first
+    # A bad config or registry is refused before any worker starts, by a process that then
+    # exits: the supervisor holds none of what loading imports (MLflow, ONNX Runtime).
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as checker:
+        checker.submit(_check, config_path.resolve()).result()
     created = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         created = tempfile.mkdtemp(prefix="mlgate-metrics-")
