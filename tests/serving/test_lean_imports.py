@@ -1,5 +1,6 @@
 """A gateway serving ONNX exports imports no scikit-learn until something needs the
-model itself: an explanation builds it then, from its files checked again.
+model itself: an explanation builds it then, from its files checked again. Nor does
+it import MLflow to read its local registry.
 
 Checked in a fresh interpreter (this one has scikit-learn imported by the fixtures),
 the way a worker process starts: build the gateway and its app, list what was
@@ -34,6 +35,7 @@ name, body = sys.argv[2], json.loads(Path(sys.argv[3]).read_text())
 gateway = build_gateway(Path(sys.argv[1]), convert=False)
 client = TestClient(create_app(gateway))
 found = {"at_start": sorted(m for m in WATCHED if m in sys.modules)}
+found["mlflow_at_start"] = "mlflow" in sys.modules
 answer = client.post(f"/v2/models/{name}/infer", json=body)
 found["infer"] = answer.status_code
 found["after_infer"] = sorted(m for m in WATCHED if m in sys.modules)
@@ -75,6 +77,7 @@ def test_scikit_learn_is_imported_only_when_an_explanation_needs_the_model(
 ) -> None:
     found = _probe(project, _body(registered), tmp_path)
     assert found["at_start"] == []
+    assert found["mlflow_at_start"] is False  # the registry's tables read without it
     assert (found["infer"], found["after_infer"]) == (200, [])
     assert found["explain"] == 200, found["answer"]
     assert found["after_explain"] == ["mlgate.training.explain", "sklearn", "skops"]
