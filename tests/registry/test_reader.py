@@ -28,7 +28,8 @@ def test_every_version_and_alias_reads_as_mlflow_reads_it(three: Catalog) -> Non
         assert read.model_dump() == _mlflow(three, version)
     assert reader.version("demo", "2").passed is False  # type: ignore[union-attr]
     assert reader.version("demo", "3").aliases == ["challenger", "stable"]  # type: ignore[union-attr]
-    champion = reader.alias("demo", "champion")
+    known, champion = reader.alias("demo", "champion")
+    assert known
     assert champion is not None
     assert champion.model_dump() == _mlflow(three, "1")
     assert three.alias("demo", "challenger") == reader.version("demo", "3")
@@ -37,10 +38,11 @@ def test_every_version_and_alias_reads_as_mlflow_reads_it(three: Catalog) -> Non
 def test_what_the_reader_cannot_tell_is_left_to_mlflow(three: Catalog) -> None:
     reader = TableReader.for_uri(three.uri)
     assert reader is not None
-    assert reader.alias("demo", "champion") is None  # no such alias
+    assert reader.alias("demo", "champion") == (True, None)  # the alias points nowhere
+    assert three.client.get_registered_model("demo").aliases == {}  # as MLflow says
+    assert reader.alias("other", "champion") == (False, None)  # no such model: ask MLflow
     assert reader.version("demo", "9") is None
     assert reader.version("other", "1") is None
-    assert three.alias("demo", "champion") is None  # MLflow's answer
     assert TableReader.for_uri("http://127.0.0.1:5000") is None
     assert TableReader.for_uri("databricks") is None
 

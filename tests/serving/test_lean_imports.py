@@ -72,9 +72,13 @@ def _body(registered: Any) -> dict[str, Any]:
     return {"inputs": [{"name": "input", "shape": shape, "datatype": "BYTES", "data": lists}]}
 
 
+@pytest.mark.parametrize("challenger", [True, False], ids=["canary", "champion-only"])
 def test_scikit_learn_is_imported_only_when_an_explanation_needs_the_model(
-    project: Any, registered: Any, tmp_path: Path
+    project: Any, registered: Any, tmp_path: Path, challenger: bool
 ) -> None:
+    if not challenger:  # an alias that points nowhere is told from the tables too
+        catalog = project.catalog()
+        catalog.move_alias(MODEL, "challenger", None, action="rollback", reason="test")
     found = _probe(project, _body(registered), tmp_path)
     assert found["at_start"] == []
     assert found["mlflow_at_start"] is False  # the registry's tables read without it

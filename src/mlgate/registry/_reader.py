@@ -32,7 +32,7 @@ _DELETED = "Deleted_Internal"
 
 
 class TableReader:
-    """Reads versions from a database registry's tables; None means "ask MLflow"."""
+    """Reads versions from a database registry's tables; what it cannot tell, MLflow answers."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -46,16 +46,22 @@ class TableReader:
         scheme = uri.split(":", 1)[0].split("+", 1)[0]
         return cls(uri) if scheme in _DATABASES else None
 
-    def alias(self, name: str, alias: str) -> VersionInfo | None:
-        """The version `alias` points at; None when the reader cannot tell."""
+    def alias(self, name: str, alias: str) -> tuple[bool, VersionInfo | None]:
+        """(known, the version `alias` points at): known is False when the reader cannot
+        tell; (True, None) when the model is registered and the alias points nowhere."""
+        if not self._plain_model(name):
+            return False, None
         rows = self._rows(
             "SELECT version FROM registered_model_aliases WHERE name = :name AND alias = :alias",
             name=name,
             alias=alias,
         )
-        if rows is None or len(rows) != 1:
-            return None
-        return self.version(name, str(rows[0]["version"]))
+        if rows is None or len(rows) > 1:
+            return False, None
+        if not rows:
+            return True, None
+        found = self.version(name, str(rows[0]["version"]))
+        return found is not None, found
 
     def version(self, name: str, version: str) -> VersionInfo | None:
         """One version as `_mlflow.version_info` reads it; None when the reader cannot tell."""

@@ -166,8 +166,10 @@ class Catalog:
 
     def alias(self, name: str, alias: str) -> VersionInfo | None:
         """The version `alias` points at, or None when it points nowhere."""
-        if self._reader is not None and (read := self._reader.alias(name, alias)):
-            return read
+        if self._reader is not None:
+            known, read = self._reader.alias(name, alias)
+            if known:
+                return read
         from mlflow.exceptions import MlflowException
 
         self._require_model(name)
