@@ -222,12 +222,12 @@ class Catalog:
 
             path = Path(unquote(urlparse(info.source).path))
         else:
-            import mlflow.artifacts
-
             # Keyed by run as well: version numbers restart in a new registry.
             target = self.cache / info.name / f"{info.version}-{info.run_id or 'norun'}"
             nested = target / Path(info.source.rstrip("/")).name
-            if not (nested / "model.json").exists():
+            if not (nested / "model.json").exists():  # MLflow is imported only to download
+                import mlflow.artifacts
+
                 target.mkdir(parents=True, exist_ok=True)
                 self._call(
                     lambda: mlflow.artifacts.download_artifacts(
