@@ -33,6 +33,7 @@ BUILTINS_ALLOWED = {
     ("testing.py", "AssertionError"): "the plugin's assertions fail as pytest's own do",
     ("__init__.py", "AttributeError"): "a module's __getattr__",
     ("monitor/__init__.py", "AttributeError"): "a module's __getattr__",
+    ("state/__init__.py", "AttributeError"): "a module's __getattr__",
     ("cli/rollout.py", "ValueError"): "caught at once and told as a ConfigError",
     ("serving/body.py", "ValueError"): "the JSON parser's hook for NaN and Infinity",
     ("serving/fastpath.py", "ValueError"): "a route table built wrong, at start",

@@ -9,8 +9,6 @@ start a rollout). Heavy libraries load only when a step runs.
 from typing import TYPE_CHECKING, Any
 
 from mlgate._version import __version__
-from mlgate.config import PipelineConfig, load_config
-from mlgate.data import Schema, ValidationReport, infer_schema, load_schema, validate
 from mlgate.errors import (
     ArtifactError,
     ConfigError,
@@ -21,6 +19,8 @@ from mlgate.errors import (
 )
 
 if TYPE_CHECKING:
+    from mlgate.config import PipelineConfig, load_config
+    from mlgate.data import Schema, ValidationReport, infer_schema, load_schema, validate
     from mlgate.evaluation import EvaluationResult
     from mlgate.gates import GateResult
     from mlgate.project import Project
@@ -29,7 +29,16 @@ if TYPE_CHECKING:
 
 #: Names whose modules load on first use. The road's modules bring numpy, SQLAlchemy
 #: and the registry (about 0.7 s), which `mlgate validate` and `mlgate --help` never use.
+#: The config and data modules bring pydantic's models (about 20 MB), which the log's
+#: converter process, importing only `mlgate.state.convert`, never uses.
 _LAZY = {
+    "PipelineConfig": "mlgate.config",
+    "load_config": "mlgate.config",
+    "Schema": "mlgate.data",
+    "ValidationReport": "mlgate.data",
+    "infer_schema": "mlgate.data",
+    "load_schema": "mlgate.data",
+    "validate": "mlgate.data",
     "EvaluationResult": "mlgate.evaluation",
     "GateResult": "mlgate.gates",
     "Project": "mlgate.project",

@@ -12,7 +12,8 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from mlgate.errors import ArtifactError
-from mlgate.registry.bundle import load_bundle, save_bundle
+from mlgate.registry.bundle import DeferredModel, fitted, load_bundle, save_bundle
+from mlgate.registry.onnx import export_onnx
 from mlgate.training.preprocessing import build_model, prepare_features
 
 KINDS = {"x1": "numeric", "x2": "numeric", "colour": "categorical"}
@@ -105,3 +106,56 @@ def test_a_damaged_card(saved: tuple[object, pd.DataFrame, Path]) -> None:
         ),
     ):
         load_bundle(folder)
+
+
+def _with_export(model: object, X: pd.DataFrame, folder: Path) -> None:
+    exported = export_onnx(model, KINDS, "classification", X, folder / "model.onnx")
+    assert exported.artifact is not None, exported.reason
+    card_path = folder / "model.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["onnx"] = exported.artifact.model_dump()
+    card_path.write_text(json.dumps(card), encoding="utf-8")
+
+
+def test_a_deferred_model_is_checked_now_and_built_on_first_use(
+    saved: tuple[object, pd.DataFrame, Path],
+) -> None:
+    model, X, folder = saved
+    _with_export(model, X, folder)
+    deferred, card = load_bundle(folder, defer=True)
+    assert isinstance(deferred, DeferredModel)
+    assert card.onnx is not None
+    assert not deferred.built
+    built = fitted(deferred)
+    assert deferred.built
+    assert fitted(deferred) is built  # built once
+    assert np.array_equal(built.predict(X), model.predict(X))  # type: ignore[attr-defined]
+
+
+def test_a_deferred_model_altered_before_or_after_loading_is_refused(
+    saved: tuple[object, pd.DataFrame, Path],
+) -> None:
+    model, X, folder = saved
+    _with_export(model, X, folder)
+    deferred, _ = load_bundle(folder, defer=True)
+    original = (folder / "model.skops").read_bytes()
+    (folder / "model.skops").write_bytes(original + b"\0")
+    refused = exact(
+        f"{folder / 'model.skops'}: the model file's sha256 does not match the one recorded "
+        "when it was written; it was altered or replaced. "
+        "Retrain it, or restore the original file."
+    )
+    with pytest.raises(ArtifactError, match=refused):
+        fitted(deferred)  # built from the bytes checked when it is built, not at load
+    with pytest.raises(ArtifactError, match=refused):
+        load_bundle(folder, defer=True)  # checked at load too, though not built
+
+
+def test_defer_builds_a_bundle_without_an_export_at_once(
+    saved: tuple[object, pd.DataFrame, Path],
+) -> None:
+    model, X, folder = saved
+    built, card = load_bundle(folder, defer=True)
+    assert card.onnx is None
+    assert not isinstance(built, DeferredModel)
+    assert np.array_equal(built.predict(X), model.predict(X))

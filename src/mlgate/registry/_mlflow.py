@@ -83,7 +83,7 @@ def version_info(client: Any, version: Any) -> VersionInfo:
         source=version.source,
         passed=None if passed is None else passed == "true",
         reasons=read_reasons(tags.get(f"{TAG}reasons")),
-        aliases=list(version.aliases or []),
+        aliases=sorted(version.aliases or []),
         metrics=metrics,
         sha256=tags.get(f"{TAG}sha256") or None,
         card_sha256=tags.get(f"{TAG}card_sha256") or None,

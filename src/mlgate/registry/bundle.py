@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from mlgate.registry.code import copy_code, module_name, running_code
 from mlgate.registry.flavours import MODEL_FILE, SKLEARN, flavour_for, get_flavour, read_verified
 from mlgate.stats.estimate import Calibration
 
-__all__ = ["TEST_SET", "ModelCard", "load_bundle", "save_bundle"]
+__all__ = ["TEST_SET", "DeferredModel", "ModelCard", "fitted", "load_bundle", "save_bundle"]
 
 _RETRAIN = "Retrain the model; mlgate writes the card beside the model file."
 
@@ -113,9 +114,45 @@ def save_bundle(
     return full
 
 
-def load_bundle(location: str | Path) -> tuple[Any, ModelCard]:
+class DeferredModel:
+    """A bundle's own model, built on first use: from its files read again and checked
+    against the card's digests, so the bytes built are the bytes checked.
+
+    A gateway serving a version's ONNX export needs its own model only to explain a
+    prediction; until then it imports no scikit-learn (nor skops) and holds no copy.
+    """
+
+    def __init__(self, folder: Path, card: ModelCard) -> None:
+        self.folder = folder
+        self.card = card
+        self._built: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        """Whether the model was built already."""
+        return self._built is not None
+
+    def get(self) -> Any:
+        """The model, built once (ArtifactError when its files were altered since)."""
+        with self._lock:
+            if self._built is None:
+                self._built = _build(self.folder, self.card)
+            return self._built
+
+
+def fitted(model: Any) -> Any:
+    """The fitted model itself, built now when `model` is a `DeferredModel`."""
+    return model.get() if isinstance(model, DeferredModel) else model
+
+
+def load_bundle(location: str | Path, *, defer: bool = False) -> tuple[Any, ModelCard]:
     """The model and card in a run folder (or beside its model.skops), every file's
-    sha256 checked before the model is built from the bytes that were checked."""
+    sha256 checked before the model is built from the bytes that were checked.
+
+    `defer`: a bundle with an ONNX export has its files checked now but its model
+    built only when first asked for (a `DeferredModel`, see `fitted`).
+    """
     path = Path(location)
     folder = path.parent if path.is_file() else path
     card_path = folder / CARD_FILE
@@ -140,10 +177,17 @@ def load_bundle(location: str | Path) -> tuple[Any, ModelCard]:
         raise ArtifactError(
             f"the model card is damaged ({e}).", path=card_path, fix=_RETRAIN
         ) from e
+    if defer and card.onnx is not None:
+        read_verified(folder, card.files or [card.artifact])
+        return DeferredModel(folder, card), card
+    return _build(folder, card), card
+
+
+def _build(folder: Path, card: ModelCard) -> Any:
+    """The model of the bundle in `folder`, built from the bytes checked against `card`."""
     files = read_verified(folder, card.files or [card.artifact])
     with running_code(files):
-        model = get_flavour(card.flavour).load(files)
-    return model, card
+        return get_flavour(card.flavour).load(files)
 
 
 def _code_types(model_file: Path, stored: list[str]) -> list[str]:

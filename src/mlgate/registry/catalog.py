@@ -24,6 +24,7 @@ from mlgate.registry._abandoned import close_abandoned, mark_failed, owner_tags
 from mlgate.registry._lock import registry_lock, sqlite_file
 from mlgate.registry._mlflow import TAG as _TAG
 from mlgate.registry._mlflow import escape, missing, quiet_mlflow, refused, version_info
+from mlgate.registry._reader import TableReader
 from mlgate.registry._record import check_bundle, fit_reasons
 from mlgate.registry.history import AliasEvent, AliasHistory
 from mlgate.registry.versions import (
@@ -61,6 +62,8 @@ class Catalog:
         self.cache = cache
         self.actor = actor
         self._client: MlflowClient | None = None
+        #: Reads versions without importing MLflow, on a database registry.
+        self._reader = TableReader.for_uri(uri)
 
     @classmethod
     def open(
@@ -147,6 +150,8 @@ class Catalog:
 
     def version(self, name: str, version: str) -> VersionInfo:
         """One version, or a RegistryError listing the versions there are."""
+        if self._reader is not None and (read := self._reader.version(name, str(version))):
+            return read
         from mlflow.exceptions import MlflowException
 
         self._require_model(name)
@@ -163,6 +168,10 @@ class Catalog:
 
     def alias(self, name: str, alias: str) -> VersionInfo | None:
         """The version `alias` points at, or None when it points nowhere."""
+        if self._reader is not None:
+            known, read = self._reader.alias(name, alias)
+            if known:
+                return read
         from mlflow.exceptions import MlflowException
 
         self._require_model(name)
@@ -215,12 +224,12 @@ class Catalog:
 
             path = Path(unquote(urlparse(info.source).path))
         else:
-            import mlflow.artifacts
-
             # Keyed by run as well: version numbers restart in a new registry.
             target = self.cache / info.name / f"{info.version}-{info.run_id or 'norun'}"
             nested = target / Path(info.source.rstrip("/")).name
-            if not (nested / "model.json").exists():
+            if not (nested / "model.json").exists():  # MLflow is imported only to download
+                import mlflow.artifacts
+
                 target.mkdir(parents=True, exist_ok=True)
                 self._call(
                     lambda: mlflow.artifacts.download_artifacts(

@@ -19,7 +19,7 @@ import numpy as np
 
 from mlgate.errors import ArtifactError
 from mlgate.evaluation.evaluate import predict_rows
-from mlgate.registry.bundle import ModelCard
+from mlgate.registry.bundle import ModelCard, fitted
 
 __all__ = [
     "LABEL",
@@ -86,6 +86,7 @@ class Predictor:
     """A verified model and, when it has one, its ONNX export's session."""
 
     card: ModelCard
+    #: The model itself, or a `bundle.DeferredModel` built on first use (see `fitted`).
     model: Any
     session: Any = None
     numeric: frozenset[str] = field(default_factory=frozenset)
@@ -142,7 +143,12 @@ class Predictor:
             return False
         if self.session is not None:
             return len(self.session.get_outputs()) > 1
-        return hasattr(self.model, "predict_proba")
+        return hasattr(self.fitted(), "predict_proba")
+
+    def fitted(self) -> Any:
+        """The model in its own library (scikit-learn's pipeline, say), built now if it
+        was deferred: ONNX Runtime answers predictions without it."""
+        return fitted(self.model)
 
     def predict(self, columns: dict[str, Array]) -> Prediction:
         """Predict a batch given one array per feature (numeric float64, categorical str)."""
@@ -171,12 +177,13 @@ class Predictor:
             )
         import pandas as pd
 
+        model = self.fitted()
         frame = pd.DataFrame({name: columns[name] for name in self.features})
-        labels = predict_rows(self.model, frame)
+        labels = predict_rows(model, frame)
         probabilities = None
-        if self.card.task == "classification" and hasattr(self.model, "predict_proba"):
+        if self.card.task == "classification" and hasattr(model, "predict_proba"):
             try:
-                probabilities = np.asarray(self.model.predict_proba(frame), dtype=np.float64)
+                probabilities = np.asarray(model.predict_proba(frame), dtype=np.float64)
             except (AttributeError, NotImplementedError):
                 probabilities = None
         if self.card.task == "regression":

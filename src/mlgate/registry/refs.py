@@ -51,14 +51,17 @@ def is_registry_ref(ref: str) -> bool:
     return "@" in ref or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/\d+", ref) is not None
 
 
-def load_ref(ref: str, *, catalog: Catalog | None = None) -> LoadedModel:
+def load_ref(ref: str, *, catalog: Catalog | None = None, defer: bool = False) -> LoadedModel:
     """Load the model `ref` names; a registered one only if it matches the registry's digests.
+
+    `defer`: a version with an ONNX export is checked now and its own model built on
+    first use (`model` is then a `bundle.DeferredModel`; see `bundle.fitted`).
 
     The registry keeps the sha256 of model.skops and of model.json (which records
     model.onnx's), so rewriting a file *and* the digest in its card is caught too.
     """
     if not is_registry_ref(ref):
-        model, card = load_bundle(ref)
+        model, card = load_bundle(ref, defer=defer)
         folder = Path(ref) if Path(ref).is_dir() else Path(ref).parent
         return LoadedModel(ref=ref, model=model, card=card, folder=folder)
     if catalog is None:
@@ -99,5 +102,5 @@ def load_ref(ref: str, *, catalog: Catalog | None = None) -> LoadedModel:
             path=folder,
             fix="Register the model again from a trusted run.",
         )
-    model, card = load_bundle(folder)
+    model, card = load_bundle(folder, defer=defer)
     return LoadedModel(ref=ref, model=model, card=card, folder=folder, version=info)

@@ -168,8 +168,11 @@ class Gateway:
     def _served(self, version: str) -> ServedModel:
         found = self._cache.get(version)
         if found is None:
-            loaded = load_ref(f"models:/{self.name}/{version}", catalog=self.catalog)
-            found = ServedModel.load(loaded, onnx=self.settings.onnx)
+            # Served on ONNX Runtime, a version's own model is built only when something
+            # needs it (an explanation): until then no scikit-learn is imported nor held.
+            onnx = self.settings.onnx
+            loaded = load_ref(f"models:/{self.name}/{version}", catalog=self.catalog, defer=onnx)
+            found = ServedModel.load(loaded, onnx=onnx)
             self._cache[version] = found
         return found
 

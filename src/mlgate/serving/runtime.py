@@ -57,7 +57,7 @@ class ServedModel(Predictor):
                 saved = self.stored_at / TEST_SET if self.stored_at is not None else None
                 card = self.card
                 self._explainer = explainer_for(
-                    self.model,
+                    self.fitted(),
                     card.task,
                     card.kinds,
                     card.classes,

@@ -33,10 +33,13 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,11 @@ def build_gateway(
     return gateway
 
 
+def _check(config_path: Path) -> None:
+    """Load the config's gateway once and close it: its errors are the config's."""
+    build_gateway(config_path, convert=False).close()
+
+
 class _Converter:
     """The log's converter process: started, kept running, stopped after the workers."""
 
@@ -76,19 +84,24 @@ class _Converter:
         self._keeping = threading.Event()
 
     def start(self) -> _Converter:
-        from mlgate.state.convert import run
+        # A plain interpreter, not multiprocessing's: it imports only the converter (no
+        # CLI), and with one worker no resource tracker process is started beside it.
+        import mlgate
 
-        context = multiprocessing.get_context("spawn")  # imports only what it needs
-        self.process = context.Process(
-            target=run, args=self.args, name="mlgate-log-converter", daemon=False
+        env = dict(os.environ)
+        here = str(Path(mlgate.__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlgate.state.convert", *map(str, self.args)], env=env
         )
-        self.process.start()
         return self
 
     def keep(self) -> None:
         """Start it again if it died (its spool files wait for it meanwhile)."""
-        if self.process is not None and not self.process.is_alive():
-            log.warning("the log converter exited with %s; starting another", self.process.exitcode)
+        if self.process is not None and self.process.poll() is not None:
+            log.warning(
+                "the log converter exited with %s; starting another", self.process.returncode
+            )
             self.start()
 
     def keep_in_background(self) -> None:
@@ -106,13 +119,14 @@ class _Converter:
         process = self.process
         if process is None:
             return
-        if process.is_alive():
+        if process.poll() is None:
             os.kill(process.pid, signal.SIGTERM)
-        process.join(timeout)
-        if process.is_alive():
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
             log.error("the log converter did not stop within %.0f s; killing it", timeout)
             process.kill()
-            process.join()
+            process.wait()
 
 
 def _settle() -> None:
@@ -276,7 +290,11 @@ def run_server(
     port = probe.getsockname()[1]  # --port 0: the one port the system chose, for every worker
     probe.close()
     hold = _listen(host, port, share=True, listen=False)  # the port stays ours meanwhile
-    build_gateway(config_path, convert=False).close()  # refuse a bad config or registry first
+    # A bad config or registry is refused before any worker starts, by a process that then
+    # exits: the supervisor holds none of what loading imports (MLflow, ONNX Runtime).
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as checker:
+        checker.submit(_check, config_path.resolve()).result()
     created = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         created = tempfile.mkdtemp(prefix="mlgate-metrics-")

@@ -505,3 +505,9 @@ def run(spool_root: str, log_root: str, interval: float = 1.0, parent: int | Non
             break
         stop.wait(interval)
     converter.close(drain=60.0)
+
+
+if __name__ == "__main__":  # `mlgate serve` starts it so: SPOOL LOG INTERVAL PARENT
+    import sys
+
+    run(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
