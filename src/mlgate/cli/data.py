@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from mlgate.cli.engine import EngineOption, data_engine
 from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json
 
 if TYPE_CHECKING:
@@ -79,13 +80,18 @@ def validate(
         Path, typer.Option("-c", "--config", help="Config whose schema to use.")
     ] = Path("mlgate.yaml"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    engine: EngineOption = None,
 ) -> None:
-    """Check DATA against a schema; report every violation. Exit 1 when any rule breaks."""
+    """Check DATA against a schema; report every violation. Exit 1 when any rule breaks.
+
+    With --engine spark, DATA is a Parquet or CSV file or folder Spark reads, or a table.
+    """
     from mlgate.config.loader import load_config
     from mlgate.data.schema import load_schema
     from mlgate.data.validate import validate_file
     from mlgate.errors import ConfigError
 
+    chosen, spark = data_engine(engine, config)
     if schema is None:
         if not config.exists():
             raise ConfigError(
@@ -99,7 +105,7 @@ def validate(
                 "the config names no schema.", file=config, field="schema", fix="Pass --schema."
             )
         schema = Path(loaded.resolve(loaded.schema_file))
-    report = validate_file(data, load_schema(schema))
+    report = validate_file(data, load_schema(schema), engine=chosen, spark=spark)
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:
