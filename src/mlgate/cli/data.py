@@ -26,10 +26,16 @@ def infer(
         Path | None, typer.Option("-o", "--output", help="Write the schema here (else stdout).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    engine: EngineOption = None,
+    config: Annotated[
+        Path, typer.Option("-c", "--config", help="Config whose data.engine and data.spark apply.")
+    ] = Path("mlgate.yaml"),
 ) -> None:
-    """Infer a schema from DATA: dtypes, ranges with a margin, categories, missing rates."""
-    from mlgate.data.io import read_polars
-    from mlgate.data.schema import infer_schema, inference_header
+    """Infer a schema from DATA: dtypes, ranges with a margin, categories, missing rates.
+
+    With --engine spark, DATA is a Parquet or CSV file or folder Spark reads, or a table.
+    """
+    from mlgate.data.schema import inference_header
     from mlgate.errors import ConfigError
 
     if output is not None and output.is_dir():
@@ -44,16 +50,26 @@ def infer(
             file=output,
             fix="Pass --force to replace it.",
         )
-    frame = read_polars(data)
-    schema = infer_schema(frame, source=data)
-    header = inference_header(data, frame.height, frame.width)
+    chosen, spark = data_engine(engine, config)
+    if chosen == "spark":
+        from mlgate.data.spark import read_frame, spark_session
+        from mlgate.data.spark_schema import infer_schema_spark
+
+        frame = read_frame(spark_session(spark), data, typed=True)
+        schema, rows = infer_schema_spark(frame, source=data)
+        width = len(frame.columns)
+    else:
+        from mlgate.data.io import read_polars
+        from mlgate.data.schema import infer_schema
+
+        local = read_polars(data)
+        schema, rows, width = infer_schema(local, source=data), local.height, local.width
+    header = inference_header(data, rows, width)
     if output is None:
         out.print(escape(schema.to_yaml(header)), end="")
         return
     schema.save(output, header)
-    err.print(
-        f"wrote {escape(str(output))}: {len(schema.columns)} columns from {frame.height} rows"
-    )
+    err.print(f"wrote {escape(str(output))}: {len(schema.columns)} columns from {rows} rows")
 
 
 def render_report(report: ValidationReport) -> None:
