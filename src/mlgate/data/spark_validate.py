@@ -5,7 +5,8 @@ values), mean and standard deviation comes from one Spark aggregation over the
 whole table; duplicates from a distinct count. Only the counts and, for each
 broken rule, its first few rows (`EXAMPLES`, found with an ordered limit) reach
 the driver, never the rows themselves. The violations are the local engine's
-(`mlgate.data.validate`), row numbers included (`mlgate.data.spark.numbered`).
+(`mlgate.data.validate`), row numbers included (`mlgate.data.spark.numbered`, one
+more job, only when a rule is broken).
 
 pandera's PySpark backend reports whether a check failed but neither how many
 rows failed it nor which, which the report needs, so the checks are Spark
@@ -151,6 +152,16 @@ class _Examples:
     def __init__(self, frame: DataFrame, types: dict[str, Any]) -> None:
         self.frame, self.types = frame, types
         self.wanted: list[tuple[Column, str | None, Violation]] = []
+        self._numbered: DataFrame | None = None
+
+    def numbered(self) -> DataFrame:
+        """The frame with each row's position, numbered (one Spark job) when first asked:
+        data that breaks no rule is never numbered."""
+        from mlgate.data.spark import numbered
+
+        if self._numbered is None:
+            self._numbered, _ = numbered(self.frame)
+        return self._numbered
 
     def want(self, violation: Violation, failing: Column) -> Violation:
         self.wanted.append((failing, violation.column, violation))
@@ -167,8 +178,9 @@ class _Examples:
             return
         shown = sorted({c for _, c, _ in self.wanted if c is not None})
         slots = {name: f"v{i}" for i, name in enumerate(shown)}
+        frame = self.numbered()
         parts = [
-            self.frame.where(failing)
+            frame.where(failing)
             .select(
                 F.lit(number).alias("k"),
                 F.col(ROW),
@@ -204,8 +216,6 @@ def validate_spark(
     """Check a Spark DataFrame against every rule of `schema` and report all that break."""
     from pyspark.sql import functions as F
 
-    from mlgate.data.spark import numbered
-
     types = {f.name: f.dataType for f in frame.schema.fields}
     width = len(types)
     # NaN is a missing value, as the local engine reads it.
@@ -217,7 +227,6 @@ def validate_spark(
             for n, t in types.items()
         ]
     )
-    frame, rows = numbered(frame)
     examples = _Examples(frame, types)
     present = [c for c in schema.columns if c in types]
     wrong = {
@@ -238,7 +247,8 @@ def validate_spark(
         )
     ]
     aggregates = (
-        [F.count_if(e).alias(f"t{i}") for i, (e, _) in enumerate(wrong.values())]
+        [F.count(F.lit(1)).alias("rows")]
+        + [F.count_if(e).alias(f"t{i}") for i, (e, _) in enumerate(wrong.values())]
         + [F.count_if(p.failing).alias(f"r{i}") for i, p in enumerate(planned)]
         + [F.count_if(F.col(n).isNull()).alias(f"n{i}") for i, n in enumerate(present)]
         + [
@@ -248,7 +258,8 @@ def validate_spark(
             for i, (n, s) in enumerate(moments)
         ]
     )
-    found = frame.agg(*aggregates).collect()[0].asDict() if aggregates and rows else {}
+    found = frame.agg(*aggregates).collect()[0].asDict()
+    rows = int(found["rows"])
     counts = {name: int(found.get(f"t{i}") or 0) for i, name in enumerate(wrong)}
     violations = _column_violations(examples, schema, types, wrong, counts)
     # A float column that should hold ints but holds only whole values passes its type.
@@ -262,7 +273,7 @@ def validate_spark(
         for i, (name, s) in enumerate(moments):
             if s == statistic and name in checkable:
                 violations += _moment(schema.columns[name], name, s, found.get(f"m{i}"))
-    violations += _table(frame, schema, rows, list(types))
+    violations += _table(examples, schema, rows, list(types))
     examples.fetch()
     report = ValidationReport(source=source, rows=rows, columns=width, violations=violations)
     return disclosure.report(report)
@@ -382,7 +393,7 @@ def _moment(rules: ColumnSchema, name: str, statistic: str, value: Any) -> list[
     ]
 
 
-def _table(frame: DataFrame, schema: Schema, rows: int, columns: list[str]) -> list[Violation]:
+def _table(examples: _Examples, schema: Schema, rows: int, columns: list[str]) -> list[Violation]:
     """Row count and duplicate rows: a row equal to an earlier one, missing values alike."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -411,14 +422,14 @@ def _table(frame: DataFrame, schema: Schema, rows: int, columns: list[str]) -> l
     limits = [rules.max_duplicates, rules.max_duplicate_rate]
     if rows < 2 or not columns or all(limit is None for limit in limits):
         return violations
-    duplicates = rows - frame.select(*columns).distinct().count()
+    duplicates = rows - examples.frame.select(*columns).distinct().count()
     allowed = min(
         rules.max_duplicates if rules.max_duplicates is not None else rows,
         int(rules.max_duplicate_rate * rows) if rules.max_duplicate_rate is not None else rows,
     )
     if duplicates > allowed:
         order = F.row_number().over(Window.partitionBy(*columns).orderBy(ROW))
-        later = frame.select(F.col(ROW), order.alias("n")).where(F.col("n") > 1)
+        later = examples.numbered().select(F.col(ROW), order.alias("n")).where(F.col("n") > 1)
         first = later.orderBy(ROW).limit(EXAMPLES).collect()
         violations.append(
             Violation(

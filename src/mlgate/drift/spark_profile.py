@@ -84,9 +84,15 @@ def spark_profile(frame: DataFrame, kinds: dict[str, str]) -> Profile:
     numeric = [n for n, k in kinds.items() if k == "numeric"]
     categorical = [n for n, k in kinds.items() if k == "categorical"]
     values = {n: _finite(frame, n) for n in numeric}
+    levels = [i / (SKETCH - 1) for i in range(SKETCH)]
+    accuracy = round(1 / RELATIVE_ERROR)
     first = frame.agg(
         F.count(F.lit(1)).alias("rows"),
         *[F.count(values[n]).alias(f"c{i}") for i, n in enumerate(numeric)],
+        *[
+            F.percentile_approx(values[n], levels, accuracy).alias(f"q{i}")
+            for i, n in enumerate(numeric)
+        ],
         *[F.avg(values[n]).alias(f"a{i}") for i, n in enumerate(numeric)],
         *[F.stddev_pop(values[n]).alias(f"s{i}") for i, n in enumerate(numeric)],
         *[F.count(F.col(n)).alias(f"k{i}") for i, n in enumerate(categorical)],
@@ -94,6 +100,9 @@ def spark_profile(frame: DataFrame, kinds: dict[str, str]) -> Profile:
     rows = int(first["rows"])
     counts = {n: int(first[f"c{i}"]) for i, n in enumerate(numeric)}
     sketches = _sketches(frame, values, counts)
+    for i, name in enumerate(numeric):
+        if counts[name] > SKETCH:
+            sketches[name] = [float(v) for v in first[f"q{i}"]]
     columns: dict[str, ColumnProfile] = {}
     category_counts = _category_counts(frame, categorical)
     for name in kinds:
@@ -122,26 +131,17 @@ def spark_profile(frame: DataFrame, kinds: dict[str, str]) -> Profile:
 def _sketches(
     frame: DataFrame, values: dict[str, Column], counts: dict[str, int]
 ) -> dict[str, list[float]]:
-    """Each numeric column's order statistics: all of at most SKETCH values, else
-    SKETCH evenly spaced ones from Spark's quantile sketch."""
+    """All the values of each numeric column that has at most SKETCH of them (the local
+    profile keeps them all; a larger column's sketch comes with the first aggregation)."""
     from pyspark.sql import functions as F
 
     small = [n for n, c in counts.items() if 0 < c <= SKETCH]
-    large = [n for n, c in counts.items() if c > SKETCH]
-    if not small and not large:
+    if not small:
         return {}
-    levels = [i / (SKETCH - 1) for i in range(SKETCH)]
-    accuracy = round(1 / RELATIVE_ERROR)
     found = frame.agg(
-        *[F.collect_list(values[n]).alias(f"l{i}") for i, n in enumerate(small)],
-        *[
-            F.percentile_approx(values[n], levels, accuracy).alias(f"q{i}")
-            for i, n in enumerate(large)
-        ],
+        *[F.collect_list(values[n]).alias(f"l{i}") for i, n in enumerate(small)]
     ).collect()[0]
-    sketches = {n: sorted(float(v) for v in found[f"l{i}"]) for i, n in enumerate(small)}
-    sketches |= {n: [float(v) for v in found[f"q{i}"]] for i, n in enumerate(large)}
-    return sketches
+    return {n: sorted(float(v) for v in found[f"l{i}"]) for i, n in enumerate(small)}
 
 
 def _category_counts(frame: DataFrame, names: list[str]) -> dict[str, dict[str, int]]:
