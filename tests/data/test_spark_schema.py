@@ -31,7 +31,7 @@ def _table(rows: int = 400) -> pl.DataFrame:
             "region": rng.choice(["north", "south", "east"], rows).tolist(),
             "code": [f"c{i % 120}" for i in range(rows)],
             "flag": rng.random(rows) < 0.3,
-            "seen": [dt.datetime(2024, 1, 1) + dt.timedelta(hours=int(h)) for h in range(rows)],
+            "seen.at": [dt.datetime(2024, 1, 1) + dt.timedelta(hours=int(h)) for h in range(rows)],
         }
     ).with_columns(
         pl.when(pl.int_range(rows) % 37 == 0).then(None).otherwise(pl.col("region")).alias("region")

@@ -56,7 +56,7 @@ def _broken(rows: int = 300) -> pl.DataFrame:
             "whole": whole,
             "amount": amount,
             "flag": flag,
-            "extra": np.arange(rows),
+            "extra.id": np.arange(rows),  # a dot: a name, not a field
         }
     )
     return pl.concat([frame, frame[20:22]])
@@ -117,7 +117,7 @@ def test_spark_finds_the_local_engines_violations(spark: Any, broken: Path, wher
 
 
 def test_clean_data_passes_on_both_engines(spark: Any, broken: Path) -> None:
-    frame = _broken()[20:40].drop("extra", "amount", "score")
+    frame = _broken()[20:40].drop("extra.id", "amount", "score")
     frame.write_parquet(broken / "clean.parquet")
     rules = {
         "age": {"dtype": "int", "min": 18, "max": 99},

@@ -32,7 +32,7 @@ def _frame(rows: int, seed: int, shift: float) -> pd.DataFrame:
             "b": rng.normal(shift, 1, rows),
             "n": rng.integers(0, 5, rows),
             "c": rng.choice(["x", "y", "z"], rows, p=[0.5 - shift, 0.3, 0.2 + shift]),
-            "d": rng.choice(["p", "q"], rows),
+            "d.x": rng.choice(["p", "q"], rows),
             "flag": rng.random(rows) < 0.5,
             "y": rng.integers(0, 2, rows),
         }

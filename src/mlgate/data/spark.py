@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from mlgate.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = [
     "ENGINES",
     "EXTRA",
     "ROW",
     "check_engine",
+    "column",
     "numbered",
     "read_frame",
     "require_pyspark",
@@ -58,6 +59,13 @@ def require_pyspark(field: str = "--engine") -> Any:
             fix=f"Install it with `pip install '{EXTRA}'`, or use --engine local.",
         ) from e
     return pyspark.sql
+
+
+def column(name: str) -> Column:
+    """The column called `name`, whatever it holds (`F.col` reads a dot as a field)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:

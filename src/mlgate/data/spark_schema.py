@@ -25,6 +25,7 @@ from mlgate.data.schema import (
     dataset_rules_from,
     inner_rank,
 )
+from mlgate.data.spark import column as named
 from mlgate.errors import DataError
 
 if TYPE_CHECKING:
@@ -120,9 +121,13 @@ def infer_schema_spark(frame: DataFrame, *, source: str | None = None) -> tuple[
     from pyspark.sql import functions as F
 
     kinds = {f.name: _dtype(f.dataType) for f in frame.schema.fields}
-    measured = [
-        json.loads(r["m"]) for r in frame.mapInArrow(_Partition(kinds), "m string").collect()
-    ]
+    # Partitions see the columns by position: mapInArrow cannot pass a name with a dot.
+    plain_names = [f"c{i}" for i in range(len(kinds))]
+    by_position = dict(zip(plain_names, kinds.values(), strict=True))
+    parts = frame.toDF(*plain_names).mapInArrow(_Partition(by_position), "m string").collect()
+    measured = [json.loads(r["m"]) for r in parts]
+    for part in measured:
+        part["columns"] = dict(zip(kinds, part["columns"].values(), strict=True))
     total = measured[0] if measured else None
     for part in measured[1:]:
         total = _merge(total, part)  # type: ignore[arg-type]
@@ -153,9 +158,9 @@ def infer_schema_spark(frame: DataFrame, *, source: str | None = None) -> tuple[
         )
     plain = frame.select(
         *[
-            F.when(F.isnan(F.col(n)), F.lit(None)).otherwise(F.col(n)).alias(n)
+            F.when(F.isnan(named(n)), F.lit(None)).otherwise(named(n)).alias(n)
             if kinds[n] == "float"
-            else F.col(n)
+            else named(n)
             for n in kinds
         ]
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.data import disclosure
 from mlgate.data.report import EXAMPLES, Example, Rule, ValidationReport, Violation
 from mlgate.data.schema import ColumnSchema, Schema
+from mlgate.data.spark import column as named
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -83,7 +84,7 @@ def _wrong_type(name: str, data_type: Any, expected: str) -> tuple[Column, bool]
     """
     from pyspark.sql import functions as F
 
-    column, kind = F.col(name), _kind(data_type)
+    column, kind = named(name), _kind(data_type)
     quoted = "`" + name.replace("`", "``") + "`"
     if kind == "null" or expected == "string":
         return None
@@ -118,7 +119,7 @@ def _row_checks(name: str, data_type: Any, rules: ColumnSchema) -> list[_Planned
     """The row-level rules of one checkable column, as the local engine plans them."""
     from pyspark.sql import functions as F
 
-    column, kind = F.col(name), _kind(data_type)
+    column, kind = named(name), _kind(data_type)
     numeric, floats = kind in ("numeric", "float"), kind == "float"
     planned: list[_Planned] = []
     limited = rules.min is not None or rules.max is not None
@@ -185,7 +186,7 @@ class _Examples:
                 F.lit(number).alias("k"),
                 F.col(ROW),
                 *[
-                    (F.col(name) if name == column else F.lit(None).cast(self.types[name])).alias(
+                    (named(name) if name == column else F.lit(None).cast(self.types[name])).alias(
                         slot
                     )
                     for name, slot in slots.items()
@@ -221,9 +222,9 @@ def validate_spark(
     # NaN is a missing value, as the local engine reads it.
     frame = frame.select(
         *[
-            F.when(F.isnan(F.col(n)), F.lit(None)).otherwise(F.col(n)).alias(n)
+            F.when(F.isnan(named(n)), F.lit(None)).otherwise(named(n)).alias(n)
             if _kind(t) == "float"
-            else F.col(n)
+            else named(n)
             for n, t in types.items()
         ]
     )
@@ -250,10 +251,10 @@ def validate_spark(
         [F.count(F.lit(1)).alias("rows")]
         + [F.count_if(e).alias(f"t{i}") for i, (e, _) in enumerate(wrong.values())]
         + [F.count_if(p.failing).alias(f"r{i}") for i, p in enumerate(planned)]
-        + [F.count_if(F.col(n).isNull()).alias(f"n{i}") for i, n in enumerate(present)]
+        + [F.count_if(named(n).isNull()).alias(f"n{i}") for i, n in enumerate(present)]
         + [
             (F.avg if s == "mean" else F.stddev_samp)(
-                F.when(_finite(F.col(n)), F.col(n).cast("double"))
+                F.when(_finite(named(n)), named(n).cast("double"))
             ).alias(f"m{i}")
             for i, (n, s) in enumerate(moments)
         ]
@@ -354,7 +355,6 @@ def _row_violation(examples: _Examples, schema: Schema, planned: _Planned, count
 def _missing(
     examples: _Examples, schema: Schema, present: list[str], found: dict[str, Any], rows: int
 ) -> list[Violation]:
-    from pyspark.sql import functions as F
 
     violations = []
     for i, name in enumerate(present):
@@ -372,7 +372,7 @@ def _missing(
                 observed=round(rate, 6),
                 expected=limit,
             )
-            violations.append(examples.want(violation, F.col(name).isNull()))
+            violations.append(examples.want(violation, named(name).isNull()))
     return violations
 
 
@@ -422,13 +422,13 @@ def _table(examples: _Examples, schema: Schema, rows: int, columns: list[str]) -
     limits = [rules.max_duplicates, rules.max_duplicate_rate]
     if rows < 2 or not columns or all(limit is None for limit in limits):
         return violations
-    duplicates = rows - examples.frame.select(*columns).distinct().count()
+    duplicates = rows - examples.frame.select(*[named(c) for c in columns]).distinct().count()
     allowed = min(
         rules.max_duplicates if rules.max_duplicates is not None else rows,
         int(rules.max_duplicate_rate * rows) if rules.max_duplicate_rate is not None else rows,
     )
     if duplicates > allowed:
-        order = F.row_number().over(Window.partitionBy(*columns).orderBy(ROW))
+        order = F.row_number().over(Window.partitionBy(*[named(c) for c in columns]).orderBy(ROW))
         later = examples.numbered().select(F.col(ROW), order.alias("n")).where(F.col("n") > 1)
         first = later.orderBy(ROW).limit(EXAMPLES).collect()
         violations.append(

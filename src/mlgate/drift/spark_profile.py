@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.spark import column as named
 from mlgate.drift.profile import SKETCH, ColumnProfile, Profile
 from mlgate.errors import DataError
 
@@ -59,7 +60,7 @@ def _finite(frame: DataFrame, name: str) -> Column:
     """The column as doubles, with NaN and ±inf as missing."""
     from pyspark.sql import functions as F
 
-    value = F.col(name).cast("double")
+    value = named(name).cast("double")
     return F.when(~F.isnan(value) & ~value.isin(float("inf"), float("-inf")), value)
 
 
@@ -68,7 +69,7 @@ def _text(frame: DataFrame, name: str) -> Column:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    column, data_type = F.col(name), frame.schema[name].dataType
+    column, data_type = named(name), frame.schema[name].dataType
     if isinstance(data_type, T.BooleanType):
         return F.when(column, F.lit("True")).when(~column, F.lit("False"))
     if isinstance(data_type, T.FloatType | T.DoubleType):
@@ -95,7 +96,7 @@ def spark_profile(frame: DataFrame, kinds: dict[str, str]) -> Profile:
         ],
         *[F.avg(values[n]).alias(f"a{i}") for i, n in enumerate(numeric)],
         *[F.stddev_pop(values[n]).alias(f"s{i}") for i, n in enumerate(numeric)],
-        *[F.count(F.col(n)).alias(f"k{i}") for i, n in enumerate(categorical)],
+        *[F.count(named(n)).alias(f"k{i}") for i, n in enumerate(categorical)],
     ).collect()[0]
     rows = int(first["rows"])
     counts = {n: int(first[f"c{i}"]) for i, n in enumerate(numeric)}

@@ -317,17 +317,18 @@ def _spark_label_kind(frame: Any, target: str, task: TaskName, kind_of: Any) -> 
     `infer_task` tells them when `task` is auto: text, or few whole numbers, is classes."""
     from pyspark.sql import functions as F
 
+    from mlgate.data.spark import column as named
     from mlgate.training.task import MAX_INTEGER_CLASSES
 
     if task != "auto":
         return "categorical" if task == "classification" else "numeric"
     if kind_of(frame.schema[target].dataType) != "numeric":
         return "categorical"
-    value = F.col(target).cast("double")
+    value = named(target).cast("double")
     fractional = frame.where(~F.isnan(value) & (value != F.round(value))).limit(1).count()
     if fractional:
         return "numeric"
-    few = frame.select(target).where(F.col(target).isNotNull() & ~F.isnan(value)).distinct()
+    few = frame.select(named(target)).where(named(target).isNotNull() & ~F.isnan(value)).distinct()
     return (
         "categorical"
         if few.limit(MAX_INTEGER_CLASSES + 1).count() <= MAX_INTEGER_CLASSES
