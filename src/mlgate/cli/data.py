@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from mlgate.cli.engine import EngineOption, data_engine
 from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json
 
 if TYPE_CHECKING:
@@ -25,10 +26,16 @@ def infer(
         Path | None, typer.Option("-o", "--output", help="Write the schema here (else stdout).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    engine: EngineOption = None,
+    config: Annotated[
+        Path, typer.Option("-c", "--config", help="Config whose data.engine and data.spark apply.")
+    ] = Path("mlgate.yaml"),
 ) -> None:
-    """Infer a schema from DATA: dtypes, ranges with a margin, categories, missing rates."""
-    from mlgate.data.io import read_polars
-    from mlgate.data.schema import infer_schema, inference_header
+    """Infer a schema from DATA: dtypes, ranges with a margin, categories, missing rates.
+
+    With --engine spark, DATA is a Parquet or CSV file or folder Spark reads, or a table.
+    """
+    from mlgate.data.schema import inference_header
     from mlgate.errors import ConfigError
 
     if output is not None and output.is_dir():
@@ -43,16 +50,26 @@ def infer(
             file=output,
             fix="Pass --force to replace it.",
         )
-    frame = read_polars(data)
-    schema = infer_schema(frame, source=data)
-    header = inference_header(data, frame.height, frame.width)
+    chosen, spark = data_engine(engine, config)
+    if chosen == "spark":
+        from mlgate.data.spark import read_frame, spark_session
+        from mlgate.data.spark_schema import infer_schema_spark
+
+        frame = read_frame(spark_session(spark), data, typed=True)
+        schema, rows = infer_schema_spark(frame, source=data)
+        width = len(frame.columns)
+    else:
+        from mlgate.data.io import read_polars
+        from mlgate.data.schema import infer_schema
+
+        local = read_polars(data)
+        schema, rows, width = infer_schema(local, source=data), local.height, local.width
+    header = inference_header(data, rows, width)
     if output is None:
         out.print(escape(schema.to_yaml(header)), end="")
         return
     schema.save(output, header)
-    err.print(
-        f"wrote {escape(str(output))}: {len(schema.columns)} columns from {frame.height} rows"
-    )
+    err.print(f"wrote {escape(str(output))}: {len(schema.columns)} columns from {rows} rows")
 
 
 def render_report(report: ValidationReport) -> None:
@@ -79,13 +96,18 @@ def validate(
         Path, typer.Option("-c", "--config", help="Config whose schema to use.")
     ] = Path("mlgate.yaml"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    engine: EngineOption = None,
 ) -> None:
-    """Check DATA against a schema; report every violation. Exit 1 when any rule breaks."""
+    """Check DATA against a schema; report every violation. Exit 1 when any rule breaks.
+
+    With --engine spark, DATA is a Parquet or CSV file or folder Spark reads, or a table.
+    """
     from mlgate.config.loader import load_config
     from mlgate.data.schema import load_schema
     from mlgate.data.validate import validate_file
     from mlgate.errors import ConfigError
 
+    chosen, spark = data_engine(engine, config)
     if schema is None:
         if not config.exists():
             raise ConfigError(
@@ -99,7 +121,7 @@ def validate(
                 "the config names no schema.", file=config, field="schema", fix="Pass --schema."
             )
         schema = Path(loaded.resolve(loaded.schema_file))
-    report = validate_file(data, load_schema(schema))
+    report = validate_file(data, load_schema(schema), engine=chosen, spark=spark)
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:

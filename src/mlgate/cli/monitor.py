@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from mlgate.cli.engine import EngineOption, data_engine
 from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json, progress
 
 if TYPE_CHECKING:
@@ -69,8 +70,13 @@ def drift(
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit 1 when the dataset drifted.")
     ] = False,
+    engine: EngineOption = None,
 ) -> None:
-    """Test every column of CURRENT for drift from REFERENCE."""
+    """Test every column of CURRENT for drift from REFERENCE.
+
+    With --engine spark, both sides are profiled on Spark (Parquet or CSV files or
+    folders, or tables) and compared as profiles.
+    """
     from mlgate.monitor.check import check_drift
     from mlgate.project import Project
 
@@ -78,6 +84,8 @@ def drift(
     task: Literal["auto", "classification", "regression"] = "auto"
     if config is None and Path("mlgate.yaml").is_file():
         config = Path("mlgate.yaml")
+    chosen, spark = data_engine(engine, config)
+    samples: dict[str, Any] | None = {} if chosen == "spark" else None
     # A config asked for but missing is an error; a registry is read, never made.
     project = Project.open(config, create=False)
     if project.has_config:
@@ -93,6 +101,9 @@ def drift(
         target=target,
         task=task,
         drop=drop,
+        engine=chosen,
+        spark=spark,
+        samples=samples,
     )
     smallest = max((c.current_rows for c in report.columns), default=0)
     if smallest < MIN_ROWS:
@@ -114,7 +125,8 @@ def drift(
         from mlgate.monitor.check import plot_samples
         from mlgate.reporting.drift import drift_html
 
-        samples = plot_samples(report, reference, current, project=project)
+        if samples is None:
+            samples = plot_samples(report, reference, current, project=project)
         html.write_text(drift_html(report, samples), encoding="utf-8")
     if as_json:
         print_json(report.model_dump(mode="json"))

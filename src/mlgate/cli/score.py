@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mlgate.cli.engine import EngineOption, data_engine
 from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json
 
 if TYPE_CHECKING:
@@ -80,9 +81,7 @@ def score(
     output: Annotated[
         str, typer.Argument(help="A .parquet file, or a folder for part files (path or URL).")
     ],
-    engine: Annotated[
-        str, typer.Option("--engine", help="local (streams in batches) or spark.")
-    ] = "local",
+    engine: EngineOption = None,
     id_column: Annotated[
         str | None,
         typer.Option("--id", help="An input column copied to the output beside each row."),
@@ -116,11 +115,8 @@ def score(
     from mlgate.project import Project
     from mlgate.scoring import score as run_score
 
+    engine, _ = data_engine(engine, config)
     chosen: Literal["local", "spark"] = "spark" if engine == "spark" else "local"
-    if engine not in ("local", "spark"):
-        from mlgate.errors import ConfigError
-
-        raise ConfigError("unknown engine.", field="--engine", value=engine, allowed="local, spark")
     with (
         Project.open(config, required=False, create=False) as project,
         _bar(not quiet and not as_json) as progress,

@@ -299,7 +299,31 @@ _REACH = 6
 
 
 def _numeric_bounds(series: pl.Series) -> tuple[float, float] | None:
-    """A range that holds the column and, with high probability, fresh samples of it.
+    """A range that holds the column and, with high probability, fresh samples of it."""
+    finite = series.filter(series.is_finite()) if series.dtype.is_float() else series
+    finite = finite.drop_nulls()
+    if finite.len() == 0:
+        return None
+    inner = inner_rank(finite.len())
+    return bounds_from(
+        float(finite.min()),  # type: ignore[arg-type]
+        float(finite.bottom_k(inner + 1).max()),  # type: ignore[arg-type]
+        float(finite.top_k(inner + 1).min()),  # type: ignore[arg-type]
+        float(finite.max()),  # type: ignore[arg-type]
+        integer=series.dtype.is_integer(),
+    )
+
+
+def inner_rank(count: int) -> int:
+    """How many places in from each extreme `bounds_from`'s inner values are taken."""
+    return min(10, max(3, count // 20), count - 1)
+
+
+def bounds_from(
+    lo: float, near_lo: float, near_hi: float, hi: float, *, integer: bool
+) -> tuple[float, float]:
+    """The bounds of a column whose finite values run from `lo` to `hi`, with `near_lo`
+    and `near_hi` the values `inner_rank` places in from each end.
 
     A new sample beats the old extreme often (a 25% hold-out does so in one column of
     four), so the bound extrapolates the tail: six gaps between the extreme and the value
@@ -308,14 +332,6 @@ def _numeric_bounds(series: pl.Series) -> tuple[float, float] | None:
     credit data, at most 1.5% of splits then have any column out of range, where 10% of
     the range alone failed 24-80%; the bounds span about 2-3.5 times the observed range.
     """
-    finite = series.filter(series.is_finite()) if series.dtype.is_float() else series
-    finite = finite.drop_nulls()
-    if finite.len() == 0:
-        return None
-    lo, hi = float(finite.min()), float(finite.max())  # type: ignore[arg-type]
-    inner = min(10, max(3, finite.len() // 20), finite.len() - 1)
-    near_lo = float(finite.bottom_k(inner + 1).max())  # type: ignore[arg-type]
-    near_hi = float(finite.top_k(inner + 1).min())  # type: ignore[arg-type]
     span = hi - lo
     below = max(0.1 * span, _REACH * (near_lo - lo), abs(lo) * 0.05 if span == 0 else 0.0)
     above = max(0.1 * span, _REACH * (hi - near_hi), abs(hi) * 0.05 if span == 0 else 0.0)
@@ -325,7 +341,7 @@ def _numeric_bounds(series: pl.Series) -> tuple[float, float] | None:
         low = 0.0
     scale = min(max(abs(high - low), abs(hi), 1e-12), _LARGEST)
     step = 10.0 ** (math.floor(math.log10(scale)) - 2)
-    if series.dtype.is_integer():
+    if integer:
         step = max(step, 1.0)
     return _nice(low, step, "down"), _nice(high, step, "up")
 
@@ -353,23 +369,45 @@ def _dtype_of(series: pl.Series) -> Dtype | None:
 
 def infer_column(series: pl.Series) -> ColumnSchema:
     """Rules for one column that its own data, and fresh samples like it, satisfy."""
-    rows = series.len()
+    dtype = _dtype_of(series)
     missing = series.null_count() + (int(series.is_nan().sum()) if series.dtype.is_float() else 0)
+    bounds = _numeric_bounds(series) if dtype in ("int", "float") else None
+    infinite = series.dtype.is_float() and bool(series.is_infinite().any())
+    distinct: list[str] | None = None
+    if dtype == "string":
+        values = series.drop_nulls()
+        if values.n_unique() <= MAX_CATEGORIES:
+            distinct = [str(v) for v in values.unique().to_list()]
+    return column_rules_from(
+        dtype, series.len(), missing, bounds=bounds, infinite=infinite, distinct=distinct
+    )
+
+
+def column_rules_from(
+    dtype: Dtype | None,
+    rows: int,
+    missing: int,
+    *,
+    bounds: tuple[float, float] | None = None,
+    infinite: bool = False,
+    distinct: list[str] | None = None,
+) -> ColumnSchema:
+    """A column's inferred rules from what was measured of it: its kind, rows, missing
+    values, bounds (`bounds_from`), whether it holds ±inf, and its distinct texts when
+    there are at most MAX_CATEGORIES (None when more)."""
     rate = missing / rows if rows else 0.0
-    rules: dict[str, Any] = {"dtype": _dtype_of(series)}
-    if rules["dtype"] in ("int", "float"):
-        bounds = _numeric_bounds(series)
+    rules: dict[str, Any] = {"dtype": dtype}
+    if dtype in ("int", "float"):
         if bounds is not None:
             rules["min"], rules["max"] = bounds
-            if rules["dtype"] == "int":
+            if dtype == "int":
                 rules["min"], rules["max"] = int(rules["min"]), int(rules["max"])
-        if series.dtype.is_float() and bool(series.is_infinite().any()):
+        if infinite:
             rules["allow_inf"] = True
-    elif rules["dtype"] == "string":
-        values = series.drop_nulls()
-        distinct = values.n_unique()
-        if 0 < distinct <= MAX_CATEGORIES and distinct <= max(2, values.len() // 2):
-            rules["categories"] = sorted(str(v) for v in values.unique().to_list())
+    elif dtype == "string" and distinct is not None:
+        present = rows - missing
+        if 0 < len(distinct) <= MAX_CATEGORIES and len(distinct) <= max(2, present // 2):
+            rules["categories"] = sorted(distinct)
     if missing == 0:
         rules["nullable"] = False
         rules["max_missing_rate"] = 0.0
@@ -377,6 +415,16 @@ def infer_column(series: pl.Series) -> ColumnSchema:
         rules["nullable"] = True
         rules["max_missing_rate"] = _round_up(rate * 1.5 + 0.02, 2)
     return ColumnSchema.model_validate(rules)
+
+
+def dataset_rules_from(rows: int, duplicates: int) -> DatasetRules:
+    """The inferred `_global` rules of a table of `rows` rows, `duplicates` of them repeats."""
+    dataset = DatasetRules(min_rows=1)
+    if duplicates == 0:
+        dataset.max_duplicates = 0
+    else:
+        dataset.max_duplicate_rate = _round_up(duplicates / rows * 1.5 + 0.01, 3)
+    return dataset
 
 
 def infer_schema(frame: pl.DataFrame | pd.DataFrame, *, source: str | None = None) -> Schema:
@@ -400,13 +448,7 @@ def infer_schema(frame: pl.DataFrame | pd.DataFrame, *, source: str | None = Non
     floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
     frame = frame.with_columns(pl.col(floats).fill_nan(None)) if floats else frame
     columns = {name: infer_column(frame.get_column(name)) for name in frame.columns}
-    rows = frame.height
-    duplicates = repeated_rows(frame).len()
-    dataset = DatasetRules(min_rows=1)
-    if duplicates == 0:
-        dataset.max_duplicates = 0
-    else:
-        dataset.max_duplicate_rate = _round_up(duplicates / rows * 1.5 + 0.01, 3)
+    dataset = dataset_rules_from(frame.height, repeated_rows(frame).len())
     return Schema(columns=columns, dataset=dataset)
 
 

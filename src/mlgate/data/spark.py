@@ -19,9 +19,19 @@ from typing import TYPE_CHECKING, Any
 from mlgate.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["ENGINES", "EXTRA", "check_engine", "read_frame", "require_pyspark", "spark_session"]
+__all__ = [
+    "ENGINES",
+    "EXTRA",
+    "ROW",
+    "check_engine",
+    "column",
+    "numbered",
+    "read_frame",
+    "require_pyspark",
+    "spark_session",
+]
 
 ENGINES = ("local", "spark")
 #: The extra that installs the Spark engine.
@@ -51,6 +61,13 @@ def require_pyspark(field: str = "--engine") -> Any:
     return pyspark.sql
 
 
+def column(name: str) -> Column:
+    """The column called `name`, whatever it holds (`F.col` reads a dot as a field)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
     """The active SparkSession, else a new one with `settings` (spark.* keys)."""
     sql = require_pyspark()
@@ -74,11 +91,13 @@ def _master_elsewhere() -> bool:
     return "--master" in submit or "MASTER" in os.environ or "SPARK_CONF_DIR" in os.environ
 
 
-def read_frame(spark: SparkSession, location: str) -> DataFrame:
+def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> DataFrame:
     """A Parquet or CSV file or folder (path or URL Spark reads), or a table's name.
 
     A CSV's columns are read as text, as the local engine reads feature columns:
-    a value that is no number is then refused with its row, not guessed at.
+    a value that is no number is then refused with its row, not guessed at. With
+    `typed`, Spark infers a CSV's column types (one more pass), as the local
+    engine's validation and schema inference read CSV.
     """
     from pyspark.errors import AnalysisException
 
@@ -90,7 +109,8 @@ def read_frame(spark: SparkSession, location: str) -> DataFrame:
     try:
         if kind == "csv":
             tab = location.lower().removesuffix(".gz").endswith(".tsv")
-            return spark.read.csv(location, header=True, sep="\t" if tab else ",")
+            sep = "\t" if tab else ","
+            return spark.read.csv(location, header=True, sep=sep, inferSchema=typed)
         return spark.read.parquet(location)
     except AnalysisException as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
@@ -131,3 +151,40 @@ def _folder_format(location: str) -> str:
         ):
             return "csv"
     return "parquet"
+
+
+#: The column `numbered` adds: each row's 0-based position, as the local engine counts it.
+ROW = "__mlgate_row"
+
+
+def numbered(frame: DataFrame) -> tuple[DataFrame, int]:
+    """`frame` with each row's position in `ROW`, and its number of rows (one Spark job).
+
+    Parquet rows are numbered as the local engine reads them: files in the order of
+    their names, rows in file order (Spark's hidden `_metadata.file_path` and
+    `row_index`). CSV and tables have no row index: rows are numbered in Spark's
+    read order, a partition's after the previous partition's.
+    """
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+
+    try:
+        key = F.col("_metadata.file_path")
+        within = F.col("_metadata.row_index")
+        frame.select(key, within).schema  # noqa: B018 (analysed, not run)
+    except AnalysisException:
+        key = F.spark_partition_id()
+        # The id is the partition's number << 33 plus the row's place in it.
+        within = F.monotonically_increasing_id() - F.shiftleft(key.cast("long"), 33)
+    tagged = frame.withColumn("__mlgate_key", key)
+    counts = tagged.groupBy("__mlgate_key").count().collect()
+    offsets: dict[Any, int] = {}
+    total = 0
+    for row in sorted(counts, key=lambda r: r[0]):
+        offsets[row[0]] = total
+        total += int(row["count"])
+    if not offsets:
+        return frame.withColumn(ROW, F.lit(0).cast("long")), 0
+    table = F.create_map(*[F.lit(v) for pair in offsets.items() for v in pair])
+    start = table[F.col("__mlgate_key")]
+    return tagged.withColumn(ROW, start + within).drop("__mlgate_key"), total

@@ -2,11 +2,14 @@
 
 Row-level rules (ranges, categories, finiteness) run as a lazy pandera schema on
 polars; dataset-level rules (missing rates, duplicates, row count, means) are
-single polars aggregates. Both feed one report (`mlgate.data.report`).
+single polars aggregates. Both feed one report (`mlgate.data.report`). The Spark
+engine (`mlgate.data.spark_validate`) finds the same violations on a Spark
+DataFrame.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +46,26 @@ def validate(
     return disclosure.report(found)  # inside a `withheld` block, nothing of the data
 
 
-def validate_file(location: str | Path, schema: Schema) -> ValidationReport:
-    """Read the table at `location` and check it against `schema`."""
+def validate_file(
+    location: str | Path,
+    schema: Schema,
+    *,
+    engine: str = "local",
+    spark: Mapping[str, str] | None = None,
+) -> ValidationReport:
+    """Read the table at `location` and check it against `schema`.
+
+    `engine="spark"` reads it with Spark (a Parquet or CSV file or folder, or a
+    table's name) and checks it there; `spark` holds the spark.* settings of a
+    session mlgate starts when none is active.
+    """
+    from mlgate.data.spark import check_engine
+
+    if check_engine(engine) == "spark":
+        from mlgate.data.spark import read_frame, spark_session
+        from mlgate.data.spark_validate import validate_spark
+
+        session = spark_session(spark)
+        frame = read_frame(session, str(location), typed=True)
+        return validate_spark(frame, schema, source=str(location))
     return validate(read_polars(location), schema, source=str(location))

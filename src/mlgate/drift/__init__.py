@@ -10,6 +10,7 @@ from mlgate.drift.detector import (
     compare_column,
     detect,
     detect_files,
+    detect_profiles,
     sample_values,
 )
 from mlgate.drift.profile import PROFILE, ColumnProfile, Profile, build_profile, sample_of
@@ -42,6 +43,7 @@ __all__ = [
     "compare_column",
     "detect",
     "detect_files",
+    "detect_profiles",
     "get_test",
     "ks_statistic",
     "register_test",

@@ -41,6 +41,7 @@ __all__ = [
     "compare_column",
     "detect",
     "detect_files",
+    "detect_profiles",
     "sample_values",
 ]
 
@@ -209,6 +210,46 @@ def detect(
             )
             setattr(report, field, outcome)
     return report
+
+
+def detect_profiles(
+    reference: Profile,
+    current: Profile,
+    *,
+    config: DriftConfig | None = None,
+    kinds: dict[str, str] | None = None,
+) -> DriftReport:
+    """Drift between two profiles (each column's summary, as the Spark engine builds them).
+
+    Columns are those of `kinds`, else the reference's; both must have them.
+    """
+    config = config or DriftConfig()
+    kinds = kinds or {name: c.kind for name, c in reference.columns.items()}
+    for side, profile in (("reference profile", reference), ("current data", current)):
+        absent = [c for c in kinds if c not in profile.columns]
+        if absent:
+            raise DataError(
+                f"the {side} has no column(s) {', '.join(map(repr, absent))}.",
+                fix="Compare data with the reference's columns.",
+            )
+    columns = [
+        compare_column(
+            name,
+            kind,
+            sample_of(reference.columns[name]),
+            sample_of(current.columns[name]),
+            config,
+        )
+        for name, kind in kinds.items()
+    ]
+    _correct(columns, config)
+    for column in columns:
+        column.importance = reference.importance.get(column.column)
+    return DriftReport(
+        columns=columns,
+        share=sum(c.drifted for c in columns) / len(columns) if columns else 0.0,
+        threshold=config.share,
+    )
 
 
 def detect_files(

@@ -8,6 +8,7 @@ should not count towards the share of drifted features.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +20,7 @@ from mlgate.drift.detector import (
     compare_column,
     detect,
     detect_files,
+    detect_profiles,
     sample_values,
 )
 from mlgate.drift.profile import PROFILE, Profile, sample_of
@@ -208,6 +210,9 @@ def check_drift(
     target: str | None = None,
     task: TaskName = "auto",
     drop: list[str] | None = None,
+    engine: str = "local",
+    spark: Mapping[str, str] | None = None,
+    samples: dict[str, tuple[Any, Any]] | None = None,
 ) -> DriftReport:
     """Drift of the data in `current` against `reference`.
 
@@ -215,11 +220,22 @@ def check_drift(
     sides have it, against a profile's labels or the reference data's column;
     `task` says whether it holds class labels or numbers ("auto": from the data).
     `drop` (the config's `data.drop`) names columns the model never sees, left out.
+    `engine="spark"` profiles both sides on Spark (`spark`: the spark.* settings of a
+    session mlgate starts when none is active) and compares the profiles; `samples`,
+    when given, then receives each column's pair of profile samples for plots.
     """
+    from mlgate.data.spark import check_engine
+
     config = config or DriftConfig()
     drop = drop or []
     profile = _profile_at(reference, project)
-    if profile is not None:
+    if check_engine(engine) == "spark":
+        report, plotted = spark_drift(
+            reference, current, profile, config, columns, target, task, drop, spark
+        )
+        if samples is not None:
+            samples.update(plotted)
+    elif profile is not None:
         report = _against_profile(profile, current, config, columns, target, drop)
     elif table_format(reference) == "parquet" and table_format(current) == "parquet":
         report = _parquet_files(reference, current, config, columns, target, task, drop)
@@ -227,6 +243,97 @@ def check_drift(
         report = _data_files(reference, current, config, columns, target, task, drop)
     report.reference, report.current = reference, current
     return report
+
+
+def spark_drift(
+    reference: str,
+    current: str,
+    profile: Profile | None,
+    config: DriftConfig,
+    columns: list[str] | None,
+    target: str | None,
+    task: TaskName,
+    drop: list[str],
+    settings: Mapping[str, str] | None,
+) -> tuple[DriftReport, dict[str, tuple[Any, Any]]]:
+    """Drift on Spark: both sides profiled there (the reference unless it is a profile),
+    then compared as profiles; and each column's pair of samples, for plots."""
+    from mlgate.data.spark import read_frame, spark_session
+    from mlgate.drift.spark_profile import spark_kind, spark_kinds, spark_profile
+
+    session = spark_session(settings)
+    cur = read_frame(session, current, typed=True)
+    ref = None if profile is not None else read_frame(session, reference, typed=True)
+    kinds: dict[str, str]
+    label_kind: str | None
+    if profile is not None:
+        kinds = {
+            c: str(p.kind)
+            for c, p in profile.columns.items()
+            if (columns is None or c in columns) and c != target and c not in drop
+        }
+        label = profile.label if target is not None and target in cur.columns else None
+        label_kind = None if label is None else label.kind
+    else:
+        assert ref is not None
+        names = _features(ref.columns, cur.columns, columns, target, drop)
+        kinds = spark_kinds(ref, cur, names)
+        label_kind = None
+        if target is not None and target in ref.columns and target in cur.columns:
+            label_kind = _spark_label_kind(ref, target, task, spark_kind)
+    lacking = [c for c in kinds if c not in cur.columns]
+    if lacking:
+        raise DataError(
+            f"the current data lacks column(s) {', '.join(map(repr, lacking))}.",
+            fix="Compare data with the reference's columns.",
+        )
+    wanted = kinds | ({target: label_kind} if target is not None and label_kind else {})
+    found = spark_profile(cur, wanted)
+    if ref is not None:
+        profile = spark_profile(ref, wanted)
+        if target is not None and label_kind is not None:
+            profile.label = profile.columns.pop(target)
+    assert profile is not None
+    report = detect_profiles(profile, found, config=config, kinds=kinds)
+    if target is not None and label_kind is not None and profile.label is not None:
+        report.label = compare_column(
+            target,
+            label_kind,
+            sample_of(profile.label),
+            sample_of(found.columns[target]),
+            config,
+        )
+    samples = {
+        c.column: (sample_of(profile.columns[c.column]), sample_of(found.columns[c.column]))
+        for c in report.columns
+    }
+    if report.label is not None and profile.label is not None and target is not None:
+        samples[target] = (sample_of(profile.label), sample_of(found.columns[target]))
+    return report, samples
+
+
+def _spark_label_kind(frame: Any, target: str, task: TaskName, kind_of: Any) -> str:
+    """'categorical' for class labels, 'numeric' for a regression target, as
+    `infer_task` tells them when `task` is auto: text, or few whole numbers, is classes."""
+    from pyspark.sql import functions as F
+
+    from mlgate.data.spark import column as named
+    from mlgate.training.task import MAX_INTEGER_CLASSES
+
+    if task != "auto":
+        return "categorical" if task == "classification" else "numeric"
+    if kind_of(frame.schema[target].dataType) != "numeric":
+        return "categorical"
+    value = named(target).cast("double")
+    fractional = frame.where(~F.isnan(value) & (value != F.round(value))).limit(1).count()
+    if fractional:
+        return "numeric"
+    few = frame.select(named(target)).where(named(target).isNotNull() & ~F.isnan(value)).distinct()
+    return (
+        "categorical"
+        if few.limit(MAX_INTEGER_CLASSES + 1).count() <= MAX_INTEGER_CLASSES
+        else "numeric"
+    )
 
 
 def plot_samples(

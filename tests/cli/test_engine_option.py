@@ -1,0 +1,55 @@
+"""The data commands' `--engine`: an unknown engine, or spark without pyspark, is a usage
+error (exit 2) that says what to do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import mlgate
+from mlgate.cli import app
+
+COMMANDS = {
+    "validate": ["validate", "data.parquet", "--schema", "schema.yaml"],
+    "drift": ["drift", "ref.parquet", "cur.parquet"],
+    "schema infer": ["schema", "infer", "data.parquet"],
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_without_pyspark_the_spark_engine_is_a_usage_error_naming_the_extra(
+    command: str, tmp_path: Path
+) -> None:
+    blocked = (
+        "import sys; sys.modules['pyspark'] = None; sys.modules['pyspark.sql'] = None\n"
+        "from mlgate.cli import main\n"
+        f"sys.argv = ['mlgate', *{COMMANDS[command]!r}, '--engine', 'spark']\n"
+        "main()\n"
+    )
+    # The mlgate under test, wherever it is imported from here.
+    source = str(Path(mlgate.__file__).parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        "error: --engine: the spark engine needs pyspark, which is not installed. Got 'spark'. "
+        "Install it with `pip install 'mlgate[spark]'`, or use --engine local."
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_unknown_engine_is_a_usage_error(
+    command: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, [*COMMANDS[command], "--engine", "dask"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --engine: unknown engine. Got 'dask'.")
+    assert "local, spark" in result.stderr
