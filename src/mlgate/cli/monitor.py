@@ -153,6 +153,14 @@ def _performance(result: CycleResult) -> str:
     said = f"live accuracy {accuracy}"
     if estimate is not None:
         said += f", estimated {estimate.accuracy:.3f} ({estimate.low:.3f} to {estimate.high:.3f})"
+    binary = result.estimated_binary
+    if binary is not None:
+        said += f"; estimated F1 {binary.f1:.3f} ({binary.f1_low:.3f} to {binary.f1_high:.3f})"
+        if binary.roc_auc is not None:
+            said += (
+                f", ROC AUC {binary.roc_auc:.3f} ({binary.roc_auc_low:.3f} to "
+                f"{binary.roc_auc_high:.3f})"
+            )
     return said
 
 

@@ -26,7 +26,12 @@ from mlgate.registry.bundle import CARD_FILE, ModelCard
 from mlgate.registry.versions import CHAMPION, VersionInfo
 from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import record_event
-from mlgate.stats.estimate import AccuracyEstimate, estimate_accuracy
+from mlgate.stats.estimate import (
+    AccuracyEstimate,
+    BinaryEstimate,
+    estimate_accuracy,
+    estimate_binary,
+)
 from mlgate.stats.loss import ErrorEstimate, estimate_error
 from mlgate.training.preprocessing import MISSING
 
@@ -72,6 +77,11 @@ class CycleResult(BaseModel):
         None,
         description="The champion's accuracy on the window's rows estimated from its "
         "calibrated confidence, before any label (classifiers).",
+    )
+    estimated_binary: BinaryEstimate | None = Field(
+        None,
+        description="A binary classifier's F1 (of its second class) and ROC AUC on the "
+        "window's rows, estimated from its calibrated confidence before any label.",
     )
     estimate_note: str | None = Field(None, description="Why there is no estimate.")
     estimate_gap: float | None = Field(
@@ -250,6 +260,12 @@ def _estimate(card: ModelCard | None, traffic: Any, result: CycleResult, min_lab
         )
         return
     result.estimated_accuracy = estimate_accuracy(calibration, traffic["score"].to_numpy())
+    classes = card.classes if card is not None else None
+    if classes is not None and len(classes) == 2:
+        positive = traffic["prediction"].astype(str) == str(classes[1])
+        result.estimated_binary = estimate_binary(
+            calibration, traffic["score"].to_numpy(), positive.to_numpy()
+        )
     if result.live_accuracy is None:
         return
     labelled = traffic[traffic["label"].notna()]
