@@ -152,9 +152,9 @@ def test_steps_need_not_end_at_100_outside_a_canary(tmp_path: Path) -> None:
         (
             {"analysis": {"max_eror_rate": 0.1}},
             "rollout.analysis.max_eror_rate: unknown key (did you mean 'max_error_rate'? "
-            "allowed: labels_wait, latency_slack_ms, max_error_rate, max_p99_latency_ratio, "
-            "min_agreement, min_labels, min_live_accuracy_delta, min_requests, "
-            "on_missing_labels, regression_tolerance)",
+            "allowed: estimated, labels_wait, latency_slack_ms, max_error_rate, "
+            "max_p99_latency_ratio, min_agreement, min_labels, min_live_accuracy_delta, "
+            "min_requests, on_missing_labels, regression_tolerance)",
         ),
         (
             {"analysis": {"on_missing_labels": "wait"}},

@@ -34,6 +34,15 @@ def test_the_estimate_tracks_realized_accuracy_where_only_the_inputs_moved(
     assert estimate.low <= cycle.live_accuracy <= estimate.high
     assert cycle.estimate_gap is not None
     assert not any("concept drift" in note for note in cycle.notes)
+    # Binary: F1 of class 1 and ROC AUC beside accuracy, from the same log alone.
+    binary = cycle.estimated_binary
+    assert binary is not None
+    assert binary.rows == cycle.rows
+    assert binary.f1_low <= binary.f1 <= binary.f1_high
+    assert binary.roc_auc is not None
+    assert binary.roc_auc_low is not None
+    assert binary.roc_auc_high is not None
+    assert 0.5 < binary.roc_auc_low <= binary.roc_auc <= binary.roc_auc_high
 
 
 def test_concept_drift_shows_as_a_gap_between_estimate_and_realized(

@@ -145,19 +145,43 @@ _STOPPED = {
 }
 
 
+def _performance(result: CycleResult) -> str:
+    """Live and estimated performance side by side: a classifier's accuracy (and, binary,
+    F1 and ROC AUC), a regressor's MAE and RMSE."""
+    error = result.estimated_error
+    if error is not None or result.live_mae is not None:
+        live = "-" if result.live_mae is None else f"{result.live_mae:.4g}"
+        said = f"live MAE {live}"
+        if result.live_rmse is not None:
+            said += f", RMSE {result.live_rmse:.4g}"
+        if error is not None:
+            said += (
+                f"; estimated MAE {error.mae:.4g} ({error.mae_low:.4g} to {error.mae_high:.4g}),"
+                f" RMSE {error.rmse:.4g} ({error.rmse_low:.4g} to {error.rmse_high:.4g})"
+            )
+        return said
+    accuracy = "-" if result.live_accuracy is None else f"{result.live_accuracy:.3f}"
+    estimate = result.estimated_accuracy
+    said = f"live accuracy {accuracy}"
+    if estimate is not None:
+        said += f", estimated {estimate.accuracy:.3f} ({estimate.low:.3f} to {estimate.high:.3f})"
+    binary = result.estimated_binary
+    if binary is not None:
+        said += f"; estimated F1 {binary.f1:.3f} ({binary.f1_low:.3f} to {binary.f1_high:.3f})"
+        if binary.roc_auc is not None:
+            said += (
+                f", ROC AUC {binary.roc_auc:.3f} ({binary.roc_auc_low:.3f} to "
+                f"{binary.roc_auc_high:.3f})"
+            )
+    return said
+
+
 def render_cycle(result: CycleResult) -> None:
     """One monitoring cycle's verdict, for people."""
     colour = {"healthy": "green", "insufficient": "yellow"}.get(result.status, "red")
-    accuracy = "-" if result.live_accuracy is None else f"{result.live_accuracy:.3f}"
-    estimate = result.estimated_accuracy
-    estimated = (
-        f", estimated {estimate.accuracy:.3f} ({estimate.low:.3f} to {estimate.high:.3f})"
-        if estimate is not None
-        else ""
-    )
     out.print(
         f"[{colour}]{result.status}[/] — champion {result.champion}, {result.rows} served rows, "
-        f"{result.labelled} labelled, live accuracy {accuracy}{estimated}"
+        f"{result.labelled} labelled, {_performance(result)}"
     )
     for reason in result.reasons + result.notes:
         out.print(f"  - {escape(reason)}")

@@ -76,6 +76,12 @@ class MonitorConfig(Strict):
     accuracy_floor: float | None = Field(
         None, ge=0.0, le=1.0, description="Live accuracy below this is 'degraded'."
     )
+    error_ceiling: float | None = Field(
+        None,
+        ge=0.0,
+        description="Regressors: live MAE above this is 'degraded', and so, before enough "
+        "labels, is an estimated MAE whose interval lies wholly above it.",
+    )
     min_labels: int = Field(100, ge=1, description="Fewest labelled rows for live accuracy.")
     drift: DriftConfig = Field(default_factory=DriftConfig)
     retrain_on: list[Verdict] = Field(

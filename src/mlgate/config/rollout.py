@@ -14,6 +14,7 @@ __all__ = [
     "PLANS",
     "STRATEGIES",
     "AnalysisConfig",
+    "EstimatedUse",
     "MissingLabels",
     "Plan",
     "PreSwitchConfig",
@@ -30,6 +31,8 @@ PLANS: tuple[str, ...] = get_args(Plan)
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 #: What a step that needs feedback labels does when they have not come in time.
 MissingLabels = Literal["hold", "rollback", "promote"]
+#: What the controller does with the versions' performance estimated before labels.
+EstimatedUse = Literal["off", "advise", "enforce"]
 #: The live accuracy check's minimum when the config does not set one.
 LIVE_ACCURACY_FLOOR = -0.02
 
@@ -89,6 +92,16 @@ class AnalysisConfig(Strict):
         "rollback; hold (until they come or a person acts); or promote (go on as if live "
         "accuracy passed: a canary advances, a blue-green switches, a shadow or A/B is "
         "promoted).",
+    )
+    estimated: EstimatedUse = Field(
+        "advise",
+        description="Both versions' performance estimated without labels on the traffic "
+        "each saw (accuracy from calibrated confidence; a regressor's MAE from its loss "
+        "model), compared on the same rows where both answered them: off; advise (shown in "
+        "the analysis and its events, not acted on); enforce (as well, a challenger whose "
+        "estimated interval lies below the champion's by more than the margin fails a "
+        "check, so it is held, then rolled back, before labels exist; once live accuracy is "
+        "measured it has the last word).",
     )
     regression_tolerance: float = Field(
         0.05,

@@ -26,7 +26,13 @@ from mlgate.registry.bundle import CARD_FILE, ModelCard
 from mlgate.registry.versions import CHAMPION, VersionInfo
 from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import record_event
-from mlgate.stats.estimate import AccuracyEstimate, estimate_accuracy
+from mlgate.stats.estimate import (
+    AccuracyEstimate,
+    BinaryEstimate,
+    estimate_accuracy,
+    estimate_binary,
+)
+from mlgate.stats.loss import ErrorEstimate, estimate_error
 from mlgate.training.preprocessing import MISSING
 
 if TYPE_CHECKING:
@@ -72,11 +78,28 @@ class CycleResult(BaseModel):
         description="The champion's accuracy on the window's rows estimated from its "
         "calibrated confidence, before any label (classifiers).",
     )
+    estimated_binary: BinaryEstimate | None = Field(
+        None,
+        description="A binary classifier's F1 (of its second class) and ROC AUC on the "
+        "window's rows, estimated from its calibrated confidence before any label.",
+    )
     estimate_note: str | None = Field(None, description="Why there is no estimate.")
     estimate_gap: float | None = Field(
         None,
         description="Realized minus estimated accuracy on the labelled rows, once there are "
         "enough of them.",
+    )
+    live_mae: float | None = Field(None, description="Regressors: MAE on the labelled rows.")
+    live_rmse: float | None = Field(None, description="Regressors: RMSE on the labelled rows.")
+    estimated_error: ErrorEstimate | None = Field(
+        None,
+        description="The champion's MAE and RMSE on the window's rows estimated from its loss "
+        "model, before any label (regressors).",
+    )
+    error_gap: float | None = Field(
+        None,
+        description="Regressors: realized minus estimated MAE on the labelled rows, once "
+        "there are enough of them.",
     )
     drift: DriftReport | None = None
     retrained: bool = False
@@ -138,6 +161,22 @@ def _live_accuracy(traffic: Any, task: str) -> tuple[int, float | None]:
     return len(labelled), float(hits.mean())
 
 
+def _live_error(traffic: Any) -> tuple[float, float] | None:
+    """A regressor's MAE and RMSE on the labelled rows; None without any."""
+    import numpy as np
+    import pandas as pd
+
+    if traffic.empty or "label" not in traffic:
+        return None
+    labelled = traffic[traffic["label"].notna()]
+    truth = pd.to_numeric(labelled["label"], errors="coerce").to_numpy(dtype=float)
+    predicted = pd.to_numeric(labelled["prediction"], errors="coerce").to_numpy(dtype=float)
+    residual = (truth - predicted)[np.isfinite(truth - predicted)]
+    if not len(residual):
+        return None
+    return float(np.abs(residual).mean()), float(np.sqrt((residual**2).mean()))
+
+
 def run_cycle(
     project: Project,
     *,
@@ -152,7 +191,8 @@ def run_cycle(
     champion, profile, card = _champion(project)
     # Only the champion's own rows: those an earlier version served say nothing of it.
     traffic = recent_traffic(project.log_root, project.name, since, version=champion.version)
-    labelled, accuracy = _live_accuracy(traffic, str(champion.tags.get("mlgate.task", "")))
+    task = str(champion.tags.get("mlgate.task", ""))
+    labelled, accuracy = _live_accuracy(traffic, task)
     result = CycleResult(
         model=project.name,
         at=now,
@@ -164,6 +204,9 @@ def run_cycle(
         live_accuracy=accuracy if labelled >= monitor.min_labels else None,
         champion=champion.version,
     )
+    error = _live_error(traffic) if task == "regression" else None
+    if error is not None and labelled >= monitor.min_labels:
+        result.live_mae, result.live_rmse = error
     if len(traffic) < monitor.min_samples:
         result.status = "insufficient"
         result.reasons.append(
@@ -202,8 +245,11 @@ def _champion(project: Project) -> tuple[VersionInfo, Profile, ModelCard | None]
 
 
 def _estimate(card: ModelCard | None, traffic: Any, result: CycleResult, min_labels: int) -> None:
-    """The champion's accuracy estimated without labels, and, once labels are in, the gap
-    between estimate and realized accuracy on the labelled rows."""
+    """The champion's accuracy (or a regressor's error) estimated without labels, and,
+    once labels are in, the gap between estimate and realized on the labelled rows."""
+    if card is not None and card.task == "regression":
+        _estimate_error(card, traffic, result)
+        return
     calibration = card.calibration if card is not None else None
     if calibration is None or not calibration.usable:
         result.estimate_note = (
@@ -214,6 +260,12 @@ def _estimate(card: ModelCard | None, traffic: Any, result: CycleResult, min_lab
         )
         return
     result.estimated_accuracy = estimate_accuracy(calibration, traffic["score"].to_numpy())
+    classes = card.classes if card is not None else None
+    if classes is not None and len(classes) == 2:
+        positive = traffic["prediction"].astype(str) == str(classes[1])
+        result.estimated_binary = estimate_binary(
+            calibration, traffic["score"].to_numpy(), positive.to_numpy()
+        )
     if result.live_accuracy is None:
         return
     labelled = traffic[traffic["label"].notna()]
@@ -227,6 +279,38 @@ def _estimate(card: ModelCard | None, traffic: Any, result: CycleResult, min_lab
             f"is outside the estimate's interval for them ({on_labelled.low:.3f} to "
             f"{on_labelled.high:.3f}): the relation between features and label may have "
             "changed (concept drift), which an estimate from the model's confidence cannot see"
+        )
+
+
+def _estimate_error(card: ModelCard, traffic: Any, result: CycleResult) -> None:
+    """A regressor's MAE and RMSE estimated from its loss model; with labels, the gap."""
+    import pandas as pd
+
+    loss = card.loss_model
+    if loss is None or not loss.usable:
+        result.estimate_note = (
+            loss.note
+            if loss is not None
+            else "the champion has no loss model (one registered before mlgate fitted them)"
+        )
+        return
+    predicted = pd.to_numeric(traffic["prediction"], errors="coerce").to_numpy(dtype=float)
+    result.estimated_error = estimate_error(loss, traffic, predicted)
+    if result.live_mae is None:
+        return
+    labelled = traffic[traffic["label"].notna()]
+    on_labelled = estimate_error(
+        loss, labelled, pd.to_numeric(labelled["prediction"], errors="coerce").to_numpy(float)
+    )
+    if on_labelled is None:
+        return
+    result.error_gap = result.live_mae - on_labelled.mae
+    if not on_labelled.mae_low <= result.live_mae <= on_labelled.mae_high:
+        result.notes.append(
+            f"realized MAE {result.live_mae:.4g} on {result.labelled} labelled rows is outside "
+            f"the estimate's interval for them ({on_labelled.mae_low:.4g} to "
+            f"{on_labelled.mae_high:.4g}): the relation between features and label may have "
+            "changed (concept drift), which an estimate from the loss model cannot see"
         )
 
 
@@ -273,10 +357,31 @@ def _judge(monitor: MonitorConfig, profile: Profile, traffic: Any, result: Cycle
             f"{estimate.high:.3f}) on {estimate.rows} rows without enough labels is below the "
             f"floor {floor:g}"
         )
+    _judge_error(monitor, result)
     if not result.reasons:
         result.reasons.append(
             f"{len(report.drifted)} of {len(report.columns)} features drifted; below the "
             f"{report.threshold:.0%} line"
+        )
+
+
+def _judge_error(monitor: MonitorConfig, result: CycleResult) -> None:
+    """A regressor's live MAE, or before labels its estimate, against the ceiling."""
+    ceiling, estimate = monitor.error_ceiling, result.estimated_error
+    if ceiling is None:
+        return
+    if result.live_mae is not None and result.live_mae > ceiling:
+        result.status = "degraded"
+        result.reasons.append(
+            f"live MAE {result.live_mae:.4g} on {result.labelled} labelled rows is above the "
+            f"ceiling {ceiling:g}"
+        )
+    elif result.live_mae is None and estimate is not None and estimate.mae_low > ceiling:
+        result.status = "degraded"
+        result.reasons.append(
+            f"estimated MAE {estimate.mae:.4g} (95% interval {estimate.mae_low:.4g} to "
+            f"{estimate.mae_high:.4g}) on {estimate.rows} rows without enough labels is above "
+            f"the ceiling {ceiling:g}"
         )
 
 

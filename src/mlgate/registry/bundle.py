@@ -19,6 +19,7 @@ from mlgate.registry.artifacts import ArtifactInfo, sha256_file
 from mlgate.registry.code import copy_code, module_name, running_code
 from mlgate.registry.flavours import MODEL_FILE, SKLEARN, flavour_for, get_flavour, read_verified
 from mlgate.stats.estimate import Calibration
+from mlgate.stats.loss import LossModel
 
 __all__ = ["TEST_SET", "DeferredModel", "ModelCard", "fitted", "load_bundle", "save_bundle"]
 
@@ -70,6 +71,12 @@ class ModelCard(BaseModel):
         description="A classifier's map from top-class probability to the chance its answer "
         "is right, fitted on the held-out rows: accuracy is estimated from it before labels "
         "arrive (mlgate.stats.estimate).",
+    )
+    loss_model: LossModel | None = Field(
+        None,
+        description="A regressor's map from a row's features and prediction to its expected "
+        "residual size, fitted on the held-out rows: MAE and RMSE are estimated from it "
+        "before labels arrive (mlgate.stats.loss).",
     )
     importance: Importance | None = Field(
         None,

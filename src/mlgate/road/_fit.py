@@ -27,6 +27,7 @@ from mlgate.registry.onnx import (
 )
 from mlgate.road._data import Prepared
 from mlgate.stats.estimate import Calibration
+from mlgate.stats.loss import LossModel
 from mlgate.training.preprocessing import build_model
 from mlgate.training.train import CrossValidation, cross_validate, fit
 
@@ -124,6 +125,7 @@ def save(
             "onnx_differing_rows": exported.differing_rows,
             "onnx_label_flips": exported.label_flips,
             "calibration": _calibration(model, task, prepared, predicted, target),
+            "loss_model": _loss_model(config, task, prepared, predicted),
             "importance": importance,
             "intended": config.card,
             "prediction_ms": {
@@ -169,6 +171,17 @@ def _calibration(
     top = np.asarray(model.predict_proba(prepared.X_test)).max(axis=1)
     truth = prepared.test[target].to_numpy()
     return Calibration.fit(top, np.asarray(predicted) == truth)
+
+
+def _loss_model(
+    config: PipelineConfig, task: str, prepared: Prepared, predicted: Any
+) -> LossModel | None:
+    """A regressor's loss model for estimating its error without labels, fitted on the
+    held-out rows (mlgate.stats.loss); None for a classifier."""
+    if task != "regression":
+        return None
+    truth = prepared.test[config.data.target].to_numpy()
+    return LossModel.fit(prepared.X_test, predicted, truth, prepared.kinds, seed=config.seed)
 
 
 def code_files(config: PipelineConfig) -> list[Path]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mlgate.rollout.estimated import Estimated
 from mlgate.state.predlog import query_logs
 
 __all__ = ["Analysis", "VersionFigures", "analyse"]
@@ -46,6 +47,11 @@ class Analysis(BaseModel):
     )
     champion_only: int = Field(0, description="Of those, rows only the champion got right.")
     challenger_only: int = Field(0, description="Of those, rows only the challenger got right.")
+    estimated: Estimated | None = Field(
+        None,
+        description="Both versions' performance estimated without labels since the rollout "
+        "began (rollout.analysis.estimated).",
+    )
 
 
 _PER_ROLE = """

@@ -19,6 +19,7 @@ from mlgate.processes import holder as new_holder
 from mlgate.road import rollouts
 from mlgate.rollout.analysis import analyse
 from mlgate.rollout.decide import Verdict, judge
+from mlgate.rollout.estimated import estimate_sides
 from mlgate.state.rollout import (
     RolloutState,
     acquire_lease,
@@ -29,6 +30,7 @@ from mlgate.state.rollout import (
 
 if TYPE_CHECKING:
     from mlgate.project import Project
+    from mlgate.registry.bundle import ModelCard
 
 __all__ = ["Controller"]
 
@@ -46,6 +48,7 @@ class Controller:
         self.holder = holder or new_holder()
         self.lease = f"rollout:{self.name}"
         self._failing = False
+        self._cards: dict[str, ModelCard | None] = {}
 
     # the loop ----------------------------------------------------------------
 
@@ -71,6 +74,17 @@ class Controller:
         tolerance = config.analysis.regression_tolerance if regression else None
         shadow = config.strategy == "shadow"
         analysis = analyse(self.log_root, self.name, since, tolerance=tolerance, paired=shadow)
+        if config.analysis.estimated != "off":
+            began = datetime.fromtimestamp(plan["started_at"], UTC)
+            champion, challenger = plan["champion"], plan["challenger"]
+            analysis.estimated = estimate_sides(
+                self.log_root,
+                self.name,
+                began,
+                {v: self._card(v) for v in (champion, challenger)},
+                champion=champion,
+                challenger=challenger,
+            )
         accumulated = None
         if config.holding_back and plan["step"] > 0:
             # A canary's live accuracy is judged on every labelled row since it began.
@@ -99,6 +113,24 @@ class Controller:
         else:
             self._step(state, verdict, figures, now)
         return verdict
+
+    def _card(self, version: str) -> ModelCard | None:
+        """The card of `version` (kept once read); None when it cannot be read."""
+        if version not in self._cards:
+            from mlgate.errors import MlgateError
+            from mlgate.registry.bundle import CARD_FILE, ModelCard
+
+            catalog = self.project.catalog
+            try:
+                folder = catalog.local_path(catalog.version(self.name, version))
+                card: ModelCard | None = ModelCard.model_validate_json(
+                    (folder / CARD_FILE).read_bytes()
+                )
+            except (MlgateError, OSError, ValueError):
+                log.warning("no card for version %s of %s: no estimate", version, self.name)
+                card = None
+            self._cards[version] = card
+        return self._cards[version]
 
     def _due(self) -> RolloutState | None:
         """The running rollout when an analysis of it is due, else None."""

@@ -137,7 +137,41 @@ def thresholds(
                 f"minimum {config.live_accuracy_floor:+g}",
             )
         )
+    estimated = _estimated_check(analysis, labels, config)
+    if estimated is not None:
+        checks.append(estimated)
     return checks
+
+
+def _estimated_check(analysis: Analysis, labels: Analysis, config: RolloutConfig) -> Check | None:
+    """With rollout.analysis.estimated: enforce and too few labels for live accuracy, the
+    challenger's estimated performance against the champion's: it fails when its interval
+    lies beyond the champion's on the worse side by more than the margin. None when not
+    enforced, when labels have come (live accuracy has the last word), or without both
+    estimates."""
+    a, estimated = config.analysis, analysis.estimated
+    if a.estimated != "enforce" or estimated is None:
+        return None
+    labelled = min(labels.champion.labelled, labels.challenger.labelled)
+    if config.strategy == "shadow" and config.needs_labels:
+        labelled = labels.paired_labelled
+    if labelled >= a.min_labels:
+        return None
+    shortfall = estimated.shortfall()
+    if shortfall is None:
+        return None
+    margin = -_floor(config)
+    unit = "of the champion's MAE" if estimated.metric == "mae" else ""
+    return Check(
+        name="estimated_performance",
+        passed=_at_most(shortfall, margin),
+        value=shortfall,
+        bound=margin,
+        reason=f"{estimated.describe()}: the challenger's interval lies {shortfall:+.3f} "
+        f"{unit + ' ' if unit else ''}beyond the champion's on the worse side, limit "
+        f"{margin:g} (rollout.analysis.estimated: enforce, before {a.min_labels} labelled "
+        "rows per version)",
+    )
 
 
 def judge(
