@@ -122,10 +122,8 @@ def _estimated(found: dict[str, Any]) -> str:
     figures = Estimated.model_validate(found["figures"])
     notes = "".join(f"; {note}" for note in figures.notes)
     mode = found["mode"]
-    return (
-        f"{figures.describe()}{notes} (at {found['at'][:19].replace('T', ' ')}; "
-        f"rollout.analysis.estimated: {mode}, {_USES.get(mode, mode)})"
-    )
+    use = f"; rollout.analysis.estimated: {mode}, {_USES[mode]}" if mode in _USES else ""
+    return f"{figures.describe()}{notes} (at {found['at'][:19].replace('T', ' ')}{use})"
 
 
 #: Events after which no challenger takes traffic: a share shown there reads as a split.

@@ -359,7 +359,8 @@ def _estimated(plan: dict[str, Any], events: list[RolloutEvent]) -> dict[str, An
             return None
         figures = event.figures.get("analysis", {}).get("estimated")
         if event.kind == "analysis" and figures:
-            mode = RolloutConfig.model_validate(plan["config"]).analysis.estimated
+            config = plan.get("config")
+            mode = RolloutConfig.model_validate(config).analysis.estimated if config else None
             return {"mode": mode, "at": event.at.isoformat(), "figures": figures}
     return None
 
