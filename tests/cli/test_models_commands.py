@@ -411,7 +411,8 @@ def test_every_registered_version_has_a_model_card(scenario: Scenario, tmp_path:
         assert text.startswith(f"# Model card: demo version {version}\n")
         for title in (
             "Intended use", "Data lineage", "Schema", "Metrics on the test set", "Slices",
-            "Gate verdict", "Permutation importance", "Drift reference profile", "Rollout history",
+            "Gate verdict", "Permutation importance", "Drift reference profile",
+            "Estimation without labels", "Rollout history",
         ):  # fmt: skip
             assert f"\n## {title}\n" in text, title
         assert "- Intended use: Screening demo loans.\n- Owners: risk-team" in text
@@ -419,6 +420,8 @@ def test_every_registered_version_has_a_model_card(scenario: Scenario, tmp_path:
             r"\| accuracy \| 0\.\d{4} \| 0\.\d{4} to 0\.\d{4} \(Wilson, 80 rows\)", text
         )
         assert f"## Gate verdict\n\n- {verdict}" in text
+        # 80 test rows: too few to calibrate the classifier's confidence on, and it says so.
+        assert "- Not usable: 80 held-out rows with probabilities; a calibration needs 100." in text
         assert "| x1 | numeric |" in text
         assert "| colour | categorical |" in text
     two = invoke("models", "card", "demo", "2", "-c", scenario.config).stdout

@@ -11,6 +11,8 @@ from typer.testing import CliRunner, Result
 from mlgate.cli import app
 from mlgate.config.settings import Settings
 from mlgate.project import Project
+from mlgate.road import rollouts
+from mlgate.rollout.estimated import Estimated, EstimatedSide
 from mlgate.state.rollout import get_rollout, rollout_events
 from rollout.support import NAME, clean_environment, copy_project, registered_template
 
@@ -121,6 +123,42 @@ def test_status_json(runner: CliRunner, project: Path) -> None:
     assert found["next"]["of_steps"] == 2
     assert found["next"]["action"].startswith("advance to 100% if every check passes")
     assert [e["kind"] for e in found["events"]] == ["start"]
+
+
+def test_status_shows_the_latest_estimated_performance(runner: CliRunner, project: Path) -> None:
+    assert invoke(runner, "rollout", "start", "-c", project, "--steps", "10,100").exit_code == 0
+    started = invoke(runner, "rollout", "status", "-c", project, "--json")
+    assert json.loads(started.stdout)["estimated"] is None  # no analysis yet
+    owner = catalog(project)
+    state = get_rollout(owner.state, NAME)
+    for challenger in (0.70, 0.81):  # the latest analysis is shown
+        estimated = Estimated(
+            metric="accuracy",
+            champion=EstimatedSide(version="1", rows=180, value=0.9, low=0.86, high=0.94),
+            challenger=EstimatedSide(
+                version="2", rows=20, value=challenger, low=challenger - 0.1, high=0.9
+            ),
+            notes=["the champion has no rows of its own answered alongside the challenger's"],
+        )
+        figures = {"analysis": {"estimated": estimated.model_dump(mode="json")}}
+        rollouts.record(owner, state, "analysis", "hold: too few labels", figures, "controller")
+    owner.close()
+    result = invoke(runner, "rollout", "status", "-c", project)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2].startswith(
+        "estimated accuracy: challenger 0.810 (0.710 to 0.900, 20 rows), champion on the rows "
+        "it served 0.900 (0.860 to 0.940, 180 rows); the champion has no rows of its own "
+        "answered alongside the challenger's (at "
+    )
+    assert lines[2].endswith("; rollout.analysis.estimated: advise, shown, not acted on)")
+    found = json.loads(invoke(runner, "rollout", "status", "-c", project, "--json").stdout)
+    assert found["estimated"]["mode"] == "advise"
+    assert found["estimated"]["figures"]["challenger"]["value"] == 0.81
+    # Once the rollout ended, its last estimate is still what its analyses saw.
+    assert invoke(runner, "rollout", "abort", "-c", project).exit_code == 0
+    ended = json.loads(invoke(runner, "rollout", "status", "-c", project, "--json").stdout)
+    assert ended["estimated"]["figures"]["challenger"]["value"] == 0.81
 
 
 def test_status_of_a_model_never_rolled_out(runner: CliRunner, project: Path) -> None:

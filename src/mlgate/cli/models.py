@@ -269,7 +269,8 @@ def card(
 ) -> None:
     """A version's model card, from the evidence stored with it: intended use and owners,
     data lineage, metrics with intervals, slices, the gate's verdict against the champion,
-    permutation importance, the drift reference profile and its rollout history."""
+    permutation importance, the drift reference profile, what it can estimate before labels
+    arrive (calibration or loss model) and its rollout history."""
     from mlgate.errors import ConfigError
     from mlgate.road.card import model_card
 

@@ -96,6 +96,8 @@ def status(
             f"step {upcoming['step'] + 1} of {upcoming['of_steps']}; next analysis in "
             f"{upcoming['in_seconds']:.0f} s: {escape(upcoming['action'])}"
         )
+    if found["estimated"]:
+        out.print(escape(_estimated(found["estimated"])))
     if found["events"]:
         table = Table("when (UTC)", "event", "challenger's share", "what")
         for event in found["events"][-10:]:
@@ -107,6 +109,21 @@ def status(
                 escape(event["message"]),  # whole: the table wraps it between words
             )
         out.print(table)
+
+
+#: What the controller does with an estimate, by rollout.analysis.estimated.
+_USES = {"advise": "shown, not acted on", "enforce": "judged until live accuracy is measured"}
+
+
+def _estimated(found: dict[str, Any]) -> str:
+    """The latest analysis's estimated performance, in words."""
+    from mlgate.rollout.estimated import Estimated
+
+    figures = Estimated.model_validate(found["figures"])
+    notes = "".join(f"; {note}" for note in figures.notes)
+    mode = found["mode"]
+    use = f"; rollout.analysis.estimated: {mode}, {_USES[mode]}" if mode in _USES else ""
+    return f"{figures.describe()}{notes} (at {found['at'][:19].replace('T', ' ')}{use})"
 
 
 #: Events after which no challenger takes traffic: a share shown there reads as a split.

@@ -5,8 +5,9 @@ Everything comes from the version's folder (its card `model.json`, the run's
 reference profile) and the alias history, so the card can be rebuilt for any past
 version: intended use and owners (the config's `card:` section when it was trained),
 data lineage, metrics with intervals, slices, the gate's verdict with its
-statistics, permutation importance, the drift reference profile and the rollout
-history of the version.
+statistics, permutation importance, the drift reference profile, what the version can
+estimate before labels arrive (a classifier's calibration, a regressor's loss model) and
+the rollout history of the version.
 """
 
 from __future__ import annotations
@@ -193,7 +194,48 @@ def card_sections(
             if version
             else "Written at registration, before any alias moved."
         )
-    return [about, data, schema, metrics, slices, gate, importance, reference, rollout]
+    estimation = _estimation(card)
+    return [about, data, schema, metrics, slices, gate, importance, reference, estimation, rollout]
+
+
+def _estimation(card: ModelCard) -> Section:
+    """What the version can estimate before labels arrive, and from how many held-out rows."""
+    section = Section("Estimation without labels")
+    calibration, loss = card.calibration, card.loss_model
+    if calibration is not None:
+        separation = (
+            f"; its probabilities tell right answers from wrong ones with ROC AUC "
+            f"{_number(calibration.separation)}"
+            if calibration.separation is not None
+            else ""
+        )
+        section.lines.append(
+            f"Accuracy from the model's confidence, calibrated on {calibration.rows} held-out "
+            f"rows, {len(calibration.scores)} bins{separation} (held-out accuracy "
+            f"{_number(calibration.held_out_accuracy)})."
+        )
+        usable, note = calibration.usable, calibration.note
+        figures = "accuracy (F1 and ROC AUC for two classes)"
+    elif loss is not None:
+        section.lines.append(
+            f"MAE and RMSE from a loss model on {loss.rows} held-out rows, "
+            f"{len(loss.absolute)} leaves (held-out MAE {_number(loss.held_out_mae)}, RMSE "
+            f"{_number(loss.held_out_rmse)})."
+        )
+        usable, note = loss.usable, loss.note
+        figures = "MAE and RMSE"
+    else:
+        section.lines.append(
+            "Nothing: no calibration or loss model stored (a model without probabilities, or "
+            "a version registered before mlgate fitted them); its performance waits for labels."
+        )
+        return section
+    section.lines.append(
+        f"Usable: the monitor and the rollout analysis estimate {figures} before labels arrive."
+        if usable
+        else f"Not usable: {note}."
+    )
+    return section
 
 
 def _cell(text: str) -> str:

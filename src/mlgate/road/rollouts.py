@@ -325,8 +325,9 @@ def record(
 
 
 def rollout_status(project: Project) -> dict[str, Any]:
-    """The state, the plan, the last events and what happens next (a model that is not
-    registered is an error, not an idle rollout)."""
+    """The state, the plan, the last events, what happens next and the latest analysis's
+    estimated performance (a model that is not registered is an error, not an idle
+    rollout)."""
     project.catalog.aliases(project.name)  # refuses an unknown model, naming the known ones
     state = get_rollout(project.state, project.name)
     events = rollout_events(project.state, project.name, limit=20)
@@ -346,7 +347,22 @@ def rollout_status(project: Project) -> dict[str, Any]:
         "state": state.model_dump(mode="json"),
         "next": upcoming,
         "events": [e.model_dump(mode="json") for e in events],
+        "estimated": _estimated(plan, events),
     }
+
+
+def _estimated(plan: dict[str, Any], events: list[RolloutEvent]) -> dict[str, Any] | None:
+    """The latest analysis's estimated performance of this rollout, with what the plan
+    does with it (rollout.analysis.estimated); None when its analyses estimated none."""
+    for event in reversed(events):
+        if event.kind == "start":
+            return None
+        figures = event.figures.get("analysis", {}).get("estimated")
+        if event.kind == "analysis" and figures:
+            config = plan.get("config")
+            mode = RolloutConfig.model_validate(config).analysis.estimated if config else None
+            return {"mode": mode, "at": event.at.isoformat(), "figures": figures}
+    return None
 
 
 def _steps(config: RolloutConfig) -> int:

@@ -50,6 +50,11 @@ class Calibration(BaseModel):
     counts: list[int] = Field(default_factory=list, description="Each bin's held-out rows.")
     rows: int = Field(description="Held-out rows it was fitted on.")
     held_out_accuracy: float
+    separation: float | None = Field(
+        None,
+        description="ROC AUC of the top-class probability for telling the held-out rows' "
+        "right answers from wrong ones; None when too few rows, or on cards older than it.",
+    )
     note: str = Field("", description="Why accuracy cannot be estimated, when it cannot.")
 
     @property
@@ -90,6 +95,7 @@ class Calibration(BaseModel):
             counts=[len(b) for b in bins],
             rows=rows,
             held_out_accuracy=accuracy,
+            separation=separation,
             note=note,
         )
 

@@ -161,6 +161,9 @@ def test_the_page_loads_each_view_with_no_error_and_nothing_off_its_origin(
     assert text(page, "#challenger") == "v2"
     assert text(page, "#status") == "idle"
     assert page.locator("#chart-error_rate canvas").count() == 1
+    assert text(page, "#chart-estimated figcaption") == (
+        "Estimated accuracy before labels, with 95% intervals"
+    )
     for button in page.locator(".act").all():
         assert button.is_disabled(), "read-only without the admin token"
     watched.screenshot(tmp_path, "rollout")
@@ -222,6 +225,9 @@ def test_the_page_follows_a_rollout_and_aborts_it_only_with_the_admin_token(
             timeout=WAIT_MS,
         )
         page.wait_for_function(f"() => {points} >= {before} + 2", timeout=WAIT_MS)
+        # The estimate before labels is charted from the same analyses.
+        estimated = "+document.getElementById('chart-estimated').dataset.points"
+        assert page.evaluate(estimated) >= 2
         assert watched.navigations == 1, "no reload"
         assert rollout_status(config)["state"]["status"] == "running"
         watched.screenshot(tmp_path, "rollout-live")

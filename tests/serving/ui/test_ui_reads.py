@@ -6,12 +6,16 @@ What the page is served with (its content security policy), what its reads hold
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
 
+from mlgate.road import rollouts
 from mlgate.road.rollouts import start_rollout
+from mlgate.rollout.analysis import Analysis, VersionFigures
+from mlgate.rollout.estimated import Estimated, EstimatedSide
 from mlgate.serving.ui import CSP
 from serving.requests import ROW
 
@@ -128,3 +132,55 @@ async def test_a_read_token_closes_the_reads_but_not_the_page(kit: Any, project:
             admin = await s.client.get(path, headers={"authorization": "Bearer admin-may-read"})
             assert admin.status_code == 200, admin.text
             assert shown.headers["cache-control"] == "no-store"
+
+
+async def test_the_rollout_read_carries_the_estimated_performance(kit: Any, project: Any) -> None:
+    gateway = kit.make_gateway(project)
+    state = start_rollout(gateway.project, actor="test")
+    since = datetime.now(UTC)
+    side = EstimatedSide
+    estimates = [
+        None,  # rollout.analysis.estimated: off
+        Estimated(
+            metric="accuracy",
+            champion=side(version="1", rows=90, value=0.9, low=0.85, high=0.95),
+            challenger=None,
+            notes=["version 2 answered no rows yet"],
+        ),
+        Estimated(
+            metric="accuracy",
+            champion=side(version="1", rows=180, value=0.9, low=0.86, high=0.94),
+            champion_same_rows=side(version="1", rows=20, value=0.88, low=0.8, high=0.96),
+            challenger=side(version="2", rows=20, value=0.81, low=0.7, high=0.92),
+        ),
+    ]
+    for estimated in estimates:
+        analysis = Analysis(
+            since=since,
+            champion=VersionFigures(version="1", requests=90),
+            challenger=VersionFigures(version="2", requests=10),
+            estimated=estimated,
+        )
+        figures = {"analysis": analysis.model_dump(mode="json")}
+        rollouts.record(gateway.project, state, "analysis", "hold: too few labels", figures, "c")
+    async with kit.running(gateway) as s:
+        rollout = (await s.client.get("/ui/api/rollout")).json()
+    assert [p["estimated"] for p in rollout["points"]] == [
+        None,
+        {
+            "metric": "accuracy",
+            "same_rows": False,
+            "value": [0.9, None],
+            "low": [0.85, None],
+            "high": [0.95, None],
+            "rows": [90, None],
+        },
+        {  # the champion on the challenger's rows: the figure it is compared with
+            "metric": "accuracy",
+            "same_rows": True,
+            "value": [0.88, 0.81],
+            "low": [0.8, 0.7],
+            "high": [0.96, 0.92],
+            "rows": [20, 20],
+        },
+    ]

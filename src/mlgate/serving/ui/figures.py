@@ -111,8 +111,9 @@ def _event(event: RolloutEvent) -> dict[str, Any]:
 
 
 def _point(event: RolloutEvent, alpha: float) -> dict[str, Any]:
-    """One analysis as chart values: [champion, challenger] per figure, and the live
-    accuracy difference with its always-valid interval when both arms have labels."""
+    """One analysis as chart values: [champion, challenger] per figure, the live accuracy
+    difference with its always-valid interval when both arms have labels, and both
+    versions' performance estimated without labels with its interval, when estimated."""
     analysis, verdict = event.figures["analysis"], event.figures.get("verdict") or {}
     champion, challenger = analysis["champion"], analysis["challenger"]
     ratio = None
@@ -145,6 +146,21 @@ def _point(event: RolloutEvent, alpha: float) -> dict[str, Any]:
         "labelled": [champion["labelled"], challenger["labelled"]],
         "accuracy": [champion.get("accuracy"), challenger.get("accuracy")],
         "accuracy_delta": delta,
+        "estimated": _estimated(analysis.get("estimated")),
+    }
+
+
+def _estimated(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The estimate as chart values: its metric, and [champion, challenger] per figure; the
+    champion's on the challenger's rows when it answered them (the figure compared)."""
+    if not found:
+        return None
+    same = found.get("champion_same_rows")
+    sides = (same or found.get("champion"), found.get("challenger"))
+    return {
+        "metric": found["metric"],
+        "same_rows": same is not None,
+        **{key: [side and side[key] for side in sides] for key in ("value", "low", "high", "rows")},
     }
 
 

@@ -98,6 +98,7 @@
       entry = { figure, plot: new uPlot(options, data, plot) };
       charts.set(key, entry);
     } else {
+      entry.figure.firstChild.textContent = title;
       entry.plot.setData(data);
     }
     entry.figure.dataset.points = String(data[0].length);
@@ -139,6 +140,21 @@
       limit("minimum"),
     ], [x, delta("difference"), delta("high"), delta("low"), constant(t.min_live_accuracy_delta)],
     [{ series: [2, 3], fill: "rgba(230, 159, 0, 0.18)" }]);
+    // Before labels: each version's estimate with its 95% interval (the champion's on the
+    // challenger's rows when it answered them).
+    const estimate = (key, i) => points.map((p) => (p.estimated ? p.estimated[key][i] : null));
+    const thin = { width: 1, dash: [2, 3], points: { show: false } };
+    const metric = points.some((p) => p.estimated && p.estimated.metric === "mae") ? "MAE" : "accuracy";
+    chart(holder, "estimated", `Estimated ${metric} before labels, with 95% intervals`, [
+      line("champion", COLOURS.champion),
+      line("champion high", COLOURS.champion, thin), line("champion low", COLOURS.champion, thin),
+      line("challenger", COLOURS.challenger),
+      line("challenger high", COLOURS.challenger, thin),
+      line("challenger low", COLOURS.challenger, thin),
+    ], [x, estimate("value", 0), estimate("high", 0), estimate("low", 0),
+      estimate("value", 1), estimate("high", 1), estimate("low", 1)],
+    [{ series: [2, 3], fill: "rgba(0, 114, 178, 0.12)" },
+      { series: [5, 6], fill: "rgba(230, 159, 0, 0.18)" }]);
     chart(holder, "requests", "Requests per arm", [
       line("champion", COLOURS.champion), line("challenger", COLOURS.challenger),
     ], [x, both((p) => p.requests, 0), both((p) => p.requests, 1)]);
