@@ -435,6 +435,15 @@ def test_every_registered_version_has_a_model_card(scenario: Scenario, tmp_path:
     assert written.exit_code == 0, written.output
     assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert "<h2>Permutation importance</h2>" in page.read_text(encoding="utf-8")
+    again = invoke("models", "card", "demo", "2", "-o", page, "-c", scenario.config)
+    assert one_error(again) == (
+        f"{page}: refusing to overwrite an existing file. Pass --force to replace it, or "
+        "another -o."
+    )
+    assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
+    forced = invoke("models", "card", "demo", "2", "-o", page, "--force", "-c", scenario.config)
+    assert forced.exit_code == 0, forced.output
+    assert page.read_text(encoding="utf-8").startswith("# ")
     both = invoke("models", "card", "demo", "1", "--html", "--markdown", "-c", scenario.config)
     assert one_error(both) == "--html and --markdown are two forms of the same card; pass one."
 

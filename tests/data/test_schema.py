@@ -145,6 +145,16 @@ def test_a_column_seen_only_non_negative_keeps_min_at_or_above_zero() -> None:
     assert schema.columns["share"].min == 0.0
 
 
+def test_an_integer_column_of_zeros_and_ones_is_bounded_by_them() -> None:
+    frame = pl.DataFrame({"claim": [0, 1] * 50, "score": [0.0, 1.0] * 50})
+
+    schema = infer_schema(frame)
+
+    assert (schema.columns["claim"].min, schema.columns["claim"].max) == (0, 1)
+    assert schema.columns["score"].max > 1.0  # a float is a measurement: it keeps its margin
+    assert not validate(pl.DataFrame({"claim": [0, 2], "score": [0.5, 0.5]}), schema).passed
+
+
 def test_bounds_reach_six_tail_gaps_past_the_extremes() -> None:
     """100 rows: k = 5, so 6 x (extreme - 5th value in) = 30 past each end."""
     ints = list(range(100))

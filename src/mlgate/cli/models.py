@@ -266,6 +266,7 @@ def card(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write it to this file.")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """A version's model card, from the evidence stored with it: intended use and owners,
     data lineage, metrics with intervals, slices, the gate's verdict against the champion,
@@ -278,6 +279,12 @@ def card(
         raise ConfigError(
             "--html and --markdown are two forms of the same card; pass one.",
             show_value=False,
+        )
+    if output is not None and output.exists() and not force:
+        raise ConfigError(
+            "refusing to overwrite an existing file.",
+            file=output,
+            fix="Pass --force to replace it, or another -o.",
         )
     with open_project(config) as project:
         text = model_card(project, name, version, as_html=as_html)

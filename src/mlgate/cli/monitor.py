@@ -159,7 +159,9 @@ def _performance(result: CycleResult) -> str:
                 f"; estimated MAE {error.mae:.4g} ({error.mae_low:.4g} to {error.mae_high:.4g}),"
                 f" RMSE {error.rmse:.4g} ({error.rmse_low:.4g} to {error.rmse_high:.4g})"
             )
-        return said
+        if result.error_gap is not None:
+            said += f"; realized minus estimated MAE on the labelled rows {result.error_gap:+.4g}"
+        return _noted(said, result)
     accuracy = "-" if result.live_accuracy is None else f"{result.live_accuracy:.3f}"
     estimate = result.estimated_accuracy
     said = f"live accuracy {accuracy}"
@@ -173,6 +175,15 @@ def _performance(result: CycleResult) -> str:
                 f", ROC AUC {binary.roc_auc:.3f} ({binary.roc_auc_low:.3f} to "
                 f"{binary.roc_auc_high:.3f})"
             )
+    if result.estimate_gap is not None:
+        said += f"; realized minus estimated on the labelled rows {result.estimate_gap:+.3f}"
+    return _noted(said, result)
+
+
+def _noted(said: str, result: CycleResult) -> str:
+    """`said`, and why there is no estimate when there is none."""
+    if result.estimate_note and result.estimated_accuracy is None and not result.estimated_error:
+        said += f" (no estimate: {result.estimate_note})"
     return said
 
 

@@ -331,7 +331,12 @@ def bounds_from(
     seeds each) of scikit-learn's breast-cancer, wine and diabetes data and the example
     credit data, at most 1.5% of splits then have any column out of range, where 10% of
     the range alone failed 24-80%; the bounds span about 2-3.5 times the observed range.
+
+    An integer column of zeros and ones is an indicator (a binary target, a flag): it
+    has no tail to extrapolate, and a 2 in it is an error, so its bounds are 0 and 1.
     """
+    if integer and (lo, hi) == (0.0, 1.0):
+        return 0.0, 1.0
     span = hi - lo
     below = max(0.1 * span, _REACH * (near_lo - lo), abs(lo) * 0.05 if span == 0 else 0.0)
     above = max(0.1 * span, _REACH * (hi - near_hi), abs(hi) * 0.05 if span == 0 else 0.0)
@@ -461,7 +466,8 @@ def inference_header(source: str, rows: int, width: int) -> str:
         "How the bounds were set, so a fresh sample of the same data validates clean:\n"
         "- min/max: the observed range widened on each side by the larger of 10% of the range\n"
         f"  and {_REACH} times the gap between the extreme and the value k places in (k: a\n"
-        "  twentieth of the rows, 3 to 10); a column seen only non-negative keeps min >= 0.\n"
+        "  twentieth of the rows, 3 to 10); a column seen only non-negative keeps min >= 0;\n"
+        "  an integer column of only 0 and 1 keeps min 0, max 1.\n"
         "- max_missing_rate: observed rate x 1.5 + 0.02 (0 and nullable: false if none missing).\n"
         f"- categories: listed for text columns with at most {MAX_CATEGORIES} distinct values.\n"
         "- _global: max_duplicates 0 when none were seen, else max_duplicate_rate as for missing."

@@ -116,6 +116,7 @@ def card_sections(
         )
     if len(slices.table) == 1:
         slices.lines.append("No slices configured (evaluation.slices).")
+        slices.table = []
     gate = Section("Gate verdict", ["PASSED" if run.passed else f"FAILED at {run.stage}"])
     comparison = run.comparison
     if comparison is not None:
