@@ -116,8 +116,9 @@ def test_a_killed_gateway_resumes_the_rollout_at_its_step(
     seen = second.admin("GET", "/admin/rollout")
     assert seen["serving"]["strategy"] == "canary"
     assert seen["serving"]["challenger"] == "2"
-    assert seen["serving"]["weight"] == weight
-    assert seen["rollout"]["state"]["plan"]["step"] == step
+    # At the step it was killed at, or past it when the new controller, once the dead
+    # one's lease ran out, already judged that step on the traffic logged before the kill.
+    assert seen["rollout"]["state"]["plan"]["step"] >= step
 
     # The new process's controller waits out the dead one's lease, then analyses the
     # step the store says it is at: the rollout did not start over.

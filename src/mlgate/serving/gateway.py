@@ -212,6 +212,8 @@ class Gateway:
             keep.add(self._routing.champion.version)  # instant switch back after a promotion
         self._cache = {v: m for v, m in self._cache.items() if v in keep}
         self._routing = routing
+        # The store answered: what is served is its current split, whoever asked for it.
+        self._polled_at = time.monotonic()
         if routing.challenger:
             self.metrics.set_rollout(self.name, rollout.strategy, rollout.weight)
         else:
