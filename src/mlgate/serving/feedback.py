@@ -1,8 +1,9 @@
 """Ground-truth labels: POST /feedback joins them to earlier predictions by request id.
 
-A classifier's label must be one of the classes the served versions predict,
-as their predictions show it: a label like 1.0 or "yes" would never match a
-prediction 1, and the live accuracy would silently leave it out.
+A classifier's label must name one of the classes the served versions predict:
+by its text, or by its value when both are numbers (1.0 names the class 1). It
+is kept as the predictions show the class, so that it joins them; a label like
+"yes" or 0.5 would never match a prediction 1, and is refused.
 
 Labels steer rollouts, so they are taken only from whoever may send them and only
 for what was answered: with MLGATE_FEEDBACK_TOKEN set, the route needs it as a
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from mlgate.errors import InputError
 from mlgate.serving import schemas
 from mlgate.serving.body import read_json
+from mlgate.serving.classes import Classes
 from mlgate.serving.coercion import show_value
 from mlgate.serving.gateway import Gateway
 from mlgate.serving.responses import json_response
@@ -61,14 +63,14 @@ async def feedback(request: Request) -> Response:
     )
 
 
-def _classes(gateway: Gateway) -> list[str] | None:
+def _classes(gateway: Gateway) -> Classes | None:
     """The classes a label may name (the served versions' own), or None for regression."""
     routing = gateway.routing
     found: dict[str, None] = {}
     for model in (routing.champion, routing.challenger):
         if model is not None and model.card.task == "classification" and model.classes:
             found.update(dict.fromkeys(map(str, model.classes)))
-    return list(found) or None
+    return Classes(list(found)) if found else None
 
 
 def _numeric(gateway: Gateway) -> bool:
@@ -93,7 +95,7 @@ def _check_rows(gateway: Gateway, items: list[Item]) -> None:
 
 
 def _items(
-    body: Any, limit: int, classes: list[str] | None = None, numeric: bool = False
+    body: Any, limit: int, classes: Classes | None = None, numeric: bool = False
 ) -> list[Item]:
     """The (request id, row, label) of each label in `body`; a classifier's labels must
     be one of its `classes` as predictions show them, a regressor's a number."""
@@ -130,7 +132,7 @@ def _is_number(label: Any) -> bool:
         return False
 
 
-def _item(i: int, entry: Any, limit: int, classes: list[str] | None, numeric: bool) -> Item:
+def _item(i: int, entry: Any, limit: int, classes: Classes | None, numeric: bool) -> Item:
     """Label `i` of a request, checked."""
     if not isinstance(entry, dict):
         raise InputError(
@@ -158,14 +160,16 @@ def _item(i: int, entry: Any, limit: int, classes: list[str] | None, numeric: bo
             row=i,
             code="bad_feedback",
         )
-    if classes is not None and str(label) not in classes:
-        shown = ", ".join(classes[:20]) + (", ..." if len(classes) > 20 else "")
-        raise InputError(
-            f"feedback[{i}].label {show_value(label)} is not a class the model predicts; "
-            f"send one of: {shown}",
-            row=i,
-            code="bad_feedback",
-        )
+    if classes is not None:
+        named = classes.match(label)
+        if named is None:
+            raise InputError(
+                f"feedback[{i}].label {show_value(label)} is not a class the model predicts; "
+                f"send one of: {classes.listed()}",
+                row=i,
+                code="bad_feedback",
+            )
+        label = named
     if classes is None and numeric and not _is_number(label):
         raise InputError(
             f"feedback[{i}].label {show_value(label)} is not a number; a regressor's label "
