@@ -8,8 +8,10 @@ champion or challenger predicts, by its text or, both being numbers, its value: 
 label column of 0.0 and 1.0 names the classes 0 and 1), all of them before
 any is kept: a file with one bad label keeps none, and says which row. A label
 for a request id the gateway (or a batch run) never issued is counted as
-unknown and not kept. /feedback itself takes rows below MLGATE_MAX_BATCH_ROWS
-only, so labels of a large batch run go this way.
+unknown and not kept; one for a row labelled before (in the feedback log, or
+higher up in the same file) as a duplicate, and not kept either. /feedback
+itself takes rows below MLGATE_MAX_BATCH_ROWS only, so labels of a large batch
+run go this way.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class LabelsResult(BaseModel):
     model: str
     accepted: int
     unknown: int
+    duplicate: int
 
 
 def send_labels(project: Project, location: str, *, model: str | None = None) -> LabelsResult:
@@ -85,6 +88,7 @@ def send_labels(project: Project, location: str, *, model: str | None = None) ->
             source=location,
             fix=f"Check that {row_column} holds whole numbers, and that the file is not damaged.",
         ) from e
+    items, duplicate = _fresh(project.log_root, items)
     staged = Staged(project, "feedback", f"labels-{uuid.uuid4().hex}")
     try:
         for start in range(0, len(items), _CHUNK):
@@ -94,7 +98,32 @@ def send_labels(project: Project, location: str, *, model: str | None = None) ->
         staged.close(commit=False)
         raise
     staged.close(commit=True)
-    return LabelsResult(model=name, accepted=len(items), unknown=unknown)
+    return LabelsResult(model=name, accepted=len(items), unknown=unknown, duplicate=duplicate)
+
+
+def _fresh(root: str, items: list[tuple[str, int, str]]) -> tuple[list[tuple[str, int, str]], int]:
+    """(the labels of rows not labelled before, how many were): a row's first label is the
+    one the analyses take, so a second one, from the log or the same file, is not kept."""
+    from mlgate.state.predlog import read_log
+
+    ids = sorted({request_id for request_id, _, _ in items})
+    seen: set[tuple[str, int]] = set()
+    if ids:
+        # Issued ids are 40 hex digits (checked above): safe to quote in the query.
+        listed = ", ".join(f"'{request_id}'" for request_id in ids)
+        logged = read_log(
+            root,
+            "feedback",
+            f"SELECT DISTINCT request_id, row FROM log WHERE request_id IN ({listed})",
+        )
+        if len(logged):
+            seen.update(zip(logged["request_id"], logged["row"].astype(int), strict=True))
+    fresh: list[tuple[str, int, str]] = []
+    for request_id, row, label in items:
+        if (request_id, row) not in seen:
+            seen.add((request_id, row))
+            fresh.append((request_id, row, label))
+    return fresh, len(items) - len(fresh)
 
 
 def _checked(
