@@ -15,6 +15,7 @@ from mlgate.cli import app
 from mlgate.config.settings import Settings
 from mlgate.project import Project
 from mlgate.rollout.analysis import analyse
+from mlgate.state.predlog import read_log
 from rollout.support import clean_environment, copy_project, registered_template
 
 
@@ -124,7 +125,19 @@ def test_logged_batch_rows_and_their_labels_reach_the_monitor(
     labels.to_csv(tmp_path / "labels.csv", index=False)
     sent = invoke(runner, "feedback", tmp_path / "labels.csv", "--json")
     assert sent.exit_code == 0, sent.output
-    assert json.loads(sent.stdout) == {"model": "credit-risk", "accepted": 100, "unknown": 0}
+    assert json.loads(sent.stdout) == {
+        "model": "credit-risk",
+        "accepted": 100,
+        "unknown": 0,
+        "duplicate": 0,
+    }
+    # The same file again: every row is labelled already, and none is kept twice.
+    again = invoke(runner, "feedback", tmp_path / "labels.csv")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() == (
+        "credit-risk: 0 label(s) recorded, 0 for request ids never issued (not kept), "
+        "100 for rows labelled before (not kept)"
+    )
 
     cycle = invoke(runner, "monitor", "--once", "--no-retrain", "--json")
     assert cycle.exit_code in (0, 1), cycle.output
@@ -150,7 +163,8 @@ def test_the_challenger_is_logged_as_the_challenger_and_unknown_ids_are_not_kept
     sent = invoke(runner, "feedback", tmp_path / "labels.csv")
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.strip() == (
-        "credit-risk: 0 label(s) recorded, 2 for request ids never issued (not kept)"
+        "credit-risk: 0 label(s) recorded, 2 for request ids never issued (not kept), "
+        "0 for rows labelled before (not kept)"
     )
 
 
@@ -166,4 +180,53 @@ def test_a_label_the_model_never_predicts_keeps_no_label(
         f'error: {tmp_path / "labels.csv"}: row 1: the label "yes" is not a class the model '
         "predicts; give one of: 0, 1."
     )
+    assert not Path(".mlgate/logs/feedback").exists()
+
+
+def test_float_labels_name_their_classes_and_are_kept_as_predictions_show_them(
+    runner: CliRunner, project: Path, tmp_path: Path
+) -> None:
+    scored = invoke(
+        runner, "score", "models:/credit-risk@champion", "data/test.csv", "out", "--log"
+    )
+    assert scored.exit_code == 0, scored.output
+    output = pq.read_table("out").to_pandas()
+    # A label column with one value missing: pandas makes it float (0.0, 1.0).
+    truth = pd.read_csv("data/test.csv")["default"].iloc[:4].astype(float)
+    labels = output[["request_id", "row_id"]].iloc[:4].assign(label=truth.values)
+    # ...and the first row labelled twice in the file: its first label is kept.
+    labels = pd.concat([labels, labels.iloc[:1].assign(label=1.0 - truth.iloc[0])])
+    labels.to_parquet(tmp_path / "labels.parquet", index=False)
+    sent = invoke(runner, "feedback", tmp_path / "labels.parquet", "--json")
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.stdout) == {
+        "model": "credit-risk",
+        "accepted": 4,
+        "unknown": 0,
+        "duplicate": 1,
+    }
+    with Project(project.parent, Settings()) as p:
+        kept = read_log(p.log_root, "feedback", "SELECT row, label FROM log ORDER BY row")
+    assert kept["label"].tolist() == [str(int(v)) for v in truth]
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (["1.0", "0.0", None, "1.0"], "row 2: the label is missing."),
+        (
+            ["1.0", "0.5"],
+            'row 1: the label "0.5" is not a class the model predicts; give one of: 0, 1.',
+        ),
+    ],
+)
+def test_a_missing_or_fractional_label_is_refused_naming_its_row(
+    runner: CliRunner, project: Path, tmp_path: Path, labels: list[str | None], message: str
+) -> None:
+    pd.DataFrame(
+        {"request_id": ["a"] * len(labels), "row_id": range(len(labels)), "label": labels}
+    ).to_csv(tmp_path / "labels.csv", index=False)
+    sent = invoke(runner, "feedback", tmp_path / "labels.csv")
+    assert sent.exit_code == 2
+    assert sent.stderr.strip() == f"error: {tmp_path / 'labels.csv'}: {message}"
     assert not Path(".mlgate/logs/feedback").exists()

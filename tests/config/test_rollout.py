@@ -162,6 +162,18 @@ def test_steps_need_not_end_at_100_outside_a_canary(tmp_path: Path) -> None:
             "(got 'wait')",
         ),
         (
+            {"analysis": {"estimated": True}},
+            "rollout.analysis.estimated: must be one of 'off', 'advise' or 'enforce' (got True); "
+            "YAML reads yes, no, on and off unquoted as true or false: write it in quotes, "
+            "e.g. 'advise'.",
+        ),
+        (
+            {"analysis": {"estimated": False}},
+            "rollout.analysis.estimated: must be one of 'off', 'advise' or 'enforce' "
+            "(got False); YAML reads yes, no, on and off unquoted as true or false: write it "
+            "in quotes, e.g. 'off'.",
+        ),
+        (
             {"analysis": {"labels_wait": "later"}},
             "rollout.analysis.labels_wait: must be a duration such as 30s, 5m or 1h (got 'later')",
         ),
@@ -190,4 +202,19 @@ def test_config_errors_name_the_rollout_field(
 ) -> None:
     path = config_with(tmp_path, rollout)
     with pytest.raises(ConfigError, match=rf"^{re.escape(f'{path}: {expected}')}$"):
+        load_config(path)
+
+
+def test_an_unquoted_yes_for_a_choice_of_words_says_to_quote_it(tmp_path: Path) -> None:
+    path = config_with(tmp_path, {"analysis": {"estimated": "advise"}})
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("estimated: advise", "estimated: yes"),
+        encoding="utf-8",
+    )
+    expected = (
+        f"{path}: rollout.analysis.estimated: must be one of 'off', 'advise' or 'enforce' "
+        "(got True); YAML reads yes, no, on and off unquoted as true or false: write it in "
+        "quotes, e.g. 'advise'."
+    )
+    with pytest.raises(ConfigError, match=rf"^{re.escape(expected)}$"):
         load_config(path)

@@ -93,6 +93,45 @@ def test_a_label_for_a_row_the_request_did_not_have_is_refused(
     assert last.json() == {"accepted": 1, "unknown": 0, "duplicate": 0}  # nothing was kept
 
 
+def test_a_label_without_a_row_is_refused_for_a_request_of_several_rows(
+    served: tuple[Any, str], project: Any
+) -> None:
+    gateway, url = served
+    with httpx.Client(base_url=url, timeout=10) as client:
+        two = client.post(
+            "/predict", json={"instances": project.registered.lists(slice(0, 2))}
+        ).json()["request_id"]
+        one = client.post(
+            "/predict", json={"instances": project.registered.lists(slice(0, 1))}
+        ).json()["request_id"]
+        refused = client.post("/feedback", json={"request_id": two, "label": 1})
+        # A one-row request's label may leave its row out: it is row 0.
+        kept = client.post(
+            "/feedback",
+            json={
+                "feedback": [
+                    {"request_id": one, "label": 1},
+                    {"request_id": two, "row": 1, "label": 0},
+                ]
+            },
+        )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == (
+        f"feedback[0] names no row, but request {two} had 2 rows: give feedback[0].row, "
+        "the row's position in the request (from 0 to 1)"
+    )
+    assert kept.json() == {"accepted": 2, "unknown": 0, "duplicate": 0}
+    # A batch run's id says "very many rows".
+    batch = gateway.request_ids.new(None)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        unsaid = client.post("/feedback", json={"request_id": batch, "label": 1})
+    assert unsaid.status_code == 422, unsaid.text
+    assert unsaid.json()["error"] == (
+        f"feedback[0] names no row, but request {batch} had very many rows: give "
+        "feedback[0].row, the row's position in the request (from 0)"
+    )
+
+
 def test_feedback_needs_the_token_when_one_is_set(kit: Any, project: Any) -> None:
     gateway = kit.make_gateway(project, feedback_token=FEEDBACK_TOKEN)
     row = {"instances": project.registered.lists(slice(0, 1))}

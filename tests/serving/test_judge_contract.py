@@ -148,6 +148,9 @@ def test_too_few_requests_is_inconclusive_then_a_good_canary_passes_and_a_bad_on
     assert good["live_accuracy"]["difference"] == 0.0
     assert {c["name"] for c in good["checks"]} >= {"error_rate", "agreement"}
     assert {c["name"] for c in good["checks"]} >= {"live_accuracy_delta"}
+    # The reasons speak of the arms as the controller does: canary and baseline.
+    assert good["reasons"][0].startswith("canary error rate 0.00% (baseline 0.00%), limit ")
+    assert not [r for r in good["reasons"] if "champion" in r or "challenger" in r]
     # Drift of the canary's inputs against its version's training data: reported only.
     features = len(project.registered.features)
     assert good["drift"] == {
@@ -165,6 +168,7 @@ def test_too_few_requests_is_inconclusive_then_a_good_canary_passes_and_a_bad_on
     assert (bad["baseline"]["version"], bad["canary"]["version"]) == ("1", "2")  # pinned
     failed = [c["name"] for c in bad["checks"] if not c["passed"]]
     assert failed == ["live_accuracy_delta"]
+    assert bad["reasons"][0].startswith("live accuracy 0.000 vs baseline ")
 
     # Flagger asks any replica (here the canary's own) with the arms in its metadata.
     assert _flagger(arms[GOOD][1], "credit", baseline=STABLE, canary=GOOD).status_code == 200
@@ -231,6 +235,18 @@ def test_unknown_model_bad_arms_and_missing_token_get_clear_answers(
     no_arm = httpx.get(f"{url}/judge/{MODEL}", headers={"Authorization": f"Bearer {READ_TOKEN}"})
     assert no_arm.status_code == 400
     assert no_arm.json()["detail"] == {"code": "invalid_arm"}
+    assert no_arm.json()["error"] == (
+        "query parameter baseline is missing: name the arm (the MLGATE_ARM its pods set)"
+    )
+    no_canary = httpx.get(
+        f"{url}/judge/{MODEL}",
+        params={"baseline": STABLE},
+        headers={"Authorization": f"Bearer {READ_TOKEN}"},
+    )
+    assert no_canary.status_code == 400
+    assert no_canary.json()["error"] == (
+        "query parameter canary is missing: name the arm (the MLGATE_ARM its pods set)"
+    )
     window = httpx.get(
         f"{url}/judge/{MODEL}",
         params={"baseline": STABLE, "canary": GOOD, "window": "30d"},

@@ -198,6 +198,31 @@ async def test_labels_for_ids_never_issued_or_labelled_before_are_not_kept(
     ]
 
 
+async def test_a_label_names_a_class_by_value_and_is_kept_as_predictions_show_it(
+    serve: Any, project: Any, registered: Any
+) -> None:
+    # pandas makes a label column of 0 and 1 float as soon as one value is missing.
+    async with serve() as s:
+        response = await s.client.post(
+            "/predict", json={"instances": registered.lists(slice(0, 3))}
+        )
+        issued = response.json()["request_id"]
+        labels = [
+            {"request_id": issued, "row": 0, "label": 0.0},
+            {"request_id": issued, "row": 1, "label": "1.0"},
+            {"request_id": issued, "row": 2, "label": 1},
+        ]
+        sent = await s.client.post("/feedback", json={"feedback": labels})
+    assert sent.status_code == 200, sent.text
+    assert sent.json() == {"accepted": 3, "unknown": 0, "duplicate": 0}
+    kept = read_log(project.logs, "feedback", "SELECT row, label FROM log ORDER BY row")
+    assert kept.to_dict("records") == [
+        {"row": 0, "label": "0"},
+        {"row": 1, "label": "1"},
+        {"row": 2, "label": "1"},
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "error"),
     [
@@ -249,9 +274,14 @@ async def test_labels_for_ids_never_issued_or_labelled_before_are_not_kept(
             'feedback[1].label "yes" is not a class the model predicts; send one of: 0, 1',
         ),
         (
-            {"feedback": [{"request_id": "r1", "label": 1.0}]},
+            {"feedback": [{"request_id": "r1", "label": 0.5}]},
             422,
-            "feedback[0].label 1.0 is not a class the model predicts; send one of: 0, 1",
+            "feedback[0].label 0.5 is not a class the model predicts; send one of: 0, 1",
+        ),
+        (
+            {"feedback": [{"request_id": "r1", "label": "1.5"}]},
+            422,
+            'feedback[0].label "1.5" is not a class the model predicts; send one of: 0, 1',
         ),
         (
             {"feedback": [{"request_id": "r1", "label": 1, "row": -1}]},

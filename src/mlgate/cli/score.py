@@ -156,7 +156,8 @@ def feedback(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Record ground-truth labels of logged rows (a `mlgate score --log` run's: its output's
-    request_id and row_id), as POST /feedback does. One bad label: none is kept (exit 2)."""
+    request_id and row_id), as POST /feedback does: a row labelled before keeps its first
+    label. One bad label: none is kept (exit 2)."""
     from mlgate.project import Project
     from mlgate.scoring import send_labels
 
@@ -167,7 +168,8 @@ def feedback(
     else:
         out.print(
             f"{escape(result.model)}: {result.accepted:,} label(s) recorded, "
-            f"{result.unknown:,} for request ids never issued (not kept)"
+            f"{result.unknown:,} for request ids never issued (not kept), "
+            f"{result.duplicate:,} for rows labelled before (not kept)"
         )
 
 

@@ -10,7 +10,7 @@ import re
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -254,7 +254,31 @@ def _problem(
         return f"{message} (got {_shown(template)} with its ${{...}} filled in)"
     if isinstance(shown, dict):
         return message
+    if kind == "literal_error" and isinstance(shown, bool):
+        return f"{message} (got {_shown(shown)}){_quote_hint(model, loc, shown)}"
     return f"{message} (got {_shown(shown)})"
+
+
+#: The words YAML 1.1 reads unquoted as true or false.
+_YAML_TRUE, _YAML_FALSE = ("yes", "on", "true", "y"), ("no", "off", "false", "n")
+
+
+def _quote_hint(model: type[BaseModel], loc: tuple[int | str, ...], value: bool) -> str:
+    """For a choice of words given a bool: YAML read an unquoted yes/no/on/off as one."""
+    expected, _ = _locate(model, loc)
+    if get_origin(expected) is not Literal:
+        return ""
+    choices = [c for c in get_args(expected) if isinstance(c, str)]
+    if not choices:
+        return ""
+    same, other = (_YAML_TRUE, _YAML_FALSE) if value else (_YAML_FALSE, _YAML_TRUE)
+    example = next(
+        (c for c in choices if c in same), next((c for c in choices if c not in other), choices[0])
+    )
+    return (
+        "; YAML reads yes, no, on and off unquoted as true or false: write it in quotes, "
+        f"e.g. {example!r}"
+    )
 
 
 def validation_problems(

@@ -63,12 +63,15 @@ def thresholds(
     labels: Analysis | None = None,
     *,
     mirrored: bool,
+    names: tuple[str, str] = ("challenger", "champion"),
 ) -> list[Check]:
     """The thresholds on these figures, live accuracy on `labels`' rows (by default the
     same figures'); `mirrored`: the challenger answered copies of the champion's requests
-    (shadow, blue-green before its switch), so agreement counts."""
+    (shadow, blue-green before its switch), so agreement counts. The reasons call the
+    two (challenger, champion) by `names` (the judge's: canary, baseline)."""
     labels = labels or analysis
     a = config.analysis
+    new, old = names
     champion, challenger = analysis.champion, analysis.challenger
     checks = [
         Check(
@@ -77,8 +80,8 @@ def thresholds(
             and _at_most(challenger.error_rate - champion.error_rate, a.max_error_rate),
             value=challenger.error_rate,
             bound=a.max_error_rate,
-            reason=f"challenger error rate {challenger.error_rate:.2%} "
-            f"(champion {champion.error_rate:.2%}), limit {a.max_error_rate:.2%}",
+            reason=f"{new} error rate {challenger.error_rate:.2%} "
+            f"({old} {champion.error_rate:.2%}), limit {a.max_error_rate:.2%}",
         )
     ]
     if challenger.p99_latency_ms is not None and champion.p99_latency_ms:
@@ -90,7 +93,7 @@ def thresholds(
                 passed=_at_most(ratio, a.max_p99_latency_ratio) or within,
                 value=ratio,
                 bound=a.max_p99_latency_ratio,
-                reason=f"p99 latency {challenger.p99_latency_ms:.2f} ms vs champion "
+                reason=f"p99 latency {challenger.p99_latency_ms:.2f} ms vs {old} "
                 f"{champion.p99_latency_ms:.2f} ms: ratio {ratio:.2f}, limit "
                 f"{a.max_p99_latency_ratio:g}"
                 + (f" (within the {a.latency_slack_ms:g} ms slack)" if within else ""),
@@ -103,7 +106,7 @@ def thresholds(
                 passed=_at_most(a.min_agreement, analysis.agreement),
                 value=analysis.agreement,
                 bound=a.min_agreement,
-                reason=f"agreement with the champion {analysis.agreement:.2%} on "
+                reason=f"agreement with the {old} {analysis.agreement:.2%} on "
                 f"{analysis.compared_rows} rows, minimum {a.min_agreement:.0%}",
             )
         )
@@ -130,7 +133,7 @@ def thresholds(
                 passed=_at_most(config.live_accuracy_floor, result.high),
                 value=result.difference,
                 bound=config.live_accuracy_floor,
-                reason=f"live accuracy {challenger.accuracy:.3f} vs champion "
+                reason=f"live accuracy {challenger.accuracy:.3f} vs {old} "
                 f"{champion.accuracy:.3f} ({_signed(result.difference)}, always-valid "
                 f"{1 - config.alpha:.0%} interval {_signed(result.low)} to "
                 f"{_signed(result.high)}), "

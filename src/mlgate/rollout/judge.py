@@ -180,7 +180,11 @@ def judge_arms(
         compared_rows=int(compared or 0),
         agreement=None if not compared or agreement is None else float(agreement),
     )
-    checks = thresholds(both, config, mirrored=True) if new.requests and base.requests else []
+    checks = (
+        thresholds(both, config, mirrored=True, names=("canary", "baseline"))
+        if new.requests and base.requests
+        else []
+    )
     verdict, reasons = _verdict(base, new, checks, analysis.min_requests)
     sequential = None
     if base.labelled and new.labelled:

@@ -1,8 +1,9 @@
 """Ground-truth labels: POST /feedback joins them to earlier predictions by request id.
 
-A classifier's label must be one of the classes the served versions predict,
-as their predictions show it: a label like 1.0 or "yes" would never match a
-prediction 1, and the live accuracy would silently leave it out.
+A classifier's label must name one of the classes the served versions predict:
+by its text, or by its value when both are numbers (1.0 names the class 1). It
+is kept as the predictions show the class, so that it joins them; a label like
+"yes" or 0.5 would never match a prediction 1, and is refused.
 
 Labels steer rollouts, so they are taken only from whoever may send them and only
 for what was answered: with MLGATE_FEEDBACK_TOKEN set, the route needs it as a
@@ -23,8 +24,10 @@ from starlette.responses import Response
 from mlgate.errors import InputError
 from mlgate.serving import schemas
 from mlgate.serving.body import read_json
+from mlgate.serving.classes import Classes
 from mlgate.serving.coercion import show_value
 from mlgate.serving.gateway import Gateway
+from mlgate.serving.request_ids import MANY_ROWS
 from mlgate.serving.responses import json_response
 from mlgate.serving.routes import Route, client_address, gateway_of
 
@@ -32,6 +35,8 @@ __all__ = ["ROUTES"]
 
 #: (request id, row, label)
 Item = tuple[str, int, Any]
+#: (request id, row or None when the label names none, label)
+Given = tuple[str, int | None, Any]
 
 
 async def feedback(request: Request) -> Response:
@@ -45,8 +50,8 @@ async def feedback(request: Request) -> Response:
             "POST /feedback needs Authorization: Bearer <MLGATE_FEEDBACK_TOKEN>",
         )
     body = await read_json(request, gateway.settings.max_body_bytes)
-    items = _items(body, gateway.settings.max_batch_rows, _classes(gateway), _numeric(gateway))
-    _check_rows(gateway, items)
+    given = _items(body, gateway.settings.max_batch_rows, _classes(gateway), _numeric(gateway))
+    items = _check_rows(gateway, given)
     labelled = gateway.record_feedback(items)
     counted = gateway.metrics.feedback
     for outcome in ("accepted", "unknown", "duplicate"):
@@ -61,14 +66,14 @@ async def feedback(request: Request) -> Response:
     )
 
 
-def _classes(gateway: Gateway) -> list[str] | None:
+def _classes(gateway: Gateway) -> Classes | None:
     """The classes a label may name (the served versions' own), or None for regression."""
     routing = gateway.routing
     found: dict[str, None] = {}
     for model in (routing.champion, routing.challenger):
         if model is not None and model.card.task == "classification" and model.classes:
             found.update(dict.fromkeys(map(str, model.classes)))
-    return list(found) or None
+    return Classes(list(found)) if found else None
 
 
 def _numeric(gateway: Gateway) -> bool:
@@ -78,23 +83,40 @@ def _numeric(gateway: Gateway) -> bool:
     return all(m.card.task == "regression" for m in served)
 
 
-def _check_rows(gateway: Gateway, items: list[Item]) -> None:
-    """Refuse a label for a row past the end of the request its id names (the id carries
-    the request's row count); ids never issued are left to be counted as unknown."""
-    for i, (request_id, row, _) in enumerate(items):
+def _check_rows(gateway: Gateway, items: list[Given]) -> list[Item]:
+    """The labels with their rows: a label without a row is for row 0 of a one-row
+    request. Refuses a label for a row past the end of the request its id names (the id
+    carries the request's row count), or without a row for a request of several; ids
+    never issued are left to be counted as unknown."""
+    checked: list[Item] = []
+    for i, (request_id, row, label) in enumerate(items):
         rows = gateway.request_ids.rows(request_id)
-        if rows is not None and row >= rows:
+        if row is None and rows is not None and rows > 1:
+            had, numbered = (
+                ("very many rows", "from 0")
+                if rows == MANY_ROWS
+                else (f"{rows} rows", f"from 0 to {rows - 1}")
+            )
+            raise InputError(
+                f"feedback[{i}] names no row, but request {request_id} had {had}: give "
+                f"feedback[{i}].row, the row's position in the request ({numbered})",
+                row=i,
+                code="bad_feedback",
+            )
+        if row is not None and rows is not None and row >= rows:
             raise InputError(
                 f"feedback[{i}].row is {row}, but request {request_id} had {rows} row(s), "
                 f"numbered from 0 to {rows - 1}",
                 row=i,
                 code="bad_feedback",
             )
+        checked.append((request_id, 0 if row is None else row, label))
+    return checked
 
 
 def _items(
-    body: Any, limit: int, classes: list[str] | None = None, numeric: bool = False
-) -> list[Item]:
+    body: Any, limit: int, classes: Classes | None = None, numeric: bool = False
+) -> list[Given]:
     """The (request id, row, label) of each label in `body`; a classifier's labels must
     be one of its `classes` as predictions show them, a regressor's a number."""
     # {"feedback": [...]}, a bare list of labels, or one label object on its own
@@ -130,7 +152,7 @@ def _is_number(label: Any) -> bool:
         return False
 
 
-def _item(i: int, entry: Any, limit: int, classes: list[str] | None, numeric: bool) -> Item:
+def _item(i: int, entry: Any, limit: int, classes: Classes | None, numeric: bool) -> Given:
     """Label `i` of a request, checked."""
     if not isinstance(entry, dict):
         raise InputError(
@@ -138,7 +160,7 @@ def _item(i: int, entry: Any, limit: int, classes: list[str] | None, numeric: bo
             row=i,
             code="bad_feedback",
         )
-    request_id, label, row = entry.get("request_id"), entry.get("label"), entry.get("row", 0)
+    request_id, label, row = entry.get("request_id"), entry.get("label"), entry.get("row")
     if not isinstance(request_id, str) or not 0 < len(request_id) <= 128:
         raise InputError(
             f"feedback[{i}].request_id must be the request id a prediction answered with "
@@ -158,14 +180,16 @@ def _item(i: int, entry: Any, limit: int, classes: list[str] | None, numeric: bo
             row=i,
             code="bad_feedback",
         )
-    if classes is not None and str(label) not in classes:
-        shown = ", ".join(classes[:20]) + (", ..." if len(classes) > 20 else "")
-        raise InputError(
-            f"feedback[{i}].label {show_value(label)} is not a class the model predicts; "
-            f"send one of: {shown}",
-            row=i,
-            code="bad_feedback",
-        )
+    if classes is not None:
+        named = classes.match(label)
+        if named is None:
+            raise InputError(
+                f"feedback[{i}].label {show_value(label)} is not a class the model predicts; "
+                f"send one of: {classes.listed()}",
+                row=i,
+                code="bad_feedback",
+            )
+        label = named
     if classes is None and numeric and not _is_number(label):
         raise InputError(
             f"feedback[{i}].label {show_value(label)} is not a number; a regressor's label "
@@ -173,7 +197,9 @@ def _item(i: int, entry: Any, limit: int, classes: list[str] | None, numeric: bo
             row=i,
             code="bad_feedback",
         )
-    if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < limit:
+    if row is not None and (
+        isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < limit
+    ):
         raise InputError(
             f"feedback[{i}].row must be the row's position in its request, an integer "
             f"from 0 to {limit - 1}; got {show_value(row)}",

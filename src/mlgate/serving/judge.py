@@ -72,6 +72,12 @@ def _model(gateway: Gateway, request: Request) -> str:
 
 
 def _arm(value: Any, what: str) -> str:
+    if value is None:
+        raise InputError(
+            f"{what} is missing: name the arm (the MLGATE_ARM its pods set)",
+            status=400,
+            code="invalid_arm",
+        )
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_ARM:
         raise InputError(
             f"{what} must name an arm (the MLGATE_ARM its pods set), 1 to {_MAX_ARM} "

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from mlgate.errors import InputError
 from mlgate.serving.limits import ID_CHARS
 
-__all__ = ["Caller", "RequestIds", "client_request_id", "routing_key"]
+__all__ = ["MANY_ROWS", "Caller", "RequestIds", "client_request_id", "routing_key"]
 
 #: Bytes of an id's random part and row count (72 random bits: ids never collide in
 #: practice), and of its signature (64 bits: a forger has to try about 2**63 ids per
@@ -33,6 +33,8 @@ _NONCE, _TAG = 12, 8
 #: "too many to say" (a batch run's millions of rows).
 _ROWS = 3
 _MANY = (1 << (8 * _ROWS)) - 1
+#: The row count `RequestIds.rows` gives for an id that says "too many to say".
+MANY_ROWS = 1 << 62
 
 
 class _Nonces:
@@ -91,7 +93,7 @@ class RequestIds:
         if not hmac.compare_digest(raw[_NONCE:], self._sign(raw[:_NONCE])):
             return None
         count = int.from_bytes(raw[_NONCE - _ROWS : _NONCE], "big")
-        return count if count != _MANY else 1 << 62
+        return count if count != _MANY else MANY_ROWS
 
     def _sign(self, nonce: bytes) -> bytes:
         return hashlib.blake2b(nonce, key=self._key, digest_size=_TAG).digest()
