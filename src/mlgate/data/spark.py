@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "EXTRA",
     "ROW",
     "check_engine",
+    "check_location",
     "column",
     "numbered",
     "read_frame",
@@ -69,12 +71,21 @@ def column(name: str) -> Column:
 
 
 def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
-    """The active SparkSession, else a new one with `settings` (spark.* keys)."""
+    """The active SparkSession, else a new one with `settings` (spark.* keys).
+
+    A session mlgate starts is quiet: log level ERROR (Spark's WARN lines and the
+    stack traces it logs for an error mlgate reports itself) and no console
+    progress bar, unless `settings` ask for one.
+    """
     sql = require_pyspark()
+    # PySpark's notice on pandas 3 (it warns on every pandas conversion) is not the user's.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     active = sql.SparkSession.getActiveSession()
     if active is not None:
         return active  # type: ignore[no-any-return]
-    chosen = dict(settings or {})
+    chosen = {"spark.ui.showConsoleProgress": "false", **(settings or {})}
     # Local workers run this interpreter, with mlgate and its model libraries.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = sql.SparkSession.builder.appName(chosen.pop("spark.app.name", "mlgate"))
@@ -82,7 +93,9 @@ def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
         builder = builder.master("local[*]")
     for key, value in chosen.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()  # type: ignore[no-any-return]
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session  # type: ignore[no-any-return]
 
 
 def _master_elsewhere() -> bool:
@@ -103,6 +116,8 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
 
     if _is_table(spark, location):
         return spark.table(location)
+    if not _table_name(location):
+        check_location(location)
     kind = _folder_format(location)
     if ":" not in location:  # a local path: Spark resolves relative ones from its own cwd
         location = os.path.abspath(location)
@@ -121,17 +136,38 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
         ) from e
 
 
-def _is_table(spark: SparkSession, location: str) -> bool:
-    """Whether `location` is a table's name (db.table) rather than a path or URL."""
+def check_location(location: str) -> None:
+    """A DataError when `location` is a local path (no URL scheme) that does not exist.
+
+    Called before a session starts where it can be: Spark would start, then log a
+    Java stack trace for the missing path before its own error. A name that could be
+    a table's is left to `read_frame`, which asks the catalog; so are glob patterns
+    that match something.
+    """
+    import glob
+
+    if ":" in location or _table_name(location):
+        return
+    if glob.has_magic(location) and glob.glob(location):
+        return
+    if not os.path.exists(location):
+        raise DataError("file not found.", source=location, fix="Check the path.")
+
+
+def _table_name(location: str) -> bool:
+    """Whether `location` could be a table's name (db.table) rather than a path or URL."""
     import re
 
     if "/" in location or ":" in location or "\\" in location:
         return False
     if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}", location):
         return False
-    if location.lower().endswith((".csv", ".tsv", ".parquet", ".pq")):
-        return False
-    return bool(spark.catalog.tableExists(location))
+    return not location.lower().endswith((".csv", ".tsv", ".parquet", ".pq"))
+
+
+def _is_table(spark: SparkSession, location: str) -> bool:
+    """Whether `location` is a table's name (db.table) rather than a path or URL."""
+    return _table_name(location) and bool(spark.catalog.tableExists(location))
 
 
 def _folder_format(location: str) -> str:

@@ -258,9 +258,11 @@ def spark_drift(
 ) -> tuple[DriftReport, dict[str, tuple[Any, Any]]]:
     """Drift on Spark: both sides profiled there (the reference unless it is a profile),
     then compared as profiles; and each column's pair of samples, for plots."""
-    from mlgate.data.spark import read_frame, spark_session
+    from mlgate.data.spark import check_location, read_frame, spark_session
     from mlgate.drift.spark_profile import spark_kind, spark_kinds, spark_profile
 
+    for location in [current] if profile is not None else [reference, current]:
+        check_location(location)
     session = spark_session(settings)
     cur = read_frame(session, current, typed=True)
     ref = None if profile is not None else read_frame(session, reference, typed=True)

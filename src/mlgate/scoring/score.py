@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Literal
 
-from mlgate.data.spark import ENGINES, check_engine, read_frame, spark_session
+from mlgate.data.spark import ENGINES, check_engine, check_location, read_frame, spark_session
 from mlgate.errors import ConfigError
 from mlgate.registry.refs import is_registry_ref, load_ref
 from mlgate.scoring.journal import Journal
@@ -74,6 +74,7 @@ def score(
     if id_column is not None and id_column in model.feature_set:
         keep = []  # read once; still copied to the output
     if engine == "spark":
+        check_location(input)
         spark = spark_session(project.config.data.spark if project.has_config else None)
         frame = read_frame(spark, input)
         missing_columns(input, frame.columns, model.features, keep)
