@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate.config.monitor import DriftConfig
-from mlgate.data.io import read_arrow, read_pandas, table_format
+from mlgate.data.io import is_folder, read_arrow, read_pandas, table_format
 from mlgate.drift.detector import (
     ColumnDrift,
     DriftReport,
@@ -237,7 +237,7 @@ def check_drift(
             samples.update(plotted)
     elif profile is not None:
         report = _against_profile(profile, current, config, columns, target, drop)
-    elif table_format(reference) == "parquet" and table_format(current) == "parquet":
+    elif all(table_format(x) == "parquet" and not is_folder(x) for x in (reference, current)):
         report = _parquet_files(reference, current, config, columns, target, task, drop)
     else:
         report = _data_files(reference, current, config, columns, target, task, drop)
