@@ -18,7 +18,7 @@ from mlgate.scoring.journal import Journal
 from mlgate.scoring.local import Progress, score_local
 from mlgate.scoring.result import ScoreResult
 from mlgate.scoring.source import missing_columns, open_source
-from mlgate.scoring.spark import score_spark
+from mlgate.scoring.spark import check_folder_output, score_spark
 from mlgate.serving.runtime import ServedModel
 
 if TYPE_CHECKING:
@@ -48,9 +48,11 @@ def score(
 
     `ref`: models:/NAME@ALIAS, models:/NAME/VERSION or a run folder; `input`: a Parquet
     or CSV file or folder (path or fsspec URL); `output`: a .parquet file, or else a
-    folder of part files. `log` appends every scored row to the prediction log.
+    folder of part files (on Spark always a folder, one part file per partition).
+    `log` appends every scored row to the prediction log.
     """
-    check_engine(engine)
+    if check_engine(engine) == "spark":
+        check_folder_output(output)  # before a model loads and Spark starts
     if batch_rows < 1:
         raise ConfigError(
             "the batch size must be a positive number of rows.",
