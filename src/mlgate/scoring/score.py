@@ -62,6 +62,8 @@ def score(
         )
     started = time.perf_counter()
     registered = is_registry_ref(ref)
+    if not registered:
+        _refuse_data_file(ref)
     if log and not registered:
         raise ConfigError(
             "--log needs a registered version: the prediction log holds registered "
@@ -133,3 +135,25 @@ def score(
     result.scoring_seconds = time.perf_counter() - scoring
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _refuse_data_file(ref: str) -> None:
+    """A ConfigError when MODEL_URI is a data file (the rows to score given first)."""
+    from pathlib import Path
+
+    from mlgate.data.io import table_format
+    from mlgate.errors import DataError
+
+    if not Path(ref).is_file():
+        return
+    try:
+        table_format(ref)
+    except DataError:
+        return  # not a data file's name: load_ref says what is wrong with it
+    raise ConfigError(
+        "must be a registry reference (models:/NAME@alias, NAME@alias) or a run "
+        "folder; the path given is a data file.",
+        field="MODEL_URI",
+        value=ref,
+        fix="Give the model first: mlgate score MODEL_URI INPUT OUTPUT.",
+    )
