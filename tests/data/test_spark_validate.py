@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+import mlgate
 from mlgate.cli import app
 from mlgate.data.schema import Schema
 from mlgate.data.validate import validate_file
@@ -153,3 +157,36 @@ def test_cli_takes_the_engine_from_the_config_and_the_flag_overrides_it(
             assert result.exit_code == 1, result.output
             reports[tuple(flag)] = json.loads(result.stdout)
         _same(reports[()]["violations"], reports[("--engine", "local")]["violations"])
+
+
+def test_a_session_mlgate_starts_keeps_spark_off_the_terminal(tmp_path: Path) -> None:
+    # Its own process: the session under test is the one mlgate starts, not the suite's.
+    pytest.importorskip("pyspark")
+    (tmp_path / "rows").mkdir()
+    pl.DataFrame({"a": [1, 2, -3]}).write_parquet(tmp_path / "rows" / "part-0.parquet")
+    Schema.model_validate({"columns": {"a": {"dtype": "int", "min": 0}}}).save(
+        tmp_path / "schema.yaml"
+    )
+    source = str(Path(mlgate.__file__).parents[1])
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "MASTER"):
+        env.pop(name, None)
+    args = ["rows", "--schema", "schema.yaml", "--engine", "spark", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "validate", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["violations"][0]["rule"] == "below_min", done.stderr
+    # The JVM's own notice of the incubator module Spark 4 loads is all that is left.
+    assert [
+        line
+        for line in done.stderr.splitlines()
+        if line != "WARNING: Using incubator modules: jdk.incubator.vector"
+    ] == []

@@ -15,6 +15,7 @@ import os
 import sys
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError, DataError
@@ -74,8 +75,10 @@ def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
     """The active SparkSession, else a new one with `settings` (spark.* keys).
 
     A session mlgate starts is quiet: log level ERROR (Spark's WARN lines and the
-    stack traces it logs for an error mlgate reports itself) and no console
-    progress bar, unless `settings` ask for one.
+    stack traces it logs for an error mlgate reports itself; from the JVM's start,
+    through mlgate's log4j2 configuration, when the environment configures no Spark
+    and `settings` name no driver Java options) and no console progress bar, unless
+    `settings` ask for one.
     """
     sql = require_pyspark()
     # PySpark's notice on pandas 3 (it warns on every pandas conversion) is not the user's.
@@ -89,8 +92,12 @@ def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
     # Local workers run this interpreter, with mlgate and its model libraries.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = sql.SparkSession.builder.appName(chosen.pop("spark.app.name", "mlgate"))
-    if "spark.master" not in chosen and not _master_elsewhere():
-        builder = builder.master("local[*]")
+    if not _master_elsewhere():
+        if "spark.master" not in chosen:
+            builder = builder.master("local[*]")
+        # Quiet from the JVM's start: setLogLevel comes after Spark's first WARN lines.
+        log4j = (Path(__file__).parent / "spark-log4j2.properties").as_uri()
+        chosen.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j}")
     for key, value in chosen.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
@@ -172,8 +179,6 @@ def _is_table(spark: SparkSession, location: str) -> bool:
 
 def _folder_format(location: str) -> str:
     """csv or parquet: by the name's suffix, else by a local folder's files, else parquet."""
-    from pathlib import Path
-
     from mlgate.data.io import table_format
 
     with_suffix = location.lower().rstrip("/").endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))
