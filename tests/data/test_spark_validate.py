@@ -20,6 +20,7 @@ import mlgate
 from mlgate.cli import app
 from mlgate.data.schema import Schema
 from mlgate.data.validate import validate_file
+from mlgate.errors import DataError
 
 #: Every kind of violation the rules know, in one table.
 RULES = {
@@ -190,3 +191,19 @@ def test_a_session_mlgate_starts_keeps_spark_off_the_terminal(tmp_path: Path) ->
         for line in done.stderr.splitlines()
         if line != "WARNING: Using incubator modules: jdk.incubator.vector"
     ] == []
+
+
+def test_a_damaged_parquet_file_is_one_data_error(spark: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    (folder / "part-0.parquet").write_bytes(b"garbage\n")
+    schema = Schema.model_validate({"columns": {"a": {"dtype": "int"}}})
+
+    with pytest.raises(DataError) as caught:
+        validate_file(folder, schema, engine="spark")
+    assert str(caught.value) == (
+        f"{folder}: Spark cannot read it as PARQUET: [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER] "
+        f"Encountered error while reading file file:{folder}/part-0.parquet. Could not read "
+        "footer. Please ensure that the file is in either ORC or Parquet format. "
+        "Name a Parquet or CSV file or folder Spark can reach, or a table."
+    )

@@ -119,6 +119,7 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
     `typed`, Spark infers a CSV's column types (one more pass), as the local
     engine's validation and schema inference read CSV.
     """
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import AnalysisException
 
     if _is_table(spark, location):
@@ -134,8 +135,11 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
             sep = "\t" if tab else ","
             return spark.read.csv(location, header=True, sep=sep, inferSchema=typed)
         return spark.read.parquet(location)
-    except AnalysisException as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    except (AnalysisException, Py4JJavaError) as e:
+        # A damaged file fails in the JVM (a SparkException PySpark does not convert).
+        text = str(e.java_exception.getMessage()) if isinstance(e, Py4JJavaError) else str(e)
+        first = (text.strip().splitlines() or [type(e).__name__])[0].rstrip(".")
+        first = first if len(first) <= 300 else first[:297] + "..."
         raise DataError(
             f"Spark cannot read it as {kind.upper()}: {first}.",
             source=location,
