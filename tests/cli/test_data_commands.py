@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+import mlgate
 from mlgate.cli import app
 from mlgate.data import load_schema
 from mlgate.scaffold.example import credit_data
@@ -237,7 +239,7 @@ BAD_FILES = [
         "data.json",
         b"{}",
         "unknown file type. mlgate reads .csv, .tsv and .parquet files "
-        "(CSV may be .gz, .bz2, .zst or .xz).",
+        "(CSV may be .gz, .bz2, .zst or .xz), and folders of them.",
         id="unknown-extension",
     ),
     pytest.param(
@@ -280,20 +282,59 @@ def test_a_bad_data_file_is_one_error_line_and_exit_2(
 
 
 @pytest.mark.parametrize("command", ["infer", "validate"])
-def test_a_missing_file_or_a_folder_is_exit_2(
+def test_a_missing_file_or_an_empty_folder_is_exit_2(
     runner: CliRunner, data: Path, schema: Path, command: str
 ) -> None:
     folder = data / "folder.csv"
     folder.mkdir()
+    (folder / "_SUCCESS").touch()
     for path, message in [
         (data / "nope.csv", "file not found. Check the path."),
-        (folder, "expected a file, found a folder."),
+        (data / "nope", "file not found. Check the path."),
+        (
+            folder,
+            "the folder holds no .parquet or .csv file. "
+            "Point at a Parquet or CSV file, or a folder of them.",
+        ),
     ]:
         args = ["schema", "infer", str(path)] if command == "infer" else ["validate", str(path)]
         result = runner.invoke(app, args if command == "infer" else [*args, "-s", str(schema)])
 
         assert result.exit_code == 2
         assert result.stderr == f"error: {path}: {message}\n"
+
+
+def test_a_folder_of_part_files_reads_as_one_table(
+    runner: CliRunner, data: Path, schema: Path
+) -> None:
+    # As Spark writes it: part files, a _SUCCESS marker and hidden checksum files.
+    folder = data / "parts"
+    folder.mkdir()
+    frame = pd.read_csv(data / "broken.csv")
+    # Written last-first: the rows are read in the order of the files' names.
+    frame.iloc[60:].to_parquet(folder / "part-00010-a.snappy.parquet", index=False)
+    frame.iloc[:60].to_parquet(folder / "part-00002-a.snappy.parquet", index=False)
+    (folder / "_SUCCESS").touch()
+    (folder / ".part-00002-a.snappy.parquet.crc").write_bytes(b"\x00crc")
+
+    inferred = runner.invoke(app, ["schema", "infer", str(folder)])
+    as_file, as_folder = (
+        runner.invoke(app, ["validate", str(path), "-s", str(schema), "--json"])
+        for path in (data / "broken.csv", folder)
+    )
+    drift = runner.invoke(app, ["drift", str(data / "broken.csv"), str(folder)])
+
+    assert inferred.exit_code == 0, inferred.output
+    header = f"# Schema inferred by mlgate {mlgate.__version__} from {folder} (100 rows"
+    assert inferred.stdout.startswith(header)
+    assert as_folder.exit_code == 1, as_folder.output
+    folder_report, file_report = json.loads(as_folder.stdout), json.loads(as_file.stdout)
+    assert folder_report.pop("source") == str(folder)
+    file_report.pop("source")
+    assert folder_report == file_report
+    assert folder_report["violations"][1]["examples"] == [{"row": 0, "value": -1}]
+    assert drift.exit_code == 0, drift.output
+    assert "dataset drift: 0 of" in drift.stdout
 
 
 def test_a_header_only_file_cannot_seed_a_schema(runner: CliRunner, data: Path) -> None:

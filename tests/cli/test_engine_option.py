@@ -53,3 +53,25 @@ def test_an_unknown_engine_is_a_usage_error(
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --engine: unknown engine. Got 'dask'.")
     assert "local, spark" in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("missing", ["nope.parquet", "data/nope"])
+def test_a_missing_local_path_is_refused_before_spark_starts(
+    command: str, missing: str, tmp_path: Path
+) -> None:
+    # A subprocess, so that nothing Spark would log (a JVM's start, a Java stack trace
+    # for the missing path) can hide from the assertion on the whole of stderr.
+    (tmp_path / "schema.yaml").write_text("columns: {}\n", encoding="utf-8")
+    args = [missing if a.endswith(".parquet") else a for a in COMMANDS[command]]
+    source = str(Path(mlgate.__file__).parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", *args, "--engine", "spark"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"error: {missing}: file not found. Check the path.\n"

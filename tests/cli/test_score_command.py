@@ -91,6 +91,17 @@ def test_strict_exits_1_and_writes_nothing(
             ["models:/credit-risk@nobody", "data/test.csv", "o.parquet"],
             None,
         ),
+        (
+            ["data/test.csv", "data/test.csv", "o.parquet"],
+            "MODEL_URI: must be a registry reference (models:/NAME@alias, NAME@alias) or a run "
+            "folder; the path given is a data file. Got 'data/test.csv'. "
+            "Give the model first: mlgate score MODEL_URI INPUT OUTPUT.",
+        ),
+        (
+            ["models:/credit-risk@champion", "data/test.csv", "/proc/o.parquet"],
+            "/proc/o.parquet: OUTPUT: cannot write the output: no such file or directory. "
+            "Check that its folder exists and that you may write there.",
+        ),
     ],
 )
 def test_a_usage_error_exits_2_with_one_line(

@@ -163,7 +163,7 @@ def test_table_format_comes_from_the_file_name(location: str, kind: str) -> None
             "data.xlsx",
             b"PK\x03\x04",
             r"unknown file type\. mlgate reads \.csv, \.tsv and \.parquet files "
-            r"\(CSV may be \.gz, \.bz2, \.zst or \.xz\)\.",
+            r"\(CSV may be \.gz, \.bz2, \.zst or \.xz\), and folders of them\.",
             id="unknown-extension",
         ),
         pytest.param(
@@ -202,11 +202,64 @@ def test_a_missing_url_is_a_data_error() -> None:
         read_polars(url)
 
 
-def test_a_folder_is_a_data_error(tmp_path: Path) -> None:
+def test_a_missing_path_without_a_suffix_is_not_found(tmp_path: Path) -> None:
+    path = tmp_path / "nope"
+
+    with pytest.raises(DataError, match=exact(path, r"file not found\. Check the path\.")):
+        read_polars(path)
+
+
+def test_a_folder_of_csv_files_reads_as_one_table_in_name_order(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    lines = CSV.splitlines()
+    (folder / "part-10.csv").write_text("\n".join([lines[0], *lines[3:]]) + "\n", encoding="utf-8")
+    (folder / "part-02.csv").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    (folder / "part-05.csv").write_bytes(b"")  # an empty partition
+    (folder / "_SUCCESS").touch()
+    (folder / ".part-02.csv.crc").write_bytes(b"\x00")
+
+    assert table_format(str(folder)) == "csv"
+    assert_frame_equal(read_polars(folder), EXPECTED)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            ["_SUCCESS"],
+            r"the folder holds no \.parquet or \.csv file\. "
+            r"Point at a Parquet or CSV file, or a folder of them\.",
+        ),
+        (
+            ["a.csv", "b.parquet"],
+            r"the folder holds both Parquet and CSV files; read one format at a time\.",
+        ),
+        (
+            ["a.csv", "b.csv"],
+            r"its files do not hold one table: b\.csv has columns \['b'\], a\.csv \['a'\]\. "
+            r"Give every CSV file in the folder the same columns and types\.",
+        ),
+        (
+            ["a.csv", "c.csv"],
+            r"its files do not hold one table: .+\. "
+            r"Give every CSV file in the folder the same columns and types\.",
+        ),
+    ],
+)
+def test_a_folder_that_is_not_one_table_is_a_data_error(
+    tmp_path: Path, files: list[str], message: str
+) -> None:
     folder = tmp_path / "data.csv"
     folder.mkdir()
+    for name in files:
+        if name.endswith(".parquet"):
+            pd.DataFrame({"a": [1]}).to_parquet(folder / name)
+        else:
+            text = {"a.csv": "a\nx\n", "b.csv": "b\n1.5\n", "c.csv": "a\n1.5\n"}.get(name, "")
+            (folder / name).write_text(text, encoding="utf-8")
 
-    with pytest.raises(DataError, match=exact(folder, r"expected a file, found a folder\.")):
+    with pytest.raises(DataError, match=exact(folder, message)):
         read_polars(folder)
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,11 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+import mlgate
 from mlgate.cli import app
 from mlgate.data.schema import Schema
 from mlgate.data.validate import validate_file
+from mlgate.errors import DataError
 
 #: Every kind of violation the rules know, in one table.
 RULES = {
@@ -88,7 +93,7 @@ def _same(local: list[dict[str, Any]], remote: list[dict[str, Any]]) -> None:
 @pytest.mark.parametrize("where", ["one.parquet", "parts"])
 def test_spark_finds_the_local_engines_violations(spark: Any, broken: Path, where: str) -> None:
     schema = Schema.model_validate(RULES)
-    local = validate_file(broken / "one.parquet", schema)
+    local = validate_file(broken / where, schema)
     remote = validate_file(broken / where, schema, engine="spark")
 
     assert {v.rule for v in local.violations} == {
@@ -146,13 +151,59 @@ def test_cli_takes_the_engine_from_the_config_and_the_flag_overrides_it(
         "model: {estimator: sklearn.linear_model.LogisticRegression}\n",
         encoding="utf-8",
     )
-    reports = {}
-    for flag in ([], ["--engine", "local"]):
-        result = runner.invoke(app, ["validate", str(broken / "one.parquet"), "--json", *flag])
-        assert result.exit_code == 1, result.output
-        reports[tuple(flag)] = json.loads(result.stdout)
-    _same(reports[()]["violations"], reports[("--engine", "local")]["violations"])
+    for where in ("one.parquet", "parts"):
+        reports = {}
+        for flag in ([], ["--engine", "local"]):
+            result = runner.invoke(app, ["validate", str(broken / where), "--json", *flag])
+            assert result.exit_code == 1, result.output
+            reports[tuple(flag)] = json.loads(result.stdout)
+        _same(reports[()]["violations"], reports[("--engine", "local")]["violations"])
 
-    result = runner.invoke(app, ["validate", str(broken / "parts"), "--engine", "local"])
-    assert result.exit_code == 2
-    assert "unknown file type" in result.stderr
+
+def test_a_session_mlgate_starts_keeps_spark_off_the_terminal(tmp_path: Path) -> None:
+    # Its own process: the session under test is the one mlgate starts, not the suite's.
+    pytest.importorskip("pyspark")
+    (tmp_path / "rows").mkdir()
+    pl.DataFrame({"a": [1, 2, -3]}).write_parquet(tmp_path / "rows" / "part-0.parquet")
+    Schema.model_validate({"columns": {"a": {"dtype": "int", "min": 0}}}).save(
+        tmp_path / "schema.yaml"
+    )
+    source = str(Path(mlgate.__file__).parents[1])
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "MASTER"):
+        env.pop(name, None)
+    args = ["rows", "--schema", "schema.yaml", "--engine", "spark", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "validate", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["violations"][0]["rule"] == "below_min", done.stderr
+    # The JVM's own notice of the incubator module Spark 4 loads is all that is left.
+    assert [
+        line
+        for line in done.stderr.splitlines()
+        if line != "WARNING: Using incubator modules: jdk.incubator.vector"
+    ] == []
+
+
+def test_a_damaged_parquet_file_is_one_data_error(spark: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    (folder / "part-0.parquet").write_bytes(b"garbage\n")
+    schema = Schema.model_validate({"columns": {"a": {"dtype": "int"}}})
+
+    with pytest.raises(DataError) as caught:
+        validate_file(folder, schema, engine="spark")
+    assert str(caught.value) == (
+        f"{folder}: Spark cannot read it as PARQUET: [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER] "
+        f"Encountered error while reading file file:{folder}/part-0.parquet. Could not read "
+        "footer. Please ensure that the file is in either ORC or Parquet format. "
+        "Name a Parquet or CSV file or folder Spark can reach, or a table."
+    )

@@ -3,6 +3,7 @@ refusals and prediction log, from partitions scored on the executors."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,7 +113,9 @@ def test_spark_writes_a_folder_not_a_file(spark: Any, project: Path, tmp_path: P
         opened(project) as p,
         pytest.raises(
             ConfigError,
-            match=r"^OUTPUT: the spark engine writes a folder of part files, one per partition\. ",
+            match=r"^OUTPUT: the spark engine writes a folder of part files, one per partition\. "
+            rf"Got '{re.escape(str(tmp_path))}/o\.parquet'\. "
+            r"Name a folder \(without \.parquet\) for OUTPUT\.$",
         ),
     ):
         score(p, CHAMPION, "data/test.csv", str(tmp_path / "o.parquet"), engine="spark")

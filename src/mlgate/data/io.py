@@ -1,4 +1,10 @@
-"""Reading tables: CSV and Parquet, local paths or fsspec URLs, into Arrow, pandas or polars."""
+"""Reading tables: CSV and Parquet, local paths or fsspec URLs, into Arrow, pandas or polars.
+
+A local folder of Parquet (or CSV) files, as Spark writes them (`part-*.parquet` and a
+`_SUCCESS` marker), reads as one table: its files in the order of their names, hidden
+files and writers' markers (names starting with `.` or `_`) left out, the way
+`mlgate score` reads a folder and the Spark engine numbers its rows.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["read_arrow", "read_pandas", "read_polars", "table_format", "to_polars"]
+__all__ = ["is_folder", "read_arrow", "read_pandas", "read_polars", "table_format", "to_polars"]
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "csv"}
 _COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
@@ -30,16 +36,55 @@ def _name(location: str) -> str:
 
 
 def table_format(location: str) -> Literal["csv", "parquet"]:
-    """The format a location's name announces, or a DataError listing the ones read."""
+    """The format a location's name announces (a local folder's: its files'), or a
+    DataError listing the ones read."""
+    if is_folder(location):
+        return _folder(location)[0]
     name = _name(location)
     for suffix, kind in _FORMATS.items():
         if name.endswith(suffix):
             return "parquet" if kind == "parquet" else "csv"
+    if "://" not in location and "." not in name and not Path(location).exists():
+        raise DataError("file not found.", source=location, fix="Check the path.")
     raise DataError(
         "unknown file type.",
         source=location,
-        fix="mlgate reads .csv, .tsv and .parquet files (CSV may be .gz, .bz2, .zst or .xz).",
+        fix="mlgate reads .csv, .tsv and .parquet files (CSV may be .gz, .bz2, .zst or .xz), "
+        "and folders of them.",
     )
+
+
+def is_folder(location: str | Path) -> bool:
+    """Whether `location` is a folder on this machine (read as the table its files hold)."""
+    return "://" not in str(location) and Path(location).is_dir()
+
+
+def _folder(location: str) -> tuple[Literal["csv", "parquet"], list[Path]]:
+    """(the format, the files in name order) of a local folder of Parquet or CSV files."""
+    root = Path(location)
+    files = sorted(
+        (
+            p
+            for p in root.rglob("*")
+            if p.is_file()
+            and not any(part.startswith((".", "_")) for part in p.relative_to(root).parts)
+            and _name(str(p)).endswith(tuple(_FORMATS))
+        ),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
+    kinds = {table_format(str(p)) for p in files}
+    if not files:
+        raise DataError(
+            "the folder holds no .parquet or .csv file.",
+            source=location,
+            fix="Point at a Parquet or CSV file, or a folder of them.",
+        )
+    if len(kinds) > 1:
+        raise DataError(
+            "the folder holds both Parquet and CSV files; read one format at a time.",
+            source=location,
+        )
+    return kinds.pop(), files
 
 
 def read_arrow(location: str | Path, *, quote: bool = True) -> pa.Table:
@@ -55,6 +100,8 @@ def read_arrow(location: str | Path, *, quote: bool = True) -> pa.Table:
 
     location = str(location)
     kind = table_format(location)
+    if is_folder(location):
+        return _read_folder(location, quote=quote)
     if "://" not in location:
         path = Path(location)
         if not path.exists():
@@ -89,6 +136,38 @@ def read_arrow(location: str | Path, *, quote: bool = True) -> pa.Table:
             fix=f"Check that the file is {kind.upper()} and not damaged.",
         ) from e
     _check_columns(table, location)
+    return table
+
+
+def _read_folder(location: str, *, quote: bool) -> pa.Table:
+    """A local folder's files as one table, in the order of their names (empty files,
+    which writers leave for empty partitions, skipped)."""
+    import pyarrow as pa
+
+    kind, files = _folder(location)
+    fix = f"Give every {kind.upper()} file in the folder the same columns and types."
+    read = [(f, read_arrow(f, quote=quote)) for f in files if f.stat().st_size > 0]
+    if not read:
+        raise DataError("the folder's files are all empty.", source=location)
+    (first, head), root = read[0], Path(location)
+    for path, table in read[1:]:
+        if table.column_names != head.column_names:
+            raise DataError(
+                f"its files do not hold one table: {path.relative_to(root).as_posix()} has "
+                f"columns {table.column_names}, {first.relative_to(root).as_posix()} "
+                f"{head.column_names}.",
+                source=location,
+                fix=fix,
+            )
+    tables = [table for _, table in read]
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowException, ValueError) as e:
+        raise DataError(
+            f"its files do not hold one table: {_detail(e, quote=quote)}.",
+            source=location,
+            fix=fix,
+        ) from e
     return table
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError, DataError
@@ -26,6 +28,7 @@ __all__ = [
     "EXTRA",
     "ROW",
     "check_engine",
+    "check_location",
     "column",
     "numbered",
     "read_frame",
@@ -69,20 +72,37 @@ def column(name: str) -> Column:
 
 
 def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
-    """The active SparkSession, else a new one with `settings` (spark.* keys)."""
+    """The active SparkSession, else a new one with `settings` (spark.* keys).
+
+    A session mlgate starts is quiet: log level ERROR (Spark's WARN lines and the
+    stack traces it logs for an error mlgate reports itself; from the JVM's start,
+    through mlgate's log4j2 configuration, when the environment configures no Spark
+    and `settings` name no driver Java options) and no console progress bar, unless
+    `settings` ask for one.
+    """
     sql = require_pyspark()
+    # PySpark's notice on pandas 3 (it warns on every pandas conversion) is not the user's.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     active = sql.SparkSession.getActiveSession()
     if active is not None:
         return active  # type: ignore[no-any-return]
-    chosen = dict(settings or {})
+    chosen = {"spark.ui.showConsoleProgress": "false", **(settings or {})}
     # Local workers run this interpreter, with mlgate and its model libraries.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = sql.SparkSession.builder.appName(chosen.pop("spark.app.name", "mlgate"))
-    if "spark.master" not in chosen and not _master_elsewhere():
-        builder = builder.master("local[*]")
+    if not _master_elsewhere():
+        if "spark.master" not in chosen:
+            builder = builder.master("local[*]")
+        # Quiet from the JVM's start: setLogLevel comes after Spark's first WARN lines.
+        log4j = (Path(__file__).parent / "spark-log4j2.properties").as_uri()
+        chosen.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j}")
     for key, value in chosen.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()  # type: ignore[no-any-return]
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session  # type: ignore[no-any-return]
 
 
 def _master_elsewhere() -> bool:
@@ -99,10 +119,13 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
     `typed`, Spark infers a CSV's column types (one more pass), as the local
     engine's validation and schema inference read CSV.
     """
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import AnalysisException
 
     if _is_table(spark, location):
         return spark.table(location)
+    if not _table_name(location):
+        check_location(location)
     kind = _folder_format(location)
     if ":" not in location:  # a local path: Spark resolves relative ones from its own cwd
         location = os.path.abspath(location)
@@ -112,8 +135,11 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
             sep = "\t" if tab else ","
             return spark.read.csv(location, header=True, sep=sep, inferSchema=typed)
         return spark.read.parquet(location)
-    except AnalysisException as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    except (AnalysisException, Py4JJavaError) as e:
+        # A damaged file fails in the JVM (a SparkException PySpark does not convert).
+        text = str(e.java_exception.getMessage()) if isinstance(e, Py4JJavaError) else str(e)
+        first = (text.strip().splitlines() or [type(e).__name__])[0].rstrip(".")
+        first = first if len(first) <= 300 else first[:297] + "..."
         raise DataError(
             f"Spark cannot read it as {kind.upper()}: {first}.",
             source=location,
@@ -121,23 +147,42 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
         ) from e
 
 
-def _is_table(spark: SparkSession, location: str) -> bool:
-    """Whether `location` is a table's name (db.table) rather than a path or URL."""
+def check_location(location: str) -> None:
+    """A DataError when `location` is a local path (no URL scheme) that does not exist.
+
+    Called before a session starts where it can be: Spark would start, then log a
+    Java stack trace for the missing path before its own error. A name that could be
+    a table's is left to `read_frame`, which asks the catalog; so are glob patterns
+    that match something.
+    """
+    import glob
+
+    if ":" in location or _table_name(location):
+        return
+    if glob.has_magic(location) and glob.glob(location):
+        return
+    if not os.path.exists(location):
+        raise DataError("file not found.", source=location, fix="Check the path.")
+
+
+def _table_name(location: str) -> bool:
+    """Whether `location` could be a table's name (db.table) rather than a path or URL."""
     import re
 
     if "/" in location or ":" in location or "\\" in location:
         return False
     if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}", location):
         return False
-    if location.lower().endswith((".csv", ".tsv", ".parquet", ".pq")):
-        return False
-    return bool(spark.catalog.tableExists(location))
+    return not location.lower().endswith((".csv", ".tsv", ".parquet", ".pq"))
+
+
+def _is_table(spark: SparkSession, location: str) -> bool:
+    """Whether `location` is a table's name (db.table) rather than a path or URL."""
+    return _table_name(location) and bool(spark.catalog.tableExists(location))
 
 
 def _folder_format(location: str) -> str:
     """csv or parquet: by the name's suffix, else by a local folder's files, else parquet."""
-    from pathlib import Path
-
     from mlgate.data.io import table_format
 
     with_suffix = location.lower().rstrip("/").endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))

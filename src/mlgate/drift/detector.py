@@ -262,9 +262,9 @@ def detect_files(
     """Drift between two Parquet or CSV files, one column at a time to bound memory.
 
     Parquet is read column by column, so a 10,000,000-row file needs memory for
-    one column of each side, not the whole table. A CSV file is parsed once.
+    one column of each side, not the whole table. A CSV file or a folder is read once.
     """
-    from mlgate.data.io import read_arrow, table_format
+    from mlgate.data.io import is_folder, read_arrow, table_format
 
     config = config or DriftConfig()
     csv_tables: dict[str, Any] = {}
@@ -277,7 +277,7 @@ def detect_files(
             return csv_tables[location]
 
     def columns_of(location: str) -> list[str]:
-        if table_format(location) == "parquet":
+        if table_format(location) == "parquet" and not is_folder(location):
             import pyarrow.parquet as pq
 
             try:
@@ -307,7 +307,7 @@ def detect_files(
         raise DataError(f"column(s) not in both files: {'; '.join(lacks)}.")
 
     def load(location: str, column: str) -> Any:
-        if table_format(location) == "parquet":
+        if table_format(location) == "parquet" and not is_folder(location):
             import pyarrow.parquet as pq
 
             # ParquetFile, not read_table: the same column without importing pyarrow.dataset.

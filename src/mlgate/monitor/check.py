@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate.config.monitor import DriftConfig
-from mlgate.data.io import read_arrow, read_pandas, table_format
+from mlgate.data.io import is_folder, read_arrow, read_pandas, table_format
 from mlgate.drift.detector import (
     ColumnDrift,
     DriftReport,
@@ -237,7 +237,7 @@ def check_drift(
             samples.update(plotted)
     elif profile is not None:
         report = _against_profile(profile, current, config, columns, target, drop)
-    elif table_format(reference) == "parquet" and table_format(current) == "parquet":
+    elif all(table_format(x) == "parquet" and not is_folder(x) for x in (reference, current)):
         report = _parquet_files(reference, current, config, columns, target, task, drop)
     else:
         report = _data_files(reference, current, config, columns, target, task, drop)
@@ -258,9 +258,11 @@ def spark_drift(
 ) -> tuple[DriftReport, dict[str, tuple[Any, Any]]]:
     """Drift on Spark: both sides profiled there (the reference unless it is a profile),
     then compared as profiles; and each column's pair of samples, for plots."""
-    from mlgate.data.spark import read_frame, spark_session
+    from mlgate.data.spark import check_location, read_frame, spark_session
     from mlgate.drift.spark_profile import spark_kind, spark_kinds, spark_profile
 
+    for location in [current] if profile is not None else [reference, current]:
+        check_location(location)
     session = spark_session(settings)
     cur = read_frame(session, current, typed=True)
     ref = None if profile is not None else read_frame(session, reference, typed=True)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Literal
 
-from mlgate.data.spark import ENGINES, check_engine, read_frame, spark_session
+from mlgate.data.spark import ENGINES, check_engine, check_location, read_frame, spark_session
 from mlgate.errors import ConfigError
 from mlgate.registry.refs import is_registry_ref, load_ref
 from mlgate.scoring.journal import Journal
 from mlgate.scoring.local import Progress, score_local
 from mlgate.scoring.result import ScoreResult
 from mlgate.scoring.source import missing_columns, open_source
-from mlgate.scoring.spark import score_spark
+from mlgate.scoring.spark import check_folder_output, score_spark
 from mlgate.serving.runtime import ServedModel
 
 if TYPE_CHECKING:
@@ -48,9 +48,11 @@ def score(
 
     `ref`: models:/NAME@ALIAS, models:/NAME/VERSION or a run folder; `input`: a Parquet
     or CSV file or folder (path or fsspec URL); `output`: a .parquet file, or else a
-    folder of part files. `log` appends every scored row to the prediction log.
+    folder of part files (on Spark always a folder, one part file per partition).
+    `log` appends every scored row to the prediction log.
     """
-    check_engine(engine)
+    if check_engine(engine) == "spark":
+        check_folder_output(output)  # before a model loads and Spark starts
     if batch_rows < 1:
         raise ConfigError(
             "the batch size must be a positive number of rows.",
@@ -60,6 +62,8 @@ def score(
         )
     started = time.perf_counter()
     registered = is_registry_ref(ref)
+    if not registered:
+        _refuse_data_file(ref)
     if log and not registered:
         raise ConfigError(
             "--log needs a registered version: the prediction log holds registered "
@@ -74,6 +78,7 @@ def score(
     if id_column is not None and id_column in model.feature_set:
         keep = []  # read once; still copied to the output
     if engine == "spark":
+        check_location(input)
         spark = spark_session(project.config.data.spark if project.has_config else None)
         frame = read_frame(spark, input)
         missing_columns(input, frame.columns, model.features, keep)
@@ -130,3 +135,25 @@ def score(
     result.scoring_seconds = time.perf_counter() - scoring
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _refuse_data_file(ref: str) -> None:
+    """A ConfigError when MODEL_URI is a data file (the rows to score given first)."""
+    from pathlib import Path
+
+    from mlgate.data.io import table_format
+    from mlgate.errors import DataError
+
+    if not Path(ref).is_file():
+        return
+    try:
+        table_format(ref)
+    except DataError:
+        return  # not a data file's name: load_ref says what is wrong with it
+    raise ConfigError(
+        "must be a registry reference (models:/NAME@alias, NAME@alias) or a run "
+        "folder; the path given is a data file.",
+        field="MODEL_URI",
+        value=ref,
+        fix="Give the model first: mlgate score MODEL_URI INPUT OUTPUT.",
+    )

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from mlgate.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pyarrow as pa
 
 __all__ = ["PART", "Sink", "check_output", "is_file_output"]
@@ -43,35 +45,53 @@ class Sink:
         self.folder = folder or "."
         self.temporary = f"{self.folder}/.{base}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
         self.file = is_file_output(location)
-        self.fs.makedirs(self.folder, exist_ok=True)
         target = self.temporary if self.file else f"{self.temporary}/{PART}"
-        if not self.file:
-            self.fs.makedirs(self.temporary, exist_ok=True)
         self.schema = schema
-        self._handle = self.fs.open(target, "wb")
         self._writer: Any = None
         self.rows = 0
+        with self._writing():
+            self.fs.makedirs(self.folder, exist_ok=True)
+            if not self.file:
+                self.fs.makedirs(self.temporary, exist_ok=True)
+            self._handle = self.fs.open(target, "wb")
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """An OSError as a ConfigError naming the output the user gave, not the
+        temporary file it is written under."""
+        try:
+            yield
+        except OSError as e:
+            problem = (e.strerror or type(e).__name__).lower()
+            raise ConfigError(
+                f"cannot write the output: {problem}.",
+                file=self.location,
+                field="OUTPUT",
+                fix="Check that its folder exists and that you may write there.",
+            ) from e
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append `batch` (one row group)."""
         import pyarrow.parquet as pq
 
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self._handle, self.schema)
-        self._writer.write_batch(batch)
+        with self._writing():
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self._handle, self.schema)
+            self._writer.write_batch(batch)
         self.rows += batch.num_rows
 
     def commit(self) -> None:
         """Close the file and give the output its name."""
         import pyarrow.parquet as pq
 
-        if self._writer is None:  # no row passed: still a file, with the columns
-            self._writer = pq.ParquetWriter(self._handle, self.schema)
-        self._writer.close()
-        self._handle.close()
-        if self.fs.exists(self.path):  # --overwrite; checked when the sink was opened
-            self.fs.rm(self.path, recursive=True)
-        self.fs.mv(self.temporary, self.path, recursive=not self.file)
+        with self._writing():
+            if self._writer is None:  # no row passed: still a file, with the columns
+                self._writer = pq.ParquetWriter(self._handle, self.schema)
+            self._writer.close()
+            self._handle.close()
+            if self.fs.exists(self.path):  # --overwrite; checked when the sink was opened
+                self.fs.rm(self.path, recursive=True)
+            self.fs.mv(self.temporary, self.path, recursive=not self.file)
 
     def abort(self) -> None:
         """Close and remove the temporary file: nothing partial is left."""

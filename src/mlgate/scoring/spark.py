@@ -51,7 +51,19 @@ if TYPE_CHECKING:
     from mlgate.scoring.journal import Journal
     from mlgate.serving.runtime import ServedModel
 
-__all__ = ["score_spark"]
+__all__ = ["check_folder_output", "score_spark"]
+
+
+def check_folder_output(output: str) -> None:
+    """A ConfigError when `output` names a Parquet file: Spark writes a folder."""
+    if is_file_output(output):
+        raise ConfigError(
+            "the spark engine writes a folder of part files, one per partition.",
+            field="OUTPUT",
+            value=output,
+            fix="Name a folder (without .parquet) for OUTPUT.",
+        )
+
 
 #: Each row's file and its position in it (Parquet), from Spark's hidden `_metadata`.
 _FILE, _ROW = "__mlgate_file", "__mlgate_row"
@@ -135,13 +147,7 @@ def score_spark(
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_type
 
-    if is_file_output(output):
-        raise ConfigError(
-            "the spark engine writes a folder of part files, one per partition.",
-            field="OUTPUT",
-            value=output,
-            fix="Name a folder (without .parquet) for OUTPUT.",
-        )
+    check_folder_output(output)
     fs, path = fsspec.core.url_to_fs(output)
     check_output(fs, path, output, overwrite=overwrite)
     id_type = to_arrow_type(frame.schema[id_column].dataType) if id_column else None
