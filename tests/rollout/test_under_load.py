@@ -103,6 +103,10 @@ def _wait_until_finished(gateway: Gateway, timeout: float) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+#: Answers within which every worker serves a blue-green's switch once one has.
+SWITCH_ANSWERS = 100
+
+
 def _rehearse(
     config: Path, gateways: list[Gateway], *, faults: str | None, **rollout: Any
 ) -> tuple[dict[str, Any], Seen, list[RolloutEvent], Any]:
@@ -299,11 +303,15 @@ def test_a_good_blue_green_switches_after_its_pre_switch_analysis_then_is_promot
     assert before[-1].figures["analysis"]["challenger"]["requests"] >= 30
     assert all(e.message.startswith("hold: pre-switch analysis: ") for e in before[:-1])
     seen.assert_no_failures()
-    # The champion answered every user until the switch, the new version every one after.
+    # The champion answered every user until the switch, the new version every one after
+    # it, but for requests already in flight and workers that had not yet read the switch
+    # (a poll interval): answers come back in the order they end, not the order they began.
     versions = [v for _, v in seen.answered]
     first = versions.index(CHALLENGER)
     assert set(versions[:first]) == {CHAMPION}
-    assert set(versions[first:]) == {CHALLENGER}
+    late = [i for i, v in enumerate(versions[first:]) if v == CHAMPION]
+    assert max(late, default=0) < SWITCH_ANSWERS, late
+    assert versions[-1] == CHALLENGER
     assert len(log[log["role"] == "shadow"]) >= 30
     _assert_log_matches_answers(seen, log)
 

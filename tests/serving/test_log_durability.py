@@ -68,7 +68,11 @@ def test_every_answer_of_a_killed_gateway_is_in_the_log_after_restart(
                     with lock:
                         answered.append(response.headers["x-request-id"])
 
-    converter = int(read_status(Path(project.logs, "spool"))["pid"])  # type: ignore[index]
+    deadline = time.monotonic() + 60  # the converter writes its status once it runs
+    while (status := read_status(Path(project.logs, "spool"))) is None:
+        assert time.monotonic() < deadline, "the log converter wrote no status"
+        time.sleep(0.1)
+    converter = int(status["pid"])
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         clients = [pool.submit(client) for _ in range(4)]
         deadline = time.monotonic() + 60
