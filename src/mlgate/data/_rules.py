@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.data.duplicates import repeated_rows
 from mlgate.data.report import EXAMPLES, Example, Violation
-from mlgate.data.schema import Schema
+from mlgate.data.schema import DatasetRules, Schema
 
 if TYPE_CHECKING:
     import polars as pl
@@ -182,26 +182,33 @@ def _moment_rules(
     return violations
 
 
+def row_count_violations(rows: int, rules: DatasetRules) -> list[Violation]:
+    """The row_count violation of a table of `rows` rows under `rules`, if any (both
+    engines report it alike)."""
+    low, high = rules.min_rows, rules.max_rows
+    if (low is None or rows >= low) and (high is None or rows <= high):
+        return []
+    expected = (
+        f"at least {low}"
+        if high is None
+        else f"at most {high}"
+        if low is None
+        else f"between {low} and {high}"
+    )
+    return [
+        Violation(
+            column=None,
+            rule="row_count",
+            message=f"{rows} rows, expected {expected}",
+            observed=rows,
+            expected=[low, high],
+        )
+    ]
+
+
 def _table_rules(frame: pl.DataFrame, schema: Schema) -> list[Violation]:
     rules, rows, violations = schema.dataset, frame.height, []
-    low, high = rules.min_rows, rules.max_rows
-    if (low is not None and rows < low) or (high is not None and rows > high):
-        violations.append(
-            Violation(
-                column=None,
-                rule="row_count",
-                message=f"{rows} rows, expected "
-                + (
-                    f"at least {low}"
-                    if high is None
-                    else f"at most {high}"
-                    if low is None
-                    else f"between {low} and {high}"
-                ),
-                observed=rows,
-                expected=[low, high],
-            )
-        )
+    violations.extend(row_count_violations(rows, rules))
     limits = [rules.max_duplicates, rules.max_duplicate_rate]
     if rows and frame.width and any(limit is not None for limit in limits):
         repeated = repeated_rows(frame)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgate.data import disclosure
+from mlgate.data._rules import row_count_violations
 from mlgate.data.report import EXAMPLES, Example, Rule, ValidationReport, Violation
 from mlgate.data.schema import ColumnSchema, Schema
 from mlgate.data.spark import column as named
@@ -401,24 +402,7 @@ def _table(examples: _Examples, schema: Schema, rows: int, columns: list[str]) -
     from mlgate.data.spark import ROW
 
     rules, violations = schema.dataset, []
-    low, high = rules.min_rows, rules.max_rows
-    if (low is not None and rows < low) or (high is not None and rows > high):
-        violations.append(
-            Violation(
-                column=None,
-                rule="row_count",
-                message=f"{rows} rows, expected "
-                + (
-                    f"at least {low}"
-                    if high is None
-                    else f"at most {high}"
-                    if low is None
-                    else f"between {low} and {high}"
-                ),
-                observed=rows,
-                expected=[low, high],
-            )
-        )
+    violations.extend(row_count_violations(rows, rules))
     limits = [rules.max_duplicates, rules.max_duplicate_rate]
     if rows < 2 or not columns or all(limit is None for limit in limits):
         return violations
