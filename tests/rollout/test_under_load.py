@@ -330,6 +330,7 @@ def test_a_shadow_asked_for_live_accuracy_without_labels_is_rolled_back_saying_w
             "max_p99_latency_ratio": 1000,
             "latency_slack_ms": 1000,
             "min_live_accuracy_delta": -0.05,
+            "labels_wait": "8s",  # an analysis falls inside it on a loaded machine
         },
     )
     assert final["status"] == "rolled_back", "\n".join(e.message for e in events)
