@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from mlgate.state.convert import read_status
 from mlgate.state.predlog import read_log
@@ -186,8 +187,6 @@ def test_a_worker_that_dies_is_replaced_and_the_others_keep_serving(
 def test_workers_that_keep_dying_stop_the_server_with_an_error() -> None:
     import sys
 
-    import pytest
-
     from mlgate.errors import ServeError
     from mlgate.serving.server import _supervise
 
@@ -223,3 +222,36 @@ def test_workers_stop_when_their_supervisor_is_killed(server_for: Any, project: 
     assert server.log().count("Application shutdown complete") == 2, server.log()
     assert "the gateway is gone; converting what it left" in server.log()
     assert not list(Path(project.logs, "spool", "predictions").glob("*.jsonl"))
+
+
+def test_two_workers_that_cannot_load_refuse_once_and_nothing_listens(
+    project: Any, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from serving.conftest import free_port
+
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MLGATE_")}
+    environment["MLGATE_REGISTRY_URI"] = f"sqlite:///{tmp_path / 'empty.db'}"
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "mlgate", "serve", "-c", str(project.config)),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        cwd=project.base_dir,
+    )
+    # Both workers load side by side; each finds no model, and the supervisor says so once.
+    output, _ = server.communicate(timeout=120)
+    assert server.returncode == 2, output
+    assert output.count("no registered model named 'credit-risk'") == 1, output
+    assert "Traceback" not in output, output
+    assert "Application startup complete" not in output, output
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/v2/health/live", timeout=2)

@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +67,6 @@ def build_gateway(
     gateway.check_logs()
     gateway.load()
     return gateway
-
-
-def _check(config_path: Path) -> None:
-    """Load the config's gateway once and close it: its errors are the config's."""
-    build_gateway(config_path, convert=False).close()
 
 
 class _Converter:
@@ -198,17 +193,26 @@ def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
     }
 
 
-def _serve(config_path: Path, listen: Callable[[], socket.socket], log_level: str) -> None:
+def _serve(
+    config_path: Path,
+    listen: Callable[[], socket.socket],
+    log_level: str,
+    loaded: Connection | None = None,
+) -> None:
     """Load the models, then listen (`listen()`) and serve until SIGINT/SIGTERM.
 
     The socket listens only once the models are loaded: a connection the kernel
     handed to a listening worker still loading would wait seconds for its answer.
+    `loaded`: the supervisor's end of a first start's handshake (see `_handshake`).
     """
     import uvicorn
 
     from mlgate.serving.app import create_app
 
-    gateway = build_gateway(config_path, convert=False)  # the converter process converts
+    if loaded is None:
+        gateway = build_gateway(config_path, convert=False)  # the converter process converts
+    else:
+        gateway = _handshake(loaded, lambda: build_gateway(config_path, convert=False))
     config = uvicorn.Config(create_app(gateway), **uvicorn_options(gateway.settings, log_level))
     _settle()
     sock = listen()
@@ -236,11 +240,37 @@ def _serve(config_path: Path, listen: Callable[[], socket.socket], log_level: st
         server.run(sockets=[sock])
 
 
-def _worker(config_path: Path, host: str, port: int, log_level: str) -> None:
+def _worker(
+    config_path: Path, host: str, port: int, log_level: str, loaded: Connection | None = None
+) -> None:
     """One worker process: load, then listen on its own socket on the shared port."""
     _log_as_uvicorn(log_level)
     _exit_with_parent(os.getppid())
-    _serve(config_path, lambda: _listen(host, port, share=True), log_level)
+    _serve(config_path, lambda: _listen(host, port, share=True), log_level, loaded)
+
+
+def _handshake(loaded: Connection, load: Callable[[], Gateway]) -> Gateway:
+    """A first start's load, told to the supervisor: None when it loaded, else the error
+    (which the supervisor raises, once, for every worker). The worker then waits for the
+    word to listen: either every worker loaded, or none of them listens."""
+    try:
+        gateway = load()
+    except Exception as error:
+        try:
+            loaded.send(error)
+        except Exception:  # an error that does not pickle: its words
+            loaded.send(ServeError(f"loading the models failed: {error}"))
+        os._exit(3)  # the supervisor reports the error; no second copy of it here
+    loaded.send(None)
+    try:
+        go = loaded.recv()
+    except EOFError:  # the supervisor is gone
+        go = False
+    if not go:
+        gateway.close()
+        os._exit(0)
+    loaded.close()
+    return gateway
 
 
 def _log_as_uvicorn(log_level: str) -> None:
@@ -290,11 +320,6 @@ def run_server(
     port = probe.getsockname()[1]  # --port 0: the one port the system chose, for every worker
     probe.close()
     hold = _listen(host, port, share=True, listen=False)  # the port stays ours meanwhile
-    # A bad config or registry is refused before any worker starts, by a process that then
-    # exits: the supervisor holds none of what loading imports (MLflow, ONNX Runtime).
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=spawn) as checker:
-        checker.submit(_check, config_path.resolve()).result()
     created = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         created = tempfile.mkdtemp(prefix="mlgate-metrics-")
@@ -306,6 +331,7 @@ def run_server(
             workers,
             (config_path.resolve(), host, port, log_level),
             converter=_Converter(config_path.resolve()),
+            handshake=True,
         )
     finally:
         hold.close()
@@ -319,9 +345,15 @@ def _supervise(
     args: tuple[Any, ...],
     target: Any = _worker,
     converter: _Converter | None = None,
+    handshake: bool = False,
 ) -> None:
     """Run `workers` worker processes (and the log's `converter`) until a signal; restart
     one that dies.
+
+    `handshake`: the first workers load side by side and each tells whether it loaded
+    (`_handshake`); they listen only once all have, and the first one's error, if any,
+    stops them all and is raised here, once: a bad config or registry is refused before
+    anything listens, as fast as one worker loads.
 
     ServeError when workers die too often to go on (after stopping the others).
     """
@@ -333,9 +365,12 @@ def _supervise(
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def start(index: int) -> Any:
+    def start(index: int, loaded: Connection | None = None) -> Any:
         process = context.Process(
-            target=target, args=args, name=f"mlgate-worker-{index}", daemon=False
+            target=target,
+            args=args if loaded is None else (*args, loaded),
+            name=f"mlgate-worker-{index}",
+            daemon=False,
         )
         process.start()
         return process
@@ -344,8 +379,13 @@ def _supervise(
     failed = None
     if converter is not None:
         converter.start()
-    running = [start(i) for i in range(workers)]
+    ends = [context.Pipe() for _ in range(workers if handshake else 0)]
+    running = [start(i, ends[i][1] if handshake else None) for i in range(workers)]
     try:
+        for _, child in ends:
+            child.close()
+        if handshake:
+            _first_load(running, [parent for parent, _ in ends], stopping)
         while not stopping.wait(0.5):
             if converter is not None:
                 converter.keep()
@@ -383,6 +423,38 @@ def _supervise(
         raise ServeError(
             failed, fix="See the workers' errors above; `--workers 1` shows them first."
         )
+
+
+def _first_load(running: list[Any], ends: list[Connection], stopping: threading.Event) -> None:
+    """Wait for every first worker's word on its load; tell them all to listen, or raise
+    the first error (a worker that died without a word is one too) once they are told
+    not to."""
+    waiting = dict(zip(ends, running, strict=True))
+    error: BaseException | None = None
+    try:
+        while waiting and error is None and not stopping.is_set():
+            told = wait(list(waiting), timeout=0.5)
+            for end in [end for end in list(waiting) if end in told]:
+                process = waiting.pop(end)
+                try:
+                    error = end.recv()
+                except EOFError:
+                    process.join(5)
+                    error = ServeError(
+                        f"a worker exited with {process.exitcode} while loading the models; "
+                        "the gateway stopped",
+                        fix="See the worker's errors above; `--workers 1` shows them first.",
+                    )
+                if error is not None:
+                    break
+        for end in ends:
+            with contextlib.suppress(OSError):
+                end.send(error is None and not stopping.is_set())
+    finally:
+        for end in ends:
+            end.close()
+    if error is not None:
+        raise error
 
 
 def run_ui(
