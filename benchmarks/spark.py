@@ -42,7 +42,10 @@ from drift import DATA, SHIFTED, prepare  # noqa: E402
 
 RESULTS = HERE / "results" / "spark.json"
 SPARK = "--master local[2] --driver-memory 4g pyspark-shell"
-TIMEOUT_S = 1800.0
+TIMEOUT_S = 3600.0
+#: A run whose process tree passes this resident memory is stopped and reported as such,
+#: before the kernel's out-of-memory killer would pick a victim on this 24 GB machine.
+MEMORY_CAP_MB = 18_000
 
 
 def _tree_rss(root: int) -> int:
@@ -82,10 +85,15 @@ def measure(command: list[str], *, spark: bool) -> dict[str, Any]:
             command, stdout=stdout, stderr=stderr, env=env, cwd=tempfile.gettempdir()
         )
 
+        capped = threading.Event()
+
         def sample() -> None:
             nonlocal peak
             while not done.is_set():
                 peak = max(peak, _tree_rss(process.pid))
+                if peak > MEMORY_CAP_MB * 1024**2 and not capped.is_set():
+                    capped.set()
+                    process.kill()
                 done.wait(0.2)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -101,15 +109,17 @@ def measure(command: list[str], *, spark: bool) -> dict[str, Any]:
         stdout.seek(0)
         stderr.seek(0)
         text, errors = stdout.read(), stderr.read()
-    if code not in (0, 1):
-        raise SystemExit(f"{' '.join(command)} exited with {code}:\n{errors[-3000:]}")
-    return {
+    found: dict[str, Any] = {
         "wall_s": round(wall, 2),
         "peak_mb": round(peak / 1024**2),
         "exit": code,
         "load": round(load, 1),
-        "report": json.loads(text),
     }
+    if capped.is_set():
+        return found | {"capped": True}
+    if code not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} exited with {code}:\n{errors[-3000:]}")
+    return found | {"report": json.loads(text)}
 
 
 def _summary(kind: str, report: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +145,8 @@ def run(rows: int, schema: Path) -> list[dict[str, Any]]:
             print(f"{kind} {engine} {rows:,} rows ...", file=sys.stderr, flush=True)
             result = measure(command, spark=engine == "spark")
             result.update(kind=kind, engine=engine, rows=rows)
-            result.update(_summary(kind, result.pop("report")))
+            if "report" in result:
+                result.update(_summary(kind, result.pop("report")))
             print(f"  {result['wall_s']} s, {result['peak_mb']} MB", file=sys.stderr)
             found.append(result)
     return found
@@ -149,7 +160,9 @@ def table(results: list[dict[str, Any]]) -> str:
     cells: dict[tuple[str, int], dict[str, str]] = {}
     for r in results:
         cells.setdefault((r["kind"], r["rows"]), {})[r["engine"]] = (
-            f"{r['wall_s']:.1f} s, {r['peak_mb']:,} MB"
+            f"stopped at {MEMORY_CAP_MB // 1000} GB after {r['wall_s']:.1f} s"
+            if r.get("capped")
+            else f"{r['wall_s']:.1f} s, {r['peak_mb']:,} MB"
         )
     for (kind, rows), by in cells.items():
         lines.append(
@@ -174,10 +187,16 @@ def main() -> None:
         for rows in sizes:
             pair = [r for r in results if r["kind"] == kind and r["rows"] == rows]
             key = "flagged" if kind == "drift" else "violations"
+            if any(key not in r for r in pair):
+                continue  # a run stopped at the memory cap
             same = pair[0][key] == pair[1][key]
             print(f"{kind} {rows:,}: engines agree: {same}", file=sys.stderr)
     print(table(results))
     if not args.no_write:
+        # Cells of sizes not run this time are kept from the last results.
+        last = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+        kept = last.get("results", [])
+        results = [r for r in kept if r["rows"] not in sizes] + results
         RESULTS.write_text(
             json.dumps(
                 {

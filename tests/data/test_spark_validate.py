@@ -207,3 +207,26 @@ def test_a_damaged_parquet_file_is_one_data_error(spark: Any, tmp_path: Path) ->
         "footer. Please ensure that the file is in either ORC or Parquet format. "
         "Name a Parquet or CSV file or folder Spark can reach, or a table."
     )
+
+
+def test_duplicates_count_as_distinct_does_on_both_engines(spark: Any, broken: Path) -> None:
+    # -0.0 is 0.0 and NaN is NaN, as both engines compare rows; a missing value moved to
+    # another column makes another row. Rows are grouped by a digest first on Spark.
+    pl.DataFrame(
+        {
+            "a": [0.0, -0.0, math.nan, math.nan, 1.0, None, 2.0, 2.0, 3.0, 4.0],
+            "b": [1.0, 1.0, 5.0, 5.0, None, 1.0, 7.0, 7.0, 3.0, 4.0],
+            "c": ["x", "x", "y", "y", None, None, "z", "z", None, "w"],
+        }
+    ).write_parquet(broken / "alike.parquet")
+    rules = {"a": {"dtype": "float"}, "b": {"dtype": "float"}, "c": {}}
+    schema = Schema.model_validate({"columns": rules, "_global": {"max_duplicates": 0}})
+    found = {}
+    for engine in ("local", "spark"):
+        report = validate_file(broken / "alike.parquet", schema, engine=engine)
+        (duplicates,) = [v for v in report.violations if v.rule == "duplicates"]
+        found[engine] = (duplicates.count, [e.row for e in duplicates.examples])
+    assert found["spark"] == found["local"] == (3, [1, 3, 7])
+    unique = pl.DataFrame({"a": [1.0, None, 2.0], "b": [None, 1.0, 2.0], "c": ["x", "x", None]})
+    unique.write_parquet(broken / "unique.parquet")
+    assert validate_file(broken / "unique.parquet", schema, engine="spark").passed
