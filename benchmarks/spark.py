@@ -117,6 +117,8 @@ def measure(command: list[str], *, spark: bool) -> dict[str, Any]:
     }
     if capped.is_set():
         return found | {"capped": True}
+    if code == 2 and errors.startswith("error: "):  # refused, as a user would see it
+        return found | {"refused": errors.strip()}
     if code not in (0, 1):
         raise SystemExit(f"{' '.join(command)} exited with {code}:\n{errors[-3000:]}")
     return found | {"report": json.loads(text)}
@@ -162,6 +164,8 @@ def table(results: list[dict[str, Any]]) -> str:
         cells.setdefault((r["kind"], r["rows"]), {})[r["engine"]] = (
             f"stopped at {MEMORY_CAP_MB // 1000} GB after {r['wall_s']:.1f} s"
             if r.get("capped")
+            else f"refused in {r['wall_s']:.1f} s (see below)"
+            if r.get("refused")
             else f"{r['wall_s']:.1f} s, {r['peak_mb']:,} MB"
         )
     for (kind, rows), by in cells.items():

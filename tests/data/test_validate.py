@@ -342,3 +342,34 @@ def test_the_report_dumps_to_json_with_passed_and_every_violation() -> None:
         "expected",
         "examples",
     }
+
+
+def test_a_table_too_big_for_memory_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from mlgate.data.io import parquet_bytes
+    from mlgate.errors import DataError
+
+    rows = pl.DataFrame({"a": np.arange(100_000, dtype=float), "b": ["x"] * 100_000})
+    rows.write_parquet(tmp_path / "big.parquet")
+    (tmp_path / "parts").mkdir()
+    rows.write_parquet(tmp_path / "parts" / "0.parquet")
+    rows.write_parquet(tmp_path / "parts" / "1.parquet")
+    size = parquet_bytes(tmp_path / "big.parquet")
+    assert size is not None
+    assert size >= 800_000  # 100,000 doubles, uncompressed
+    assert parquet_bytes(tmp_path / "parts") == 2 * size
+    schema = Schema.model_validate({"columns": {"a": {"dtype": "float"}, "b": {}}})
+    assert validate_file(tmp_path / "big.parquet", schema).passed
+    # The same table on a machine with less memory available than its validation holds.
+    validating = importlib.import_module("mlgate.data.validate")
+    monkeypatch.setattr(validating, "available_memory", lambda: int(size * 1.5))
+    for where, held in (("big.parquet", size), ("parts", 2 * size)):
+        with pytest.raises(DataError) as refused:
+            validate_file(tmp_path / where, schema)
+        message = str(refused.value)
+        assert f"needs about {held * 1.7 / 1e6:.0f} MB of memory" in message
+        assert f"more than the {size * 1.5 / 1e6:.0f} MB this machine has available" in message
+        assert "--engine spark" in message

@@ -273,6 +273,33 @@ def read_polars(location: str | Path) -> pl.DataFrame:
     return cast("pl.DataFrame", pl.from_arrow(read_arrow(location)))
 
 
+def parquet_bytes(location: str | Path) -> int | None:
+    """The uncompressed size in bytes of a local Parquet file or folder of them, from
+    their footers (nothing else is read); None for anything else or a footer that does
+    not read (the reader then words the error)."""
+    import pyarrow.parquet as pq
+
+    where = str(location)
+    if is_folder(where):
+        kind, files = _folder(where)
+        if kind != "parquet":
+            return None
+    elif _local_parquet(where):
+        files = [Path(where)]
+    else:
+        return None
+    total = 0
+    try:
+        for path in files:
+            metadata = pq.read_metadata(path)
+            total += sum(
+                metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)
+            )
+    except (OSError, ValueError):
+        return None
+    return total
+
+
 def _local_parquet(location: str) -> bool:
     """Whether `location` names an uncompressed Parquet file on this machine."""
     if "://" in location or table_format(location) != "parquet":

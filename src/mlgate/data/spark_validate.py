@@ -4,9 +4,9 @@ Every count (wrong types, out-of-range values, unknown categories, missing
 values), mean and standard deviation comes from one Spark aggregation over the
 whole table; duplicates from a grouping by each row's digest (`_duplicates`).
 Only the counts and, for each broken rule, its first few rows (`EXAMPLES`, found
-with an ordered limit) reach the driver, never the rows themselves. The violations are the local engine's
-(`mlgate.data.validate`), row numbers included (`mlgate.data.spark.numbered`, one
-more job, only when a rule is broken).
+with an ordered limit) reach the driver, never the rows themselves. The violations
+are the local engine's (`mlgate.data.validate`), row numbers included
+(`mlgate.data.spark.numbered`, one more job, only when a rule is broken).
 
 pandera's PySpark backend reports whether a check failed but neither how many
 rows failed it nor which, which the report needs, so the checks are Spark
