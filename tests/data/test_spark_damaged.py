@@ -15,7 +15,7 @@ import pytest
 import mlgate
 from mlgate.data.schema import Schema
 
-#: One process runs the three commands (one JVM start), each exit code on a line of stdout.
+#: One process runs the commands (one JVM start), each exit code on a line of stdout.
 SCRIPT = """
 import sys
 from mlgate.cli import main
@@ -41,6 +41,9 @@ def test_a_damaged_file_shows_only_mlgates_message(tmp_path: Path) -> None:
     pages = bytearray(data)
     pages[100:20000] = b"\xab" * 19900  # a sound footer over damaged pages
     (tmp_path / "pages.parquet").write_bytes(bytes(pages))
+    frame.to_csv(tmp_path / "whole.csv.gz", index=False)
+    packed = (tmp_path / "whole.csv.gz").read_bytes()
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
     Schema.model_validate({"columns": {"x1": {"dtype": "float"}}}).save(tmp_path / "schema.yaml")
     from registry.catalog_support import make_bundle
 
@@ -59,6 +62,8 @@ def test_a_damaged_file_shows_only_mlgates_message(tmp_path: Path) -> None:
         "validate pages.parquet --schema schema.yaml --engine spark",
         "drift reference.csv pages.parquet --engine spark",
         "score model pages.parquet out --engine spark",
+        "drift reference.csv cut.csv.gz --engine spark",
+        "score model cut.csv.gz out --engine spark",
     ]
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, *commands],
@@ -84,6 +89,11 @@ def test_a_damaged_file_shows_only_mlgates_message(tmp_path: Path) -> None:
     # The JVM's own notice of the incubator module Spark 4 loads is the only other line.
     assert lines[0] == "WARNING: Using incubator modules: jdk.incubator.vector", done.stderr
     assert lines[1:4] == [cut] * 3, done.stderr
-    assert len(lines) == 7, done.stderr
-    assert all(line.startswith(damaged) for line in lines[4:]), done.stderr
+    assert len(lines) == 9, done.stderr
+    assert all(line.startswith(damaged) for line in lines[4:7]), done.stderr
+    packed_cut = (
+        "Spark cannot read it as CSV: Encountered error while reading file "
+        f"file://{tmp_path}/cut.csv.gz: Unexpected end of input stream. "
+    )
+    assert [packed_cut in line for line in lines[7:]] == [True, True], done.stderr
     assert not (tmp_path / "out").exists()

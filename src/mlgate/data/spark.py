@@ -146,6 +146,8 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
     except (AnalysisException, Py4JJavaError) as e:
         # A damaged file fails in the JVM (a SparkException PySpark does not convert).
         text = str(e.java_exception.getMessage()) if isinstance(e, Py4JJavaError) else str(e)
+        if isinstance(e, Py4JJavaError) and "FAILED_READ_FILE.NO_HINT" in text:
+            text = _failed_read(e)[0] or text  # Spark's reason is in a cause
         raise _unreadable(location, kind, text, e) from e
 
 
@@ -174,23 +176,32 @@ def reading(*locations: str) -> Iterator[None]:
     try:
         yield
     except Py4JJavaError as e:
-        causes: list[str] = []
-        cause = e.java_exception
-        while cause is not None and len(causes) < 20:
-            causes.append(str(cause.getMessage() or ""))
-            cause = cause.getCause()
-        failed = [text for text in causes if "FAILED_READ_FILE" in text]
-        if not failed:
+        text, failed = _failed_read(e)
+        if text is None:
             raise
-        # "[FAILED_READ_FILE.NO_HINT] Encountered error while reading file F.  SQLSTATE: KD001"
-        text = re.sub(r"^\[[A-Z_.]+\]\s*|\s*SQLSTATE: \w+\s*$", "", failed[0].splitlines()[0])
-        text = text.rstrip(". ")
-        reason = next((t for t in reversed(causes) if t.strip()), "")
-        if reason and reason not in failed[0]:
-            text = f"{text}: {reason.strip().splitlines()[0]}"
-        named = [x for x in locations if ":" not in x and os.path.abspath(x) in failed[0]]
+        named = [x for x in locations if ":" not in x and os.path.abspath(x) in failed]
         location = (named or list(locations))[0]
         raise _unreadable(location, _folder_format(location), text, e) from e
+
+
+def _failed_read(error: Any) -> tuple[str | None, str]:
+    """Spark's FAILED_READ_FILE among the causes of a Py4JJavaError, said with its
+    innermost cause's reason, and the FAILED_READ_FILE message; (None, "") without one."""
+    causes: list[str] = []
+    cause = error.java_exception
+    while cause is not None and len(causes) < 20:
+        causes.append(str(cause.getMessage() or ""))
+        cause = cause.getCause()
+    failed = next((text for text in causes if "FAILED_READ_FILE" in text), None)
+    if failed is None:
+        return None, ""
+    # "[FAILED_READ_FILE.NO_HINT] Encountered error while reading file F.  SQLSTATE: KD001"
+    text = re.sub(r"^\[[A-Z_.]+\]\s*|\s*SQLSTATE: \w+\s*$", "", failed.splitlines()[0])
+    text = text.rstrip(". ")
+    reason = next((t for t in reversed(causes) if t.strip()), "")
+    if reason and reason not in failed:
+        text = f"{text}: {reason.strip().splitlines()[0]}"
+    return text, failed
 
 
 def check_location(location: str) -> None:
@@ -217,12 +228,20 @@ def _table_name(location: str) -> bool:
         return False
     if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}", location):
         return False
-    return not location.lower().endswith((".csv", ".tsv", ".parquet", ".pq"))
+    suffixes = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".pq")
+    return not location.lower().endswith(suffixes)
 
 
 def _is_table(spark: SparkSession, location: str) -> bool:
     """Whether `location` is a table's name (db.table) rather than a path or URL."""
-    return _table_name(location) and bool(spark.catalog.tableExists(location))
+    from pyspark.errors import AnalysisException
+
+    if not _table_name(location):
+        return False
+    try:
+        return bool(spark.catalog.tableExists(location))
+    except AnalysisException:  # a name the catalog cannot hold (catalog.db.table in one part)
+        return False
 
 
 def _folder_format(location: str) -> str:
