@@ -11,7 +11,9 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
+from mlgate.cli import app
 from mlgate.errors import ConfigError
 from mlgate.project import Project
 from mlgate.scoring import score
@@ -141,3 +143,58 @@ def test_without_pyspark_the_spark_engine_is_a_usage_error_naming_the_extra(
         "Install it with `pip install 'mlgate[spark]'`, or use --engine local."
     )
     assert not Path("out").exists()
+
+
+#: Features whose names Spark would read as a struct's field (a dot) or not parse (a space).
+ODD_NAMES = {"income.monthly": "numeric", "years employed": "numeric", "home region": "categorical"}
+
+
+def _odd_bundle(folder: Path) -> pd.DataFrame:
+    """A forest saved as `mlgate run` saves one, on features named with dots and spaces;
+    60 rows to score, as Parquet in two files."""
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+
+    from mlgate.registry.bundle import save_bundle
+    from mlgate.training.preprocessing import build_model, prepare_features
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "income.monthly": rng.normal(3000, 500, 200).round(2),
+            "years employed": rng.integers(0, 30, 200),
+            "home region": rng.choice(["north", "south"], 200),
+        }
+    )
+    signal = frame["income.monthly"] + 30 * frame["years employed"] + rng.normal(0, 300, 200)
+    forest = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0)
+    model = build_model(forest, ODD_NAMES, "auto")
+    model.fit(prepare_features(frame, ODD_NAMES), np.where(signal > 3400, "yes", "no"))
+    card = {
+        "name": "odd",
+        "task": "classification",
+        "target": "label",
+        "features": list(ODD_NAMES),
+        "kinds": ODD_NAMES,
+        "classes": ["no", "yes"],
+    }
+    save_bundle(model, folder / "model", card)
+    (folder / "rows").mkdir()
+    frame.iloc[:30].to_parquet(folder / "rows" / "part-0.parquet", index=False)
+    frame.iloc[30:60].to_parquet(folder / "rows" / "part-1.parquet", index=False)
+    return frame.iloc[:60]
+
+
+def test_spark_scores_columns_named_with_dots_and_spaces_as_the_local_engine(
+    spark: Any, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _odd_bundle(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for engine, output in (("local", "local.parquet"), ("spark", "spark")):
+        done = runner.invoke(app, ["score", "model", "rows", output, "--engine", engine])
+        assert done.exit_code == 0, done.output
+    want = pq.read_table(tmp_path / "local.parquet").to_pandas()
+    got = pq.read_table(tmp_path / "spark").to_pandas().sort_values("row_id")
+    assert got["row_id"].tolist() == want["row_id"].tolist() == list(range(60))
+    assert got["prediction"].tolist() == want["prediction"].tolist()
+    assert [list(r) for r in got["probabilities"]] == [list(r) for r in want["probabilities"]]

@@ -52,12 +52,13 @@ def infer(
         )
     chosen, spark = data_engine(engine, config)
     if chosen == "spark":
-        from mlgate.data.spark import check_location, read_frame, spark_session
+        from mlgate.data.spark import check_location, read_frame, reading, spark_session
         from mlgate.data.spark_schema import infer_schema_spark
 
         check_location(data)
         frame = read_frame(spark_session(spark), data, typed=True)
-        schema, rows = infer_schema_spark(frame, source=data)
+        with reading(data):
+            schema, rows = infer_schema_spark(frame, source=data)
         width = len(frame.columns)
     else:
         from mlgate.data.io import read_polars

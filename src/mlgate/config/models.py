@@ -56,7 +56,8 @@ class DataConfig(_Strict):
     engine: Literal["local", "spark"] = Field(
         "local",
         description="Where data commands run by default: in this process (local) or on "
-        "Spark (the active SparkSession, else a local one); `--engine` overrides it.",
+        "Spark (the active SparkSession, else a local one); `--engine` overrides it. With "
+        "spark, `mlgate monitor` profiles its window of served rows for drift on Spark.",
     )
     spark: dict[str, str] = Field(
         default_factory=dict,

@@ -11,10 +11,13 @@ settings of `data.spark` in mlgate.yaml; with no master named anywhere it is
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,7 @@ __all__ = [
     "column",
     "numbered",
     "read_frame",
+    "reading",
     "require_pyspark",
     "spark_session",
 ]
@@ -77,8 +81,8 @@ def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
     A session mlgate starts is quiet: log level ERROR (Spark's WARN lines and the
     stack traces it logs for an error mlgate reports itself; from the JVM's start,
     through mlgate's log4j2 configuration, when the environment configures no Spark
-    and `settings` name no driver Java options) and no console progress bar, unless
-    `settings` ask for one.
+    and `settings` name no driver Java options), no task failure logged before the
+    driver raises it, and no console progress bar, unless `settings` ask for one.
     """
     sql = require_pyspark()
     # PySpark's notice on pandas 3 (it warns on every pandas conversion) is not the user's.
@@ -88,6 +92,10 @@ def spark_session(settings: Mapping[str, str] | None = None) -> SparkSession:
     active = sql.SparkSession.getActiveSession()
     if active is not None:
         return active  # type: ignore[no-any-return]
+    # PySpark logs each AnalysisException it raises as a JSON line on stderr, the ones
+    # mlgate catches (a CSV has no row index) and reports itself among them.
+    for name in ("DataFrameQueryContextLogger", "SQLQueryContextLogger"):
+        logging.getLogger(name).disabled = True
     chosen = {"spark.ui.showConsoleProgress": "false", **(settings or {})}
     # Local workers run this interpreter, with mlgate and its model libraries.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -138,13 +146,62 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
     except (AnalysisException, Py4JJavaError) as e:
         # A damaged file fails in the JVM (a SparkException PySpark does not convert).
         text = str(e.java_exception.getMessage()) if isinstance(e, Py4JJavaError) else str(e)
-        first = (text.strip().splitlines() or [type(e).__name__])[0].rstrip(".")
-        first = first if len(first) <= 300 else first[:297] + "..."
-        raise DataError(
-            f"Spark cannot read it as {kind.upper()}: {first}.",
-            source=location,
-            fix="Name a Parquet or CSV file or folder Spark can reach, or a table.",
-        ) from e
+        if isinstance(e, Py4JJavaError) and "FAILED_READ_FILE.NO_HINT" in text:
+            text = _failed_read(e)[0] or text  # Spark's reason is in a cause
+        raise _unreadable(location, kind, text, e) from e
+
+
+def _unreadable(location: str, kind: str, text: str, error: Exception) -> DataError:
+    """The DataError for a `location` Spark cannot read, from the first line of `text`."""
+    first = (text.strip().splitlines() or [type(error).__name__])[0].rstrip(". ")
+    first = first if len(first) <= 300 else first[:297] + "..."
+    return DataError(
+        f"Spark cannot read it as {kind.upper()}: {first}.",
+        source=location,
+        fix="Name a Parquet or CSV file or folder Spark can reach, or a table.",
+    )
+
+
+@contextmanager
+def reading(*locations: str) -> Iterator[None]:
+    """Turn a Spark job's failure to read one of `locations` into the DataError
+    `read_frame` raises, naming the location whose file failed (else the first).
+
+    A file whose footer is sound but whose pages are damaged fails only when a job
+    reads them (an aggregation, a scoring pass), as a Py4J error wrapping Spark's
+    FAILED_READ_FILE; any other failure passes through unchanged.
+    """
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        yield
+    except Py4JJavaError as e:
+        text, failed = _failed_read(e)
+        if text is None:
+            raise
+        named = [x for x in locations if ":" not in x and os.path.abspath(x) in failed]
+        location = (named or list(locations))[0]
+        raise _unreadable(location, _folder_format(location), text, e) from e
+
+
+def _failed_read(error: Any) -> tuple[str | None, str]:
+    """Spark's FAILED_READ_FILE among the causes of a Py4JJavaError, said with its
+    innermost cause's reason, and the FAILED_READ_FILE message; (None, "") without one."""
+    causes: list[str] = []
+    cause = error.java_exception
+    while cause is not None and len(causes) < 20:
+        causes.append(str(cause.getMessage() or ""))
+        cause = cause.getCause()
+    failed = next((text for text in causes if "FAILED_READ_FILE" in text), None)
+    if failed is None:
+        return None, ""
+    # "[FAILED_READ_FILE.NO_HINT] Encountered error while reading file F.  SQLSTATE: KD001"
+    text = re.sub(r"^\[[A-Z_.]+\]\s*|\s*SQLSTATE: \w+\s*$", "", failed.splitlines()[0])
+    text = text.rstrip(". ")
+    reason = next((t for t in reversed(causes) if t.strip()), "")
+    if reason and reason not in failed:
+        text = f"{text}: {reason.strip().splitlines()[0]}"
+    return text, failed
 
 
 def check_location(location: str) -> None:
@@ -167,18 +224,24 @@ def check_location(location: str) -> None:
 
 def _table_name(location: str) -> bool:
     """Whether `location` could be a table's name (db.table) rather than a path or URL."""
-    import re
-
     if "/" in location or ":" in location or "\\" in location:
         return False
     if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}", location):
         return False
-    return not location.lower().endswith((".csv", ".tsv", ".parquet", ".pq"))
+    suffixes = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".pq")
+    return not location.lower().endswith(suffixes)
 
 
 def _is_table(spark: SparkSession, location: str) -> bool:
     """Whether `location` is a table's name (db.table) rather than a path or URL."""
-    return _table_name(location) and bool(spark.catalog.tableExists(location))
+    from pyspark.errors import AnalysisException
+
+    if not _table_name(location):
+        return False
+    try:
+        return bool(spark.catalog.tableExists(location))
+    except AnalysisException:  # a name the catalog cannot hold (catalog.db.table in one part)
+        return False
 
 
 def _folder_format(location: str) -> str:

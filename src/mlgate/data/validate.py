@@ -63,13 +63,14 @@ def validate_file(
     from mlgate.data.spark import check_engine
 
     if check_engine(engine) == "spark":
-        from mlgate.data.spark import check_location, read_frame, spark_session
+        from mlgate.data.spark import check_location, read_frame, reading, spark_session
         from mlgate.data.spark_validate import validate_spark
 
         check_location(str(location))
         session = spark_session(spark)
         frame = read_frame(session, str(location), typed=True)
-        return validate_spark(frame, schema, source=str(location))
+        with reading(str(location)):
+            return validate_spark(frame, schema, source=str(location))
     _check_memory(location)
     return validate(read_polars(location), schema, source=str(location))
 

@@ -230,9 +230,12 @@ def check_drift(
     drop = drop or []
     profile = _profile_at(reference, project)
     if check_engine(engine) == "spark":
-        report, plotted = spark_drift(
-            reference, current, profile, config, columns, target, task, drop, spark
-        )
+        from mlgate.data.spark import reading
+
+        with reading(current, reference):
+            report, plotted = spark_drift(
+                reference, current, profile, config, columns, target, task, drop, spark
+            )
         if samples is not None:
             samples.update(plotted)
     elif profile is not None:

@@ -19,12 +19,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from mlgate.config.monitor import RetrainGate
-from mlgate.drift.detector import DriftReport, compare_column, detect, sample_values
+from mlgate.drift.detector import (
+    DriftReport,
+    compare_column,
+    detect,
+    detect_profiles,
+    sample_values,
+)
 from mlgate.drift.profile import PROFILE, Profile, column_profile, distributions, sample_of
 from mlgate.errors import DataError, MlgateError, RegistryError
+from mlgate.monitor.traffic import recent_traffic
 from mlgate.registry.bundle import CARD_FILE, ModelCard
 from mlgate.registry.versions import CHAMPION, VersionInfo
-from mlgate.state.predlog import query_logs
 from mlgate.state.rollout import record_event
 from mlgate.stats.estimate import (
     AccuracyEstimate,
@@ -33,7 +39,6 @@ from mlgate.stats.estimate import (
     estimate_binary,
 )
 from mlgate.stats.loss import ErrorEstimate, estimate_error
-from mlgate.training.preprocessing import MISSING
 
 if TYPE_CHECKING:
     from mlgate.config.models import PipelineConfig
@@ -47,18 +52,6 @@ __all__ = ["CycleResult", "recent_traffic", "run_cycle"]
 log = logging.getLogger(__name__)
 
 Status = Literal["healthy", "drift", "degraded", "insufficient"]
-
-_TRAFFIC = """
-SELECT p.request_id, p.row, p.prediction, p.score, p.time, f.label, unnest(p.features)
-FROM predictions AS p
-LEFT JOIN (
-    SELECT request_id, row, arg_min(label, time) AS label FROM feedback
-    WHERE model = $model GROUP BY request_id, row
-) AS f USING (request_id, row)
-WHERE p.model = $model AND p.time >= $since AND p.served AND p.role IN ('champion', 'challenger')
-"""
-#: The columns of `_TRAFFIC` that are not features.
-_LOGGED = frozenset({"request_id", "row", "prediction", "score", "time", "label"})
 
 
 class CycleResult(BaseModel):
@@ -126,31 +119,6 @@ class CycleResult(BaseModel):
     )
 
 
-def recent_traffic(
-    log_root: str, model: str, since: datetime, *, version: str | None = None
-) -> Any:
-    """The served rows since `since` (of `version` only, when given): features, prediction
-    and the first label sent for each (or NaN); a later label for a row is ignored, as the
-    rollout analysis does.
-
-    A missing category is logged as the gateway's marker `(missing)`; here it is missing
-    again, as in the training data, so that drift does not take it for a new category.
-    """
-    from pandas.api.types import is_numeric_dtype
-
-    sql, params = _TRAFFIC, {"model": model, "since": since}
-    if version is not None:
-        sql, params = sql + " AND p.version = $version", params | {"version": version}
-    # In a fixed order: segments are read in any order, and rows of one request share
-    # their time, while the retraining holds out a seeded sample of these rows.
-    sql += " ORDER BY p.time, p.request_id, p.row"
-    traffic = query_logs(log_root, sql, params, as_frame=True)
-    for column in traffic.columns:
-        if column not in _LOGGED and not is_numeric_dtype(traffic[column]):
-            traffic[column] = traffic[column].mask(traffic[column] == MISSING)
-    return traffic
-
-
 def _live_accuracy(traffic: Any, task: str) -> tuple[int, float | None]:
     if traffic.empty or "label" not in traffic:
         return 0, None
@@ -214,7 +182,12 @@ def run_cycle(
         )
         return _finish(project, result)
     _estimate(card, traffic, result, monitor.min_labels)
-    _judge(monitor, profile, traffic, result)
+    live = None
+    if project.config.data.engine == "spark":  # the window profiled where the log is read
+        from mlgate.monitor.traffic import window_profile
+
+        live = window_profile(project, since, champion.version, profile)
+    _judge(monitor, profile, traffic, result, live)
     if retrain and result.status in monitor.retrain_on:
         _retrain(project, traffic, result, progress)
     return _finish(project, result)
@@ -314,24 +287,34 @@ def _estimate_error(card: ModelCard, traffic: Any, result: CycleResult) -> None:
         )
 
 
-def _judge(monitor: MonitorConfig, profile: Profile, traffic: Any, result: CycleResult) -> None:
-    """Drift against the profile and live accuracy against the floor: the cycle's verdict."""
-    features = [c for c in profile.columns if c in traffic.columns]
+def _judge(
+    monitor: MonitorConfig, profile: Profile, traffic: Any, result: CycleResult, live: Any
+) -> None:
+    """Drift against the profile and live accuracy against the floor: the cycle's verdict.
+
+    `live` is the window's Profile when Spark profiled it, else None (from `traffic`)."""
+    features = [c for c in profile.columns if c in (live or traffic).columns]
     kinds: dict[str, str] = {c: profile.columns[c].kind for c in features}
-    report = detect(profile, traffic[features], config=monitor.drift, kinds=kinds)
+    if live is not None:
+        report = detect_profiles(profile, live, config=monitor.drift, kinds=kinds)
+    else:
+        report = detect(profile, traffic[features], config=monitor.drift, kinds=kinds)
     if profile.prediction is not None:
         kind = profile.prediction.kind
         report.prediction = compare_column(
             "prediction",
             kind,
             sample_of(profile.prediction),
-            sample_values(traffic["prediction"].to_numpy(), kind),
+            sample_values(traffic["prediction"].to_numpy(), kind)
+            if live is None
+            else sample_of(live.prediction),
             monitor.drift,
         )
     result.drift = report
     result.distributions = {
         c.column: distributions(
-            profile.columns[c.column], column_profile(traffic[c.column], c.kind)
+            profile.columns[c.column],
+            column_profile(traffic[c.column], c.kind) if live is None else live.columns[c.column],
         )
         for c in report.drifted
     }

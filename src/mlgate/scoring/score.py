@@ -11,7 +11,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Literal
 
-from mlgate.data.spark import ENGINES, check_engine, check_location, read_frame, spark_session
+from mlgate.data.spark import (
+    ENGINES,
+    check_engine,
+    check_location,
+    read_frame,
+    reading,
+    spark_session,
+)
 from mlgate.errors import ConfigError
 from mlgate.registry.refs import is_registry_ref, load_ref
 from mlgate.scoring.journal import Journal
@@ -97,16 +104,17 @@ def score(
     scoring = time.perf_counter()
     try:
         if engine == "spark":
-            run = score_spark(
-                *(spark, frame, loaded, model, output),
-                onnx=project.settings.onnx,
-                id_column=id_column,
-                batch_rows=batch_rows,
-                strict=strict,
-                overwrite=overwrite,
-                journal=journal,
-                shown=SHOWN,
-            )
+            with reading(input):
+                run = score_spark(
+                    *(spark, frame, loaded, model, output),
+                    onnx=project.settings.onnx,
+                    id_column=id_column,
+                    batch_rows=batch_rows,
+                    strict=strict,
+                    overwrite=overwrite,
+                    journal=journal,
+                    shown=SHOWN,
+                )
         else:
             run = score_local(
                 *(model, source, output),

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.spark import column
 from mlgate.errors import ArtifactError, ConfigError
 from mlgate.scoring.checks import check_batch
 from mlgate.scoring.output import output_batch, output_schema
@@ -166,7 +167,9 @@ def score_spark(
     columns = [*model.features]
     if id_column is not None and id_column not in model.feature_set:
         columns.append(id_column)
-    frame = frame.select(*columns, *_file_rows(frame))
+    # Plain names for the way through Spark: mapInArrow reads a dot in a name as a field.
+    plain = [column(name).alias(f"__mlgate_c{i}") for i, name in enumerate(columns)]
+    frame = frame.select(*plain, *_file_rows(frame))
     key = _FILE if _FILE in frame.columns else "p"
     counts = (
         frame.groupBy(F.col(_FILE) if key == _FILE else F.spark_partition_id().alias("p"))
@@ -183,6 +186,7 @@ def score_spark(
     fs.makedirs(staging, exist_ok=True)
     task = _Task(
         shipped=spark.sparkContext.broadcast(_ship(loaded, onnx)),
+        columns=columns,
         features=list(model.features),
         numeric=frozenset(model.numeric),
         id_column=id_column,
@@ -250,6 +254,7 @@ class _Task:
     """What each partition does, pickled to the executors with what it needs."""
 
     shipped: Any  # Broadcast[_Shipped]
+    columns: list[str]  # the input's names of the first columns, renamed for Spark
     features: list[str]
     numeric: frozenset[str]
     id_column: str | None
@@ -277,7 +282,9 @@ class _Task:
         refused: list[Refusal] = []
         logs: list[tuple[bytes, int]] = []
         try:
-            for whole in batches:
+            for renamed in batches:
+                names = renamed.schema.names
+                whole = renamed.rename_columns(self.columns + names[len(self.columns) :])
                 for offset in range(0, whole.num_rows, self.batch_rows):
                     batch = whole.slice(offset, self.batch_rows)
                     if _FILE in batch.schema.names:
