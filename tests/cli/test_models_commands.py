@@ -493,3 +493,16 @@ def test_a_folder_without_a_registry_is_not_given_one(tmp_path: Path) -> None:
         "MLGATE_REGISTRY_URI."
     )
     assert list(tmp_path.iterdir()) == [config]
+
+
+def test_a_registry_uri_naming_no_mlflow_database_is_one_error_and_nothing_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_text("not a database\n", encoding="utf-8")
+    monkeypatch.setenv("MLGATE_REGISTRY_URI", f"sqlite:///{garbage}")
+    message = one_error(invoke("models", "list"))
+    assert message.startswith(f"the registry at sqlite:///{garbage} cannot be read as an MLflow")
+    assert "file is not a database" in message
+    assert garbage.read_text(encoding="utf-8") == "not a database\n"

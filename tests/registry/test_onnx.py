@@ -113,6 +113,24 @@ def test_a_model_without_preprocessing_exports_with_one_input_per_column(
     assert list(labels) == list(model.predict(X))
 
 
+def test_columns_named_with_dots_and_spaces_are_the_exports_inputs(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    # skl2onnx makes such names identifiers; the export's inputs keep the columns' names.
+    names = {"x1": "claim.amount", "x2": "policy age", "colour": "colour", "size": "size"}
+    kinds = {names[c]: k for c, k in KINDS.items()}
+    data = rows.rename(columns=names)
+    model = build_model(RandomForestClassifier(n_estimators=8, random_state=0), kinds, "auto")
+    model.fit(prepare_features(data, kinds), data["label"])
+    X = prepare_features(data, kinds)
+    exported = export_onnx(model, kinds, "classification", X, tmp_path / "model.onnx")
+    assert exported.artifact is not None, exported.reason
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == list(kinds)
+    labels = session.run(None, onnx_feed(X, kinds))[0].reshape(-1)
+    assert list(labels) == list(model.predict(X))
+
+
 def test_labels_may_differ_only_where_two_classes_tie(tmp_path: Path) -> None:
     """A forest of 20 trees split 10/10 on a row: ONNX's float32 sums break that tie
     by rounding, scikit-learn by class order. Either label is the model's answer."""

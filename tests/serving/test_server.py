@@ -247,10 +247,13 @@ def test_two_workers_that_cannot_load_refuse_once_and_nothing_listens(
         env=environment,
         cwd=project.base_dir,
     )
-    # Both workers load side by side; each finds no model, and the supervisor says so once.
+    # Both workers load side by side; each finds no registry, and the supervisor says so
+    # once. A gateway reads a registry, never makes one.
     output, _ = server.communicate(timeout=120)
     assert server.returncode == 2, output
-    assert output.count("no registered model named 'credit-risk'") == 1, output
+    assert output.count("no model registry at sqlite:///") == 1, output
+    assert "empty.db: the file does not exist" in output, output
+    assert not (tmp_path / "empty.db").exists()
     assert "Traceback" not in output, output
     assert "Application startup complete" not in output, output
     with pytest.raises(httpx.TransportError):

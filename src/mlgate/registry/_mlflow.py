@@ -66,6 +66,18 @@ def refused(uri: str, e: Any) -> RegistryError:
     )
 
 
+def unreadable(uri: str, e: Exception) -> RegistryError:
+    """The RegistryError a database error from the registry at `uri` becomes (a file
+    that is not a database, tables of something else)."""
+    detail = str(getattr(e, "orig", None) or e).strip().splitlines()
+    return RegistryError(
+        f"the registry at {redact_url(uri)} cannot be read as an MLflow registry: "
+        f"{redact_url(detail[0] if detail else type(e).__name__)[:300]}.",
+        fix="Point MLGATE_REGISTRY_URI (or MLFLOW_TRACKING_URI) at an MLflow registry, or "
+        "unset both to use the project's own registry under .mlgate/.",
+    )
+
+
 def version_info(client: Any, version: Any) -> VersionInfo:
     """What mlgate knows of an MLflow model version: verdict, digests, metrics."""
     tags = dict(version.tags or {})

@@ -23,7 +23,7 @@ from mlgate.errors import ArtifactError, RegistryError
 from mlgate.registry._abandoned import close_abandoned, mark_failed, owner_tags
 from mlgate.registry._lock import registry_lock, sqlite_file
 from mlgate.registry._mlflow import TAG as _TAG
-from mlgate.registry._mlflow import escape, missing, quiet_mlflow, refused, version_info
+from mlgate.registry._mlflow import escape, missing, quiet_mlflow, refused, unreadable, version_info
 from mlgate.registry._reader import TableReader
 from mlgate.registry._record import check_bundle, fit_reasons
 from mlgate.registry.history import AliasEvent, AliasHistory
@@ -88,12 +88,22 @@ class Catalog:
 
     @staticmethod
     def require(base_dir: Path, settings: Settings) -> None:
-        """Refuse a project with no registry: reading commands run in the wrong folder say so."""
+        """Refuse a project with no registry: reading commands run in the wrong folder, or
+        with a registry URI naming a database file that is not there, say so (and make
+        nothing)."""
         if not settings.registry_uri and not (base_dir / HOME / "mlflow.db").exists():
             raise RegistryError(
                 f"no model registry in {base_dir.resolve()}: there is no {HOME}/mlflow.db.",
                 fix="Run `mlgate run` in the project first, pass -c with the project's "
                 "mlgate.yaml, or set MLGATE_REGISTRY_URI.",
+            )
+        named = sqlite_file(settings.registry_uri) if settings.registry_uri else None
+        if named is not None and (not named.is_file() or named.stat().st_size == 0):
+            state = "is empty" if named.is_file() else "does not exist"
+            raise RegistryError(
+                f"no model registry at {settings.registry_uri}: the file {state}.",
+                fix="Check MLGATE_REGISTRY_URI (or MLFLOW_TRACKING_URI); `mlgate run` "
+                "registers a project's first version.",
             )
 
     @property
@@ -108,8 +118,13 @@ class Catalog:
             # MLflow makes (or migrates) the tables when it makes its stores (the client
             # its tracking store, the first registry call its registry store), and two
             # processes doing so at once fail: one at a time, under the registry's lock.
+            from sqlalchemy.exc import SQLAlchemyError
+
             with registry_lock(self.uri):
-                client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+                try:
+                    client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+                except SQLAlchemyError as e:
+                    raise unreadable(self.uri, e) from e
                 if sqlite_file(self.uri) is not None:
                     self._call(lambda: client.search_registered_models(max_results=1))
             self._client = client
@@ -520,11 +535,14 @@ class Catalog:
 
     def _call(self, fn: Any) -> Any:
         from mlflow.exceptions import MlflowException
+        from sqlalchemy.exc import SQLAlchemyError
 
         try:
             return fn()
         except MlflowException as e:
             raise refused(self.uri, e) from e
+        except SQLAlchemyError as e:
+            raise unreadable(self.uri, e) from e
 
     def _info(self, version: Any) -> VersionInfo:
         return version_info(self.client, version)

@@ -173,6 +173,24 @@ def _labels_typed_as(proto: Any, classes: Any) -> None:
     label.type.tensor_type.elem_type = target
 
 
+def _inputs_named(proto: Any, names: list[str]) -> None:
+    """Give the graph's inputs the columns' own names: skl2onnx makes names such as
+    `claim.amount` or `policy age` into identifiers (`claim_amount`), while the
+    gateway and the checks feed each column by its name (any text is an ONNX name)."""
+    graph = proto.graph
+    if len(graph.input) != len(names):
+        return
+    renamed = {i.name: name for i, name in zip(graph.input, names, strict=True) if i.name != name}
+    if not renamed:
+        return
+    for given in graph.input:
+        given.name = renamed.get(given.name, given.name)
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            if name in renamed:
+                node.input[index] = renamed[name]
+
+
 def export_onnx(
     model: Any, kinds: dict[str, str], task: str, X_check: pd.DataFrame, path: Path
 ) -> OnnxExport:
@@ -211,6 +229,7 @@ def export_onnx(
                 options=options,
                 target_opset=opsets,
             )
+        _inputs_named(proto, list(kinds))
         if task == "classification":
             _labels_typed_as(proto, getattr(model, "classes_", None))
         session = ort.InferenceSession(

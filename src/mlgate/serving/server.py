@@ -62,7 +62,8 @@ def build_gateway(
 ) -> Gateway:
     """A gateway for the config's model with its champion (and challenger) loaded;
     `convert`: it makes its log's segments itself (else another process does)."""
-    project = Project.open(config_path, settings=settings, data_files=False)
+    # A gateway reads a registry, never makes one: a URI naming no database is refused.
+    project = Project.open(config_path, settings=settings, data_files=False, create=False)
     gateway = Gateway(project, convert=convert)
     gateway.check_logs()
     gateway.load()
