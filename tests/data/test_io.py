@@ -392,3 +392,15 @@ def test_an_error_about_a_file_not_the_projects_own_quotes_none_of_it(tmp_path: 
     ) as caught:
         read_arrow(path, quote=False)
     assert "secret" not in str(caught.value)
+
+
+def test_a_compressed_csv_cut_short_is_one_data_error(tmp_path: Path) -> None:
+
+    from mlgate.data.io import check_csv_headers, read_arrow
+    from mlgate.errors import DataError
+
+    packed = gzip.compress(b"a,b\n" + b"1.5,red\n" * 20_000)
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
+    for read in (read_arrow, check_csv_headers):
+        with pytest.raises(DataError, match="cannot read it as CSV: Truncated compressed stream"):
+            read(tmp_path / "cut.csv.gz")

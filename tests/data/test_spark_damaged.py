@@ -91,9 +91,7 @@ def test_a_damaged_file_shows_only_mlgates_message(tmp_path: Path) -> None:
     assert lines[1:4] == [cut] * 3, done.stderr
     assert len(lines) == 9, done.stderr
     assert all(line.startswith(damaged) for line in lines[4:7]), done.stderr
-    packed_cut = (
-        "Spark cannot read it as CSV: Encountered error while reading file "
-        f"file://{tmp_path}/cut.csv.gz: Unexpected end of input stream. "
-    )
-    assert [packed_cut in line for line in lines[7:]] == [True, True], done.stderr
+    # A CSV's header is read before Spark starts, as the local engine reads it.
+    packed_cut = "error: cut.csv.gz: cannot read it as CSV: Truncated compressed stream. "
+    assert [line.startswith(packed_cut) for line in lines[7:]] == [True, True], done.stderr
     assert not (tmp_path / "out").exists()

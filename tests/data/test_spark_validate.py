@@ -230,3 +230,25 @@ def test_duplicates_count_as_distinct_does_on_both_engines(spark: Any, broken: P
     unique = pl.DataFrame({"a": [1.0, None, 2.0], "b": [None, 1.0, 2.0], "c": ["x", "x", None]})
     unique.write_parquet(broken / "unique.parquet")
     assert validate_file(broken / "unique.parquet", schema, engine="spark").passed
+
+
+def test_a_csv_the_local_engine_refuses_for_its_header_is_refused_alike_on_spark(
+    spark: Any, broken: Path
+) -> None:
+    # Spark would read an empty file as no rows and rename repeated names (a0, a2).
+    (broken / "empty.csv").write_text("", encoding="utf-8")
+    (broken / "twice.csv").write_text("a,b,a\n1,2,3\n", encoding="utf-8")
+    (broken / "csvparts").mkdir()
+    (broken / "csvparts" / "p1.csv").write_text("a,b,a\n1,2,3\n", encoding="utf-8")
+    schema = Schema.model_validate({"columns": {"a": {"dtype": "int"}, "b": {"dtype": "int"}}})
+    for where in ("empty.csv", "twice.csv", "csvparts"):
+        messages = []
+        for engine in ("local", "spark"):
+            with pytest.raises(DataError) as refused:
+                validate_file(broken / where, schema, engine=engine)
+            messages.append(str(refused.value))
+        assert messages[0] == messages[1], where
+        assert (
+            "the file is empty." in messages[0]
+            or "column names appear more than once: 'a'." in messages[0]
+        ), messages[0]

@@ -125,7 +125,7 @@ def read_arrow(location: str | Path, *, quote: bool = True) -> pa.Table:
         raise DataError("file not found.", source=location, fix="Check the path or URL.") from e
     except PermissionError as e:
         raise DataError("permission denied.", source=location) from e
-    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as e:
+    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, ValueError) as e:
         if kind == "csv" and not _is_text(location):
             detail = "it is not UTF-8 text (binary data, or another encoding)"
         else:
@@ -213,9 +213,50 @@ def _is_text(location: str) -> bool:
         with fsspec.open(location, "rb", compression="infer") as handle:
             head = handle.read(1 << 16)
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except EOFError:  # a compressed file cut short: the reader's own error says so
+        return True
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     return b"\x00" not in head
+
+
+def check_csv_headers(location: str | Path) -> None:
+    """For a local CSV file, or folder of them, refuse what the local reader refuses in
+    the header (an empty file, repeated column names, a header that is not UTF-8),
+    reading only the first block of each file: the Spark engine checks its CSV input
+    so, where Spark itself would rename repeated columns or read an empty file as a
+    table without rows."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    where = str(location)
+    if "://" in where:
+        return
+    if is_folder(where):
+        kind, files = _folder(where)
+        paths = [str(f) for f in files] if kind == "csv" else []
+    else:
+        paths = [where] if table_format(where) == "csv" and Path(where).is_file() else []
+    for path in paths:
+        if Path(path).stat().st_size == 0:
+            raise DataError("the file is empty.", source=path)
+        delimiter = "\t" if _name(path).endswith(".tsv") else ","
+        try:
+            reader = pacsv.open_csv(
+                _arrow_source(path), parse_options=pacsv.ParseOptions(delimiter=delimiter)
+            )
+        except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, ValueError) as e:
+            detail = (
+                "it is not UTF-8 text (binary data, or another encoding)"
+                if not _is_text(path)
+                else _detail(e)
+            )
+            raise DataError(
+                f"cannot read it as CSV: {detail}.",
+                source=path,
+                fix="Check that the file is CSV and not damaged.",
+            ) from e
+        _check_columns(reader.schema.empty_table(), path)
 
 
 def _check_columns(table: pa.Table, location: str) -> None:

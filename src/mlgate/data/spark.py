@@ -134,6 +134,10 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
         return spark.table(location)
     if not _table_name(location):
         check_location(location)
+    elif os.path.exists(location):  # a name that is no table's: a local file or folder
+        from mlgate.data.io import check_csv_headers
+
+        check_csv_headers(location)
     kind = _folder_format(location)
     if ":" not in location:  # a local path: Spark resolves relative ones from its own cwd
         location = os.path.abspath(location)
@@ -220,6 +224,9 @@ def check_location(location: str) -> None:
         return
     if not os.path.exists(location):
         raise DataError("file not found.", source=location, fix="Check the path.")
+    from mlgate.data.io import check_csv_headers
+
+    check_csv_headers(location)  # Spark would rename repeated names, read "" as no rows
 
 
 def _table_name(location: str) -> bool:
