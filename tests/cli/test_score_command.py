@@ -102,6 +102,11 @@ def test_strict_exits_1_and_writes_nothing(
             "/proc/o.parquet: OUTPUT: cannot write the output: no such file or directory. "
             "Check that its folder exists and that you may write there.",
         ),
+        (
+            ["models:/credit-risk@champion", "data/test.csv", "mlgate.yaml/o.parquet"],
+            "mlgate.yaml/o.parquet: OUTPUT: cannot write the output: a part of its path is a "
+            "file, not a folder. Check that its folder exists and that you may write there.",
+        ),
     ],
 )
 def test_a_usage_error_exits_2_with_one_line(
@@ -117,6 +122,13 @@ def test_a_usage_error_exits_2_with_one_line(
     if message is not None:
         assert lines[0] == f"error: {message}"
     assert not Path("o.parquet").exists()
+
+
+def test_an_empty_input_is_named_so(runner: CliRunner, project: Path) -> None:
+    Path("empty.csv").write_text("", encoding="utf-8")
+    result = invoke(runner, "score", "models:/credit-risk@champion", "empty.csv", "o.parquet")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "error: empty.csv: the file is empty."
 
 
 def test_logged_batch_rows_and_their_labels_reach_the_monitor(

@@ -63,6 +63,8 @@ class Sink:
             yield
         except OSError as e:
             problem = (e.strerror or type(e).__name__).lower()
+            if isinstance(e, FileExistsError | NotADirectoryError):
+                problem = "a part of its path is a file, not a folder"
             raise ConfigError(
                 f"cannot write the output: {problem}.",
                 file=self.location,

@@ -159,6 +159,10 @@ def _open(location: str, text: list[str]) -> tuple[Literal["csv", "parquet"], ds
     else:
         files = [path]
         kind = table_format(location)
+    for name in files:
+        with contextlib.suppress(OSError):
+            if fs.size(name) == 0:
+                raise DataError("the file is empty.", source=name if len(files) > 1 else location)
     file_format: ds.FileFormat
     if kind == "csv":
         delimiter = "\t" if files[0].lower().removesuffix(".gz").endswith(".tsv") else ","

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from serving.requests import LIST, MODEL, ROW, labels_of, mlflow_error
@@ -329,3 +330,20 @@ async def test_mlflow_csv_with_the_index_pandas_writes(serve: Any, registered: A
     assert response.status_code == 200, response.text
     assert labels_of(response.json()) == registered.labels["1"]
     assert response.json()["ignored_columns"] == [""]
+
+
+async def test_mlflow_names_twenty_ignored_columns_and_counts_the_rest(
+    serve: Any, registered: Any
+) -> None:
+    frame = registered.test[registered.features].head(3)
+    extra = pd.DataFrame({f"extra_{i}": [1] * 3 for i in range(500)}, index=frame.index)
+    async with serve() as s:
+        response = await s.client.post(
+            "/invocations",
+            content=pd.concat([frame, extra], axis=1).to_csv(index=False).encode(),
+            headers={"content-type": "text/csv"},
+        )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["ignored_columns"] == [f"extra_{i}" for i in range(20)]
+    assert answer["ignored_columns_total"] == 500

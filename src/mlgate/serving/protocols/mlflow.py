@@ -12,7 +12,8 @@ does where clients can tell:
   `pandas-records`) takes the DataFrame bare, as MLflow 1.x clients send it;
 - a column the model does not use (an id, or the index `df.to_csv()` writes
   under an empty name) is ignored, as MLflow ignores it: counted in
-  `mlgate_ignored_columns_total` and named in the answer's `ignored_columns`;
+  `mlgate_ignored_columns_total` and named in the answer's `ignored_columns` (the
+  first 20, with `ignored_columns_total` when there are more);
 - a refusal is `{"error_code": ..., "message": ...}` (with mlgate's `detail`
   beside them), 400 for a bad request, as MLflow's clients read it.
 """
@@ -84,8 +85,14 @@ async def answer(gateway: Gateway, body: Any, caller: Caller) -> Response:
     }
     if ignored:
         gateway.metrics.ignored.labels(gateway.name, "invocations").inc(len(ignored))
-        payload["ignored_columns"] = ignored
+        payload["ignored_columns"] = ignored[:IGNORED_NAMED]
+        if len(ignored) > IGNORED_NAMED:  # a body of thousands of columns: count the rest
+            payload["ignored_columns_total"] = len(ignored)
     return prediction_response(payload, served, role=gateway.settings.role_header)
+
+
+#: The ignored columns an answer names at most (then it gives their count).
+IGNORED_NAMED = 20
 
 
 def parse_mlflow(model: ServedModel, body: Any, *, limit: int) -> Batch:
