@@ -77,7 +77,7 @@ async def answer(gateway: Gateway, body: Any, caller: Caller) -> Response:
         caller.size, read_mlflow, champion, body, limit=gateway.settings.max_batch_rows
     )
     served = await gateway.serve(batch, route="invocations", caller=caller)
-    payload = {
+    payload: dict[str, Any] = {
         "predictions": served.prediction.records(served.model.card.task),
         "model": gateway.name,
         "version": served.model.version,
