@@ -6,6 +6,7 @@ One gateway for the module (refusals change nothing), with small limits:
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,7 +36,9 @@ async def _post_raw(s: Any, raw: bytes, path: str = "/predict") -> Any:
         (b'{"instances": [', "the body is not valid JSON: unexpected end of data"),
         (b'{"instances": [[NaN]]}', "the body is not valid JSON: unexpected character"),
         (b'{"instances": [[1e999, NaN]]}', "the body is not valid JSON: number is infinity"),
-        (b"\xff\xfe{}", "the body is not valid JSON: str is not valid UTF-8"),
+        (b"\xff\xfe{}", "the body is not UTF-8 text (byte 0): send JSON encoded as UTF-8"),
+        (b'{"instances": [[1, "s\xfcr"]]}', "the body is not UTF-8 text (byte 21)"),
+        (gzip.compress(b'{"instances": []}'), "the body is not UTF-8 text (byte 1)"),
         (b'{"b": 1e999, "a": "\\ud800"}', "the body is not valid JSON: number is infinity"),
     ],
 )

@@ -312,6 +312,15 @@ def _loads(raw: bytes, *, constants: bool = False) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
+        try:
+            bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as text:  # Latin-1, or a compressed body sent as JSON
+            raise InputError(
+                f"the body is not UTF-8 text (byte {text.start}): send JSON encoded as "
+                "UTF-8, and a compressed body with its Content-Encoding",
+                status=400,
+                code="bad_json",
+            ) from e
         if "infinity" not in str(e) and not (constants and _NOT_JSON.search(raw)):
             hint = (
                 "; NaN and Infinity are not JSON: send null for a missing value"
