@@ -126,6 +126,22 @@ def test_spark_writes_a_folder_not_a_file(
     assert not (tmp_path / "o.parquet").exists()
 
 
+def test_an_output_under_a_file_is_named_as_given_not_by_spark_s_staging(
+    spark: Any, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("afile").write_text("", encoding="utf-8")
+    with (
+        opened(project) as p,
+        pytest.raises(
+            ConfigError,
+            match=r"^afile/out: OUTPUT: cannot write the output: a part of its path is a "
+            r"file, not a folder\.",
+        ),
+    ):
+        score(p, CHAMPION, str(project.parent / "data/test.csv"), "afile/out", engine="spark")
+
+
 def test_without_pyspark_the_spark_engine_is_a_usage_error_naming_the_extra(
     project: Path,
 ) -> None:

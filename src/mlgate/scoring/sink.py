@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
-__all__ = ["PART", "Sink", "check_output", "is_file_output"]
+__all__ = ["PART", "Sink", "check_output", "is_file_output", "unwritable"]
 
 _FILE_SUFFIXES = (".parquet", ".pq")
 #: The part file a folder output holds (the local engine writes one).
@@ -62,15 +62,7 @@ class Sink:
         try:
             yield
         except OSError as e:
-            problem = (e.strerror or type(e).__name__).lower()
-            if isinstance(e, FileExistsError | NotADirectoryError):
-                problem = "a part of its path is a file, not a folder"
-            raise ConfigError(
-                f"cannot write the output: {problem}.",
-                file=self.location,
-                field="OUTPUT",
-                fix="Check that its folder exists and that you may write there.",
-            ) from e
+            raise unwritable(self.location, e) from e
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append `batch` (one row group)."""
@@ -115,3 +107,17 @@ def check_output(fs: Any, path: str, location: str, *, overwrite: bool) -> None:
             field="OUTPUT",
             fix="Name another output, or pass --overwrite to replace it.",
         )
+
+
+def unwritable(location: str, error: OSError) -> ConfigError:
+    """The error an OSError writing the output becomes, naming the OUTPUT the user gave
+    (never the temporary file or folder it is written under)."""
+    problem = (error.strerror or type(error).__name__).lower()
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        problem = "a part of its path is a file, not a folder"
+    return ConfigError(
+        f"cannot write the output: {problem}.",
+        file=location,
+        field="OUTPUT",
+        fix="Check that its folder exists and that you may write there.",
+    )

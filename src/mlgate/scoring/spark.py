@@ -41,7 +41,7 @@ from mlgate.errors import ArtifactError, ConfigError
 from mlgate.scoring.checks import check_batch
 from mlgate.scoring.output import output_batch, output_schema
 from mlgate.scoring.result import EngineRun, Refusal
-from mlgate.scoring.sink import Sink, check_output, is_file_output
+from mlgate.scoring.sink import Sink, check_output, is_file_output, unwritable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -183,7 +183,10 @@ def score_spark(
         first += sizes[part]
     staging = f"{path.rstrip('/').rpartition('/')[0] or '.'}/.{path.rstrip('/').rpartition('/')[2]}"
     staging += f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
-    fs.makedirs(staging, exist_ok=True)
+    try:
+        fs.makedirs(staging, exist_ok=True)
+    except OSError as e:
+        raise unwritable(output, e) from e
     task = _Task(
         shipped=spark.sparkContext.broadcast(_ship(loaded, onnx)),
         columns=columns,
