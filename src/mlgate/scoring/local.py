@@ -15,6 +15,7 @@ from mlgate.scoring.sink import Sink
 
 if TYPE_CHECKING:
     from mlgate.scoring.journal import Journal
+    from mlgate.scoring.options import ScoreOptions
     from mlgate.scoring.source import Source
     from mlgate.serving.runtime import ServedModel
 
@@ -28,23 +29,19 @@ def score_local(
     model: ServedModel,
     source: Source,
     output: str,
+    options: ScoreOptions,
     *,
-    id_column: str | None,
-    batch_rows: int,
-    strict: bool,
-    overwrite: bool,
     journal: Journal | None,
-    shown: int,
     progress: Progress | None = None,
 ) -> EngineRun:
     """Score every row of `source` with `model` into `output`; see `mlgate.scoring.score`."""
     run = EngineRun()
     total = source.count_rows()
-    id_type = source.dataset.schema.field(id_column).type if id_column else None
-    schema = output_schema(model, id_column, id_type, logged=journal is not None)
-    sink = Sink(output, schema, overwrite=overwrite)
+    id_type = source.dataset.schema.field(options.id_column).type if options.id_column else None
+    schema = output_schema(model, options.id_column, id_type, logged=journal is not None)
+    sink = Sink(output, schema, overwrite=options.overwrite)
     try:
-        for batch in source.batches(batch_rows):
+        for batch in source.batches(options.batch_rows):
             first = run.rows_read
             row_ids = list(range(first, first + batch.num_rows))
             run.rows_read += batch.num_rows
@@ -52,8 +49,8 @@ def score_local(
             checked = check_batch(model, columns, row_ids)
             if checked.refused:
                 run.codes.update(r.code for r in checked.refused)
-                run.refusals.extend(checked.refused[: max(0, shown - len(run.refusals))])
-                if strict:
+                run.refusals.extend(checked.refused[: max(0, options.shown - len(run.refusals))])
+                if options.strict:
                     run.complete = False
                     break
             if checked.batch is not None:
@@ -62,8 +59,8 @@ def score_local(
                 seconds = time.perf_counter() - started
                 kept_ids = [row_ids[i] for i in checked.kept]
                 ids: Any = None
-                if id_column is not None:
-                    ids = batch.column(id_column)
+                if options.id_column is not None:
+                    ids = batch.column(options.id_column)
                     if len(checked.kept) < batch.num_rows:
                         ids = ids.take(checked.kept)
                 request_id = journal.request_id if journal is not None else None

@@ -23,6 +23,7 @@ from mlgate.errors import ConfigError
 from mlgate.registry.refs import is_registry_ref, load_ref
 from mlgate.scoring.journal import Journal
 from mlgate.scoring.local import Progress, score_local
+from mlgate.scoring.options import ScoreOptions
 from mlgate.scoring.result import ScoreResult
 from mlgate.scoring.source import missing_columns, open_source
 from mlgate.scoring.spark import check_folder_output, score_spark
@@ -101,31 +102,29 @@ def score(
         request_id=None if journal is None else journal.request_id,
         role=None if journal is None else journal.role,
     )
+    options = ScoreOptions(
+        id_column=id_column,
+        batch_rows=batch_rows,
+        strict=strict,
+        overwrite=overwrite,
+        shown=SHOWN,
+    )
     scoring = time.perf_counter()
     try:
         if engine == "spark":
             with reading(input):
                 run = score_spark(
-                    *(spark, frame, loaded, model, output),
+                    spark,
+                    frame,
+                    loaded,
+                    model,
+                    output,
+                    options,
                     onnx=project.settings.onnx,
-                    id_column=id_column,
-                    batch_rows=batch_rows,
-                    strict=strict,
-                    overwrite=overwrite,
                     journal=journal,
-                    shown=SHOWN,
                 )
         else:
-            run = score_local(
-                *(model, source, output),
-                id_column=id_column,
-                batch_rows=batch_rows,
-                strict=strict,
-                overwrite=overwrite,
-                journal=journal,
-                shown=SHOWN,
-                progress=progress,
-            )
+            run = score_local(model, source, output, options, journal=journal, progress=progress)
     except BaseException:
         if journal is not None:
             journal.close(commit=False)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from mlgate.registry.refs import LoadedModel
     from mlgate.registry.versions import VersionInfo
     from mlgate.scoring.journal import Journal
+    from mlgate.scoring.options import ScoreOptions
     from mlgate.serving.runtime import ServedModel
 
 __all__ = ["check_folder_output", "score_spark"]
@@ -133,14 +134,10 @@ def score_spark(
     loaded: LoadedModel,
     model: ServedModel,
     output: str,
+    options: ScoreOptions,
     *,
     onnx: bool,
-    id_column: str | None,
-    batch_rows: int,
-    strict: bool,
-    overwrite: bool,
     journal: Journal | None,
-    shown: int,
 ) -> EngineRun:
     """Score every row of `frame` on Spark into the folder `output`; see `mlgate.scoring`."""
     import fsspec
@@ -150,7 +147,8 @@ def score_spark(
 
     check_folder_output(output)
     fs, path = fsspec.core.url_to_fs(output)
-    check_output(fs, path, output, overwrite=overwrite)
+    check_output(fs, path, output, overwrite=options.overwrite)
+    id_column = options.id_column
     id_type = to_arrow_type(frame.schema[id_column].dataType) if id_column else None
     schema = output_schema(model, id_column, id_type, logged=journal is not None)
     summary = pa.schema(
@@ -193,12 +191,12 @@ def score_spark(
         features=list(model.features),
         numeric=frozenset(model.numeric),
         id_column=id_column,
-        batch_rows=batch_rows,
+        batch_rows=options.batch_rows,
         offsets=offsets,
         staging=fs.unstrip_protocol(staging),
         request_id=None if journal is None else journal.request_id,
         role=None if journal is None else journal.role,
-        shown=shown,
+        shown=options.shown,
         schema=schema,
         summary=summary,
     )
@@ -219,8 +217,8 @@ def score_spark(
                 run.refusals.append(refusal)
             if row["_log"] is not None and journal is not None:
                 journal.append(bytes(row["_log"]), row["_log_rows"])
-        run.refusals = sorted(run.refusals, key=lambda r: r.row_id)[:shown]
-        run.complete = not (strict and run.codes)
+        run.refusals = sorted(run.refusals, key=lambda r: r.row_id)[: options.shown]
+        run.complete = not (options.strict and run.codes)
         if run.complete:
             if fs.exists(path):  # --overwrite; checked before anything was scored
                 fs.rm(path, recursive=True)
