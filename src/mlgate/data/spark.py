@@ -122,6 +122,8 @@ def _master_elsewhere() -> bool:
 def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> DataFrame:
     """A Parquet or CSV file or folder (path or URL Spark reads), or a table's name.
 
+    Callers check a path with `check_location` first, before the session starts:
+    here only a name that could be a table's but is not one is checked as a path.
     A CSV's columns are read as text, as the local engine reads feature columns:
     a value that is no number is then refused with its row, not guessed at. With
     `typed`, Spark infers a CSV's column types (one more pass), as the local
@@ -132,9 +134,7 @@ def read_frame(spark: SparkSession, location: str, *, typed: bool = False) -> Da
 
     if _is_table(spark, location):
         return spark.table(location)
-    if not _table_name(location):
-        check_location(location)
-    elif os.path.exists(location):  # a name that is no table's: a local file or folder
+    if _table_name(location) and os.path.exists(location):  # left by check_location
         from mlgate.data.io import check_csv_headers
 
         check_csv_headers(location)
@@ -209,12 +209,13 @@ def _failed_read(error: Any) -> tuple[str | None, str]:
 
 
 def check_location(location: str) -> None:
-    """A DataError when `location` is a local path (no URL scheme) that does not exist.
+    """A DataError when `location` is a local path (no URL scheme) that does not exist,
+    or a local CSV whose header the local reader refuses.
 
-    Called before a session starts where it can be: Spark would start, then log a
-    Java stack trace for the missing path before its own error. A name that could be
-    a table's is left to `read_frame`, which asks the catalog; so are glob patterns
-    that match something.
+    The one check of a path `read_frame` reads, called before a session starts: Spark
+    would start, then log a Java stack trace for the missing path before its own
+    error. A name that could be a table's is left to `read_frame`, which asks the
+    catalog; so are glob patterns that match something.
     """
     import glob
 
