@@ -195,6 +195,26 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
+@pytest.fixture
+def mlgate_env() -> dict[str, str]:
+    """The environment of a child process that imports the mlgate under test, wherever
+    this process imports it from (the source tree first on PYTHONPATH)."""
+    import mlgate
+
+    source = str(Path(mlgate.__file__).parents[1])
+    return os.environ | {"PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.fixture
+def spark_env(mlgate_env: dict[str, str]) -> dict[str, str]:
+    """`mlgate_env` for a child process that starts its own local Spark: bound to the
+    loopback, with no master or Spark configuration taken from outside."""
+    env = mlgate_env | {"SPARK_LOCAL_IP": "127.0.0.1"}
+    for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "MASTER"):
+        env.pop(name, None)
+    return env
+
+
 # --- a small filesystem that fills up: disk-full behaviour on a real disk ---
 
 

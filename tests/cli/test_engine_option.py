@@ -3,7 +3,6 @@ error (exit 2) that says what to do."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import mlgate
 from mlgate.cli import app
 
 COMMANDS = {
@@ -23,7 +21,7 @@ COMMANDS = {
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_without_pyspark_the_spark_engine_is_a_usage_error_naming_the_extra(
-    command: str, tmp_path: Path
+    command: str, tmp_path: Path, mlgate_env: dict[str, str]
 ) -> None:
     blocked = (
         "import sys; sys.modules['pyspark'] = None; sys.modules['pyspark.sql'] = None\n"
@@ -31,11 +29,12 @@ def test_without_pyspark_the_spark_engine_is_a_usage_error_naming_the_extra(
         f"sys.argv = ['mlgate', *{COMMANDS[command]!r}, '--engine', 'spark']\n"
         "main()\n"
     )
-    # The mlgate under test, wherever it is imported from here.
-    source = str(Path(mlgate.__file__).parents[1])
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
-        [sys.executable, "-c", blocked], capture_output=True, text=True, cwd=tmp_path, env=env
+        [sys.executable, "-c", blocked],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=mlgate_env,
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == (
@@ -58,20 +57,18 @@ def test_an_unknown_engine_is_a_usage_error(
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("missing", ["nope.parquet", "data/nope"])
 def test_a_missing_local_path_is_refused_before_spark_starts(
-    command: str, missing: str, tmp_path: Path
+    command: str, missing: str, tmp_path: Path, mlgate_env: dict[str, str]
 ) -> None:
     # A subprocess, so that nothing Spark would log (a JVM's start, a Java stack trace
     # for the missing path) can hide from the assertion on the whole of stderr.
     (tmp_path / "schema.yaml").write_text("columns: {}\n", encoding="utf-8")
     args = [missing if a.endswith(".parquet") else a for a in COMMANDS[command]]
-    source = str(Path(mlgate.__file__).parents[1])
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
         [sys.executable, "-m", "mlgate", *args, "--engine", "spark"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=env,
+        env=mlgate_env,
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"error: {missing}: file not found. Check the path.\n"

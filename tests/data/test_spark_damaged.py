@@ -3,7 +3,6 @@ mlgate's one message, not the executors' logs of the failed tasks nor a tracebac
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mlgate
 from mlgate.data.schema import Schema
 
 #: One process runs the commands (one JVM start), each exit code on a line of stdout.
@@ -28,7 +26,9 @@ for args in sys.argv[1:]:
 """
 
 
-def test_a_damaged_file_shows_only_mlgates_message(tmp_path: Path) -> None:
+def test_a_damaged_file_shows_only_mlgates_message(
+    tmp_path: Path, spark_env: dict[str, str]
+) -> None:
     pytest.importorskip("pyspark")
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(
@@ -48,13 +48,6 @@ def test_a_damaged_file_shows_only_mlgates_message(tmp_path: Path) -> None:
     from registry.catalog_support import make_bundle
 
     make_bundle(tmp_path / "model")
-    source = str(Path(mlgate.__file__).parents[1])
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-    }
-    for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "MASTER"):
-        env.pop(name, None)
     commands = [
         "validate cut.parquet --schema schema.yaml --engine spark",
         "drift reference.csv cut.parquet --engine spark",
@@ -70,7 +63,7 @@ def test_a_damaged_file_shows_only_mlgates_message(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=env,
+        env=spark_env,
         timeout=300,
     )
     assert done.stdout.splitlines() == ["exit 2"] * len(commands), done.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,6 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-import mlgate
 from mlgate.cli import app
 from mlgate.data.schema import Schema
 from mlgate.data.validate import validate_file
@@ -160,7 +158,9 @@ def test_cli_takes_the_engine_from_the_config_and_the_flag_overrides_it(
         _same(reports[()]["violations"], reports[("--engine", "local")]["violations"])
 
 
-def test_a_session_mlgate_starts_keeps_spark_off_the_terminal(tmp_path: Path) -> None:
+def test_a_session_mlgate_starts_keeps_spark_off_the_terminal(
+    tmp_path: Path, spark_env: dict[str, str]
+) -> None:
     # Its own process: the session under test is the one mlgate starts, not the suite's.
     pytest.importorskip("pyspark")
     (tmp_path / "rows").mkdir()
@@ -168,20 +168,13 @@ def test_a_session_mlgate_starts_keeps_spark_off_the_terminal(tmp_path: Path) ->
     Schema.model_validate({"columns": {"a": {"dtype": "int", "min": 0}}}).save(
         tmp_path / "schema.yaml"
     )
-    source = str(Path(mlgate.__file__).parents[1])
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-    }
-    for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "MASTER"):
-        env.pop(name, None)
     args = ["rows", "--schema", "schema.yaml", "--engine", "spark", "--json"]
     done = subprocess.run(
         [sys.executable, "-m", "mlgate", "validate", *args],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=env,
+        env=spark_env,
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["violations"][0]["rule"] == "below_min", done.stderr
