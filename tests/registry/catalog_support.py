@@ -22,22 +22,39 @@ def exact(message: str) -> str:
     return f"^{re.escape(message)}$"
 
 
+def save_classifier(
+    estimator: Any,
+    frame: pd.DataFrame,
+    y: Any,
+    kinds: dict[str, str],
+    folder: Path,
+    name: str = "demo",
+) -> Any:
+    """`estimator` fitted on `frame`'s `kinds` columns to the labels 'no'/'yes' in `y`,
+    through mlgate's pipeline, and saved in `folder` the way `mlgate run` saves one;
+    the fitted pipeline."""
+    model = build_model(estimator, kinds, "auto")
+    model.fit(prepare_features(frame, kinds), y)
+    card = {
+        "name": name,
+        "task": "classification",
+        "target": "label",
+        "features": list(kinds),
+        "kinds": kinds,
+        "classes": ["no", "yes"],
+    }
+    save_bundle(model, folder, card)
+    return model
+
+
 def make_bundle(folder: Path, depth: int = 2) -> Path:
     """A small fitted pipeline saved the way `mlgate run` saves one."""
     rng = np.random.default_rng(depth)
     frame = pd.DataFrame({"x1": rng.normal(0, 1, 80), "colour": rng.choice(["red", "blue"], 80)})
     y = np.where(frame["x1"] > 0, "yes", "no")
-    model = build_model(DecisionTreeClassifier(max_depth=depth, random_state=0), KINDS, "auto")
-    model.fit(prepare_features(frame, KINDS), y)
-    card = {
-        "name": "demo",
-        "task": "classification",
-        "target": "label",
-        "features": list(KINDS),
-        "kinds": KINDS,
-        "classes": ["no", "yes"],
-    }
-    save_bundle(model, folder, card)
+    save_classifier(
+        DecisionTreeClassifier(max_depth=depth, random_state=0), frame, y, KINDS, folder
+    )
     return folder
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from catalog_support import save_classifier
 from sklearn.ensemble import RandomForestClassifier
 
 from mlgate.errors import ArtifactError
-from mlgate.registry.bundle import DeferredModel, fitted, load_bundle, save_bundle
+from mlgate.registry.bundle import DeferredModel, fitted, load_bundle
 from mlgate.registry.onnx import export_onnx
-from mlgate.training.preprocessing import build_model, prepare_features
+from mlgate.training.preprocessing import prepare_features
 
 KINDS = {"x1": "numeric", "x2": "numeric", "colour": "categorical"}
 
@@ -25,19 +26,9 @@ def exact(message: str) -> str:
 
 @pytest.fixture
 def saved(binary_frame: pd.DataFrame, tmp_path: Path) -> tuple[object, pd.DataFrame, Path]:
-    X = prepare_features(binary_frame, KINDS)
-    model = build_model(RandomForestClassifier(n_estimators=4, random_state=0), KINDS, "auto")
-    model.fit(X, binary_frame["label"])
-    card = {
-        "name": "demo",
-        "task": "classification",
-        "target": "label",
-        "features": list(KINDS),
-        "kinds": KINDS,
-        "classes": ["no", "yes"],
-    }
-    save_bundle(model, tmp_path / "run", card)
-    return model, X, tmp_path / "run"
+    forest = RandomForestClassifier(n_estimators=4, random_state=0)
+    model = save_classifier(forest, binary_frame, binary_frame["label"], KINDS, tmp_path / "run")
+    return model, prepare_features(binary_frame, KINDS), tmp_path / "run"
 
 
 def test_a_bundle_loads_back_and_predicts_the_same_labels(

@@ -171,8 +171,7 @@ def _odd_bundle(folder: Path) -> pd.DataFrame:
     import numpy as np
     from sklearn.ensemble import RandomForestClassifier
 
-    from mlgate.registry.bundle import save_bundle
-    from mlgate.training.preprocessing import build_model, prepare_features
+    from registry.catalog_support import save_classifier
 
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(
@@ -184,17 +183,8 @@ def _odd_bundle(folder: Path) -> pd.DataFrame:
     )
     signal = frame["income.monthly"] + 30 * frame["years employed"] + rng.normal(0, 300, 200)
     forest = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0)
-    model = build_model(forest, ODD_NAMES, "auto")
-    model.fit(prepare_features(frame, ODD_NAMES), np.where(signal > 3400, "yes", "no"))
-    card = {
-        "name": "odd",
-        "task": "classification",
-        "target": "label",
-        "features": list(ODD_NAMES),
-        "kinds": ODD_NAMES,
-        "classes": ["no", "yes"],
-    }
-    save_bundle(model, folder / "model", card)
+    labels = np.where(signal > 3400, "yes", "no")
+    save_classifier(forest, frame, labels, ODD_NAMES, folder / "model", name="odd")
     (folder / "rows").mkdir()
     frame.iloc[:30].to_parquet(folder / "rows" / "part-0.parquet", index=False)
     frame.iloc[30:60].to_parquet(folder / "rows" / "part-1.parquet", index=False)
