@@ -41,8 +41,6 @@ import json
 import math
 import os
 import platform
-import resource
-import time
 import typing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _measure import stopwatch
 
 from mlgate.config.models import GatesConfig
 from mlgate.gates.compare import MetricComparison
@@ -194,12 +193,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     cells = [Cell(m, n, s) for m in MARGINS for n in SIZES for s in SHIFTS]
-    start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+    with stopwatch() as clock, ProcessPoolExecutor(max_workers=args.workers) as pool:
         outcomes = list(pool.map(_run, [(c, args.sims, args.resamples) for c in cells]))
-    seconds = time.perf_counter() - start
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = used.ru_utime + used.ru_stime
+    seconds, cpu = clock.wall_s, clock.cpu_s
     print(table(outcomes, args.sims))
     print(f"\n{len(cells)} cells in {seconds:.0f} s ({cpu:.0f} CPU s) on {args.workers} worker(s)")
     if args.sims != SIMS or args.resamples != RESAMPLES:

@@ -47,12 +47,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import _measure
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -276,44 +276,29 @@ def measure(tool: Tool, *, record: bool = True, timeout: float = TIMEOUT_S) -> N
     cap = memory_cap()
     tool.caps.append(cap)
     tool.loads.append(os.getloadavg()[0])  # the machine is shared: say how busy it was
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            tool.command,
-            stdout=stdout,
-            stderr=stderr,
-            env=ENVIRONMENT,
-            cwd=tempfile.gettempdir(),  # no mlgate.yaml there to change the defaults
-            preexec_fn=_limit_memory(cap),
-        )
-        timer = threading.Timer(timeout, process.kill)
-        timer.start()
-        # wait4 gives this child's own resource use; RUSAGE_CHILDREN would be the
-        # maximum over every child so far.
-        _, status, usage = os.wait4(process.pid, 0)
-        timer.cancel()
-        wall = time.perf_counter() - start
-        process.returncode = code = os.waitstatus_to_exitcode(status)
-        stdout.seek(0)
-        stderr.seek(0)
-        text, errors = stdout.read(), stderr.read()
-    peak = usage.ru_maxrss / 1024  # KiB on Linux
-    peak = peak / 1024 if sys.platform == "darwin" else peak
-    if code != 0:
-        if wall >= timeout:
+    done = _measure.run(
+        tool.command,
+        env=ENVIRONMENT,
+        cwd=tempfile.gettempdir(),  # no mlgate.yaml there to change the defaults
+        timeout=timeout,
+        preexec_fn=_limit_memory(cap),
+    )
+    if done.code != 0:
+        errors = done.stderr
+        if done.timed_out:
             tool.status = f"did not finish in {timeout:.0f} s"
         elif "MemoryError" in errors or "Unable to allocate" in errors or "bad_alloc" in errors:
             tool.status = f"out of memory (address space capped at {cap / 1024**3:.1f} GB)"
         else:
-            raise SystemExit(f"{tool.name} exited with {code}:\n{errors[-3000:]}")
-        tool.walls.append(wall)
-        tool.peaks.append(peak)
+            raise SystemExit(f"{tool.name} exited with {done.code}:\n{errors[-3000:]}")
+        tool.walls.append(done.wall_s)
+        tool.peaks.append(done.peak_mb)
         return
-    tool.findings = tool.parse(text)
+    tool.findings = tool.parse(done.stdout)
     if record:
-        tool.walls.append(wall)
-        tool.cpus.append(usage.ru_utime + usage.ru_stime)
-        tool.peaks.append(peak)
+        tool.walls.append(done.wall_s)
+        tool.cpus.append(done.cpu_s)
+        tool.peaks.append(done.peak_mb)
 
 
 def tools(reference: Path, current: Path, rows: int, *, runs: int, evidently: bool) -> list[Tool]:

@@ -35,6 +35,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import _measure  # noqa: E402
+
 import serving  # noqa: E402  (the sibling benchmark: its model, servers and helpers)
 
 RESULTS = HERE / "results" / "footprint.json"
@@ -68,7 +70,7 @@ class Measured:
 def tree_pss_mb(root: int) -> float | None:
     """Proportional set size of `root` and its descendants, in MB; None without smaps_rollup."""
     total_kb = 0
-    for pid in serving._family(root):
+    for pid in _measure.tree(root):
         try:
             text = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except FileNotFoundError:
@@ -79,21 +81,6 @@ def tree_pss_mb(root: int) -> float | None:
             if line.startswith("Pss:"):
                 total_kb += int(line.split()[1])
     return total_kb / 1024
-
-
-def _children_mb(pid: int) -> float:
-    """The RSS of `pid`'s descendants, without `pid` itself."""
-    return sum(serving.tree_rss_mb(child) for child in _direct_children(pid))
-
-
-def _direct_children(pid: int) -> list[int]:
-    found = []
-    for child in serving._family(pid) - {pid}:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = Path(f"/proc/{child}/stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(child)
-    return found
 
 
 def ready_path(server: serving.Server) -> str:
@@ -119,22 +106,20 @@ def launch(server: serving.Server, prepared: serving.Prepared) -> Start:
                     raise SystemExit(f"{server.key} did not answer {path} within 180 s")
                 time.sleep(0.02)
             ready_s = time.monotonic() - began
-            ready_cpu_s = serving.tree_cpu_s(process.pid)
+            ready_cpu_s = _measure.tree_cpu_s(process.pid)
             for _ in range(WARM_REQUESTS):
                 status, body = serving.request(port, "/invocations", prepared.body)
                 if status != 200 or serving.answered(body) != prepared.expected:
                     raise SystemExit(f"{server.key} answered {status}: {body[:300]!r}")
             time.sleep(0.5)  # let every worker settle (each has answered or idled)
+            tree = _measure.tree(process.pid)
             return Start(
                 ready_s=ready_s,
                 ready_cpu_s=ready_cpu_s,
-                rss_mb=serving.tree_rss_mb(process.pid),
+                rss_mb=sum(p.rss_mb for p in tree.values()),
                 pss_mb=tree_pss_mb(process.pid),
-                processes=len(serving._family(process.pid)),
-                each_mb=[
-                    round(serving.tree_rss_mb(pid) - _children_mb(pid), 1)
-                    for pid in sorted(serving._family(process.pid))
-                ],
+                processes=len(tree),
+                each_mb=[round(tree[pid].rss_mb, 1) for pid in sorted(tree)],
             )
 
 

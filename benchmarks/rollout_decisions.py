@@ -81,8 +81,6 @@ import json
 import math
 import os
 import platform
-import resource
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -91,6 +89,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _measure import stopwatch
 from scipy import stats
 
 from mlgate.config.rollout import AnalysisConfig, RolloutConfig
@@ -459,12 +458,9 @@ def main() -> None:
     # The slow cells first, so the pool ends together.
     cells = [Cell(r, n, s) for r in RULES for n in reversed(LABELLED) for s in SHIFTS]
     cells.sort(key=lambda c: c.rule.startswith("t-test"))
-    start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+    with stopwatch() as clock, ProcessPoolExecutor(max_workers=args.workers) as pool:
         outcomes = list(pool.map(_run, [(c, args.sims) for c in cells]))
-    seconds = time.perf_counter() - start
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = used.ru_utime + used.ru_stime
+    seconds, cpu = clock.wall_s, clock.cpu_s
     print(table(outcomes, args.sims))
     print(f"\n{len(cells)} cells in {seconds:.0f} s ({cpu:.0f} CPU s) on {args.workers} worker(s)")
     if args.sims != SIMS:

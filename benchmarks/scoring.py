@@ -19,11 +19,11 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+import _measure
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "scoring.json"
@@ -70,31 +70,22 @@ def data(rows: int, folder: Path) -> Path:
 
 def score(folder: Path, source: Path, *extra: str) -> dict[str, Any]:
     """One `mlgate score` process: wall seconds, its own peak RSS, and its summary."""
-    import tempfile
-
     output = WORK / "scored.parquet"
     command = [
         *(sys.executable, "-m", "mlgate", "score", "models:/credit-risk@champion"),
         *(str(source), str(output), "--overwrite", "--json", *extra),
     ]
-    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=folder, stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        stdout.seek(0)
-        stderr.seek(0)
-        if process.returncode != 0:
-            raise SystemExit(stderr.read().decode())
-        summary = json.loads(stdout.read())
+    done = _measure.run(command, cwd=folder)
+    if done.code != 0:
+        raise SystemExit(done.stderr)
+    summary = json.loads(done.stdout)
     return {
         "args": list(extra),
         "rows": summary["rows_scored"],
-        "wall_s": round(wall, 2),
+        "wall_s": round(done.wall_s, 2),
         "scoring_s": round(summary["scoring_seconds"], 2),
         "rows_per_s": round(summary["rows_per_s"]),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "peak_rss_mb": round(done.peak_mb),
     }
 
 

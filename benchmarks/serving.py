@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _measure import tree_cpu_s, tree_rss_mb
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "serving"
 RESULTS = HERE / "results" / "serving.json"
@@ -516,54 +518,10 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, path: str, scratch: 
     raise SystemExit(f"the server did not answer {path} within 180 s")
 
 
-def _family(root: int) -> set[int]:
-    """`root` and every process descended from it."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    family = {root}
-    grew = True
-    while grew:
-        grew = False
-        for pid, parent in parents.items():
-            if parent in family and pid not in family:
-                family.add(pid)
-                grew = True
-    return family
-
-
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of `root` and every descendant, in MB (shared pages count per process)."""
-    total_kb = 0
-    for pid in _family(root):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-    return total_kb / 1024
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
 def cpu_times() -> tuple[int, int]:
     """The machine's (steal, total) CPU ticks so far, from /proc/stat."""
     fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     return fields[7], sum(fields)
-
-
-def tree_cpu_s(root: int) -> float:
-    """CPU seconds (user + system, every thread) used so far by `root` and its descendants."""
-    total = 0
-    for pid in _family(root):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _TICK
 
 
 # --- load ----------------------------------------------------------------------------------

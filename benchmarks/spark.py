@@ -34,13 +34,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+import _measure  # noqa: E402
 
 from drift import DATA, SHIFTED, prepare  # noqa: E402
 
@@ -52,80 +52,34 @@ TIMEOUT_S = 3600.0
 MEMORY_CAP_MB = 18_000
 
 
-def _tree_rss(root: int) -> int:
-    """The summed resident memory (bytes) of `root` and every process under it."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            parent, pages = int(fields[1]), int(fields[21])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
-
-
 def measure(command: list[str], *, spark: bool) -> dict[str, Any]:
     """Run `command` once: wall time, peak tree memory, exit code and its JSON output."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     if spark:
         env["PYSPARK_SUBMIT_ARGS"] = SPARK
         env["PYSPARK_PYTHON"] = sys.executable
-    peak, done = 0, threading.Event()
     load = os.getloadavg()[0]
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            command, stdout=stdout, stderr=stderr, env=env, cwd=tempfile.gettempdir()
-        )
-
-        capped = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, _tree_rss(process.pid))
-                if peak > MEMORY_CAP_MB * 1024**2 and not capped.is_set():
-                    capped.set()
-                    process.kill()
-                done.wait(0.2)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        try:
-            code = process.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            code = process.wait()
-        wall = time.perf_counter() - start
-        done.set()
-        sampler.join()
-        stdout.seek(0)
-        stderr.seek(0)
-        text, errors = stdout.read(), stderr.read()
+    done = _measure.run(
+        command,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        timeout=TIMEOUT_S,
+        sample_s=0.2,
+        cap_mb=MEMORY_CAP_MB,
+    )
     found: dict[str, Any] = {
-        "wall_s": round(wall, 2),
-        "peak_mb": round(peak / 1024**2),
-        "exit": code,
+        "wall_s": round(done.wall_s, 2),
+        "peak_mb": round(done.tree_peak_mb),
+        "exit": done.code,
         "load": round(load, 1),
     }
-    if capped.is_set():
+    if done.capped:
         return found | {"capped": True}
-    if code == 2 and errors.startswith("error: "):  # refused, as a user would see it
-        return found | {"refused": errors.strip()}
-    if code not in (0, 1):
-        raise SystemExit(f"{' '.join(command)} exited with {code}:\n{errors[-3000:]}")
-    return found | {"report": json.loads(text)}
+    if done.code == 2 and done.stderr.startswith("error: "):  # refused, as a user would see it
+        return found | {"refused": done.stderr.strip()}
+    if done.code not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} exited with {done.code}:\n{done.stderr[-3000:]}")
+    return found | {"report": json.loads(done.stdout)}
 
 
 def _summary(kind: str, report: dict[str, Any]) -> dict[str, Any]:

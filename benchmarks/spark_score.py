@@ -31,14 +31,14 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+import _measure  # noqa: E402
 
 import serving as bench  # noqa: E402 - the serving benchmark's data generator
 
@@ -140,14 +140,10 @@ def data(rows: int) -> Path:
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, dict[str, Any]]:
     """Run `command` once: its wall time and the JSON object it printed."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S
-    )
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} exited with {done.returncode}:\n{done.stderr}")
-    return wall, json.loads(done.stdout)
+    done = _measure.run(command, env=env, cwd=cwd, timeout=TIMEOUT_S)
+    if done.code != 0:
+        raise SystemExit(f"{' '.join(command)} exited with {done.code}:\n{done.stderr}")
+    return done.wall_s, json.loads(done.stdout)
 
 
 def run(rows: int) -> list[dict[str, Any]]:

@@ -19,14 +19,13 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import _measure
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -277,24 +276,14 @@ class Engine:
 
 def measure(engine: Engine, *, record: bool = True) -> None:
     """Run the engine once as a fresh process: wall time, its own peak RSS, its findings."""
-    with tempfile.TemporaryFile("w+") as stdout:
-        start = time.perf_counter()
-        process = subprocess.Popen(engine.command, stdout=stdout, env=engine.environment)
-        # wait4 gives this child's own resource use; RUSAGE_CHILDREN would be the
-        # maximum over every child so far.
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        process.returncode = code = os.waitstatus_to_exitcode(status)
-        stdout.seek(0)
-        text = stdout.read()
-    if code not in engine.exit_codes:
-        raise SystemExit(f"{engine.name} exited with {code}; expected {engine.exit_codes}")
-    engine.findings = engine.parse(text)
+    done = _measure.run(engine.command, env=engine.environment, keep_stderr=False)
+    if done.code not in engine.exit_codes:
+        raise SystemExit(f"{engine.name} exited with {done.code}; expected {engine.exit_codes}")
+    engine.findings = engine.parse(done.stdout)
     if record:
-        engine.walls.append(wall)
-        engine.cpus.append(usage.ru_utime + usage.ru_stime)
-        peak = usage.ru_maxrss / 1024  # KiB on Linux
-        engine.peaks.append(peak / 1024 if sys.platform == "darwin" else peak)
+        engine.walls.append(done.wall_s)
+        engine.cpus.append(done.cpu_s)
+        engine.peaks.append(done.peak_mb)
 
 
 def engines(data: Path, schema: Path, *, pandera: bool, compare: Path | None) -> list[Engine]:
