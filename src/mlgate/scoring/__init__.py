@@ -5,9 +5,10 @@
 - `source`: the input, a Parquet or CSV file or folder read batch by batch;
   `checks`: each batch through the gateway's input checks, bad rows set aside;
   `output` and `sink`: the output's columns, and a Parquet file or folder that
-  appears whole; `local`: the streaming engine; `journal`: the run's rows in
-  the prediction log (`--log`); `labels`: a label file's labels as feedback
-  (`mlgate feedback`), joined to logged rows by request id and row id.
+  appears whole; `local`: the streaming engine; `options`: what a run asks of
+  either engine; `journal`: the run's rows in the prediction log (`--log`);
+  `labels`: a label file's labels as feedback (`mlgate feedback`), joined to
+  logged rows by request id and row id.
 """
 
 from mlgate.scoring.labels import LabelsResult, send_labels
