@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.settings import redact_url
 from mlgate.errors import RegistryError
+from mlgate.registry._lock import registry_lock, sqlite_file
 from mlgate.registry._record import read_reasons
 from mlgate.registry.versions import VersionInfo
 
-__all__ = ["TAG", "escape", "missing", "quiet_mlflow", "refused", "version_info"]
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = [
+    "TAG",
+    "call",
+    "connect",
+    "escape",
+    "missing",
+    "quiet_mlflow",
+    "refused",
+    "unreadable",
+    "version_info",
+]
 
 #: The prefix of the tags mlgate keeps on runs and versions.
 TAG = "mlgate."
@@ -32,6 +47,42 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for variable, value in _HTTP_DEFAULTS.items():
         os.environ.setdefault(variable, value)
+
+
+def connect(uri: str) -> MlflowClient:
+    """An MLflow client of the registry at `uri` (importing MLflow takes about a second)."""
+    quiet_mlflow()
+    from mlflow import MlflowClient
+
+    quiet_mlflow()  # again: MLflow's first import sets its loggers to INFO
+
+    # MLflow makes (or migrates) the tables when it makes its stores (the client
+    # its tracking store, the first registry call its registry store), and two
+    # processes doing so at once fail: one at a time, under the registry's lock.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with registry_lock(uri):
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        except SQLAlchemyError as e:
+            raise unreadable(uri, e) from e
+        if sqlite_file(uri) is not None:
+            call(uri, lambda: client.search_registered_models(max_results=1))
+    return client
+
+
+def call(uri: str, fn: Callable[[], Any]) -> Any:
+    """What `fn` returns, an MLflow or database error from the registry at `uri` told as
+    the RegistryError it becomes."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return fn()
+    except MlflowException as e:
+        raise refused(uri, e) from e
+    except SQLAlchemyError as e:
+        raise unreadable(uri, e) from e
 
 
 def missing(e: Any) -> bool:

@@ -4,28 +4,24 @@ Each registered version is an MLflow run holding the verified bundle
 (model.skops, model.onnx where it converts, model.json, schema.yaml, the test
 set, metrics and summary) and a model version pointing at it, tagged with the
 gate verdict, lineage and the sha256 of model.skops and of model.json (which in
-turn records model.onnx's). The version is created only after every artifact is
-logged and found in the registry's store, so a crash mid-registration leaves no
-version without its files.
+turn records model.onnx's). How a version is made, so that a crash
+mid-registration leaves no version without its files, is `_registration`'s.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.settings import HOME, Settings
 from mlgate.errors import ArtifactError, RegistryError
-from mlgate.registry._abandoned import close_abandoned, mark_failed, owner_tags
-from mlgate.registry._lock import registry_lock, sqlite_file
-from mlgate.registry._mlflow import TAG as _TAG
-from mlgate.registry._mlflow import escape, missing, quiet_mlflow, refused, unreadable, version_info
+from mlgate.registry._lock import sqlite_file
+from mlgate.registry._mlflow import call, connect, escape, missing, refused, version_info
 from mlgate.registry._reader import TableReader
-from mlgate.registry._record import check_bundle, fit_reasons
+from mlgate.registry._record import check_bundle
+from mlgate.registry._registration import Registrar
 from mlgate.registry.history import AliasEvent, AliasHistory
 from mlgate.registry.versions import (
     CHALLENGER,
@@ -39,9 +35,6 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 __all__ = ["CHALLENGER", "CHAMPION", "Catalog", "ModelSummary", "VersionInfo", "parse_ref"]
-
-#: Room for the failure reasons in the version's description.
-_DESCRIPTION_LIMIT = 1000
 
 
 class Catalog:
@@ -110,24 +103,7 @@ class Catalog:
     def client(self) -> MlflowClient:
         """The MLflow client, created on first use (importing MLflow takes about a second)."""
         if self._client is None:
-            quiet_mlflow()
-            from mlflow import MlflowClient
-
-            quiet_mlflow()  # again: MLflow's first import sets its loggers to INFO
-
-            # MLflow makes (or migrates) the tables when it makes its stores (the client
-            # its tracking store, the first registry call its registry store), and two
-            # processes doing so at once fail: one at a time, under the registry's lock.
-            from sqlalchemy.exc import SQLAlchemyError
-
-            with registry_lock(self.uri):
-                try:
-                    client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-                except SQLAlchemyError as e:
-                    raise unreadable(self.uri, e) from e
-                if sqlite_file(self.uri) is not None:
-                    self._call(lambda: client.search_registered_models(max_results=1))
-            self._client = client
+            self._client = connect(self.uri)
         return self._client
 
     # reading -----------------------------------------------------------------
@@ -324,109 +300,25 @@ class Catalog:
         """Register the bundle as a new version of `name`; the block moves its aliases.
 
         The bundle is checked first (its model file must still have digest `sha256`
-        when one is given), and its files are found in the registry's store before
-        the version is made. The run stays RUNNING until the block ends: FINISHED
-        then, or FAILED with the version marked failed when the block raises, so a
-        run still RUNNING is a registration cut short (closed by the next one, see
-        `mlgate.registry._abandoned`). On a SQLite registry, registrations happen
-        one at a time, block included.
+        when one is given), before the registry is opened, so a broken bundle changes
+        nothing; `Registrar` makes the version, the run ending FINISHED with the block,
+        or FAILED with the version marked failed when the block raises.
         """
-        model_sha256, card_sha256, required = check_bundle(bundle, sha256)
-        client = self.client  # made before the lock: making it takes the lock too
-        verdict = {
-            f"{_TAG}passed": str(passed).lower(),
-            f"{_TAG}reasons": fit_reasons(reasons),
-            f"{_TAG}sha256": model_sha256,
-            f"{_TAG}card_sha256": card_sha256,
-        }
-        description = "passed its gates" if passed else "FAILED: " + "; ".join(reasons)
-        if len(description) > _DESCRIPTION_LIMIT:
-            description = description[: _DESCRIPTION_LIMIT - 1] + "…"
-        with registry_lock(self.uri):
-            experiment = self._experiment(name)
-            self._call(lambda: close_abandoned(client, experiment, name, self._history))
-            run = self._call(
-                lambda: client.create_run(
-                    experiment, run_name=run_name, tags=tags | verdict | owner_tags()
-                )
-            )
-            run_id = run.info.run_id
-            try:
-                self._log(run_id, bundle, metrics, params, required)
-                self._ensure_model(name)
-                version = self._call(
-                    lambda: client.create_model_version(
-                        name,
-                        f"{run.info.artifact_uri}/model",
-                        run_id=run_id,
-                        tags=tags | verdict,
-                        description=description,
-                    )
-                )
-            except BaseException:
-                self._end(run_id, "FAILED")
-                raise
-            info = self._info(version)
-            try:
-                yield info
-            except BaseException as e:
-                self._cut_short(info, e)
-                raise
-            self._end(run_id, "FINISHED")
-
-    def _cut_short(self, info: VersionInfo, error: BaseException) -> None:
-        """The version marked failed and its run FAILED: its registration did not finish."""
-        problem = getattr(error, "problem", None) or str(error) or type(error).__name__
-        try:
-            reason = f"its registration did not finish: {problem}"
-            mark_failed(self.client, info.name, info.version, info.tags, reason)
-        except Exception:  # the registry that just failed may refuse this too
-            logging.getLogger(__name__).warning("could not mark version %s failed", info.version)
-        self._end(info.run_id, "FAILED")
-
-    def _end(self, run_id: str | None, status: str) -> None:
-        if run_id is None:
-            return
-        try:
-            self.client.set_terminated(run_id, status)
-        except Exception:  # left RUNNING, the next registration closes it
-            logging.getLogger(__name__).warning("could not mark run %s %s", run_id, status)
-
-    def _log(
-        self,
-        run_id: str,
-        bundle: Path,
-        metrics: dict[str, float | None],
-        params: dict[str, Any],
-        required: list[str],
-    ) -> None:
-        """Metrics, params and the bundle's files into the run, every required file found
-        in the store after; a RegistryError otherwise."""
-        from mlflow.entities import Metric, Param
-
-        client = self.client
-        try:
-            now = int(datetime.now(UTC).timestamp() * 1000)
-            client.log_batch(
-                run_id,
-                metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None],
-                params=[Param(k, str(v)[:6000]) for k, v in params.items()],
-            )
-            client.log_artifacts(run_id, str(bundle), "model")
-            logged = {Path(f.path).name for f in client.list_artifacts(run_id, "model")}
-            for folder in {Path(f).parent for f in required} - {Path(".")}:  # e.g. code/
-                listed = client.list_artifacts(run_id, f"model/{folder.as_posix()}")
-                logged |= {f"{folder.as_posix()}/{Path(f.path).name}" for f in listed}
-            lost = [f for f in required if f not in logged and Path(f).name not in logged]
-            if lost:
-                raise RegistryError(f"{', '.join(lost)} did not reach the registry's store")
-        except Exception as e:
-            raise RegistryError(
-                f"could not log the model's files to the registry ({e}), so no version "
-                "was registered.",
-                fix="Check that the registry's artifact store is reachable and writable, "
-                "then run again.",
-            ) from e
+        checked = check_bundle(bundle, sha256)
+        # The client is made before the registrar takes the lock: making it takes it too.
+        registrar = Registrar(self.client, self.uri, self._history, self.artifact_root)
+        with registrar.registering(
+            name,
+            bundle,
+            checked,
+            passed=passed,
+            reasons=reasons,
+            metrics=metrics,
+            params=params,
+            tags=tags,
+            run_name=run_name,
+        ) as info:
+            yield info
 
     def version_files(self, info: VersionInfo) -> list[str]:
         """The names of the files in the version's folder of the registry's store."""
@@ -491,36 +383,6 @@ class Catalog:
 
     # helpers -----------------------------------------------------------------
 
-    def _experiment(self, name: str) -> str:
-        experiment_name = f"mlgate/{name}"
-        from mlflow.exceptions import MlflowException
-
-        found = self._call(lambda: self.client.get_experiment_by_name(experiment_name))
-        if found is not None:
-            return str(found.experiment_id)
-        try:
-            made = self.client.create_experiment(
-                experiment_name, artifact_location=self.artifact_root
-            )
-        except MlflowException as e:
-            if "RESOURCE_ALREADY_EXISTS" not in str(e.error_code):
-                raise refused(self.uri, e) from e
-            # Another process made it just now (no lock keeps a server's writers apart).
-            found = self._call(lambda: self.client.get_experiment_by_name(experiment_name))
-            if found is None:
-                raise refused(self.uri, e) from e
-            return str(found.experiment_id)
-        return str(made)
-
-    def _ensure_model(self, name: str) -> None:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            self.client.create_registered_model(name)
-        except MlflowException as e:
-            if "RESOURCE_ALREADY_EXISTS" not in str(e.error_code):
-                raise RegistryError(f"cannot create the registered model {name!r} ({e}).") from e
-
     def _require_model(self, name: str) -> None:
         if self.has_model(name):
             return
@@ -534,15 +396,7 @@ class Catalog:
         )
 
     def _call(self, fn: Any) -> Any:
-        from mlflow.exceptions import MlflowException
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            return fn()
-        except MlflowException as e:
-            raise refused(self.uri, e) from e
-        except SQLAlchemyError as e:
-            raise unreadable(self.uri, e) from e
+        return call(self.uri, fn)
 
     def _info(self, version: Any) -> VersionInfo:
         return version_info(self.client, version)
