@@ -24,7 +24,7 @@ from mlgate.registry.catalog import Catalog
 from mlgate.reporting.notify import Notifier
 from mlgate.road import acts, rollouts
 from mlgate.rollout.controller import Controller
-from mlgate.rollout.decide import Verdict
+from mlgate.rollout.verdict import Verdict
 from mlgate.state.rollout import RolloutState, acquire_lease, get_rollout, rollout_events
 from mlgate.state.rollout import set_rollout as store_split
 

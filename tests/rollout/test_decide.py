@@ -12,7 +12,8 @@ import pytest
 
 from mlgate.config.rollout import RolloutConfig
 from mlgate.rollout.analysis import Analysis, VersionFigures
-from mlgate.rollout.decide import Verdict, judge
+from mlgate.rollout.decide import judge
+from mlgate.rollout.verdict import Verdict
 from mlgate.stats.sequential import msprt
 
 CANARY = RolloutConfig(

@@ -18,8 +18,9 @@ from mlgate.errors import RevisionConflict
 from mlgate.processes import holder as new_holder
 from mlgate.road import rollouts
 from mlgate.rollout.analysis import analyse
-from mlgate.rollout.decide import Verdict, judge
+from mlgate.rollout.decide import judge
 from mlgate.rollout.estimated import estimate_sides
+from mlgate.rollout.verdict import Verdict
 from mlgate.state.rollout import (
     RolloutState,
     acquire_lease,

@@ -5,7 +5,7 @@ and ask an analysis provider whether the canary is good. Each replica of the
 gateway knows its own arm (MLGATE_ARM, set from the pod's labels) and writes it
 into every prediction record; the judge compares the arms' records in the
 shared prediction log since a time, with the same thresholds mlgate's own
-controller applies (`decide.thresholds`, the project's `rollout.analysis`):
+controller applies (`mlgate.rollout.thresholds`, the project's `rollout.analysis`):
 error rate, p99 latency ratio, agreement (on requests both arms answered: the
 canary's answers to mirrored copies, joined by the client's x-request-id) and
 live accuracy with its always-valid interval.
@@ -32,7 +32,8 @@ from mlgate.config.monitor import DriftConfig
 from mlgate.config.rollout import RolloutConfig
 from mlgate.drift.profile import Profile
 from mlgate.rollout.analysis import Analysis, VersionFigures
-from mlgate.rollout.decide import Check, thresholds
+from mlgate.rollout.thresholds import thresholds
+from mlgate.rollout.verdict import Check
 from mlgate.stats.sequential import SequentialResult, msprt
 
 __all__ = ["ArmDrift", "ArmFigures", "Judgement", "arm_drift", "judge_arms"]
