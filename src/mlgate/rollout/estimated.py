@@ -15,14 +15,16 @@ last word.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from mlgate.state.predlog import query_logs
-from mlgate.stats.estimate import estimate_accuracy
-from mlgate.stats.loss import estimate_error
+from mlgate.stats.estimate import Calibration, estimate_accuracy
+from mlgate.stats.loss import LossModel, estimate_error
 
 if TYPE_CHECKING:
     from mlgate.registry.bundle import ModelCard
@@ -137,36 +139,50 @@ def _side(
     if card is None:
         found.notes.append(f"version {version}: its card could not be read")
         return None
-    if found.metric == "mae":
-        import pandas as pd
-
-        loss = card.loss_model
-        if loss is None or not loss.usable:
-            found.notes.append(f"version {version}: {loss.note if loss else 'no loss model'}")
-            return None
-        predicted = pd.to_numeric(rows["prediction"], errors="coerce").to_numpy(dtype=float)
-        error = estimate_error(loss, rows, predicted)
-        if error is None:
-            return None
-        return EstimatedSide(
-            version=version,
-            rows=error.rows,
-            value=error.mae,
-            low=error.mae_low,
-            high=error.mae_high,
-        )
-    calibration = card.calibration
-    if calibration is None or not calibration.usable:
-        why = calibration.note if calibration else "no calibration (no probabilities)"
-        found.notes.append(f"version {version}: {why}")
+    way = _WAYS[found.metric]
+    fitted = way.fitted(card)
+    if fitted is None or not fitted.usable:
+        found.notes.append(f"version {version}: {fitted.note if fitted else way.without}")
         return None
+    figures = way.estimate(fitted, rows)
+    if figures is None:
+        return None
+    value, low, high, counted = figures
+    return EstimatedSide(version=version, rows=counted, value=value, low=low, high=high)
+
+
+#: An estimate on some rows: the value, its interval's low and high, the rows it is on.
+_Figures = tuple[float, float, float, int]
+
+
+@dataclass(frozen=True)
+class _Way:
+    """How a metric is estimated: the card's fitted model it needs (and what to say
+    without one), and the estimate that model gives on some rows."""
+
+    fitted: Callable[[ModelCard], Calibration | LossModel | None]
+    without: str
+    estimate: Callable[[Any, Any], _Figures | None]
+
+
+def _accuracy(calibration: Calibration, rows: Any) -> _Figures | None:
     estimate = estimate_accuracy(calibration, rows["score"].to_numpy(dtype=float))
     if estimate is None:
         return None
-    return EstimatedSide(
-        version=version,
-        rows=estimate.rows,
-        value=estimate.accuracy,
-        low=estimate.low,
-        high=estimate.high,
-    )
+    return estimate.accuracy, estimate.low, estimate.high, estimate.rows
+
+
+def _mae(loss: LossModel, rows: Any) -> _Figures | None:
+    import pandas as pd
+
+    predicted = pd.to_numeric(rows["prediction"], errors="coerce").to_numpy(dtype=float)
+    error = estimate_error(loss, rows, predicted)
+    if error is None:
+        return None
+    return error.mae, error.mae_low, error.mae_high, error.rows
+
+
+_WAYS: dict[Metric, _Way] = {
+    "accuracy": _Way(lambda card: card.calibration, "no calibration (no probabilities)", _accuracy),
+    "mae": _Way(lambda card: card.loss_model, "no loss model", _mae),
+}
