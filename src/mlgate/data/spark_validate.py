@@ -2,7 +2,7 @@
 
 Every count (wrong types, out-of-range values, unknown categories, missing
 values), mean and standard deviation comes from one Spark aggregation over the
-whole table; duplicates from a grouping by each row's digest (`_duplicates`).
+whole table; duplicates from a grouping by each row's digest (`spark_duplicates`).
 Only the counts and, for each broken rule, its first few rows (`EXAMPLES`, found
 with an ordered limit) reach the driver, never the rows themselves. The violations
 are the local engine's (`mlgate.data.validate`), row numbers included
@@ -23,6 +23,7 @@ from mlgate.data._rules import row_count_violations
 from mlgate.data.report import EXAMPLES, Example, Rule, ValidationReport, Violation
 from mlgate.data.schema import ColumnSchema, Schema
 from mlgate.data.spark import column as named
+from mlgate.data.spark_duplicates import count_duplicates
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -406,7 +407,7 @@ def _table(examples: _Examples, schema: Schema, rows: int, columns: list[str]) -
     limits = [rules.max_duplicates, rules.max_duplicate_rate]
     if rows < 2 or not columns or all(limit is None for limit in limits):
         return violations
-    duplicates = _duplicates(examples.frame, columns)
+    duplicates = count_duplicates(examples.frame, columns)
     allowed = min(
         rules.max_duplicates if rules.max_duplicates is not None else rows,
         int(rules.max_duplicate_rate * rows) if rules.max_duplicate_rate is not None else rows,
@@ -427,34 +428,3 @@ def _table(examples: _Examples, schema: Schema, rows: int, columns: list[str]) -
             )
         )
     return violations
-
-
-#: The two digests of a row's values, by which rows are grouped before any is compared.
-_DIGESTS = ("__mlgate_digest_1", "__mlgate_digest_2")
-
-
-def _duplicates(frame: DataFrame, columns: list[str]) -> int:
-    """Rows equal to an earlier one, exactly as `distinct` counts them, without shuffling
-    whole rows: rows are grouped by a 96-bit digest of their values (xxHash64 and
-    Murmur3, each value with its missing flag; -0.0 and every NaN made one value, as
-    `distinct` makes them), 12 bytes a row. Rows of a digest no other row has are unique;
-    only those that share one are compared whole (none, in clean data)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    kinds = [frame.schema[c].dataType for c in columns]
-    if not all(isinstance(k, T.AtomicType) for k in kinds):  # arrays, maps, structs
-        return frame.count() - frame.select(*[named(c) for c in columns]).distinct().count()
-    parts = []
-    for name, kind in zip(columns, kinds, strict=True):
-        value = named(name)
-        if isinstance(kind, T.FloatType | T.DoubleType):
-            value = F.when(F.isnan(value), F.lit(float("nan")).cast(kind)).otherwise(value + 0.0)
-        parts += [value, named(name).isNull()]
-    first, second = _DIGESTS
-    keyed = frame.select(F.xxhash64(*parts).alias(first), F.hash(*parts).alias(second), "*")
-    shared = keyed.groupBy(*_DIGESTS).count().where(F.col("count") > 1).select(*_DIGESTS)
-    if not shared.take(1):
-        return 0
-    alike = keyed.join(shared, list(_DIGESTS)).select(*[named(c) for c in columns])
-    return alike.count() - alike.distinct().count()
