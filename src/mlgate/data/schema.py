@@ -202,7 +202,8 @@ def load_schema(path: str | Path) -> Schema:
     where a rule is not written (at most 5% missing a column, no duplicate row).
     Anything malformed is one SchemaError that names every bad field.
     """
-    from mlgate.config.loader import read_yaml, validation_to_config_error
+    from mlgate.config.loader import read_yaml
+    from mlgate.config.problems import validation_to_config_error
 
     path = Path(path)
     raw = read_yaml(path, what="schema", error=SchemaError)
