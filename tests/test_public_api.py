@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +88,20 @@ def test_starting_the_cli_leaves_the_road_unloaded() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["mlgate", "mlgate.monitor", "mlgate.state"])
+def test_lazy_names_are_the_names_type_checkers_see(name: str) -> None:
+    # Type checkers cannot follow `__getattr__`: they read the names from imports that
+    # run only for them, which must name what the package loads, no more and no less.
+    module = importlib.import_module(name)
+    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+    checked = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for statement in node.body
+        if isinstance(statement, ast.ImportFrom)
+        for alias in statement.names
+    }
+    assert checked == set(module._LAZY)

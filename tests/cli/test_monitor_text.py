@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mlgate.cli.monitor import _performance
-from mlgate.monitor.cycle import CycleResult
+from mlgate.monitor.result import CycleResult
 from mlgate.stats.estimate import AccuracyEstimate
 
 AT = datetime(2026, 12, 5, tzinfo=UTC)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from mlgate.data import ColumnSchema, infer_schema, load_schema, validate
+from mlgate.data.infer import MAX_CATEGORIES, inference_header
 from mlgate.data.io import to_polars
-from mlgate.data.schema import MAX_CATEGORIES, inference_header
 from mlgate.errors import DataError, MlgateError, SchemaError
 from mlgate.scaffold.example import EXAMPLE_CONFIG, credit_data
 

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlgate.cli import app
-from mlgate.data.schema import infer_schema
+from mlgate.data.infer import infer_schema
 from mlgate.data.spark_schema import infer_schema_spark
 
 

@@ -15,7 +15,8 @@ import yaml
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
-from mlgate.monitor.cycle import CycleResult, run_cycle
+from mlgate.monitor.cycle import run_cycle
+from mlgate.monitor.result import CycleResult
 from mlgate.project import Project
 from mlgate.road.run import run
 from monitor.loans import applicants, serve, with_repeats, write_project

@@ -20,7 +20,7 @@ import yaml
 
 from mlgate.config.loader import load_config
 from mlgate.config.settings import Settings
-from mlgate.data.schema import infer_schema
+from mlgate.data.infer import infer_schema
 from mlgate.project import Project
 from mlgate.scaffold.example import credit_data
 from mlgate.serving.app import create_app

@@ -14,7 +14,8 @@ from mlgate.cli import app
 from mlgate.data.schema import load_schema
 from mlgate.data.validate import validate
 from mlgate.monitor import check_drift
-from mlgate.monitor.cycle import CycleResult, run_cycle
+from mlgate.monitor.cycle import run_cycle
+from mlgate.monitor.result import CycleResult
 from mlgate.road.acts import promote
 from mlgate.road.run import run
 from monitor.conftest import Monitored

@@ -165,7 +165,7 @@ def gate(
 ) -> None:
     """Judge a comparison (or a run's metrics) file against thresholds. Exit 0 passed, 1 failed."""
     from mlgate.project import Project
-    from mlgate.road.compare import gate_comparison_file
+    from mlgate.road.gate import gate_comparison_file
 
     floors, ceilings = _bounds("--min", floor), _bounds("--max", ceiling)
     flags = min_accuracy is not None or max_regression is not None or bool(floors or ceilings)

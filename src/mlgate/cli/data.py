@@ -35,7 +35,7 @@ def infer(
 
     With --engine spark, DATA is a Parquet or CSV file or folder Spark reads, or a table.
     """
-    from mlgate.data.schema import inference_header
+    from mlgate.data.infer import inference_header
     from mlgate.errors import ConfigError
 
     if output is not None and output.is_dir():
@@ -61,8 +61,8 @@ def infer(
             schema, rows = infer_schema_spark(frame, source=data)
         width = len(frame.columns)
     else:
+        from mlgate.data.infer import infer_schema
         from mlgate.data.io import read_polars
-        from mlgate.data.schema import infer_schema
 
         local = read_polars(data)
         schema, rows, width = infer_schema(local, source=data), local.height, local.width

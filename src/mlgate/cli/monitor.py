@@ -15,7 +15,7 @@ from mlgate.cli.output import FAILED, PASSED, err, friendly, out, print_json, pr
 
 if TYPE_CHECKING:
     from mlgate.drift.detector import DriftReport
-    from mlgate.monitor.cycle import CycleResult
+    from mlgate.monitor.result import CycleResult
 
 
 #: Fewest current rows a drift test is run on: fewer say nothing either way.

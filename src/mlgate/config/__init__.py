@@ -1,10 +1,10 @@
 """Pipeline configuration: the models of `mlgate.yaml` and how it is read.
 
 `models` holds the pipeline's sections, `monitor` and `rollout` their own two;
-`loader` reads the YAML with `${VAR}` interpolation and errors that name the
-file and field. Runtime settings (`settings`) and injected faults (`faults`)
-are imported from their own modules: importing this package leaves pydantic-settings
-unloaded.
+`loader` reads the YAML with `${VAR}` interpolation, and `problems` makes
+pydantic's errors into ones that name the file and field. Runtime settings
+(`settings`) and injected faults (`faults`) are imported from their own modules:
+importing this package leaves pydantic-settings unloaded.
 """
 
 from mlgate.config._base import parse_duration

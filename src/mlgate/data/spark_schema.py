@@ -15,16 +15,14 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from mlgate.data.schema import (
+from mlgate.data.infer import (
     MAX_CATEGORIES,
-    ColumnSchema,
-    Dtype,
-    Schema,
     bounds_from,
     column_rules_from,
     dataset_rules_from,
     inner_rank,
 )
+from mlgate.data.schema import ColumnSchema, Dtype, Schema
 from mlgate.data.spark import column as named
 from mlgate.errors import DataError
 

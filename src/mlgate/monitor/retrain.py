@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.models import PipelineConfig
+from mlgate.data.infer import infer_schema
 from mlgate.data.io import read_pandas
-from mlgate.data.schema import Schema, infer_schema, load_schema
+from mlgate.data.schema import Schema, load_schema
 from mlgate.data.validate import ValidationReport, validate
 from mlgate.road.checks import feature_columns
 

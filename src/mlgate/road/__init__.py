@@ -11,8 +11,9 @@ open one `mlgate.project.Project` and call these.
 """
 
 from mlgate.road.acts import Act, abort, nominate, promote, rollback
-from mlgate.road.compare import compare_refs, compare_with_champion, gate_comparison_file
+from mlgate.road.compare import compare_refs, compare_with_champion
 from mlgate.road.evaluate import evaluate_saved
+from mlgate.road.gate import gate_comparison_file
 from mlgate.road.release import register_run
 from mlgate.road.rollouts import rollout_status, start_rollout
 from mlgate.road.run import default_output, run

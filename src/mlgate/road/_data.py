@@ -16,8 +16,9 @@ from mlgate.config.loader import config_hash
 from mlgate.config.models import PipelineConfig
 from mlgate.data.disclosure import column, withheld
 from mlgate.data.fingerprint import fingerprint
+from mlgate.data.infer import infer_schema, inference_header
 from mlgate.data.io import read_arrow
-from mlgate.data.schema import Schema, infer_schema, inference_header, load_schema
+from mlgate.data.schema import Schema, load_schema
 from mlgate.data.validate import ValidationReport, validate
 from mlgate.errors import DataError, MlgateError
 from mlgate.gates.absolute import check_gate_metrics

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from mlgate.config.loader import validation_problems
+from mlgate.config.problems import validation_problems
 from mlgate.config.rollout import RolloutConfig
 from mlgate.errors import ConfigError, RevisionConflict, RolloutError
 from mlgate.registry import aliases

@@ -97,8 +97,8 @@ def credit_data(rows: int, *, seed: int = 0, drift: float = 0.0) -> pd.DataFrame
 
 def write_example(folder: Path, *, rows: int = 2000, seed: int = 7) -> Path:
     """Write the example project (data, schema, config) into `folder`; give the config path."""
+    from mlgate.data.infer import infer_schema, inference_header
     from mlgate.data.io import to_polars
-    from mlgate.data.schema import infer_schema, inference_header
 
     refuse_links(folder, EXAMPLE_FILES)
     data = folder / "data"

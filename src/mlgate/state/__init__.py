@@ -10,55 +10,40 @@ into Parquet segments, and `layout` the records' and the segments' columns.
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from mlgate.state.keys import shared_key
-    from mlgate.state.rollout import (
-        RolloutEvent,
-        RolloutState,
-        acquire_lease,
-        get_rollout,
-        record_event,
-        release_lease,
-        revision,
-        rollout_events,
-        set_rollout,
-    )
-    from mlgate.state.store import StateStore
+if TYPE_CHECKING:  # what type checkers read: the names below, each said as exported
+    from mlgate.state.keys import shared_key as shared_key
+    from mlgate.state.rollout import RolloutEvent as RolloutEvent
+    from mlgate.state.rollout import RolloutState as RolloutState
+    from mlgate.state.rollout import acquire_lease as acquire_lease
+    from mlgate.state.rollout import get_rollout as get_rollout
+    from mlgate.state.rollout import record_event as record_event
+    from mlgate.state.rollout import release_lease as release_lease
+    from mlgate.state.rollout import revision as revision
+    from mlgate.state.rollout import rollout_events as rollout_events
+    from mlgate.state.rollout import set_rollout as set_rollout
+    from mlgate.state.store import StateStore as StateStore
 
-#: Names whose modules load on first use: the log's converter process imports
+#: What each module exports, loaded on first use: the log's converter process imports
 #: `mlgate.state.convert`, which needs no SQLAlchemy (about 20 MB it would hold).
-_LAZY = {
-    "shared_key": "mlgate.state.keys",
-    "StateStore": "mlgate.state.store",
-    **dict.fromkeys(
-        [
-            "RolloutEvent",
-            "RolloutState",
-            "acquire_lease",
-            "get_rollout",
-            "record_event",
-            "release_lease",
-            "revision",
-            "rollout_events",
-            "set_rollout",
-        ],
-        "mlgate.state.rollout",
-    ),
+#: Type checkers read the same names from the imports above.
+_EXPORTS = {
+    "mlgate.state.keys": ["shared_key"],
+    "mlgate.state.rollout": [
+        "RolloutEvent",
+        "RolloutState",
+        "acquire_lease",
+        "get_rollout",
+        "record_event",
+        "release_lease",
+        "revision",
+        "rollout_events",
+        "set_rollout",
+    ],
+    "mlgate.state.store": ["StateStore"],
 }
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = [
-    "RolloutEvent",
-    "RolloutState",
-    "StateStore",
-    "acquire_lease",
-    "get_rollout",
-    "record_event",
-    "release_lease",
-    "revision",
-    "rollout_events",
-    "set_rollout",
-    "shared_key",
-]
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

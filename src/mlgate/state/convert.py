@@ -19,6 +19,10 @@ segment cannot be stored (a full disk, storage unreachable) stays in the spool
 and is tried again at the next pass; nothing is held in memory meanwhile. What
 the converter did and its last error go to `<spool>/converter.json`, which the
 gateway's health checks and metrics read.
+
+Its parts: `_taking` says which spool files may be taken and reads them in
+chunks, `_tables` makes a chunk into a table and sets aside the records it
+cannot take, `_status` keeps the status file.
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from mlgate.state._status import ERROR_CHARS, STATUS, StatusFile, fresh, read_status
+from mlgate.state._tables import Build, parsed, table_of
+from mlgate.state._taking import chunks, locked, remove_abandoned, same_file, size_of, spool_files
 from mlgate.state.layout import BUILDERS
 from mlgate.state.predlog import write_segment
 from mlgate.state.spool import SUFFIX
@@ -44,14 +50,8 @@ __all__ = ["STATUS", "Converter", "read_status", "run"]
 
 log = logging.getLogger(__name__)
 
-#: The converter's status file, in the spool folder.
-STATUS = "converter.json"
-#: Its fixed size: it is overwritten in place, so it can be updated on a full disk.
-_STATUS_BYTES = 8192
 #: Most bytes of spool records made into one segment (a record is never split).
 CHUNK_BYTES = 32 * 1024 * 1024
-#: Most characters of an error kept in the status.
-_ERROR_CHARS = 500
 
 
 class _StorageFailed(Exception):
@@ -66,16 +66,15 @@ class Converter:
         spool_root: str,
         log_root: str,
         *,
-        builders: dict[str, Callable[[list[dict[str, Any]]], Any]] | None = None,
+        builders: dict[str, Build] | None = None,
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.spool_root = Path(spool_root)
         self.log_root = log_root
         self.builders = BUILDERS if builders is None else builders
         self.chunk_bytes = chunk_bytes
-        self.status: dict[str, dict[str, Any]] = {kind: _fresh() for kind in self.builders}
-        self._status_fd: int | None = None
-        self._status_failed = False
+        self.status: dict[str, dict[str, Any]] = {kind: fresh() for kind in self.builders}
+        self._status_file = StatusFile(self.spool_root)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,11 +84,11 @@ class Converter:
         """One pass over every kind; the rows written. Skipped (0) while another
         converter holds the spool."""
         self.spool_root.mkdir(parents=True, exist_ok=True)
-        with _locked(self.spool_root / ".converter.lock", wait=False) as held:
+        with locked(self.spool_root / ".converter.lock", wait=False) as held:
             if not held:
                 return 0
             rows = sum(self._convert_kind(kind) for kind in self.builders)
-        self._save_status()
+        self._status_file.save(self.status)
         return rows
 
     def drain(self, seconds: float = 30.0) -> None:
@@ -107,7 +106,7 @@ class Converter:
     def pending(self) -> int:
         """Spool files with records not converted yet (held by a writer or not)."""
         return sum(
-            1 for kind in self.builders for p in _spool_files(self.spool_root / kind) if _size(p)
+            1 for kind in self.builders for p in spool_files(self.spool_root / kind) if size_of(p)
         )
 
     # in a thread ----------------------------------------------------------------------
@@ -129,9 +128,7 @@ class Converter:
             self._thread.join(timeout=60)
             self._thread = None
         self.drain(drain)
-        if self._status_fd is not None:
-            os.close(self._status_fd)
-            self._status_fd = None
+        self._status_file.close()
 
     def _loop(self, interval: float) -> None:
         while True:
@@ -148,8 +145,8 @@ class Converter:
         folder = self.spool_root / kind
         status = self.status[kind]
         rows = 0
-        _remove_abandoned(folder)
-        for path in _spool_files(folder):
+        remove_abandoned(folder)
+        for path in spool_files(folder):
             try:
                 rows += self._convert_file(kind, path)
             except _StorageFailed as e:
@@ -163,7 +160,7 @@ class Converter:
             if status["failing_since"] is not None:
                 log.info("the %s log is stored again", kind)
             status["failing_since"] = None
-        sizes = [size for p in _spool_files(folder) if (size := _size(p))]
+        sizes = [size for p in spool_files(folder) if (size := size_of(p))]
         status["pending_files"] = len(sizes)  # with records: a writer's fresh file is empty
         status["pending_bytes"] = sum(sizes)
         return rows
@@ -179,10 +176,10 @@ class Converter:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # its process writes to it still
                 return 0
-            if not _same_file(handle, path):  # removed (and converted) meanwhile
+            if not same_file(handle, path):  # removed (and converted) meanwhile
                 return 0
             rows = 0
-            for number, chunk in enumerate(_chunks(handle, self.chunk_bytes)):
+            for number, chunk in enumerate(chunks(handle, self.chunk_bytes)):
                 rows += self._convert_chunk(kind, path, number, chunk)
             path.unlink()
         return rows
@@ -195,7 +192,7 @@ class Converter:
         for line in lines:
             if line == b"\n":
                 continue
-            record = _record(line)
+            record = parsed(line)
             if record is None:
                 unreadable.append(line)
                 continue
@@ -207,7 +204,7 @@ class Converter:
             self._quarantine(kind, f"{stem}-{number:04d}-unreadable", reason, path, unreadable)
         if not records:
             return 0
-        built, rejected = _built(self.builders[kind], records, read)
+        built, rejected = table_of(self.builders[kind], records, read)
         if rejected:  # records the table cannot take: set aside with why, the rest go on
             reasons = list(dict.fromkeys(reason for _, reason in rejected))
             reason = "cannot build the table: " + "; ".join(reasons[:5])
@@ -265,212 +262,8 @@ class Converter:
 
     def _note(self, kind: str, error: str) -> None:
         status = self.status[kind]
-        status["last_error"] = error[:_ERROR_CHARS]
+        status["last_error"] = error[:ERROR_CHARS]
         status["last_error_at"] = time.time()
-
-    # status ---------------------------------------------------------------------------
-
-    def _save_status(self) -> None:
-        """Overwrite the status file in place (it needs no new space on a full disk)."""
-        document = {"pid": os.getpid(), "updated": time.time(), "kinds": self.status}
-        data = json.dumps(document).encode()[: _STATUS_BYTES - 1]
-        try:
-            if self._status_fd is None:
-                self._status_fd = _status_file(self.spool_root / STATUS)
-            os.pwrite(self._status_fd, data.ljust(_STATUS_BYTES, b" "), 0)
-        except OSError as e:
-            if not self._status_failed:  # once, not every pass of a full disk
-                log.warning("cannot write the converter's status: %s", e)
-            self._status_failed = True
-        else:
-            self._status_failed = False
-
-
-def read_status(spool_root: str | Path) -> dict[str, Any] | None:
-    """The converter's last status for this spool, or None when there is none (yet)."""
-    path = Path(spool_root) / STATUS
-    for _attempt in range(3):  # a read may meet a write half done: read again
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        try:
-            found = json.loads(data.decode().strip() or "null")
-        except ValueError:
-            continue
-        return found if isinstance(found, dict) else None
-    return None
-
-
-Build = Callable[[list[dict[str, Any]]], Any]
-
-
-def _table(build: Build, records: list[dict[str, Any]]) -> tuple[Any, str]:
-    """The table of `records` and the day of the first (its segment's date folder)."""
-    table = build(records)
-    day = datetime.fromtimestamp(records[0]["t"] / 1e9, UTC).strftime("%Y-%m-%d")
-    return table, day
-
-
-def _built(
-    build: Build, records: list[dict[str, Any]], lines: list[bytes]
-) -> tuple[tuple[Any, str] | None, list[tuple[bytes, str]]]:
-    """(the table and day of the records that can be built, or None; the lines of those
-    that cannot, each with why). A chunk that fails is halved until each bad record is
-    alone: a few builds per bad record, and one build when all are good."""
-    try:
-        return _table(build, records), []
-    except Exception as e:
-        if len(records) == 1:
-            return None, [(lines[0], _why(e))]
-    middle = len(records) // 2
-    good, bad = _split(build, records, 0, middle)
-    more_good, more_bad = _split(build, records, middle, len(records))
-    good += more_good
-    rejected = [(lines[i], why) for i, why in bad + more_bad]
-    if not good:
-        return None, rejected
-    try:
-        return _table(build, [records[i] for i in good]), rejected
-    except Exception as e:  # good alone, not together: set them all aside
-        return None, rejected + [(lines[i], _why(e)) for i in good]
-
-
-def _split(
-    build: Build, records: list[dict[str, Any]], start: int, stop: int
-) -> tuple[list[int], list[tuple[int, str]]]:
-    """(the positions in [start, stop) whose records build, those that do not with why)."""
-    try:
-        _table(build, records[start:stop])
-        return list(range(start, stop)), []
-    except Exception as e:
-        if stop - start == 1:
-            return [], [(start, _why(e))]
-    middle = (start + stop) // 2
-    good, bad = _split(build, records, start, middle)
-    more_good, more_bad = _split(build, records, middle, stop)
-    return good + more_good, bad + more_bad
-
-
-def _why(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:_ERROR_CHARS]
-
-
-def _record(line: bytes) -> dict[str, Any] | None:
-    """The record on a spool line; None for a line cut short (a crash) or not an object."""
-    import orjson
-
-    if not line.endswith(b"\n"):
-        return None
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def _fresh() -> dict[str, Any]:
-    return {
-        "rows": 0,
-        "segments": 0,
-        "failures": 0,
-        "quarantined": 0,
-        "quarantined_records": 0,
-        "pending_files": 0,
-        "pending_bytes": 0,
-        "last_error": None,
-        "last_error_at": None,
-        "failing_since": None,
-    }
-
-
-def _status_file(path: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        if os.fstat(fd).st_size < _STATUS_BYTES:
-            os.pwrite(fd, b" " * _STATUS_BYTES, 0)  # allocated once, while there is room
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-@contextlib.contextmanager
-def _locked(path: Path, *, wait: bool) -> Iterator[bool]:
-    """Hold an exclusive flock on `path`; yields False when another holds it (no wait)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
-
-
-def _spool_files(folder: Path) -> list[Path]:
-    """The spool files in `folder`, oldest first (their names start with the time)."""
-    try:
-        names = sorted(n for n in os.listdir(folder) if n.endswith(SUFFIX) and n[0] != ".")
-    except FileNotFoundError:
-        return []
-    return [folder / n for n in names]
-
-
-def _remove_abandoned(folder: Path) -> None:
-    """Remove files a writer died creating (`.name.new`, never written) or probing."""
-    try:
-        names = [n for n in os.listdir(folder) if n.startswith(".")]
-    except FileNotFoundError:
-        return
-    for name in names:
-        if not (name.endswith(".new") or name.startswith(".probe-")):
-            continue
-        with contextlib.suppress(OSError), (folder / name).open("rb") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if name.startswith(".probe-") and _alive(name.removeprefix(".probe-")):
-                continue
-            (folder / name).unlink()
-
-
-def _alive(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _same_file(handle: IO[bytes], path: Path) -> bool:
-    try:
-        return os.fstat(handle.fileno()).st_ino == path.stat().st_ino
-    except FileNotFoundError:
-        return False
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _chunks(handle: IO[bytes], limit: int) -> Iterator[list[bytes]]:
-    """The file's lines, in lists of at most `limit` bytes (or one longer line)."""
-    chunk: list[bytes] = []
-    size = 0
-    for line in handle:
-        chunk.append(line)
-        size += len(line)
-        if size >= limit:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
 
 
 # the converter's own process ----------------------------------------------------------
