@@ -6,7 +6,8 @@
 Sends single-row keyed requests (`x-mlgate-key: user-N`, one key per request)
 to URL/predict on one kept-alive connection until STOPFILE exists or a bound is
 reached, then writes what users saw to OUT.json: counts per status, transport
-errors, and for every 200 its request id and the version that answered. Only
+errors, and for every 200 its request id, the version that answered and when the
+answer came (seconds since the first request was sent). Only
 127.0.0.1 is accepted.
 """
 
@@ -38,9 +39,11 @@ def main() -> None:
     statuses: Counter[int] = Counter()
     transport: Counter[str] = Counter()
     answered: list[tuple[str, str]] = []
+    answered_at: list[float] = []
     failures: list[str] = []
     sent = 0
-    deadline = time.monotonic() + args.max_seconds
+    began = time.monotonic()
+    deadline = began + args.max_seconds
     with httpx.Client(base_url=args.url, timeout=10) as client:
         while sent < args.max_requests and time.monotonic() < deadline:
             if sent % 20 == 0 and args.stop.exists():
@@ -57,6 +60,7 @@ def main() -> None:
                 if response.status_code == 200:
                     body = response.json()
                     answered.append((body["request_id"], body["version"]))
+                    answered_at.append(round(time.monotonic() - began, 4))
                 elif len(failures) < 20:
                     failures.append(f"{response.status_code}: {response.text[:300]}")
             sent += 1
@@ -67,6 +71,7 @@ def main() -> None:
         "transport_errors": dict(transport),
         "failures": failures,
         "answered": answered,
+        "answered_at": answered_at,
     }
     args.out.write_text(json.dumps(report), encoding="utf-8")
 

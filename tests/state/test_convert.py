@@ -18,7 +18,7 @@ import numpy as np
 from mlgate.state.convert import Converter, read_status
 from mlgate.state.layout import prediction_table
 from mlgate.state.predlog import read_log
-from mlgate.state.spool import Spool
+from mlgate.state.spool import STOP, Spool
 
 T0 = 1_780_000_000_000_000_000  # 2026-05-28, in nanoseconds
 
@@ -118,7 +118,7 @@ def test_a_live_writers_file_waits_and_a_killed_ones_is_taken(tmp_path: Path) ->
     spool, logs = tmp_path / "spool", str(tmp_path / "logs")
     script = (
         "import sys, time\n"
-        "from mlgate.state.spool import Spool\n"
+        "from mlgate.state.spool import STOP, Spool\n"
         "s = Spool(sys.argv[1], 'feedback')\n"
         "s.write(sys.argv[2].encode() + b'\\n')\n"
         "print('written', flush=True)\n"
@@ -146,6 +146,33 @@ def test_a_live_writers_file_waits_and_a_killed_ones_is_taken(tmp_path: Path) ->
     assert converter.run_once() == 1
     log = read_log(logs, "feedback", "SELECT request_id FROM log")
     assert log["request_id"].tolist() == ["killed"]
+
+
+def test_the_converter_process_told_to_stop_as_it_starts_converts_what_is_left(
+    tmp_path: Path,
+) -> None:
+    # `mlgate serve` stops its converter by a word on its stdin: one stopped while still
+    # importing (as on a busy machine, at its low priority) must not die with the spool
+    # unconverted, as it did when told by a signal it had no handler for yet.
+    spool, logs = tmp_path / "spool", str(tmp_path / "logs")
+    _spooled(spool, [_label("a"), _label("b")])
+    converter = subprocess.Popen(
+        [sys.executable, "-m", "mlgate.state.convert", str(spool), logs, "1.0", str(os.getpid())],
+        stdin=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert converter.stdin is not None
+    converter.stdin.write(STOP)
+    converter.stdin.close()
+    try:
+        assert converter.wait(timeout=60) == 0
+    finally:
+        if converter.poll() is None:
+            converter.kill()
+            converter.wait()
+    log = read_log(logs, "feedback", "SELECT request_id FROM log ORDER BY 1")
+    assert log["request_id"].tolist() == ["a", "b"]
+    assert list((spool / "feedback").glob("*.jsonl")) == []
 
 
 def test_a_huge_routing_key_is_held_once_per_request(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ from mlgate.config.settings import Settings
 from mlgate.errors import ServeError
 from mlgate.project import Project
 from mlgate.serving.gateway import Gateway
+from mlgate.state.spool import STOP
 
 __all__ = ["build_gateway", "run_server", "run_ui", "uvicorn_options"]
 
@@ -89,8 +90,13 @@ class _Converter:
         env = dict(os.environ)
         here = str(Path(mlgate.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+        # Told to stop on its stdin, not by a signal: a converter still starting (slow on
+        # a busy machine, at its low priority) has no handler yet, and a signal would end
+        # it before it converts what is left. A server killed closes its stdin too.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlgate.state.convert", *map(str, self.args)], env=env
+            [sys.executable, "-m", "mlgate.state.convert", *map(str, self.args)],
+            env=env,
+            stdin=subprocess.PIPE,
         )
         return self
 
@@ -112,13 +118,16 @@ class _Converter:
         threading.Thread(target=loop, name="mlgate-converter-watch", daemon=True).start()
 
     def stop(self, timeout: float = 90.0) -> None:
-        """SIGTERM: it converts what is left (bounded), then exits; SIGKILL past `timeout`."""
+        """Say STOP on its stdin: it converts what is left (bounded), then exits; SIGKILL past
+        `timeout`."""
         self._keeping.set()
         process = self.process
         if process is None:
             return
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):  # it may be gone already
+                process.stdin.write(STOP)
+                process.stdin.close()
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:

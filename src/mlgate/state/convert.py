@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -44,7 +45,7 @@ from mlgate.state._tables import Build, parsed, table_of
 from mlgate.state._taking import chunks, locked, remove_abandoned, same_file, size_of, spool_files
 from mlgate.state.layout import BUILDERS
 from mlgate.state.predlog import write_segment
-from mlgate.state.spool import SUFFIX
+from mlgate.state.spool import STOP, SUFFIX
 
 __all__ = ["STATUS", "Converter", "read_status", "run"]
 
@@ -270,23 +271,26 @@ class Converter:
 
 
 def run(spool_root: str, log_root: str, interval: float = 1.0, parent: int | None = None) -> None:
-    """Convert every `interval` seconds until SIGTERM/SIGINT, or until `parent` is gone
-    (the server it serves was killed); then convert what is left, and return.
+    """Convert every `interval` seconds until stdin closes (the server stopping it, or
+    gone), SIGTERM or SIGINT, or `parent` is gone; then convert what is left, and return.
 
     The process entry of `mlgate serve`'s converter: it runs at the lowest CPU
     priority and on one thread, so that converting does not take a core from
     answering; under a load that leaves no CPU to spare it falls behind (the spool
     grows, `mlgate_log_pending_bytes`) and catches up when the load eases.
     """
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, frame: stop.set())
+    gone = threading.Event()
+    if parent is not None:  # the server says stop on our stdin, or dies (and it closes)
+        threading.Thread(target=_until_told, args=(stop, gone), daemon=True).start()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     with contextlib.suppress(OSError):
         os.nice(19)  # the workers' CPU first: converting can wait a moment, answers cannot
     import pyarrow as pa
 
     pa.set_cpu_count(1)  # one core at a time, not a burst on every core
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda number, frame: stop.set())
     converter = Converter(spool_root, log_root)
     while not stop.is_set():
         try:
@@ -294,13 +298,24 @@ def run(spool_root: str, log_root: str, interval: float = 1.0, parent: int | Non
         except Exception:
             log.exception("converting the log's spool failed")
         if parent is not None and os.getppid() != parent:
-            log.info("the gateway is gone; converting what it left")
+            gone.set()
             break
         stop.wait(interval)
+    if gone.is_set():
+        log.info("the gateway is gone; converting what it left")
     converter.close(drain=60.0)
 
 
-if __name__ == "__main__":  # `mlgate serve` starts it so: SPOOL LOG INTERVAL PARENT
-    import sys
+def _until_told(stop: threading.Event, gone: threading.Event) -> None:
+    """Set `stop` once stdin ends: after `STOP` (the server stopping), or without it (the
+    server is gone: `gone` set too)."""
+    told = b""
+    with contextlib.suppress(OSError, ValueError):
+        told = sys.stdin.buffer.read()
+    if told != STOP:
+        gone.set()
+    stop.set()
 
+
+if __name__ == "__main__":  # `mlgate serve` starts it so: SPOOL LOG INTERVAL PARENT
     run(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))

@@ -37,12 +37,15 @@ from typing import Any
 
 from mlgate.errors import LogUnavailable
 
-__all__ = ["SUFFIX", "Spool"]
+__all__ = ["STOP", "SUFFIX", "Spool"]
 
 log = logging.getLogger(__name__)
 
 #: The name ending of spool files; a file being created is `.<name>.new` until locked.
 SUFFIX = ".jsonl"
+#: What `mlgate serve` writes on its converter's stdin, then closes, to stop it: a stdin
+#: that ends without it means the server is gone.
+STOP = b"stop\n"
 #: Seconds between rotations when every write is synced (`sync_interval=0`).
 _ROTATE_SYNCED = 1.0
 #: Bytes a failing spool writes to a probe file each tick, to see if it may write again.
