@@ -9,13 +9,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
-from mlgate.state.convert import Converter, read_status
+from mlgate.state.convert import STATUS, Converter, read_status
 from mlgate.state.layout import prediction_table
 from mlgate.state.predlog import read_log
 from mlgate.state.spool import STOP, Spool
@@ -173,6 +175,50 @@ def test_the_converter_process_told_to_stop_as_it_starts_converts_what_is_left(
     log = read_log(logs, "feedback", "SELECT request_id FROM log ORDER BY 1")
     assert log["request_id"].tolist() == ["a", "b"]
     assert list((spool / "feedback").glob("*.jsonl")) == []
+
+
+def _slices(pid: int) -> dict[int, tuple[str, str]]:
+    """Each thread of `pid`: its priority and its slice (ns), from /proc."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        lines = (task / "sched").read_text().splitlines()
+        fields = {
+            name.strip(): value.strip()
+            for name, _, value in (line.partition(":") for line in lines)
+        }
+        found[int(task.name)] = (fields.get("prio", "?"), fields.get("se.slice", "?"))
+    return found
+
+
+_SCHED = Path("/proc/self/sched")
+
+
+@pytest.mark.skipif(
+    not (_SCHED.exists() and "se.slice" in _SCHED.read_text()),
+    reason="a kernel without per-task slices (before Linux 6.12)",
+)
+def test_the_converter_process_runs_at_nice_19_with_the_shortest_slice(tmp_path: Path) -> None:
+    # Nice 19 alone kept the CPU a whole slice from the workers and their clients.
+    spool, logs = tmp_path / "spool", str(tmp_path / "logs")
+    _spooled(spool, [_label("a")])
+    converter = subprocess.Popen(
+        [sys.executable, "-m", "mlgate.state.convert", str(spool), logs, "0.2", str(os.getpid())],
+        stdin=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert converter.stdin is not None
+    try:
+        deadline = time.monotonic() + 30
+        while not (spool / STATUS).exists() or len(_slices(converter.pid)) < 2:
+            assert time.monotonic() < deadline, "the converter made no pass"
+            time.sleep(0.1)
+        time.sleep(0.5)  # a pass or two more: threads started meanwhile are covered
+        threads = _slices(converter.pid)
+    finally:
+        converter.stdin.write(STOP)
+        converter.stdin.close()
+        converter.wait(timeout=60)
+    assert set(threads.values()) == {("139", "100000")}, threads
 
 
 def test_a_huge_routing_key_is_held_once_per_request(tmp_path: Path) -> None:

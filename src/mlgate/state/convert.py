@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlgate.state._priority import Background
 from mlgate.state._status import ERROR_CHARS, STATUS, StatusFile, fresh, read_status
 from mlgate.state._tables import Build, parsed, table_of
 from mlgate.state._taking import chunks, locked, remove_abandoned, same_file, size_of, spool_files
@@ -286,13 +287,14 @@ def run(spool_root: str, log_root: str, interval: float = 1.0, parent: int | Non
     if parent is not None:  # the server says stop on our stdin, or dies (and it closes)
         threading.Thread(target=_until_told, args=(stop, gone), daemon=True).start()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    with contextlib.suppress(OSError):
-        os.nice(19)  # the workers' CPU first: converting can wait a moment, answers cannot
+    # The workers' CPU first: converting can wait a moment, answers cannot.
+    background = Background()
     import pyarrow as pa
 
     pa.set_cpu_count(1)  # one core at a time, not a burst on every core
     converter = Converter(spool_root, log_root)
     while not stop.is_set():
+        background.cover()  # pyarrow starts its threads when first used
         try:
             converter.run_once()
         except Exception:
