@@ -299,9 +299,10 @@ class LogUnavailable(MlgateError, RuntimeError):
         self.folder = folder
         self.reason = reason
         super().__init__(
-            f"the {kind} log's spool at {folder} cannot be written ({reason}), so {refused}",
-            fix="Free space on that disk, or point MLGATE_SPOOL_PATH at one with room; the "
-            "gateway answers again as soon as its records can be written.",
+            # Clients read this: the folder is in the gateway's own log and health details.
+            f"the {kind} log cannot be written ({reason}), so {refused}",
+            fix="Free space on the spool's disk, or point MLGATE_SPOOL_PATH at one with "
+            "room; the gateway answers again as soon as its records can be written.",
         )
 
 

@@ -238,6 +238,56 @@ def test_the_connection_cap_answers_503_with_retry_after(url: str) -> None:
     }
 
 
+def test_one_address_cannot_take_every_connection(kit: Any, module_project: Any) -> None:
+    # A client that reopens each connection it loses would hold all of them: past the
+    # cap per address its next is refused at once, and other addresses are served.
+    gateway = kit.make_gateway(module_project, max_connections=40, max_connections_per_address=5)
+    with kit.in_thread(gateway) as served:
+        where = urlsplit(served)
+
+        def connect_from(source: str) -> socket.socket:
+            sock = socket.create_connection((where.hostname, where.port), 10, (source, 0))
+            return sock
+
+        held = [connect_from("127.0.0.2") for _ in range(5)]
+        try:
+            time.sleep(0.2)  # accepted by the server
+            with contextlib.closing(connect_from("127.0.0.2")) as extra:
+                status, headers, body = _answer(extra)
+            with contextlib.closing(connect_from("127.0.0.3")) as other:
+                other.sendall(READY + b"\r\n")
+                served_other = _answer(other)[0]
+            held.pop().close()
+            time.sleep(0.2)  # the server saw it go
+            with contextlib.closing(connect_from("127.0.0.2")) as again:
+                again.sendall(READY + b"\r\n")
+                served_again = _answer(again)[0]
+        finally:
+            for sock in held:
+                sock.close()
+    assert (status, headers["retry-after"]) == (429, "1")
+    assert json.loads(body) == {
+        "error": "this address has 5 connections open to the gateway, the most one address "
+        "may (MLGATE_MAX_CONNECTIONS_PER_ADDRESS); reuse them, or try again in a moment",
+        "detail": {"code": "too_many_connections_from_address"},
+    }
+    assert (served_other, served_again) == (200, 200)
+
+
+def test_a_request_that_is_not_http_is_answered_in_json(url: str) -> None:
+    status, headers, body = _exchange(url, READY + b"x-request-id: a\x01b\r\n\r\n")
+    assert (status, headers["connection"], headers["content-type"]) == (
+        400,
+        "close",
+        "application/json",
+    )
+    assert body == {
+        "error": "the request is not valid HTTP/1.1: check its request line and headers (a "
+        "control character in a header value, for one)",
+        "detail": {"code": "bad_http"},
+    }
+
+
 def test_a_request_all_in_may_take_its_time(
     kit: Any, module_project: Any, registered: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -150,12 +150,13 @@ def test_a_full_log_disk_refuses_answers_turns_unready_and_recovers(
     for response in refused:
         assert response.status_code == 503
         assert response.json() == {
-            "error": f"the predictions log's spool at {disk / 'spool' / 'predictions'} cannot "
-            "be written (No space left on device), so the answer was not sent",
+            # No path: a client is not told where the gateway keeps its files.
+            "error": "the predictions log cannot be written (No space left on device), so the "
+            "answer was not sent",
             "detail": {
                 "code": "LogUnavailable",
-                "fix": "Free space on that disk, or point MLGATE_SPOOL_PATH at one with room; "
-                "the gateway answers again as soon as its records can be written.",
+                "fix": "Free space on the spool's disk, or point MLGATE_SPOOL_PATH at one with "
+                "room; the gateway answers again as soon as its records can be written.",
             },
         }
     assert unlabelled.status_code == 503  # never a silent "accepted"

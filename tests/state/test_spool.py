@@ -57,10 +57,9 @@ def test_a_full_disk_refuses_the_record_and_keeps_none_of_it(
         with pytest.raises(LogUnavailable) as refused:
             spool.write(big)
         assert str(refused.value) == (
-            f"the predictions log's spool at {disk / 'predictions'} cannot be written (No "
-            "space left on device), so the answer was not sent. Free space on that disk, or "
-            "point MLGATE_SPOOL_PATH at one with room; the gateway answers again as soon as "
-            "its records can be written."
+            "the predictions log cannot be written (No space left on device), so the answer "
+            "was not sent. Free space on the spool's disk, or point MLGATE_SPOOL_PATH at one "
+            "with room; the gateway answers again as soon as its records can be written."
         )
         assert refused.value.http_status == 503
     assert spool.path is not None

@@ -118,6 +118,14 @@ class Settings(BaseSettings):
         description="Most open connections per worker process; one more is answered 503 "
         "and closed at once (keep it under the process's open-file limit).",
     )
+    max_connections_per_address: int = Field(
+        250,
+        ge=0,
+        description="Most open connections per worker from one client address (the TCP "
+        "peer); one more is answered 429 and closed at once, so one address cannot take "
+        "every connection. Behind a proxy or load balancer every connection is the "
+        "proxy's: raise it there, or 0 for no such cap.",
+    )
     feedback_token: SecretStr | None = Field(
         None,
         description="Bearer token POST /feedback requires when set (set it in production: "

@@ -16,7 +16,9 @@ with httptools through `guarded(limits)`, uvicorn's own protocol with:
 - the head's bytes counted as they arrive, refused (431) past `headers_total_bytes`
   even while a single header is still arriving; once parsed, one header or the
   request line past `header_bytes` (431, 414) or more than `HEADER_COUNT` headers;
-- a connection past `connections` answered 503 at once and closed.
+- a connection past `connections` answered 503 at once and closed, and one past
+  `connections_per_address` from the same address (the TCP peer) answered 429, so a
+  client that reopens every connection it loses cannot take them all.
 
 Refusals are JSON, as the app's: `{"error": ..., "detail": {"code": ...}}`.
 """
@@ -24,6 +26,7 @@ Refusals are JSON, as the app's: `{"error": ..., "detail": {"code": ...}}`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 import weakref
@@ -44,7 +47,8 @@ log = logging.getLogger(__name__)
 REFUSED = Counter(
     "mlgate_connection_refusals",
     "Requests refused before the app read them, by status and code: headers too large or "
-    "too many (431, 414), too slow to arrive (408), too many connections (503).",
+    "too many (431, 414), too slow to arrive (408), too many connections (503) or too "
+    "many from one address (429), not HTTP (400).",
     ["status", "code"],
     registry=None,
 )
@@ -53,6 +57,8 @@ REFUSED = Counter(
 _SWEEP = 0.5
 #: The sweeping task of each server, by its shared state.
 _sweepers: weakref.WeakKeyDictionary[Any, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+#: Each server's open connections by client address.
+_held: weakref.WeakKeyDictionary[Any, collections.Counter[str]] = weakref.WeakKeyDictionary()
 
 
 class _Refused(Exception):
@@ -72,6 +78,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_bytes = 0  # bytes received since the head began (see data_received)
         self._refusal: tuple[int, str, str] | None = None
+        self._address: str | None = None  # counted in _held while open
 
     # the connection --------------------------------------------------------------------
 
@@ -86,9 +93,33 @@ class GuardedProtocol(HttpToolsProtocol):
                 retry_after=1,
             )
             return
+        if self.limits.connections_per_address and self.client:
+            held = _held.setdefault(self.server_state, collections.Counter())
+            address = str(self.client[0])
+            if held[address] >= self.limits.connections_per_address:
+                self._answer(
+                    429,
+                    "too_many_connections_from_address",
+                    f"this address has {self.limits.connections_per_address} connections open "
+                    "to the gateway, the most one address may (MLGATE_MAX_CONNECTIONS_PER_"
+                    "ADDRESS); reuse them, or try again in a moment",
+                    retry_after=1,
+                )
+                return
+            held[address] += 1
+            self._address = address
         self._deadline = self.loop.time() + self.limits.header_timeout
         if self.server_state not in _sweepers:
             _sweepers[self.server_state] = self.loop.create_task(_sweep(self.connections))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._address is not None:
+            held = _held[self.server_state]
+            held[self._address] -= 1
+            if held[self._address] <= 0:
+                del held[self._address]
+            self._address = None
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         # Counted whole only for a chunk that starts in the head: a chunk that ends one
@@ -110,7 +141,12 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refusal is not None:  # one of ours, raised in a callback
             self._answer(*self._refusal)
             return
-        super().send_400_response(msg)
+        self._answer(  # httptools could not parse it: answered in the app's JSON form
+            400,
+            "bad_http",
+            "the request is not valid HTTP/1.1: check its request line and headers (a "
+            "control character in a header value, for one)",
+        )
 
     def expired(self, now: float) -> bool:
         """Close the connection if its request is late; whether it was."""

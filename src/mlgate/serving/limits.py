@@ -12,6 +12,7 @@ the rest are fixed here. What each limit answers when it is crossed:
 | time to send the body | 60 s (`MLGATE_BODY_TIMEOUT`) | connection closed |
 | idle kept-alive connection | 5 s (`MLGATE_KEEP_ALIVE_TIMEOUT`) | connection closed |
 | open connections per worker | 1000 (`MLGATE_MAX_CONNECTIONS`) | 503, connection closed |
+| of them from one address | 250 (`MLGATE_MAX_CONNECTIONS_PER_ADDRESS`) | 429, connection closed |
 | body | 10 MiB (`MLGATE_MAX_BODY_BYTES`) | 413 |
 | rows (or labels) per request | 10,000 (`MLGATE_MAX_BATCH_ROWS`) | 413 |
 | routing key, client request id | 128 printable ASCII characters | 400 |
@@ -62,6 +63,7 @@ class Limits:
     body_timeout: float
     keep_alive_timeout: float
     connections: int
+    connections_per_address: int
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -75,4 +77,5 @@ class Limits:
             body_timeout=settings.body_timeout,
             keep_alive_timeout=settings.keep_alive_timeout,
             connections=settings.max_connections,
+            connections_per_address=settings.max_connections_per_address,
         )
