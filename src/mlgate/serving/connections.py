@@ -30,7 +30,7 @@ import collections
 import logging
 import math
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from prometheus_client import Counter
@@ -216,6 +216,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._reading_head = False
         self._deadline = self.loop.time() + limits.body_timeout
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle.scope["method"] != "HEAD":  # HEAD: no body
+            # Duck-typed: every other use goes through to the real transport.
+            self.cycle.transport = cast(asyncio.Transport, _OneWrite(self.transport, self.cycle))
 
     # refusals --------------------------------------------------------------------------
 
@@ -262,6 +265,42 @@ async def _sweep(connections: set[Any]) -> None:
         for connection in list(connections):
             if isinstance(connection, GuardedProtocol):
                 connection.expired(now)
+
+
+class _OneWrite:
+    """A request cycle's transport that sends a response's head with its body's first
+    part, in one write: uvicorn writes them apart, and a gateway killed between the two
+    left a proxy a head without its body, which it can neither finish nor retry on
+    another replica. Anything written before the response starts (a 100 Continue)
+    goes at once. Not for HEAD, whose response has no body."""
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head = b""
+        self._written = False  # since the response started
+
+    def write(self, data: bytes) -> None:
+        if self._cycle.response_started and not self._written:
+            self._written = True
+            if not self._cycle.response_complete:
+                self._head = bytes(data)  # the head: held for the body
+                return
+        if self._head:
+            data, self._head = self._head + data, b""
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._head:
+            head, self._head = self._head, b""
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def guarded(limits: Limits) -> type[GuardedProtocol]:
